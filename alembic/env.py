@@ -1,0 +1,37 @@
+"""Alembic environment: the app's models and the app's database URL."""
+
+from __future__ import annotations
+
+from alembic import context
+from storage.db import make_engine
+from storage.models import Base
+from storage.settings import database_url_from_environment
+
+config = context.config
+url = config.attributes.get("database_url") or database_url_from_environment()
+target_metadata = Base.metadata
+
+
+def run_offline() -> None:
+    context.configure(url=url, target_metadata=target_metadata, literal_binds=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_online() -> None:
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+if context.is_offline_mode():
+    run_offline()
+else:
+    run_online()

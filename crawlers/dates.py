@@ -1,0 +1,134 @@
+"""The article's publication date, from the page's own statements about the article.
+
+Sources in order of trust: metadata (``article:published_time`` and kin), JSON-LD
+``datePublished``, a ``<time>`` element in the article, the URL (``/2024/12/24/``), a byline
+("Posted on …", "Published: …"). Never the whole-page text, where the site's "today" header
+date lives, and never a date in the future.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+from dateutil import parser as dateparser
+from lxml.html import HtmlElement
+
+META_NAMES = (
+    "article:published_time",
+    "og:published_time",
+    "datepublished",
+    "date",
+    "dc.date",
+    "dc.date.issued",
+    "dcterms.created",
+    "pubdate",
+    "publishdate",
+    "publish_date",
+    "sailthru.date",
+    "parsely-pub-date",
+)
+URL_DATE = re.compile(r"/((?:19|20)\d\d)[/-](0[1-9]|1[0-2])[/-](0[1-9]|[12]\d|3[01])(?:/|[-_]|$)")
+BYLINE = re.compile(
+    r"(?:posted|published|publié|опубликовано|дата публикации|date)\s*(?:on|le)?\s*:?\s*"
+    r"([^\n|]{6,40})",
+    re.IGNORECASE,
+)
+BYLINE_CLASSES = ("byline", "posted-on", "entry-meta", "post-meta", "meta", "date", "published")
+RU_MONTHS = {
+    "января": "January", "февраля": "February", "марта": "March", "апреля": "April",
+    "мая": "May", "июня": "June", "июля": "July", "августа": "August",
+    "сентября": "September", "октября": "October", "ноября": "November", "декабря": "December",
+}  # fmt: skip
+
+
+def publication_date(
+    tree: HtmlElement | None, url: str, *, now: datetime | None = None
+) -> tuple[datetime | None, str | None]:
+    """The date and where it came from (``meta``, ``jsonld``, ``time``, ``url``, ``byline``)."""
+    latest = (now or datetime.now(UTC)) + timedelta(days=1)
+    for found, origin in _candidates(tree, url):
+        if found is not None and found <= latest:
+            return found, origin
+    return None, None
+
+
+def _candidates(tree: HtmlElement | None, url: str) -> Iterator[tuple[datetime | None, str]]:
+    if tree is not None:
+        yield from ((parse_date(v), "meta") for v in _meta_values(tree))
+        yield from ((parse_date(v), "jsonld") for v in _jsonld_values(tree))
+        yield from ((parse_date(v), "time") for v in tree.xpath("//time/@datetime")[:3])
+    if match := URL_DATE.search(url):
+        year, month, day = (int(part) for part in match.groups())
+        yield datetime(year, month, day, tzinfo=UTC), "url"
+    if tree is not None:
+        yield from ((parse_date(v), "byline") for v in _byline_values(tree))
+
+
+def _meta_values(tree: HtmlElement) -> Iterator[str]:
+    metas = {}
+    for meta in tree.iter("meta"):
+        key = (meta.get("property") or meta.get("name") or meta.get("itemprop") or "").lower()
+        if key in META_NAMES and meta.get("content"):
+            metas.setdefault(key, meta.get("content"))
+    for name in META_NAMES:
+        if name in metas:
+            yield metas[name]
+
+
+def _jsonld_values(tree: HtmlElement) -> Iterator[str]:
+    for script in tree.xpath('//script[@type="application/ld+json"]/text()'):
+        try:
+            data = json.loads(script)
+        except ValueError:
+            continue
+        yield from _walk_jsonld(data)
+
+
+def _walk_jsonld(data: object) -> Iterator[str]:
+    if isinstance(data, list):
+        for item in data:
+            yield from _walk_jsonld(item)
+    elif isinstance(data, dict):
+        value = data.get("datePublished")
+        if isinstance(value, str):
+            yield value
+        for key in ("@graph", "mainEntity", "mainEntityOfPage"):
+            if key in data:
+                yield from _walk_jsonld(data[key])
+
+
+def _byline_values(tree: HtmlElement) -> Iterator[str]:
+    """Dates in byline-like elements after the first heading: the header's "today" date
+    comes before it."""
+    elements = list(tree.iter())
+    headings = [i for i, element in enumerate(elements) if element.tag == "h1"]
+    start = headings[0] if headings else 0
+    for element in elements[start:]:
+        classes = str(element.get("class") or "").lower()
+        if not any(name in classes.split() for name in BYLINE_CLASSES):
+            continue
+        text = " ".join(element.text_content().split())
+        if match := BYLINE.search(text):
+            yield match.group(1)
+        elif len(text) <= 40:
+            yield text
+
+
+def parse_date(value: str) -> datetime | None:
+    """An aware UTC datetime from a date as pages write it; None when it is not one."""
+    text = value.strip()
+    for russian, english in RU_MONTHS.items():
+        text = re.sub(rf"\b{russian}\b", english, text, flags=re.IGNORECASE)
+    text = re.sub(r"\s*г\.?$", "", text)
+    try:
+        parsed = dateparser.parse(text, dayfirst=not re.match(r"^\d{4}", text), fuzzy=True)
+    except (ValueError, OverflowError):
+        return None
+    if parsed.year < 1990:
+        return None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)

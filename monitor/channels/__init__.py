@@ -1,0 +1,54 @@
+"""Alert delivery channels: one config type and one sender class per transport."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Annotated, Protocol
+
+from pydantic import Field
+
+from monitor.channels.alert import Alert, AlertArticle, DeliveryError
+from monitor.channels.email import EmailChannel, EmailChannelConfig
+from monitor.channels.webhook import WebhookChannel, WebhookChannelConfig
+
+__all__ = [
+    "CHANNELS",
+    "Alert",
+    "AlertArticle",
+    "Channel",
+    "ChannelConfig",
+    "DeliveryError",
+    "EmailChannel",
+    "EmailChannelConfig",
+    "WebhookChannel",
+    "WebhookChannelConfig",
+    "build_channel",
+]
+
+ChannelConfig = Annotated[EmailChannelConfig | WebhookChannelConfig, Field(discriminator="type")]
+
+
+class Channel(Protocol):
+    """Anything that can deliver an alert or raise DeliveryError."""
+
+    name: str
+
+    def send(self, alert: Alert) -> None: ...
+
+
+CHANNELS: dict[str, type] = {"email": EmailChannel, "webhook": WebhookChannel}
+
+
+def build_channel(
+    name: str,
+    config: EmailChannelConfig | WebhookChannelConfig,
+    env: Mapping[str, str] | None = None,
+) -> Channel:
+    """The sender for ``config``; secrets are looked up in ``env`` (default: os.environ)."""
+    environ: Mapping[str, str] = os.environ if env is None else env
+    if isinstance(config, EmailChannelConfig):
+        return EmailChannel(name, config, environ)
+    if isinstance(config, WebhookChannelConfig):
+        return WebhookChannel(name, config, environ)
+    raise TypeError(f"unknown channel config {type(config).__name__}")

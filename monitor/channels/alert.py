@@ -1,0 +1,51 @@
+"""What a channel delivers: one alert about one event, independent of the transport."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AlertArticle:
+    """One article backing the event; all text in it comes from crawled pages (untrusted)."""
+
+    source: str
+    url: str
+    title: str
+    published_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """A single delivery; ``delivery_id`` is stable across retries so receivers can dedupe."""
+
+    delivery_id: str
+    rule: str
+    event_id: int
+    title: str
+    terms: tuple[str, ...]
+    snippets: tuple[str, ...]
+    articles: tuple[AlertArticle, ...]
+    created_at: datetime
+    test: bool = False
+
+    def __post_init__(self) -> None:
+        # Callers often hand over lists; store tuples so the alert stays immutable and hashable.
+        for field in ("terms", "snippets", "articles"):
+            value: Sequence[object] = getattr(self, field)
+            if not isinstance(value, tuple):
+                object.__setattr__(self, field, tuple(value))
+
+
+class DeliveryError(Exception):
+    """A failed delivery; ``permanent`` means retrying cannot help, ``retry_after`` is seconds."""
+
+    def __init__(
+        self, message: str, *, permanent: bool = False, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+        self.retry_after = retry_after

@@ -1,0 +1,242 @@
+"""Deliver alerts by SMTP, so analysts get them in the mailbox they already read."""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+import smtplib
+import ssl
+import unicodedata
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from monitor.channels.alert import Alert, AlertArticle, DeliveryError
+
+log = logging.getLogger(__name__)
+
+SUBJECT_LIMIT = 200
+_SPACES = re.compile(r"\s+")
+_MESSAGE_ID_UNSAFE = re.compile(r"[^A-Za-z0-9._~!#$%&'*+/=?^`{|}-]")
+
+
+class EmailChannelConfig(BaseModel):
+    """Where and how to send mail; the password is only ever referenced by env var name."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    type: Literal["email"]
+    to: list[str] = Field(min_length=1)
+    sender: str = Field(alias="from")
+    host: str = "localhost"
+    port: int = Field(default=25, ge=1, le=65535)
+    starttls: bool = False
+    ssl: bool = False
+    username: str | None = None
+    password_env: str | None = None
+    timeout: float = Field(default=30, gt=0)
+
+    @field_validator("to")
+    @classmethod
+    def _clean_recipients(cls, value: list[str]) -> list[str]:
+        for address in value:
+            _check_address(address)
+        return value
+
+    @field_validator("sender")
+    @classmethod
+    def _clean_sender(cls, value: str) -> str:
+        _check_address(value)
+        return value
+
+    @model_validator(mode="after")
+    def _one_tls_mode(self) -> EmailChannelConfig:
+        if self.starttls and self.ssl:
+            raise ValueError("starttls and ssl are mutually exclusive; choose one")
+        return self
+
+
+def _check_address(address: str) -> None:
+    # Control characters in an address would let config smuggle extra headers.
+    if not address.strip() or any(
+        unicodedata.category(ch)[0] in "CZ" and ch != " " for ch in address
+    ):
+        raise ValueError(f"invalid e-mail address {address!r}")
+    if "@" not in address:
+        raise ValueError(f"e-mail address {address!r} has no '@'")
+
+
+def one_line(text: str, limit: int | None = None) -> str:
+    """Make page-derived text safe for a header: no control or line-break chars, one line."""
+    cleaned = "".join(
+        " " if unicodedata.category(ch) in {"Cc", "Cf", "Zl", "Zp"} else ch for ch in text
+    )
+    cleaned = _SPACES.sub(" ", cleaned).strip()
+    if limit is not None and len(cleaned) > limit:
+        cleaned = cleaned[: limit - 1].rstrip() + "…"
+    return cleaned
+
+
+def subject(alert: Alert) -> str:
+    """The subject line; the tag makes alerts filterable and test sends recognisable."""
+    prefix = "[eventwatch test]" if alert.test else "[eventwatch]"
+    return one_line(f"{prefix} {alert.rule}: {alert.title}", SUBJECT_LIMIT)
+
+
+def _published(article: AlertArticle) -> str:
+    return article.published_at.isoformat() if article.published_at else "unknown"
+
+
+def text_body(alert: Alert) -> str:
+    """Plain-text body: everything an analyst needs, readable in any client."""
+    lines = []
+    if alert.test:
+        lines += ["This is a test alert.", ""]
+    lines += [
+        f"Rule: {alert.rule}",
+        f"Event: {alert.title}",
+        f"Matched terms: {', '.join(alert.terms) or '-'}",
+        "",
+    ]
+    if alert.snippets:
+        lines.append("Snippets:")
+        lines += [f"  - {one_line(snippet)}" for snippet in alert.snippets]
+        lines.append("")
+    lines.append(f"Articles ({len(alert.articles)}):")
+    for article in alert.articles:
+        lines += [
+            f"  - {one_line(article.title)}",
+            f"    source: {article.source}",
+            f"    published: {_published(article)}",
+            f"    {article.url}",
+        ]
+    lines += ["", f"Delivery: {alert.delivery_id}"]
+    return "\n".join(lines) + "\n"
+
+
+def _link(url: str, label: str) -> str:
+    # Only web links become clickable; anything else (javascript:, data:) stays inert text.
+    if url.lower().startswith(("http://", "https://")):
+        return f'<a href="{html.escape(url, quote=True)}">{html.escape(label)}</a>'
+    return html.escape(label)
+
+
+def html_body(alert: Alert) -> str:
+    """HTML body; every page-derived string is escaped because pages are untrusted."""
+    esc = html.escape
+    parts = ["<!DOCTYPE html>", '<html><head><meta charset="utf-8"></head><body>']
+    if alert.test:
+        parts.append("<p><strong>This is a test alert.</strong></p>")
+    parts += [
+        f"<h2>{esc(alert.title)}</h2>",
+        f"<p>Rule: <strong>{esc(alert.rule)}</strong></p>",
+        "<p>Matched terms: " + (", ".join(f"<b>{esc(t)}</b>" for t in alert.terms) or "-") + "</p>",
+    ]
+    if alert.snippets:
+        parts.append("<ul>")
+        parts += [f"<li><blockquote>{esc(snippet)}</blockquote></li>" for snippet in alert.snippets]
+        parts.append("</ul>")
+    parts.append("<ol>")
+    for article in alert.articles:
+        parts.append(
+            f"<li>{_link(article.url, article.title or article.url)}"
+            f" <br><small>{esc(article.source)} · {esc(_published(article))}"
+            f" · {esc(article.url)}</small></li>"
+        )
+    parts += ["</ol>", f"<p><small>Delivery {esc(alert.delivery_id)}</small></p>", "</body></html>"]
+    return "\n".join(parts) + "\n"
+
+
+class EmailChannel:
+    """Sends one message per alert; Message-ID is derived from the delivery id for dedupe."""
+
+    def __init__(self, name: str, config: EmailChannelConfig, env: Mapping[str, str]) -> None:
+        self.name = name
+        self.config = config
+        self._env = env
+
+    @property
+    def _where(self) -> str:
+        return f"smtp {self.config.host}:{self.config.port}"
+
+    def build_message(self, alert: Alert) -> EmailMessage:
+        """The MIME message for ``alert`` (text/plain with an HTML alternative)."""
+        token = _MESSAGE_ID_UNSAFE.sub("-", alert.delivery_id) or "alert"
+        msg = EmailMessage()
+        msg["Subject"] = subject(alert)
+        msg["From"] = self.config.sender
+        msg["To"] = ", ".join(self.config.to)
+        msg["Date"] = format_datetime(datetime.now(UTC))
+        msg["Message-ID"] = f"<{token}@eventwatch>"
+        msg["X-Eventwatch-Delivery"] = one_line(alert.delivery_id)
+        msg.set_content(text_body(alert))
+        msg.add_alternative(html_body(alert), subtype="html")
+        return msg
+
+    def _password(self) -> str | None:
+        if self.config.username is None:
+            return None
+        var = self.config.password_env
+        if var is None:
+            return ""
+        password = self._env.get(var)
+        if password is None:
+            raise DeliveryError(f"{self._where}: environment variable {var} is not set")
+        return password
+
+    def _scrub(self, text: str, password: str | None) -> str:
+        # Belt and braces: a chatty server could echo credentials back in its reply.
+        if password:
+            text = text.replace(password, "***")
+        return text
+
+    def send(self, alert: Alert) -> None:
+        """Deliver ``alert``; raises DeliveryError (retryable) on any SMTP or network failure."""
+        password = self._password()
+        try:
+            msg = self.build_message(alert)
+        except (ValueError, TypeError) as exc:
+            raise DeliveryError(f"cannot build message: {exc}", permanent=True) from exc
+        try:
+            self._deliver(msg, password)
+        except smtplib.SMTPResponseException as exc:
+            reply = exc.smtp_error
+            text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+            detail = one_line(f"{type(exc).__name__} {exc.smtp_code} {text}", 300)
+            raise DeliveryError(f"{self._where}: {self._scrub(detail, password)}") from None
+        except smtplib.SMTPRecipientsRefused as exc:
+            refused = ", ".join(sorted(exc.recipients))
+            raise DeliveryError(f"{self._where}: recipients refused: {refused}") from None
+        except smtplib.SMTPException as exc:
+            detail = one_line(f"{type(exc).__name__}: {exc}", 300)
+            raise DeliveryError(f"{self._where}: {self._scrub(detail, password)}") from None
+        except OSError as exc:
+            detail = exc.strerror or str(exc) or type(exc).__name__
+            if isinstance(exc, TimeoutError) and not exc.strerror:
+                detail = "timed out"
+            raise DeliveryError(
+                f"{self._where}: {self._scrub(one_line(detail), password)}"
+            ) from None
+
+    def _deliver(self, msg: EmailMessage, password: str | None) -> None:
+        cfg = self.config
+        smtp: smtplib.SMTP
+        if cfg.ssl:
+            context = ssl.create_default_context()
+            smtp = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout, context=context)
+        else:
+            smtp = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout)
+        with smtp:
+            if cfg.starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            if cfg.username is not None:
+                smtp.login(cfg.username, password or "")
+            refused = smtp.send_message(msg)
+        if refused:
+            # Some recipients got it; retrying would duplicate for them, so only warn.
+            log.warning("channel %s: recipients refused: %s", self.name, ", ".join(refused))

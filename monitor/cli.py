@@ -1,0 +1,131 @@
+"""`eventwatch`: the command line. Exit codes: 0 done, 1 a source could not be crawled,
+2 a usage or config error (then nothing was changed)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from monitor import commands
+from monitor.config import ConfigError
+
+logger = logging.getLogger("eventwatch")
+
+
+def _iso_date(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO date (2024-12-31)") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="eventwatch", description=__doc__)
+    parser.add_argument(
+        "--config", help="config file (default: $EVENTWATCH_CONFIG or ./eventwatch.yaml)"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("check", help="validate the config and list the sources")
+    db = sub.add_parser("db", help="database schema").add_subparsers(
+        dest="db_command", required=True
+    )
+    db.add_parser("upgrade", help="migrate the database to the newest schema")
+
+    crawl = sub.add_parser("crawl", help="crawl sources now, then match and send alerts")
+    crawl.add_argument("sources", nargs="*", metavar="SOURCE")
+    crawl.add_argument("--all", action="store_true", help="every enabled source")
+    crawl.add_argument("--refresh", action="store_true", help="fetch stored articles again")
+    crawl.add_argument("--no-alerts", action="store_true", help="skip matching and dispatch")
+
+    events = sub.add_parser("events", help="stored events").add_subparsers(
+        dest="events_command", required=True
+    )
+    listing = events.add_parser("list", help="newest first")
+    listing.add_argument("--source")
+    listing.add_argument("--since", type=_iso_date, metavar="ISO_DATE")
+    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    extract = sub.add_parser(
+        "extract", help="what extraction makes of pages (files, folders, URLs)"
+    )
+    extract.add_argument("pages", nargs="+", metavar="PATH_OR_URL")
+    extract.add_argument("--json", action="store_true", help="one JSON object per page")
+
+    rules = sub.add_parser("rules", help="keyword rules").add_subparsers(
+        dest="rules_command", required=True
+    )
+    rtest = rules.add_parser(
+        "test", help="which stored events a query or rule matches; sends nothing"
+    )
+    rtest.add_argument("query", metavar="QUERY_OR_RULE_NAME")
+    rtest.add_argument("--since", type=_iso_date, metavar="ISO_DATE")
+    rtest.add_argument("--limit", type=int, default=1000)
+
+    alerts = sub.add_parser("alerts", help="deliveries of alerts").add_subparsers(
+        dest="alerts_command", required=True
+    )
+    alist = alerts.add_parser("list", help="deliveries, newest first")
+    alist.add_argument("--status", choices=["pending", "sent", "failed"])
+    alist.add_argument("--json", action="store_true")
+    alerts.add_parser("send", help="match new articles and send pending alerts now")
+    retry = alerts.add_parser("retry", help="queue failed deliveries again")
+    retry.add_argument("ids", nargs="*", type=int, metavar="ID")
+    retry.add_argument("--failed", action="store_true", help="every failed delivery")
+
+    sub.add_parser("run", help="the daemon: crawl every source on its schedule, send alerts")
+    sub.add_parser("status", help="each source's last run, next run, counts and health")
+
+    channels = sub.add_parser("channels", help="alert channels").add_subparsers(
+        dest="channels_command", required=True
+    )
+    ctest = channels.add_parser("test", help="send a test message")
+    ctest.add_argument("name")
+    return parser
+
+
+HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "check": commands.check,
+    "db": commands.db_upgrade,
+    "crawl": commands.crawl,
+    "events": commands.events_list,
+    "extract": commands.extract,
+    "rules": commands.rules_test,
+    "alerts": commands.alerts,
+    "channels": commands.channels_test,
+    "run": commands.run_daemon,
+    "status": commands.status,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return HANDLERS[args.command](args)
+    except ConfigError as exc:
+        print(f"eventwatch: config error:\n{exc}", file=sys.stderr)
+        return 2
+    except commands.UsageError as exc:
+        print(f"eventwatch: {exc}", file=sys.stderr)
+        return 2
+
+
+def print_json(obj: dict[str, Any]) -> None:
+    print(json.dumps(obj, ensure_ascii=False, default=str))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,268 @@
+"""What each CLI command does, on top of ``monitor.flow`` and the storage queries."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from crawlers.extract import extract as extract_page
+
+from crawlers.pagefile import expand, load
+from monitor import flow
+from monitor.channels.alert import Alert, AlertArticle, DeliveryError
+from monitor.config import Config, load_config
+from monitor.rules import RuleSet, RuleSpec, RuleSyntaxError
+from monitor.schedules import trigger_for
+from storage.events import list_events
+from storage.migrate import upgrade
+from storage.outbox import list_deliveries, requeue
+from storage.runs import RunSummary, latest_runs
+from storage.stats import article_counts, delivery_counts
+
+
+class UsageError(Exception):
+    """A command given the wrong words; exit code 2."""
+
+
+def _emit(obj: dict[str, Any]) -> None:
+    print(json.dumps(obj, ensure_ascii=False, default=_json_default))
+
+
+def _json_default(value: object) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def _context(args: argparse.Namespace) -> flow.Context:
+    """Config checked first, then the schema brought up to date: bad input changes nothing."""
+    _, config = load_config(args.config)
+    upgrade(config.database)
+    return flow.Context(config)
+
+
+def check(args: argparse.Namespace) -> int:
+    path, config = load_config(args.config)
+    print(f"{path}: OK — {len(config.sources)} sources, {len(config.rules)} rules, "
+          f"{len(config.channels)} channels")  # fmt: skip
+    for source in config.sources:
+        schedule = (
+            source.schedule.every and f"every {source.schedule.every}"
+        ) or f"cron {source.schedule.cron}"
+        entries = len(source.start_urls) + len(source.feeds) + len(source.sitemaps)
+        state = "" if source.enabled else " (disabled)"
+        print(f"  {source.name:<20} {schedule:<18} {entries} entry URLs{state}")
+    return 0
+
+
+def db_upgrade(args: argparse.Namespace) -> int:
+    _, config = load_config(args.config)
+    upgrade(config.database)
+    print(f"database at {config.database} is up to date")
+    return 0
+
+
+def _chosen_sources(args: argparse.Namespace, config: Config) -> list[str]:
+    if args.all == bool(args.sources):
+        raise UsageError("crawl: name one or more sources, or give --all")
+    if args.all:
+        return [s.name for s in config.sources if s.enabled]
+    unknown = [name for name in args.sources if name not in {s.name for s in config.sources}]
+    if unknown:
+        raise UsageError(f"crawl: no source named {', '.join(map(repr, unknown))} in the config")
+    return list(dict.fromkeys(args.sources))
+
+
+def crawl(args: argparse.Namespace) -> int:
+    _, config = load_config(args.config)
+    names = _chosen_sources(args, config)
+    upgrade(config.database)
+    ctx = flow.Context(config)
+    runs = flow.crawl(
+        ctx, names, refresh=args.refresh, log_level="INFO" if args.verbose else "WARNING"
+    )
+    for run in runs:
+        print(_run_line(run))
+    if not args.no_alerts:
+        _send_alerts(ctx)
+    return 0 if all(run.status == "ok" for run in runs) else 1
+
+
+def _run_line(run: RunSummary) -> str:
+    detail = f" — {run.error}" if run.error else ""
+    return (
+        f"{run.source}: {run.status}: pages fetched {run.pages}, new articles {run.new_articles}, "
+        f"duplicates {run.duplicates}, errors {run.errors}{detail}"
+    )
+
+
+def _send_alerts(ctx: flow.Context) -> None:
+    queued = flow.match_new_articles(ctx)
+    sent = flow.deliver_pending(ctx)
+    print(
+        f"alerts: {queued} queued, {sent.sent} sent, {sent.retrying} to retry, {sent.failed} failed"
+    )
+
+
+def events_list(args: argparse.Namespace) -> int:
+    ctx = _context(args)
+    for event in list_events(ctx.db, source=args.source, since=args.since, limit=args.limit):
+        if args.json:
+            _emit({"id": event.event_id, **_event_fields(event)})
+        else:
+            date = event.published_at.date().isoformat() if event.published_at else "no date   "
+            print(f"{event.event_id:>6}  {date}  {','.join(event.sources):<16} {event.title}")
+    return 0
+
+
+def _event_fields(event: Any) -> dict[str, Any]:
+    return {
+        "event_id": event.event_id,
+        "url": event.url,
+        "source": event.source,
+        "sources": list(event.sources),
+        "urls": list(event.urls),
+        "title": event.title,
+        "published_at": event.published_at,
+        "language": event.language,
+        "languages": list(event.languages),
+        "text": event.text,
+        "first_seen": event.first_seen,
+    }
+
+
+def extract(args: argparse.Namespace) -> int:
+    status = 0
+    for item in expand(args.pages):
+        try:
+            html, url = load(item)
+            found = extract_page(html, url)
+        except OSError as exc:
+            print(f"eventwatch: {item}: {exc}", file=sys.stderr)
+            status = 1
+            continue
+        _print_extracted(item, url, found, as_json=args.json)
+    return status
+
+
+def _print_extracted(item: str, url: str, found: Any, *, as_json: bool) -> None:
+    fields = {
+        "file": item,
+        "url": found.url if found else url,
+        "title": found.title if found else None,
+        "published_at": found.published_at if found else None,
+        "language": found.language if found else None,
+        "languages": list(found.languages) if found else [],
+        "text": found.text if found else "",
+    }
+    if as_json:
+        _emit(fields)
+        return
+    for key in ("url", "title", "published_at", "languages"):
+        print(f"{key}: {fields[key]}")
+    print(f"\n{fields['text']}\n")
+
+
+def rules_test(args: argparse.Namespace) -> int:
+    ctx = _context(args)
+    rule = next((r for r in ctx.config.rules if r.name == args.query), None)
+    spec = rule.spec() if rule else RuleSpec("query", args.query)
+    try:
+        ruleset = RuleSet.compile([spec])
+    except RuleSyntaxError as exc:
+        raise UsageError(str(exc)) from None
+    found = 0
+    for event in list_events(ctx.db, since=args.since, limit=args.limit):
+        for hit in ruleset.match(title=event.title, text=event.text, source=event.source):
+            found += 1
+            print(
+                f"{event.event_id:>6}  {event.title}\n        {event.url}\n"
+                f"        terms: {', '.join(hit.terms)}"
+            )
+            for snippet in hit.snippets:
+                print(f"        … {snippet}")
+    print(f"{found} matching events")
+    return 0
+
+
+def alerts(args: argparse.Namespace) -> int:
+    ctx = _context(args)
+    if args.alerts_command == "send":
+        _send_alerts(ctx)
+        return 0
+    if args.alerts_command == "retry":
+        if args.failed == bool(args.ids):
+            raise UsageError("alerts retry: give delivery IDs or --failed")
+        count = requeue(ctx.db, args.ids, all_failed=args.failed)
+        print(f"{count} deliveries queued again")
+        return 0
+    for row in list_deliveries(ctx.db, args.status):
+        if args.json:
+            _emit({k: getattr(row, k) for k in row.__slots__})  # type: ignore[attr-defined]
+        else:
+            print(f"{row.id:>6}  {row.status:<8} {row.channel:<14} {row.rule:<20} "
+                  f"event {row.event_id}"
+                  f"  attempts {row.attempts}  {row.last_error or ''}")  # fmt: skip
+    return 0
+
+
+def channels_test(args: argparse.Namespace) -> int:
+    _, config = load_config(args.config)
+    if args.name not in config.channels:
+        raise UsageError(f"channels test: no channel named {args.name!r} in the config")
+    channel = flow.build_channel(args.name, config.channels[args.name])
+    now = datetime.now(UTC)
+    alert = Alert(
+        delivery_id=f"test-{now:%Y%m%dT%H%M%S}",
+        rule="test",
+        event_id=0,
+        title="eventwatch test message",
+        terms=("test",),
+        snippets=("This is a test message from eventwatch.",),
+        articles=(AlertArticle("eventwatch", "https://example.org/", "Test article", now),),
+        created_at=now,
+        test=True,
+    )
+    try:
+        channel.send(alert)
+    except DeliveryError as exc:
+        print(f"{args.name}: test message failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"{args.name}: test message sent")
+    return 0
+
+
+def run_daemon(args: argparse.Namespace) -> int:
+    from monitor.daemon import run  # the scheduler is only loaded by the daemon
+
+    if not args.verbose:
+        logging.getLogger().setLevel(logging.INFO)
+    return run(args.config)
+
+
+def _next_run(schedule: Any, last_start: datetime | None) -> str:
+    now = datetime.now(UTC)
+    trigger = trigger_for(schedule)
+    when = trigger.get_next_fire_time(last_start, last_start or now)
+    return f"{when:%Y-%m-%d %H:%M}Z" if when else "-"
+
+
+def status(args: argparse.Namespace) -> int:
+    ctx = _context(args)
+    runs = {run.source: run for run in latest_runs(ctx.db)}
+    stored = article_counts(ctx.db)
+    print(f"{'source':<16} {'last run':<17} {'status':<8} {'next run':<17} {'pages':>6} {'new':>5} "
+          f"{'errors':>6} {'articles':>8}")  # fmt: skip
+    for source in ctx.config.sources:
+        run = runs.get(source.name)
+        last = f"{run.started_at:%Y-%m-%d %H:%M}Z" if run else "never"
+        print(f"{source.name:<16} {last:<17} {run.status if run else '-':<8} "
+              f"{_next_run(source.schedule, run.started_at if run else None):<17} "
+              f"{run.pages if run else 0:>6} {run.new_articles if run else 0:>5} "
+              f"{run.errors if run else 0:>6} {stored.get(source.name, 0):>8}")  # fmt: skip
+    pending = delivery_counts(ctx.db)
+    print(f"deliveries: {pending.get('pending', 0)} pending, {pending.get('sent', 0)} sent, "
+          f"{pending.get('failed', 0)} failed")  # fmt: skip
+    return 0

@@ -1,0 +1,255 @@
+"""The configuration file: one pydantic model, one loader, errors that name file, entry and field.
+
+A typo is an error, never a silently ignored key (``extra="forbid"`` everywhere).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from apscheduler.triggers.cron import CronTrigger
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from crawlers.sources import CrawlSource
+from crawlers.urls import is_http_url
+from monitor.channels import ChannelConfig
+from monitor.rules import RuleSpec, RuleSyntaxError, parse_query
+
+DEFAULT_CONFIG = "eventwatch.yaml"
+DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
+UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class ConfigError(Exception):
+    """A config that cannot be used; the message names the file, the entry and the field."""
+
+
+def parse_duration(text: str) -> timedelta:
+    found = DURATION.match(str(text))
+    if not found:
+        raise ValueError(f"{text!r} is not a duration like 30s, 15m, 2h or 1d")
+    return timedelta(seconds=float(found.group(1)) * UNIT_SECONDS[found.group(2)])
+
+
+Duration = Annotated[str, Field(description="a duration: 30s, 15m, 2h, 1d")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Schedule(Strict):
+    every: Duration | None = None
+    cron: str | None = None
+    jitter: Duration = "0s"
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Schedule:
+        if (self.every is None) == (self.cron is None):
+            raise ValueError("give exactly one of 'every' or 'cron'")
+        if self.every is not None and parse_duration(self.every) < timedelta(seconds=1):
+            raise ValueError("'every' must be at least 1s")
+        if self.cron is not None:
+            CronTrigger.from_crontab(self.cron)
+        parse_duration(self.jitter)
+        return self
+
+
+def _check_durations(*values: str | None) -> None:
+    for value in values:
+        if value is not None:
+            parse_duration(value)
+
+
+class SourceConfig(Strict):
+    name: Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,64}$")]
+    start_urls: list[str] = []
+    feeds: list[str] = []
+    sitemaps: list[str] = []
+    follow: list[str] = []
+    allowed_domains: list[str] = []
+    schedule: Schedule = Schedule(every="30m")
+    enabled: bool = True
+    max_pages: Annotated[int, Field(ge=1, le=100_000)] = 500
+    max_listing_pages: Annotated[int, Field(ge=1, le=1000)] = 3
+    time_limit: Duration = "15m"
+    max_page_size_mb: Annotated[float, Field(gt=0, le=1024)] = 10
+    per_host_concurrency: Annotated[int, Field(ge=1, le=32)] = 2
+    download_delay: Annotated[float, Field(ge=0, le=300)] = 0.5
+    scrapy_settings: dict[str, Any] = {}
+
+    @field_validator("start_urls", "feeds", "sitemaps")
+    @classmethod
+    def _http_urls(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            if not is_http_url(url):
+                raise ValueError(f"{url!r} is not an http(s) URL")
+        return urls
+
+    @field_validator("follow")
+    @classmethod
+    def _regexes(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"bad regex {pattern!r}: {exc}") from None
+        return patterns
+
+    @model_validator(mode="after")
+    def _has_entry(self) -> SourceConfig:
+        if not (self.start_urls or self.feeds or self.sitemaps):
+            raise ValueError("give at least one of start_urls, feeds or sitemaps")
+        _check_durations(self.time_limit)
+        return self
+
+    def crawl_source(self) -> CrawlSource:
+        return CrawlSource(
+            name=self.name,
+            start_urls=tuple(self.start_urls),
+            feeds=tuple(self.feeds),
+            sitemaps=tuple(self.sitemaps),
+            follow=tuple(self.follow),
+            allowed_domains=tuple(self.allowed_domains),
+            max_pages=self.max_pages,
+            max_listing_pages=self.max_listing_pages,
+            time_limit=parse_duration(self.time_limit).total_seconds(),
+            max_page_bytes=int(self.max_page_size_mb * 1024 * 1024),
+            per_host_concurrency=self.per_host_concurrency,
+            download_delay=self.download_delay,
+            extra_settings=dict(self.scrapy_settings),
+        )
+
+
+class RuleConfig(Strict):
+    name: Annotated[str, Field(pattern=r"^[\w.-]{1,128}$")]
+    query: Annotated[str, Field(min_length=1)]
+    sources: list[str] | None = None
+    notify: list[str] = []
+
+    def spec(self) -> RuleSpec:
+        return RuleSpec(self.name, self.query, tuple(self.sources) if self.sources else None)
+
+
+class DeliveryConfig(Strict):
+    max_attempts: Annotated[int, Field(ge=1, le=100)] = 8
+    backoff_initial: Duration = "30s"
+    backoff_max: Duration = "2h"
+    lease: Duration = "5m"
+
+    @model_validator(mode="after")
+    def _durations(self) -> DeliveryConfig:
+        _check_durations(self.backoff_initial, self.backoff_max, self.lease)
+        return self
+
+
+class DaemonConfig(Strict):
+    listen: str | None = "127.0.0.1:8787"
+    max_parallel_crawls: Annotated[int, Field(ge=1, le=64)] | None = None
+    match_every: Duration = "10s"
+    dispatch_every: Duration = "10s"
+
+
+class Config(Strict):
+    database: str = "sqlite:///eventwatch.db"
+    sources: list[SourceConfig] = []
+    rules: list[RuleConfig] = []
+    channels: dict[str, ChannelConfig] = {}
+    delivery: DeliveryConfig = DeliveryConfig()
+    daemon: DaemonConfig = DaemonConfig()
+
+    def source(self, name: str) -> SourceConfig:
+        for source in self.sources:
+            if source.name == name:
+                return source
+        raise KeyError(name)
+
+
+def _entry_name(data: Any, loc: tuple[int | str, ...]) -> str:
+    """``sources[2] (name 'pam')``: the entry a validation error belongs to."""
+    if len(loc) >= 2 and isinstance(loc[1], int) and isinstance(data, dict):
+        items = data.get(str(loc[0]))
+        if isinstance(items, list) and loc[1] < len(items) and isinstance(items[loc[1]], dict):
+            name = items[loc[1]].get("name")
+            return f"{loc[0]}[{loc[1]}]" + (f" (name {name!r})" if name else "")
+    if len(loc) >= 2 and loc[0] == "channels":
+        return f"channels.{loc[1]}"
+    return str(loc[0]) if loc else "(top level)"
+
+
+def _field_name(loc: tuple[int | str, ...]) -> str:
+    depth = 2 if len(loc) >= 2 and (isinstance(loc[1], int) or loc[0] == "channels") else 1
+    if loc[:1] == ("channels",) and len(loc) > 2 and loc[2] in ("email", "webhook"):
+        depth = 3  # pydantic's discriminator tag is not a field the user wrote
+    rest = [str(part) for part in loc[depth:]]
+    return ".".join(rest) if rest else "(entry)"
+
+
+def _describe(path: Path, data: Any, error: ValidationError) -> str:
+    lines = []
+    for problem in error.errors():
+        loc = tuple(problem["loc"])
+        message = problem["msg"].removeprefix("Value error, ")
+        if problem["type"] == "extra_forbidden":
+            message = "unknown key"
+        lines.append(f"{path}: {_entry_name(data, loc)}: field {_field_name(loc)}: {message}")
+    return "\n".join(lines)
+
+
+def _cross_check(path: Path, config: Config) -> None:
+    problems: list[str] = []
+    seen: set[str] = set()
+    for i, source in enumerate(config.sources):
+        if source.name in seen:
+            problems.append(
+                f"sources[{i}] (name {source.name!r}): field name: duplicate source name"
+            )
+        seen.add(source.name)
+    for i, rule in enumerate(config.rules):
+        entry = f"rules[{i}] (name {rule.name!r})"
+        try:
+            parse_query(rule.query, rule.name)
+        except RuleSyntaxError as exc:
+            problems.append(f"{entry}: field query: {exc}")
+        for name in rule.sources or ():
+            if name not in seen:
+                problems.append(f"{entry}: field sources: no source named {name!r}")
+        for name in rule.notify:
+            if name not in config.channels:
+                problems.append(f"{entry}: field notify: no channel named {name!r}")
+    if len({r.name for r in config.rules}) != len(config.rules):
+        problems.append("rules: field name: duplicate rule names")
+    if problems:
+        raise ConfigError("\n".join(f"{path}: {p}" for p in problems))
+
+
+def read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: the config file is not UTF-8 text") from None
+    try:
+        return yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> tuple[Path, Config]:
+    """Read and check the whole config; nothing is touched before this succeeds."""
+    chosen = Path(path or os.environ.get("EVENTWATCH_CONFIG") or DEFAULT_CONFIG)
+    data = read_yaml(chosen)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{chosen}: (top level): the config must be a mapping of keys")
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(chosen, data, exc)) from None
+    _cross_check(chosen, config)
+    return chosen, config

@@ -1,0 +1,215 @@
+"""`eventwatch run`: every source on its schedule, match and dispatch every few seconds.
+
+One APScheduler job per source (max_instances=1, coalesced, with a misfire grace time), each
+crawl in its own subprocess, at most N at once. SIGHUP reloads the config (a bad one is
+rejected and the old one kept); SIGTERM/SIGINT stop new crawls, ask running ones to stop,
+and kill those that outlive the bound.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from crawlers.runner import crawl_source
+from monitor import flow
+from monitor.config import (
+    Config,
+    ConfigError,
+    Schedule,
+    SourceConfig,
+    load_config,
+    parse_duration,
+)
+from monitor.health import HealthTracker, Transition
+from monitor.observe import Metrics, ObservabilityServer
+from monitor.schedules import first_run, trigger_for
+from storage.migrate import upgrade
+
+logger = logging.getLogger(__name__)
+
+SHUTDOWN_BOUND_SECONDS = 30.0
+MISFIRE_GRACE_SECONDS = 300
+
+
+class Daemon:
+    def __init__(self, config_path: Path, config: Config) -> None:
+        self.config_path = config_path
+        self.ctx = flow.Context(config)
+        self.health = HealthTracker()
+        self.metrics = Metrics()
+        self.children: dict[int, subprocess.Popen[str]] = {}
+        self.children_lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.reload_requested = threading.Event()
+        workers = config.daemon.max_parallel_crawls or os.cpu_count() or 1
+        self.scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(4), "crawls": ThreadPoolExecutor(workers)},
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": MISFIRE_GRACE_SECONDS,
+            },
+            timezone=UTC,
+        )
+        self.server: ObservabilityServer | None = None
+        self.scheduled: dict[str, Schedule] = {}
+
+    # -- jobs ---------------------------------------------------------------------------
+    def crawl_job(self, name: str) -> None:
+        if self.stopping.is_set():
+            return
+        ctx = self.ctx
+        try:
+            source = ctx.config.source(name)
+        except KeyError:
+            return  # removed by a reload since this run was scheduled
+        started = time.monotonic()
+        run = crawl_source(source.crawl_source(), ctx.config.database, on_start=self._track)
+        duration = time.monotonic() - started
+        self.metrics.crawl_finished(
+            name, run.status, duration, run.pages, run.new_articles, run.errors
+        )
+        logger.info(
+            "crawl source=%s run=%d status=%s pages=%d new=%d duplicates=%d errors=%d seconds=%.1f",
+            name, run.id, run.status, run.pages, run.new_articles, run.duplicates, run.errors,
+            duration,
+        )  # fmt: skip
+        changes = self.health.record(
+            name, run.status == "ok", run.new_articles, datetime.now(UTC), run.error
+        )
+        for change in changes:
+            self._report_health(change)
+
+    def match_job(self) -> None:
+        queued = flow.match_new_articles(self.ctx)
+        if queued:
+            logger.info("match queued=%d", queued)
+
+    def dispatch_job(self) -> None:
+        counts = flow.deliver_pending(self.ctx)
+        if counts.sent or counts.retrying or counts.failed:
+            logger.info(
+                "dispatch sent=%d retrying=%d failed=%d",
+                counts.sent,
+                counts.retrying,
+                counts.failed,
+            )
+
+    def _track(self, child: subprocess.Popen[str]) -> None:
+        with self.children_lock:
+            self.children = {pid: c for pid, c in self.children.items() if c.poll() is None}
+            self.children[child.pid] = child
+        if self.stopping.is_set():
+            child.terminate()
+
+    def _report_health(self, change: Transition) -> None:
+        logger.warning("health source=%s state=%s %s", change.source, change.state, change.detail)
+        self.metrics.health_changed(change.source, change.state)
+
+    # -- scheduling ---------------------------------------------------------------------
+    def schedule_sources(self, config: Config) -> None:
+        wanted = [s for s in config.sources if s.enabled]
+        for name in set(self.scheduled) - {s.name for s in wanted}:
+            self.scheduler.remove_job(f"crawl:{name}")
+            del self.scheduled[name]
+            logger.info("source %s removed from the schedule", name)
+        now = datetime.now(UTC)
+        for index, source in enumerate(wanted):
+            if self.scheduled.get(source.name) != source.schedule:
+                self._schedule(source, index, len(wanted), now)
+
+    def _schedule(self, source: SourceConfig, index: int, count: int, now: datetime) -> None:
+        start = first_run(source.schedule, index, count, now)
+        extra = {"next_run_time": start} if start is not None else {}
+        self.scheduler.add_job(
+            self.crawl_job, trigger_for(source.schedule), id=f"crawl:{source.name}",
+            executor="crawls", args=[source.name], name=f"crawl {source.name}",
+            replace_existing=True, **extra,
+        )  # fmt: skip
+        self.scheduled[source.name] = source.schedule
+        logger.info("source %s scheduled (%s)", source.name, source.schedule)
+
+    def _periodic(self, config: Config) -> None:
+        for job_id, func, every in (
+            ("match", self.match_job, config.daemon.match_every),
+            ("dispatch", self.dispatch_job, config.daemon.dispatch_every),
+        ):
+            self.scheduler.add_job(
+                func, "interval", seconds=parse_duration(every).total_seconds(), id=job_id,
+                replace_existing=True, next_run_time=datetime.now(UTC),
+            )  # fmt: skip
+
+    # -- signals ------------------------------------------------------------------------
+    def reload(self) -> None:
+        try:
+            _, config = load_config(self.config_path)
+            upgrade(config.database)
+            ctx = flow.Context(config)
+        except ConfigError as exc:
+            logger.error("reload rejected, keeping the running config:\n%s", exc)
+            return
+        self.ctx = ctx
+        self.schedule_sources(config)
+        self._periodic(config)
+        logger.info("config reloaded: %d sources, %d rules", len(config.sources), len(config.rules))
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        if signum == signal.SIGHUP:
+            self.reload_requested.set()
+        else:
+            self.stopping.set()
+
+    def stop(self) -> None:
+        """No new crawls; ask running ones to stop; kill what outlives the bound."""
+        logger.info("stopping: no new crawls, waiting for running ones")
+        self.scheduler.pause()
+        with self.children_lock:
+            running = [c for c in self.children.values() if c.poll() is None]
+        for child in running:
+            child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + SHUTDOWN_BOUND_SECONDS
+        for child in running:
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+        self.scheduler.shutdown(wait=True)
+        if self.server is not None:
+            self.server.stop()
+        self.ctx.db.dispose()
+        logger.info("stopped")
+
+    def serve_forever(self) -> int:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, self._on_signal)
+        config = self.ctx.config
+        if config.daemon.listen:
+            self.server = ObservabilityServer(config.daemon.listen, self)
+            self.server.start()
+        self.schedule_sources(config)
+        self._periodic(config)
+        self.scheduler.start()
+        logger.info("eventwatch running: %d sources", len([s for s in config.sources if s.enabled]))
+        while not self.stopping.wait(0.5):
+            if self.reload_requested.is_set():
+                self.reload_requested.clear()
+                self.reload()
+        self.stop()
+        return 0
+
+
+def run(config_path: str | None) -> int:
+    path, config = load_config(config_path)
+    upgrade(config.database)
+    return Daemon(path, config).serve_forever()

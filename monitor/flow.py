@@ -1,0 +1,144 @@
+"""The whole product at a glance: crawl → match → deliver.
+
+Three plain functions shared by the daemon and the CLI. The database is the hand-off between
+them: a crawl stores articles, matching picks up articles not yet matched, delivery picks up
+deliveries not yet delivered; each hand-off is a row with a status, so a crash at any point
+loses nothing and repeats nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from crawlers.runner import crawl_sources
+from monitor.backoff import next_attempt
+from monitor.channels import Channel, build_channel
+from monitor.channels.alert import Alert, AlertArticle, DeliveryError
+from monitor.config import Config, parse_duration
+from monitor.rules import RuleSet
+from storage.db import Database
+from storage.outbox import (
+    DeliveryTask,
+    MatchRecord,
+    claim_due,
+    mark_failed_attempt,
+    mark_sent,
+    record_matches,
+    unmatched_articles,
+)
+from storage.runs import RunSummary
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Context:
+    """The parsed config with what is built from it once: database, rules, channels."""
+
+    config: Config
+    db: Database = field(init=False)
+    rules: RuleSet = field(init=False)
+    channels: dict[str, Channel] = field(init=False)
+    notify: dict[str, tuple[str, ...]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.db = Database(self.config.database)
+        self.rules = RuleSet.compile(rule.spec() for rule in self.config.rules)
+        self.channels = {n: build_channel(n, c) for n, c in self.config.channels.items()}
+        self.notify = {rule.name: tuple(rule.notify) for rule in self.config.rules}
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchCounts:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+
+def crawl(
+    ctx: Context, names: list[str], *, refresh: bool = False, log_level: str = "WARNING"
+) -> list[RunSummary]:
+    sources = [ctx.config.source(name).crawl_source() for name in names]
+    parallel = ctx.config.daemon.max_parallel_crawls
+    return crawl_sources(
+        sources, ctx.config.database, parallel=parallel, refresh=refresh, log_level=log_level
+    )
+
+
+def match_new_articles(ctx: Context) -> int:
+    """Match every article not yet matched; return how many deliveries were queued."""
+    queued = 0
+    while batch := unmatched_articles(ctx.db):
+        for article in batch:
+            hits = ctx.rules.match(title=article.title, text=article.text, source=article.source)
+            records = [
+                MatchRecord(hit.rule, hit.terms, hit.snippets, ctx.notify.get(hit.rule, ()))
+                for hit in hits
+            ]
+            queued += record_matches(ctx.db, article.id, records)
+    return queued
+
+
+def deliver_pending(ctx: Context) -> DispatchCounts:
+    """Send every due delivery once; failures wait for their back-off, then fail for good."""
+    counts = {"sent": 0, "pending": 0, "failed": 0}
+    lease = parse_duration(ctx.config.delivery.lease)
+    while tasks := claim_due(ctx.db, lease):
+        for task in tasks:
+            counts[_deliver(ctx, task)] += 1
+    return DispatchCounts(counts["sent"], counts["pending"], counts["failed"])
+
+
+def _deliver(ctx: Context, task: DeliveryTask) -> str:
+    channel = ctx.channels.get(task.channel)
+    try:
+        if channel is None:
+            raise DeliveryError(f"channel {task.channel!r} is not configured")
+        channel.send(_alert(task))
+    except DeliveryError as exc:
+        return _retry_later(ctx, task, exc)
+    mark_sent(ctx.db, task.id)
+    logger.info(
+        "delivery=%s rule=%s event=%d channel=%s sent",
+        task.key,
+        task.rule,
+        task.event_id,
+        task.channel,
+    )
+    return "sent"
+
+
+def _retry_later(ctx: Context, task: DeliveryTask, exc: DeliveryError) -> str:
+    policy = ctx.config.delivery
+    retry_at = next_attempt(
+        datetime.now(UTC),
+        task.attempts,
+        max_attempts=policy.max_attempts,
+        initial=parse_duration(policy.backoff_initial),
+        ceiling=parse_duration(policy.backoff_max),
+        retry_after=exc.retry_after,
+    )
+    status = mark_failed_attempt(ctx.db, task.id, str(exc), retry_at)
+    logger.warning(
+        "delivery=%s channel=%s attempt=%d failed: %s; %s",
+        task.key, task.channel, task.attempts, exc,
+        f"retry at {retry_at:%Y-%m-%d %H:%M:%S}Z" if retry_at else "giving up",
+    )  # fmt: skip
+    return status
+
+
+def _alert(task: DeliveryTask) -> Alert:
+    return Alert(
+        delivery_id=task.key,
+        rule=task.rule,
+        event_id=task.event_id,
+        title=task.event_title,
+        terms=task.terms,
+        snippets=task.snippets,
+        articles=tuple(
+            AlertArticle(a.source, a.url, a.title, a.published_at) for a in task.articles
+        ),
+        created_at=task.created_at,
+    )

@@ -1,0 +1,78 @@
+"""Source health: a source is reported once when it goes down and once when it recovers.
+
+Pure state, no I/O: the daemon feeds it each crawl's outcome and acts on what it returns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+
+@dataclass(slots=True)
+class SourceHealth:
+    failures_in_row: int = 0
+    last_new_article: datetime | None = None
+    gaps: list[float] = field(default_factory=list)
+    down: bool = False
+    stale: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    source: str
+    state: str  # "down", "stale", "recovered"
+    detail: str
+
+
+class HealthTracker:
+    def __init__(
+        self, failure_threshold: int = 3, min_quiet: timedelta = timedelta(days=2)
+    ) -> None:
+        self.failure_threshold = failure_threshold
+        self.min_quiet = min_quiet
+        self.sources: dict[str, SourceHealth] = {}
+
+    def _usual_quiet(self, health: SourceHealth) -> timedelta:
+        """Three times the median gap between new articles, and never less than min_quiet."""
+        if len(health.gaps) < 3:
+            return max(self.min_quiet, timedelta(days=7))
+        median = sorted(health.gaps)[len(health.gaps) // 2]
+        return max(self.min_quiet, timedelta(seconds=3 * median))
+
+    def record(
+        self, source: str, ok: bool, new_articles: int, now: datetime, error: str | None = None
+    ) -> list[Transition]:
+        health = self.sources.setdefault(source, SourceHealth(last_new_article=now))
+        changes: list[Transition] = []
+        if ok:
+            if health.down:
+                changes.append(Transition(source, "recovered", "crawls succeed again"))
+            health.failures_in_row, health.down = 0, False
+        else:
+            health.failures_in_row += 1
+            if health.failures_in_row >= self.failure_threshold and not health.down:
+                health.down = True
+                detail = (
+                    f"{health.failures_in_row} failed crawls in a row: {error or 'unknown error'}"
+                )
+                changes.append(Transition(source, "down", detail))
+        changes += self._staleness(source, health, new_articles, now)
+        return changes
+
+    def _staleness(
+        self, source: str, health: SourceHealth, new_articles: int, now: datetime
+    ) -> list[Transition]:
+        if new_articles > 0:
+            if health.last_new_article is not None:
+                health.gaps = [*health.gaps, (now - health.last_new_article).total_seconds()][-20:]
+            health.last_new_article = now
+            if health.stale:
+                health.stale = False
+                return [Transition(source, "recovered", "new articles again")]
+            return []
+        quiet = now - (health.last_new_article or now)
+        if not health.stale and quiet > self._usual_quiet(health):
+            health.stale = True
+            return [Transition(source, "stale", f"no new article for {quiet}")]
+        return []

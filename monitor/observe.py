@@ -1,0 +1,146 @@
+"""`/healthz` and `/metrics` (Prometheus) of the daemon, on 127.0.0.1 by default."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from storage.runs import latest_runs
+from storage.stats import delivery_counts, reachable
+
+if TYPE_CHECKING:
+    from monitor.daemon import Daemon
+
+logger = logging.getLogger(__name__)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.crawls = Counter(
+            "eventwatch_crawls", "Crawls by outcome", ["source", "status"], registry=self.registry
+        )
+        self.pages = Counter(
+            "eventwatch_pages_fetched", "Pages fetched", ["source"], registry=self.registry
+        )
+        self.new = Counter(
+            "eventwatch_new_articles", "New articles stored", ["source"], registry=self.registry
+        )
+        self.errors = Counter(
+            "eventwatch_crawl_errors", "Page errors in crawls", ["source"], registry=self.registry
+        )
+        self.duration = Histogram(
+            "eventwatch_crawl_duration_seconds",
+            "Crawl wall time",
+            ["source"],
+            registry=self.registry,
+            buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1200, 3600),
+        )
+        self.healthy = Gauge(
+            "eventwatch_source_healthy",
+            "1 unless reported down or stale",
+            ["source"],
+            registry=self.registry,
+        )
+
+    def crawl_finished(
+        self, source: str, status: str, seconds: float, pages: int, new: int, errors: int
+    ) -> None:
+        self.crawls.labels(source, status).inc()
+        self.pages.labels(source).inc(pages)
+        self.new.labels(source).inc(new)
+        self.errors.labels(source).inc(errors)
+        self.duration.labels(source).observe(seconds)
+
+    def health_changed(self, source: str, state: str) -> None:
+        self.healthy.labels(source).set(1 if state == "recovered" else 0)
+
+
+class DeliveryCollector(Collector):
+    """Deliveries by status, read from the database at scrape time (the outbox is the truth)."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "eventwatch_deliveries", "Deliveries by status", labels=["status"]
+        )
+        counts = delivery_counts(self.daemon.ctx.db)
+        for status in ("pending", "sent", "failed"):
+            family.add_metric([status], counts.get(status, 0))
+        yield family
+
+
+def health_report(daemon: Daemon) -> tuple[int, dict[str, Any]]:
+    scheduler_alive = daemon.scheduler.running and not daemon.stopping.is_set()
+    db_ok = reachable(daemon.ctx.db)
+    sources: dict[str, Any] = {}
+    for run in latest_runs(daemon.ctx.db) if db_ok else []:
+        sources[run.source] = {
+            "last_run": run.status,
+            "finished_at": run.finished_at,
+            "new_articles": run.new_articles,
+        }
+    for job in daemon.scheduler.get_jobs():
+        if job.id.startswith("crawl:"):
+            entry = sources.setdefault(job.id.removeprefix("crawl:"), {})
+            entry["next_run"] = job.next_run_time
+    ok = scheduler_alive and db_ok
+    body = {
+        "status": "ok" if ok else "unhealthy",
+        "scheduler": scheduler_alive,
+        "database": db_ok,
+        "sources": sources,
+    }
+    return (200 if ok else 503), body
+
+
+class ObservabilityServer:
+    def __init__(self, listen: str, daemon: Daemon) -> None:
+        host, _, port = listen.rpartition(":")
+        daemon.metrics.registry.register(DeliveryCollector(daemon))
+        self.httpd = ThreadingHTTPServer((host or "127.0.0.1", int(port)), _handler(daemon))
+        self.thread = threading.Thread(target=self.httpd.serve_forever, name="observe", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+        logger.info("serving /healthz and /metrics on %s:%d", *self.httpd.server_address[:2])
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _handler(daemon: Daemon) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path == "/healthz":
+                status, body = health_report(daemon)
+                self._send(status, json.dumps(body, default=str).encode(), "application/json")
+            elif self.path == "/metrics":
+                self._send(
+                    200, generate_latest(daemon.metrics.registry), "text/plain; version=0.0.4"
+                )
+            else:
+                self._send(404, b"not found\n", "text/plain")
+
+        def _send(self, status: int, body: bytes, kind: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    return Handler

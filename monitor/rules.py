@@ -1,0 +1,438 @@
+"""Parse keyword rules and match them against articles, all rules in one automaton pass.
+
+A query is terms, "quoted phrases", ``AND``/``OR``/``NOT``, parentheses, a trailing ``*`` for a
+prefix and ``title:`` to look in the title only. Every distinct word sequence of every rule goes
+into one Aho-Corasick automaton over the folded words of an article, so matching an article costs
+one scan of its title and one of its text, then only the rules that mention a found term are
+evaluated: 10,000 rules cost about what 10 do. Matching is pure: no database, no network.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from itertools import accumulate
+from typing import NamedTuple
+
+import ahocorasick
+
+from monitor.textfold import tokens
+
+SNIPPET_CONTEXT = 80
+MAX_SNIPPETS = 5
+_KEYWORDS = {"AND", "OR", "NOT"}
+_SCOPE = "title:"
+_BARE_END = re.compile(r"[\s()\"]")
+
+
+class RuleSyntaxError(ValueError):
+    """A query that cannot be parsed; `position` is the 1-based column of the culprit."""
+
+    def __init__(self, rule: str, position: int, message: str) -> None:
+        super().__init__(f"rule {rule!r}: position {position}: {message}")
+        self.rule = rule
+        self.position = position
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSpec:
+    """A named query; `sources` limits it to those sources (None: every source)."""
+
+    name: str
+    query: str
+    sources: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A rule that matched an article: the query's terms found and text around them."""
+
+    rule: str
+    terms: tuple[str, ...]
+    snippets: tuple[str, ...]
+
+
+# --- syntax tree -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """A word, phrase or prefix; `pattern` is its key in the automaton."""
+
+    text: str
+    words: tuple[str, ...]
+    prefix: bool
+    position: int
+    title: bool = False
+
+    @property
+    def pattern(self) -> str:
+        joined = " " + " ".join(self.words)
+        return joined if self.prefix else joined + " "
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    child: Node
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    children: tuple[Node, ...]
+
+
+Node = Term | Not | And | Or
+
+
+# --- lexer -------------------------------------------------------------------------------------
+
+
+class _Token(NamedTuple):
+    kind: str  # "(", ")", "AND", "OR", "NOT", "SCOPE", "WORD", "PHRASE"
+    value: str
+    position: int  # 0-based offset in the query
+
+
+def _lex(query: str, rule: str) -> list[_Token]:
+    found: list[_Token] = []
+    i = 0
+    while i < len(query):
+        char = query[i]
+        if char.isspace():
+            i += 1
+        elif char in "()":
+            found.append(_Token(char, char, i))
+            i += 1
+        elif char == '"':
+            i = _lex_phrase(query, i, rule, found)
+        elif query[i : i + len(_SCOPE)].lower() == _SCOPE:
+            found.append(_Token("SCOPE", _SCOPE, i))
+            i += len(_SCOPE)
+        else:
+            i = _lex_bare(query, i, found)
+    return found
+
+
+def _lex_phrase(query: str, start: int, rule: str, found: list[_Token]) -> int:
+    end = query.find('"', start + 1)
+    if end < 0:
+        raise RuleSyntaxError(rule, start + 1, "unterminated quote")
+    found.append(_Token("PHRASE", query[start + 1 : end], start))
+    return end + 1
+
+
+def _lex_bare(query: str, start: int, found: list[_Token]) -> int:
+    stop = _BARE_END.search(query, start)
+    end = stop.start() if stop else len(query)
+    value = query[start:end]
+    found.append(_Token(value if value in _KEYWORDS else "WORD", value, start))
+    return end
+
+
+# --- parser ------------------------------------------------------------------------------------
+
+_OPERAND_START = {"WORD", "PHRASE", "(", "NOT", "SCOPE"}
+
+
+@dataclass
+class _Parser:
+    """Recursive descent with precedence NOT > AND > OR; adjacent operands mean AND."""
+
+    rule: str
+    items: list[_Token]
+    at: int = 0
+
+    def peek(self) -> _Token | None:
+        return self.items[self.at] if self.at < len(self.items) else None
+
+    def take(self) -> _Token:
+        token = self.items[self.at]
+        self.at += 1
+        return token
+
+    def fail(self, token: _Token, message: str) -> RuleSyntaxError:
+        return RuleSyntaxError(self.rule, token.position + 1, message)
+
+    def operand_after(self, operator: _Token) -> None:
+        """Raise at `operator` unless an operand follows it."""
+        following = self.peek()
+        if following is None or following.kind not in _OPERAND_START:
+            name = "title:" if operator.kind == "SCOPE" else repr(operator.value)
+            raise self.fail(operator, f"{name} needs a term after it")
+
+    def parse_or(self) -> Node:
+        children = [self.parse_and()]
+        while (token := self.peek()) is not None and token.kind == "OR":
+            self.take()
+            self.operand_after(token)
+            children.append(self.parse_and())
+        return children[0] if len(children) == 1 else Or(tuple(children))
+
+    def parse_and(self) -> Node:
+        children = [self.parse_unary()]
+        while (token := self.peek()) is not None and token.kind in _OPERAND_START | {"AND"}:
+            if token.kind == "AND":
+                self.take()
+                self.operand_after(token)
+            children.append(self.parse_unary())
+        return children[0] if len(children) == 1 else And(tuple(children))
+
+    def parse_unary(self) -> Node:
+        token = self.take()
+        if token.kind == "NOT":
+            self.operand_after(token)
+            return Not(self.parse_unary(), token.position + 1)
+        if token.kind == "SCOPE":
+            following = self.peek()
+            if (
+                following is None
+                or following.position != token.position + len(_SCOPE)
+                or following.kind not in {"WORD", "PHRASE", "("}
+            ):
+                raise self.fail(token, "title: needs a term, phrase or group right after it")
+            return _in_title(self.parse_unary())
+        return self.parse_primary(token)
+
+    def parse_primary(self, token: _Token) -> Node:
+        if token.kind == "(":
+            return self.parse_group(token)
+        if token.kind == "WORD":
+            return _term(token.value, token.position, self.rule)
+        if token.kind == "PHRASE":
+            return _phrase(token.value, token.position, self.rule)
+        if token.kind == ")":
+            raise self.fail(token, "unmatched ')'")
+        raise self.fail(token, f"{token.value!r} needs a term before it")
+
+    def parse_group(self, opening: _Token) -> Node:
+        following = self.peek()
+        if following is not None and following.kind == ")":
+            raise self.fail(opening, "empty parentheses")
+        if following is None:
+            raise self.fail(opening, "unclosed '('")
+        inner = self.parse_or()
+        closing = self.peek()
+        if closing is None or closing.kind != ")":
+            raise self.fail(opening, "unclosed '('")
+        self.take()
+        return inner
+
+
+def _in_title(node: Node) -> Node:
+    """Scope every term under `node` to the title."""
+    if isinstance(node, Term):
+        return replace(node, title=True)
+    if isinstance(node, Not):
+        return replace(node, child=_in_title(node.child))
+    return replace(node, children=tuple(_in_title(child) for child in node.children))
+
+
+def _term(value: str, position: int, rule: str) -> Term:
+    """A bare term; several words in it (``counter-terrorism``) match as a phrase."""
+    words, prefix = _words(value, position, rule)
+    if not words:
+        raise RuleSyntaxError(rule, position + 1, f"term {value!r} has no letters or digits")
+    return Term(value, words, prefix, position + 1)
+
+
+def _phrase(value: str, position: int, rule: str) -> Term:
+    words, prefix = _words(value, position + 1, rule)
+    if not words:
+        raise RuleSyntaxError(rule, position + 1, "empty phrase")
+    return Term(" ".join(value.split()), words, prefix, position + 1)
+
+
+def _words(value: str, offset: int, rule: str) -> tuple[tuple[str, ...], bool]:
+    """Fold `value` (which starts at 0-based `offset` in the query) into words and a prefix flag."""
+    star = value.find("*")
+    if 0 <= star < len(value.rstrip()) - 1:
+        raise RuleSyntaxError(rule, offset + star + 1, "'*' is only allowed at the end")
+    stem = value.rstrip()
+    prefix = stem.endswith("*")
+    stem = stem.removesuffix("*")
+    found = tokens(stem)
+    if prefix and (not found or found[-1].end != len(stem)):
+        raise RuleSyntaxError(rule, offset + len(stem) + 1, "'*' needs a word right before it")
+    return tuple(token.word for token in found), prefix
+
+
+def parse_query(query: str, rule: str = "query") -> Node:
+    """Parse `query` into a tree; raise RuleSyntaxError naming `rule` and the column at fault."""
+    parser = _Parser(rule, _lex(query, rule))
+    if not parser.items:
+        raise RuleSyntaxError(rule, 1, "empty query")
+    tree = parser.parse_or()
+    leftover = parser.peek()
+    if leftover is not None:
+        raise parser.fail(leftover, "unmatched ')'")
+    if _holds(tree, frozenset(), frozenset()):
+        raise RuleSyntaxError(
+            rule, _negative_position(tree), "a rule needs at least one positive term"
+        )
+    return tree
+
+
+def _negative_position(node: Node) -> int:
+    """The column of the NOT that lets `node` match an article without any of its terms."""
+    if isinstance(node, Not):
+        return node.position
+    if isinstance(node, Term):
+        return node.position
+    empty: frozenset[str] = frozenset()
+    child = next(c for c in node.children if _holds(c, empty, empty))
+    return _negative_position(child)
+
+
+# --- evaluation --------------------------------------------------------------------------------
+
+
+def _holds(node: Node, title: frozenset[str], anywhere: frozenset[str]) -> bool:
+    """Evaluate `node` given the patterns found in the title and in title-or-text."""
+    if isinstance(node, Term):
+        return node.pattern in (title if node.title else anywhere)
+    if isinstance(node, Not):
+        return not _holds(node.child, title, anywhere)
+    if isinstance(node, And):
+        return all(_holds(child, title, anywhere) for child in node.children)
+    return any(_holds(child, title, anywhere) for child in node.children)
+
+
+def _terms(node: Node, positive: bool = True) -> Iterator[tuple[Term, bool]]:
+    """Every term in query order with whether it counts for the rule (not negated)."""
+    if isinstance(node, Term):
+        yield node, positive
+    elif isinstance(node, Not):
+        yield from _terms(node.child, not positive)
+    else:
+        for child in node.children:
+            yield from _terms(child, positive)
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    name: str
+    tree: Node
+    sources: frozenset[str] | None
+    positive: tuple[Term, ...]
+    patterns: frozenset[str]
+
+
+def _compile_rule(spec: RuleSpec) -> _Rule:
+    tree = parse_query(spec.query, spec.name)
+    found = list(_terms(tree))
+    positive = tuple(term for term, counts in found if counts)
+    sources = frozenset(spec.sources) if spec.sources is not None else None
+    return _Rule(spec.name, tree, sources, positive, frozenset(t.pattern for t, _ in found))
+
+
+@dataclass
+class _Scan:
+    """One field of an article after the automaton pass: where each pattern first occurs."""
+
+    text: str
+    first: dict[str, tuple[int, int]] = field(default_factory=dict)  # pattern → original span
+
+    @property
+    def found(self) -> frozenset[str]:
+        return frozenset(self.first)
+
+
+class RuleSet:
+    """All rules compiled together into one automaton and an index pattern → rules."""
+
+    def __init__(self, rules: list[_Rule], automaton: ahocorasick.Automaton | None) -> None:
+        self._rules = rules
+        self._automaton = automaton
+        self._index: dict[str, list[int]] = {}
+        for number, rule in enumerate(rules):
+            for pattern in rule.patterns:
+                self._index.setdefault(pattern, []).append(number)
+
+    @classmethod
+    def compile(cls, specs: Iterable[RuleSpec]) -> RuleSet:
+        """Parse every rule (raising RuleSyntaxError on the first bad one) and build the index."""
+        rules = [_compile_rule(spec) for spec in specs]
+        patterns = {pattern for rule in rules for pattern in rule.patterns}
+        if not patterns:
+            return cls(rules, None)
+        automaton = ahocorasick.Automaton()
+        for pattern in sorted(patterns):
+            automaton.add_word(pattern, pattern)
+        automaton.make_automaton()
+        return cls(rules, automaton)
+
+    def __len__(self) -> int:
+        return len(self._rules)
+
+    def match(self, *, title: str, text: str, source: str | None = None) -> list[Hit]:
+        """The rules the article satisfies, in rule order."""
+        if self._automaton is None:
+            return []
+        in_title, in_text = self._scan(title), self._scan(text)
+        title_found = in_title.found
+        anywhere = title_found | in_text.found
+        candidates = sorted({n for p in anywhere for n in self._index.get(p, ())})
+        hits: list[Hit] = []
+        for number in candidates:
+            rule = self._rules[number]
+            if source is not None and rule.sources is not None and source not in rule.sources:
+                continue
+            if _holds(rule.tree, title_found, anywhere):
+                hits.append(_hit(rule, in_title, in_text))
+        return hits
+
+    def _scan(self, text: str) -> _Scan:
+        """One automaton pass over the folded words of `text`."""
+        assert self._automaton is not None
+        scan = _Scan(text)
+        words = tokens(text)
+        if not words:
+            return scan
+        starts = list(accumulate((len(word.word) + 1 for word in words[:-1]), initial=0))
+        joined = " " + " ".join(word.word for word in words) + " "
+        for end, pattern in self._automaton.iter(joined):
+            if pattern not in scan.first:
+                # Patterns start at the space before a word; `starts` holds those spaces.
+                first = bisect.bisect_right(starts, end - len(pattern) + 1) - 1
+                last = first + pattern.count(" ") - 1 - pattern.endswith(" ")
+                scan.first[pattern] = (words[first].start, words[last].end)
+        return scan
+
+
+def _hit(rule: _Rule, in_title: _Scan, in_text: _Scan) -> Hit:
+    """Name the rule's matched positive terms and cut a snippet around each."""
+    terms: list[str] = []
+    snippets: list[str] = []
+    for term in rule.positive:
+        if term.text in terms:
+            continue
+        scan = in_text if term.pattern in in_text.first and not term.title else in_title
+        if term.pattern not in scan.first:
+            continue
+        terms.append(term.text)
+        if len(snippets) < MAX_SNIPPETS:
+            snippets.append(snippet(scan.text, *scan.first[term.pattern]))
+    return Hit(rule.name, tuple(terms), tuple(snippets))
+
+
+def snippet(text: str, start: int, end: int, context: int = SNIPPET_CONTEXT) -> str:
+    """`text[start:end]` with up to `context` characters each side, cut between words."""
+    left = max(0, start - context)
+    if left > 0 and not text[left - 1].isspace():
+        space = re.search(r"\s", text[left:start])
+        left = left + space.end() if space else left
+    right = min(len(text), end + context)
+    if right < len(text) and not text[right].isspace():
+        spaces = [m.start() for m in re.finditer(r"\s", text[end:right])]
+        right = end + spaces[-1] if spaces else right
+    body = " ".join(text[left:right].split())
+    return ("…" if left > 0 else "") + body + ("…" if right < len(text) else "")

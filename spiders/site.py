@@ -1,0 +1,211 @@
+"""The one generic spider: feeds, sitemaps and listing pages of a source, navigation only.
+
+It decides which URLs to fetch and in what order; what a page says is the pipelines' job.
+Article URLs already stored are never requested again (``is_known``), and a listing page
+whose every article is known ends its pagination, so a re-crawl of an unchanged site
+fetches only its listings, feeds and sitemaps.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import feedparser
+from parsel import Selector
+from scrapy import Request, Spider
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response, TextResponse
+from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.gz import gunzip
+from scrapy.utils.sitemap import Sitemap
+from twisted.python.failure import Failure
+
+from crawlers.items import PageItem
+from crawlers.links import (
+    compile_follow,
+    feed_links,
+    is_article,
+    listing_links,
+    on_site,
+    plausible_content_page,
+    robots_sitemaps,
+)
+from crawlers.sources import CrawlSource
+from crawlers.urls import clean_url, normalize_url
+
+logger = logging.getLogger(__name__)
+
+ENTRY_KINDS = frozenset({"listing", "feed", "sitemap"})
+MAX_SUBSITEMAPS = 20
+MAX_RECORDED_FAILURES = 50
+
+
+class SiteSpider(Spider):
+    name = "site"
+
+    def __init__(
+        self,
+        source: CrawlSource,
+        is_known: Callable[[str], bool] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(name=self.name, **kwargs)
+        self.source = source
+        self.is_known = is_known or (lambda _url: False)
+        self.domains = source.domains()
+        self.follow = compile_follow(source.follow)
+        self.article_budget = source.max_pages
+        self.budget_exhausted = False
+        self.reached = 0
+        self.failures: list[str] = []
+        self.sitemaps_followed = 0
+
+    async def start(self) -> AsyncIterator[Request]:
+        for url in self.source.feeds:
+            yield self._request(url, "feed", self.parse_feed)
+        for url in self.source.sitemaps:
+            yield self._request(url, "sitemap", self.parse_sitemap)
+        if not self.source.sitemaps:
+            for root in dict.fromkeys(_site_root(u) for u in self.source.start_urls):
+                yield self._request(root + "/robots.txt", "robots", self.parse_robots)
+        for url in self.source.start_urls:
+            yield self._request(url, "listing", self.parse_listing, depth=1, start=True)
+
+    def _request(self, url: str, kind: str, callback: Callable[..., Any], **meta: Any) -> Request:
+        meta = {"kind": kind, **meta}
+        if kind in ENTRY_KINDS:
+            meta["handle_httpstatus_list"] = [304]
+        if kind == "robots":
+            meta["handle_httpstatus_all"] = True
+        return Request(url, callback=callback, errback=self.on_error, meta=meta, dont_filter=False)
+
+    def _article_requests(self, urls: Iterator[str] | tuple[str, ...]) -> Iterator[Request]:
+        for url in urls:
+            if self.is_known(normalize_url(url)):
+                continue
+            if self.article_budget <= 0:
+                self.budget_exhausted = True
+                return
+            self.article_budget -= 1
+            yield self._request(url, "article", self.parse_article)
+
+    def _reached(self, response: Response) -> bool:
+        """Count a navigation page that answered; False when there is nothing to read."""
+        self.reached += 1
+        return response.status != 304 and bool(response.body)
+
+    def parse_listing(self, response: Response) -> Iterator[Request]:
+        if not self._reached(response) or not isinstance(response, TextResponse):
+            return
+        selector = Selector(text=response.text, base_url=response.url)
+        links = listing_links(selector, response.url, self.domains, self.follow)
+        if response.meta.get("start") and not self.source.feeds:
+            for feed in feed_links(selector, response.url):
+                if on_site(feed, self.domains):
+                    yield self._request(feed, "feed", self.parse_feed)
+        if response.meta.get("start"):
+            for url in links.sections:
+                yield self._request(url, "listing", self.parse_listing, depth=1)
+        fresh = [u for u in links.articles if not self.is_known(normalize_url(u))]
+        yield from self._article_requests(tuple(fresh))
+        depth = int(response.meta.get("depth", 1))
+        if links.articles and not fresh:
+            return  # nothing new here: older pages hold nothing new either
+        if depth < self.source.max_listing_pages:
+            for url in links.next_pages:
+                yield self._request(url, "listing", self.parse_listing, depth=depth + 1)
+
+    def parse_feed(self, response: Response) -> Iterator[Request]:
+        if not self._reached(response):
+            return
+        parsed = feedparser.parse(response.body, resolve_relative_uris=False, sanitize_html=False)
+        urls = (clean_url(response.urljoin(e.get("link", ""))) for e in parsed.entries)
+        yield from self._article_requests(
+            tuple(u for u in urls if on_site(u, self.domains) and self._wanted(u))
+        )
+
+    def parse_robots(self, response: Response) -> Iterator[Request]:
+        if response.status != 200 or not isinstance(response, TextResponse):
+            return
+        for url in robots_sitemaps(response.text):
+            if on_site(url, self.domains):
+                yield self._request(url, "sitemap", self.parse_sitemap)
+
+    def parse_sitemap(self, response: Response) -> Iterator[Request]:
+        if not self._reached(response):
+            return
+        body = _sitemap_body(response, self.source.max_page_bytes)
+        if body is None:
+            self._fail(response.url, "not a sitemap")
+            return
+        sitemap = Sitemap(body)
+        entries = [e for e in sitemap if e.get("loc")]
+        if sitemap.type == "sitemapindex":
+            yield from self._subsitemaps(entries)
+            return
+        entries.sort(key=lambda e: e.get("lastmod", ""), reverse=True)
+        urls = (clean_url(e["loc"]) for e in entries)
+        yield from self._article_requests(
+            tuple(u for u in urls if on_site(u, self.domains) and self._wanted(u))
+        )
+
+    def _subsitemaps(self, entries: list[dict[str, Any]]) -> Iterator[Request]:
+        entries.sort(key=lambda e: e.get("lastmod", ""), reverse=True)
+        for entry in entries:
+            if self.sitemaps_followed >= MAX_SUBSITEMAPS:
+                return
+            if on_site(entry["loc"], self.domains):
+                self.sitemaps_followed += 1
+                yield self._request(entry["loc"], "sitemap", self.parse_sitemap)
+
+    def _wanted(self, url: str) -> bool:
+        """Feeds and sitemaps list content pages; ``follow`` still narrows them."""
+        return is_article(url, self.follow) if self.follow else plausible_content_page(url)
+
+    def parse_article(self, response: Response) -> Iterator[PageItem]:
+        if not isinstance(response, TextResponse) or not response.body:
+            self._fail(response.url, "not a text page")
+            return
+        redirects = tuple(response.meta.get("redirect_urls", ()))
+        yield PageItem(self.source.name, response.url, response.text, redirects)
+
+    def on_error(self, failure: Failure) -> None:
+        request = failure.request  # type: ignore[attr-defined]
+        if failure.check(IgnoreRequest) and not failure.check(HttpError):
+            logger.info("source=%s skipped %s: %s", self.source.name, request.url, failure.value)
+            return
+        if failure.check(HttpError):
+            message = f"HTTP {failure.value.response.status}"
+        else:
+            message = f"{failure.type.__name__}: {failure.getErrorMessage()}"
+        self._fail(request.url, message)
+
+    def _fail(self, url: str, message: str) -> None:
+        logger.warning("source=%s %s: %s", self.source.name, url, message)
+        if len(self.failures) < MAX_RECORDED_FAILURES:
+            self.failures.append(f"{url}: {message}")
+
+    def verdict(self, reason: str) -> tuple[str, str | None]:
+        """(status, error) of the crawl run: failed when no entry page answered at all."""
+        if self.reached == 0:
+            return "failed", "; ".join(self.failures[:5]) or f"nothing fetched ({reason})"
+        if reason != "finished":
+            return "ok", f"stopped early: {reason}"
+        return "ok", "; ".join(self.failures[:5]) or None
+
+
+def _site_root(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}"
+
+
+def _sitemap_body(response: Response, max_size: int) -> bytes | None:
+    body = response.body
+    if body[:2] == b"\x1f\x8b":
+        try:
+            body = gunzip(body, max_size=max_size)
+        except (OSError, ValueError):
+            return None
+    return body if b"<" in body[:1024] else None

@@ -1,0 +1,165 @@
+"""Storing articles once: by URL, by content, and grouping reports of one story into events."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from storage.db import Database
+from storage.models import Article, ArticleUrl, Event, Source, utcnow
+
+logger = logging.getLogger(__name__)
+
+EVENT_WINDOW = timedelta(days=14)
+MIN_TITLE_KEY_CHARS = 24
+
+
+@dataclass(frozen=True, slots=True)
+class NewArticle:
+    source: str
+    url: str
+    canonical_url: str
+    title: str
+    text: str
+    published_at: datetime | None = None
+    date_source: str | None = None
+    authors: tuple[str, ...] = ()
+    language: str | None = None
+    languages: tuple[str, ...] = field(default_factory=tuple)
+    aliases: tuple[str, ...] = ()  # other URLs that led here (redirects), normalised
+
+
+Outcome = Literal["new", "duplicate"]
+
+
+def _folded_words(text: str) -> list[str]:
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return re.findall(r"\w+", bare)
+
+
+def content_hash(text: str) -> str:
+    """Hash of the words only, so whitespace or punctuation changes are not "new"."""
+    return hashlib.sha256(" ".join(_folded_words(text)).encode()).hexdigest()
+
+
+def title_key(title: str) -> str:
+    return " ".join(_folded_words(title))[:512]
+
+
+def ensure_source(session: Session, name: str) -> Source:
+    source = session.scalar(select(Source).where(Source.name == name))
+    if source is None:
+        source = Source(name=name)
+        session.add(source)
+        session.flush()
+    return source
+
+
+def is_known_url(session: Session, url: str) -> bool:
+    return session.get(ArticleUrl, url) is not None
+
+
+def _existing(session: Session, source_id: int, item: NewArticle, digest: str) -> Article | None:
+    for url in (item.canonical_url, item.url, *item.aliases):
+        alias = session.get(ArticleUrl, url)
+        if alias is not None:
+            return session.get(Article, alias.article_id)
+    return session.scalar(
+        select(Article).where(Article.source_id == source_id, Article.content_hash == digest)
+    )
+
+
+def _find_event(session: Session, digest: str, key: str) -> Event | None:
+    """The story this article reports, if another source already reported it."""
+    same_text = session.scalar(select(Article).where(Article.content_hash == digest).limit(1))
+    if same_text is not None:
+        return session.get(Event, same_text.event_id)
+    if len(key) < MIN_TITLE_KEY_CHARS:
+        return None
+    since = utcnow() - EVENT_WINDOW
+    same_title = session.scalar(
+        select(Article)
+        .where(Article.title_key == key, Article.first_seen >= since)
+        .order_by(Article.id.desc())
+        .limit(1)
+    )
+    return session.get(Event, same_title.event_id) if same_title is not None else None
+
+
+def _add_aliases(session: Session, article: Article, urls: tuple[str, ...]) -> None:
+    for url in dict.fromkeys(urls):
+        if session.get(ArticleUrl, url) is None:
+            session.add(ArticleUrl(url=url, article_id=article.id, source_id=article.source_id))
+
+
+def _insert(session: Session, source: Source, item: NewArticle, digest: str) -> Article:
+    key = title_key(item.title)
+    event = _find_event(session, digest, key)
+    now = utcnow()
+    if event is None:
+        event = Event(title=item.title, first_seen=now, updated_at=now)
+        session.add(event)
+        session.flush()
+    else:
+        event.updated_at = now
+    article = Article(
+        source_id=source.id,
+        event_id=event.id,
+        url=item.url,
+        canonical_url=item.canonical_url,
+        title=item.title,
+        title_key=key,
+        text=item.text,
+        published_at=item.published_at,
+        date_source=item.date_source,
+        authors=list(item.authors),
+        language=item.language,
+        languages=list(item.languages),
+        content_hash=digest,
+        first_seen=now,
+        last_seen=now,
+    )
+    session.add(article)
+    session.flush()
+    return article
+
+
+def _store_once(session: Session, item: NewArticle) -> tuple[Outcome, int]:
+    source = ensure_source(session, item.source)
+    digest = content_hash(item.text)
+    article = _existing(session, source.id, item, digest)
+    outcome: Outcome = "duplicate"
+    if article is None:
+        article = _insert(session, source, item, digest)
+        outcome = "new"
+    else:
+        article.last_seen = utcnow()
+    _add_aliases(session, article, (item.url, item.canonical_url, *item.aliases))
+    return outcome, article.id
+
+
+def store_article(db: Database, item: NewArticle) -> tuple[Outcome, int]:
+    """Store ``item`` unless its URL or its text is already known; return what happened.
+
+    Two crawls may race to store one article: the loser's unique-key error is retried once
+    and then finds the winner's row.
+    """
+    for attempt in (1, 2):
+        try:
+            with db.session() as session:
+                return _store_once(session, item)
+        except IntegrityError:
+            if attempt == 2:
+                raise
+            logger.info("article %s stored concurrently; re-checking", item.canonical_url)
+    raise AssertionError("unreachable")

@@ -1,0 +1,234 @@
+"""Matches and deliveries: the outbox between matching and dispatch.
+
+A match and its deliveries are written in the same transaction as the article's
+``matched_at``, so a crash loses no alert and a re-run creates none twice; the unique key
+(rule, event, channel) makes a second alert for one story impossible.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from storage.db import Database
+from storage.models import Article, Delivery, Event, Match, Source, utcnow
+
+
+@dataclass(frozen=True, slots=True)
+class UnmatchedArticle:
+    id: int
+    source: str
+    event_id: int
+    title: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class MatchRecord:
+    rule: str
+    terms: tuple[str, ...]
+    snippets: tuple[str, ...]
+    channels: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EventArticle:
+    source: str
+    url: str
+    title: str
+    published_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryTask:
+    id: int
+    key: str
+    rule: str
+    event_id: int
+    channel: str
+    attempts: int
+    event_title: str
+    terms: tuple[str, ...]
+    snippets: tuple[str, ...]
+    articles: tuple[EventArticle, ...]
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRow:
+    id: int
+    key: str
+    rule: str
+    event_id: int
+    channel: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+def unmatched_articles(db: Database, limit: int = 500) -> list[UnmatchedArticle]:
+    with db.session() as session:
+        rows = session.execute(
+            select(Article.id, Source.name, Article.event_id, Article.title, Article.text)
+            .join(Source, Source.id == Article.source_id)
+            .where(Article.matched_at.is_(None))
+            .order_by(Article.id)
+            .limit(limit)
+        ).all()
+    return [UnmatchedArticle(*row) for row in rows]
+
+
+def _add_match(session: Session, article: Article, record: MatchRecord) -> int:
+    exists = session.scalar(
+        select(Match.id).where(Match.rule == record.rule, Match.event_id == article.event_id)
+    )
+    if exists is not None:
+        return 0
+    match = Match(
+        rule=record.rule,
+        event_id=article.event_id,
+        article_id=article.id,
+        terms=list(record.terms),
+        snippets=list(record.snippets),
+    )
+    session.add(match)
+    session.flush()
+    for channel in dict.fromkeys(record.channels):
+        session.add(
+            Delivery(
+                key=str(uuid.uuid4()),
+                match_id=match.id,
+                rule=record.rule,
+                event_id=article.event_id,
+                channel=channel,
+            )
+        )
+    return len(dict.fromkeys(record.channels))
+
+
+def record_matches(db: Database, article_id: int, records: Sequence[MatchRecord]) -> int:
+    """Mark the article matched and queue one delivery per new (rule, event, channel)."""
+    with db.session() as session:
+        article = session.get_one(Article, article_id)
+        if article.matched_at is not None:
+            return 0
+        queued = sum(_add_match(session, article, record) for record in records)
+        article.matched_at = utcnow()
+        return queued
+
+
+def claim_due(db: Database, lease: timedelta, limit: int = 100) -> list[DeliveryTask]:
+    """Lease due deliveries so that two dispatchers never send the same one at once."""
+    now = utcnow()
+    with db.session() as session:
+        ids = session.scalars(
+            select(Delivery.id)
+            .where(Delivery.status == "pending", Delivery.next_attempt_at <= now)
+            .where(or_(Delivery.lease_until.is_(None), Delivery.lease_until < now))
+            .order_by(Delivery.id)
+            .limit(limit)
+        ).all()
+    return [task for task in (_claim(db, i, now, lease) for i in ids) if task is not None]
+
+
+def _claim(db: Database, delivery_id: int, now: datetime, lease: timedelta) -> DeliveryTask | None:
+    with db.session() as session:
+        claimed = session.execute(
+            update(Delivery)
+            .where(Delivery.id == delivery_id, Delivery.status == "pending")
+            .where(or_(Delivery.lease_until.is_(None), Delivery.lease_until < now))
+            .values(lease_until=now + lease, attempts=Delivery.attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        return _task(session, session.get_one(Delivery, delivery_id))
+
+
+def _task(session: Session, delivery: Delivery) -> DeliveryTask:
+    match = session.get_one(Match, delivery.match_id)
+    event = session.get_one(Event, delivery.event_id)
+    return DeliveryTask(
+        id=delivery.id,
+        key=delivery.key,
+        rule=delivery.rule,
+        event_id=delivery.event_id,
+        channel=delivery.channel,
+        attempts=delivery.attempts,
+        event_title=event.title,
+        terms=tuple(match.terms),
+        snippets=tuple(match.snippets),
+        articles=tuple(event_articles(session, delivery.event_id)),
+        created_at=match.created_at,
+    )
+
+
+def event_articles(session: Session, event_id: int) -> list[EventArticle]:
+    rows = session.execute(
+        select(Source.name, Article.canonical_url, Article.title, Article.published_at)
+        .join(Source, Source.id == Article.source_id)
+        .where(Article.event_id == event_id)
+        .order_by(Article.id)
+    ).all()
+    return [EventArticle(*row) for row in rows]
+
+
+def mark_sent(db: Database, delivery_id: int) -> None:
+    with db.session() as session:
+        delivery = session.get_one(Delivery, delivery_id)
+        delivery.status, delivery.delivered_at = "sent", utcnow()
+        delivery.lease_until, delivery.last_error = None, None
+
+
+def mark_failed_attempt(
+    db: Database, delivery_id: int, error: str, retry_at: datetime | None
+) -> str:
+    """Record a failed attempt: pending again at ``retry_at``, or failed for good if None."""
+    with db.session() as session:
+        delivery = session.get_one(Delivery, delivery_id)
+        delivery.last_error = error[:2000]
+        delivery.lease_until = None
+        if retry_at is None:
+            delivery.status = "failed"
+        else:
+            delivery.next_attempt_at = retry_at
+        return delivery.status
+
+
+def list_deliveries(
+    db: Database, status: str | None = None, limit: int = 1000
+) -> list[DeliveryRow]:
+    query = select(Delivery).order_by(Delivery.id.desc()).limit(limit)
+    if status:
+        query = query.where(Delivery.status == status)
+    with db.session() as session:
+        return [_row(d) for d in session.scalars(query)]
+
+
+def _row(d: Delivery) -> DeliveryRow:
+    return DeliveryRow(
+        d.id, d.key, d.rule, d.event_id, d.channel, d.status, d.attempts,
+        d.next_attempt_at, d.last_error, d.created_at, d.delivered_at,
+    )  # fmt: skip
+
+
+def requeue(db: Database, ids: Iterable[int] = (), *, all_failed: bool = False) -> int:
+    """Put failed (or named) deliveries back in the queue with a fresh attempt budget."""
+    chosen = list(ids)
+    condition = Delivery.status == "failed" if all_failed else Delivery.id.in_(chosen)
+    with db.session() as session:
+        result = session.execute(
+            update(Delivery)
+            .where(and_(condition, Delivery.status != "sent"))
+            .values(status="pending", attempts=0, next_attempt_at=utcnow(), lease_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]

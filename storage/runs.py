@@ -1,0 +1,97 @@
+"""Crawl runs: one row per crawl, opened before the crawl starts so a killed crawl still shows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from storage.articles import ensure_source
+from storage.db import Database
+from storage.models import CrawlRun, Source, utcnow
+
+MAX_ERROR_CHARS = 4000
+
+
+@dataclass(frozen=True, slots=True)
+class RunCounts:
+    pages: int = 0
+    new_articles: int = 0
+    duplicates: int = 0
+    errors: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    id: int
+    source: str
+    started_at: datetime
+    finished_at: datetime | None
+    status: str
+    pages: int
+    new_articles: int
+    duplicates: int
+    errors: int
+    error: str | None
+
+
+def open_run(db: Database, source: str) -> int:
+    with db.session() as session:
+        src = ensure_source(session, source)
+        run = CrawlRun(source_id=src.id, started_at=utcnow(), status="running")
+        session.add(run)
+        session.flush()
+        return run.id
+
+
+def record_counts(db: Database, run_id: int, counts: RunCounts) -> None:
+    with db.session() as session:
+        run = session.get_one(CrawlRun, run_id)
+        run.pages, run.new_articles = counts.pages, counts.new_articles
+        run.duplicates, run.errors = counts.duplicates, counts.errors
+
+
+def close_run(db: Database, run_id: int, status: str, error: str | None = None) -> None:
+    """Finish a run; a run already closed keeps its first verdict."""
+    with db.session() as session:
+        run = session.get_one(CrawlRun, run_id)
+        if run.finished_at is not None:
+            return
+        run.status = status
+        run.finished_at = utcnow()
+        if error:
+            run.error = error[:MAX_ERROR_CHARS]
+
+
+def get_run(db: Database, run_id: int) -> RunSummary:
+    with db.session() as session:
+        row = session.execute(
+            select(CrawlRun, Source.name).join(Source).where(CrawlRun.id == run_id)
+        ).one()
+        return _summary(row[0], row[1])
+
+
+def latest_runs(db: Database) -> list[RunSummary]:
+    """The newest run of every source."""
+    with db.session() as session:
+        newest = select(func.max(CrawlRun.id)).group_by(CrawlRun.source_id).scalar_subquery()
+        rows = session.execute(
+            select(CrawlRun, Source.name).join(Source).where(CrawlRun.id.in_(newest))
+        ).all()
+        return [_summary(run, name) for run, name in rows]
+
+
+def _summary(run: CrawlRun, source: str) -> RunSummary:
+    return RunSummary(
+        id=run.id,
+        source=source,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        status=run.status,
+        pages=run.pages,
+        new_articles=run.new_articles,
+        duplicates=run.duplicates,
+        errors=run.errors,
+        error=run.error,
+    )

@@ -1,0 +1,31 @@
+"""Counts for /metrics, /healthz and `eventwatch status`."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select, text
+
+from storage.db import Database
+from storage.models import Article, Delivery, Source
+
+
+def delivery_counts(db: Database) -> dict[str, int]:
+    with db.session() as session:
+        rows = session.execute(select(Delivery.status, func.count()).group_by(Delivery.status))
+        return {status: int(count) for status, count in rows}
+
+
+def article_counts(db: Database) -> dict[str, int]:
+    with db.session() as session:
+        rows = session.execute(
+            select(Source.name, func.count(Article.id)).join(Article).group_by(Source.name)
+        )
+        return {name: int(count) for name, count in rows}
+
+
+def reachable(db: Database) -> bool:
+    try:
+        with db.session() as session:
+            session.execute(text("SELECT 1"))
+    except Exception:  # any driver error means "not reachable" to a health check
+        return False
+    return True

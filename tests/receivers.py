@@ -1,0 +1,161 @@
+"""Real SMTP and HTTP receivers on 127.0.0.1, so channel tests exercise actual sockets."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable, Iterable
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default as default_policy
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, cast
+
+from aiosmtpd.controller import Controller
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class _StoreHandler:
+    def __init__(self, sink: SmtpSink) -> None:
+        self._sink = sink
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        raw = envelope.original_content or envelope.content
+        if isinstance(raw, str):
+            raw = raw.encode("utf-8")
+        msg = cast(EmailMessage, message_from_bytes(raw, policy=default_policy))
+        with self._sink._lock:
+            self._sink._messages.append(msg)
+            self._sink._envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        return "250 OK"
+
+
+class SmtpSink:
+    """An SMTP server that accepts everything and keeps the parsed messages."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = free_port() if port is None else port
+        self._lock = threading.Lock()
+        self._messages: list[EmailMessage] = []
+        self._envelopes: list[tuple[str, list[str]]] = []
+        self._controller = Controller(_StoreHandler(self), hostname="127.0.0.1", port=self.port)
+
+    @property
+    def messages(self) -> list[EmailMessage]:
+        with self._lock:
+            return list(self._messages)
+
+    @property
+    def envelopes(self) -> list[tuple[str, list[str]]]:
+        """(MAIL FROM, RCPT TO list) per message: who really received it."""
+        with self._lock:
+            return list(self._envelopes)
+
+    def __enter__(self) -> SmtpSink:
+        self._controller.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._controller.stop()
+
+
+Answer = int | tuple[int, dict[str, str]]
+
+
+class _HookHandler(BaseHTTPRequestHandler):
+    server: _HookServer
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length)
+        headers = dict(self.headers.items())
+        receiver = self.server.receiver
+        status, extra = receiver._next_answer()
+        with receiver._lock:
+            receiver._log.append((headers, body, status))
+        reply = b'{"ok":true}' if 200 <= status < 300 else b'{"ok":false}'
+        self.send_response(status)
+        if 300 <= status < 400 and "Location" not in extra:
+            self.send_header("Location", receiver.url + "/moved")
+        for name, value in extra.items():
+            self.send_header(name, value)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(reply)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(reply)
+        self.wfile.flush()
+        self.close_connection = True
+        hook = receiver.on_request
+        if hook is not None:
+            hook()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Keep test output quiet."""
+
+
+class _HookServer(ThreadingHTTPServer):
+    daemon_threads = True
+    receiver: WebhookReceiver
+
+
+class WebhookReceiver:
+    """An HTTP endpoint that records POSTs and answers with scripted statuses."""
+
+    def __init__(self, path: str = "/hook") -> None:
+        self._lock = threading.Lock()
+        self._log: list[tuple[dict[str, str], bytes, int]] = []
+        self._answers: list[tuple[int, dict[str, str]]] = []
+        self.on_request: Callable[[], None] | None = None
+        self._server = _HookServer(("127.0.0.1", 0), _HookHandler)
+        self._server.receiver = self
+        self.port = int(self._server.server_address[1])
+        self.url = f"http://127.0.0.1:{self.port}{path}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    def respond_with(self, statuses: Iterable[Answer]) -> None:
+        """Answer the next requests with these statuses (or (status, headers)), then 200."""
+        answers = [(a, {}) if isinstance(a, int) else (a[0], dict(a[1])) for a in statuses]
+        with self._lock:
+            self._answers = answers
+
+    def _next_answer(self) -> tuple[int, dict[str, str]]:
+        with self._lock:
+            return self._answers.pop(0) if self._answers else (200, {})
+
+    def log(self) -> list[tuple[dict[str, str], bytes, int]]:
+        with self._lock:
+            return list(self._log)
+
+    @property
+    def received(self) -> list[tuple[dict[str, str], bytes]]:
+        return [(headers, body) for headers, body, status in self.log() if 200 <= status < 300]
+
+    def __enter__(self) -> WebhookReceiver:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)

@@ -1,0 +1,96 @@
+"""A real HTTP server on 127.0.0.1 serving a fixture site folder, with a request log.
+
+``{{BASE}}`` in served files becomes the server's base URL. A folder answers with its
+``index.html``; with a query string, with ``index@QUERY.html`` when that file exists. ETag and Last-Modified are sent
+and honoured (304), as a well-behaved site does. Files may change while it runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+CONTENT_TYPES = {".html": "text/html", ".xml": "application/xml", ".txt": "text/plain"}
+
+
+class SiteServer:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.name = root.name
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        self.lock = threading.Lock()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def paths(self) -> list[str]:
+        with self.lock:
+            return [path for path, _ in self.requests]
+
+    def clear(self) -> None:
+        with self.lock:
+            self.requests.clear()
+
+    def resolve(self, path: str) -> Path | None:
+        parts = urlsplit(path)
+        target = (self.root / unquote(parts.path).lstrip("/")).resolve()
+        if not target.is_relative_to(self.root.resolve()):
+            return None
+        if target.is_dir():
+            by_query = target / f"index@{unquote(parts.query)}.html"
+            target = by_query if parts.query and by_query.is_file() else target / "index.html"
+        return target if target.is_file() else None
+
+
+def _handler(site: SiteServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            with site.lock:
+                site.requests.append((self.path, dict(self.headers)))
+            target = site.resolve(self.path)
+            if target is None:
+                self._send(404, b"not found", "text/plain")
+                return
+            body = target.read_bytes().replace(b"{{BASE}}", site.base_url.encode())
+            etag = '"' + hashlib.sha1(body).hexdigest() + '"'
+            if self.headers.get("If-None-Match") == etag:
+                self._send(304, b"", None, etag)
+                return
+            kind = CONTENT_TYPES.get(target.suffix) or mimetypes.guess_type(target.name)[0]
+            self._send(200, body, kind or "application/octet-stream", etag)
+
+        def _send(
+            self, status: int, body: bytes, kind: str | None, etag: str | None = None
+        ) -> None:
+            self.send_response(status)
+            if kind:
+                self.send_header("Content-Type", kind)
+            if etag:
+                self.send_header("ETag", etag)
+                self.send_header("Last-Modified", formatdate(0, usegmt=True))
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    return Handler
+
+
+@contextmanager
+def serve(root: Path) -> Iterator[SiteServer]:
+    site = SiteServer(root)
+    thread = threading.Thread(target=site.httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield site
+    finally:
+        site.httpd.shutdown()
+        site.httpd.server_close()

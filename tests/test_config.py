@@ -1,0 +1,119 @@
+"""A bad config names the file, the entry and the field, exits 2 and changes nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from monitor.cli import main
+from monitor.config import ConfigError, load_config
+
+GOOD = """
+database: sqlite:///{db}
+sources:
+  - name: pam
+    start_urls: [https://www.pam.int/]
+    schedule: {{every: 30m}}
+  - name: asiaplus
+    start_urls: [https://asiaplustj.info/en/news]
+    feeds: [https://asiaplustj.info/en/rss]
+    follow: ['/en/news/\\d+']
+    schedule: {{cron: "0 */2 * * *"}}
+rules:
+  - name: dushanbe-ct
+    query: 'Dushanbe AND (terrorism OR terrorisme OR терроризм OR "border security")'
+    sources: [pam, asiaplus]
+    notify: [soc]
+channels:
+  soc: {{type: webhook, url: "http://127.0.0.1:9000/hook", secret_env: SOC_WEBHOOK_SECRET}}
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "eventwatch.yaml"
+    path.write_text(text.format(db=tmp_path / "e.db"), encoding="utf-8")
+    return path
+
+
+def test_the_contract_shape_loads(tmp_path: Path) -> None:
+    _, config = load_config(write(tmp_path, GOOD))
+    assert [s.name for s in config.sources] == ["pam", "asiaplus"]
+    assert config.rules[0].notify == ["soc"]
+    assert config.sources[1].crawl_source().follow == ("/en/news/\\d+",)
+
+
+def test_shipped_default_config_is_valid() -> None:
+    _, config = load_config(Path(__file__).resolve().parent.parent / "eventwatch.yaml")
+    names = {s.name for s in config.sources}
+    assert {"pabsec", "pam", "oscepa", "ipacis", "unoct", "uza", "asiaplus"} <= names
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            (
+                "    schedule: {{every: 30m}}\n  - name: asiaplus",
+                "    colour: red\n    schedule: {{every: 30m}}\n  - name: asiaplus",
+            ),
+            "sources[0] (name 'pam'): field colour: unknown key",
+        ),
+        (
+            ("'/en/news/\\\\d+'", "'/en/news/(\\\\d+'"),
+            "sources[1] (name 'asiaplus'): field follow: bad regex",
+        ),
+        (
+            ("name: asiaplus", "name: pam"),
+            "sources[1] (name 'pam'): field name: duplicate source name",
+        ),
+        (("{{every: 30m}}", "{{every: often}}"), "sources[0] (name 'pam'): field schedule"),
+        (
+            ("notify: [soc]", "notify: [nobody]"),
+            "rules[0] (name 'dushanbe-ct'): field notify: no channel named 'nobody'",
+        ),
+        (
+            ('OR "border security")\'', 'OR "border security"\''),
+            "rules[0] (name 'dushanbe-ct'): field query: rule 'dushanbe-ct': position",
+        ),
+        (("type: webhook, url:", "type: pager, url:"), "channels.soc"),
+        (
+            ("[https://www.pam.int/]", "[ftp://www.pam.int/]"),
+            "sources[0] (name 'pam'): field start_urls",
+        ),
+    ],
+)
+def test_errors_name_file_entry_and_field(
+    tmp_path: Path, change: tuple[str, str], expected: str
+) -> None:
+    old, new = change
+    assert old in GOOD, old
+    path = write(tmp_path, GOOD.replace(old, new))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(path) in str(caught.value)
+    assert expected in str(caught.value)
+
+
+def test_unreadable_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read the config file"):
+        load_config(tmp_path / "missing.yaml")
+
+
+def test_cli_exits_2_and_leaves_the_database_untouched(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, GOOD.replace("name: asiaplus", "name: pam"))
+    assert main(["--config", str(path), "crawl", "--all"]) == 2
+    err = capsys.readouterr().err
+    assert "duplicate source name" in err and "Traceback" not in err
+    assert not (tmp_path / "e.db").exists()
+
+
+def test_config_path_from_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("EVENTWATCH_CONFIG", str(write(tmp_path, GOOD)))
+    assert main(["check"]) == 0
+    out = capsys.readouterr().out
+    assert "pam" in out and "asiaplus" in out

@@ -1,0 +1,142 @@
+"""End to end: `eventwatch crawl` against fixture sites served on 127.0.0.1.
+
+Each site's expected articles (tests/fixtures/expected/SITE.yaml) must be stored with every
+paragraph, the right title and date, and none of the site's boilerplate; a second crawl
+stores nothing and fetches no article page again.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy import select
+
+from crawlers.urls import normalize_url
+from storage.db import Database
+from storage.models import Article, ArticleUrl, CrawlRun
+from tests.conftest import FIXTURES
+from tests.sitehost import SiteServer, serve
+
+SITES = sorted(p.stem for p in (FIXTURES / "expected").glob("*.yaml"))
+
+
+def source_yaml(name: str, base: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "start_urls": [base + "/"],
+        "schedule": {"every": "1h"},
+        "download_delay": 0,
+        "scrapy_settings": {"AUTOTHROTTLE_ENABLED": False, "RETRY_TIMES": 0},
+        **extra,
+    }
+
+
+def write_config(tmp_path: Path, sources: list[dict[str, Any]], **extra: Any) -> Path:
+    config = {"database": f"sqlite:///{tmp_path / 'eventwatch.db'}", "sources": sources, **extra}
+    path = tmp_path / "eventwatch.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def run_cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "monitor.cli", "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+
+
+@pytest.fixture
+def site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SiteServer]:
+    root = tmp_path / request.param
+    shutil.copytree(FIXTURES / "sites" / request.param, root)
+    with serve(root) as server:
+        yield server
+
+
+def stored(db_url: str) -> dict[str, Article]:
+    db = Database(db_url)
+    with db.session() as session:
+        rows = session.execute(select(ArticleUrl.url, Article).join(Article)).all()
+    db.dispose()
+    return {url: article for url, article in rows}
+
+
+def expected_for(name: str) -> dict[str, Any]:
+    return yaml.safe_load((FIXTURES / "expected" / f"{name}.yaml").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("site", SITES, indirect=True)
+def test_crawl_stores_clean_articles_once(site: SiteServer, tmp_path: Path) -> None:
+    name = site.name
+    expected = expected_for(name)
+    config = write_config(tmp_path, [source_yaml(name, site.base_url, max_listing_pages=5)])
+    first = run_cli(config, "crawl", name, "--no-alerts")
+    assert first.returncode == 0, first.stderr
+    assert f"{name}: ok" in first.stdout
+
+    articles = stored(f"sqlite:///{tmp_path / 'eventwatch.db'}")
+    for item in expected["articles"]:
+        url = normalize_url(site.base_url + item["path"])
+        assert url in articles, f"{item['path']} not stored"
+        article = articles[url]
+        text = " ".join(article.text.split())
+        for paragraph in item["paragraphs"]:
+            assert " ".join(paragraph.split()) in text, f"{item['path']}: lost {paragraph[:60]!r}"
+        for line in expected.get("boilerplate", []):
+            assert line not in article.text, f"{item['path']}: boilerplate {line!r}"
+        assert article.title == item["title"]
+        assert article.published_at is not None
+        assert article.published_at.date().isoformat() == str(item["published"])
+        assert list(article.languages) == list(item["languages"])
+    for path in expected.get("not_articles", []):
+        assert normalize_url(site.base_url + path) not in articles
+    assert not [p for p in site.paths() if p.startswith("/private")], "robots.txt ignored"
+    assert len({a.id for a in articles.values()}) == len(expected["articles"])
+
+    article_paths = {item["path"] for item in expected["articles"]}
+    site.clear()
+    second = run_cli(config, "crawl", name, "--no-alerts")
+    assert second.returncode == 0, second.stderr
+    assert "new articles 0" in second.stdout
+    refetched = [p for p in site.paths() if p in article_paths]
+    assert refetched == []
+    assert len({a.id for a in stored(f"sqlite:///{tmp_path / 'eventwatch.db'}").values()}) == len(
+        article_paths
+    )
+
+
+@pytest.mark.parametrize("site", ["wpnews"], indirect=True)
+def test_conditional_get_on_recrawl(site: SiteServer, tmp_path: Path) -> None:
+    config = write_config(tmp_path, [source_yaml("wpnews", site.base_url)])
+    assert run_cli(config, "crawl", "wpnews", "--no-alerts").returncode == 0
+    site.clear()
+    assert run_cli(config, "crawl", "wpnews", "--no-alerts").returncode == 0
+    home = [headers for path, headers in site.requests if path == "/"]
+    assert home and "If-None-Match" in home[0]
+
+
+def test_unreachable_source_is_reported_and_others_still_crawl(tmp_path: Path) -> None:
+    root = tmp_path / "site"
+    shutil.copytree(FIXTURES / "sites" / "wpnews", root)
+    with serve(root) as live:
+        dead = source_yaml("dead", "http://127.0.0.1:9")  # nothing listens on the discard port
+        config = write_config(tmp_path, [dead, source_yaml("wpnews", live.base_url)])
+        result = run_cli(config, "crawl", "--all", "--no-alerts")
+    assert result.returncode == 1
+    assert "dead: failed" in result.stdout and "Connection" in result.stdout
+    assert "wpnews: ok" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+    db = Database(f"sqlite:///{tmp_path / 'eventwatch.db'}")
+    with db.session() as session:
+        statuses = sorted(r.status for r in session.scalars(select(CrawlRun)))
+    db.dispose()
+    assert statuses == ["failed", "ok"]

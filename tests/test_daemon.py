@@ -1,0 +1,200 @@
+"""The daemon as a real process against fixture sites: new pages alerted exactly once,
+SIGHUP adds a source, SIGTERM stops it, kill -9 and restart lose and double nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy import func, select
+
+from storage.db import Database
+from storage.models import Article, CrawlRun, Source
+from tests.conftest import FIXTURES
+from tests.receivers import WebhookReceiver
+from tests.sitehost import SiteServer, serve
+from tests.test_alerts import SECRET, free_port
+from tests.test_crawl import source_yaml
+
+NEW_PAGE = """<html><head><title>Ministers meet in Dushanbe</title>
+<meta property="article:published_time" content="2024-12-27T09:00:00+00:00"></head><body>
+<nav>Main Menu</nav><article><h1>Ministers meet in Dushanbe on terrorism threats</h1>
+<p>Interior ministers of five Central Asian states met in Dushanbe on Friday to agree a joint
+plan against terrorism financing and the recruitment of young people online.</p>
+<p>The plan sets up a shared register of suspicious transfers and a hotline between the
+national financial intelligence units, which will meet again in the spring.</p>
+<p>Delegates also discussed training for border guards along the mountain passes that
+connect the region with its southern neighbours.</p></article></body></html>"""
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 90) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.3)
+    return condition()
+
+
+class Daemon:
+    def __init__(self, config: Path) -> None:
+        self.config = config
+        self.process: subprocess.Popen[str] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "monitor.cli", "--config", str(self.config), "run"],
+            env={**os.environ, "SOC_SECRET": SECRET},
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+
+    def signal(self, sig: int) -> None:
+        assert self.process is not None
+        self.process.send_signal(sig)
+
+    def wait(self, timeout: float = 90) -> int:
+        assert self.process is not None
+        return self.process.wait(timeout=timeout)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.db = Database(url)
+
+    def scalar(self, query: Any) -> Any:
+        with self.db.session() as session:
+            return session.scalar(query)
+
+    def runs(self, source: str) -> int:
+        return int(self.scalar(select(func.count(CrawlRun.id)).join(Source).where(Source.name == source)) or 0)
+
+    def articles(self) -> int:
+        return int(self.scalar(select(func.count(Article.id))) or 0)
+
+
+def config_for(tmp_path: Path, sources: list[dict[str, Any]], hook: str, listen: str) -> Path:
+    config = {
+        "database": f"sqlite:///{tmp_path / 'eventwatch.db'}",
+        "sources": sources,
+        "rules": [{"name": "dushanbe-ct", "query": "Dushanbe AND terror*", "notify": ["soc"]}],
+        "channels": {"soc": {"type": "webhook", "url": hook, "secret_env": "SOC_SECRET"}},
+        "delivery": {"backoff_initial": "1s", "backoff_max": "2s", "lease": "3s"},
+        "daemon": {"listen": listen, "match_every": "1s", "dispatch_every": "1s"},
+    }
+    path = tmp_path / "eventwatch.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def fast(name: str, site: SiteServer) -> dict[str, Any]:
+    return source_yaml(name, site.base_url, schedule={"every": "2s"}, max_listing_pages=5)
+
+
+@pytest.fixture
+def sites(tmp_path: Path) -> Iterator[tuple[SiteServer, SiteServer]]:
+    for name in ("wpnews", "parliament"):
+        shutil.copytree(FIXTURES / "sites" / name, tmp_path / name)
+    with serve(tmp_path / "wpnews") as news, serve(tmp_path / "parliament") as parliament:
+        yield news, parliament
+
+
+def add_article(site: SiteServer) -> None:
+    page = site.root / "2024" / "12" / "27" / "ministers-meet-in-dushanbe-on-terrorism"
+    page.mkdir(parents=True)
+    (page / "index.html").write_text(NEW_PAGE, encoding="utf-8")
+    home = site.root / "index.html"
+    link = '<a href="/2024/12/27/ministers-meet-in-dushanbe-on-terrorism/">Ministers meet</a>'
+    home.write_text(home.read_text(encoding="utf-8").replace("<body>", "<body>" + link, 1), encoding="utf-8")
+
+
+def titles(hook: WebhookReceiver) -> list[str]:
+    return [json.loads(body)["event"]["title"] for _, body in hook.received]
+
+
+def test_daemon_cycles_reload_and_stop(sites: tuple[SiteServer, SiteServer], tmp_path: Path) -> None:
+    news, parliament = sites
+    port = free_port()
+    with WebhookReceiver() as hook:
+        config = config_for(tmp_path, [fast("wpnews", news)], hook.url, f"127.0.0.1:{port}")
+        store = Store(f"sqlite:///{tmp_path / 'eventwatch.db'}")
+        daemon = Daemon(config)
+        daemon.start()
+        try:
+            assert wait_for(lambda: len(hook.received) == 1), "first alert"
+            baseline = store.articles()
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+                health = json.loads(response.read())
+            assert health["scheduler"] is True and health["database"] is True
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+                assert b"eventwatch_crawls_total" in response.read()
+
+            add_article(news)
+            assert wait_for(lambda: store.articles() == baseline + 1), "new page stored"
+            assert wait_for(lambda: len(hook.received) == 2), "new page alerted"
+            runs = store.runs("wpnews")
+            assert wait_for(lambda: store.runs("wpnews") >= runs + 2)
+            assert len(hook.received) == 2
+            assert len(set(titles(hook))) == 2
+
+            sources = [fast("wpnews", news), fast("parliament", parliament)]
+            config_for(tmp_path, sources, hook.url, f"127.0.0.1:{port}")
+            daemon.signal(signal.SIGHUP)
+            assert wait_for(lambda: store.runs("parliament") >= 1), "SIGHUP added a source"
+
+            config.write_text("sources: [{name: BAD}]\n", encoding="utf-8")
+            daemon.signal(signal.SIGHUP)
+            runs = store.runs("parliament")
+            assert wait_for(lambda: store.runs("parliament") >= runs + 1), "old config kept"
+
+            daemon.signal(signal.SIGTERM)
+            assert daemon.wait() == 0
+        finally:
+            daemon.stop()
+        assert daemon.process is not None and daemon.process.stderr is not None
+        log = daemon.process.stderr.read()
+        assert "reload rejected" in log
+        assert SECRET not in log
+
+
+def test_kill_9_then_restart_loses_and_doubles_nothing(
+    sites: tuple[SiteServer, SiteServer], tmp_path: Path
+) -> None:
+    news, _ = sites
+    with WebhookReceiver() as hook:
+        hook.respond_with([500] * 1000)  # the receiver is down: alerts stay pending
+        config = config_for(tmp_path, [fast("wpnews", news)], hook.url, f"127.0.0.1:{free_port()}")
+        store = Store(f"sqlite:///{tmp_path / 'eventwatch.db'}")
+        daemon = Daemon(config)
+        daemon.start()
+        try:
+            assert wait_for(lambda: len(hook.log()) >= 1), "delivery attempted"
+            stored = store.articles()
+            daemon.signal(signal.SIGKILL)
+            daemon.wait()
+            hook.respond_with([])
+            daemon.start()
+            assert wait_for(lambda: len([s for _, _, s in hook.log() if s == 200]) == 1)
+            runs = store.runs("wpnews")
+            assert wait_for(lambda: store.runs("wpnews") >= runs + 2)
+            assert store.articles() == stored
+            assert len([s for _, _, s in hook.log() if s == 200]) == 1
+            daemon.signal(signal.SIGTERM)
+            assert daemon.wait() == 0
+        finally:
+            daemon.stop()

@@ -1,0 +1,53 @@
+"""The migrations and the models describe the same schema, by both ways of upgrading."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, inspect, text
+
+from storage.migrate import upgrade
+from storage.models import Base
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_upgrade_from_empty_matches_models(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    upgrade(url)
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert diff == []
+
+
+def test_plain_alembic_command_upgrades_the_configured_database(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    env = {**os.environ, "EVENTWATCH_DATABASE": url}
+    subprocess.run(
+        [sys.executable, "-m", "alembic", "upgrade", "head"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    engine = create_engine(url)
+    tables = set(inspect(engine).get_table_names())
+    assert {"sources", "crawl_runs", "articles", "events", "matches", "deliveries"} <= tables
+
+
+def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
+    from storage.db import Database
+
+    url = f"sqlite:///{tmp_path / 'wal.db'}"
+    upgrade(url)
+    db = Database(url)
+    with db.engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA busy_timeout")).scalar() >= 5000
+    db.dispose()

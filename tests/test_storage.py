@@ -1,0 +1,91 @@
+"""Articles are stored once; reports of one story share an event; the outbox never doubles."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from storage.articles import NewArticle, store_article
+from storage.db import Database
+from storage.events import count_articles, list_events
+from storage.outbox import MatchRecord, claim_due, mark_sent, record_matches, unmatched_articles
+
+TEXT = "The assembly met in Dushanbe to discuss border security and counter-terrorism cooperation."
+
+
+def article(**changes: object) -> NewArticle:
+    fields: dict[str, object] = {
+        "source": "pam",
+        "url": "https://pam.example/news/1-meeting",
+        "canonical_url": "https://pam.example/news/1-meeting",
+        "title": "Assembly meets in Dushanbe on border security",
+        "text": TEXT,
+    }
+    fields.update(changes)
+    return NewArticle(**fields)  # type: ignore[arg-type]
+
+
+def test_same_url_is_stored_once(db: Database) -> None:
+    assert store_article(db, article())[0] == "new"
+    assert store_article(db, article())[0] == "duplicate"
+    assert count_articles(db) == 1
+
+
+def test_same_text_at_another_url_of_the_source_is_a_duplicate(db: Database) -> None:
+    store_article(db, article())
+    moved = article(
+        url="https://pam.example/x?id=9",
+        canonical_url="https://pam.example/x?id=9",
+        text=TEXT.upper() + "  ",
+    )
+    assert store_article(db, moved)[0] == "duplicate"
+    assert count_articles(db) == 1
+
+
+def test_redirect_alias_is_known(db: Database) -> None:
+    store_article(db, article(aliases=("http://pam.example/news/1-meeting",)))
+    again = article(url="http://pam.example/news/1-meeting", canonical_url="http://pam.example/n")
+    assert store_article(db, again)[0] == "duplicate"
+
+
+def test_same_story_from_two_sources_is_one_event(db: Database) -> None:
+    store_article(db, article())
+    store_article(
+        db,
+        article(
+            source="asiaplus", url="https://ap.example/a", canonical_url="https://ap.example/a"
+        ),
+    )
+    store_article(
+        db,
+        article(
+            source="uza",
+            url="https://uza.example/b",
+            canonical_url="https://uza.example/b",
+            text="Completely different words about the same meeting, reported later.",
+        ),
+    )
+    events = list(list_events(db))
+    assert len(events) == 1
+    assert events[0].sources == ("pam", "asiaplus", "uza")
+    assert count_articles(db) == 3
+
+
+def test_a_match_queues_each_channel_once_per_event(db: Database) -> None:
+    store_article(db, article())
+    store_article(
+        db,
+        article(
+            source="asiaplus", url="https://ap.example/a", canonical_url="https://ap.example/a"
+        ),
+    )
+    record = MatchRecord("ct", ("Dushanbe",), ("…Dushanbe…",), ("mail", "hook"))
+    queued = [record_matches(db, a.id, [record]) for a in unmatched_articles(db)]
+    assert queued == [2, 0]
+    assert unmatched_articles(db) == []
+    tasks = claim_due(db, timedelta(minutes=5))
+    assert sorted(t.channel for t in tasks) == ["hook", "mail"]
+    assert claim_due(db, timedelta(minutes=5)) == []  # leased: no second sender gets them
+    assert {a.source for a in tasks[0].articles} == {"pam", "asiaplus"}
+    for task in tasks:
+        mark_sent(db, task.id)
+    assert claim_due(db, timedelta(seconds=-1)) == []
