@@ -28,8 +28,8 @@ import trafilatura
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from crawlers.extract import extract  # noqa: E402
-from crawlers.pagefile import decode  # noqa: E402
+from crawlers.extract import extract
+from crawlers.pagefile import decode
 
 WORD = re.compile(r"\w+")
 
@@ -121,7 +121,9 @@ def main() -> int:
         if (args.folder / "pages" / meta["file"]).is_file()
     ]
     print(f"{len(pages)} pages")
-    print(f"{'extractor':<12} {'precision':>9} {'recall':>7} {'F1':>6} {'accuracy':>8} {'pages/s':>8}")
+    print(
+        f"{'extractor':<12} {'precision':>9} {'recall':>7} {'F1':>6} {'accuracy':>8} {'pages/s':>8}"
+    )
     for name, fn in (("trafilatura", plain), ("eventwatch", ours)):
         score = run(name, fn, pages, args.per_page)
         p, r, f, a = score.figures()

@@ -68,7 +68,7 @@ def _candidates(tree: HtmlElement | None, url: str) -> Iterator[tuple[datetime |
 
 
 def _meta_values(tree: HtmlElement) -> Iterator[str]:
-    metas = {}
+    metas: dict[str, str] = {}
     for meta in tree.iter("meta"):
         key = (meta.get("property") or meta.get("name") or meta.get("itemprop") or "").lower()
         if key in META_NAMES and meta.get("content"):

@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from crawlers.extract import extract as extract_page
-
 from crawlers.pagefile import expand, load
 from monitor import flow
 from monitor.channels.alert import Alert, AlertArticle, DeliveryError

@@ -1,8 +1,9 @@
 """A real HTTP server on 127.0.0.1 serving a fixture site folder, with a request log.
 
 ``{{BASE}}`` in served files becomes the server's base URL. A folder answers with its
-``index.html``; with a query string, with ``index@QUERY.html`` when that file exists. ETag and Last-Modified are sent
-and honoured (304), as a well-behaved site does. Files may change while it runs.
+``index.html``; with a query string, with ``index@QUERY.html`` when that file exists.
+ETag and Last-Modified are sent and honoured (304), as a well-behaved site does. Files may
+change while it runs.
 """
 
 from __future__ import annotations

@@ -60,7 +60,7 @@ def test_shipped_default_config_is_valid() -> None:
             "sources[0] (name 'pam'): field colour: unknown key",
         ),
         (
-            ("'/en/news/\\\\d+'", "'/en/news/(\\\\d+'"),
+            ("'/en/news/\\d+'", "'/en/news/(\\d+'"),
             "sources[1] (name 'asiaplus'): field follow: bad regex",
         ),
         (

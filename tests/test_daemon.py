@@ -82,7 +82,10 @@ class Store:
             return session.scalar(query)
 
     def runs(self, source: str) -> int:
-        return int(self.scalar(select(func.count(CrawlRun.id)).join(Source).where(Source.name == source)) or 0)
+        return int(
+            self.scalar(select(func.count(CrawlRun.id)).join(Source).where(Source.name == source))
+            or 0
+        )
 
     def articles(self) -> int:
         return int(self.scalar(select(func.count(Article.id))) or 0)
@@ -120,14 +123,18 @@ def add_article(site: SiteServer) -> None:
     (page / "index.html").write_text(NEW_PAGE, encoding="utf-8")
     home = site.root / "index.html"
     link = '<a href="/2024/12/27/ministers-meet-in-dushanbe-on-terrorism/">Ministers meet</a>'
-    home.write_text(home.read_text(encoding="utf-8").replace("<body>", "<body>" + link, 1), encoding="utf-8")
+    home.write_text(
+        home.read_text(encoding="utf-8").replace("<body>", "<body>" + link, 1), encoding="utf-8"
+    )
 
 
 def titles(hook: WebhookReceiver) -> list[str]:
     return [json.loads(body)["event"]["title"] for _, body in hook.received]
 
 
-def test_daemon_cycles_reload_and_stop(sites: tuple[SiteServer, SiteServer], tmp_path: Path) -> None:
+def test_daemon_cycles_reload_and_stop(
+    sites: tuple[SiteServer, SiteServer], tmp_path: Path
+) -> None:
     news, parliament = sites
     port = free_port()
     with WebhookReceiver() as hook:
