@@ -14,10 +14,14 @@ $(STAMP): pyproject.toml requirements.lock
 
 install: $(STAMP)
 
-## run: install, migrate the default SQLite database, then crawl every source once.
+## run: install, migrate the default SQLite database, start the daemon (Ctrl-C stops it).
 run: install
 	$(BIN)/eventwatch db upgrade
-	$(BIN)/eventwatch crawl --all || test $$? -eq 1
+	exec $(BIN)/eventwatch run
+
+## crawl: crawl every enabled source once, now.
+crawl: install
+	$(BIN)/eventwatch crawl --all
 
 lint: install
 	$(BIN)/ruff check .

@@ -181,7 +181,7 @@ def rules_test(args: argparse.Namespace) -> int:
                 f"        terms: {', '.join(hit.terms)}"
             )
             for snippet in hit.snippets:
-                print(f"        … {snippet}")
+                print(f"        {snippet}")
     print(f"{found} matching events")
     return 0
 

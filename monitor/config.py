@@ -153,6 +153,14 @@ class DaemonConfig(Strict):
     max_parallel_crawls: Annotated[int, Field(ge=1, le=64)] | None = None
     match_every: Duration = "10s"
     dispatch_every: Duration = "10s"
+    health_notify: list[str] = []  # channels told when a source goes down, stale or recovers
+    health_failures: Annotated[int, Field(ge=1, le=1000)] = 3
+    health_min_quiet: Duration = "2d"
+
+    @model_validator(mode="after")
+    def _durations(self) -> DaemonConfig:
+        _check_durations(self.match_every, self.dispatch_every, self.health_min_quiet)
+        return self
 
 
 class Config(Strict):
@@ -201,6 +209,21 @@ def _describe(path: Path, data: Any, error: ValidationError) -> str:
     return "\n".join(lines)
 
 
+def _rule_problems(entry: str, rule: RuleConfig, sources: set[str], config: Config) -> list[str]:
+    problems: list[str] = []
+    try:
+        parse_query(rule.query, rule.name)
+    except RuleSyntaxError as exc:
+        problems.append(f"{entry}: field query: {exc}")
+    for name in rule.sources or ():
+        if name not in sources:
+            problems.append(f"{entry}: field sources: no source named {name!r}")
+    for name in rule.notify:
+        if name not in config.channels:
+            problems.append(f"{entry}: field notify: no channel named {name!r}")
+    return problems
+
+
 def _cross_check(path: Path, config: Config) -> None:
     problems: list[str] = []
     seen: set[str] = set()
@@ -211,17 +234,10 @@ def _cross_check(path: Path, config: Config) -> None:
             )
         seen.add(source.name)
     for i, rule in enumerate(config.rules):
-        entry = f"rules[{i}] (name {rule.name!r})"
-        try:
-            parse_query(rule.query, rule.name)
-        except RuleSyntaxError as exc:
-            problems.append(f"{entry}: field query: {exc}")
-        for name in rule.sources or ():
-            if name not in seen:
-                problems.append(f"{entry}: field sources: no source named {name!r}")
-        for name in rule.notify:
-            if name not in config.channels:
-                problems.append(f"{entry}: field notify: no channel named {name!r}")
+        problems += _rule_problems(f"rules[{i}] (name {rule.name!r})", rule, seen, config)
+    for name in config.daemon.health_notify:
+        if name not in config.channels:
+            problems.append(f"daemon: field health_notify: no channel named {name!r}")
     if len({r.name for r in config.rules}) != len(config.rules):
         problems.append("rules: field name: duplicate rule names")
     if problems:

@@ -23,6 +23,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from crawlers.runner import crawl_source
 from monitor import flow
+from monitor.channels import DeliveryError
 from monitor.config import (
     Config,
     ConfigError,
@@ -31,7 +32,7 @@ from monitor.config import (
     load_config,
     parse_duration,
 )
-from monitor.health import HealthTracker, Transition
+from monitor.health import HealthTracker, Transition, health_alert
 from monitor.observe import Metrics, ObservabilityServer
 from monitor.schedules import first_run, trigger_for
 from storage.migrate import upgrade
@@ -46,7 +47,9 @@ class Daemon:
     def __init__(self, config_path: Path, config: Config) -> None:
         self.config_path = config_path
         self.ctx = flow.Context(config)
-        self.health = HealthTracker()
+        self.health = HealthTracker(
+            config.daemon.health_failures, parse_duration(config.daemon.health_min_quiet)
+        )
         self.metrics = Metrics()
         self.children: dict[int, subprocess.Popen[str]] = {}
         self.children_lock = threading.Lock()
@@ -85,6 +88,8 @@ class Daemon:
             name, run.id, run.status, run.pages, run.new_articles, run.duplicates, run.errors,
             duration,
         )  # fmt: skip
+        if run.status != "ok":
+            logger.warning("crawl source=%s run=%d %s: %s", name, run.id, run.status, run.error)
         changes = self.health.record(
             name, run.status == "ok", run.new_articles, datetime.now(UTC), run.error
         )
@@ -114,8 +119,16 @@ class Daemon:
             child.terminate()
 
     def _report_health(self, change: Transition) -> None:
+        """Logged always; sent to the health channels once per change, best effort."""
         logger.warning("health source=%s state=%s %s", change.source, change.state, change.detail)
         self.metrics.health_changed(change.source, change.state)
+        config = self.ctx.config
+        alert = health_alert(change, datetime.now(UTC))
+        for name in config.daemon.health_notify:
+            try:
+                self.ctx.channels[name].send(alert)
+            except (DeliveryError, KeyError) as exc:
+                logger.error("health notice to channel %s failed: %s", name, exc)
 
     # -- scheduling ---------------------------------------------------------------------
     def schedule_sources(self, config: Config) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from monitor.channels.alert import Alert
+
 
 @dataclass(slots=True)
 class SourceHealth:
@@ -76,3 +78,17 @@ class HealthTracker:
             health.stale = True
             return [Transition(source, "stale", f"no new article for {quiet}")]
         return []
+
+
+def health_alert(change: Transition, now: datetime) -> Alert:
+    """A health notice in the alert shape, so every channel can carry it unchanged."""
+    return Alert(
+        delivery_id=f"health-{change.source}-{change.state}-{now:%Y%m%dT%H%M%S}",
+        rule="source-health",
+        event_id=0,
+        title=f"source {change.source} is {change.state}",
+        terms=(change.state,),
+        snippets=(change.detail,),
+        articles=(),
+        created_at=now,
+    )

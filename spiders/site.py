@@ -189,6 +189,8 @@ class SiteSpider(Spider):
 
     def verdict(self, reason: str) -> tuple[str, str | None]:
         """(status, error) of the crawl run: failed when no entry page answered at all."""
+        if reason == "closespider_timeout":
+            return "timeout", f"stopped at its time limit; {self.reached} entry pages answered"
         if self.reached == 0:
             return "failed", "; ".join(self.failures[:5]) or f"nothing fetched ({reason})"
         if reason != "finished":

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     ForeignKey,
     Index,
@@ -90,6 +91,10 @@ class Event(Base):
     title: Mapped[str] = mapped_column(Text)
     first_seen: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # What its articles name, merged in the order they were stored (see storage.articles).
+    places: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    organisations: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    dates_mentioned: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
 
 
 class Article(Base):
@@ -118,6 +123,21 @@ class Article(Base):
     first_seen: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     last_seen: Mapped[datetime] = mapped_column(default=utcnow)
     matched_at: Mapped[datetime | None]
+    places: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    organisations: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    dates_mentioned: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+
+
+class ArticleBand(Base):
+    """One LSH band key of an article's text: near-duplicates share at least one
+    (storage.similarity), so finding them is an indexed lookup by key."""
+
+    __tablename__ = "article_bands"
+
+    band: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id"), primary_key=True, index=True
+    )
 
 
 class ArticleUrl(Base):

@@ -95,3 +95,14 @@ def serve(root: Path) -> Iterator[SiteServer]:
     finally:
         site.httpd.shutdown()
         site.httpd.server_close()
+
+
+@contextmanager
+def silent_server() -> Iterator[str]:
+    """A host that accepts connections and never answers: the base URL of a hung site."""
+    import socket
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)  # the kernel completes handshakes; nobody ever reads
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"

@@ -117,3 +117,14 @@ def test_config_path_from_environment(
     assert main(["check"]) == 0
     out = capsys.readouterr().out
     assert "pam" in out and "asiaplus" in out
+
+
+def test_daemon_section_is_checked(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, GOOD + "daemon: {{health_notify: [pager]}}\n"))
+    assert "daemon: field health_notify: no channel named 'pager'" in str(caught.value)
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, GOOD + "daemon: {{match_every: sometimes}}\n"))
+    assert "daemon" in str(caught.value) and "sometimes" in str(caught.value)
+    _, config = load_config(write(tmp_path, GOOD + "daemon: {{health_notify: [soc]}}\n"))
+    assert config.daemon.health_notify == ["soc"]

@@ -22,7 +22,7 @@ from crawlers.urls import normalize_url
 from storage.db import Database
 from storage.models import Article, ArticleUrl, CrawlRun
 from tests.conftest import FIXTURES
-from tests.sitehost import SiteServer, serve
+from tests.sitehost import SiteServer, serve, silent_server
 
 SITES = sorted(p.stem for p in (FIXTURES / "expected").glob("*.yaml"))
 
@@ -140,3 +140,19 @@ def test_unreachable_source_is_reported_and_others_still_crawl(tmp_path: Path) -
         statuses = sorted(r.status for r in session.scalars(select(CrawlRun)))
     db.dispose()
     assert statuses == ["failed", "ok"]
+
+
+def test_crawl_past_its_time_limit_is_stopped_and_recorded(tmp_path: Path) -> None:
+    with silent_server() as hung:
+        source = source_yaml("hung", hung, time_limit="3s")
+        source["scrapy_settings"]["DOWNLOAD_TIMEOUT"] = 600  # only the time limit can end it
+        result = run_cli(write_config(tmp_path, [source]), "crawl", "hung", "--no-alerts")
+    assert result.returncode == 1
+    assert "hung: timeout" in result.stdout
+    db = Database(f"sqlite:///{tmp_path / 'eventwatch.db'}")
+    with db.session() as session:
+        (run,) = session.scalars(select(CrawlRun))
+        assert run.status == "timeout"
+        assert run.finished_at is not None
+        assert "time limit" in (run.error or "")
+    db.dispose()

@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from storage.db import Database
 from storage.models import Article, CrawlRun, Source
 from tests.conftest import FIXTURES
 from tests.receivers import WebhookReceiver
-from tests.sitehost import SiteServer, serve
+from tests.sitehost import SiteServer, serve, silent_server
 from tests.test_alerts import SECRET, free_port
 from tests.test_crawl import source_yaml
 
@@ -91,15 +92,21 @@ class Store:
         return int(self.scalar(select(func.count(Article.id))) or 0)
 
 
-def config_for(tmp_path: Path, sources: list[dict[str, Any]], hook: str, listen: str) -> Path:
-    config = {
+def config_for(
+    tmp_path: Path, sources: list[dict[str, Any]], hook: str, listen: str, health: str = ""
+) -> Path:
+    config: dict[str, Any] = {
         "database": f"sqlite:///{tmp_path / 'eventwatch.db'}",
         "sources": sources,
         "rules": [{"name": "dushanbe-ct", "query": "Dushanbe AND terror*", "notify": ["soc"]}],
         "channels": {"soc": {"type": "webhook", "url": hook, "secret_env": "SOC_SECRET"}},
         "delivery": {"backoff_initial": "1s", "backoff_max": "2s", "lease": "3s"},
-        "daemon": {"listen": listen, "match_every": "1s", "dispatch_every": "1s"},
-    }
+        "daemon": {"listen": listen, "match_every": "1s", "dispatch_every": "1s",
+                   "max_parallel_crawls": 2},
+    }  # fmt: skip
+    if health:
+        config["channels"]["health"] = {"type": "webhook", "url": health}
+        config["daemon"]["health_notify"] = ["health"]
     path = tmp_path / "eventwatch.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
     return path
@@ -132,13 +139,28 @@ def titles(hook: WebhookReceiver) -> list[str]:
     return [json.loads(body)["event"]["title"] for _, body in hook.received]
 
 
+def troubled() -> Iterator[list[dict[str, Any]]]:
+    """A source that never answers (holding a crawl slot to its time limit) and a dead one."""
+    with silent_server() as hung:
+        yield [
+            source_yaml("hung", hung, schedule={"every": "2s"}, time_limit="3s"),
+            source_yaml("dead", "http://127.0.0.1:9", schedule={"every": "2s"}),
+        ]
+
+
+def health_notices(hook: WebhookReceiver, source: str) -> list[str]:
+    titles = [json.loads(body)["event"]["title"] for _, body in hook.received]
+    return [t for t in titles if t.startswith(f"source {source} ")]
+
+
 def test_daemon_cycles_reload_and_stop(
     sites: tuple[SiteServer, SiteServer], tmp_path: Path
 ) -> None:
     news, parliament = sites
     port = free_port()
-    with WebhookReceiver() as hook:
-        config = config_for(tmp_path, [fast("wpnews", news)], hook.url, f"127.0.0.1:{port}")
+    with WebhookReceiver() as hook, WebhookReceiver() as notices, contextmanager(troubled)() as bad:
+        first = [fast("wpnews", news), *bad]
+        config = config_for(tmp_path, first, hook.url, f"127.0.0.1:{port}", notices.url)
         store = Store(f"sqlite:///{tmp_path / 'eventwatch.db'}")
         daemon = Daemon(config)
         daemon.start()
@@ -159,8 +181,8 @@ def test_daemon_cycles_reload_and_stop(
             assert len(hook.received) == 2
             assert len(set(titles(hook))) == 2
 
-            sources = [fast("wpnews", news), fast("parliament", parliament)]
-            config_for(tmp_path, sources, hook.url, f"127.0.0.1:{port}")
+            sources = [*first, fast("parliament", parliament)]
+            config_for(tmp_path, sources, hook.url, f"127.0.0.1:{port}", notices.url)
             daemon.signal(signal.SIGHUP)
             assert wait_for(lambda: store.runs("parliament") >= 1), "SIGHUP added a source"
 
@@ -169,10 +191,13 @@ def test_daemon_cycles_reload_and_stop(
             runs = store.runs("parliament")
             assert wait_for(lambda: store.runs("parliament") >= runs + 1), "old config kept"
 
+            assert wait_for(lambda: store.runs("dead") >= 6)
             daemon.signal(signal.SIGTERM)
             assert daemon.wait() == 0
         finally:
             daemon.stop()
+        assert health_notices(notices, "dead") == ["source dead is down"]
+        assert health_notices(notices, "wpnews") == []
         assert daemon.process is not None and daemon.process.stderr is not None
         log = daemon.process.stderr.read()
         assert "reload rejected" in log

@@ -1,0 +1,186 @@
+"""Places and organisations named in an article, found with the project's gazetteer.
+
+The gazetteer (``crawlers/gazetteer.yaml``) is data analysts can maintain: canonical names with
+aliases in several languages. Every alias is folded (case, diacritics, harakat) and looked up
+on whole words in one Aho-Corasick pass over the article, so the cost does not grow with the
+number of aliases. Where aliases overlap ("OSCE" inside "OSCE PA") the longest wins. Capitalised
+acronyms only match capitals, so French "un" is never the UN.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import ahocorasick
+import yaml
+
+from crawlers.mentioned_dates import MentionedDate, mentioned_dates
+
+GAZETTEER = Path(__file__).with_name("gazetteer.yaml")
+KINDS = ("places", "organisations")
+# A word: a letter or digit, then letters, digits and the marks (accents, harakat) and tatweel
+# that belong to it, so a decomposed "é" or a vocalised Arabic word stays one word.
+_WORD = re.compile(
+    r"[^\W_](?:[^\W_]|[\u0300-\u036f\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640])*"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One gazetteer entry: `kind` is "places" or "organisations"."""
+
+    kind: str
+    name: str
+    country: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Entities:
+    """What an article names: canonical place and organisation names in order of first
+    mention, and the dates it mentions."""
+
+    places: tuple[str, ...] = ()
+    organisations: tuple[str, ...] = ()
+    dates: tuple[MentionedDate, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Alias:
+    entry: Entry
+    words: int
+    length: int  # of the automaton key, to find where a match starts
+    capitals_only: bool
+
+
+def fold_word(word: str) -> str:
+    """Casefolded, without accents, harakat or tatweel (compatibility forms unified)."""
+    folded = unicodedata.normalize("NFD", unicodedata.normalize("NFKC", word).casefold())
+    kept = "".join(c for c in folded if unicodedata.category(c) not in ("Mn", "Me"))
+    return unicodedata.normalize("NFC", kept).replace("\u0640", "")
+
+
+def _words(text: str) -> list[re.Match[str]]:
+    return list(_WORD.finditer(text))
+
+
+def _pattern(alias: str) -> tuple[str, int]:
+    """The automaton key of an alias and its word count; a trailing * leaves the key open."""
+    prefix = alias.endswith("*")
+    words = [fold_word(m.group()) for m in _words(alias.removesuffix("*"))]
+    if not words:
+        raise ValueError(f"gazetteer alias {alias!r} has no letters")
+    key = " " + " ".join(words)
+    return (key if prefix else key + " "), len(words)
+
+
+@dataclass
+class Gazetteer:
+    """Aliases compiled into one automaton; `names` maps each canonical name to its aliases."""
+
+    automaton: ahocorasick.Automaton
+    names: dict[tuple[str, str], tuple[str, ...]]
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Gazetteer:
+        automaton = ahocorasick.Automaton()
+        names: dict[tuple[str, str], tuple[str, ...]] = {}
+        for kind in KINDS:
+            for item in data.get(kind) or []:
+                entry = Entry(kind, item["name"], item.get("country"))
+                aliases = tuple(dict.fromkeys([entry.name, *item.get("aliases", [])]))
+                names[(kind, entry.name)] = aliases
+                for alias in aliases:
+                    _add_alias(automaton, entry, alias)
+        automaton.make_automaton()
+        return cls(automaton, names)
+
+    def find(self, text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Canonical (places, organisations) named in `text`, in order of first mention."""
+        found: dict[str, dict[str, None]] = {kind: {} for kind in KINDS}
+        entries = _longest_first(self._hits(text))
+        for entry in entries:
+            found[entry.kind][entry.name] = None
+        for entry in entries:
+            if entry.country:  # a city brings its country, so place:Tajikistan finds Dushanbe
+                found["places"].setdefault(entry.country, None)
+        return tuple(found["places"]), tuple(found["organisations"])
+
+    def _hits(self, text: str) -> list[tuple[int, int, Entry]]:
+        """(first word, last word, entry) of every alias occurrence."""
+        words = _words(text)
+        if not words:
+            return []
+        folded = [fold_word(m.group()) for m in words]
+        starts = list(_starts(folded))
+        joined = " " + " ".join(folded) + " "
+        hits: list[tuple[int, int, Entry]] = []
+        for end, alias in self.automaton.iter(joined):
+            first = bisect.bisect_left(starts, end - alias.length + 1)
+            last = first + alias.words - 1
+            span = text[words[first].start() : words[last].end()]
+            if alias.capitals_only and not span.isupper():
+                continue
+            hits.append((first, last, alias.entry))
+        return hits
+
+
+def _starts(folded: list[str]) -> list[int]:
+    """Offset of the space before each word in ``" " + " ".join(folded) + " "``."""
+    position = 0
+    offsets = []
+    for word in folded:
+        offsets.append(position)
+        position += len(word) + 1
+    return offsets
+
+
+def _add_alias(automaton: ahocorasick.Automaton, entry: Entry, alias: str) -> None:
+    key, count = _pattern(alias)
+    capitals = alias.removesuffix("*").isupper()
+    existing = automaton.get(key, None)
+    if existing is not None and existing.entry != entry:
+        raise ValueError(f"gazetteer alias {alias!r} names both {existing.entry.name!r} "
+                         f"and {entry.name!r}")  # fmt: skip
+    if existing is not None and not existing.capitals_only:
+        return
+    automaton.add_word(key, _Alias(entry, count, len(key), capitals))
+
+
+def _longest_first(hits: list[tuple[int, int, Entry]]) -> list[Entry]:
+    """Entries of non-overlapping hits, preferring the longest at each position."""
+    chosen: list[Entry] = []
+    taken_until = -1
+    for first, last, entry in sorted(hits, key=lambda h: (h[0], h[0] - h[1])):
+        if first > taken_until:
+            chosen.append(entry)
+            taken_until = last
+    return chosen
+
+
+@cache
+def gazetteer(path: Path = GAZETTEER) -> Gazetteer:
+    return Gazetteer.from_data(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
+def find_entities(title: str, text: str, published_at: datetime | None = None) -> Entities:
+    """Places, organisations and dates an article names; `published_at` completes dates
+    written without a year."""
+    places, organisations = gazetteer().find(f"{title}\n{text}")
+    dates = mentioned_dates(text, published_at)
+    return Entities(places, organisations, tuple(dates))
+
+
+def names_for_matching(kind: str, canonical: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """Every alias of each canonical name, so a rule may name a place in any language."""
+    names = gazetteer().names
+    found: dict[str, None] = {}
+    for name in canonical:
+        found.update(dict.fromkeys(names.get((kind, name), (name,))))
+    return tuple(found)
