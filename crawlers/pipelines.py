@@ -8,6 +8,7 @@ from typing import Self
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem, NotConfigured
 
+from crawlers.entities import find_entities
 from crawlers.extract import extract
 from crawlers.items import PageItem
 from crawlers.urls import normalize_url
@@ -35,6 +36,7 @@ class ExtractPipeline:
         if found is None:
             self._count("not_article")
             raise DropItem(f"no article at {item.url}")
+        named = find_entities(found.title, found.text, found.published_at)
         return NewArticle(
             source=item.source,
             url=normalize_url(item.url),
@@ -47,6 +49,9 @@ class ExtractPipeline:
             authors=found.authors,
             language=found.language,
             languages=found.languages,
+            places=named.places,
+            organisations=named.organisations,
+            dates_mentioned=named.dates,
         )
 
     def _count(self, key: str) -> None:

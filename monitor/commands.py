@@ -19,7 +19,7 @@ from monitor.schedules import trigger_for
 from storage.events import list_events
 from storage.migrate import upgrade
 from storage.outbox import list_deliveries, requeue
-from storage.runs import RunSummary, latest_runs
+from storage.runs import RunSummary, failures_in_row, latest_runs
 from storage.stats import article_counts, delivery_counts
 
 
@@ -248,19 +248,28 @@ def _next_run(schedule: Any, last_start: datetime | None) -> str:
     return f"{when:%Y-%m-%d %H:%M}Z" if when else "-"
 
 
+def _health(failures: int, threshold: int) -> str:
+    if failures >= threshold:
+        return f"down ({failures} failed in a row)"
+    return f"ok ({failures} failed)" if failures else "ok"
+
+
 def status(args: argparse.Namespace) -> int:
     ctx = _context(args)
     runs = {run.source: run for run in latest_runs(ctx.db)}
     stored = article_counts(ctx.db)
+    failing = failures_in_row(ctx.db)
+    threshold = ctx.config.daemon.health_failures
     print(f"{'source':<16} {'last run':<17} {'status':<8} {'next run':<17} {'pages':>6} {'new':>5} "
-          f"{'errors':>6} {'articles':>8}")  # fmt: skip
+          f"{'errors':>6} {'articles':>8}  health")  # fmt: skip
     for source in ctx.config.sources:
         run = runs.get(source.name)
         last = f"{run.started_at:%Y-%m-%d %H:%M}Z" if run else "never"
         print(f"{source.name:<16} {last:<17} {run.status if run else '-':<8} "
               f"{_next_run(source.schedule, run.started_at if run else None):<17} "
               f"{run.pages if run else 0:>6} {run.new_articles if run else 0:>5} "
-              f"{run.errors if run else 0:>6} {stored.get(source.name, 0):>8}")  # fmt: skip
+              f"{run.errors if run else 0:>6} {stored.get(source.name, 0):>8}  "
+              f"{_health(failing.get(source.name, 0), threshold)}")  # fmt: skip
     pending = delivery_counts(ctx.db)
     print(f"deliveries: {pending.get('pending', 0)} pending, {pending.get('sent', 0)} sent, "
           f"{pending.get('failed', 0)} failed")  # fmt: skip

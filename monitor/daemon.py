@@ -36,6 +36,7 @@ from monitor.health import HealthTracker, Transition, health_alert
 from monitor.observe import Metrics, ObservabilityServer
 from monitor.schedules import first_run, trigger_for
 from storage.migrate import upgrade
+from storage.runs import failures_in_row
 
 logger = logging.getLogger(__name__)
 
@@ -210,6 +211,7 @@ class Daemon:
         if config.daemon.listen:
             self.server = ObservabilityServer(config.daemon.listen, self)
             self.server.start()
+        self.health.resume(failures_in_row(self.ctx.db), datetime.now(UTC))
         self.schedule_sources(config)
         self._periodic(config)
         self.scheduler.start()

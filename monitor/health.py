@@ -35,6 +35,13 @@ class HealthTracker:
         self.min_quiet = min_quiet
         self.sources: dict[str, SourceHealth] = {}
 
+    def resume(self, failures: dict[str, int], now: datetime) -> None:
+        """Start from the database's record, so a restart does not report a known outage again."""
+        for source, count in failures.items():
+            health = self.sources.setdefault(source, SourceHealth(last_new_article=now))
+            health.failures_in_row = count
+            health.down = count >= self.failure_threshold
+
     def _usual_quiet(self, health: SourceHealth) -> timedelta:
         """Three times the median gap between new articles, and never less than min_quiet."""
         if len(health.gaps) < 3:

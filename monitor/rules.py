@@ -1,7 +1,8 @@
 """Parse keyword rules and match them against articles, all rules in one automaton pass.
 
 A query is terms, "quoted phrases", ``AND``/``OR``/``NOT``, parentheses, a trailing ``*`` for a
-prefix and ``title:`` to look in the title only. Every distinct word sequence of every rule goes
+prefix, ``title:`` to look in the title only, and ``place:NAME`` / ``org:NAME`` for a place or
+organisation the article names (the caller passes those names; any alias may be given). Every distinct word sequence of every rule goes
 into one Aho-Corasick automaton over the folded words of an article, so matching an article costs
 one scan of its title and one of its text, then only the rules that mention a found term are
 evaluated: 10,000 rules cost about what 10 do. Matching is pure: no database, no network.
@@ -24,6 +25,7 @@ SNIPPET_CONTEXT = 80
 MAX_SNIPPETS = 5
 _KEYWORDS = {"AND", "OR", "NOT"}
 _SCOPE = "title:"
+_ENTITY_SCOPES = ("place:", "org:")  # kinds of names an article carries besides its words
 _BARE_END = re.compile(r"[\s()\"]")
 
 
@@ -67,9 +69,12 @@ class Term:
     prefix: bool
     position: int
     title: bool = False
+    entity: str | None = None  # "place" or "org": a name the article carries, not a word
 
     @property
     def pattern(self) -> str:
+        if self.entity:  # never found by the automaton: text patterns start with a space
+            return entity_pattern(self.entity, self.words)
         joined = " " + " ".join(self.words)
         return joined if self.prefix else joined + " "
 
@@ -97,7 +102,7 @@ Node = Term | Not | And | Or
 
 
 class _Token(NamedTuple):
-    kind: str  # "(", ")", "AND", "OR", "NOT", "SCOPE", "WORD", "PHRASE"
+    kind: str  # "(", ")", "AND", "OR", "NOT", "SCOPE", "ENTITY", "WORD", "PHRASE"
     value: str
     position: int  # 0-based offset in the query
 
@@ -117,9 +122,16 @@ def _lex(query: str, rule: str) -> list[_Token]:
         elif query[i : i + len(_SCOPE)].lower() == _SCOPE:
             found.append(_Token("SCOPE", _SCOPE, i))
             i += len(_SCOPE)
+        elif scope := _entity_scope(query, i):
+            found.append(_Token("ENTITY", scope, i))
+            i += len(scope)
         else:
             i = _lex_bare(query, i, found)
     return found
+
+
+def _entity_scope(query: str, start: int) -> str | None:
+    return next((s for s in _ENTITY_SCOPES if query[start : start + len(s)].lower() == s), None)
 
 
 def _lex_phrase(query: str, start: int, rule: str, found: list[_Token]) -> int:
@@ -140,7 +152,7 @@ def _lex_bare(query: str, start: int, found: list[_Token]) -> int:
 
 # --- parser ------------------------------------------------------------------------------------
 
-_OPERAND_START = {"WORD", "PHRASE", "(", "NOT", "SCOPE"}
+_OPERAND_START = {"WORD", "PHRASE", "(", "NOT", "SCOPE", "ENTITY"}
 
 
 @dataclass
@@ -166,7 +178,8 @@ class _Parser:
         """Raise at `operator` unless an operand follows it."""
         following = self.peek()
         if following is None or following.kind not in _OPERAND_START:
-            name = "title:" if operator.kind == "SCOPE" else repr(operator.value)
+            scoped = operator.kind in {"SCOPE", "ENTITY"}
+            name = operator.value if scoped else repr(operator.value)
             raise self.fail(operator, f"{name} needs a term after it")
 
     def parse_or(self) -> Node:
@@ -200,7 +213,25 @@ class _Parser:
             ):
                 raise self.fail(token, "title: needs a term, phrase or group right after it")
             return _in_title(self.parse_unary())
+        if token.kind == "ENTITY":
+            return self.parse_entity(token)
         return self.parse_primary(token)
+
+    def parse_entity(self, scope: _Token) -> Term:
+        """``place:NAME`` or ``org:"MULTI WORD NAME"``: a whole name, never a prefix."""
+        name = self.peek()
+        if (
+            name is None
+            or name.position != scope.position + len(scope.value)
+            or name.kind not in {"WORD", "PHRASE"}
+        ):
+            raise self.fail(scope, f"{scope.value} needs a name right after it")
+        term = self.parse_primary(self.take())
+        if term.prefix:
+            raise self.fail(scope, f"{scope.value} takes a whole name, not a prefix")
+        kind = scope.value.removesuffix(":")
+        text = f'"{term.text}"' if name.kind == "PHRASE" else term.text
+        return replace(term, entity=kind, text=f"{kind}:{text}", position=scope.position + 1)
 
     def parse_primary(self, token: _Token) -> Node:
         if token.kind == "(":
@@ -230,7 +261,7 @@ class _Parser:
 def _in_title(node: Node) -> Node:
     """Scope every term under `node` to the title."""
     if isinstance(node, Term):
-        return replace(node, title=True)
+        return node if node.entity else replace(node, title=True)
     if isinstance(node, Not):
         return replace(node, child=_in_title(node.child))
     return replace(node, children=tuple(_in_title(child) for child in node.children))
@@ -373,13 +404,23 @@ class RuleSet:
     def __len__(self) -> int:
         return len(self._rules)
 
-    def match(self, *, title: str, text: str, source: str | None = None) -> list[Hit]:
-        """The rules the article satisfies, in rule order."""
+    def match(
+        self,
+        *,
+        title: str,
+        text: str,
+        source: str | None = None,
+        places: Iterable[str] = (),
+        organisations: Iterable[str] = (),
+    ) -> list[Hit]:
+        """The rules the article satisfies, in rule order; `places` and `organisations` are
+        the names it carries, for ``place:`` and ``org:``."""
         if self._automaton is None:
             return []
         in_title, in_text = self._scan(title), self._scan(text)
         title_found = in_title.found
-        anywhere = title_found | in_text.found
+        named = _named(places, organisations)
+        anywhere = title_found | in_text.found | named
         candidates = sorted({n for p in anywhere for n in self._index.get(p, ())})
         hits: list[Hit] = []
         for number in candidates:
@@ -387,7 +428,7 @@ class RuleSet:
             if source is not None and rule.sources is not None and source not in rule.sources:
                 continue
             if _holds(rule.tree, title_found, anywhere):
-                hits.append(_hit(rule, in_title, in_text))
+                hits.append(_hit(rule, in_title, in_text, named))
         return hits
 
     def _scan(self, text: str) -> _Scan:
@@ -408,12 +449,28 @@ class RuleSet:
         return scan
 
 
-def _hit(rule: _Rule, in_title: _Scan, in_text: _Scan) -> Hit:
+def entity_pattern(kind: str, words: Iterable[str]) -> str:
+    return f"{kind}:{' '.join(words)}"
+
+
+def _named(places: Iterable[str], organisations: Iterable[str]) -> frozenset[str]:
+    """The entity patterns an article's place and organisation names satisfy."""
+    return frozenset(
+        entity_pattern(kind, (token.word for token in tokens(name)))
+        for kind, names in (("place", places), ("org", organisations))
+        for name in names
+    )
+
+
+def _hit(rule: _Rule, in_title: _Scan, in_text: _Scan, named: frozenset[str]) -> Hit:
     """Name the rule's matched positive terms and cut a snippet around each."""
     terms: list[str] = []
     snippets: list[str] = []
     for term in rule.positive:
         if term.text in terms:
+            continue
+        if term.entity:  # a name, not a place in the text: no snippet
+            terms.extend([term.text] if term.pattern in named else [])
             continue
         scan = in_text if term.pattern in in_text.first and not term.title else in_title
         if term.pattern not in scan.first:

@@ -4,23 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
-import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Literal
+from datetime import date, datetime
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storage.db import Database
+from storage.grouping import StoryKeys, find_event, merge_into_event, record_bands
 from storage.models import Article, ArticleUrl, Event, Source, utcnow
+from storage.similarity import folded_words
 
 logger = logging.getLogger(__name__)
-
-EVENT_WINDOW = timedelta(days=14)
-MIN_TITLE_KEY_CHARS = 24
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,24 +33,21 @@ class NewArticle:
     language: str | None = None
     languages: tuple[str, ...] = field(default_factory=tuple)
     aliases: tuple[str, ...] = ()  # other URLs that led here (redirects), normalised
+    places: tuple[str, ...] = ()  # canonical gazetteer names, in order of first mention
+    organisations: tuple[str, ...] = ()
+    dates_mentioned: tuple[tuple[str, date, date], ...] = ()  # (words, first day, last day)
 
 
 Outcome = Literal["new", "duplicate"]
 
 
-def _folded_words(text: str) -> list[str]:
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return re.findall(r"\w+", bare)
-
-
 def content_hash(text: str) -> str:
     """Hash of the words only, so whitespace or punctuation changes are not "new"."""
-    return hashlib.sha256(" ".join(_folded_words(text)).encode()).hexdigest()
+    return hashlib.sha256(" ".join(folded_words(text)).encode()).hexdigest()
 
 
 def title_key(title: str) -> str:
-    return " ".join(_folded_words(title))[:512]
+    return " ".join(folded_words(title))[:512]
 
 
 def ensure_source(session: Session, name: str) -> Source:
@@ -79,35 +73,32 @@ def _existing(session: Session, source_id: int, item: NewArticle, digest: str) -
     )
 
 
-def _find_event(session: Session, digest: str, key: str) -> Event | None:
-    """The story this article reports, if another source already reported it."""
-    same_text = session.scalar(select(Article).where(Article.content_hash == digest).limit(1))
-    if same_text is not None:
-        return session.get(Event, same_text.event_id)
-    if len(key) < MIN_TITLE_KEY_CHARS:
-        return None
-    since = utcnow() - EVENT_WINDOW
-    same_title = session.scalar(
-        select(Article)
-        .where(Article.title_key == key, Article.first_seen >= since)
-        .order_by(Article.id.desc())
-        .limit(1)
-    )
-    return session.get(Event, same_title.event_id) if same_title is not None else None
-
-
 def _add_aliases(session: Session, article: Article, urls: tuple[str, ...]) -> None:
     for url in dict.fromkeys(urls):
         if session.get(ArticleUrl, url) is None:
             session.add(ArticleUrl(url=url, article_id=article.id, source_id=article.source_id))
 
 
+def _dates_json(item: NewArticle) -> list[dict[str, Any]]:
+    return [
+        {"text": words, "start": first.isoformat(), "end": last.isoformat()}
+        for words, first, last in item.dates_mentioned
+    ]
+
+
 def _insert(session: Session, source: Source, item: NewArticle, digest: str) -> Article:
-    key = title_key(item.title)
-    event = _find_event(session, digest, key)
     now = utcnow()
+    keys = StoryKeys.of(item.text, digest, title_key(item.title), item.published_at or now)
+    event = find_event(session, keys)
     if event is None:
-        event = Event(title=item.title, first_seen=now, updated_at=now)
+        event = Event(
+            title=item.title,
+            first_seen=now,
+            updated_at=now,
+            places=[],
+            organisations=[],
+            dates_mentioned=[],
+        )
         session.add(event)
         session.flush()
     else:
@@ -118,7 +109,7 @@ def _insert(session: Session, source: Source, item: NewArticle, digest: str) -> 
         url=item.url,
         canonical_url=item.canonical_url,
         title=item.title,
-        title_key=key,
+        title_key=keys.title_key,
         text=item.text,
         published_at=item.published_at,
         date_source=item.date_source,
@@ -128,9 +119,14 @@ def _insert(session: Session, source: Source, item: NewArticle, digest: str) -> 
         content_hash=digest,
         first_seen=now,
         last_seen=now,
+        places=list(item.places),
+        organisations=list(item.organisations),
+        dates_mentioned=_dates_json(item),
     )
     session.add(article)
     session.flush()
+    record_bands(session, article.id, keys)
+    merge_into_event(event, article)
     return article
 
 

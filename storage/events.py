@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -26,6 +27,9 @@ class EventView:
     first_seen: datetime
     sources: tuple[str, ...]
     urls: tuple[str, ...]
+    places: tuple[str, ...] = ()  # merged over the event's articles
+    organisations: tuple[str, ...] = ()
+    dates_mentioned: tuple[dict[str, Any], ...] = ()  # {"text", "start", "end"}, by start
 
 
 def _first_articles(
@@ -56,6 +60,7 @@ def list_events(
                 .where(Article.event_id == article.event_id)
                 .order_by(Article.id)
             ).all()
+            event = session.get_one(Event, article.event_id)
             yield EventView(
                 event_id=article.event_id,
                 url=article.canonical_url,
@@ -68,6 +73,9 @@ def list_events(
                 first_seen=article.first_seen,
                 sources=tuple(dict.fromkeys(name for name, _ in reports)),
                 urls=tuple(url for _, url in reports),
+                places=tuple(event.places or ()),
+                organisations=tuple(event.organisations or ()),
+                dates_mentioned=tuple(event.dates_mentioned or ()),
             )
 
 

@@ -95,3 +95,23 @@ def _summary(run: CrawlRun, source: str) -> RunSummary:
         errors=run.errors,
         error=run.error,
     )
+
+
+def failures_in_row(db: Database) -> dict[str, int]:
+    """Per source, finished runs that failed since its last good one: health across restarts."""
+    with db.session() as session:
+        last_ok = (
+            select(CrawlRun.source_id, func.max(CrawlRun.id).label("ok_id"))
+            .where(CrawlRun.status == "ok")
+            .group_by(CrawlRun.source_id)
+            .subquery()
+        )
+        rows = session.execute(
+            select(Source.name, func.count(CrawlRun.id))
+            .join(Source, Source.id == CrawlRun.source_id)
+            .outerjoin(last_ok, last_ok.c.source_id == CrawlRun.source_id)
+            .where(CrawlRun.status.not_in(("ok", "running")))
+            .where((last_ok.c.ok_id.is_(None)) | (CrawlRun.id > last_ok.c.ok_id))
+            .group_by(Source.name)
+        ).all()
+        return {name: int(count) for name, count in rows}

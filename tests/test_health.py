@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from monitor.health import HealthTracker, health_alert
+from storage.db import Database
+from storage.runs import close_run, failures_in_row, open_run
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -49,3 +51,20 @@ def test_health_notice_names_the_source_and_state() -> None:
     assert alert.title == "source oscepa is down"
     assert "Connection refused" in alert.snippets[0]
     assert alert.rule == "source-health"
+
+
+def test_failures_in_a_row_are_read_back_and_a_restart_does_not_repeat_a_notice(
+    db: Database,
+) -> None:
+    for source, outcomes in {"pam": ["failed", "ok", "failed", "timeout"], "uza": ["ok"],
+                             "dead": ["failed"] * 4}.items():  # fmt: skip
+        for status in outcomes:
+            close_run(db, open_run(db, source), status)
+    open_run(db, "dead")  # still running: not counted
+    failures = failures_in_row(db)
+    assert failures == {"pam": 2, "dead": 4}
+    tracker = HealthTracker(failure_threshold=3)
+    tracker.resume(failures, T0)
+    assert tracker.record("dead", False, 0, T0) == []  # already reported before the restart
+    assert states(tracker.record("pam", False, 0, T0)) == ["down"]
+    assert states(tracker.record("dead", True, 1, T0)) == ["recovered"]

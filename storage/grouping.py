@@ -1,0 +1,116 @@
+"""Which event a new article reports: the story it shares text or title with, or a new one.
+
+Within EVENT_WINDOW of the article's date (published, else first seen), in this order:
+identical words; a near-duplicate text (storage.similarity: candidates by LSH band key, then
+exact shingle Jaccard); the same normalised title. What articles name (places, organisations,
+dates mentioned) is merged into their event, so an event carries what all its reports say.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import Session
+
+from storage.models import Article, ArticleBand, Event
+from storage.similarity import NEAR_DUPLICATE, band_keys, jaccard, shingles
+
+logger = logging.getLogger(__name__)
+
+EVENT_WINDOW = timedelta(days=7)
+MIN_TITLE_KEY_CHARS = 24
+MAX_CANDIDATES = 8  # most band keys shared first; the best near-duplicate is among them
+
+
+@dataclass(frozen=True, slots=True)
+class StoryKeys:
+    """What an article is compared by: its words' hash, title key, shingles and band keys."""
+
+    digest: str
+    title_key: str
+    shingles: frozenset[int]
+    bands: tuple[int, ...]
+    when: datetime  # published, else now
+
+    @classmethod
+    def of(cls, text: str, digest: str, title_key: str, when: datetime) -> StoryKeys:
+        found = shingles(text)
+        return cls(digest, title_key, found, tuple(dict.fromkeys(band_keys(found))), when)
+
+
+def _in_window(when: datetime) -> ColumnElement[bool]:
+    story_time = func.coalesce(Article.published_at, Article.first_seen)
+    return story_time.between(when - EVENT_WINDOW, when + EVENT_WINDOW)
+
+
+def find_event(session: Session, keys: StoryKeys) -> Event | None:
+    """The event this article reports, or None for a story not seen in the window."""
+    for finder in (_same_text, _near_duplicate, _same_title):
+        event_id = finder(session, keys)
+        if event_id is not None:
+            logger.debug("joins event %d by %s", event_id, finder.__name__.lstrip("_"))
+            return session.get(Event, event_id)
+    return None
+
+
+def _same_text(session: Session, keys: StoryKeys) -> int | None:
+    return session.scalar(
+        select(Article.event_id)
+        .where(Article.content_hash == keys.digest, _in_window(keys.when))
+        .limit(1)
+    )
+
+
+def _near_duplicate(session: Session, keys: StoryKeys) -> int | None:
+    if not keys.bands:
+        return None
+    shared = func.count(ArticleBand.band)
+    candidates = session.scalars(
+        select(ArticleBand.article_id)
+        .join(Article, Article.id == ArticleBand.article_id)
+        .where(ArticleBand.band.in_(keys.bands), _in_window(keys.when))
+        .group_by(ArticleBand.article_id)
+        .order_by(shared.desc(), ArticleBand.article_id.desc())
+        .limit(MAX_CANDIDATES)
+    ).all()
+    best: tuple[float, int] | None = None
+    for article_id in candidates:
+        text, event_id = session.execute(
+            select(Article.text, Article.event_id).where(Article.id == article_id)
+        ).one()
+        score = jaccard(keys.shingles, shingles(text))
+        if score >= NEAR_DUPLICATE and (best is None or score > best[0]):
+            best = (score, event_id)
+    return best[1] if best else None
+
+
+def _same_title(session: Session, keys: StoryKeys) -> int | None:
+    if len(keys.title_key) < MIN_TITLE_KEY_CHARS:
+        return None
+    return session.scalar(
+        select(Article.event_id)
+        .where(Article.title_key == keys.title_key, _in_window(keys.when))
+        .order_by(Article.id.desc())
+        .limit(1)
+    )
+
+
+def record_bands(session: Session, article_id: int, keys: StoryKeys) -> None:
+    session.add_all(ArticleBand(band=band, article_id=article_id) for band in keys.bands)
+
+
+def merge_into_event(event: Event, article: Article) -> None:
+    """Add what the article names to its event; new lists, so the change is saved."""
+    event.places = _union(event.places, article.places)
+    event.organisations = _union(event.organisations, article.organisations)
+    merged = {(d["start"], d["end"]): d for d in [*article.dates_mentioned, *event.dates_mentioned]}
+    event.dates_mentioned = sorted(merged.values(), key=lambda d: (d["start"], d["end"]))
+
+
+def _union(first: Iterable[Any], second: Iterable[Any]) -> list[Any]:
+    return list(dict.fromkeys([*(first or ()), *(second or ())]))
