@@ -29,12 +29,14 @@ def fetch(url: str, timeout: float = 30.0) -> str:
 
 
 def expand(paths: list[str]) -> Iterator[str]:
-    """Files and URLs as given; a folder stands for the pages in it, sorted."""
+    """Files and URLs as given; a folder stands for the pages in it and its subfolders, sorted."""
     for item in paths:
         path = Path(item)
         if not is_http_url(item) and path.is_dir():
             yield from (
-                str(p) for p in sorted(path.iterdir()) if p.is_file() and p.suffix in PAGE_SUFFIXES
+                str(p)
+                for p in sorted(path.rglob("*"))
+                if p.is_file() and p.suffix.lower() in PAGE_SUFFIXES and not p.name.startswith(".")
             )
         else:
             yield item

@@ -226,7 +226,9 @@ class _Parser:
             or name.kind not in {"WORD", "PHRASE"}
         ):
             raise self.fail(scope, f"{scope.value} needs a name right after it")
-        term = self.parse_primary(self.take())
+        self.take()
+        maker = _phrase if name.kind == "PHRASE" else _term
+        term = maker(name.value, name.position, self.rule)
         if term.prefix:
             raise self.fail(scope, f"{scope.value} takes a whole name, not a prefix")
         kind = scope.value.removesuffix(":")

@@ -141,8 +141,8 @@ def test_unreachable_source_is_reported_and_others_still_crawl(tmp_path: Path) -
     db.dispose()
     assert statuses == ["failed", "ok"]
     table = run_cli(config, "status").stdout.splitlines()
-    assert [line for line in table if line.startswith("dead ")][0].endswith("ok (1 failed)")
-    assert [line for line in table if line.startswith("wpnews ")][0].endswith("  ok")
+    assert next(line for line in table if line.startswith("dead ")).endswith("ok (1 failed)")
+    assert next(line for line in table if line.startswith("wpnews ")).endswith("  ok")
 
 
 def test_crawl_past_its_time_limit_is_stopped_and_recorded(tmp_path: Path) -> None:
