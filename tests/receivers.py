@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Iterable
 from email import message_from_bytes
@@ -13,6 +16,11 @@ from types import TracebackType
 from typing import Any, cast
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 
 def free_port() -> int:
@@ -37,15 +45,92 @@ class _StoreHandler:
         return "250 OK"
 
 
-class SmtpSink:
-    """An SMTP server that accepts everything and keeps the parsed messages."""
+def self_signed_cert(folder: str) -> tuple[str, str]:
+    """(cert, key) PEM files for 127.0.0.1; the cert doubles as the client's CA file."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = f"{folder}/cert.pem", f"{folder}/key.pem"
+    with open(cert_path, "wb") as out:
+        out.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(key_path, "wb") as out:
+        out.write(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+    return cert_path, key_path
 
-    def __init__(self, port: int | None = None) -> None:
+
+class SmtpSink:
+    """An SMTP server that accepts everything and keeps the parsed messages.
+
+    With ``cert``/``key`` it speaks STARTTLS (``implicit_tls``: TLS from the first byte); with
+    ``login`` it requires AUTH with that (user, password), over TLS only.
+    """
+
+    def __init__(
+        self,
+        port: int | None = None,
+        *,
+        cert: tuple[str, str] | None = None,
+        implicit_tls: bool = False,
+        login: tuple[str, str] | None = None,
+    ) -> None:
         self.port = free_port() if port is None else port
         self._lock = threading.Lock()
         self._messages: list[EmailMessage] = []
         self._envelopes: list[tuple[str, list[str]]] = []
-        self._controller = Controller(_StoreHandler(self), hostname="127.0.0.1", port=self.port)
+        self.logins: list[str] = []
+        options: dict[str, Any] = {}
+        if cert is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*cert)
+            if implicit_tls:
+                options["ssl_context"] = context
+            else:
+                options["tls_context"] = context
+                options["require_starttls"] = True
+        if login is not None:
+            options["authenticator"] = self._authenticator(login)
+            # aiosmtpd cannot see implicit TLS, so it would refuse AUTH there; it is TLS anyway.
+            options["auth_require_tls"] = not implicit_tls
+            options["auth_required"] = True
+        self._controller = Controller(
+            _StoreHandler(self), hostname="127.0.0.1", port=self.port, **options
+        )
+
+    def _authenticator(self, login: tuple[str, str]) -> Callable[..., AuthResult]:
+        def check(
+            server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+        ) -> AuthResult:
+            ok = (
+                isinstance(data, LoginPassword)
+                and (data.login.decode(), data.password.decode()) == login
+            )
+            if ok:
+                with self._lock:
+                    self.logins.append(data.login.decode())
+            return AuthResult(success=ok, handled=False)
+
+        return check
 
     @property
     def messages(self) -> list[EmailMessage]:

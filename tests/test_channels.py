@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from pydantic import TypeAdapter, ValidationError
@@ -21,7 +22,7 @@ from monitor.channels import (
     build_channel,
 )
 from monitor.channels.webhook import SCHEMA, sign, verify
-from tests.receivers import SmtpSink, WebhookReceiver, free_port
+from tests.receivers import SmtpSink, WebhookReceiver, free_port, self_signed_cert
 
 SECRET = "s3cr3t-value-do-not-leak"
 XSS = "<script>alert(1)</script>"
@@ -50,7 +51,7 @@ def make_alert(title: str = "Budget vote postponed", **overrides: object) -> Ale
     return Alert(**fields)  # type: ignore[arg-type]
 
 
-def email_channel(port: int, **extra: object) -> EmailChannel:
+def email_channel(port: int, env: dict[str, str] | None = None, **extra: object) -> EmailChannel:
     config = EmailChannelConfig.model_validate(
         {
             "type": "email",
@@ -62,7 +63,7 @@ def email_channel(port: int, **extra: object) -> EmailChannel:
             **extra,
         }
     )
-    return EmailChannel("mail", config, {})
+    return EmailChannel("mail", config, env or {})
 
 
 def webhook_channel(url: str, env: dict[str, str] | None = None, **extra: object) -> WebhookChannel:
@@ -181,6 +182,28 @@ def test_email_login_failure_never_leaks_password() -> None:
     assert SECRET not in info.value.message
     assert SECRET not in str(info.value)
     assert not info.value.permanent
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
+@pytest.mark.parametrize("implicit_tls", [False, True], ids=["starttls", "ssl"])
+def test_email_over_tls_with_login(tmp_path: Path, implicit_tls: bool) -> None:
+    cert, key = self_signed_cert(str(tmp_path))
+    mode = {"ssl": True} if implicit_tls else {"starttls": True}
+    login = {"username": "bot", "password_env": "PW", "ca_file": cert, **mode}
+    with SmtpSink(cert=(cert, key), implicit_tls=implicit_tls, login=("bot", SECRET)) as sink:
+        email_channel(sink.port, {"PW": SECRET}, **login).send(make_alert())
+        assert sink.logins == ["bot"]
+        assert len(sink.messages) == 1
+        with pytest.raises(DeliveryError) as wrong:
+            email_channel(sink.port, {"PW": "guess"}, **login).send(make_alert())
+        assert len(sink.messages) == 1
+        with pytest.raises(DeliveryError) as untrusted:  # the relay's certificate is checked
+            email_channel(sink.port, {"PW": SECRET}, **{**login, "ca_file": None}).send(
+                make_alert()
+            )
+        assert len(sink.messages) == 1
+    assert "guess" not in str(wrong.value) and SECRET not in str(untrusted.value)
+    assert "certificate" in str(untrusted.value).lower()
 
 
 # --- webhook ---------------------------------------------------------------------------

@@ -39,6 +39,7 @@ class EmailChannelConfig(BaseModel):
     ssl: bool = False
     username: str | None = None
     password_env: str | None = None
+    ca_file: str | None = None  # extra CA bundle, for relays with a private certificate
     timeout: float = Field(default=30, gt=0)
 
     @field_validator("to")
@@ -226,14 +227,14 @@ class EmailChannel:
     def _deliver(self, msg: EmailMessage, password: str | None) -> None:
         cfg = self.config
         smtp: smtplib.SMTP
+        context = ssl.create_default_context(cafile=cfg.ca_file)  # verifies host and chain
         if cfg.ssl:
-            context = ssl.create_default_context()
             smtp = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout, context=context)
         else:
             smtp = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout)
         with smtp:
             if cfg.starttls:
-                smtp.starttls(context=ssl.create_default_context())
+                smtp.starttls(context=context)
             if cfg.username is not None:
                 smtp.login(cfg.username, password or "")
             refused = smtp.send_message(msg)
