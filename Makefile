@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install crawl clean
+.PHONY: run test lint install crawl clean bench bench-quick
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,15 @@ lint: install
 ## test: lint, layering contracts, types, then the test suite.
 test: lint
 	$(BIN)/pytest -q
+
+## bench: the benchmark table (bench/README.md); real pages from ../shared when present.
+BENCH_PAGES ?= $(wildcard ../shared/eval/trafilatura-eval/pages)
+bench: install
+	$(BIN)/python -m bench.run $(if $(BENCH_PAGES),--pages $(BENCH_PAGES))
+
+## bench-quick: the same figures on small inputs, in about two minutes (CI smoke run).
+bench-quick: install
+	$(BIN)/python -m bench.run --quick $(if $(BENCH_PAGES),--pages $(BENCH_PAGES))
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -99,9 +99,7 @@ def word_counts(text: str, expected: dict) -> Counts:
     chrome = _bag(expected.get("without", [])) - body
     tp = sum((got & body).values())
     fp = sum((got & chrome).values())
-    return Counts(
-        tp=tp, fn=sum(body.values()) - tp, fp=fp, tn=sum(chrome.values()) - fp
-    )
+    return Counts(tp=tp, fn=sum(body.values()) - tp, fp=fp, tn=sum(chrome.values()) - fp)
 
 
 def ours(html: str, url: str) -> str:
@@ -153,8 +151,8 @@ def load_pages(folder: Path, limit: int) -> list[Page]:
 
 
 def report(results: dict[str, Result]) -> None:
-    head = f"{'extractor':<12} {'measure':<9} {'precision':>9} {'recall':>7} {'F1':>6} {'accuracy':>8}"
-    print(head + f" {'pages/s':>8} {'empty':>6}")
+    head = f"{'extractor':<12} {'measure':<9} {'precision':>9} {'recall':>7} {'F1':>6}"
+    print(head + f" {'accuracy':>8} {'pages/s':>8} {'empty':>6}")
     for name, result in results.items():
         rate = result.pages / max(result.seconds, 1e-9)
         for measure, counts in (("snippets", result.snippets), ("words", result.words)):

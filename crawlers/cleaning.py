@@ -1,8 +1,13 @@
 """Residues trafilatura leaves inside the main text, removed line by line.
 
-Each rule removes a whole line only, never part of a sentence, and only when the line is
-chrome by its shape: a shortcode, an image file name, a stock phrase of site furniture, a
-date standing alone, or a headline that is the whole text of a link elsewhere on the page.
+Each rule removes a whole line only, never part of a sentence (shortcodes aside, which are
+cut out), and only when the line is chrome by its shape: an image file name, a stock phrase of
+site furniture, a "see also" cross-reference, a call to subscribe, follow or log in, a label
+line (category, tags, photo credit, copyright), a byline date or a date standing alone, or a
+headline that is the whole text of a link to another page. Rules that look at a line's first
+words only apply to short lines: a long line is a paragraph, whatever its first word. The
+wording lives in :mod:`crawlers.furniture`; lines that recur across a site's articles are
+:mod:`crawlers.sitelines`' job.
 """
 
 from __future__ import annotations
@@ -12,59 +17,17 @@ from collections.abc import Iterable
 
 from lxml.html import HtmlElement
 
+from crawlers.furniture import (
+    CALL_TO_ACTION,
+    CROSS_REFERENCE,
+    DATELINE,
+    LABEL_LINE,
+    STOCK_LINES,
+)
+
 SHORTCODE = re.compile(r"\[/?[a-z][a-z0-9_-]*(?:[ =-][^\]]*)?\]", re.IGNORECASE)
 IMAGE_NAME = re.compile(r"^[\w.-]+\.(?:jpe?g|png|gif|webp|svg|bmp|tiff?)$", re.IGNORECASE)
 SLUG_WORD = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
-
-# Site furniture in the languages of the sources; compared after case folding, trailing
-# punctuation removed.
-STOCK_LINES = frozenset(
-    line.casefold()
-    for line in (
-        "Comments are closed",
-        "Comments are off",
-        "Leave a reply",
-        "Leave a comment",
-        "You must be logged in to post a comment",
-        "Log in to comment",
-        "Please log in",
-        "All news",
-        "All articles",
-        "More news",
-        "Read more",
-        "Read also",
-        "Related news",
-        "Related articles",
-        "Related posts",
-        "Share",
-        "Share this",
-        "Share this article",
-        "Print",
-        "Print this page",
-        "Main menu",
-        "Menu",
-        "Back to top",
-        "Tags",
-        "Toutes les actualités",
-        "Lire aussi",
-        "Lire la suite",
-        "Partager",
-        "Imprimer",
-        "Все новости",
-        "Читайте также",
-        "Читать далее",
-        "Поделиться",
-        "Авторизуйтесь, пожалуйста",
-        "Авторизуйтесь",
-        "Войти",
-        "Версия для печати",
-        "Комментарии закрыты",
-        "جميع الأخبار",
-        "اقرأ أيضا",
-        "اقرأ المزيد",
-        "شارك",
-    )
-)
 
 WEEKDAYS = (
     "monday|tuesday|wednesday|thursday|friday|saturday|sunday|mon|tue|wed|thu|fri|sat|sun|"
@@ -84,7 +47,11 @@ DATE_ONLY = re.compile(
     r"(?:,?\s+\d{1,2}:\d{2}(?::\d{2})?)?\s*(?:г\.?)?$",
     re.IGNORECASE,
 )
+DATE_START = re.compile(rf"(?:\d|(?:{WEEKDAYS}|{MONTHS})\b)", re.IGNORECASE)
 MAX_HEADLINE = 200
+MAX_PROMPT = 250  # a longer line is a paragraph of the article, whatever its first words
+MAX_LABEL = 160
+IN_PAGE = ("#", "mailto:", "tel:", "javascript:")
 
 
 def page_context(tree: HtmlElement | None) -> tuple[frozenset[str], frozenset[str]]:
@@ -93,6 +60,8 @@ def page_context(tree: HtmlElement | None) -> tuple[frozenset[str], frozenset[st
         return frozenset(), frozenset()
     links = set()
     for anchor in tree.iter("a"):
+        if (anchor.get("href") or "").strip().lower().startswith(IN_PAGE):
+            continue  # a table of contents or an address points into the article itself
         text = _squash(anchor.text_content())
         if text and len(text) <= MAX_HEADLINE:
             links.add(text.casefold())
@@ -133,12 +102,23 @@ def is_residue(
     image_names: frozenset[str] = frozenset(),
 ) -> bool:
     folded = line.casefold()
-    bare = folded.rstrip(" .!:…»>›→")
+    bare = folded.rstrip(" .!?؟:…»>›→")
     if bare in STOCK_LINES or DATE_ONLY.match(line):
+        return True
+    if len(line) <= MAX_PROMPT and (CROSS_REFERENCE.match(line) or CALL_TO_ACTION.match(line)):
+        return True
+    if len(line) <= MAX_LABEL and (LABEL_LINE.match(line) or _is_dateline(line)):
         return True
     if IMAGE_NAME.match(line) or (folded in image_names and SLUG_WORD.match(folded)):
         return True
     return folded in link_texts and len(line) <= MAX_HEADLINE
+
+
+def _is_dateline(line: str) -> bool:
+    """A byline keyword followed at once by a date ("Posted on 24 December 2024 by …"), not
+    a sentence that starts with the same word ("Published figures show …")."""
+    match = DATELINE.match(line)
+    return bool(match) and bool(DATE_START.match(line[match.end() :]))
 
 
 def _squash(text: str) -> str:

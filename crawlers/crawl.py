@@ -34,6 +34,8 @@ def crawl_settings(source: CrawlSource, database: str, run_id: int, refresh: boo
             "CONCURRENT_REQUESTS_PER_DOMAIN": source.per_host_concurrency,
             "DOWNLOAD_DELAY": source.download_delay,
             "AUTOTHROTTLE_START_DELAY": max(source.download_delay, 0.1),
+            "MEMUSAGE_LIMIT_MB": source.memory_limit_mb,
+            "MEMUSAGE_WARNING_MB": source.memory_limit_mb * 3 // 4,
             **source.extra_settings,
         },
         priority="cmdline",

@@ -30,6 +30,7 @@ META_NAMES = (
     "sailthru.date",
     "parsely-pub-date",
 )
+YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d")
 URL_DATE = re.compile(r"/((?:19|20)\d\d)[/-](0[1-9]|1[0-2])[/-](0[1-9]|[12]\d|3[01])(?:/|[-_]|$)")
 BYLINE = re.compile(
     r"(?:posted|published|publié|опубликовано|дата публикации|date)\s*(?:on|le)?\s*:?\s*"
@@ -59,7 +60,7 @@ def _candidates(tree: HtmlElement | None, url: str) -> Iterator[tuple[datetime |
     if tree is not None:
         yield from ((parse_date(v), "meta") for v in _meta_values(tree))
         yield from ((parse_date(v), "jsonld") for v in _jsonld_values(tree))
-        yield from ((parse_date(v), "time") for v in tree.xpath("//time/@datetime")[:3])
+        yield from ((parse_date(v), "time") for v in _time_values(tree))
     if match := URL_DATE.search(url):
         year, month, day = (int(part) for part in match.groups())
         yield datetime(year, month, day, tzinfo=UTC), "url"
@@ -100,13 +101,21 @@ def _walk_jsonld(data: object) -> Iterator[str]:
                 yield from _walk_jsonld(data[key])
 
 
+def _after_heading(tree: HtmlElement) -> list[HtmlElement]:
+    """The elements from the first ``<h1>`` on: the header's "today" date comes before it."""
+    elements = [element for element in tree.iter() if isinstance(element.tag, str)]
+    start = next((i for i, element in enumerate(elements) if element.tag == "h1"), 0)
+    return elements[start:]
+
+
+def _time_values(tree: HtmlElement) -> Iterator[str]:
+    stamps = [e.get("datetime") for e in _after_heading(tree) if e.tag == "time"]
+    yield from [stamp for stamp in stamps if stamp][:3]
+
+
 def _byline_values(tree: HtmlElement) -> Iterator[str]:
-    """Dates in byline-like elements after the first heading: the header's "today" date
-    comes before it."""
-    elements = list(tree.iter())
-    headings = [i for i, element in enumerate(elements) if element.tag == "h1"]
-    start = headings[0] if headings else 0
-    for element in elements[start:]:
+    """Dates in byline-like elements after the first heading."""
+    for element in _after_heading(tree):
         classes = str(element.get("class") or "").lower()
         if not any(name in classes.split() for name in BYLINE_CLASSES):
             continue
@@ -123,6 +132,8 @@ def parse_date(value: str) -> datetime | None:
     for russian, english in RU_MONTHS.items():
         text = re.sub(rf"\b{russian}\b", english, text, flags=re.IGNORECASE)
     text = re.sub(r"\s*г\.?$", "", text)
+    if not YEAR.search(text):
+        return None  # without a year dateutil would supply the current one: a guess
     try:
         parsed = dateparser.parse(text, dayfirst=not re.match(r"^\d{4}", text), fuzzy=True)
     except (ValueError, OverflowError):

@@ -42,6 +42,8 @@ NEXT_TEXT = re.compile(
 )
 
 
+STANDARD_PORTS = frozenset({None, 80, 443})
+
 # Last path segments of a site's news sections, where a home page leads to listings.
 SECTION_LEAF = re.compile(
     r"/(news|latest-news|press|press-releases?|press-room|media|newsroom|events|activities|"
@@ -59,11 +61,25 @@ class ListingLinks:
 
 
 def on_site(url: str, domains: Sequence[str]) -> bool:
-    """http(s) and on one of ``domains`` or a subdomain of one; nothing else is followed."""
+    """http(s), on one of ``domains`` or a subdomain of one, and on its port; nothing else
+    is followed. A bare domain allows the standard ports only, ``host:port`` that port only,
+    so a link to another service on the same machine is off-site."""
     if not is_http_url(url):
         return False
+    try:
+        port = urlsplit(url).port
+    except ValueError:
+        return False
     host = host_of(url)
-    return any(host == d or host.endswith("." + d) for d in domains)
+    return any(_covers(domain, host, port) for domain in domains)
+
+
+def _covers(domain: str, host: str, port: int | None) -> bool:
+    allowed = urlsplit("//" + domain)
+    name = (allowed.hostname or "").lower()
+    if not (host == name or host.endswith("." + name)):
+        return False
+    return port in STANDARD_PORTS if allowed.port is None else port == allowed.port
 
 
 def looks_like_article(url: str) -> bool:

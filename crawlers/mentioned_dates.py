@@ -36,7 +36,7 @@ _DAY = r"([0-3]?\d)(?:st|nd|rd|th|er|ᵉʳ)?"
 _UNTIL = r"(?:\s*[-–—]\s*|\s+(?:and|to|through|et|au|и|по|до|إلى)\s+|\s+و\s*)"
 _YEAR = r"(?:,?\s+((?:19|20)\d\d)\b)?"
 _MONTH = "(" + "|".join(sorted(map(re.escape, MONTHS), key=len, reverse=True)) + r")\.?"
-_DAY_FIRST = re.compile(rf"(?<![\w.]){_DAY}(?:{_UNTIL}{_DAY})?\s+(?:de\s+)?{_MONTH}(?!\w){_YEAR}",
+_DAY_FIRST = re.compile(rf"(?<![\w.]){_DAY}(?:{_UNTIL}{_DAY})?\s+{_MONTH}(?!\w){_YEAR}",
                         re.IGNORECASE)  # fmt: skip
 _MONTH_FIRST = re.compile(rf"(?<!\w){_MONTH}\s+{_DAY}(?:{_UNTIL}{_DAY})?(?![\w:]){_YEAR}",
                           re.IGNORECASE)  # fmt: skip

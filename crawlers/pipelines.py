@@ -11,6 +11,7 @@ from scrapy.exceptions import DropItem, NotConfigured
 from crawlers.entities import find_entities
 from crawlers.extract import extract
 from crawlers.items import PageItem
+from crawlers.sitelines import SiteLineBook, stored_texts
 from crawlers.urls import normalize_url
 from storage.articles import NewArticle, store_article
 from storage.db import Database
@@ -21,6 +22,7 @@ logger = logging.getLogger(__name__)
 class ExtractPipeline:
     def __init__(self, crawler: Crawler) -> None:
         self.stats = crawler.stats
+        self.site_lines = SiteLineBook(stored_texts(crawler.settings.get("EVENTWATCH_DATABASE")))
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -36,14 +38,15 @@ class ExtractPipeline:
         if found is None:
             self._count("not_article")
             raise DropItem(f"no article at {item.url}")
-        named = find_entities(found.title, found.text, found.published_at)
+        text = self.site_lines.clean(item.source, found.url, found.text)
+        named = find_entities(found.title, text, found.published_at)
         return NewArticle(
             source=item.source,
             url=normalize_url(item.url),
             canonical_url=found.url,
             aliases=tuple(normalize_url(u) for u in item.redirects),
             title=found.title,
-            text=found.text,
+            text=text,
             published_at=found.published_at,
             date_source=found.date_source,
             authors=found.authors,

@@ -12,7 +12,7 @@ ROBOTSTXT_OBEY = True
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 2
 DOWNLOAD_DELAY = 0.5
-RANDOMIZE_DOWNLOAD_DELAY = True
+DOWNLOAD_DELAY_JITTER = 0.5  # each delay is 0.5 to 1.5 times DOWNLOAD_DELAY
 AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 1.0
 AUTOTHROTTLE_MAX_DELAY = 30.0
@@ -25,13 +25,28 @@ DNS_TIMEOUT = 15
 RETRY_ENABLED = True
 RETRY_TIMES = 2
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+RETRY_GIVE_UP_LOG_LEVEL = "WARNING"  # a page that fails is recorded on the crawl run
+# Scrapy's list less DownloadTimeoutError: a server that let a page time out (a tarpit, a
+# drip) does so again, and three tries would hold a download slot three times as long.
+RETRY_EXCEPTIONS = [
+    "scrapy.exceptions.CannotResolveHostError",
+    "scrapy.exceptions.DownloadConnectionRefusedError",
+    "scrapy.exceptions.DownloadFailedError",
+    "scrapy.exceptions.ResponseDataLossError",
+    "twisted.internet.error.ConnectionDone",
+    "twisted.internet.error.ConnectError",
+    "twisted.internet.error.ConnectionLost",
+    "builtins.OSError",
+    "scrapy.core.downloader.handlers.http11.TunnelError",
+]
 REDIRECT_MAX_TIMES = 10
 METAREFRESH_ENABLED = False
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 CLOSESPIDER_TIMEOUT = 900
 MEMUSAGE_ENABLED = True
-MEMUSAGE_LIMIT_MB = 1024
+MEMUSAGE_LIMIT_MB = 1024  # per source: memory_limit_mb; the crawl closes itself above it
+MEMUSAGE_CHECK_INTERVAL_SECONDS = 5.0  # Scrapy's 60 s would miss most of a short crawl
 
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
@@ -39,8 +54,13 @@ FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = "INFO"
 
 DOWNLOADER_MIDDLEWARES = {
+    "crawlers.middlewares.SiteBoundsMiddleware": 40,  # before robots.txt is asked for
+    "crawlers.middlewares.RetryAfterMiddleware": 560,  # sees a 429/503 before RetryMiddleware
     "crawlers.middlewares.ConditionalGetMiddleware": 580,
 }
+# Retry-After up to this many seconds is waited for; a server asking for longer is not
+# retried in this crawl (the failure is recorded and the next scheduled run tries again).
+EVENTWATCH_RETRY_AFTER_MAX = 30.0
 ITEM_PIPELINES = {
     "crawlers.pipelines.ExtractPipeline": 100,
     "crawlers.pipelines.StorePipeline": 200,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from urllib.parse import urlsplit
 
 from crawlers.urls import host_of, registered_domain
 
@@ -22,14 +23,16 @@ class CrawlSource:
     max_page_bytes: int = 10 * 1024 * 1024
     per_host_concurrency: int = 2
     download_delay: float = 0.5
+    memory_limit_mb: int = 1024
+    block_private_addresses: bool = False
     extra_settings: dict[str, object] = field(default_factory=dict)
 
     def domains(self) -> tuple[str, ...]:
-        """The source's own domains: given, else those of its URLs."""
-        if self.allowed_domains:
-            return self.allowed_domains
+        """The domains given and those of the entry URLs (an entry URL is never off-site),
+        as ``host:port`` when a URL names a port: only that port of the host is on-site."""
         urls = (*self.start_urls, *self.feeds, *self.sitemaps)
-        return tuple(dict.fromkeys(registered_domain(host_of(u)) for u in urls if host_of(u)))
+        found = (_domain(u) for u in urls if host_of(u))
+        return tuple(dict.fromkeys((*self.allowed_domains, *found)))
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -40,3 +43,11 @@ class CrawlSource:
         for key in ("start_urls", "feeds", "sitemaps", "follow", "allowed_domains"):
             data[key] = tuple(data.get(key, ()))
         return cls(**data)
+
+
+def _domain(url: str) -> str:
+    port = urlsplit(url).port
+    domain = registered_domain(host_of(url))
+    if port is None:
+        return domain
+    return f"[{domain}]:{port}" if ":" in domain else f"{domain}:{port}"

@@ -9,14 +9,15 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from crawlers.entities import names_for_matching
 from crawlers.extract import extract as extract_page
 from crawlers.pagefile import expand, load
 from monitor import flow
 from monitor.channels.alert import Alert, AlertArticle, DeliveryError
 from monitor.config import Config, load_config
-from monitor.rules import RuleSet, RuleSpec, RuleSyntaxError
+from monitor.rules import Hit, RuleSet, RuleSpec, RuleSyntaxError
 from monitor.schedules import trigger_for
-from storage.events import list_events
+from storage.events import EventView, list_events
 from storage.migrate import upgrade
 from storage.outbox import list_deliveries, requeue
 from storage.runs import RunSummary, failures_in_row, latest_runs
@@ -129,6 +130,9 @@ def _event_fields(event: Any) -> dict[str, Any]:
         "languages": list(event.languages),
         "text": event.text,
         "first_seen": event.first_seen,
+        "places": list(event.places),
+        "organisations": list(event.organisations),
+        "dates_mentioned": list(event.dates_mentioned),
     }
 
 
@@ -174,7 +178,7 @@ def rules_test(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     found = 0
     for event in list_events(ctx.db, since=args.since, limit=args.limit):
-        for hit in ruleset.match(title=event.title, text=event.text, source=event.source):
+        for hit in _match_event(ruleset, event):
             found += 1
             print(
                 f"{event.event_id:>6}  {event.title}\n        {event.url}\n"
@@ -184,6 +188,17 @@ def rules_test(args: argparse.Namespace) -> int:
                 print(f"        {snippet}")
     print(f"{found} matching events")
     return 0
+
+
+def _match_event(ruleset: RuleSet, event: EventView) -> list[Hit]:
+    """The event's first report, with the names all its reports carry (in every alias)."""
+    return ruleset.match(
+        title=event.title,
+        text=event.text,
+        source=event.source,
+        places=names_for_matching("places", event.places),
+        organisations=names_for_matching("organisations", event.organisations),
+    )
 
 
 def alerts(args: argparse.Namespace) -> int:

@@ -81,6 +81,8 @@ class SourceConfig(Strict):
     max_page_size_mb: Annotated[float, Field(gt=0, le=1024)] = 10
     per_host_concurrency: Annotated[int, Field(ge=1, le=32)] = 2
     download_delay: Annotated[float, Field(ge=0, le=300)] = 0.5
+    memory_limit_mb: Annotated[int, Field(ge=64, le=65536)] = 1024
+    block_private_addresses: bool = False
     scrapy_settings: dict[str, Any] = {}
 
     @field_validator("start_urls", "feeds", "sitemaps")
@@ -122,6 +124,8 @@ class SourceConfig(Strict):
             max_page_bytes=int(self.max_page_size_mb * 1024 * 1024),
             per_host_concurrency=self.per_host_concurrency,
             download_delay=self.download_delay,
+            memory_limit_mb=self.memory_limit_mb,
+            block_private_addresses=self.block_private_addresses,
             extra_settings=dict(self.scrapy_settings),
         )
 

@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from crawlers.entities import names_for_matching
 from crawlers.runner import crawl_sources
 from monitor.backoff import next_attempt
 from monitor.channels import Channel, build_channel
@@ -72,7 +73,13 @@ def match_new_articles(ctx: Context) -> int:
     queued = 0
     while batch := unmatched_articles(ctx.db):
         for article in batch:
-            hits = ctx.rules.match(title=article.title, text=article.text, source=article.source)
+            hits = ctx.rules.match(
+                title=article.title,
+                text=article.text,
+                source=article.source,
+                places=names_for_matching("places", article.places),
+                organisations=names_for_matching("organisations", article.organisations),
+            )
             records = [
                 MatchRecord(hit.rule, hit.terms, hit.snippets, ctx.notify.get(hit.rule, ()))
                 for hit in hits

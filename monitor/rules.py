@@ -2,24 +2,23 @@
 
 A query is terms, "quoted phrases", ``AND``/``OR``/``NOT``, parentheses, a trailing ``*`` for a
 prefix, ``title:`` to look in the title only, and ``place:NAME`` / ``org:NAME`` for a place or
-organisation the article names (the caller passes those names; any alias may be given). Every distinct word sequence of every rule goes
-into one Aho-Corasick automaton over the folded words of an article, so matching an article costs
-one scan of its title and one of its text, then only the rules that mention a found term are
-evaluated: 10,000 rules cost about what 10 do. Matching is pure: no database, no network.
+organisation the article names (the caller passes those names; any alias may be given).
+Every distinct word sequence of every rule goes into one Aho-Corasick automaton over the folded
+words of an article, so matching an article costs one scan of its title and one of its text,
+then only the rules that mention a found term are evaluated: 10,000 rules cost about what 10
+do. Matching is pure: no database, no network.
 """
 
 from __future__ import annotations
 
-import bisect
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from itertools import accumulate
 from typing import NamedTuple
 
 import ahocorasick
 
-from monitor.textfold import tokens
+from monitor.textfold import Words, tokens
 
 SNIPPET_CONTEXT = 80
 MAX_SNIPPETS = 5
@@ -27,6 +26,8 @@ _KEYWORDS = {"AND", "OR", "NOT"}
 _SCOPE = "title:"
 _ENTITY_SCOPES = ("place:", "org:")  # kinds of names an article carries besides its words
 _BARE_END = re.compile(r"[\s()\"]")
+_SPACE = re.compile(r"\s")
+_THROUGH_LAST_SPACE = re.compile(r".*\s", re.DOTALL)
 
 
 class RuleSyntaxError(ValueError):
@@ -350,33 +351,91 @@ def _terms(node: Node, positive: bool = True) -> Iterator[tuple[Term, bool]]:
             yield from _terms(child, positive)
 
 
+# A compiled query: given the patterns found in the title and anywhere, does it hold?
+_Check = Callable[[frozenset[str], frozenset[str]], bool]
+
+
+def _checker(node: Node) -> _Check:
+    """`_holds` for one tree, with its patterns worked out once: matching evaluates every
+    candidate rule of every article, and rebuilding pattern strings there cost more than the
+    automaton scan. The terms directly under AND or OR are tested as one set operation."""
+    if isinstance(node, Term):
+        pattern = node.pattern
+        if node.title:
+            return lambda title, _anywhere: pattern in title
+        return lambda _title, anywhere: pattern in anywhere
+    if isinstance(node, Not):
+        inner = _checker(node.child)
+        return lambda title, anywhere: not inner(title, anywhere)
+    terms = [child for child in node.children if isinstance(child, Term)]
+    in_title = frozenset(term.pattern for term in terms if term.title)
+    in_any = frozenset(term.pattern for term in terms if not term.title)
+    parts = tuple(_checker(child) for child in node.children if not isinstance(child, Term))
+    if isinstance(node, And):
+        return lambda title, anywhere: (
+            in_any <= anywhere
+            and in_title <= title
+            and all([part(title, anywhere) for part in parts])
+        )
+    return lambda title, anywhere: (
+        not in_any.isdisjoint(anywhere)
+        or not in_title.isdisjoint(title)
+        or any([part(title, anywhere) for part in parts])
+    )
+
+
+class _Positive(NamedTuple):
+    """A term that counts for the rule, as `_hit` needs it."""
+
+    text: str
+    pattern: str
+    title: bool
+    entity: bool
+
+
 @dataclass(frozen=True, slots=True)
 class _Rule:
     name: str
-    tree: Node
+    check: _Check
     sources: frozenset[str] | None
-    positive: tuple[Term, ...]
+    positive: tuple[_Positive, ...]
     patterns: frozenset[str]
 
 
 def _compile_rule(spec: RuleSpec) -> _Rule:
     tree = parse_query(spec.query, spec.name)
     found = list(_terms(tree))
-    positive = tuple(term for term, counts in found if counts)
+    positive = tuple(
+        _Positive(term.text, term.pattern, term.title, term.entity is not None)
+        for term, counts in found
+        if counts
+    )
     sources = frozenset(spec.sources) if spec.sources is not None else None
-    return _Rule(spec.name, tree, sources, positive, frozenset(t.pattern for t, _ in found))
+    patterns = frozenset(t.pattern for t, _ in found)
+    return _Rule(spec.name, _checker(tree), sources, positive, patterns)
 
 
 @dataclass
 class _Scan:
     """One field of an article after the automaton pass: where each pattern first occurs."""
 
-    text: str
-    first: dict[str, tuple[int, int]] = field(default_factory=dict)  # pattern → original span
+    words: Words
+    first: dict[str, int] = field(default_factory=dict)  # pattern → its offset in words.joined
+    snippets: dict[str, str] = field(default_factory=dict)  # pattern → its snippet, once cut
 
     @property
     def found(self) -> frozenset[str]:
         return frozenset(self.first)
+
+    def snippet(self, pattern: str) -> str:
+        """The snippet around the first occurrence of `pattern`, worked back to the original
+        text only now: most patterns found serve no snippet, and many rules share a term."""
+        cut = self.snippets.get(pattern)
+        if cut is None:
+            count = pattern.count(" ") - pattern.endswith(" ")
+            span = self.words.span(self.first[pattern], count)
+            cut = self.snippets[pattern] = snippet(self.words.text, *span)
+        return cut
 
 
 class RuleSet:
@@ -429,25 +488,18 @@ class RuleSet:
             rule = self._rules[number]
             if source is not None and rule.sources is not None and source not in rule.sources:
                 continue
-            if _holds(rule.tree, title_found, anywhere):
+            if rule.check(title_found, anywhere):
                 hits.append(_hit(rule, in_title, in_text, named))
         return hits
 
     def _scan(self, text: str) -> _Scan:
         """One automaton pass over the folded words of `text`."""
         assert self._automaton is not None
-        scan = _Scan(text)
-        words = tokens(text)
-        if not words:
-            return scan
-        starts = list(accumulate((len(word.word) + 1 for word in words[:-1]), initial=0))
-        joined = " " + " ".join(word.word for word in words) + " "
-        for end, pattern in self._automaton.iter(joined):
-            if pattern not in scan.first:
-                # Patterns start at the space before a word; `starts` holds those spaces.
-                first = bisect.bisect_right(starts, end - len(pattern) + 1) - 1
-                last = first + pattern.count(" ") - 1 - pattern.endswith(" ")
-                scan.first[pattern] = (words[first].start, words[last].end)
+        scan = _Scan(Words(text))
+        first = scan.first
+        for end, pattern in self._automaton.iter(scan.words.joined):
+            if pattern not in first:
+                first[pattern] = end - len(pattern) + 1  # the space before its first word
         return scan
 
 
@@ -479,7 +531,7 @@ def _hit(rule: _Rule, in_title: _Scan, in_text: _Scan, named: frozenset[str]) ->
             continue
         terms.append(term.text)
         if len(snippets) < MAX_SNIPPETS:
-            snippets.append(snippet(scan.text, *scan.first[term.pattern]))
+            snippets.append(scan.snippet(term.pattern))
     return Hit(rule.name, tuple(terms), tuple(snippets))
 
 
@@ -487,11 +539,11 @@ def snippet(text: str, start: int, end: int, context: int = SNIPPET_CONTEXT) -> 
     """`text[start:end]` with up to `context` characters each side, cut between words."""
     left = max(0, start - context)
     if left > 0 and not text[left - 1].isspace():
-        space = re.search(r"\s", text[left:start])
-        left = left + space.end() if space else left
+        space = _SPACE.search(text, left, start)
+        left = space.end() if space else left
     right = min(len(text), end + context)
     if right < len(text) and not text[right].isspace():
-        spaces = [m.start() for m in re.finditer(r"\s", text[end:right])]
-        right = end + spaces[-1] if spaces else right
+        through_last_space = _THROUGH_LAST_SPACE.match(text, end, right)
+        right = through_last_space.end() - 1 if through_last_space else right
     body = " ".join(text[left:right].split())
     return ("…" if left > 0 else "") + body + ("…" if right < len(text) else "")

@@ -12,16 +12,22 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
-import feedparser
 from parsel import Selector
-from scrapy import Request, Spider
-from scrapy.exceptions import IgnoreRequest
+from scrapy import Request, Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import (
+    DownloadCancelledError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+    ResponseDataLossError,
+)
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap
 from twisted.python.failure import Failure
 
+from crawlers.charsets import page_text
 from crawlers.items import PageItem
 from crawlers.links import (
     compile_follow,
@@ -34,12 +40,20 @@ from crawlers.links import (
 )
 from crawlers.sources import CrawlSource
 from crawlers.urls import clean_url, normalize_url
+from crawlers.xmlguard import parse_feed, without_doctype
 
 logger = logging.getLogger(__name__)
 
 ENTRY_KINDS = frozenset({"listing", "feed", "sitemap"})
 MAX_SUBSITEMAPS = 20
 MAX_RECORDED_FAILURES = 50
+OFF_SITE = "off-site"  # how crawlers.middlewares.SiteBoundsMiddleware's refusals begin
+# What a failure says when its exception says nothing.
+QUIET_ERRORS: dict[type[BaseException], str] = {
+    DownloadCancelledError: "larger than the page-size limit (max_page_size_mb)",
+    ResponseDataLossError: "the connection broke before the page was complete",
+    DownloadTimeoutError: "no complete answer within DOWNLOAD_TIMEOUT",
+}
 
 
 class SiteSpider(Spider):
@@ -61,6 +75,12 @@ class SiteSpider(Spider):
         self.reached = 0
         self.failures: list[str] = []
         self.sitemaps_followed = 0
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> SiteSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.request_dropped, signal=signals.request_dropped)
+        return spider
 
     async def start(self) -> AsyncIterator[Request]:
         for url in self.source.feeds:
@@ -120,7 +140,7 @@ class SiteSpider(Spider):
     def parse_feed(self, response: Response) -> Iterator[Request]:
         if not self._reached(response):
             return
-        parsed = feedparser.parse(response.body, resolve_relative_uris=False, sanitize_html=False)
+        parsed = parse_feed(response.body)
         urls = (clean_url(response.urljoin(e.get("link", ""))) for e in parsed.entries)
         yield from self._article_requests(
             tuple(u for u in urls if on_site(u, self.domains) and self._wanted(u))
@@ -138,9 +158,9 @@ class SiteSpider(Spider):
             return
         body = _sitemap_body(response, self.source.max_page_bytes)
         if body is None:
-            self._fail(response.url, "not a sitemap")
+            self._fail(response.url, "not a sitemap, or over the page-size limit unzipped")
             return
-        sitemap = Sitemap(body)
+        sitemap = Sitemap(without_doctype(body))
         entries = [e for e in sitemap if e.get("loc")]
         if sitemap.type == "sitemapindex":
             yield from self._subsitemaps(entries)
@@ -169,18 +189,29 @@ class SiteSpider(Spider):
             self._fail(response.url, "not a text page")
             return
         redirects = tuple(response.meta.get("redirect_urls", ()))
-        yield PageItem(self.source.name, response.url, response.text, redirects)
+        yield PageItem(self.source.name, response.url, page_text(response), redirects)
 
     def on_error(self, failure: Failure) -> None:
+        """Every page that could not be had is a failure of the run, but robots.txt
+        forbidding it (the site's wish) and off-site links (never meant to be fetched)."""
         request = failure.request  # type: ignore[attr-defined]
-        if failure.check(IgnoreRequest) and not failure.check(HttpError):
-            logger.info("source=%s skipped %s: %s", self.source.name, request.url, failure.value)
-            return
+        linked = (request.meta.get("redirect_urls") or [request.url])[0]  # as the page linked it
         if failure.check(HttpError):
-            message = f"HTTP {failure.value.response.status}"
+            self._fail(linked, _http_error(failure.value.response))
+        elif failure.check(IgnoreRequest) and _expected_skip(request, failure.value):
+            logger.info("source=%s skipped %s: %s", self.source.name, request.url, failure.value)
+        elif failure.check(IgnoreRequest):
+            self._fail(linked, f"not fetched: {failure.value}")
         else:
-            message = f"{failure.type.__name__}: {failure.getErrorMessage()}"
-        self._fail(request.url, message)
+            text = failure.getErrorMessage().strip() or QUIET_ERRORS.get(failure.type, "")
+            self._fail(linked, f"{failure.type.__name__}: {text or 'no detail'}")
+
+    def request_dropped(self, request: Request) -> None:
+        """A redirect back to a URL of its own chain is a loop; the duplicate filter drops
+        it without an errback, so it is recorded here."""
+        chain: list[str] = request.meta.get("redirect_urls") or []
+        if request.url in chain:
+            self._fail(chain[0], f"redirect loop through {len(chain)} URLs")
 
     def _fail(self, url: str, message: str) -> None:
         logger.warning("source=%s %s: %s", self.source.name, url, message)
@@ -196,6 +227,19 @@ class SiteSpider(Spider):
         if reason != "finished":
             return "ok", f"stopped early: {reason}"
         return "ok", "; ".join(self.failures[:5]) or None
+
+
+def _expected_skip(request: Request, reason: BaseException) -> bool:
+    """robots.txt said no, or a link off the site (a redirect off the site is a failure)."""
+    text = str(reason)
+    if text.startswith("Forbidden by robots.txt"):
+        return True
+    return text.startswith(OFF_SITE) and not request.meta.get("redirect_urls")
+
+
+def _http_error(response: Response) -> str:
+    wait = (response.headers.get(b"Retry-After") or b"").decode("latin-1").strip()
+    return f"HTTP {response.status}" + (f" (Retry-After: {wait})" if wait else "")
 
 
 def _site_root(url: str) -> str:

@@ -13,7 +13,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storage.db import Database
-from storage.grouping import StoryKeys, find_event, merge_into_event, record_bands
+from storage.grouping import (
+    StoryKeys,
+    find_event,
+    hold_grouping_lock,
+    merge_into_event,
+    record_bands,
+)
 from storage.models import Article, ArticleUrl, Event, Source, utcnow
 from storage.similarity import folded_words
 
@@ -89,6 +95,7 @@ def _dates_json(item: NewArticle) -> list[dict[str, Any]]:
 def _insert(session: Session, source: Source, item: NewArticle, digest: str) -> Article:
     now = utcnow()
     keys = StoryKeys.of(item.text, digest, title_key(item.title), item.published_at or now)
+    hold_grouping_lock(session)
     event = find_event(session, keys)
     if event is None:
         event = Event(

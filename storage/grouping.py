@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.orm import Session
 
 from storage.models import Article, ArticleBand, Event
@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 EVENT_WINDOW = timedelta(days=7)
 MIN_TITLE_KEY_CHARS = 24
 MAX_CANDIDATES = 8  # most band keys shared first; the best near-duplicate is among them
+_GROUPING_LOCK = 0x6576_656E_7473  # PostgreSQL advisory lock key ("events")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,16 @@ class StoryKeys:
 def _in_window(when: datetime) -> ColumnElement[bool]:
     story_time = func.coalesce(Article.published_at, Article.first_seen)
     return story_time.between(when - EVENT_WINDOW, when + EVENT_WINDOW)
+
+
+def hold_grouping_lock(session: Session) -> None:
+    """Serialise event assignment until commit, so two crawls storing one story at the same
+    moment cannot both start an event for it (and alert twice)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _GROUPING_LOCK})
+    elif dialect == "sqlite":  # any write takes SQLite's one write lock; reads then see all
+        session.execute(text("UPDATE sources SET name = name WHERE 1 = 0"))
 
 
 def find_event(session: Session, keys: StoryKeys) -> Event | None:

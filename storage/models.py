@@ -135,9 +135,7 @@ class ArticleBand(Base):
     __tablename__ = "article_bands"
 
     band: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    article_id: Mapped[int] = mapped_column(
-        ForeignKey("articles.id"), primary_key=True, index=True
-    )
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), primary_key=True, index=True)
 
 
 class ArticleUrl(Base):

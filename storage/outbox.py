@@ -26,6 +26,8 @@ class UnmatchedArticle:
     event_id: int
     title: str
     text: str
+    places: tuple[str, ...] = ()
+    organisations: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,13 +79,32 @@ class DeliveryRow:
 def unmatched_articles(db: Database, limit: int = 500) -> list[UnmatchedArticle]:
     with db.session() as session:
         rows = session.execute(
-            select(Article.id, Source.name, Article.event_id, Article.title, Article.text)
+            select(
+                Article.id,
+                Source.name,
+                Article.event_id,
+                Article.title,
+                Article.text,
+                Article.places,
+                Article.organisations,
+            )
             .join(Source, Source.id == Article.source_id)
             .where(Article.matched_at.is_(None))
             .order_by(Article.id)
             .limit(limit)
         ).all()
-    return [UnmatchedArticle(*row) for row in rows]
+    return [
+        UnmatchedArticle(
+            row.id,
+            row.name,
+            row.event_id,
+            row.title,
+            row.text,
+            tuple(row.places or ()),
+            tuple(row.organisations or ()),
+        )
+        for row in rows
+    ]
 
 
 def _add_match(session: Session, article: Article, record: MatchRecord) -> int:

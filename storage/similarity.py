@@ -39,8 +39,7 @@ def shingles(text: str) -> frozenset[int]:
     words = folded_words(text)
     runs = {" ".join(words[i : i + SHINGLE_WORDS]) for i in range(len(words) - SHINGLE_WORDS + 1)}
     return frozenset(
-        int.from_bytes(hashlib.blake2b(run.encode(), digest_size=4).digest(), "big")
-        for run in runs
+        int.from_bytes(hashlib.blake2b(run.encode(), digest_size=4).digest(), "big") for run in runs
     )
 
 

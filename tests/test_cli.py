@@ -15,7 +15,8 @@ from tests.sitehost import serve
 from tests.test_crawl import run_cli, source_yaml, write_config
 
 EVENT_FIELDS = {"id", "event_id", "url", "source", "sources", "title", "published_at",
-                "language", "languages", "text", "first_seen"}  # fmt: skip
+                "language", "languages", "text", "first_seen", "places", "organisations",
+                "dates_mentioned"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")

@@ -43,10 +43,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Plain ALTER TABLE DROP COLUMN (SQLite 3.35+): a batch copy of `events` would fail on the
+    # foreign keys that point at it.
     for table in ("events", "articles"):
-        with op.batch_alter_table(table, schema=None) as batch_op:
-            for column in reversed(ENTITY_COLUMNS):
-                batch_op.drop_column(column)
+        for column in reversed(ENTITY_COLUMNS):
+            op.drop_column(table, column)
     with op.batch_alter_table("article_bands", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_article_bands_article_id"))
     op.drop_table("article_bands")

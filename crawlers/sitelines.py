@@ -1,0 +1,113 @@
+"""Site-level boilerplate: lines that recur across a source's articles belong to the site.
+
+trafilatura judges one page at a time, so a notice, a promo box or a "related" list that sits
+inside the article's container on every page passes as text. Across pages it shows itself: the
+same line in many different articles of one source. A line counts as the site's when it
+appears in at least ``MIN_ARTICLES`` distinct articles of the source and is short enough to
+be furniture (``MAX_CHARS``); a line of one article only is never stripped, however often that
+article is seen. The counts start from the source's stored articles and grow with every page
+of the current crawl, counted before stripping.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from collections.abc import Callable, Hashable, Iterable
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from storage.db import Database
+from storage.sitetext import source_article_texts
+
+logger = logging.getLogger(__name__)
+
+MIN_ARTICLES = 3
+MAX_CHARS = 300  # a longer recurring block is rarer, and wrongly stripping it costs a paragraph
+MIN_LETTERS = 3  # "—" or "1." alone is no evidence of anything
+EDGES = re.compile(r"^[\W_]+|[\W_]+$")
+
+TextLoader = Callable[[str], Iterable[tuple[Hashable, str]]]
+
+
+def line_key(line: str) -> str:
+    """The line as compared across pages: case, spacing and edge punctuation ignored."""
+    return EDGES.sub("", " ".join(line.split()).casefold())
+
+
+def _candidate(key: str) -> bool:
+    return len(key) <= MAX_CHARS and sum(ch.isalpha() for ch in key) >= MIN_LETTERS
+
+
+class SiteLines:
+    """The recurring lines of one source, learned from its articles' texts."""
+
+    def __init__(self, min_articles: int = MIN_ARTICLES) -> None:
+        self.min_articles = min_articles
+        self.articles: set[Hashable] = set()
+        self.counts: Counter[str] = Counter()
+
+    def learn(self, article: Hashable, text: str) -> None:
+        """Count each line of an article once; an article seen again adds nothing."""
+        if article in self.articles:
+            return
+        self.articles.add(article)
+        self.counts.update({key for line in text.splitlines() if _candidate(key := line_key(line))})
+
+    def is_boilerplate(self, line: str) -> bool:
+        key = line_key(line)
+        return _candidate(key) and self.counts[key] >= self.min_articles
+
+    def drop_recurring(self, text: str) -> str:
+        """The text without the site's recurring lines; every other line kept, in order."""
+        return "\n".join(line for line in text.splitlines() if not self.is_boilerplate(line))
+
+
+class SiteLineBook:
+    """Each source's recurring lines, loaded from its stored articles on first use."""
+
+    def __init__(self, load: TextLoader | None = None) -> None:
+        self.load = load
+        self.sites: dict[str, SiteLines] = {}
+
+    def site(self, source: str) -> SiteLines:
+        if source not in self.sites:
+            lines = SiteLines()
+            for article, text in self.load(source) if self.load else ():
+                lines.learn(article, text)
+            logger.info("source=%s site lines from %d articles", source, len(lines.articles))
+            self.sites[source] = lines
+        return self.sites[source]
+
+    def clean(self, source: str, article: Hashable, text: str) -> str:
+        """Learn the page, then strip what recurs; the page itself counts as one article.
+
+        ``article`` is the page's canonical URL, the key stored articles are loaded under,
+        so a page fetched again (``--refresh``) is not counted twice.
+        """
+        lines = self.site(source)
+        lines.learn(article, text)
+        return lines.drop_recurring(text)
+
+
+def stored_texts(database: str | None) -> TextLoader | None:
+    """A loader of a source's stored article texts from the crawl's database, if it has one.
+
+    A database that cannot be read costs the stored evidence, never the crawl: the lines are
+    then learned from the current crawl's pages alone.
+    """
+    if not database:
+        return None
+
+    def load(source: str) -> list[tuple[str, str]]:
+        db = Database(database)
+        try:
+            return source_article_texts(db, source)
+        except SQLAlchemyError as exc:
+            logger.warning("source=%s stored texts unreadable: %r", source, exc)
+            return []
+        finally:
+            db.dispose()
+
+    return load

@@ -1,0 +1,255 @@
+"""Extraction from small hand-written pages: residues removed, paragraphs kept, the article's
+own date (never the header's "today", never the future), languages per paragraph, layout
+tables, canonical URLs."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from crawlers.cleaning import clean_lines
+from crawlers.extract import Extracted, extract
+
+URL = "http://127.0.0.1/news/item-42"
+BODY = [
+    "Delegations from forty countries gathered in the capital on Tuesday for a two-day "
+    "conference on countering terrorism, hosted by the national parliament.",
+    "Opening the session, the deputy minister said that border cooperation and the exchange "
+    "of information between security services remained the most effective tools.",
+    "The organisers expect the conference to close with a declaration on regional "
+    "cooperation, which will be presented to the assembly next year.",
+]
+
+
+def page(
+    *inner: str,
+    head: str = "",
+    before: str = "",
+    title: str = "Conference on countering terrorism opens",
+    lang: str = "en",
+) -> str:
+    """A news page: header chrome, then the article (title, paragraphs, extra lines)."""
+    paragraphs = "".join(f"<p>{p}</p>" for p in BODY)
+    return (
+        f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">'
+        f"<title>{title} - Example Herald</title>{head}</head><body>"
+        f'<div class="top">{before}<a href="http://127.0.0.1/">Home</a></div>'
+        f'<div class="content"><article><h1>{title}</h1>{paragraphs}{"".join(inner)}'
+        "</article></div></body></html>"
+    )
+
+
+def run(html: str, url: str = URL) -> Extracted:
+    found = extract(html, url)
+    assert found is not None
+    return found
+
+
+def assert_body_kept(found: Extracted) -> None:
+    for paragraph in BODY:
+        assert paragraph in found.text
+
+
+# --- residues -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "residue",
+    [
+        "<p>[gallery id=2211 columns=3]</p>",
+        "<p>[caption]</p>",
+        "<p>delegation-photo-2024.jpg</p>",
+        "<p>Comments are Closed</p>",
+        "<p>All news</p>",
+        "<p>You must be logged in to post a comment.</p>",
+        "<p>Авторизуйтесь, пожалуйста</p>",
+        "<p>Read more: Ministers meet in the capital to discuss the budget</p>",
+        "<p>Lire aussi : Les ministres se réunissent dans la capitale</p>",
+        "<p>Subscribe to our newsletter and never miss a story from the region.</p>",
+        "<p>Follow us on Twitter and Facebook for the latest updates.</p>",
+        "<p>Category: Press releases</p>",
+        "<p>Photo: Press office of the Assembly</p>",
+        "<p>© 2024 Example Herald. All rights reserved.</p>",
+        "<p>Posted on December 24, 2024 by admin</p>",
+        "<p>Опубликовано: 03.04.2023</p>",
+    ],
+)
+def test_residue_line_is_removed_and_article_kept(residue: str) -> None:
+    found = run(page(residue))
+    assert_body_kept(found)
+    assert found.text.count("\n") == len(BODY) - 1, found.text
+
+
+def test_shortcode_inside_a_paragraph_is_cut_out_and_the_sentence_kept() -> None:
+    kept = clean_lines(["The session opened [embed]x[/embed] on Monday with a minute of silence."])
+    assert kept == ["The session opened x on Monday with a minute of silence."]
+
+
+def test_image_name_is_removed_only_as_a_whole_line() -> None:
+    lines = ["IMG_2041.JPG", "The photo IMG_2041.JPG shows the delegation in the hall."]
+    assert clean_lines(lines) == [lines[1]]
+
+
+def test_headline_linked_elsewhere_is_removed_but_a_table_of_contents_heading_kept() -> None:
+    sidebar = (
+        '<a href="http://127.0.0.1/news/1">Talks on terrorism financing postponed</a>'
+        '<a href="#outlook">Outlook for the next session</a>'
+    )
+    inner = (
+        "<h3>Talks on terrorism financing postponed</h3>"
+        '<h2 id="outlook">Outlook for the next session</h2>'
+        "<p>The next session opens in April in the same hall.</p>"
+    )
+    found = run(page(inner, before=sidebar))
+    assert_body_kept(found)
+    assert "Talks on terrorism financing postponed" not in found.text  # another page's headline
+    assert "Outlook for the next session" in found.text  # a link into the page is no headline
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Published figures show a five per cent rise in unemployment in 2024.",
+        "Copyright law reform was debated by the culture committee on Wednesday.",
+        "(c) the member states shall exchange information on seized goods;",
+        "Register of seized goods to be shared between the customs services.",
+        "Follow-up talks are planned for the spring session in Baku.",
+    ],
+)
+def test_sentence_that_begins_with_a_chrome_word_is_kept(sentence: str) -> None:
+    assert clean_lines([sentence]) == [sentence]
+
+
+def test_line_that_only_starts_like_chrome_but_is_a_long_paragraph_is_kept() -> None:
+    long_line = (
+        "Subscribe is what the committee asked member states to do with the new convention, "
+        "and eleven parliaments have already ratified it, while the remaining seven expect "
+        "to vote on ratification before the end of the year, the rapporteur told the session "
+        "on Tuesday afternoon."
+    )
+    found = run(page(f"<p>{long_line}</p>"))
+    assert long_line in found.text
+
+
+# --- dates --------------------------------------------------------------------------------
+
+TODAY_HEADER = '<p class="date today">Thursday, December 26, 2024</p>'
+
+
+def test_header_today_date_is_not_the_articles_date_and_no_date_is_recorded_as_none() -> None:
+    found = run(page(before=TODAY_HEADER + '<time datetime="2024-12-26">Today</time>'))
+    assert found.published_at is None
+    assert found.date_source is None
+    assert "December 26, 2024" not in found.text
+
+
+@pytest.mark.parametrize(
+    ("head", "inner", "url", "expected", "origin"),
+    [
+        (
+            '<meta property="article:published_time" content="2024-12-20T09:30:00+05:00">',
+            "",
+            URL,
+            "2024-12-20",
+            "meta",
+        ),
+        (
+            '<script type="application/ld+json">'
+            + json.dumps(
+                {"@graph": [{"@type": "NewsArticle", "datePublished": "2024-11-15T08:00:00Z"}]}
+            )
+            + "</script>",
+            "",
+            URL,
+            "2024-11-15",
+            "jsonld",
+        ),
+        ("", "", "http://127.0.0.1/2024/10/02/chess-school-opens/", "2024-10-02", "url"),
+        (
+            "",
+            '<div class="byline">Published: 3 September 2024</div>',
+            URL,
+            "2024-09-03",
+            "byline",
+        ),
+    ],
+)
+def test_article_date_from_meta_jsonld_url_or_byline(
+    head: str, inner: str, url: str, expected: str, origin: str
+) -> None:
+    found = run(page(inner, head=head, before=TODAY_HEADER), url)
+    assert found.published_at is not None
+    assert found.published_at.date().isoformat() == expected
+    assert found.date_source == origin
+
+
+def test_future_date_is_rejected_for_the_next_source() -> None:
+    future = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    head = f'<meta property="article:published_time" content="{future}">'
+    found = run(page(head=head), "http://127.0.0.1/2024/05/12/exercise-held/")
+    assert found.published_at is not None
+    assert found.published_at.date().isoformat() == "2024-05-12"
+    assert found.date_source == "url"
+
+
+# --- languages ----------------------------------------------------------------------------
+
+TRILINGUAL = [
+    "The Parliamentary Assembly adopted a resolution on the protection of cultural heritage "
+    "in times of armed conflict and called on member states to share their inventories.",
+    "L'Assemblée parlementaire a adopté une résolution sur la protection du patrimoine "
+    "culturel en période de conflit armé et a invité les États membres à partager leurs "
+    "inventaires.",
+    "اعتمدت الجمعية البرلمانية قرارا بشأن حماية التراث الثقافي في أوقات النزاع المسلح ودعت "
+    "الدول الأعضاء إلى تبادل قوائم الجرد الخاصة بها مع المنظمات الدولية المعنية.",
+]
+
+
+def test_trilingual_page_keeps_every_paragraph_and_records_three_languages() -> None:
+    body = "".join(f"<p>{p}</p>" for p in TRILINGUAL)
+    html = (
+        '<html><head><meta charset="utf-8"><title>Cultural heritage</title></head><body>'
+        f"<article><h1>Cultural heritage resolution</h1>{body}</article></body></html>"
+    )
+    found = run(html)
+    for paragraph in TRILINGUAL:
+        assert paragraph in found.text
+    assert set(found.languages) == {"en", "fr", "ar"}
+    assert found.language in {"en", "fr", "ar"}
+
+
+# --- layout and canonical URL -------------------------------------------------------------
+
+
+def test_layout_table_page_keeps_the_article_and_drops_the_sidebar_cell() -> None:
+    paragraphs = "".join(f"<p>{p}</p>" for p in BODY)
+    html = (
+        '<html><head><meta charset="utf-8"><title>Session report</title></head><body>'
+        '<table width="100%"><tr><td colspan="2"><h2>Example Herald</h2></td></tr>'
+        '<tr><td class="side"><a href="http://127.0.0.1/a">Archive</a><br>'
+        '<a href="http://127.0.0.1/b">Photo gallery</a><br>'
+        '<a href="http://127.0.0.1/c">Contacts</a></td>'
+        f'<td class="main"><h1>Session report</h1>{paragraphs}</td></tr></table></body></html>'
+    )
+    found = run(html)
+    assert_body_kept(found)
+    assert "|" not in found.text  # cells were not rendered as a data table
+    assert "Photo gallery" not in found.text
+
+
+def test_canonical_url_on_the_same_site_is_taken() -> None:
+    head = '<link rel="canonical" href="http://127.0.0.1/news/item-42?utm_source=feed">'
+    assert run(page(head=head)).url == "http://127.0.0.1/news/item-42"
+
+
+def test_canonical_url_on_another_host_is_rejected() -> None:
+    head = '<link rel="canonical" href="https://aggregator.example.org/copied/item-42">'
+    found = run(page(head=head), "https://news.example.net/news/item-42")
+    assert found.url == "https://news.example.net/news/item-42"
+
+
+def test_page_with_too_little_text_is_no_article() -> None:
+    html = "<html><body><h1>Contacts</h1><p>Call us.</p></body></html>"
+    assert extract(html, URL) is None

@@ -1,0 +1,111 @@
+"""Reports of one story join one event: same words, near-duplicate text or same title, within
+a time window; what they name is merged into the event. A real SQLite file in tmp_path."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from storage.articles import NewArticle, store_article
+from storage.db import Database
+from storage.events import list_events
+from storage.models import ArticleBand
+from storage.similarity import NEAR_DUPLICATE, band_keys, jaccard, shingles
+
+WIRE = (
+    "Members of parliament from eleven countries met in Dushanbe on September 4-5 for a "
+    "conference on countering terrorism and violent extremism in Central Asia. Opening the "
+    "conference, the head of the Tajik delegation said that terrorist groups were recruiting "
+    "young people online and that parliaments had to modernise their laws on the financing of "
+    "terrorism. Experts presented a model law on the protection of victims of terrorism and "
+    "invited the delegations to adapt it to their own legal systems by the end of next year."
+)
+REWRITE = (
+    "DUSHANBE - Lawmakers from eleven states spent two days in the Tajik capital discussing "
+    "extremist recruitment. Opening the conference, the head of the Tajik delegation said that "
+    "terrorist groups were recruiting young people online and that parliaments had to update "
+    "their laws on the financing of terrorism. Experts presented a model law on the protection "
+    "of victims of terrorism and invited the delegations to adapt it to their own legal systems "
+    "by the end of next year, the organisers said."
+)
+OTHER = (
+    "The committee on economic affairs reviewed the agreements that govern how the countries of "
+    "the Aral Sea basin share the waters of the Amu Darya and the Syr Darya during the dry "
+    "summer months, and heard hydrologists warn that the glaciers feeding both rivers shrink."
+)
+PUBLISHED = datetime(2025, 9, 5, 9, tzinfo=UTC)
+
+
+def report(source: str, title: str, text: str, **extra: object) -> NewArticle:
+    url = f"https://{source}.example/{hashlib.sha1((title + text).encode()).hexdigest()[:12]}"
+    fields: dict[str, object] = {"published_at": PUBLISHED, **extra}
+    return NewArticle(source=source, url=url, canonical_url=url, title=title, text=text, **fields)  # type: ignore[arg-type]
+
+
+def test_the_fixture_texts_are_near_duplicates_and_the_other_is_not() -> None:
+    assert jaccard(shingles(WIRE), shingles(REWRITE)) >= NEAR_DUPLICATE
+    assert jaccard(shingles(WIRE), shingles(OTHER)) < 0.05
+    shared = set(band_keys(shingles(WIRE))) & set(band_keys(shingles(REWRITE)))
+    assert shared
+
+
+def test_rewritten_report_at_another_site_joins_the_event(db: Database) -> None:
+    store_article(db, report("desk", "Parliamentarians gather in Dushanbe", WIRE))
+    later = PUBLISHED + timedelta(days=1)
+    store_article(db, report("wire", "Dushanbe hosts lawmakers", REWRITE, published_at=later))
+    store_article(db, report("desk", "Committee reviews water sharing", OTHER))
+    events = list(list_events(db))
+    assert [e.sources for e in events] == [("desk",), ("desk", "wire")]
+    assert events[1].title == "Parliamentarians gather in Dushanbe"
+
+
+def test_near_duplicate_outside_the_window_is_a_new_event(db: Database) -> None:
+    store_article(db, report("desk", "Parliamentarians gather in Dushanbe", WIRE))
+    much_later = PUBLISHED + timedelta(days=30)
+    store_article(db, report("wire", "Dushanbe hosts lawmakers", REWRITE, published_at=much_later))
+    assert [e.sources for e in list_events(db)] == [("wire",), ("desk",)]
+
+
+def test_same_normalised_title_joins_within_the_window_only(db: Database) -> None:
+    title = "Assembly meets in Dushanbe on border security"
+    store_article(db, report("desk", title, WIRE))
+    store_article(db, report("wire", title.upper() + "!", OTHER, published_at=PUBLISHED))
+    store_article(
+        db, report("agency", title, OTHER + " More.", published_at=PUBLISHED + timedelta(days=9))
+    )
+    assert [e.sources for e in list_events(db)] == [("agency",), ("desk", "wire")]
+
+
+def test_band_keys_are_stored_for_indexed_lookup(db: Database) -> None:
+    store_article(db, report("desk", "Parliamentarians gather in Dushanbe", WIRE))
+    store_article(db, report("desk", "Short", "Too short to compare."))
+    with db.session() as session:
+        counts = session.execute(
+            select(ArticleBand.article_id, func.count()).group_by(ArticleBand.article_id)
+        ).all()
+    assert [count for _, count in counts] == [len(set(band_keys(shingles(WIRE))))]
+
+
+def test_names_and_dates_are_merged_per_event(db: Database) -> None:
+    first = report(
+        "desk", "Parliamentarians gather in Dushanbe", WIRE,
+        places=("Dushanbe", "Tajikistan"), organisations=("OSCE PA",),
+        dates_mentioned=(("September 4-5", date(2025, 9, 4), date(2025, 9, 5)),),
+    )  # fmt: skip
+    second = report(
+        "wire", "Dushanbe hosts lawmakers", REWRITE,
+        places=("Tajikistan", "Vienna"), organisations=("CIS ATC", "OSCE PA"),
+        dates_mentioned=(("4 September", date(2025, 9, 4), date(2025, 9, 4)),
+                         ("September 4-5", date(2025, 9, 4), date(2025, 9, 5))),
+    )  # fmt: skip
+    store_article(db, first)
+    store_article(db, second)
+    [event] = list_events(db)
+    assert event.places == ("Dushanbe", "Tajikistan", "Vienna")
+    assert event.organisations == ("OSCE PA", "CIS ATC")
+    assert list(event.dates_mentioned) == [
+        {"text": "4 September", "start": "2025-09-04", "end": "2025-09-04"},
+        {"text": "September 4-5", "start": "2025-09-04", "end": "2025-09-05"},
+    ]
