@@ -14,6 +14,8 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -42,6 +44,18 @@ logger = logging.getLogger(__name__)
 
 SHUTDOWN_BOUND_SECONDS = 30.0
 MISFIRE_GRACE_SECONDS = 300
+
+
+@contextmanager
+def _cycle(job: str) -> Iterator[None]:
+    """One job run: a failure (database locked or full, a bug) is one log line, and the job
+    simply runs again at its next cycle; every write is a whole transaction, so nothing is half
+    done."""
+    try:
+        yield
+    except Exception as exc:
+        logger.error("%s failed, will retry next cycle: %s: %s", job, type(exc).__name__, exc)
+        logger.debug("%s failure", job, exc_info=True)
 
 
 class Daemon:
@@ -79,6 +93,10 @@ class Daemon:
         except KeyError:
             return  # removed by a reload since this run was scheduled
         started = time.monotonic()
+        with _cycle(f"crawl {name}"):
+            self._crawl(ctx, name, source, started)
+
+    def _crawl(self, ctx: flow.Context, name: str, source: SourceConfig, started: float) -> None:
         run = crawl_source(source.crawl_source(), ctx.config.database, on_start=self._track)
         duration = time.monotonic() - started
         self.metrics.crawl_finished(
@@ -98,11 +116,16 @@ class Daemon:
             self._report_health(change)
 
     def match_job(self) -> None:
-        queued = flow.match_new_articles(self.ctx)
-        if queued:
-            logger.info("match queued=%d", queued)
+        with _cycle("match"):
+            queued = flow.match_new_articles(self.ctx)
+            if queued:
+                logger.info("match queued=%d", queued)
 
     def dispatch_job(self) -> None:
+        with _cycle("dispatch"):
+            self._dispatch()
+
+    def _dispatch(self) -> None:
         counts = flow.deliver_pending(self.ctx)
         if counts.sent or counts.retrying or counts.failed:
             logger.info(
