@@ -23,6 +23,7 @@ from monitor.channels import (
 )
 from monitor.channels.webhook import SCHEMA, sign, verify
 from tests.receivers import SmtpSink, WebhookReceiver, free_port, self_signed_cert
+from tests.sitehost import silent_server
 
 SECRET = "s3cr3t-value-do-not-leak"
 XSS = "<script>alert(1)</script>"
@@ -303,6 +304,13 @@ def test_webhook_connection_refused_raises_delivery_error() -> None:
     with pytest.raises(DeliveryError) as info:
         webhook_channel(f"http://127.0.0.1:{port}/hook").send(make_alert())
     assert f"127.0.0.1:{port}" in info.value.message
+
+
+def test_webhook_receiver_that_never_answers_is_a_retryable_timeout() -> None:
+    with silent_server() as hung, pytest.raises(DeliveryError) as info:
+        webhook_channel(hung + "/hook", timeout=1).send(make_alert())
+    assert "timed out" in info.value.message
+    assert not info.value.permanent
 
 
 def test_webhook_missing_secret_env_names_variable() -> None:
