@@ -36,7 +36,7 @@ class Mode:
     storage_articles: int
 
 
-FULL = Mode("full", sites=4, articles=1200, rules=10_000, naive_sample=20, cycles=200,
+FULL = Mode("full", sites=4, articles=1000, rules=10_000, naive_sample=8, cycles=200,
             storage_articles=1_000_000)  # fmt: skip
 QUICK = Mode("quick", sites=2, articles=100, rules=10_000, naive_sample=5, cycles=10,
              storage_articles=50_000)  # fmt: skip

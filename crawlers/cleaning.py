@@ -118,7 +118,7 @@ def _is_dateline(line: str) -> bool:
     """A byline keyword followed at once by a date ("Posted on 24 December 2024 by …"), not
     a sentence that starts with the same word ("Published figures show …")."""
     match = DATELINE.match(line)
-    return bool(match) and bool(DATE_START.match(line[match.end() :]))
+    return match is not None and DATE_START.match(line[match.end() :]) is not None
 
 
 def _squash(text: str) -> str:

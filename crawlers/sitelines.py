@@ -46,14 +46,19 @@ class SiteLines:
     def __init__(self, min_articles: int = MIN_ARTICLES) -> None:
         self.min_articles = min_articles
         self.articles: set[Hashable] = set()
+        self.texts: set[int] = set()
         self.counts: Counter[str] = Counter()
 
     def learn(self, article: Hashable, text: str) -> None:
-        """Count each line of an article once; an article seen again adds nothing."""
-        if article in self.articles:
+        """Count each line of an article once; an article seen again adds nothing, under the
+        same key or with the same text (a print or mobile copy under another URL)."""
+        keys = [key for line in text.splitlines() if _candidate(key := line_key(line))]
+        fingerprint = hash(line_key(text))
+        if article in self.articles or fingerprint in self.texts:
             return
         self.articles.add(article)
-        self.counts.update({key for line in text.splitlines() if _candidate(key := line_key(line))})
+        self.texts.add(fingerprint)
+        self.counts.update(set(keys))
 
     def is_boilerplate(self, line: str) -> bool:
         key = line_key(line)

@@ -28,6 +28,7 @@ _ENTITY_SCOPES = ("place:", "org:")  # kinds of names an article carries besides
 _BARE_END = re.compile(r"[\s()\"]")
 _SPACE = re.compile(r"\s")
 _THROUGH_LAST_SPACE = re.compile(r".*\s", re.DOTALL)
+_UNEVEN_SPACE = re.compile(r"\s\s|[^\S ]")
 
 
 class RuleSyntaxError(ValueError):
@@ -545,5 +546,7 @@ def snippet(text: str, start: int, end: int, context: int = SNIPPET_CONTEXT) -> 
     if right < len(text) and not text[right].isspace():
         through_last_space = _THROUGH_LAST_SPACE.match(text, end, right)
         right = through_last_space.end() - 1 if through_last_space else right
-    body = " ".join(text[left:right].split())
+    body = text[left:right]
+    # Most snippets hold single spaces only: then trimming the ends is all normalising does.
+    body = " ".join(body.split()) if _UNEVEN_SPACE.search(body) else body.strip()
     return ("…" if left > 0 else "") + body + ("…" if right < len(text) else "")

@@ -66,7 +66,7 @@ def tokens(text: str) -> list[Token]:
     return found
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 14)
 def _folded_words(run: str) -> tuple[str, ...]:
     """The folded words of one run. Articles repeat their words (Zipf), and three Unicode
     normalisations per word dominated matching, so each distinct run is folded once."""
@@ -75,7 +75,7 @@ def _folded_words(run: str) -> tuple[str, ...]:
     return tuple(_word_pattern().findall(fold(run)))
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 14)
 def _folded_run(run: str) -> str:
     return " ".join(_folded_words(run))
 

@@ -49,7 +49,7 @@ def test_comparison_ignores_case_spacing_and_edge_punctuation() -> None:
     for key, variant in enumerate(
         ["Press office: open daily.", "press office:  open daily", "»Press office: open daily«"]
     ):
-        lines.learn(key, variant)
+        lines.learn(key, article(f"Report number {key}.", variant))
     assert lines.is_boilerplate("PRESS OFFICE: OPEN DAILY!")
 
 
@@ -63,12 +63,20 @@ def test_one_articles_sentence_is_never_stripped_however_often_seen() -> None:
     )
 
 
+def test_one_article_under_several_urls_counts_once() -> None:
+    lines = SiteLines()
+    text = article("The minister resigned on Tuesday.", "He will stay on until May.")
+    for url in ("http://127.0.0.1/a", "http://127.0.0.1/a?print=1", "http://127.0.0.1/amp/a"):
+        lines.learn(url, text)
+    assert lines.drop_recurring(text) == text
+
+
 def test_long_recurring_paragraph_is_kept() -> None:
     long_line = "The Assembly " + "meets in plenary twice a year and " * 12
     assert len(long_line) > MAX_CHARS
     lines = SiteLines()
     for key in "abcd":
-        lines.learn(key, long_line)
+        lines.learn(key, article(f"Report {key}.", long_line))
     assert lines.drop_recurring(long_line) == long_line
 
 
@@ -78,7 +86,10 @@ def test_book_learns_each_source_from_its_stored_articles_once() -> None:
     def load(source: str) -> Iterable[tuple[Hashable, str]]:
         loaded.append(source)
         if source == "pam":
-            return [("u1", "Footer line of PAM."), ("u2", "Footer line of PAM.")]
+            return [
+                ("u1", "Report one.\nFooter line of PAM."),
+                ("u2", "Report two.\nFooter line of PAM."),
+            ]
         return []
 
     book = SiteLineBook(load)
@@ -88,7 +99,9 @@ def test_book_learns_each_source_from_its_stored_articles_once() -> None:
     assert loaded == ["pam", "osce"]
     # the page already stored under u1 (a --refresh) is not counted a second time
     fresh = SiteLineBook(load)
-    assert fresh.clean("pam", "u1", "Footer line of PAM.") == "Footer line of PAM."
+    assert fresh.clean("pam", "u1", "Report one, updated.\nFooter line of PAM.") == (
+        "Report one, updated.\nFooter line of PAM."
+    )
 
 
 def test_crawl_strips_a_notice_recurring_across_the_sites_articles(tmp_path: Path) -> None:
