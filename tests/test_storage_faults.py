@@ -54,11 +54,9 @@ def full_disk(db: Database) -> Database:
     pages = filler.execute("PRAGMA page_count").fetchone()[0]
     filler.execute(f"PRAGMA max_page_count={pages}")
     for size in (4000, 500, 50, 1):
-        try:
+        with pytest.raises(sqlite3.OperationalError, match="full"):  # noqa: PT012
             while True:
                 filler.execute("INSERT INTO filler VALUES (randomblob(?))", (size,))
-        except sqlite3.OperationalError as exc:
-            assert "full" in str(exc)
     filler.close()
     full = Database(db.url)
 
