@@ -32,10 +32,12 @@ def source_entry(site: Site, *, every: str = "30m") -> dict[str, Any]:
     }
 
 
-def write_config(path: Path, database: Path, sites: list[Site], **extra: Any) -> Path:
+def write_config(
+    path: Path, database: Path, sites: list[Site], every: str = "30m", **extra: Any
+) -> Path:
     config = {
         "database": f"sqlite:///{database}",
-        "sources": [source_entry(site, every=extra.pop("every", "30m")) for site in sites],
+        "sources": [source_entry(site, every=every) for site in sites],
         **extra,
     }
     path.write_text(yaml.safe_dump(config, sort_keys=False))

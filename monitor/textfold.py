@@ -82,7 +82,7 @@ def _folded_run(run: str) -> str:
 
 class Words:
     """A text's folded words as one string, ``" w1 w2 … wn "``, for an automaton to scan, and
-    the way back from word numbers to offsets in the original text.
+    the way back from offsets in that string to offsets in the original text.
 
     Built with C-level calls only (findall, a cached fold per distinct run, join): the spans
     of the words are worked out only when a snippet needs them.

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -34,18 +34,48 @@ class EventView:
 
 def _first_articles(
     session: Session, source: str | None, since: datetime | None, limit: int
-) -> Sequence[Article]:
-    """The first-stored article of each matching event, newest event first."""
-    first = select(func.min(Article.id).label("id")).group_by(Article.event_id).subquery()
-    query = select(Article).join(first, first.c.id == Article.id)
-    if source:
-        has_source = (
-            select(Article.event_id).join(Source).where(Source.name == source).scalar_subquery()
-        )
-        query = query.where(Article.event_id.in_(has_source))
+) -> list[Article]:
+    """The first-stored article of each matching event, newest event first.
+
+    Walks events down their primary key in chunks, so the first page costs a few indexed
+    lookups however many articles are stored. An article is never seen before it is published
+    (future dates are refused), so ``since`` can first narrow events by their indexed
+    ``first_seen`` and then be checked exactly on the first article.
+    """
+    events = select(Event.id).order_by(Event.id.desc())
     if since:
-        query = query.where(func.coalesce(Article.published_at, Article.first_seen) >= since)
-    return session.scalars(query.order_by(Article.event_id.desc()).limit(limit)).all()
+        events = events.where(Event.first_seen >= since)
+    if source:
+        reported = select(Article.event_id).join(Source).where(Source.name == source)
+        events = events.where(Event.id.in_(reported))
+    found: list[Article] = []
+    chunk, offset = max(2 * limit, 50), 0
+    while len(found) < limit:
+        ids = session.scalars(events.offset(offset).limit(chunk)).all()
+        if not ids:
+            break
+        offset += chunk
+        firsts: dict[int, Article] = {}
+        for article in session.scalars(
+            select(Article).where(Article.event_id.in_(ids)).order_by(Article.id.desc())
+        ):
+            firsts[article.event_id] = article  # the lowest id wins: ordered descending
+        for event_id in ids:
+            first = firsts.get(event_id)
+            if first is not None and _since(first, since):
+                found.append(first)
+    return found[:limit]
+
+
+def _since(article: Article, since: datetime | None) -> bool:
+    if since is None:
+        return True
+    return _utc(article.published_at or article.first_seen) >= _utc(since)
+
+
+def _utc(value: datetime) -> datetime:
+    """Stored times are UTC, with or without their zone; compare them as UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def list_events(
