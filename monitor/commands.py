@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from crawlers.entities import names_for_matching
-from crawlers.extract import extract as extract_page
 from crawlers.pagefile import expand, load
 from monitor import flow
 from monitor.channels.alert import Alert, AlertArticle, DeliveryError
@@ -137,6 +136,8 @@ def _event_fields(event: Any) -> dict[str, Any]:
 
 
 def extract(args: argparse.Namespace) -> int:
+    from crawlers.extract import extract as extract_page  # trafilatura: only this command
+
     status = 0
     for item in expand(args.pages):
         try:
