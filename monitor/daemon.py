@@ -15,12 +15,13 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from crawlers.runner import crawl_source
@@ -107,6 +108,8 @@ class Daemon:
             name, run.id, run.status, run.pages, run.new_articles, run.duplicates, run.errors,
             duration,
         )  # fmt: skip
+        if run.new_articles:
+            self._run_soon("match")  # alerts leave now, not at the next match interval
         if run.status != "ok":
             logger.warning("crawl source=%s run=%d %s: %s", name, run.id, run.status, run.error)
         changes = self.health.record(
@@ -120,6 +123,7 @@ class Daemon:
             queued = flow.match_new_articles(self.ctx)
             if queued:
                 logger.info("match queued=%d", queued)
+                self._run_soon("dispatch")
 
     def dispatch_job(self) -> None:
         with _cycle("dispatch"):
@@ -134,6 +138,11 @@ class Daemon:
                 counts.retrying,
                 counts.failed,
             )
+
+    def _run_soon(self, job_id: str) -> None:
+        """Bring a periodic job forward; max_instances=1 still keeps it from overlapping."""
+        with suppress(JobLookupError):  # not scheduled (yet, or any more)
+            self.scheduler.modify_job(job_id, next_run_time=datetime.now(UTC))
 
     def _track(self, child: subprocess.Popen[str]) -> None:
         with self.children_lock:

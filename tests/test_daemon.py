@@ -93,7 +93,12 @@ class Store:
 
 
 def config_for(
-    tmp_path: Path, sources: list[dict[str, Any]], hook: str, listen: str, health: str = ""
+    tmp_path: Path,
+    sources: list[dict[str, Any]],
+    hook: str,
+    listen: str,
+    health: str = "",
+    every: str = "1s",
 ) -> Path:
     config: dict[str, Any] = {
         "database": f"sqlite:///{tmp_path / 'eventwatch.db'}",
@@ -101,7 +106,7 @@ def config_for(
         "rules": [{"name": "dushanbe-ct", "query": "Dushanbe AND terror*", "notify": ["soc"]}],
         "channels": {"soc": {"type": "webhook", "url": hook, "secret_env": "SOC_SECRET"}},
         "delivery": {"backoff_initial": "1s", "backoff_max": "2s", "lease": "3s"},
-        "daemon": {"listen": listen, "match_every": "1s", "dispatch_every": "1s",
+        "daemon": {"listen": listen, "match_every": every, "dispatch_every": every,
                    "max_parallel_crawls": 2},
     }  # fmt: skip
     if health:
@@ -160,7 +165,8 @@ def test_daemon_cycles_reload_and_stop(
     port = free_port()
     with WebhookReceiver() as hook, WebhookReceiver() as notices, contextmanager(troubled)() as bad:
         first = [fast("wpnews", news), *bad]
-        config = config_for(tmp_path, first, hook.url, f"127.0.0.1:{port}", notices.url)
+        # Match and dispatch only hourly: alerts must still leave as soon as a crawl stores.
+        config = config_for(tmp_path, first, hook.url, f"127.0.0.1:{port}", notices.url, "1h")
         store = Store(f"sqlite:///{tmp_path / 'eventwatch.db'}")
         daemon = Daemon(config)
         daemon.start()
@@ -182,7 +188,7 @@ def test_daemon_cycles_reload_and_stop(
             assert len(set(titles(hook))) == 2
 
             sources = [*first, fast("parliament", parliament)]
-            config_for(tmp_path, sources, hook.url, f"127.0.0.1:{port}", notices.url)
+            config_for(tmp_path, sources, hook.url, f"127.0.0.1:{port}", notices.url, "1h")
             daemon.signal(signal.SIGHUP)
             assert wait_for(lambda: store.runs("parliament") >= 1), "SIGHUP added a source"
 
