@@ -13,11 +13,11 @@ GOOD = """
 database: sqlite:///{db}
 sources:
   - name: pam
-    start_urls: [https://www.pam.int/]
+    start_urls: [https://pam.example.org/]
     schedule: {{every: 30m}}
   - name: asiaplus
-    start_urls: [https://asiaplustj.info/en/news]
-    feeds: [https://asiaplustj.info/en/rss]
+    start_urls: [https://asiaplus.example.org/en/news]
+    feeds: [https://asiaplus.example.org/en/rss]
     follow: ['/en/news/\\d+']
     schedule: {{cron: "0 */2 * * *"}}
 rules:
@@ -78,7 +78,7 @@ def test_shipped_default_config_is_valid() -> None:
         ),
         (("type: webhook, url:", "type: pager, url:"), "channels.soc"),
         (
-            ("[https://www.pam.int/]", "[ftp://www.pam.int/]"),
+            ("[https://pam.example.org/]", "[ftp://pam.example.org/]"),
             "sources[0] (name 'pam'): field start_urls",
         ),
     ],

@@ -19,18 +19,18 @@ from crawlers.urls import clean_url, normalize_url
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
-        ("https://x.org/2024/12/26/defence-minister-visits/", True),
-        ("https://x.org/index.php/news/123-pam-meets-in-rome", True),
-        ("https://x.org/en/news/assembly-adopts-resolution-on-terrorism.html", True),
-        ("https://x.org/news/4567", True),
-        ("https://x.org/welcome.asp?m=news&id=1234", True),
-        ("https://x.org/page/2/", False),
-        ("https://x.org/category/news/", False),
-        ("https://x.org/tag/terrorism/", False),
-        ("https://x.org/about/", False),
-        ("https://x.org/", False),
-        ("https://x.org/files/report-on-terrorism-2024.pdf", False),
-        ("https://x.org/news?page=3", False),
+        ("https://x.example.org/2024/12/26/defence-minister-visits/", True),
+        ("https://x.example.org/index.php/news/123-pam-meets-in-rome", True),
+        ("https://x.example.org/en/news/assembly-adopts-resolution-on-terrorism.html", True),
+        ("https://x.example.org/news/4567", True),
+        ("https://x.example.org/welcome.asp?m=news&id=1234", True),
+        ("https://x.example.org/page/2/", False),
+        ("https://x.example.org/category/news/", False),
+        ("https://x.example.org/tag/terrorism/", False),
+        ("https://x.example.org/about/", False),
+        ("https://x.example.org/", False),
+        ("https://x.example.org/files/report-on-terrorism-2024.pdf", False),
+        ("https://x.example.org/news?page=3", False),
     ],
 )
 def test_article_url_heuristic(url: str, expected: bool) -> None:
@@ -44,29 +44,31 @@ def test_listing_links_split_articles_pages_and_offsite() -> None:
       <a href="https://other.example/2024/05/01/something-else-entirely/">offsite</a>
       <a href="http://169.254.169.254/latest/meta-data/">metadata</a>
       <a href="file:///etc/passwd">file</a><a href="javascript:alert(1)">js</a>
-      <a href="ftp://x.org/2024/05/01/file-on-ftp-server/">ftp</a>
+      <a href="ftp://x.example.org/2024/05/01/file-on-ftp-server/">ftp</a>
       <a href="/news?start=10">Older posts</a><a href="/news/page-3">3</a>
       <a href="/contact/">Contact</a></body></html>"""
-    links = listing_links(Selector(text=html), "https://x.org/news", ["x.org"], ())
-    assert links.articles == ("https://x.org/2024/05/01/assembly-meets-on-counter-terrorism/",)
+    links = listing_links(Selector(text=html), "https://x.example.org/news", ["x.example.org"], ())
+    assert links.articles == (
+        "https://x.example.org/2024/05/01/assembly-meets-on-counter-terrorism/",
+    )
     assert set(links.next_pages) == {
-        "https://x.org/news/page-2",
-        "https://x.org/news?start=10",
-        "https://x.org/news/page-3",
+        "https://x.example.org/news/page-2",
+        "https://x.example.org/news?start=10",
+        "https://x.example.org/news/page-3",
     }
 
 
 def test_follow_patterns_replace_the_heuristic() -> None:
     html = '<a href="/show?item=7">x</a><a href="/2024/05/01/a-b-c-d/">y</a>'
     follow = compile_follow([r"/show\?item=\d+$"])
-    links = listing_links(Selector(text=html), "https://x.org/", ["x.org"], follow)
-    assert links.articles == ("https://x.org/show?item=7",)
+    links = listing_links(Selector(text=html), "https://x.example.org/", ["x.example.org"], follow)
+    assert links.articles == ("https://x.example.org/show?item=7",)
 
 
 def test_subdomains_are_on_site_other_hosts_are_not() -> None:
-    assert on_site("https://news.x.org/a", ["x.org"])
-    assert not on_site("https://evilx.org/a", ["x.org"])
-    assert not on_site("ftp://x.org/a", ["x.org"])
+    assert on_site("https://news.x.example.org/a", ["x.example.org"])
+    assert not on_site("https://evilx.example.org/a", ["x.example.org"])
+    assert not on_site("ftp://x.example.org/a", ["x.example.org"])
 
 
 def test_feed_and_sitemap_discovery() -> None:
@@ -74,9 +76,11 @@ def test_feed_and_sitemap_discovery() -> None:
         '<link rel="alternate" type="application/rss+xml" href="/feed.xml">'
         '<link rel="stylesheet" href="/s.css">'
     )
-    assert feed_links(Selector(text=html), "https://x.org/") == ["https://x.org/feed.xml"]
-    robots = "User-agent: *\nDisallow: /private/\nSitemap: https://x.org/sitemap.xml\n"
-    assert robots_sitemaps(robots) == ["https://x.org/sitemap.xml"]
+    assert feed_links(Selector(text=html), "https://x.example.org/") == [
+        "https://x.example.org/feed.xml"
+    ]
+    robots = "User-agent: *\nDisallow: /private/\nSitemap: https://x.example.org/sitemap.xml\n"
+    assert robots_sitemaps(robots) == ["https://x.example.org/sitemap.xml"]
 
 
 def test_url_normalisation() -> None:
@@ -84,5 +88,5 @@ def test_url_normalisation() -> None:
         normalize_url("HTTP://Example.COM:80/a/b/?utm_source=x&b=2&a=1&fbclid=z#frag")
         == "http://example.com/a/b?a=1&b=2"
     )
-    assert normalize_url("https://x.org:443/news/") == "https://x.org/news"
-    assert clean_url("https://x.org/a/?utm_medium=rss#top") == "https://x.org/a/"
+    assert normalize_url("https://x.example.org:443/news/") == "https://x.example.org/news"
+    assert clean_url("https://x.example.org/a/?utm_medium=rss#top") == "https://x.example.org/a/"

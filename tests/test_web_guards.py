@@ -32,7 +32,7 @@ def external(root: str, target: Path, body: str) -> bytes:
 def test_doctype_with_internal_subset_is_cut_and_nothing_else() -> None:
     cut = without_doctype(bomb("rss", "<rss><channel><title>&l9;</title></channel></rss>"))
     assert b"ENTITY" not in cut and b"<rss><channel><title>&l9;</title>" in cut
-    plain = b"<?xml version='1.0'?><urlset><url><loc>https://x.org/a</loc></url></urlset>"
+    plain = b"<?xml version='1.0'?><urlset><url><loc>https://x.example.org/a</loc></url></urlset>"
     assert without_doctype(plain) == plain
     quoted = b"<rss><item><title>&lt;!DOCTYPE html&gt;</title></item></rss>"
     assert without_doctype(quoted) == quoted  # after the root element: text, not a DTD
@@ -62,29 +62,33 @@ def test_feed_body_naming_a_local_file_is_not_opened(tmp_path: Path) -> None:
 def test_sitemap_bomb_and_external_entity(tmp_path: Path) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_text("TOP-SECRET-VALUE", encoding="utf-8")
-    urls = "<urlset><url><loc>https://x.org/a</loc></url><url><loc>{}</loc></url></urlset>"
+    urls = "<urlset><url><loc>https://x.example.org/a</loc></url><url><loc>{}</loc></url></urlset>"
     for body in (
         bomb("urlset", urls.format("&l9;")),
         external("urlset", secret, urls.format("&leak;")),
     ):
         locs = [entry.get("loc") for entry in Sitemap(without_doctype(body))]
-        assert "https://x.org/a" in locs
+        assert "https://x.example.org/a" in locs
         assert not [loc for loc in locs if loc and ("haha" in loc or "SECRET" in loc)]
 
 
 def test_on_site_keeps_to_the_source_domains_and_ports() -> None:
-    domains = CrawlSource("s", start_urls=("http://127.0.0.1:8080/", "https://x.org/")).domains()
-    assert domains == ("127.0.0.1:8080", "x.org")
+    domains = CrawlSource(
+        "s", start_urls=("http://127.0.0.1:8080/", "https://x.example.org/")
+    ).domains()
+    assert domains == ("127.0.0.1:8080", "x.example.org")
     assert on_site("http://127.0.0.1:8080/news/1", domains)
     assert not on_site("http://127.0.0.1:8081/news/1", domains)  # another service
     assert not on_site("http://127.0.0.1/news/1", domains)
-    assert on_site("https://www.x.org/a", domains) and on_site("http://x.org:80/a", domains)
-    assert not on_site("http://x.org:6379/", domains)
+    assert on_site("https://www.x.example.org/a", domains) and on_site(
+        "http://x.example.org:80/a", domains
+    )
+    assert not on_site("http://x.example.org:6379/", domains)
     for url in (
         "file:///etc/passwd",
-        "ftp://x.org/a",
+        "ftp://x.example.org/a",
         "javascript:alert(1)",
-        "http://x.org:99999/",
+        "http://x.example.org:99999/",
     ):
         assert not on_site(url, domains)
     assert not on_site("http://169.254.169.254/latest/meta-data/", domains)
@@ -117,22 +121,28 @@ def test_public_addresses_pass() -> None:
 def test_utf8_labelled_latin1_is_read_as_utf8() -> None:
     body = "<p>Делегация — café</p>".encode()
     wrong = HtmlResponse(
-        "http://x.org/", body=body, headers={"Content-Type": "text/html; charset=iso-8859-1"}
+        "http://x.example.org/",
+        body=body,
+        headers={"Content-Type": "text/html; charset=iso-8859-1"},
     )
     assert "Делегация — café" in page_text(wrong)
     latin = "<p>café crème</p>".encode("latin-1")
     right = HtmlResponse(
-        "http://x.org/", body=latin, headers={"Content-Type": "text/html; charset=iso-8859-1"}
+        "http://x.example.org/",
+        body=latin,
+        headers={"Content-Type": "text/html; charset=iso-8859-1"},
     )
     assert "café crème" in page_text(right)
-    broken = HtmlResponse("http://x.org/", body=b"<p>ok \xff\xfe ok</p>", encoding="utf-8")
+    broken = HtmlResponse("http://x.example.org/", body=b"<p>ok \xff\xfe ok</p>", encoding="utf-8")
     assert "ok \ufffd" in page_text(broken)
 
 
 def test_given_domains_keep_the_entry_urls() -> None:
-    source = CrawlSource("s", start_urls=("http://x.org:8080/",), allowed_domains=("x.org",))
-    assert source.domains() == ("x.org", "x.org:8080")
-    feed_elsewhere = CrawlSource(
-        "t", feeds=("https://feeds.example.net/x",), allowed_domains=("x.org",)
+    source = CrawlSource(
+        "s", start_urls=("http://x.example.org:8080/",), allowed_domains=("x.example.org",)
     )
-    assert feed_elsewhere.domains() == ("x.org", "feeds.example.net")
+    assert source.domains() == ("x.example.org", "x.example.org:8080")
+    feed_elsewhere = CrawlSource(
+        "t", feeds=("https://feeds.example.net/x",), allowed_domains=("x.example.org",)
+    )
+    assert feed_elsewhere.domains() == ("x.example.org", "feeds.example.net")
