@@ -181,7 +181,14 @@ def _run_daemon(
             last_rss = rss_mb(daemon.pid)
     finally:
         daemon.send_signal(signal.SIGTERM)
-        daemon.wait(60)
+        try:
+            daemon.wait(60)
+        except subprocess.TimeoutExpired:  # a finding, not a crash: show why it hung
+            daemon.kill()
+            daemon.wait()
+            tail = (folder / "daemon.log").read_text(errors="replace")[-4000:]
+            print(f"daemon did not stop within 60 s of SIGTERM; log tail:\n{tail}", flush=True)
+            raw["daemon_stop_timeout_log"] = tail
         log.close()
     seconds = time.monotonic() - started
     raw.update(daemon_cycles=done, daemon_seconds=seconds, daemon_rss_start_mb=first_rss,

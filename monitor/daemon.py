@@ -71,6 +71,8 @@ class Daemon:
         self.children_lock = threading.Lock()
         self.stopping = threading.Event()
         self.reload_requested = threading.Event()
+        self.soon: set[str] = set()  # periodic jobs to run now (see _run_soon)
+        self.soon_lock = threading.Lock()
         workers = config.daemon.max_parallel_crawls or os.cpu_count() or 1
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(4), "crawls": ThreadPoolExecutor(workers)},
@@ -140,9 +142,19 @@ class Daemon:
             )
 
     def _run_soon(self, job_id: str) -> None:
-        """Bring a periodic job forward; max_instances=1 still keeps it from overlapping."""
-        with suppress(JobLookupError):  # not scheduled (yet, or any more)
-            self.scheduler.modify_job(job_id, next_run_time=datetime.now(UTC))
+        """Ask the main loop to bring a periodic job forward.
+
+        Not done here: a job thread must never call into the scheduler, whose shutdown holds
+        its locks while it waits for the job threads to end."""
+        with self.soon_lock:
+            self.soon.add(job_id)
+
+    def _bring_forward(self) -> None:
+        with self.soon_lock:
+            wanted, self.soon = self.soon, set()
+        for job_id in sorted(wanted):  # "dispatch" before "match": order does not matter
+            with suppress(JobLookupError):  # not scheduled (yet, or any more)
+                self.scheduler.modify_job(job_id, next_run_time=datetime.now(UTC))
 
     def _track(self, child: subprocess.Popen[str]) -> None:
         with self.children_lock:
@@ -248,10 +260,11 @@ class Daemon:
         self._periodic(config)
         self.scheduler.start()
         logger.info("eventwatch running: %d sources", len([s for s in config.sources if s.enabled]))
-        while not self.stopping.wait(0.5):
+        while not self.stopping.wait(0.2):
             if self.reload_requested.is_set():
                 self.reload_requested.clear()
                 self.reload()
+            self._bring_forward()
         self.stop()
         return 0
 
