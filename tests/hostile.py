@@ -474,7 +474,7 @@ def _sitemap(handler: _SiteHandler, doctype: str, bad_loc: str) -> None:
     good = handler.server.base_url + GOOD[2].path
     body = (
         f'<?xml version="1.0" encoding="utf-8"?>{doctype}'
-        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        "<urlset>"  # a sitemap parses without its namespace
         f"<url><loc>{good}</loc></url><url><loc>{bad_loc}</loc></url>"
         "<url><loc>&fromhttp;</loc></url></urlset>"
     )
