@@ -48,6 +48,7 @@ def crawl_figures(
         extraction_limit_pps=limit, extraction_limit_articles=extracted,
         recrawl_seconds=second, recrawl_output=again,
         recrawl_statuses=dict(mirror.log.statuses(mark)), crawl_peak_rss_mb=peak.peak_mb,
+        crawl_worker_peak_rss_mb=peak.worker_peak_mb,
     )  # fmt: skip
     return [
         Figure("crawl: article pages fetched", f"{fetched}", f"{len(pages)} served"),
@@ -62,7 +63,8 @@ def crawl_figures(
             f">= {CRAWL_RATIO_TARGET}",
             ratio >= CRAWL_RATIO_TARGET,
         ),
-        Figure("crawl: peak RSS of a crawl subprocess", f"{peak.peak_mb:.0f} MB"),
+        Figure("crawl: peak RSS of the crawl subprocess", f"{peak.peak_mb:.0f} MB"),
+        Figure("crawl: peak RSS of an extraction worker", f"{peak.worker_peak_mb:.0f} MB"),
         Figure(
             "re-crawl: wall time / first crawl",
             f"{second / first:.1%} ({second:.1f} s)",

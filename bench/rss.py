@@ -7,6 +7,7 @@ import threading
 import psutil
 
 CRAWL_MODULE = "crawlers.crawl"
+WORKER_MARK = "spawn_main"  # a multiprocessing worker: the crawl's extraction pool
 
 
 def rss_mb(pid: int) -> float:
@@ -14,12 +15,14 @@ def rss_mb(pid: int) -> float:
 
 
 class CrawlPeak:
-    """Samples, every `interval` seconds, the RSS of each crawl subprocess under `pid`."""
+    """Samples, every `interval` seconds, the RSS of each crawl subprocess under `pid`, and
+    of each extraction worker apart."""
 
     def __init__(self, pid: int, interval: float = 0.1) -> None:
         self.pid = pid
         self.interval = interval
         self.peak_mb = 0.0
+        self.worker_peak_mb = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -39,7 +42,11 @@ class CrawlPeak:
                 return
             for child in children:
                 try:
-                    if CRAWL_MODULE in " ".join(child.cmdline()):
+                    command = " ".join(child.cmdline())
+                    if CRAWL_MODULE in command:
                         self.peak_mb = max(self.peak_mb, child.memory_info().rss / 2**20)
+                    elif WORKER_MARK in command:
+                        rss = child.memory_info().rss / 2**20
+                        self.worker_peak_mb = max(self.worker_peak_mb, rss)
                 except psutil.Error:
                     continue  # it ended between the listing and the look

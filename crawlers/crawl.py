@@ -1,7 +1,9 @@
-"""The crawl entry point: one source, one process (``python -m crawlers.crawl``).
+"""The crawl entry point: one process crawls one or more sources (``python -m crawlers.crawl``).
 
 Scrapy's reactor cannot restart within a process, and a process per crawl frees its memory
-and isolates its crashes; ``crawlers.runner`` starts this and waits for it.
+and isolates its crashes; ``crawlers.runner`` starts this and waits for it. Sources crawled
+together share one reactor and one pool of extraction workers (:mod:`crawlers.workers`), so
+an on-demand crawl of every source starts Python and Scrapy once, not once per source.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from scrapy.settings import Settings
 from scrapy.utils.project import get_project_settings
 
 from crawlers.sources import CrawlSource
+from crawlers.workers import shutdown as shutdown_workers
 from storage.articles import is_known_url
 from storage.db import Database
 from storage.runs import close_run, get_run
@@ -54,21 +57,43 @@ def known_checker(db: Database) -> object:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m crawlers.crawl")
     parser.add_argument("--database", required=True)
-    parser.add_argument("--run-id", type=int, required=True)
+    parser.add_argument(
+        "--run-id", type=int, action="append", required=True, help="one per source, in order"
+    )
     parser.add_argument("--refresh", action="store_true")
     parser.add_argument("--log-level", default="WARNING")
+    parser.add_argument("--extract-workers", type=int, default=0)
     args = parser.parse_args(argv)
-    source = CrawlSource.from_json(sys.stdin.read())
+    sources = [CrawlSource.from_json(line) for line in sys.stdin.read().splitlines() if line]
+    if len(sources) != len(args.run_id):
+        parser.error(f"{len(sources)} sources on stdin but {len(args.run_id)} --run-id")
     db = Database(args.database)
-    settings = crawl_settings(source, args.database, args.run_id, args.refresh)
-    settings.set("LOG_LEVEL", args.log_level, priority="cmdline")
-    process = AsyncCrawlerProcess(settings)
+    process = AsyncCrawlerProcess(_process_settings(args))
     is_known = None if args.refresh else known_checker(db)
-    process.crawl("site", source=source, is_known=is_known)  # by name: spiders sit above us
-    process.start()
-    run = get_run(db, args.run_id)
+    for source, run_id in zip(sources, args.run_id, strict=True):
+        crawler = process.create_crawler("site")  # by name: spiders sit above us
+        own = crawl_settings(source, args.database, run_id, args.refresh)
+        crawler.settings.update(own)
+        process.crawl(crawler, source=source, is_known=is_known)
+    try:
+        process.start()
+    finally:
+        shutdown_workers()
+    return max(_outcome(db, run_id) for run_id in args.run_id)
+
+
+def _process_settings(args: argparse.Namespace) -> Settings:
+    settings = get_project_settings()
+    settings.setmodule("crawlers.settings", priority="project")
+    settings.set("LOG_LEVEL", args.log_level, priority="cmdline")
+    settings.set("EVENTWATCH_EXTRACT_WORKERS", args.extract_workers, priority="cmdline")
+    return settings
+
+
+def _outcome(db: Database, run_id: int) -> int:
+    run = get_run(db, run_id)
     if run.finished_at is None:  # the spider never closed normally
-        close_run(db, args.run_id, "failed", "crawl ended without closing the spider")
+        close_run(db, run_id, "failed", "crawl ended without closing the spider")
         return 1
     return 0 if run.status == "ok" else 1
 

@@ -14,7 +14,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,7 @@ class _Alias:
     capitals_only: bool
 
 
+@lru_cache(maxsize=1 << 16)  # words repeat: each distinct one is folded once
 def fold_word(word: str) -> str:
     """Casefolded, without accents, harakat or tatweel (compatibility forms unified)."""
     folded = unicodedata.normalize("NFD", unicodedata.normalize("NFKC", word).casefold())

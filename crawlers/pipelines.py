@@ -9,10 +9,10 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem, NotConfigured
 
 from crawlers.entities import find_entities
-from crawlers.extract import extract
 from crawlers.items import PageItem
 from crawlers.sitelines import SiteLineBook, stored_texts
 from crawlers.urls import normalize_url
+from crawlers.workers import extract_page
 from storage.articles import NewArticle, store_article
 from storage.db import Database
 
@@ -22,15 +22,16 @@ logger = logging.getLogger(__name__)
 class ExtractPipeline:
     def __init__(self, crawler: Crawler) -> None:
         self.stats = crawler.stats
+        self.workers = crawler.settings.getint("EVENTWATCH_EXTRACT_WORKERS")
         self.site_lines = SiteLineBook(stored_texts(crawler.settings.get("EVENTWATCH_DATABASE")))
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         return cls(crawler)
 
-    def process_item(self, item: PageItem) -> NewArticle:
+    async def process_item(self, item: PageItem) -> NewArticle:
         try:
-            found = extract(item.html, item.url)
+            found = await extract_page(item.html, item.url, self.workers)
         except Exception as exc:  # a broken page is recorded, never fatal to the crawl
             self._count("extract_error")
             logger.warning("source=%s url=%s extraction failed: %r", item.source, item.url, exc)

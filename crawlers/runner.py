@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 from crawlers.sources import CrawlSource
 from storage.db import Database
@@ -22,9 +21,13 @@ KILL_GRACE_SECONDS = 60.0  # Scrapy closes itself at the limit; this is the back
 STDERR_TAIL_CHARS = 2000
 
 
-def _command(database: str, run_id: int, refresh: bool, log_level: str) -> list[str]:
+def _command(
+    database: str, run_ids: Sequence[int], refresh: bool, log_level: str, extract_workers: int
+) -> list[str]:
     command = [sys.executable, "-m", "crawlers.crawl", "--database", database]
-    command += ["--run-id", str(run_id), "--log-level", log_level]
+    for run_id in run_ids:
+        command += ["--run-id", str(run_id)]
+    command += ["--log-level", log_level, "--extract-workers", str(extract_workers)]
     return command + (["--refresh"] if refresh else [])
 
 
@@ -36,12 +39,47 @@ def crawl_source(
     log_level: str = "WARNING",
     on_start: Callable[[subprocess.Popen[str]], None] | None = None,
 ) -> RunSummary:
-    """Crawl one source in a subprocess; the run row tells what happened, even on a kill."""
+    """Crawl one source in a subprocess of its own, extracting there (the daemon's way: its
+    crawls run side by side, one per source); the run row tells what happened, even on a kill."""
+    return crawl_together(
+        [source], database, refresh=refresh, log_level=log_level, on_start=on_start
+    )[0]
+
+
+def crawl_sources(
+    sources: Sequence[CrawlSource],
+    database: str,
+    *,
+    extract_workers: int | None = None,
+    refresh: bool = False,
+    log_level: str = "WARNING",
+) -> list[RunSummary]:
+    """Crawl several sources in one subprocess, pages extracted by ``extract_workers``
+    processes (default: one per CPU): Python and Scrapy start once, and every core extracts
+    whichever source has pages waiting."""
+    workers = extract_workers if extract_workers is not None else os.cpu_count() or 1
+    return crawl_together(
+        sources, database, refresh=refresh, log_level=log_level, extract_workers=workers
+    )
+
+
+def crawl_together(
+    sources: Sequence[CrawlSource],
+    database: str,
+    *,
+    refresh: bool = False,
+    log_level: str = "WARNING",
+    extract_workers: int = 0,
+    on_start: Callable[[subprocess.Popen[str]], None] | None = None,
+) -> list[RunSummary]:
+    """Crawl ``sources`` in one subprocess; one run row per source, closed whatever happens."""
+    if not sources:
+        return []
     db = Database(database)
     try:
-        run_id = open_run(db, source.name)
+        run_ids = [open_run(db, source.name) for source in sources]
         child = subprocess.Popen(
-            _command(database, run_id, refresh, log_level),
+            _command(database, run_ids, refresh, log_level, extract_workers),
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -50,47 +88,36 @@ def crawl_source(
         )
         if on_start is not None:
             on_start(child)
-        _wait(child, source, db, run_id)
-        return get_run(db, run_id)
+        _wait(child, sources, db, run_ids)
+        return [get_run(db, run_id) for run_id in run_ids]
     finally:
         db.dispose()
 
 
-def _wait(child: subprocess.Popen[str], source: CrawlSource, db: Database, run_id: int) -> None:
+def _wait(
+    child: subprocess.Popen[str], sources: Sequence[CrawlSource], db: Database, run_ids: list[int]
+) -> None:
+    """Wait until the longest time limit (plus a grace) has passed; runs still open after a
+    kill are closed as ``timeout``, after a crash as ``failed``."""
+    limit = max(source.time_limit for source in sources)
+    stdin = "".join(source.to_json() + "\n" for source in sources)
     try:
-        _, stderr = child.communicate(
-            source.to_json(), timeout=source.time_limit + _grace(source.time_limit)
-        )
+        _, stderr = child.communicate(stdin, timeout=limit + _grace(limit))
     except subprocess.TimeoutExpired:
         child.kill()
         child.communicate()
-        limit = f"{source.time_limit:.0f} s"
-        close_run(db, run_id, "timeout", f"killed: still running past its {limit} time limit")
-        logger.warning("source=%s run=%d killed at its time limit", source.name, run_id)
+        for source, run_id in zip(sources, run_ids, strict=True):
+            if get_run(db, run_id).finished_at is None:
+                reason = f"killed: still running past its {source.time_limit:.0f} s time limit"
+                close_run(db, run_id, "timeout", reason)
+                logger.warning("source=%s run=%d killed at its time limit", source.name, run_id)
         return
     if child.returncode != 0:
         tail = (stderr or "").strip()[-STDERR_TAIL_CHARS:]
-        close_run(db, run_id, "failed", f"crawl process exited {child.returncode}: {tail}")
+        for run_id in run_ids:  # a run the crawl closed itself keeps its own verdict
+            close_run(db, run_id, "failed", f"crawl process exited {child.returncode}: {tail}")
 
 
 def _grace(time_limit: float) -> float:
     """Time after the limit before a kill: up to a minute, less for short test limits."""
     return min(KILL_GRACE_SECONDS, max(10.0, time_limit))
-
-
-def crawl_sources(
-    sources: Sequence[CrawlSource],
-    database: str,
-    *,
-    parallel: int | None = None,
-    refresh: bool = False,
-    log_level: str = "WARNING",
-) -> list[RunSummary]:
-    """Crawl several sources, at most ``parallel`` at once (default: CPU count)."""
-    workers = max(1, min(parallel or os.cpu_count() or 1, len(sources) or 1))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [
-            pool.submit(crawl_source, s, database, refresh=refresh, log_level=log_level)
-            for s in sources
-        ]
-        return [f.result() for f in futures]

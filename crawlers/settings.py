@@ -73,3 +73,4 @@ EXTENSIONS = {
 EVENTWATCH_DATABASE = None
 EVENTWATCH_RUN_ID = None
 EVENTWATCH_REFRESH = False
+EVENTWATCH_EXTRACT_WORKERS = 0  # crawlers.workers: 0 extracts in the crawl process

@@ -37,7 +37,7 @@ def line_key(line: str) -> str:
 
 
 def _candidate(key: str) -> bool:
-    return len(key) <= MAX_CHARS and sum(ch.isalpha() for ch in key) >= MIN_LETTERS
+    return len(key) <= MAX_CHARS and sum(map(str.isalpha, key)) >= MIN_LETTERS
 
 
 class SiteLines:

@@ -62,9 +62,9 @@ def crawl(
     ctx: Context, names: list[str], *, refresh: bool = False, log_level: str = "WARNING"
 ) -> list[RunSummary]:
     sources = [ctx.config.source(name).crawl_source() for name in names]
-    parallel = ctx.config.daemon.max_parallel_crawls
+    workers = ctx.config.daemon.max_parallel_crawls
     return crawl_sources(
-        sources, ctx.config.database, parallel=parallel, refresh=refresh, log_level=log_level
+        sources, ctx.config.database, extract_workers=workers, refresh=refresh, log_level=log_level
     )
 
 

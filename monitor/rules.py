@@ -5,8 +5,8 @@ prefix, ``title:`` to look in the title only, and ``place:NAME`` / ``org:NAME`` 
 organisation the article names (the caller passes those names; any alias may be given).
 Every distinct word sequence of every rule goes into one Aho-Corasick automaton over the folded
 words of an article, so matching an article costs one scan of its title and one of its text,
-then only the rules that mention a found term are evaluated: 10,000 rules cost about what 10
-do. Matching is pure: no database, no network.
+then only the rules that a found term can make hold are evaluated: 10,000 rules cost about what
+10 do. Snippets are cut only when read. Matching is pure: no database, no network.
 """
 
 from __future__ import annotations
@@ -14,6 +14,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from functools import partial
+from itertools import chain, repeat
+from operator import attrgetter, itemgetter
 from typing import NamedTuple
 
 import ahocorasick
@@ -50,13 +53,44 @@ class RuleSpec:
     sources: tuple[str, ...] | None = None
 
 
-@dataclass(frozen=True, slots=True)
 class Hit:
-    """A rule that matched an article: the query's terms found and text around them."""
+    """A rule that matched an article: the query's terms found and text around them.
 
-    rule: str
-    terms: tuple[str, ...]
-    snippets: tuple[str, ...]
+    `snippets` may be given as a function that cuts them, called on first read: an article
+    hits dozens of rules, and cutting every snippet cost more than the matching itself.
+    """
+
+    __slots__ = ("_snippets", "rule", "terms")
+
+    def __init__(
+        self,
+        rule: str,
+        terms: tuple[str, ...],
+        snippets: tuple[str, ...] | Callable[[], tuple[str, ...]],
+    ) -> None:
+        self.rule = rule
+        self.terms = terms
+        self._snippets = snippets
+
+    @property
+    def snippets(self) -> tuple[str, ...]:
+        if callable(self._snippets):
+            self._snippets = self._snippets()
+        return self._snippets
+
+    def _key(self) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+        return self.rule, self.terms, self.snippets
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Hit):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"Hit(rule={self.rule!r}, terms={self.terms!r}, snippets={self.snippets!r})"
 
 
 # --- syntax tree -------------------------------------------------------------------------------
@@ -352,37 +386,115 @@ def _terms(node: Node, positive: bool = True) -> Iterator[tuple[Term, bool]]:
             yield from _terms(child, positive)
 
 
-# A compiled query: given the patterns found in the title and anywhere, does it hold?
-_Check = Callable[[frozenset[str], frozenset[str]], bool]
+# A compiled query: given the keys found in an article (see `_key`), does it hold?
+_Check = Callable[[frozenset[str]], bool]
+_IN_TITLE = "title:"  # before a pattern found in the title; no pattern starts so
+
+
+def _key(term: Term) -> str:
+    """What finding `term` adds to the keys of an article: its pattern, marked as found in
+    the title if it must be there. One set of keys lets every test be one set operation."""
+    return _IN_TITLE + term.pattern if term.title else term.pattern
+
+
+def _found_keys(title: frozenset[str], anywhere: frozenset[str]) -> frozenset[str]:
+    """The keys of an article whose title holds the patterns `title`."""
+    return anywhere.union(map(_IN_TITLE.__add__, title))
 
 
 def _checker(node: Node) -> _Check:
-    """`_holds` for one tree, with its patterns worked out once: matching evaluates every
+    """`_holds` for one tree, with its keys worked out once: matching evaluates every
     candidate rule of every article, and rebuilding pattern strings there cost more than the
-    automaton scan. The terms directly under AND or OR are tested as one set operation."""
+    automaton scan."""
     if isinstance(node, Term):
-        pattern = node.pattern
-        if node.title:
-            return lambda title, _anywhere: pattern in title
-        return lambda _title, anywhere: pattern in anywhere
+        key = _key(node)
+        return lambda found: key in found
     if isinstance(node, Not):
         inner = _checker(node.child)
-        return lambda title, anywhere: not inner(title, anywhere)
-    terms = [child for child in node.children if isinstance(child, Term)]
-    in_title = frozenset(term.pattern for term in terms if term.title)
-    in_any = frozenset(term.pattern for term in terms if not term.title)
-    parts = tuple(_checker(child) for child in node.children if not isinstance(child, Term))
+        return lambda found: not inner(found)
     if isinstance(node, And):
-        return lambda title, anywhere: (
-            in_any <= anywhere
-            and in_title <= title
-            and all([part(title, anywhere) for part in parts])
-        )
-    return lambda title, anywhere: (
-        not in_any.isdisjoint(anywhere)
-        or not in_title.isdisjoint(title)
-        or any([part(title, anywhere) for part in parts])
-    )
+        return _all_of(node.children)
+    return _any_of(node.children)
+
+
+def _all_of(children: tuple[Node, ...]) -> _Check:
+    """AND, with its terms, and those under ``NOT term`` or ``NOT (term OR …)``, tested as
+    two set operations in one call: a Python call per node cost more than the tests."""
+    needed: set[str] = set()
+    barred: set[str] = set()
+    parts: list[_Check] = []
+    for child in children:
+        if isinstance(child, Term):
+            needed.add(_key(child))
+        elif negated := _negated_terms(child):
+            barred.update(map(_key, negated))
+        else:
+            parts.append(_checker(child))
+    need, bar = frozenset(needed), frozenset(barred)
+    if not parts:
+        return lambda found: need <= found and bar.isdisjoint(found)
+    rest = _every(parts)
+    return lambda found: need <= found and bar.isdisjoint(found) and rest(found)
+
+
+def _any_of(children: tuple[Node, ...]) -> _Check:
+    """OR, with its terms tested as one set operation."""
+    some = frozenset(_key(child) for child in children if isinstance(child, Term))
+    parts = [_checker(child) for child in children if not isinstance(child, Term)]
+    if not parts:
+        return lambda found: not some.isdisjoint(found)
+    rest = _some(parts)
+    return lambda found: not some.isdisjoint(found) or rest(found)
+
+
+def _every(parts: list[_Check]) -> _Check:
+    if len(parts) == 1:
+        return parts[0]
+    return lambda found: all([part(found) for part in parts])
+
+
+def _some(parts: list[_Check]) -> _Check:
+    if len(parts) == 1:
+        return parts[0]
+    return lambda found: any([part(found) for part in parts])
+
+
+def _negated_terms(node: Node) -> list[Term]:
+    """The terms `node` excludes if it is ``NOT term`` or ``NOT (term OR …)``, else none."""
+    if not isinstance(node, Not):
+        return []
+    inner = node.child.children if isinstance(node.child, Or) else (node.child,)
+    terms = [term for term in inner if isinstance(term, Term)]
+    return terms if len(terms) == len(inner) else []
+
+
+def _keys(node: Node) -> frozenset[str] | None:
+    """Keys of which `node` cannot hold without finding one: all those under an OR, the
+    fewest of any operand under an AND; None where there are none to name (under NOT).
+    Indexing a rule under these alone spares evaluating it for an article that has only its
+    other terms, such as the second operand of ``a AND (b OR c)``."""
+    if isinstance(node, Term):
+        return frozenset({_key(node)})
+    if isinstance(node, Not):
+        return None
+    found = [keys for keys in map(_keys, node.children) if keys is not None]
+    if isinstance(node, Or):
+        return frozenset().union(*found) if len(found) == len(node.children) else None
+    return min(found, key=_commonness, default=None)
+
+
+def _commonness(keys: frozenset[str]) -> tuple[int, int]:
+    """How often `keys` may be expected in an article: more terms are found more often, and
+    so are shorter ones (the commonest words are short, and a phrase is longer than any of
+    its words)."""
+    return len(keys), -min(map(len, keys))
+
+
+def _decided_by_finding(node: Node) -> bool:
+    """Whether a rule that is a candidate (see `_Rule.keys`) holds without evaluation: one
+    term, or terms joined by OR. Half the rules are so."""
+    children = node.children if isinstance(node, Or) else (node,)
+    return all(isinstance(child, Term) for child in children)
 
 
 class _Positive(NamedTuple):
@@ -394,16 +506,18 @@ class _Positive(NamedTuple):
     entity: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # hashed by identity: sets of candidates
 class _Rule:
+    number: int  # its place among the rules, the order of hits
     name: str
-    check: _Check
+    check: _Check | None  # None: it holds whenever it is a candidate (`_decided_by_finding`)
     sources: frozenset[str] | None
     positive: tuple[_Positive, ...]
-    patterns: frozenset[str]
+    patterns: frozenset[str]  # every pattern of the query, for the automaton
+    keys: frozenset[str]  # keys of which the rule cannot hold without one
 
 
-def _compile_rule(spec: RuleSpec) -> _Rule:
+def _compile_rule(number: int, spec: RuleSpec) -> _Rule:
     tree = parse_query(spec.query, spec.name)
     found = list(_terms(tree))
     positive = tuple(
@@ -413,20 +527,20 @@ def _compile_rule(spec: RuleSpec) -> _Rule:
     )
     sources = frozenset(spec.sources) if spec.sources is not None else None
     patterns = frozenset(t.pattern for t, _ in found)
-    return _Rule(spec.name, _checker(tree), sources, positive, patterns)
+    # A rule holds only if a term that counts for it is found: `parse_query` rejects rules
+    # that hold for an empty article, and a negated term found only counts against.
+    keys = _keys(tree) or frozenset(_key(term) for term, counts in found if counts)
+    check = None if _decided_by_finding(tree) else _checker(tree)
+    return _Rule(number, spec.name, check, sources, positive, patterns, keys)
 
 
 @dataclass
 class _Scan:
-    """One field of an article after the automaton pass: where each pattern first occurs."""
+    """One field of an article after the automaton pass: the patterns found in it."""
 
     words: Words
-    first: dict[str, int] = field(default_factory=dict)  # pattern → its offset in words.joined
+    found: frozenset[str]
     snippets: dict[str, str] = field(default_factory=dict)  # pattern → its snippet, once cut
-
-    @property
-    def found(self) -> frozenset[str]:
-        return frozenset(self.first)
 
     def snippet(self, pattern: str) -> str:
         """The snippet around the first occurrence of `pattern`, worked back to the original
@@ -434,26 +548,24 @@ class _Scan:
         cut = self.snippets.get(pattern)
         if cut is None:
             count = pattern.count(" ") - pattern.endswith(" ")
-            span = self.words.span(self.first[pattern], count)
+            # The automaton's first match of a pattern is where `find` finds it.
+            span = self.words.span(self.words.joined.find(pattern), count)
             cut = self.snippets[pattern] = snippet(self.words.text, *span)
         return cut
 
 
 class RuleSet:
-    """All rules compiled together into one automaton and an index pattern → rules."""
+    """All rules compiled together into one automaton and an index key → rules."""
 
     def __init__(self, rules: list[_Rule], automaton: ahocorasick.Automaton | None) -> None:
         self._rules = rules
         self._automaton = automaton
-        self._index: dict[str, list[int]] = {}
-        for number, rule in enumerate(rules):
-            for pattern in rule.patterns:
-                self._index.setdefault(pattern, []).append(number)
+        self._index = _index(rules)
 
     @classmethod
     def compile(cls, specs: Iterable[RuleSpec]) -> RuleSet:
         """Parse every rule (raising RuleSyntaxError on the first bad one) and build the index."""
-        rules = [_compile_rule(spec) for spec in specs]
+        rules = [_compile_rule(number, spec) for number, spec in enumerate(specs)]
         patterns = {pattern for rule in rules for pattern in rule.patterns}
         if not patterns:
             return cls(rules, None)
@@ -476,32 +588,44 @@ class RuleSet:
         organisations: Iterable[str] = (),
     ) -> list[Hit]:
         """The rules the article satisfies, in rule order; `places` and `organisations` are
-        the names it carries, for ``place:`` and ``org:``."""
+        the names it carries, for ``place:`` and ``org:``. Snippets are cut when read."""
         if self._automaton is None:
             return []
         in_title, in_text = self._scan(title), self._scan(text)
-        title_found = in_title.found
         named = _named(places, organisations)
-        anywhere = title_found | in_text.found | named
-        candidates = sorted({n for p in anywhere for n in self._index.get(p, ())})
+        found = _found_keys(in_title.found, in_title.found | in_text.found | named)
         hits: list[Hit] = []
-        for number in candidates:
-            rule = self._rules[number]
+        for rule in self._candidates(found):
             if source is not None and rule.sources is not None and source not in rule.sources:
                 continue
-            if rule.check(title_found, anywhere):
+            if rule.check is None or rule.check(found):
                 hits.append(_hit(rule, in_title, in_text, named))
         return hits
 
+    def _candidates(self, found: frozenset[str]) -> list[_Rule]:
+        """The rules that a found key can make hold, in rule order."""
+        rules = set(chain.from_iterable(map(self._index.get, found, repeat(()))))
+        return sorted(rules, key=_NUMBER)
+
     def _scan(self, text: str) -> _Scan:
-        """One automaton pass over the folded words of `text`."""
+        """One automaton pass over the folded words of `text`, without a Python-level step
+        per match: common words occur hundreds of times in a long article."""
         assert self._automaton is not None
-        scan = _Scan(Words(text))
-        first = scan.first
-        for end, pattern in self._automaton.iter(scan.words.joined):
-            if pattern not in first:
-                first[pattern] = end - len(pattern) + 1  # the space before its first word
-        return scan
+        words = Words(text)
+        return _Scan(words, frozenset(map(itemgetter(1), self._automaton.iter(words.joined))))
+
+
+def _index(rules: list[_Rule]) -> dict[str, tuple[_Rule, ...]]:
+    """Key → the rules that finding it makes candidates. Rules, not their numbers: matching
+    reads each candidate anyway, and an int object apart from it costs one more cache miss."""
+    index: dict[str, list[_Rule]] = {}
+    for rule in rules:
+        for key in rule.keys:
+            index.setdefault(key, []).append(rule)
+    return {key: tuple(found) for key, found in index.items()}
+
+
+_NUMBER = attrgetter("number")
 
 
 def entity_pattern(kind: str, words: Iterable[str]) -> str:
@@ -518,22 +642,40 @@ def _named(places: Iterable[str], organisations: Iterable[str]) -> frozenset[str
 
 
 def _hit(rule: _Rule, in_title: _Scan, in_text: _Scan, named: frozenset[str]) -> Hit:
-    """Name the rule's matched positive terms and cut a snippet around each."""
+    """Name the rule's matched positive terms and say where each snippet is to be cut."""
+    if len(rule.positive) == 1 and not rule.positive[0].entity:
+        return _single_hit(rule, in_title, in_text)
     terms: list[str] = []
-    snippets: list[str] = []
-    for term in rule.positive:
-        if term.text in terms:
+    cuts: list[tuple[_Scan, str]] = []
+    for text, pattern, title, entity in rule.positive:
+        if text in terms:
             continue
-        if term.entity:  # a name, not a place in the text: no snippet
-            terms.extend([term.text] if term.pattern in named else [])
+        if entity:  # a name, not a place in the text: no snippet
+            if pattern in named:
+                terms.append(text)
             continue
-        scan = in_text if term.pattern in in_text.first and not term.title else in_title
-        if term.pattern not in scan.first:
+        if not title and pattern in in_text.found:
+            scan = in_text
+        elif pattern in in_title.found:
+            scan = in_title
+        else:
             continue
-        terms.append(term.text)
-        if len(snippets) < MAX_SNIPPETS:
-            snippets.append(scan.snippet(term.pattern))
-    return Hit(rule.name, tuple(terms), tuple(snippets))
+        terms.append(text)
+        if len(cuts) < MAX_SNIPPETS:
+            cuts.append((scan, pattern))
+    return Hit(rule.name, tuple(terms), partial(_cut, cuts))
+
+
+def _single_hit(rule: _Rule, in_title: _Scan, in_text: _Scan) -> Hit:
+    """The hit of a rule with one term that counts (most hits): as the rule holds, that
+    term is found, so there is nothing to look up but where."""
+    text, pattern, title, _ = rule.positive[0]
+    scan = in_text if not title and pattern in in_text.found else in_title
+    return Hit(rule.name, (text,), partial(_cut, [(scan, pattern)]))
+
+
+def _cut(cuts: list[tuple[_Scan, str]]) -> tuple[str, ...]:
+    return tuple(scan.snippet(pattern) for scan, pattern in cuts)
 
 
 def snippet(text: str, start: int, end: int, context: int = SNIPPET_CONTEXT) -> str:

@@ -13,7 +13,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from functools import cache, lru_cache
-from itertools import accumulate, chain, count
+from itertools import accumulate, chain, count, filterfalse
 from typing import NamedTuple
 
 TATWEEL = "\u0640"
@@ -42,10 +42,18 @@ class Token(NamedTuple):
 
 
 def fold(text: str) -> str:
-    """Return `text` in the one form used for matching: NFKC, casefolded, without accents."""
-    folded = unicodedata.normalize("NFKC", text).casefold().translate(_PUNCTUATION)
+    """Return `text` in the one form used for matching: NFKC, casefolded, without accents.
+
+    Every step is one C-level pass over the string, as `Words` folds an article's words in one
+    call; the punctuation table (slow for text beyond ASCII) is applied only where needed.
+    """
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    if _punctuation_found().search(folded):
+        folded = folded.translate(_PUNCTUATION)
     decomposed = unicodedata.normalize("NFD", folded)
-    kept = "".join(char for char in decomposed if not _is_dropped(char))
+    kept = _dropped_bmp_marks().sub("", decomposed)
+    if _astral().search(kept):  # rare (emoji, old scripts): character by character
+        kept = _astral().sub(_kept_astral, kept)
     return unicodedata.normalize("NFC", kept)
 
 
@@ -53,6 +61,28 @@ def _is_dropped(char: str) -> bool:
     if char == TATWEEL:
         return True
     return unicodedata.category(char) in ("Mn", "Me") and char not in _KEPT_MARKS
+
+
+def _kept_astral(match: re.Match[str]) -> str:
+    return "" if _is_dropped(match.group()) else match.group()
+
+
+@cache
+def _punctuation_found() -> re.Pattern[str]:
+    return re.compile(f"[{re.escape(''.join(map(chr, _PUNCTUATION)))}]")
+
+
+@cache
+def _dropped_bmp_marks() -> re.Pattern[str]:
+    """What `_is_dropped` drops below U+10000, as one class: astral ranges in a class are
+    tried one by one at every character, which made it thirty times slower."""
+    codes = [code for code in _marks() if code < 0x10000 and _is_dropped(chr(code))]
+    return re.compile(f"[{_ranges(sorted([*codes, ord(TATWEEL)]))}]+")
+
+
+@cache
+def _astral() -> re.Pattern[str]:
+    return re.compile("[\\U00010000-\\U0010ffff]")
 
 
 def tokens(text: str) -> list[Token]:
@@ -75,28 +105,18 @@ def _folded_words(run: str) -> tuple[str, ...]:
     return tuple(_word_pattern().findall(fold(run)))
 
 
-@lru_cache(maxsize=1 << 14)
-def _folded_run(run: str) -> str:
-    return " ".join(_folded_words(run))
-
-
 class Words:
     """A text's folded words as one string, ``" w1 w2 … wn "``, for an automaton to scan, and
     the way back from offsets in that string to offsets in the original text.
 
-    Built with C-level calls only (findall, a cached fold per distinct run, join): the spans
-    of the words are worked out only when a snippet needs them.
+    Built with C-level calls only: the spans of the words are worked out only when a snippet
+    needs them.
     """
 
     def __init__(self, text: str) -> None:
         self.text = text
-        runs = _runs(text)
-        folded = list(map(_folded_run, runs))
-        simple = "" not in folded  # a run of marks alone folds to nothing
-        if not simple:
-            folded = [words for words in folded if words]
-        self.joined = " " + " ".join(folded) + " "
-        self._words = folded if simple and self.joined.count(" ") == len(runs) + 1 else None
+        words, self._simple = _latin1_words(text) or _any_words(text)
+        self.joined = " " + words + " "
         self._starts: list[int] = []
         self._spans: list[tuple[int, int]] = []
 
@@ -110,44 +130,163 @@ class Words:
 
     def _locate(self) -> None:
         """Work out, once, where each word starts in `joined` and stands in the text."""
-        words = self._words
-        if words is None:  # a run folded into several words, or none: word by word
+        if self._simple:  # word i is run i
+            words = self.joined[1:-1].split(" ")
+            self._spans = list(map(re.Match.span, _run_matches(self.text)))
+        else:  # a run folded into several words, or none: word by word
             found = tokens(self.text)
             words = [token.word for token in found]
             self._spans = [(token.start, token.end) for token in found]
-        else:
-            self._spans = list(map(re.Match.span, _run_matches(self.text)))
         # The leading space of word i sits after i earlier words and their i spaces.
         self._starts = list(map(operator.add, accumulate(map(len, words), initial=0), count()))
+
+
+def _latin1_words(text: str) -> tuple[str, bool] | None:
+    """The folded words of `text` and whether each run folded into one word, if all its
+    letters, digits and marks are Latin-1 (most European text; else None).
+
+    Then one byte table folds the text: no Latin-1 character composes or reorders with its
+    neighbours, so each folds as it would alone, and the characters beyond Latin-1, all
+    separators then, can be encoded as ``?``, another. These few C-level passes take a third
+    of the time of finding the runs and folding them.
+    """
+    if _beyond_latin1().search(text):
+        return None
+    table, expanded = _latin1_folds()
+    folded = text.encode("latin-1", "replace").translate(table).decode("latin-1")
+    simple = True
+    for char, words in expanded.items():
+        if char in folded:
+            folded = folded.replace(char, words)
+            simple = simple and len(words.split()) == 1
+    return " ".join(folded.split()), simple
+
+
+@cache
+def _latin1_folds() -> tuple[bytes, dict[str, str]]:
+    """A byte table that folds a Latin-1 letter or digit and turns any other byte into a
+    space, and the letters and digits that fold into more than one byte: ß, µ, ¼, ½, ¾
+    (the table leaves those as they are, and they become their folded words)."""
+    table = bytearray(b" " * 256)
+    expanded: dict[str, str] = {}
+    regular = set(_flat_word_codes())
+    for code in regular & set(range(256)):
+        folded = fold(chr(code))
+        if len(folded) == 1 and ord(folded) < 256 and ord(folded) in regular:
+            table[code] = ord(folded)
+        else:
+            table[code] = code
+            expanded[chr(code)] = " ".join(_word_pattern().findall(folded))
+    return bytes(table), expanded
+
+
+@cache
+def _beyond_latin1() -> re.Pattern[str]:
+    """A letter, digit or mark beyond Latin-1, or an astral character."""
+    codes = [code for code in _flat_word_codes() if code > 0xFF]
+    return re.compile(f"[{_ranges(codes)}\\U00010000-\\U0010ffff]")
+
+
+def _any_words(text: str) -> tuple[str, bool]:
+    """The folded words of `text` and whether each run folded into one word, in any script:
+    ASCII runs are lowered, and the others folded together (see `_fold_runs`)."""
+    runs = _runs(text)
+    non_ascii = list(dict.fromkeys(filterfalse(str.isascii, runs)))
+    if not non_ascii:
+        return " ".join(runs).lower(), True
+    folded, simple = _fold_runs(non_ascii)
+    each = map(folded.get, runs, map(str.lower, runs))
+    return " ".join(each if simple else _runs("\n".join(each))), simple
+
+
+def _fold_runs(runs: list[str]) -> tuple[dict[str, str], bool]:
+    """Each of `runs` (distinct, not ASCII) folded, and whether each folded into one word.
+
+    All are folded in one `fold` call, joined by newlines: a newline never composes, changes
+    case or is a word character, so each run folds as it would alone, and a text costs a few
+    C-level passes instead of a Python call per word.
+    """
+    if not runs:
+        return {}, True
+    folded = fold("\n".join(runs))
+    return dict(zip(runs, folded.split("\n"), strict=True)), _one_word_per_line(folded)
+
+
+def _one_word_per_line(folded: str) -> bool:
+    """Whether every line of `folded` is one whole word, as `_runs` would find it."""
+    if not folded or folded[0] == "\n" or folded[-1] == "\n" or "\n\n" in folded:
+        return False
+    return not _irregular().search(folded)
 
 
 def _run_matches(text: str) -> Iterator[re.Match[str]]:
     """The runs of `text`, as `_word_pattern` finds them, ten times faster where it can.
 
     The full pattern pays for its alternation and its astral mark ranges at every character.
-    Text without Han, kana or astral characters (most text) gets one flat class of word
-    characters and BMP marks instead, with ``_`` blanked out (it is ``\\w``, but no letter).
+    Text without Han, kana or astral characters (most text) gets one flat class instead.
     """
     if _slow_path_needed().search(text):
         return _word_pattern().finditer(text)
-    return _flat_pattern().finditer(text.replace("_", " "))
+    return _flat_pattern().finditer(text)  # the astral range is never used here
 
 
 def _runs(text: str) -> list[str]:
-    """What `_run_matches` finds, as strings."""
-    if _slow_path_needed().search(text):
+    """What `_run_matches` finds, as strings, without a pass to choose the pattern: the flat
+    one takes astral characters in too, so Han, kana and those can only be in the runs it finds
+    beyond ASCII, few in most text. (Han or kana punctuation outside the runs changes nothing:
+    both patterns leave it out.)"""
+    runs = _flat_pattern().findall(text)
+    if _slow_path_needed().search("".join(filterfalse(str.isascii, runs))):
         return _word_pattern().findall(text)
-    return _flat_pattern().findall(text.replace("_", " "))
+    return runs
+
+
+# The classes below are written out as BMP ranges: such a class costs one table look-up per
+# character, where ``\w`` costs several Unicode-database look-ups and each astral range a
+# comparison. They run over every article, several times.
 
 
 @cache
 def _slow_path_needed() -> re.Pattern[str]:
-    return re.compile(f"[{_IDEOGRAPHIC}\U00010000-\U0010ffff]")
+    """Han, kana or an astral character: any character outside the other BMP ones."""
+    ideographic = _ideographic_codes()
+    return re.compile(f"[^{_ranges([code for code in range(0x10000) if code not in ideographic])}]")
 
 
 @cache
 def _flat_pattern() -> re.Pattern[str]:
-    return re.compile(f"[\\w{_ranges([code for code in _marks() if code < 0x10000])}]+")
+    """A run of word characters, if the text has none that `_slow_path_needed` finds, and of
+    any astral characters (one range costs nothing): see `_runs`."""
+    return re.compile(f"[{_ranges(_flat_word_codes())}\\U00010000-\\U0010ffff]+")
+
+
+@cache
+def _irregular() -> re.Pattern[str]:
+    """Any character but a newline and the BMP letters, digits and marks other than Han
+    and kana: what tells that folding did not keep one word per run."""
+    ideographic = _ideographic_codes()
+    regular = [code for code in _flat_word_codes() if code not in ideographic]
+    return re.compile(f"[^\\n{_ranges(regular)}]")
+
+
+@cache
+def _flat_word_codes() -> list[int]:
+    """The BMP code points that `_word_pattern` takes into a run: ``\\w`` (but ``_``, which is
+    no letter) and marks."""
+    word = f"\\w{_ranges([code for code in _marks() if code < 0x10000])}"
+    return [code for code in _bmp_codes(word) if code != ord("_")]
+
+
+@cache
+def _ideographic_codes() -> frozenset[int]:
+    return frozenset(_bmp_codes(_IDEOGRAPHIC))
+
+
+def _bmp_codes(body: str) -> list[int]:
+    """The BMP code points in the character class `body`."""
+    everything = "".join(map(chr, range(0x10000)))
+    spans = (match.span() for match in re.finditer(f"[{body}]+", everything))
+    return [code for start, end in spans for code in range(start, end)]
 
 
 @cache

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
@@ -69,20 +70,33 @@ def is_known_url(session: Session, url: str) -> bool:
     return session.get(ArticleUrl, url) is not None
 
 
-def _existing(session: Session, source_id: int, item: NewArticle, digest: str) -> Article | None:
-    for url in (item.canonical_url, item.url, *item.aliases):
-        alias = session.get(ArticleUrl, url)
-        if alias is not None:
-            return session.get(Article, alias.article_id)
+def _known_urls(session: Session, urls: Iterable[str]) -> dict[str, int]:
+    """Which of ``urls`` are stored already, and for which article: one query for all."""
+    rows = session.execute(
+        select(ArticleUrl.url, ArticleUrl.article_id).where(ArticleUrl.url.in_(set(urls)))
+    )
+    return {url: article_id for url, article_id in rows}
+
+
+def _existing(
+    session: Session, source_id: int, urls: tuple[str, ...], known: dict[str, int], digest: str
+) -> Article | None:
+    for url in urls:
+        if url in known:
+            return session.get(Article, known[url])
     return session.scalar(
         select(Article).where(Article.source_id == source_id, Article.content_hash == digest)
     )
 
 
-def _add_aliases(session: Session, article: Article, urls: tuple[str, ...]) -> None:
-    for url in dict.fromkeys(urls):
-        if session.get(ArticleUrl, url) is None:
-            session.add(ArticleUrl(url=url, article_id=article.id, source_id=article.source_id))
+def _add_aliases(
+    session: Session, article: Article, urls: tuple[str, ...], known: dict[str, int]
+) -> None:
+    session.add_all(
+        ArticleUrl(url=url, article_id=article.id, source_id=article.source_id)
+        for url in dict.fromkeys(urls)
+        if url not in known
+    )
 
 
 def _dates_json(item: NewArticle) -> list[dict[str, Any]]:
@@ -140,14 +154,16 @@ def _insert(session: Session, source: Source, item: NewArticle, digest: str) -> 
 def _store_once(session: Session, item: NewArticle) -> tuple[Outcome, int]:
     source = ensure_source(session, item.source)
     digest = content_hash(item.text)
-    article = _existing(session, source.id, item, digest)
+    urls = (item.canonical_url, item.url, *item.aliases)
+    known = _known_urls(session, urls)
+    article = _existing(session, source.id, urls, known, digest)
     outcome: Outcome = "duplicate"
     if article is None:
         article = _insert(session, source, item, digest)
         outcome = "new"
     else:
         article.last_seen = utcnow()
-    _add_aliases(session, article, (item.url, item.canonical_url, *item.aliases))
+    _add_aliases(session, article, (item.url, item.canonical_url, *item.aliases), known)
     return outcome, article.id
 
 

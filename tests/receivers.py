@@ -171,6 +171,8 @@ class _HookHandler(BaseHTTPRequestHandler):
         status, extra = receiver._next_answer()
         with receiver._lock:
             receiver._log.append((headers, body, status))
+        if receiver.on_receive is not None:  # the request is in; the sender awaits the answer
+            receiver.on_receive()
         reply = b'{"ok":true}' if 200 <= status < 300 else b'{"ok":false}'
         self.send_response(status)
         if 300 <= status < 400 and "Location" not in extra:
@@ -180,10 +182,13 @@ class _HookHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(reply)))
         self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(reply)
-        self.wfile.flush()
         self.close_connection = True
+        try:
+            self.end_headers()
+            self.wfile.write(reply)
+            self.wfile.flush()
+        except OSError:  # on_receive killed the sender
+            return
         hook = receiver.on_request
         if hook is not None:
             hook()
@@ -204,7 +209,8 @@ class WebhookReceiver:
         self._lock = threading.Lock()
         self._log: list[tuple[dict[str, str], bytes, int]] = []
         self._answers: list[tuple[int, dict[str, str]]] = []
-        self.on_request: Callable[[], None] | None = None
+        self.on_request: Callable[[], None] | None = None  # after the answer is sent
+        self.on_receive: Callable[[], None] | None = None  # before it is sent
         self._server = _HookServer(("127.0.0.1", 0), _HookHandler)
         self._server.receiver = self
         self.port = int(self._server.server_address[1])

@@ -168,9 +168,11 @@ def test_killed_between_send_and_commit_is_resent_with_the_same_id(
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        hook.on_request = lambda: os.kill(sender.pid, signal.SIGKILL)  # dies after the send
+        # killed once its request is in, before the answer reaches it: a crash between the
+        # send and the commit that marks it sent (deterministic, unlike racing the commit)
+        hook.on_receive = lambda: os.kill(sender.pid, signal.SIGKILL)
         sender.wait(timeout=120)
-        hook.on_request = None
+        hook.on_receive = None
         assert [d.status for d in deliveries(tmp_path)] == ["pending"]
         time.sleep(2.5)  # the dead sender's lease runs out
         assert cli(config, "alerts", "send").returncode == 0

@@ -51,3 +51,19 @@ def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert connection.execute(text("PRAGMA busy_timeout")).scalar() >= 5000
     db.dispose()
+
+
+def test_head_constant_is_alembic_head_and_a_stale_database_is_upgraded(tmp_path: Path) -> None:
+    """storage.migrate.HEAD lets a current database skip Alembic; it must name the real head,
+    and a database one revision behind must still be upgraded."""
+    from alembic.script import ScriptDirectory
+
+    from storage.migrate import HEAD, alembic_config, current_revision
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    assert ScriptDirectory.from_config(alembic_config(url)).get_current_head() == HEAD
+    upgrade(url, "0001")
+    assert current_revision(url) == "0001"
+    upgrade(url)
+    assert current_revision(url) == HEAD
+    assert "article_bands" in inspect(create_engine(url)).get_table_names()

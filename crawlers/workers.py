@@ -1,0 +1,73 @@
+"""Extraction in worker processes, so a crawl uses every core and downloads never wait on it.
+
+Scrapy runs in one thread; trafilatura is pure CPU. With ``EVENTWATCH_EXTRACT_WORKERS`` set
+above zero, pages are extracted by a pool of that many processes, shared by every source the
+crawl process runs, while the reactor goes on downloading. The pool starts on the first page
+to extract (a re-crawl that finds nothing new never pays for it). At zero, pages are extracted
+in the crawl process itself: the daemon runs one process per source, in parallel, and a small
+crawl there would spend more starting workers than extracting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from crawlers.extract import Extracted
+
+logger = logging.getLogger(__name__)
+
+_pool: ProcessPoolExecutor | None = None
+_pool_size = 0
+
+
+def _warm_up() -> None:
+    """Runs in each worker once: the first page should not pay for trafilatura's imports."""
+    from crawlers.extract import extract
+
+    extract("<html><body><p>warm up</p></body></html>", "http://127.0.0.1/")
+
+
+def _pool_of(size: int) -> ProcessPoolExecutor:
+    global _pool, _pool_size
+    if _pool is None or _pool_size != size:
+        shutdown()
+        # spawn, not fork: the crawl process has threads (the reactor's pool, SQLite's
+        # busy waits), and a forked child could inherit a lock held by one of them.
+        context = multiprocessing.get_context("spawn")
+        _pool = ProcessPoolExecutor(size, mp_context=context, initializer=_warm_up)
+        _pool_size = size
+    return _pool
+
+
+async def extract_page(html: str, url: str, workers: int) -> Extracted | None:
+    """The page's article, extracted in a worker (or here, with ``workers`` at 0).
+
+    A worker that dies (a crash in a C parser, the kernel's OOM killer) breaks the whole pool:
+    the page is reported as failed and the next page gets a new pool.
+    """
+    # imported on the first page, not at start: a crawl that finds nothing new never needs
+    # trafilatura, and loading it is most of a short crawl's time
+    from crawlers.extract import extract
+
+    if workers <= 0:
+        return extract(html, url)
+    try:
+        return await asyncio.wrap_future(_pool_of(workers).submit(extract, html, url))
+    except BrokenProcessPool:
+        logger.warning("an extraction worker died on %s; starting new workers", url)
+        shutdown()
+        raise
+
+
+def shutdown() -> None:
+    """Stop the workers (at the end of the crawl process, or after one died)."""
+    global _pool, _pool_size
+    if _pool is not None:
+        _pool.shutdown(wait=True, cancel_futures=True)
+    _pool, _pool_size = None, 0
