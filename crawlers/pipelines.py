@@ -13,7 +13,7 @@ from crawlers.items import PageItem
 from crawlers.sitelines import SiteLineBook, stored_texts
 from crawlers.urls import normalize_url
 from crawlers.workers import extract_page
-from storage.articles import NewArticle, store_article
+from storage.articles import NewArticle, store_article, text_keys
 from storage.db import Database
 
 logger = logging.getLogger(__name__)
@@ -31,16 +31,19 @@ class ExtractPipeline:
 
     async def process_item(self, item: PageItem) -> NewArticle:
         try:
-            found = await extract_page(item.html, item.url, self.workers)
+            prepared = await extract_page(item.html, item.url, self.workers)
         except Exception as exc:  # a broken page is recorded, never fatal to the crawl
             self._count("extract_error")
             logger.warning("source=%s url=%s extraction failed: %r", item.source, item.url, exc)
             raise DropItem(f"extraction failed: {exc!r}") from exc
-        if found is None:
+        if prepared is None:
             self._count("not_article")
             raise DropItem(f"no article at {item.url}")
+        found, named, keys = prepared.found, prepared.named, prepared.keys
         text = self.site_lines.clean(item.source, found.url, found.text)
-        named = find_entities(found.title, text, found.published_at)
+        if text != found.text:  # recurring lines went: what depends on the text, again
+            named = find_entities(found.title, text, found.published_at)
+            keys = text_keys(found.title, text)
         return NewArticle(
             source=item.source,
             url=normalize_url(item.url),
@@ -56,6 +59,7 @@ class ExtractPipeline:
             places=named.places,
             organisations=named.organisations,
             dates_mentioned=named.dates,
+            keys=keys,
         )
 
     def _count(self, key: str) -> None:

@@ -18,7 +18,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from crawlers.extract import Extracted
+    from crawlers.prepared import PreparedPage
 
 logger = logging.getLogger(__name__)
 
@@ -28,9 +28,9 @@ _pool_size = 0
 
 def _warm_up() -> None:
     """Runs in each worker once: the first page should not pay for trafilatura's imports."""
-    from crawlers.extract import extract
+    from crawlers.prepared import prepare_page
 
-    extract("<html><body><p>warm up</p></body></html>", "http://127.0.0.1/")
+    prepare_page("<html><body><p>warm up</p></body></html>", "http://127.0.0.1/")
 
 
 def _pool_of(size: int) -> ProcessPoolExecutor:
@@ -45,20 +45,20 @@ def _pool_of(size: int) -> ProcessPoolExecutor:
     return _pool
 
 
-async def extract_page(html: str, url: str, workers: int) -> Extracted | None:
-    """The page's article, extracted in a worker (or here, with ``workers`` at 0).
+async def extract_page(html: str, url: str, workers: int) -> PreparedPage | None:
+    """The page's article, extracted and prepared in a worker (here, with ``workers`` at 0).
 
     A worker that dies (a crash in a C parser, the kernel's OOM killer) breaks the whole pool:
     the page is reported as failed and the next page gets a new pool.
     """
     # imported on the first page, not at start: a crawl that finds nothing new never needs
     # trafilatura, and loading it is most of a short crawl's time
-    from crawlers.extract import extract
+    from crawlers.prepared import prepare_page
 
     if workers <= 0:
-        return extract(html, url)
+        return prepare_page(html, url)
     try:
-        return await asyncio.wrap_future(_pool_of(workers).submit(extract, html, url))
+        return await asyncio.wrap_future(_pool_of(workers).submit(prepare_page, html, url))
     except BrokenProcessPool:
         logger.warning("an extraction worker died on %s; starting new workers", url)
         shutdown()

@@ -22,7 +22,7 @@ from storage.grouping import (
     record_bands,
 )
 from storage.models import Article, ArticleUrl, Event, Source, utcnow
-from storage.similarity import folded_words
+from storage.similarity import band_keys, folded_words, shingles
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +43,24 @@ class NewArticle:
     places: tuple[str, ...] = ()  # canonical gazetteer names, in order of first mention
     organisations: tuple[str, ...] = ()
     dates_mentioned: tuple[tuple[str, date, date], ...] = ()  # (words, first day, last day)
+    keys: TextKeys | None = None  # of exactly this title and text, if computed beforehand
+
+
+@dataclass(frozen=True, slots=True)
+class TextKeys:
+    """What an article is found again and compared by, computed from its title and text
+    alone: a crawl computes them in its extraction workers, off the process that stores."""
+
+    digest: str
+    title_key: str
+    shingles: frozenset[int]
+    bands: tuple[int, ...]
+
+
+def text_keys(title: str, text: str) -> TextKeys:
+    found = shingles(text)
+    bands = tuple(dict.fromkeys(band_keys(found)))
+    return TextKeys(content_hash(text), title_key(title), found, bands)
 
 
 Outcome = Literal["new", "duplicate"]
@@ -108,7 +126,12 @@ def _dates_json(item: NewArticle) -> list[dict[str, Any]]:
 
 def _insert(session: Session, source: Source, item: NewArticle, digest: str) -> Article:
     now = utcnow()
-    keys = StoryKeys.of(item.text, digest, title_key(item.title), item.published_at or now)
+    when = item.published_at or now
+    if item.keys is None:
+        keys = StoryKeys.of(item.text, digest, title_key(item.title), when)
+    else:
+        given = item.keys
+        keys = StoryKeys(given.digest, given.title_key, given.shingles, given.bands, when)
     hold_grouping_lock(session)
     event = find_event(session, keys)
     if event is None:
@@ -153,7 +176,7 @@ def _insert(session: Session, source: Source, item: NewArticle, digest: str) -> 
 
 def _store_once(session: Session, item: NewArticle) -> tuple[Outcome, int]:
     source = ensure_source(session, item.source)
-    digest = content_hash(item.text)
+    digest = item.keys.digest if item.keys else content_hash(item.text)
     urls = (item.canonical_url, item.url, *item.aliases)
     known = _known_urls(session, urls)
     article = _existing(session, source.id, urls, known, digest)

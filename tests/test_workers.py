@@ -1,0 +1,58 @@
+"""Extraction workers: a dead worker costs one page, never the crawl."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from concurrent.futures.process import BrokenProcessPool
+
+import pytest
+
+from crawlers import workers
+
+PAGE = (
+    "<html><head><title>Summit</title></head><body><article><h1>Summit</h1>"
+    + "".join(
+        f"<p>On day {day} the assembly met in Dushanbe and agreed on joint exercise number "
+        f"{day * 7}, to be held by the border services of the member states.</p>"
+        for day in range(1, 9)
+    )
+    + "</article></body></html>"
+)
+
+
+async def _killed_then_recovered() -> tuple[str, type[BaseException] | None, str]:
+    first = await workers.extract_page(PAGE, "http://127.0.0.1/a", 1)
+    assert first is not None and workers._pool is not None
+    for pid in list(workers._pool._processes):  # the OOM killer, or a crash in a C parser
+        os.kill(pid, signal.SIGKILL)
+    failed: type[BaseException] | None = None
+    try:
+        await workers.extract_page(PAGE, "http://127.0.0.1/b", 1)
+    except BrokenProcessPool as exc:
+        failed = type(exc)
+    third = await workers.extract_page(PAGE, "http://127.0.0.1/c", 1)
+    assert third is not None
+    return first.found.title, failed, third.found.title
+
+
+def test_a_killed_worker_fails_one_page_and_the_next_page_gets_new_workers() -> None:
+    try:
+        title, failed, again = asyncio.run(_killed_then_recovered())
+    finally:
+        workers.shutdown()
+    assert title == "Summit"
+    assert failed is BrokenProcessPool
+    assert again == "Summit"
+
+
+def test_zero_workers_extracts_in_process() -> None:
+    found = asyncio.run(workers.extract_page(PAGE, "http://127.0.0.1/a", 0))
+    assert found is not None and "Dushanbe" in found.found.text
+    assert workers._pool is None
+
+
+@pytest.fixture(autouse=True)
+def _no_pool_left() -> None:
+    workers.shutdown()
