@@ -78,14 +78,19 @@ def crawl_together(
     db = Database(database)
     try:
         run_ids = [open_run(db, source.name) for source in sources]
-        child = subprocess.Popen(
-            _command(database, run_ids, refresh, log_level, extract_workers),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
+        try:
+            child = subprocess.Popen(
+                _command(database, run_ids, refresh, log_level, extract_workers),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        except OSError as exc:  # no process (out of memory, no such interpreter): say so
+            for run_id in run_ids:
+                close_run(db, run_id, "failed", f"crawl process could not start: {exc}")
+            return [get_run(db, run_id) for run_id in run_ids]
         if on_start is not None:
             on_start(child)
         _wait(child, sources, db, run_ids)
