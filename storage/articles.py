@@ -124,14 +124,10 @@ def _dates_json(item: NewArticle) -> list[dict[str, Any]]:
     ]
 
 
-def _insert(session: Session, source: Source, item: NewArticle, digest: str) -> Article:
+def _insert(session: Session, source: Source, item: NewArticle, given: TextKeys) -> Article:
     now = utcnow()
     when = item.published_at or now
-    if item.keys is None:
-        keys = StoryKeys.of(item.text, digest, title_key(item.title), when)
-    else:
-        given = item.keys
-        keys = StoryKeys(given.digest, given.title_key, given.shingles, given.bands, when)
+    keys = StoryKeys(given.digest, given.title_key, given.shingles, given.bands, when)
     hold_grouping_lock(session)
     event = find_event(session, keys)
     if event is None:
@@ -160,7 +156,7 @@ def _insert(session: Session, source: Source, item: NewArticle, digest: str) -> 
         authors=list(item.authors),
         language=item.language,
         languages=list(item.languages),
-        content_hash=digest,
+        content_hash=given.digest,
         first_seen=now,
         last_seen=now,
         places=list(item.places),
@@ -176,17 +172,17 @@ def _insert(session: Session, source: Source, item: NewArticle, digest: str) -> 
 
 def _store_once(session: Session, item: NewArticle) -> tuple[Outcome, int]:
     source = ensure_source(session, item.source)
-    digest = item.keys.digest if item.keys else content_hash(item.text)
+    given = item.keys or text_keys(item.title, item.text)
     urls = (item.canonical_url, item.url, *item.aliases)
     known = _known_urls(session, urls)
-    article = _existing(session, source.id, urls, known, digest)
+    article = _existing(session, source.id, urls, known, given.digest)
     outcome: Outcome = "duplicate"
     if article is None:
-        article = _insert(session, source, item, digest)
+        article = _insert(session, source, item, given)
         outcome = "new"
     else:
         article.last_seen = utcnow()
-    _add_aliases(session, article, (item.url, item.canonical_url, *item.aliases), known)
+    _add_aliases(session, article, urls, known)
     return outcome, article.id
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from storage.models import Article, ArticleBand, Event
-from storage.similarity import NEAR_DUPLICATE, band_keys, jaccard, shingles
+from storage.similarity import NEAR_DUPLICATE, jaccard, shingles
 
 logger = logging.getLogger(__name__)
 
@@ -37,11 +37,6 @@ class StoryKeys:
     shingles: frozenset[int]
     bands: tuple[int, ...]
     when: datetime  # published, else now
-
-    @classmethod
-    def of(cls, text: str, digest: str, title_key: str, when: datetime) -> StoryKeys:
-        found = shingles(text)
-        return cls(digest, title_key, found, tuple(dict.fromkeys(band_keys(found))), when)
 
 
 def _in_window(when: datetime) -> ColumnElement[bool]:
