@@ -1,16 +1,23 @@
 """The crawl entry point: one process crawls one or more sources (``python -m crawlers.crawl``).
 
 Scrapy's reactor cannot restart within a process, and a process per crawl frees its memory
-and isolates its crashes; ``crawlers.runner`` starts this and waits for it. Sources crawled
-together share one reactor and one pool of extraction workers (:mod:`crawlers.workers`), so
-an on-demand crawl of every source starts Python and Scrapy once, not once per source.
+and isolates its crashes; ``crawlers.runner`` starts this and waits for it. The process
+imports first and reads its job from stdin after, so it can be started before its caller
+knows the job (:mod:`crawlers.child`). Sources crawled together share one reactor and one
+pool of extraction workers (:mod:`crawlers.workers`), so an on-demand crawl of every source
+starts Python and Scrapy once, not once per source.
 """
 
 from __future__ import annotations
 
-import argparse
+import json
+import os
 import sys
 
+# Scrapy loads its HTTP handler when a crawl starts. Imported here instead, before the job
+# is read: the caller is still reading its config, and the module's import-time calls of
+# inspect.stack() cost a tenth of this at module level, not deep in the reactor's stack.
+import scrapy.core.downloader.handlers.http11  # noqa: F401
 from scrapy.crawler import AsyncCrawlerProcess
 from scrapy.settings import Settings
 from scrapy.utils.project import get_project_settings
@@ -54,39 +61,37 @@ def known_checker(db: Database) -> object:
     return is_known
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m crawlers.crawl")
-    parser.add_argument("--database", required=True)
-    parser.add_argument(
-        "--run-id", type=int, action="append", required=True, help="one per source, in order"
-    )
-    parser.add_argument("--refresh", action="store_true")
-    parser.add_argument("--log-level", default="WARNING")
-    parser.add_argument("--extract-workers", type=int, default=0)
-    args = parser.parse_args(argv)
-    sources = [CrawlSource.from_json(line) for line in sys.stdin.read().splitlines() if line]
-    if len(sources) != len(args.run_id):
-        parser.error(f"{len(sources)} sources on stdin but {len(args.run_id)} --run-id")
-    db = Database(args.database)
-    process = AsyncCrawlerProcess(_process_settings(args))
-    is_known = None if args.refresh else known_checker(db)
-    for source, run_id in zip(sources, args.run_id, strict=True):
+def main() -> int:
+    """Crawl the job on stdin (:func:`crawlers.runner._job`); no job, nothing to do."""
+    text = sys.stdin.read()
+    if not text.strip():
+        return 0  # abandoned by its starter before it had work
+    job = json.loads(text)
+    database: str = job["database"]
+    refresh: bool = job["refresh"]
+    runs = [(int(run_id), CrawlSource.from_dict(source)) for run_id, source in job["runs"]]
+    db = Database(database)
+    process = AsyncCrawlerProcess(_process_settings(job["log_level"], job["extract_workers"]))
+    is_known = None if refresh else known_checker(db)
+    for run_id, source in runs:
         crawler = process.create_crawler("site")  # by name: spiders sit above us
-        own = crawl_settings(source, args.database, run_id, args.refresh)
-        crawler.settings.update(own)
+        crawler.settings.update(crawl_settings(source, database, run_id, refresh))
         process.crawl(crawler, source=source, is_known=is_known)
     try:
         process.start()
     finally:
         shutdown_workers()
-    return max(_outcome(db, run_id) for run_id in args.run_id)
+    try:
+        return max(_outcome(db, run_id) for run_id, _ in runs)
+    finally:
+        db.dispose()
 
 
-def _process_settings(args: argparse.Namespace) -> Settings:
+def _process_settings(log_level: str, extract_workers: int) -> Settings:
     settings = get_project_settings()
     settings.setmodule("crawlers.settings", priority="project")
-    settings.set("LOG_LEVEL", args.log_level, priority="cmdline")
-    settings.set("EVENTWATCH_EXTRACT_WORKERS", args.extract_workers, priority="cmdline")
+    settings.set("LOG_LEVEL", log_level, priority="cmdline")
+    settings.set("EVENTWATCH_EXTRACT_WORKERS", extract_workers, priority="cmdline")
     return settings
 
 
@@ -99,4 +104,8 @@ def _outcome(db: Database, run_id: int) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # Everything is committed and closed. Tearing the interpreter down would take longer than
+    # a re-crawl's whole crawl (Twisted, Scrapy and SQLAlchemy objects freed one by one).
+    sys.stderr.flush()
+    os._exit(code)

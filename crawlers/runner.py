@@ -5,12 +5,13 @@ Imported by the monitor: this module must not import Scrapy or Twisted.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
-import sys
 from collections.abc import Callable, Sequence
 
+from crawlers.child import CrawlChild
 from crawlers.sources import CrawlSource
 from storage.db import Database
 from storage.runs import RunSummary, close_run, get_run, open_run
@@ -21,14 +22,18 @@ KILL_GRACE_SECONDS = 60.0  # Scrapy closes itself at the limit; this is the back
 STDERR_TAIL_CHARS = 2000
 
 
-def _command(
-    database: str, run_ids: Sequence[int], refresh: bool, log_level: str, extract_workers: int
-) -> list[str]:
-    command = [sys.executable, "-m", "crawlers.crawl", "--database", database]
-    for run_id in run_ids:
-        command += ["--run-id", str(run_id)]
-    command += ["--log-level", log_level, "--extract-workers", str(extract_workers)]
-    return command + (["--refresh"] if refresh else [])
+def _job(
+    database: str,
+    sources: Sequence[CrawlSource],
+    run_ids: Sequence[int],
+    refresh: bool,
+    log_level: str,
+    extract_workers: int,
+) -> str:
+    """What the crawl process reads from stdin (:func:`crawlers.crawl.main`)."""
+    runs = [[run_id, source.to_dict()] for run_id, source in zip(run_ids, sources, strict=True)]
+    options = {"refresh": refresh, "log_level": log_level, "extract_workers": extract_workers}
+    return json.dumps({"database": database, "runs": runs, **options})
 
 
 def crawl_source(
@@ -53,13 +58,19 @@ def crawl_sources(
     extract_workers: int | None = None,
     refresh: bool = False,
     log_level: str = "WARNING",
+    child: CrawlChild | None = None,
 ) -> list[RunSummary]:
     """Crawl several sources in one subprocess, pages extracted by ``extract_workers``
     processes (default: one per CPU): Python and Scrapy start once, and every core extracts
-    whichever source has pages waiting."""
+    whichever source has pages waiting. ``child``: a crawl process started earlier."""
     workers = extract_workers if extract_workers is not None else os.cpu_count() or 1
     return crawl_together(
-        sources, database, refresh=refresh, log_level=log_level, extract_workers=workers
+        sources,
+        database,
+        refresh=refresh,
+        log_level=log_level,
+        extract_workers=workers,
+        child=child,
     )
 
 
@@ -71,43 +82,43 @@ def crawl_together(
     log_level: str = "WARNING",
     extract_workers: int = 0,
     on_start: Callable[[subprocess.Popen[str]], None] | None = None,
+    child: CrawlChild | None = None,
 ) -> list[RunSummary]:
     """Crawl ``sources`` in one subprocess; one run row per source, closed whatever happens."""
     if not sources:
         return []
+    process = (child or CrawlChild()).take()  # imports while the runs are opened
     db = Database(database)
     try:
         run_ids = [open_run(db, source.name) for source in sources]
-        try:
-            child = subprocess.Popen(
-                _command(database, run_ids, refresh, log_level, extract_workers),
-                stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                text=True,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )
-        except OSError as exc:  # no process (out of memory, no such interpreter): say so
+        if isinstance(process, OSError):
             for run_id in run_ids:
-                close_run(db, run_id, "failed", f"crawl process could not start: {exc}")
+                close_run(db, run_id, "failed", f"crawl process could not start: {process}")
             return [get_run(db, run_id) for run_id in run_ids]
         if on_start is not None:
-            on_start(child)
-        _wait(child, sources, db, run_ids)
+            on_start(process)
+        job = _job(database, sources, run_ids, refresh, log_level, extract_workers)
+        _wait(process, job, sources, db, run_ids)
         return [get_run(db, run_id) for run_id in run_ids]
     finally:
+        if not isinstance(process, OSError) and process.poll() is None:
+            process.kill()  # never got its job: the runs could not be opened
+            process.communicate()
         db.dispose()
 
 
 def _wait(
-    child: subprocess.Popen[str], sources: Sequence[CrawlSource], db: Database, run_ids: list[int]
+    child: subprocess.Popen[str],
+    job: str,
+    sources: Sequence[CrawlSource],
+    db: Database,
+    run_ids: list[int],
 ) -> None:
     """Wait until the longest time limit (plus a grace) has passed; runs still open after a
     kill are closed as ``timeout``, after a crash as ``failed``."""
     limit = max(source.time_limit for source in sources)
-    stdin = "".join(source.to_json() + "\n" for source in sources)
     try:
-        _, stderr = child.communicate(stdin, timeout=limit + _grace(limit))
+        _, stderr = child.communicate(job, timeout=limit + _grace(limit))
     except subprocess.TimeoutExpired:
         child.kill()
         child.communicate()

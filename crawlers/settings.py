@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from scrapy.settings import default_settings as _scrapy
+
 BOT_NAME = "eventwatch"
 SPIDER_MODULES = ["spiders"]
 NEWSPIDER_MODULE = "spiders"
@@ -43,6 +45,7 @@ REDIRECT_MAX_TIMES = 10
 METAREFRESH_ENABLED = False
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False  # Scrapy's code-execution console: never in a crawler of ours
 CLOSESPIDER_TIMEOUT = 900
 MEMUSAGE_ENABLED = True
 MEMUSAGE_LIMIT_MB = 1024  # per source: memory_limit_mb; the crawl closes itself above it
@@ -53,6 +56,25 @@ TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = "INFO"
 
+# Web pages only: no file://, data:, ftp:// or s3:// handler exists to be tricked into use.
+DOWNLOAD_HANDLERS = {"file": None, "data": None, "ftp": None, "s3": None}
+# Scrapy's own lists less what is switched off above. Disabling a part with None in
+# EXTENSIONS still imports it (Scrapy normalises every key), and the remote console alone
+# pulls in aiohttp: these imports were a third of a re-crawl's time.
+_UNUSED = {
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware",
+    "scrapy.downloadermiddlewares.cookies.CookiesMiddleware",
+    "scrapy.downloadermiddlewares.httpcache.HttpCacheMiddleware",
+    "scrapy.extensions.remote_control.RemoteControl",
+    "scrapy.extensions.telnet.TelnetConsole",
+    "scrapy.extensions.feedexport.FeedExporter",
+    "scrapy.extensions.memdebug.MemoryDebugger",
+    "scrapy.extensions.spiderstate.SpiderState",
+}
+DOWNLOADER_MIDDLEWARES_BASE = {
+    k: v for k, v in _scrapy.DOWNLOADER_MIDDLEWARES_BASE.items() if k not in _UNUSED
+}
+EXTENSIONS_BASE = {k: v for k, v in _scrapy.EXTENSIONS_BASE.items() if k not in _UNUSED}
 DOWNLOADER_MIDDLEWARES = {
     "crawlers.middlewares.SiteBoundsMiddleware": 40,  # before robots.txt is asked for
     "crawlers.middlewares.RetryAfterMiddleware": 560,  # sees a 429/503 before RetryMiddleware

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 from crawlers.urls import host_of, registered_domain
@@ -34,12 +34,12 @@ class CrawlSource:
         found = (_domain(u) for u in urls if host_of(u))
         return tuple(dict.fromkeys((*self.allowed_domains, *found)))
 
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
 
     @classmethod
-    def from_json(cls, text: str) -> CrawlSource:
-        data = json.loads(text)
+    def from_dict(cls, data: dict[str, Any]) -> CrawlSource:
+        data = dict(data)
         for key in ("start_urls", "feeds", "sitemaps", "follow", "allowed_domains"):
             data[key] = tuple(data.get(key, ()))
         return cls(**data)

@@ -9,6 +9,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from crawlers.child import CrawlChild
 from crawlers.entities import names_for_matching
 from crawlers.pagefile import expand, load
 from monitor import flow
@@ -74,14 +75,13 @@ def _chosen_sources(args: argparse.Namespace, config: Config) -> list[str]:
     return list(dict.fromkeys(args.sources))
 
 
-def crawl(args: argparse.Namespace) -> int:
+def crawl(args: argparse.Namespace, child: CrawlChild | None = None) -> int:
     _, config = load_config(args.config)
     names = _chosen_sources(args, config)
     upgrade(config.database)
     ctx = flow.Context(config)
-    runs = flow.crawl(
-        ctx, names, refresh=args.refresh, log_level="INFO" if args.verbose else "WARNING"
-    )
+    level = "INFO" if args.verbose else "WARNING"
+    runs = flow.crawl(ctx, names, refresh=args.refresh, log_level=level, child=child)
     for run in runs:
         print(_run_line(run))
     if not args.no_alerts:

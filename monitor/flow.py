@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from crawlers.child import CrawlChild
 from crawlers.entities import names_for_matching
 from crawlers.runner import crawl_sources
 from monitor.backoff import next_attempt
@@ -59,12 +60,22 @@ class DispatchCounts:
 
 
 def crawl(
-    ctx: Context, names: list[str], *, refresh: bool = False, log_level: str = "WARNING"
+    ctx: Context,
+    names: list[str],
+    *,
+    refresh: bool = False,
+    log_level: str = "WARNING",
+    child: CrawlChild | None = None,
 ) -> list[RunSummary]:
+    """Crawl ``names`` together in one crawl process (``child`` if one was started early)."""
     sources = [ctx.config.source(name).crawl_source() for name in names]
-    workers = ctx.config.daemon.max_parallel_crawls
     return crawl_sources(
-        sources, ctx.config.database, extract_workers=workers, refresh=refresh, log_level=log_level
+        sources,
+        ctx.config.database,
+        extract_workers=ctx.config.daemon.max_parallel_crawls,
+        refresh=refresh,
+        log_level=log_level,
+        child=child,
     )
 
 

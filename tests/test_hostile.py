@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from scrapy.utils.conf import build_component_list
+from scrapy.utils.python import without_none_values
 from sqlalchemy import select
 
 from crawlers.crawl import crawl_settings
@@ -180,6 +182,23 @@ def test_resource_bounds_are_per_source() -> None:
     assert crawl_settings(defaults.crawl_source(), "sqlite://", 1, False).getbool(
         "MEMUSAGE_ENABLED"
     )
+
+
+def test_a_crawl_runs_no_remote_console_and_fetches_web_urls_only() -> None:
+    """Scrapy's remote console (code execution over HTTP) and telnet console stay out, and no
+    file://, data:, ftp:// or s3:// handler exists for a hostile link or redirect to reach."""
+    source = CrawlSource("s", start_urls=("https://example.org/",))
+    settings = crawl_settings(source, "sqlite://", 1, refresh=False)
+    extensions = build_component_list(settings.getwithbase("EXTENSIONS"))
+    assert not [e for e in extensions if "remote_control" in e or "telnet" in e]
+    assert "crawlers.extensions.CrawlRunRecorder" in extensions
+    assert "scrapy.extensions.closespider.CloseSpider" in extensions  # time and page limits
+    assert "scrapy.extensions.memusage.MemoryUsage" in extensions
+    middlewares = build_component_list(settings.getwithbase("DOWNLOADER_MIDDLEWARES"))
+    assert "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware" in middlewares
+    assert "crawlers.middlewares.SiteBoundsMiddleware" in middlewares
+    handlers = without_none_values(settings.getwithbase("DOWNLOAD_HANDLERS"))
+    assert set(handlers) == {"http", "https"}
 
 
 def test_crawl_subprocess_killed_is_recorded_as_failed(db_url: str) -> None:

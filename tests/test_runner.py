@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 
+from crawlers.child import CRAWL_MODULE
 from crawlers.runner import crawl_sources
 from crawlers.sources import CrawlSource
+from monitor.cli import main
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.runs import latest_runs
@@ -29,3 +33,22 @@ def test_a_crawl_process_that_cannot_start_closes_every_run_as_failed(
         assert all(run.finished_at is not None for run in latest_runs(db))
     finally:
         db.dispose()
+
+
+def test_a_crawl_stopped_by_a_usage_error_leaves_no_crawl_process(tmp_path: Path) -> None:
+    """`eventwatch crawl` starts its crawl process before reading the config; when the config
+    or the arguments are bad, that process is stopped before it was given anything to do."""
+    config = tmp_path / "eventwatch.yaml"
+    config.write_text(f"database: sqlite:///{tmp_path / 'e.db'}\nsources: []\n")
+    assert main(["--config", str(config), "crawl", "nosuchsource"]) == 2
+    assert main(["--config", str(tmp_path / "missing.yaml"), "crawl", "--all"]) == 2
+    crawls = [p for p in psutil.Process().children(recursive=True) if CRAWL_MODULE in p.cmdline()]
+    assert crawls == []
+    assert not (tmp_path / "e.db").exists()
+
+
+def test_a_crawl_process_given_no_job_does_nothing() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", CRAWL_MODULE], input="", capture_output=True, text=True, check=False
+    )
+    assert (done.returncode, done.stderr) == (0, "")

@@ -1,0 +1,52 @@
+"""The crawl process, started before its work is known.
+
+Importing Python, Scrapy and SQLAlchemy takes the crawl process about a second; reading the
+config and opening the runs takes the caller about as long. Started first, the process does
+its imports on the other core while the caller gets ready, then waits for one job on stdin
+(:mod:`crawlers.crawl`). A process that never gets its job is killed: it has touched nothing.
+
+Imported by the command line before anything heavy: this module imports only the standard
+library.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+CRAWL_MODULE = "crawlers.crawl"
+
+
+class CrawlChild:
+    """A started (or failed to start) crawl process, waiting for its one job."""
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen[str] | None = None
+        self.error: OSError | None = None
+        self.taken = False
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", CRAWL_MODULE],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        except OSError as exc:  # no process (out of memory, no such interpreter): the runs say so
+            self.error = exc
+
+    def take(self) -> subprocess.Popen[str] | OSError:
+        """The process, for the one caller that gives it a job; or why there is none."""
+        if self.taken:
+            raise RuntimeError("a crawl process runs one job")
+        self.taken = True
+        return self.process if self.process is not None else self.error or OSError("no process")
+
+    def abandon(self) -> None:
+        """Stop a process nobody gave a job (a usage or config error came first)."""
+        if not self.taken and self.process is not None:
+            self.taken = True
+            self.process.kill()
+            self.process.communicate()
