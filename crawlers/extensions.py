@@ -38,7 +38,9 @@ class CrawlRunRecorder:
             pages=int(get("response_received_count", 0)),
             new_articles=int(get("eventwatch/new", 0)),
             duplicates=int(get("eventwatch/duplicate", 0)),
-            errors=len(getattr(spider, "failures", ())) + int(get("eventwatch/extract_error", 0)),
+            errors=len(getattr(spider, "failures", ()))
+            + int(get("eventwatch/extract_error", 0))
+            + int(get("eventwatch/store_error", 0)),
         )
 
     def spider_closed(self, spider: Any, reason: str) -> None:

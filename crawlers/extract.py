@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import trafilatura
-from lxml import html as lxml_html
-from lxml.etree import ParserError
 from lxml.html import HtmlElement
+from trafilatura.utils import load_html
 
 from crawlers.cleaning import clean_lines, page_context
 from crawlers.dates import publication_date
@@ -29,7 +28,6 @@ from crawlers.urls import host_of, is_http_url, normalize_url, registered_domain
 
 MIN_CHARS = 200
 FALLBACK_BELOW = 500
-UTF8_PARSER = lxml_html.HTMLParser(encoding="utf-8")
 COMPARE_BELOW = 1000  # a fast result shorter than this is extracted again with the comparison
 
 
@@ -47,11 +45,14 @@ class Extracted:
 
 def extract(html: str, url: str, *, min_chars: int = MIN_CHARS) -> Extracted | None:
     """The article on the page, or None when the page holds none (too little main text)."""
-    tree = _parse(html)
+    tree = load_html(html)  # parsed once, as trafilatura parses; each of its passes copies it
+    if tree is None:
+        return None
     link_texts, image_names = page_context(tree)
     published_at, date_source = publication_date(tree, url)
     about = page_metadata(tree, url)
-    text = _main_text(_without_layout_tables(tree, html), url)
+    _unlayout_tables(tree)
+    text = _main_text(tree, url)
     title = " ".join(about.title.split())
     paragraphs = clean_lines(
         text.splitlines(),
@@ -75,7 +76,7 @@ def extract(html: str, url: str, *, min_chars: int = MIN_CHARS) -> Extracted | N
     )
 
 
-def _main_text(html: str, url: str) -> str:
+def _main_text(html: HtmlElement, url: str) -> str:
     """trafilatura's balanced setting, fast first; the comparison with readability and
     jusText only when that finds less than COMPARE_BELOW characters, and the recall setting
     only when even that finds less than FALLBACK_BELOW, and then the longer text wins.
@@ -93,26 +94,17 @@ def _main_text(html: str, url: str) -> str:
     return text
 
 
-def _without_layout_tables(tree: HtmlElement | None, html: str) -> str:
-    """The page with layout tables turned into plain blocks.
-
-    Old sites lay out the whole page as a table; trafilatura then keeps header and sidebar
-    cells as rows of a data table. A table whose cells hold paragraphs or headings is layout.
-    The page is handed on as HTML, not as the tree: trafilatura's own parser reads broken
-    markup differently from lxml's, and its results are better on its own parse.
-    """
-    if tree is None:
-        return html
+def _unlayout_tables(tree: HtmlElement) -> None:
+    """Layout tables become plain blocks. Old sites lay out the whole page as a table;
+    trafilatura then keeps header and sidebar cells as rows of a data table. A table whose
+    cells hold paragraphs or headings is layout."""
     layout = [t for t in tree.iter("table") if t.xpath(".//td//*[self::p or self::h1 or self::h2]")]
-    if not layout:
-        return html
     for table in layout:
         for element in [table, *table.iter("tbody", "thead", "tfoot", "tr", "td", "th")]:
             element.tag = "div"
-    return lxml_html.tostring(tree, encoding="unicode")
 
 
-def _text(html: str, url: str, *, fast: bool, favor_recall: bool) -> str:
+def _text(html: HtmlElement, url: str, *, fast: bool, favor_recall: bool) -> str:
     document = trafilatura.bare_extraction(
         html,
         url=url,
@@ -124,24 +116,6 @@ def _text(html: str, url: str, *, fast: bool, favor_recall: bool) -> str:
         deduplicate=False,
     )
     return str(getattr(document, "text", None) or "")
-
-
-def _parse(html: str) -> HtmlElement | None:
-    """The page's tree; lxml refuses a str that still declares its encoding (``<?xml
-    encoding=...?>``), so such a page is parsed from its UTF-8 bytes instead."""
-    try:
-        return lxml_html.document_fromstring(html)
-    except ValueError:
-        return _parse_bytes(html)
-    except ParserError:
-        return None
-
-
-def _parse_bytes(html: str) -> HtmlElement | None:
-    try:
-        return lxml_html.document_fromstring(html.encode("utf-8"), parser=UTF8_PARSER)
-    except (ParserError, ValueError):
-        return None
 
 
 def _canonical(url: str, declared: str | None) -> str:

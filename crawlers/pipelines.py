@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Self
 
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem, NotConfigured
+from scrapy.statscollectors import StatsCollector
+from sqlalchemy.exc import OperationalError
+from twisted.internet.task import LoopingCall
 
 from crawlers.entities import find_entities
 from crawlers.items import PageItem
 from crawlers.sitelines import SiteLineBook, stored_texts
 from crawlers.urls import normalize_url
 from crawlers.workers import extract_page
-from storage.articles import NewArticle, store_article, text_keys
+from storage.articles import NewArticle, Stored, store_article, store_articles, text_keys
 from storage.db import Database
 
 logger = logging.getLogger(__name__)
+
+
+def _count(stats: StatsCollector | None, key: str, count: int = 1) -> None:
+    if stats is not None:
+        stats.inc_value(f"eventwatch/{key}", count)
 
 
 class ExtractPipeline:
@@ -33,11 +42,11 @@ class ExtractPipeline:
         try:
             prepared = await extract_page(item.html, item.url, self.workers)
         except Exception as exc:  # a broken page is recorded, never fatal to the crawl
-            self._count("extract_error")
+            _count(self.stats, "extract_error")
             logger.warning("source=%s url=%s extraction failed: %r", item.source, item.url, exc)
             raise DropItem(f"extraction failed: {exc!r}") from exc
         if prepared is None:
-            self._count("not_article")
+            _count(self.stats, "not_article")
             raise DropItem(f"no article at {item.url}")
         found, named, keys = prepared.found, prepared.named, prepared.keys
         text = self.site_lines.clean(item.source, found.url, found.text)
@@ -62,15 +71,22 @@ class ExtractPipeline:
             keys=keys,
         )
 
-    def _count(self, key: str) -> None:
-        if self.stats is not None:
-            self.stats.inc_value(f"eventwatch/{key}")
-
 
 class StorePipeline:
+    """Stores articles in batches: one transaction per BATCH_SIZE articles, and none waits
+    longer than MAX_WAIT seconds (an alert is never held back by a slow crawl). Articles still
+    waiting are stored when the spider closes, before the run's counts are recorded; a crawl
+    killed outright loses only unstored pages, which the next crawl fetches again."""
+
+    BATCH_SIZE = 20
+    MAX_WAIT = 1.0
+
     def __init__(self, crawler: Crawler, db: Database) -> None:
         self.stats = crawler.stats
         self.db = db
+        self.waiting: list[NewArticle] = []
+        self.oldest = 0.0
+        self.timer = LoopingCall(self._store_due)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -79,12 +95,50 @@ class StorePipeline:
             raise NotConfigured("no EVENTWATCH_DATABASE")
         return cls(crawler, Database(url))
 
+    def open_spider(self) -> None:
+        self.timer.start(self.MAX_WAIT / 2, now=False)
+
     def process_item(self, item: NewArticle) -> NewArticle:
-        outcome, article_id = store_article(self.db, item)
-        if self.stats is not None:
-            self.stats.inc_value(f"eventwatch/{outcome}")
-        logger.info("source=%s %s article %d %s", item.source, outcome, article_id, item.url)
+        if not self.waiting:
+            self.oldest = time.monotonic()
+        self.waiting.append(item)
+        if len(self.waiting) >= self.BATCH_SIZE:
+            self._store()
         return item
 
+    def _store_due(self) -> None:
+        if self.waiting and time.monotonic() - self.oldest >= self.MAX_WAIT:
+            self._store()
+
+    def _store(self) -> None:
+        batch, self.waiting = self.waiting, []
+        try:
+            stored: list[Stored | None] = list(store_articles(self.db, batch))
+        except OperationalError as exc:  # the database, not an article: locked past the
+            _count(self.stats, "store_error", len(batch))  # timeout, disk full; the next
+            logger.warning("%d articles could not be stored: %s", len(batch), exc)  # crawl
+            return  # fetches these pages again
+        except Exception:  # an article that cannot be stored: the others still go in
+            stored = [self._store_one(item) for item in batch]
+        for item, result in zip(batch, stored, strict=True):
+            if result is None:
+                continue
+            outcome, article_id = result
+            _count(self.stats, outcome)
+            logger.info("source=%s %s article %d %s", item.source, outcome, article_id, item.url)
+
+    def _store_one(self, item: NewArticle) -> Stored | None:
+        try:
+            return store_article(self.db, item)
+        except Exception as exc:  # recorded on the run, never fatal to the crawl
+            _count(self.stats, "store_error")
+            logger.warning("source=%s url=%s could not be stored: %s", item.source, item.url, exc)
+            return None
+
     def close_spider(self) -> None:
-        self.db.dispose()
+        if self.timer.running:
+            self.timer.stop()
+        try:
+            self._store()
+        finally:
+            self.db.dispose()

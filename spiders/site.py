@@ -74,6 +74,8 @@ class SiteSpider(Spider):
         self.budget_exhausted = False
         self.reached = 0
         self.failures: list[str] = []
+        self.stored: dict[str, bool] = {}  # article URL (normalised) -> stored before this crawl
+        self.requested: set[str] = set()  # article URLs (normalised) asked for in this crawl
         self.sitemaps_followed = 0
 
     @classmethod
@@ -101,14 +103,23 @@ class SiteSpider(Spider):
             meta["handle_httpstatus_all"] = True
         return Request(url, callback=callback, errback=self.on_error, meta=meta, dont_filter=False)
 
+    def _stored(self, url: str) -> bool:
+        """Whether the article at ``url`` (normalised) is stored, asked once a crawl: feeds,
+        sitemaps and listings name the same articles over and over."""
+        if url not in self.stored:
+            self.stored[url] = self.is_known(url)
+        return self.stored[url]
+
     def _article_requests(self, urls: Iterator[str] | tuple[str, ...]) -> Iterator[Request]:
         for url in urls:
-            if self.is_known(normalize_url(url)):
-                continue
+            key = normalize_url(url)
+            if key in self.requested or self._stored(key):
+                continue  # a second link to it spends no budget
             if self.article_budget <= 0:
                 self.budget_exhausted = True
                 return
             self.article_budget -= 1
+            self.requested.add(key)
             yield self._request(url, "article", self.parse_article)
 
     def _reached(self, response: Response) -> bool:
@@ -128,7 +139,7 @@ class SiteSpider(Spider):
         if response.meta.get("start"):
             for url in links.sections:
                 yield self._request(url, "listing", self.parse_listing, depth=1)
-        fresh = [u for u in links.articles if not self.is_known(normalize_url(u))]
+        fresh = [u for u in links.articles if not self._stored(normalize_url(u))]
         yield from self._article_requests(tuple(fresh))
         depth = int(response.meta.get("depth", 1))
         if links.articles and not fresh:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
@@ -64,6 +64,7 @@ def text_keys(title: str, text: str) -> TextKeys:
 
 
 Outcome = Literal["new", "duplicate"]
+Stored = tuple[Outcome, int]  # what happened, and the article's id
 
 
 def content_hash(text: str) -> str:
@@ -76,11 +77,18 @@ def title_key(title: str) -> str:
 
 
 def ensure_source(session: Session, name: str) -> Source:
+    transaction = session.get_transaction()  # one lookup a batch, none across transactions
+    if session.info.get("sources_of") is not transaction:
+        session.info.update(sources_of=transaction, sources={})
+    known: dict[str, Source] = session.info["sources"]
+    if name in known:
+        return known[name]
     source = session.scalar(select(Source).where(Source.name == name))
     if source is None:
         source = Source(name=name)
         session.add(source)
         session.flush()
+    known[name] = source
     return source
 
 
@@ -170,7 +178,7 @@ def _insert(session: Session, source: Source, item: NewArticle, given: TextKeys)
     return article
 
 
-def _store_once(session: Session, item: NewArticle) -> tuple[Outcome, int]:
+def _store_once(session: Session, item: NewArticle) -> Stored:
     source = ensure_source(session, item.source)
     given = item.keys or text_keys(item.title, item.text)
     urls = (item.canonical_url, item.url, *item.aliases)
@@ -186,7 +194,24 @@ def _store_once(session: Session, item: NewArticle) -> tuple[Outcome, int]:
     return outcome, article.id
 
 
-def store_article(db: Database, item: NewArticle) -> tuple[Outcome, int]:
+def store_articles(db: Database, items: Sequence[NewArticle]) -> list[Stored]:
+    """Store a crawl's batch in one transaction, each item as :func:`store_article` would.
+
+    A crawl stores articles as they come by the dozen; one transaction for them saves a
+    commit, the write lock and the source lookup per article. When another crawl stored one
+    of them meanwhile (a unique-key error), the batch is rolled back and stored one by one.
+    """
+    if not items:
+        return []
+    try:
+        with db.session() as session:
+            return [_store_once(session, item) for item in items]
+    except IntegrityError:
+        logger.info("a batch of %d met a concurrent store; storing one by one", len(items))
+        return [store_article(db, item) for item in items]
+
+
+def store_article(db: Database, item: NewArticle) -> Stored:
     """Store ``item`` unless its URL or its text is already known; return what happened.
 
     Two crawls may race to store one article: the loser's unique-key error is retried once

@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from sqlalchemy import select
 
 from crawlers.urls import normalize_url
 from storage.db import Database
+from storage.migrate import upgrade
 from storage.models import Article, ArticleUrl, CrawlRun
 from tests.conftest import FIXTURES
 from tests.sitehost import SiteServer, serve, silent_server
@@ -114,6 +116,20 @@ def test_crawl_stores_clean_articles_once(site: SiteServer, tmp_path: Path) -> N
     )
 
 
+@pytest.mark.parametrize("site", ["feedsite"], indirect=True)
+def test_max_pages_counts_each_article_once(site: SiteServer, tmp_path: Path) -> None:
+    """The feed and the sitemap name the same articles (one with tracking parameters): each
+    is fetched once and spends the budget once, so four distinct URLs fit in max_pages 4."""
+    config = write_config(tmp_path, [source_yaml("feedsite", site.base_url, max_pages=4)])
+    assert run_cli(config, "crawl", "feedsite", "--no-alerts").returncode == 0
+    articles = stored(f"sqlite:///{tmp_path / 'eventwatch.db'}")
+    paths = [item["path"] for item in expected_for("feedsite")["articles"]]
+    for path in paths:
+        assert normalize_url(site.base_url + path) in articles, path
+    for path in [*paths, "/news/item?id=42"]:  # the fourth: another address of the second
+        assert len([p for p in site.paths() if p.startswith(path)]) == 1, path
+
+
 @pytest.mark.parametrize("site", ["wpnews"], indirect=True)
 def test_conditional_get_on_recrawl(site: SiteServer, tmp_path: Path) -> None:
     config = write_config(tmp_path, [source_yaml("wpnews", site.base_url)])
@@ -159,3 +175,34 @@ def test_crawl_past_its_time_limit_is_stopped_and_recorded(tmp_path: Path) -> No
         assert run.finished_at is not None
         assert "time limit" in (run.error or "")
     db.dispose()
+
+
+def test_articles_are_stored_while_the_crawl_goes_on(tmp_path: Path) -> None:
+    """Articles are stored in batches, but none waits for the crawl to end: here the crawl
+    is held open by a page that never answers, and the site's articles are stored before."""
+    root = tmp_path / "site"
+    shutil.copytree(FIXTURES / "sites" / "wpnews", root)
+    expected = len(expected_for("wpnews")["articles"])
+    db_url = f"sqlite:///{tmp_path / 'eventwatch.db'}"
+    upgrade(db_url)
+    with serve(root) as live, silent_server() as hung:
+        source = source_yaml("wpnews", live.base_url, time_limit="2m")
+        source["start_urls"].append(hung + "/")
+        source["scrapy_settings"]["DOWNLOAD_TIMEOUT"] = 600  # the hung page holds the crawl
+        config = write_config(tmp_path, [source])
+        crawl = subprocess.Popen(
+            [sys.executable, "-m", "monitor.cli", "--config", str(config), "crawl", "wpnews"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 90
+            count = 0
+            while count < expected and time.monotonic() < deadline and crawl.poll() is None:
+                time.sleep(0.5)
+                count = len({a.id for a in stored(db_url).values()})
+            assert count == expected
+            assert crawl.poll() is None  # still crawling: nothing waited for its end
+        finally:
+            crawl.kill()
+            crawl.wait()
