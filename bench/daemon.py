@@ -108,10 +108,12 @@ class Publisher:
         self.due = time.monotonic()
 
     def tick(self) -> None:
-        if time.monotonic() < self.due or not self.texts:
+        """Publish the next story, if due. Each story is published once: a second article
+        with its text would join the first one's event and rightly earn no alert."""
+        if time.monotonic() < self.due or len(self.urls) >= len(self.texts):
             return
         number = len(self.urls)
-        title, text = self.texts[number % len(self.texts)]
+        title, text = self.texts[number]
         site = self.mirror.sites[number % len(self.mirror.sites)]
         paragraphs = [f"{MARKER} bulletin {number}: {title}.", *text.split("\n")[:30]]
         article = site.add(news_page(f"{title} ({MARKER} {number})", paragraphs), title)
