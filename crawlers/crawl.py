@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 
 # Scrapy loads its HTTP handler when a crawl starts. Imported here instead, before the job
-# is read: the caller is still reading its config, and the module's import-time calls of
-# inspect.stack() cost a tenth of this at module level, not deep in the reactor's stack.
+# is read, while the caller is still reading its config; and at module level, where the
+# inspect.stack() calls it makes on import walk a few frames, not the reactor's deep stack.
 import scrapy.core.downloader.handlers.http11  # noqa: F401
 from scrapy.crawler import AsyncCrawlerProcess
 from scrapy.settings import Settings
@@ -53,7 +54,7 @@ def crawl_settings(source: CrawlSource, database: str, run_id: int, refresh: boo
     return settings
 
 
-def known_checker(db: Database) -> object:
+def known_checker(db: Database) -> Callable[[str], bool]:
     def is_known(url: str) -> bool:
         with db.session() as session:
             return is_known_url(session, url)

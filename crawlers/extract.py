@@ -76,7 +76,7 @@ def extract(html: str, url: str, *, min_chars: int = MIN_CHARS) -> Extracted | N
     )
 
 
-def _main_text(html: HtmlElement, url: str) -> str:
+def _main_text(tree: HtmlElement, url: str) -> str:
     """trafilatura's balanced setting, fast first; the comparison with readability and
     jusText only when that finds less than COMPARE_BELOW characters, and the recall setting
     only when even that finds less than FALLBACK_BELOW, and then the longer text wins.
@@ -86,11 +86,11 @@ def _main_text(html: HtmlElement, url: str) -> str:
     add the chrome around it. Measured on the evaluation corpus: the same precision and
     recall as always comparing, at two thirds of the time (``bench/extraction.py``).
     """
-    text = _text(html, url, fast=True, favor_recall=False)
+    text = _text(tree, url, fast=True, favor_recall=False)
     if len(text) < COMPARE_BELOW:
-        text = _text(html, url, fast=False, favor_recall=False)
+        text = _text(tree, url, fast=False, favor_recall=False)
     if len(text) < FALLBACK_BELOW:
-        text = max(text, _text(html, url, fast=False, favor_recall=True), key=len)
+        text = max(text, _text(tree, url, fast=False, favor_recall=True), key=len)
     return text
 
 
@@ -104,9 +104,9 @@ def _unlayout_tables(tree: HtmlElement) -> None:
             element.tag = "div"
 
 
-def _text(html: HtmlElement, url: str, *, fast: bool, favor_recall: bool) -> str:
+def _text(tree: HtmlElement, url: str, *, fast: bool, favor_recall: bool) -> str:
     document = trafilatura.bare_extraction(
-        html,
+        tree,
         url=url,
         fast=fast,
         with_metadata=False,  # page_metadata: trafilatura's author search is half its time

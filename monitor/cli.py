@@ -91,7 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-HANDLERS = {  # command -> function of monitor.commands
+HANDLERS = {  # command -> function of monitor.commands; `crawl` is _dispatch's own case
     "check": "check",
     "db": "db_upgrade",
     "events": "events_list",

@@ -77,18 +77,11 @@ def title_key(title: str) -> str:
 
 
 def ensure_source(session: Session, name: str) -> Source:
-    transaction = session.get_transaction()  # one lookup a batch, none across transactions
-    if session.info.get("sources_of") is not transaction:
-        session.info.update(sources_of=transaction, sources={})
-    known: dict[str, Source] = session.info["sources"]
-    if name in known:
-        return known[name]
     source = session.scalar(select(Source).where(Source.name == name))
     if source is None:
         source = Source(name=name)
         session.add(source)
         session.flush()
-    known[name] = source
     return source
 
 
@@ -178,8 +171,11 @@ def _insert(session: Session, source: Source, item: NewArticle, given: TextKeys)
     return article
 
 
-def _store_once(session: Session, item: NewArticle) -> Stored:
-    source = ensure_source(session, item.source)
+def _store_once(session: Session, item: NewArticle, sources: dict[str, Source]) -> Stored:
+    """``sources``: the sources looked up in this transaction, by name (a batch asks once)."""
+    if item.source not in sources:
+        sources[item.source] = ensure_source(session, item.source)
+    source = sources[item.source]
     given = item.keys or text_keys(item.title, item.text)
     urls = (item.canonical_url, item.url, *item.aliases)
     known = _known_urls(session, urls)
@@ -198,14 +194,15 @@ def store_articles(db: Database, items: Sequence[NewArticle]) -> list[Stored]:
     """Store a crawl's batch in one transaction, each item as :func:`store_article` would.
 
     A crawl stores articles as they come by the dozen; one transaction for them saves a
-    commit, the write lock and the source lookup per article. When another crawl stored one
+    commit and a source lookup per article. When another crawl stored one
     of them meanwhile (a unique-key error), the batch is rolled back and stored one by one.
     """
     if not items:
         return []
     try:
         with db.session() as session:
-            return [_store_once(session, item) for item in items]
+            sources: dict[str, Source] = {}
+            return [_store_once(session, item, sources) for item in items]
     except IntegrityError:
         logger.info("a batch of %d met a concurrent store; storing one by one", len(items))
         return [store_article(db, item) for item in items]
@@ -220,7 +217,7 @@ def store_article(db: Database, item: NewArticle) -> Stored:
     for attempt in (1, 2):
         try:
             with db.session() as session:
-                return _store_once(session, item)
+                return _store_once(session, item, {})
         except IntegrityError:
             if attempt == 2:
                 raise

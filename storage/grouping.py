@@ -46,11 +46,8 @@ def _in_window(when: datetime) -> ColumnElement[bool]:
 
 def hold_grouping_lock(session: Session) -> None:
     """Serialise event assignment until commit, so two crawls storing one story at the same
-    moment cannot both start an event for it (and alert twice)."""
-    transaction = session.get_transaction()
-    if transaction is not None and session.info.get("grouping_lock") is transaction:
-        return  # taken earlier in this transaction (a batch): held until its commit
-    session.info["grouping_lock"] = transaction
+    moment cannot both start an event for it (and alert twice). Taking it again in the same
+    transaction (the next article of a batch) is harmless on both databases."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _GROUPING_LOCK})
