@@ -20,10 +20,11 @@ from monitor.channels import Channel, build_channel
 from monitor.channels.alert import Alert, AlertArticle, DeliveryError
 from monitor.config import Config, parse_duration
 from monitor.rules import RuleSet
-from storage.db import Database
+from storage.db import Database, DatabaseError
 from storage.outbox import (
     DeliveryTask,
     MatchRecord,
+    UnmatchedArticle,
     claim_due,
     mark_failed_attempt,
     mark_sent,
@@ -44,6 +45,7 @@ class Context:
     rules: RuleSet = field(init=False)
     channels: dict[str, Channel] = field(init=False)
     notify: dict[str, tuple[str, ...]] = field(init=False)
+    unmatchable: dict[int, int] = field(default_factory=dict)  # article id -> failed attempts
 
     def __post_init__(self) -> None:
         self.db = Database(self.config.database)
@@ -80,23 +82,52 @@ def crawl(
 
 
 def match_new_articles(ctx: Context) -> int:
-    """Match every article not yet matched; return how many deliveries were queued."""
+    """Match every article not yet matched; return how many deliveries were queued.
+
+    An article that cannot be matched (a bug its text sets off) is logged and left unmatched,
+    to be tried again next time, and the articles behind it are matched all the same. A
+    database error is not the article's: it ends the pass, and the next pass starts over.
+    """
     queued = 0
-    while batch := unmatched_articles(ctx.db):
+    after = 0
+    while batch := unmatched_articles(ctx.db, after=after):
         for article in batch:
-            hits = ctx.rules.match(
-                title=article.title,
-                text=article.text,
-                source=article.source,
-                places=names_for_matching("places", article.places),
-                organisations=names_for_matching("organisations", article.organisations),
-            )
-            records = [
-                MatchRecord(hit.rule, hit.terms, hit.snippets, ctx.notify.get(hit.rule, ()))
-                for hit in hits
-            ]
-            queued += record_matches(ctx.db, article.id, records)
+            after = article.id
+            try:
+                queued += _match(ctx, article)
+            except DatabaseError:
+                raise
+            except Exception as exc:
+                _match_failed(ctx, article.id, exc)
     return queued
+
+
+def _match(ctx: Context, article: UnmatchedArticle) -> int:
+    hits = ctx.rules.match(
+        title=article.title,
+        text=article.text,
+        source=article.source,
+        places=names_for_matching("places", article.places),
+        organisations=names_for_matching("organisations", article.organisations),
+    )
+    records = [
+        MatchRecord(hit.rule, hit.terms, hit.snippets, ctx.notify.get(hit.rule, ())) for hit in hits
+    ]
+    queued = record_matches(ctx.db, article.id, records)
+    ctx.unmatchable.pop(article.id, None)
+    return queued
+
+
+def _match_failed(ctx: Context, article_id: int, exc: Exception) -> None:
+    """Logged as an error the first time, then quietly: it is tried again every pass."""
+    first = article_id not in ctx.unmatchable
+    ctx.unmatchable[article_id] = ctx.unmatchable.get(article_id, 0) + 1
+    logger.log(
+        logging.ERROR if first else logging.DEBUG,
+        "article=%d could not be matched (%d attempts), will retry: %s: %s",
+        article_id, ctx.unmatchable[article_id], type(exc).__name__, exc,
+        exc_info=first,
+    )  # fmt: skip
 
 
 def deliver_pending(ctx: Context) -> DispatchCounts:
@@ -117,6 +148,11 @@ def _deliver(ctx: Context, task: DeliveryTask) -> str:
         channel.send(_alert(task))
     except DeliveryError as exc:
         return _retry_later(ctx, task, exc)
+    except DatabaseError:
+        raise
+    except Exception as exc:  # a bug this one alert sets off: it backs off, the rest go on
+        logger.error("delivery=%s could not be sent", task.key, exc_info=True)
+        return _retry_later(ctx, task, DeliveryError(f"{type(exc).__name__}: {exc}"))
     mark_sent(ctx.db, task.id)
     logger.info(
         "delivery=%s rule=%s event=%d channel=%s sent",

@@ -10,10 +10,13 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 BUSY_TIMEOUT_MS = 30_000
 DEFAULT_DATABASE = "sqlite:///eventwatch.db"
+
+DatabaseError = SQLAlchemyError  # what any failure of the database raises, for the layers above
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

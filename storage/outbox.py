@@ -76,7 +76,9 @@ class DeliveryRow:
     delivered_at: datetime | None
 
 
-def unmatched_articles(db: Database, limit: int = 500) -> list[UnmatchedArticle]:
+def unmatched_articles(db: Database, limit: int = 500, after: int = 0) -> list[UnmatchedArticle]:
+    """Articles not yet matched, oldest first, from the one after ``after`` (an id): a
+    caller that skips one it could not match still reaches those behind it."""
     with db.session() as session:
         rows = session.execute(
             select(
@@ -89,7 +91,7 @@ def unmatched_articles(db: Database, limit: int = 500) -> list[UnmatchedArticle]
                 Article.organisations,
             )
             .join(Source, Source.id == Article.source_id)
-            .where(Article.matched_at.is_(None))
+            .where(Article.matched_at.is_(None), Article.id > after)
             .order_by(Article.id)
             .limit(limit)
         ).all()

@@ -1,0 +1,121 @@
+"""One article or one alert that sets off a bug costs only itself: the others behind it are
+still matched and delivered, and it is kept to be tried again."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from monitor import flow
+from monitor.channels.alert import Alert
+from monitor.config import Config
+from monitor.rules import Hit
+from storage.articles import NewArticle, store_article
+from storage.db import Database
+from storage.migrate import upgrade
+from storage.models import Article, Delivery
+from tests.receivers import WebhookReceiver
+
+TITLES = [
+    "Assembly meets in Dushanbe on border security",
+    "Dushanbe hosts a counter-terrorism conference",
+    "Customs officers gather in Dushanbe for training",
+]
+TEXTS = [
+    "Members of the assembly met in Dushanbe to discuss border security and patrols.",
+    "Experts from twelve countries gathered in Dushanbe to compare counter-terrorism laws.",
+    "A week of training for customs officers opened in Dushanbe with a session on cargo.",
+]
+POISON = TITLES[1]
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver() as hook:
+        yield hook
+
+
+@pytest.fixture
+def ctx(db_url: str, receiver: WebhookReceiver) -> Iterator[flow.Context]:
+    upgrade(db_url)
+    config = Config.model_validate(
+        {
+            "database": db_url,
+            "rules": [{"name": "dushanbe", "query": "Dushanbe", "notify": ["hook"]}],
+            "channels": {"hook": {"type": "webhook", "url": receiver.url, "timeout": 5}},
+        }
+    )
+    context = flow.Context(config)
+    for number, (title, text) in enumerate(zip(TITLES, TEXTS, strict=True), start=1):
+        url = f"https://pam.example/news/{number}"
+        store_article(
+            context.db,
+            NewArticle(source="pam", url=url, canonical_url=url, title=title, text=text),
+        )
+    yield context
+    context.db.dispose()
+
+
+class PoisonedRules:
+    """The real rules, but matching the poisoned title raises, as a bug would."""
+
+    def __init__(self, rules: Any) -> None:
+        self.rules = rules
+
+    def match(self, **article: Any) -> list[Hit]:
+        if article["title"] == POISON:
+            raise RecursionError("maximum recursion depth exceeded")
+        return list(self.rules.match(**article))
+
+
+class PoisonedChannel:
+    """The real webhook channel, but the poisoned alert raises before it is sent."""
+
+    def __init__(self, channel: Any) -> None:
+        self.name = channel.name
+        self.channel = channel
+
+    def send(self, alert: Alert) -> None:
+        if alert.title == POISON:
+            raise KeyError("published_at")
+        self.channel.send(alert)
+
+
+def _matched(db: Database) -> dict[str, bool]:
+    with db.session() as session:
+        rows = session.execute(select(Article.title, Article.matched_at)).all()
+    return {title: matched_at is not None for title, matched_at in rows}
+
+
+def test_an_article_that_cannot_be_matched_holds_back_no_other(
+    ctx: flow.Context, caplog: pytest.LogCaptureFixture
+) -> None:
+    real = ctx.rules
+    ctx.rules = PoisonedRules(real)  # type: ignore[assignment]
+    assert flow.match_new_articles(ctx) == 2
+    assert _matched(ctx.db) == {TITLES[0]: True, POISON: False, TITLES[2]: True}
+    assert "could not be matched" in caplog.text
+    assert flow.match_new_articles(ctx) == 0  # tried again, still failing, nothing doubled
+    ctx.rules = real  # the bug fixed (a new release, a reloaded rule): it is matched at last
+    assert flow.match_new_articles(ctx) == 1
+    assert all(_matched(ctx.db).values())
+
+
+def test_an_alert_that_cannot_be_sent_backs_off_and_the_others_go(
+    ctx: flow.Context, receiver: WebhookReceiver
+) -> None:
+    assert flow.match_new_articles(ctx) == 3
+    ctx.channels["hook"] = PoisonedChannel(ctx.channels["hook"])  # type: ignore[assignment]
+    counts = flow.deliver_pending(ctx)
+    assert (counts.sent, counts.retrying, counts.failed) == (2, 1, 0)
+    received = {json.loads(body)["event"]["title"] for _headers, body in receiver.received}
+    assert received == {TITLES[0], TITLES[2]}
+    with ctx.db.session() as session:
+        pending = session.scalars(select(Delivery).where(Delivery.status == "pending")).all()
+        assert len(pending) == 1
+        assert pending[0].attempts == 1
+        assert "KeyError" in (pending[0].last_error or "")
