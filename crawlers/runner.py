@@ -38,7 +38,7 @@ def _job(
 
 def crawl_source(
     source: CrawlSource,
-    database: str,
+    db: Database,
     *,
     refresh: bool = False,
     log_level: str = "WARNING",
@@ -46,14 +46,12 @@ def crawl_source(
 ) -> RunSummary:
     """Crawl one source in a subprocess of its own, extracting there (the daemon's way: its
     crawls run side by side, one per source); the run row tells what happened, even on a kill."""
-    return crawl_together(
-        [source], database, refresh=refresh, log_level=log_level, on_start=on_start
-    )[0]
+    return crawl_together([source], db, refresh=refresh, log_level=log_level, on_start=on_start)[0]
 
 
 def crawl_sources(
     sources: Sequence[CrawlSource],
-    database: str,
+    db: Database,
     *,
     extract_workers: int | None = None,
     refresh: bool = False,
@@ -66,7 +64,7 @@ def crawl_sources(
     workers = extract_workers if extract_workers is not None else os.cpu_count() or 1
     return crawl_together(
         sources,
-        database,
+        db,
         refresh=refresh,
         log_level=log_level,
         extract_workers=workers,
@@ -76,7 +74,7 @@ def crawl_sources(
 
 def crawl_together(
     sources: Sequence[CrawlSource],
-    database: str,
+    db: Database,
     *,
     refresh: bool = False,
     log_level: str = "WARNING",
@@ -84,11 +82,14 @@ def crawl_together(
     on_start: Callable[[subprocess.Popen[str]], None] | None = None,
     child: CrawlChild | None = None,
 ) -> list[RunSummary]:
-    """Crawl ``sources`` in one subprocess; one run row per source, closed whatever happens."""
+    """Crawl ``sources`` in one subprocess; one run row per source, closed whatever happens.
+
+    ``db`` is the caller's, kept open: the daemon crawls every few minutes for months, and
+    each new engine would leave its own entries in SQLAlchemy's per-mapper statement caches.
+    """
     if not sources:
         return []
     process = (child or CrawlChild()).take()  # imports while the runs are opened
-    db = Database(database)
     try:
         run_ids = [open_run(db, source.name) for source in sources]
         if isinstance(process, OSError):
@@ -97,14 +98,13 @@ def crawl_together(
             return [get_run(db, run_id) for run_id in run_ids]
         if on_start is not None:
             on_start(process)
-        job = _job(database, sources, run_ids, refresh, log_level, extract_workers)
+        job = _job(db.url, sources, run_ids, refresh, log_level, extract_workers)
         _wait(process, job, sources, db, run_ids)
         return [get_run(db, run_id) for run_id in run_ids]
     finally:
         if not isinstance(process, OSError) and process.poll() is None:
             process.kill()  # never got its job: the runs could not be opened
             process.communicate()
-        db.dispose()
 
 
 def _wait(

@@ -25,7 +25,7 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from crawlers.runner import crawl_source
-from monitor import flow
+from monitor import flow, heap
 from monitor.channels import DeliveryError
 from monitor.config import (
     Config,
@@ -57,6 +57,8 @@ def _cycle(job: str) -> Iterator[None]:
     except Exception as exc:
         logger.error("%s failed, will retry next cycle: %s: %s", job, type(exc).__name__, exc)
         logger.debug("%s failure", job, exc_info=True)
+    finally:
+        heap.release_free_memory()
 
 
 class Daemon:
@@ -100,7 +102,7 @@ class Daemon:
             self._crawl(ctx, name, source, started)
 
     def _crawl(self, ctx: flow.Context, name: str, source: SourceConfig, started: float) -> None:
-        run = crawl_source(source.crawl_source(), ctx.config.database, on_start=self._track)
+        run = crawl_source(source.crawl_source(), ctx.db, on_start=self._track)
         duration = time.monotonic() - started
         self.metrics.crawl_finished(
             name, run.status, duration, run.pages, run.new_articles, run.errors
@@ -251,6 +253,7 @@ class Daemon:
     def serve_forever(self) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, self._on_signal)
+        heap.fix_mmap_threshold()
         config = self.ctx.config
         if config.daemon.listen:
             self.server = ObservabilityServer(config.daemon.listen, self)

@@ -73,7 +73,7 @@ def crawl(
     sources = [ctx.config.source(name).crawl_source() for name in names]
     return crawl_sources(
         sources,
-        ctx.config.database,
+        ctx.db,
         extract_workers=ctx.config.daemon.max_parallel_crawls,
         refresh=refresh,
         log_level=log_level,

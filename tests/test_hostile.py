@@ -210,7 +210,11 @@ def test_crawl_subprocess_killed_is_recorded_as_failed(db_url: str) -> None:
         def kill_soon(child: subprocess.Popen[str]) -> None:
             threading.Timer(2.0, child.send_signal, (signal.SIGKILL,)).start()
 
-        run = crawl_source(source, db_url, on_start=kill_soon)
+        db = Database(db_url)
+        try:
+            run = crawl_source(source, db, on_start=kill_soon)
+        finally:
+            db.dispose()
     assert run.status == "failed"
     assert run.finished_at is not None
     assert "exited -9" in (run.error or "")

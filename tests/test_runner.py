@@ -15,6 +15,7 @@ from crawlers.sources import CrawlSource
 from monitor.cli import main
 from storage.db import Database
 from storage.migrate import upgrade
+from storage.models import Base
 from storage.runs import latest_runs
 
 
@@ -25,11 +26,11 @@ def test_a_crawl_process_that_cannot_start_closes_every_run_as_failed(
     upgrade(url)
     monkeypatch.setattr(sys, "executable", str(tmp_path / "no-such-python"))
     sources = [CrawlSource(name=n, start_urls=(f"http://127.0.0.1:9/{n}",)) for n in "ab"]
-    runs = crawl_sources(sources, url)
-    assert [(r.source, r.status) for r in runs] == [("a", "failed"), ("b", "failed")]
-    assert all("could not start" in (r.error or "") for r in runs)
     db = Database(url)
     try:
+        runs = crawl_sources(sources, db)
+        assert [(r.source, r.status) for r in runs] == [("a", "failed"), ("b", "failed")]
+        assert all("could not start" in (r.error or "") for r in runs)
         assert all(run.finished_at is not None for run in latest_runs(db))
     finally:
         db.dispose()
@@ -52,3 +53,25 @@ def test_a_crawl_process_given_no_job_does_nothing() -> None:
         [sys.executable, "-m", CRAWL_MODULE], input="", capture_output=True, text=True, check=False
     )
     assert (done.returncode, done.stderr) == (0, "")
+
+
+def test_crawls_on_one_database_leave_one_set_of_cached_statements(tmp_path: Path) -> None:
+    """The daemon crawls every few minutes for months through one Database. A runner that
+    opened an engine of its own per crawl left that engine's dialect and statements in
+    SQLAlchemy's per-mapper caches each time: memory that grew for hundreds of crawls."""
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    upgrade(url)
+    db = Database(url)
+    try:
+        before = _cached_dialects()
+        for _ in range(2):
+            [run] = crawl_sources([CrawlSource("dead", start_urls=("http://127.0.0.1:9/",))], db)
+            assert run.status == "failed"
+        assert _cached_dialects() - before == {db.engine.dialect}
+    finally:
+        db.dispose()
+
+
+def _cached_dialects() -> set[object]:
+    """The dialects (one per engine) in the caches the ORM compiles its writes into."""
+    return {key[0] for mapper in Base.registry.mappers for key in mapper._compiled_cache}
