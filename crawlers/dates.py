@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -37,6 +38,14 @@ BYLINE = re.compile(
     r"([^\n|]{6,40})",
     re.IGNORECASE,
 )
+# Zone abbreviations the watched sites print after a time, as UTC offsets in seconds. dateutil
+# knows only UTC and GMT by name, and would read "23:40 MSK" as 23:40 UTC, three hours late,
+# which can put the article on the next day. Ambiguous ones (IST, AST, CST) are left out.
+ZONES = {
+    "WET": 0, "WEST": 3600, "BST": 3600, "CET": 3600, "CEST": 7200, "EET": 7200,
+    "EEST": 10800, "MSK": 10800, "TRT": 10800, "GST": 14400,
+    "EST": -18000, "EDT": -14400, "PST": -28800, "PDT": -25200,
+}  # fmt: skip
 BYLINE_CLASSES = ("byline", "posted-on", "entry-meta", "post-meta", "meta", "date", "published")
 RU_MONTHS = {
     "января": "January", "февраля": "February", "марта": "March", "апреля": "April",
@@ -135,7 +144,11 @@ def parse_date(value: str) -> datetime | None:
     if not YEAR.search(text):
         return None  # without a year dateutil would supply the current one: a guess
     try:
-        parsed = dateparser.parse(text, dayfirst=not re.match(r"^\d{4}", text), fuzzy=True)
+        with warnings.catch_warnings():  # another zone name: read as UTC, like no zone
+            warnings.simplefilter("ignore", dateparser.UnknownTimezoneWarning)
+            parsed = dateparser.parse(
+                text, dayfirst=not re.match(r"^\d{4}", text), fuzzy=True, tzinfos=ZONES
+            )
     except (ValueError, OverflowError):
         return None
     if parsed.year < 1990:

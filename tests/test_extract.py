@@ -5,11 +5,13 @@ tables, canonical URLs."""
 from __future__ import annotations
 
 import json
+import warnings
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from crawlers.cleaning import clean_lines
+from crawlers.dates import parse_date
 from crawlers.extract import Extracted, extract
 
 URL = "http://127.0.0.1/news/item-42"
@@ -183,6 +185,24 @@ def test_article_date_from_meta_jsonld_url_or_byline(
     assert found.published_at is not None
     assert found.published_at.date().isoformat() == expected
     assert found.date_source == origin
+
+
+@pytest.mark.parametrize(
+    ("written", "utc"),
+    [
+        ("13 March 2024 00:30 MSK", "2024-03-12T21:30:00+00:00"),  # the day before, in UTC
+        ("2024-03-12 10:00 CET", "2024-03-12T09:00:00+00:00"),
+        ("Published 12 July 2024, 10:00 CEST", "2024-07-12T08:00:00+00:00"),
+        ("12.03.2024 10:00 EET", "2024-03-12T08:00:00+00:00"),
+        ("12.03.2024 10:00", "2024-03-12T10:00:00+00:00"),  # no zone: taken as UTC
+    ],
+)
+def test_a_time_zone_the_page_names_is_applied(written: str, utc: str) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and no warning about a zone dateutil does not know
+        parsed = parse_date(written)
+    assert parsed is not None
+    assert parsed.isoformat() == utc
 
 
 def test_future_date_is_rejected_for_the_next_source() -> None:
