@@ -47,26 +47,39 @@ class SiteLines:
         self.min_articles = min_articles
         self.articles: set[Hashable] = set()
         self.texts: set[int] = set()
-        self.counts: Counter[str] = Counter()
+        self.counts: Counter[str] = Counter()  # only candidate keys are ever counted
 
     def learn(self, article: Hashable, text: str) -> None:
         """Count each line of an article once; an article seen again adds nothing, under the
         same key or with the same text (a print or mobile copy under another URL)."""
-        keys = [key for line in text.splitlines() if _candidate(key := line_key(line))]
-        fingerprint = hash(line_key(text))
+        self._learn(article, [line_key(line) for line in text.splitlines()])
+
+    def _learn(self, article: Hashable, keys: list[str]) -> None:
+        fingerprint = hash(" ".join(key for key in keys if key))  # line breaks aside
         if article in self.articles or fingerprint in self.texts:
             return
         self.articles.add(article)
         self.texts.add(fingerprint)
-        self.counts.update(set(keys))
+        self.counts.update({key for key in keys if _candidate(key)})
 
     def is_boilerplate(self, line: str) -> bool:
-        key = line_key(line)
-        return _candidate(key) and self.counts[key] >= self.min_articles
+        return self._recurs(line_key(line))
+
+    def _recurs(self, key: str) -> bool:
+        return self.counts.get(key, 0) >= self.min_articles
 
     def drop_recurring(self, text: str) -> str:
         """The text without the site's recurring lines; every other line kept, in order."""
         return "\n".join(line for line in text.splitlines() if not self.is_boilerplate(line))
+
+    def learn_and_drop(self, article: Hashable, text: str) -> str:
+        """:meth:`learn`, then :meth:`drop_recurring`, each line's key computed once."""
+        lines = text.splitlines()
+        keys = [line_key(line) for line in lines]
+        self._learn(article, keys)
+        return "\n".join(
+            line for line, key in zip(lines, keys, strict=True) if not self._recurs(key)
+        )
 
 
 class SiteLineBook:
@@ -91,9 +104,7 @@ class SiteLineBook:
         ``article`` is the page's canonical URL, the key stored articles are loaded under,
         so a page fetched again (``--refresh``) is not counted twice.
         """
-        lines = self.site(source)
-        lines.learn(article, text)
-        return lines.drop_recurring(text)
+        return self.site(source).learn_and_drop(article, text)
 
 
 def stored_texts(database: str | None) -> TextLoader | None:

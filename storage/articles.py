@@ -129,24 +129,8 @@ def _insert(session: Session, source: Source, item: NewArticle, given: TextKeys)
     now = utcnow()
     when = item.published_at or now
     keys = StoryKeys(given.digest, given.title_key, given.shingles, given.bands, when)
-    hold_grouping_lock(session)
-    event = find_event(session, keys)
-    if event is None:
-        event = Event(
-            title=item.title,
-            first_seen=now,
-            updated_at=now,
-            places=[],
-            organisations=[],
-            dates_mentioned=[],
-        )
-        session.add(event)
-        session.flush()
-    else:
-        event.updated_at = now
     article = Article(
         source_id=source.id,
-        event_id=event.id,
         url=item.url,
         canonical_url=item.canonical_url,
         title=item.title,
@@ -164,10 +148,26 @@ def _insert(session: Session, source: Source, item: NewArticle, given: TextKeys)
         organisations=list(item.organisations),
         dates_mentioned=_dates_json(item),
     )
+    hold_grouping_lock(session)
+    event = find_event(session, keys)
+    if event is None:
+        event = Event(
+            title=item.title,
+            first_seen=now,
+            updated_at=now,
+            places=[],
+            organisations=[],
+            dates_mentioned=[],
+        )
+        session.add(event)
+    else:
+        event.updated_at = now
+    merge_into_event(event, article)  # before the flush: a new event is inserted whole
+    session.flush()
+    article.event_id = event.id
     session.add(article)
     session.flush()
     record_bands(session, article.id, keys)
-    merge_into_event(event, article)
     return article
 
 
