@@ -187,6 +187,17 @@ def test_article_date_from_meta_jsonld_url_or_byline(
     assert found.date_source == origin
 
 
+def test_trafilaturas_escalation_switch_is_there_and_left_as_found() -> None:
+    """The fast pass turns trafilatura's recall escalation off through a module constant: an
+    upgrade that renames it must fail here, not silently cost 15% more CPU per page."""
+    from trafilatura import core
+
+    before = core.ESCALATION_MAX_LENGTH
+    assert isinstance(before, int) and before > 0
+    assert run(page()).text
+    assert before == core.ESCALATION_MAX_LENGTH
+
+
 @pytest.mark.parametrize(
     ("written", "utc"),
     [
