@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import time
 from collections.abc import Callable
 from multiprocessing import get_context
@@ -30,25 +31,38 @@ def _prepare_file(path: Path) -> bool:
     return prepare_page(html, f"http://mirror.invalid/{path.name}") is not None
 
 
+def children_cpu() -> float:
+    """CPU seconds of every finished child process and their own children: a crawl's CLI,
+    crawl process and workers once it has exited, a pool's workers once joined."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def extraction_limit(
     pages: list[Path], extract: Callable[[Path], bool] = _extract_file
-) -> tuple[float, int]:
-    """Pages per second of ``extract`` (plain trafilatura) over the files, one process per core."""
-    started = time.perf_counter()
+) -> tuple[float, int, float]:
+    """Pages per second of ``extract`` (plain trafilatura) over the files, one process per
+    core; the articles found; CPU ms per page."""
+    started, cpu = time.perf_counter(), children_cpu()
     with get_context("fork").Pool(os.cpu_count()) as pool:
         extracted = sum(pool.imap_unordered(extract, pages, chunksize=4))
-    return len(pages) / (time.perf_counter() - started), extracted
+        pool.close()
+        pool.join()
+    per_page_ms = (children_cpu() - cpu) * 1000 / len(pages)
+    return len(pages) / (time.perf_counter() - started), extracted, per_page_ms
 
 
 def crawl_figures(
     config: Path, mirror: MirrorServer, pages: list[Path], raw: dict[str, object]
 ) -> list[Figure]:
-    limit, extracted = extraction_limit(pages)
-    own, _ = extraction_limit(pages, _prepare_file)  # ours: dates, languages, entities, keys
+    limit, extracted, limit_cpu = extraction_limit(pages)
+    own, _, own_cpu = extraction_limit(pages, _prepare_file)  # dates, languages, entities, keys
     mark = mirror.log.mark()
+    cpu = children_cpu()
     with CrawlPeak(os.getpid()) as peak:
         first, output = eventwatch(config, "crawl", "--all", "--no-alerts")
     fetched = mirror.log.article_fetches(mark)
+    crawl_cpu = (children_cpu() - cpu) * 1000 / max(fetched, 1)
     mark = mirror.log.mark()
     second, again = eventwatch(config, "crawl", "--all", "--no-alerts")
     refetched = mirror.log.article_fetches(mark)
@@ -57,6 +71,8 @@ def crawl_figures(
     raw.update(
         crawl_seconds=first, crawl_article_fetches=fetched, crawl_output=output,
         extraction_limit_pps=limit, extraction_limit_articles=extracted, own_extraction_pps=own,
+        crawl_cpu_ms_per_page=crawl_cpu, extraction_limit_cpu_ms_per_page=limit_cpu,
+        own_extraction_cpu_ms_per_page=own_cpu,
         recrawl_seconds=second, recrawl_output=again,
         recrawl_statuses=dict(mirror.log.statuses(mark)), crawl_peak_rss_mb=peak.peak_mb,
         crawl_worker_peak_rss_mb=peak.worker_peak_mb,
@@ -78,6 +94,11 @@ def crawl_figures(
             "crawl: ratio to our own extraction",
             f"{pages_per_second / own:.2f}",
             f"informs: {own:.1f} pages/s, eventwatch's extraction on {os.cpu_count()} processes",
+        ),
+        Figure(
+            "crawl: CPU per article page",
+            f"{crawl_cpu:.0f} ms (ratio {limit_cpu / crawl_cpu:.2f})",
+            f"informs: plain trafilatura {limit_cpu:.0f} ms, our extraction {own_cpu:.0f} ms",
         ),
         Figure("crawl: peak RSS of the crawl subprocess", f"{peak.peak_mb:.0f} MB"),
         Figure("crawl: peak RSS of an extraction worker", f"{peak.worker_peak_mb:.0f} MB"),
