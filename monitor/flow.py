@@ -9,15 +9,16 @@ loses nothing and repeats nothing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from crawlers.child import CrawlChild
 from crawlers.entities import names_for_matching
 from crawlers.runner import crawl_sources
 from monitor.backoff import next_attempt
 from monitor.channels import Channel, build_channel
-from monitor.channels.alert import Alert, AlertArticle, DeliveryError
+from monitor.channels.alert import Alert, AlertArticle, AlertDate, DeliveryError
 from monitor.config import Config, parse_duration
 from monitor.rules import RuleSet
 from storage.db import Database, DatabaseError
@@ -195,4 +196,15 @@ def _alert(task: DeliveryTask) -> Alert:
             AlertArticle(a.source, a.url, a.title, a.published_at) for a in task.articles
         ),
         created_at=task.created_at,
+        places=task.places,
+        organisations=task.organisations,
+        dates=tuple(_dates(task.dates_mentioned)),
     )
+
+
+def _dates(mentioned: tuple[tuple[str, str, str], ...]) -> Iterator[AlertDate]:
+    for text, start, end in mentioned:
+        try:
+            yield AlertDate(text, date.fromisoformat(start), date.fromisoformat(end))
+        except ValueError:  # written by an older or newer version: left out, never fatal
+            continue

@@ -59,6 +59,9 @@ class DeliveryTask:
     snippets: tuple[str, ...]
     articles: tuple[EventArticle, ...]
     created_at: datetime
+    places: tuple[str, ...] = ()  # what the event's reports name, merged
+    organisations: tuple[str, ...] = ()
+    dates_mentioned: tuple[tuple[str, str, str], ...] = ()  # (words, first day, last day), ISO
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +194,11 @@ def _task(session: Session, delivery: Delivery) -> DeliveryTask:
         snippets=tuple(match.snippets),
         articles=tuple(event_articles(session, delivery.event_id)),
         created_at=match.created_at,
+        places=tuple(event.places or ()),
+        organisations=tuple(event.organisations or ()),
+        dates_mentioned=tuple(
+            (str(d["text"]), str(d["start"]), str(d["end"])) for d in event.dates_mentioned or ()
+        ),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,8 @@ from monitor.channels import (
     WebhookChannelConfig,
     build_channel,
 )
+from monitor.channels.alert import AlertDate
+from monitor.channels.email import text_body
 from monitor.channels.webhook import SCHEMA, sign, verify
 from tests.receivers import SmtpSink, WebhookReceiver, free_port, self_signed_cert
 from tests.sitehost import silent_server
@@ -112,6 +114,47 @@ def test_email_delivers_one_message_with_text_and_escaped_html() -> None:
     assert "<b>again</b>" not in rich
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in rich
     assert 'href="https://example.org/news/1?a=1&amp;b=2"' in rich
+
+
+NAMED: dict[str, object] = {
+    "places": ["Dushanbe", "Tajikistan"],
+    "organisations": ["OSCE PA"],
+    "dates": [
+        AlertDate("12-14 March", date(2025, 3, 12), date(2025, 3, 14)),
+        AlertDate(f"on {XSS} 20 March", date(2025, 3, 20), date(2025, 3, 20)),
+    ],
+}
+
+
+def test_alerts_say_where_who_and_when_the_reports_name() -> None:
+    alert = make_alert(**NAMED)
+    with SmtpSink() as sink, WebhookReceiver() as receiver:
+        email_channel(sink.port).send(alert)
+        webhook_channel(receiver.url).send(alert)
+        [msg] = sink.messages
+        [(_headers, body)] = receiver.received
+    text, rich = parts(msg)
+    assert "Places: Dushanbe, Tajikistan" in text
+    assert "Organisations: OSCE PA" in text
+    assert "Dates mentioned: 12-14 March (2025-03-12 to 2025-03-14); on " in text
+    assert "20 March (2025-03-20)" in text
+    assert "<p>Places: Dushanbe, Tajikistan</p>" in rich
+    assert XSS not in rich
+    event = json.loads(body)["event"]
+    assert event["places"] == ["Dushanbe", "Tajikistan"]
+    assert event["organisations"] == ["OSCE PA"]
+    assert event["dates_mentioned"][0] == {
+        "text": "12-14 March",
+        "start": "2025-03-12",
+        "end": "2025-03-14",
+    }
+
+
+def test_an_alert_without_names_has_no_empty_lines_for_them() -> None:
+    text = text_body(make_alert())
+    assert "Places" not in text
+    assert "Organisations" not in text
+    assert "Dates mentioned" not in text
 
 
 def test_email_subject_cannot_inject_headers() -> None:

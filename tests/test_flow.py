@@ -1,10 +1,12 @@
-"""One article or one alert that sets off a bug costs only itself: the others behind it are
-still matched and delivered, and it is kept to be tried again."""
+"""Matching and delivery through the database: one article or one alert that sets off a bug
+costs only itself (the others behind it are still matched and delivered, and it is kept to be
+tried again), and an alert carries what its event's reports name."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 import pytest
@@ -119,3 +121,32 @@ def test_an_alert_that_cannot_be_sent_backs_off_and_the_others_go(
         assert len(pending) == 1
         assert pending[0].attempts == 1
         assert "KeyError" in (pending[0].last_error or "")
+
+
+def test_an_alert_carries_what_the_events_reports_name(
+    ctx: flow.Context, receiver: WebhookReceiver
+) -> None:
+    url = "https://osce.example/news/forum"
+    store_article(
+        ctx.db,
+        NewArticle(
+            source="osce",
+            url=url,
+            canonical_url=url,
+            title="Counter-terrorism forum opens in Dushanbe",
+            text="Delegates of the OSCE PA meet in Dushanbe from 12 to 14 March to discuss "
+            "border security and the financing of terrorism across Central Asia.",
+            places=("Dushanbe", "Tajikistan"),
+            organisations=("OSCE PA",),
+            dates_mentioned=(("12 to 14 March", date(2025, 3, 12), date(2025, 3, 14)),),
+        ),
+    )
+    assert flow.match_new_articles(ctx) == 4
+    assert flow.deliver_pending(ctx).sent == 4
+    events = [json.loads(body)["event"] for _headers, body in receiver.received]
+    [forum] = [e for e in events if e["title"].startswith("Counter-terrorism forum")]
+    assert forum["places"] == ["Dushanbe", "Tajikistan"]
+    assert forum["organisations"] == ["OSCE PA"]
+    assert forum["dates_mentioned"] == [
+        {"text": "12 to 14 March", "start": "2025-03-12", "end": "2025-03-14"}
+    ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,6 +15,15 @@ class AlertArticle:
     url: str
     title: str
     published_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertDate:
+    """A day or range of days the event's reports mention, with the words they used."""
+
+    text: str
+    start: date
+    end: date
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,10 +39,13 @@ class Alert:
     articles: tuple[AlertArticle, ...]
     created_at: datetime
     test: bool = False
+    places: tuple[str, ...] = ()  # where, who and when, as the event's reports name them
+    organisations: tuple[str, ...] = ()
+    dates: tuple[AlertDate, ...] = ()
 
     def __post_init__(self) -> None:
         # Callers often hand over lists; store tuples so the alert stays immutable and hashable.
-        for field in ("terms", "snippets", "articles"):
+        for field in ("terms", "snippets", "articles", "places", "organisations", "dates"):
             value: Sequence[object] = getattr(self, field)
             if not isinstance(value, tuple):
                 object.__setattr__(self, field, tuple(value))

@@ -16,11 +16,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from monitor.channels.alert import Alert, AlertArticle, DeliveryError
+from monitor.channels.alert import Alert, AlertArticle, AlertDate, DeliveryError
 
 log = logging.getLogger(__name__)
 
 SUBJECT_LIMIT = 200
+MAX_DATES = 6  # dates mentioned shown in a message; the webhook carries them all
 _SPACES = re.compile(r"\s+")
 _MESSAGE_ID_UNSAFE = re.compile(r"[^A-Za-z0-9._~!#$%&'*+/=?^`{|}-]")
 
@@ -93,6 +94,26 @@ def _published(article: AlertArticle) -> str:
     return article.published_at.isoformat() if article.published_at else "unknown"
 
 
+def _when(mentioned: AlertDate) -> str:
+    days = mentioned.start.isoformat()
+    if mentioned.end != mentioned.start:
+        days += f" to {mentioned.end.isoformat()}"
+    return f"{one_line(mentioned.text)} ({days})"
+
+
+def _names(alert: Alert) -> list[tuple[str, str]]:
+    """(label, value) of what the event's reports name: where, who, when; empty ones left out."""
+    dates = [_when(d) for d in alert.dates[:MAX_DATES]]
+    if len(alert.dates) > MAX_DATES:
+        dates.append(f"and {len(alert.dates) - MAX_DATES} more")
+    named = [
+        ("Places", ", ".join(one_line(p) for p in alert.places)),
+        ("Organisations", ", ".join(one_line(o) for o in alert.organisations)),
+        ("Dates mentioned", "; ".join(dates)),
+    ]
+    return [(label, value) for label, value in named if value]
+
+
 def text_body(alert: Alert) -> str:
     """Plain-text body: everything an analyst needs, readable in any client."""
     lines = []
@@ -102,6 +123,7 @@ def text_body(alert: Alert) -> str:
         f"Rule: {alert.rule}",
         f"Event: {alert.title}",
         f"Matched terms: {', '.join(alert.terms) or '-'}",
+        *(f"{label}: {value}" for label, value in _names(alert)),
         "",
     ]
     if alert.snippets:
@@ -137,6 +159,7 @@ def html_body(alert: Alert) -> str:
         f"<h2>{esc(alert.title)}</h2>",
         f"<p>Rule: <strong>{esc(alert.rule)}</strong></p>",
         "<p>Matched terms: " + (", ".join(f"<b>{esc(t)}</b>" for t in alert.terms) or "-") + "</p>",
+        *(f"<p>{label}: {esc(value)}</p>" for label, value in _names(alert)),
     ]
     if alert.snippets:
         parts.append("<ul>")

@@ -77,6 +77,12 @@ def payload(alert: Alert) -> dict[str, Any]:
                 }
                 for article in alert.articles
             ],
+            "places": list(alert.places),
+            "organisations": list(alert.organisations),
+            "dates_mentioned": [
+                {"text": d.text, "start": d.start.isoformat(), "end": d.end.isoformat()}
+                for d in alert.dates
+            ],
         },
         "terms": list(alert.terms),
         "snippets": list(alert.snippets),
