@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import pairwise
 
 from monitor.channels.alert import Alert
 
@@ -35,8 +36,22 @@ class HealthTracker:
         self.min_quiet = min_quiet
         self.sources: dict[str, SourceHealth] = {}
 
-    def resume(self, failures: dict[str, int], now: datetime) -> None:
-        """Start from the database's record, so a restart does not report a known outage again."""
+    def resume(
+        self,
+        failures: dict[str, int],
+        now: datetime,
+        new_articles_at: dict[str, list[datetime]] | None = None,
+    ) -> None:
+        """Start from the database's record: a restart neither reports a known outage or
+        silence again nor forgets how often a source publishes (``new_articles_at``: when its
+        recent crawls that found new articles finished, oldest first)."""
+        for source, times in (new_articles_at or {}).items():
+            if not times:
+                continue
+            health = self.sources.setdefault(source, SourceHealth())
+            health.last_new_article = times[-1]
+            health.gaps = [(b - a).total_seconds() for a, b in pairwise(times)][-20:]
+            health.stale = now - times[-1] > self._usual_quiet(health)
         for source, count in failures.items():
             health = self.sources.setdefault(source, SourceHealth(last_new_article=now))
             health.failures_in_row = count

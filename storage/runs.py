@@ -115,3 +115,21 @@ def failures_in_row(db: Database) -> dict[str, int]:
             .group_by(Source.name)
         ).all()
         return {name: int(count) for name, count in rows}
+
+
+def new_article_times(db: Database, per_source: int = 21) -> dict[str, list[datetime]]:
+    """Per source, when its latest crawls that found new articles finished, oldest first: the
+    rhythm a source's quiet is judged by, read back so a restart does not forget it."""
+    times: dict[str, list[datetime]] = {}
+    with db.session() as session:
+        for source_id, name in session.execute(select(Source.id, Source.name)).all():
+            found = session.scalars(
+                select(CrawlRun.finished_at)
+                .where(CrawlRun.source_id == source_id, CrawlRun.new_articles > 0)
+                .where(CrawlRun.finished_at.is_not(None))
+                .order_by(CrawlRun.started_at.desc())  # the (source, started) index, newest first
+                .limit(per_source)
+            ).all()
+            if found:
+                times[name] = sorted(when for when in found if when is not None)
+    return times

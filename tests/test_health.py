@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from monitor.health import HealthTracker, health_alert
+from storage.articles import ensure_source
 from storage.db import Database
-from storage.runs import close_run, failures_in_row, open_run
+from storage.models import CrawlRun
+from storage.runs import close_run, failures_in_row, new_article_times, open_run
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -68,3 +70,32 @@ def test_failures_in_a_row_are_read_back_and_a_restart_does_not_repeat_a_notice(
     assert tracker.record("dead", False, 0, T0) == []  # already reported before the restart
     assert states(tracker.record("pam", False, 0, T0)) == ["down"]
     assert states(tracker.record("dead", True, 1, T0)) == ["recovered"]
+
+
+def _runs(db: Database, source: str, finished: list[datetime], new: int) -> None:
+    with db.session() as session:
+        source_id = ensure_source(session, source).id
+        session.add_all(
+            CrawlRun(source_id=source_id, started_at=when - timedelta(minutes=1),
+                     finished_at=when, status="ok", new_articles=new)
+            for when in finished
+        )  # fmt: skip
+
+
+def test_a_sources_rhythm_is_read_back_so_a_restart_neither_forgets_nor_repeats_it(
+    db: Database,
+) -> None:
+    daily = [T0 + timedelta(days=d) for d in range(5)]  # one new article a day until day 4
+    _runs(db, "uza", daily, new=1)
+    _runs(db, "uza", [T0 + timedelta(days=4, hours=h) for h in (6, 12)], new=0)
+    _runs(db, "gone", [when - timedelta(days=20) for when in daily], new=1)  # stale for days
+    times = new_article_times(db)
+    assert times["uza"] == daily
+    tracker = HealthTracker(failure_threshold=3, min_quiet=timedelta(hours=1))
+    restart = T0 + timedelta(days=5)
+    tracker.resume({}, restart, times)
+    assert tracker.record("gone", True, 0, restart) == []  # reported before the restart
+    # judged by its daily rhythm, not by a week from the restart: stale three days after day 4
+    assert tracker.record("uza", True, 0, T0 + timedelta(days=6, hours=23)) == []
+    assert states(tracker.record("uza", True, 0, T0 + timedelta(days=7, hours=1))) == ["stale"]
+    assert states(tracker.record("gone", True, 3, restart + timedelta(hours=1))) == ["recovered"]
