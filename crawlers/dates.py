@@ -40,9 +40,9 @@ BYLINE = re.compile(
 )
 # Zone abbreviations the watched sites print after a time, as UTC offsets in seconds. dateutil
 # knows only UTC and GMT by name, and would read "23:40 MSK" as 23:40 UTC, three hours late,
-# which can put the article on the next day. Ambiguous ones (IST, AST, CST) are left out.
+# which can put the article on the next day. Ambiguous ones (IST, AST, CST, BST) are left out.
 ZONES = {
-    "WET": 0, "WEST": 3600, "BST": 3600, "CET": 3600, "CEST": 7200, "EET": 7200,
+    "WET": 0, "WEST": 3600, "CET": 3600, "CEST": 7200, "EET": 7200,
     "EEST": 10800, "MSK": 10800, "TRT": 10800, "GST": 14400,
     "EST": -18000, "EDT": -14400, "PST": -28800, "PDT": -25200,
 }  # fmt: skip

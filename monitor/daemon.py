@@ -39,7 +39,7 @@ from monitor.health import HealthTracker, Transition, health_alert
 from monitor.observe import Metrics, ObservabilityServer
 from monitor.schedules import first_run, trigger_for
 from storage.migrate import upgrade
-from storage.runs import failures_in_row, new_article_times
+from storage.runs import failures_in_row, source_rhythms
 
 logger = logging.getLogger(__name__)
 
@@ -259,7 +259,7 @@ class Daemon:
             self.server = ObservabilityServer(config.daemon.listen, self)
             self.server.start()
         self.health.resume(
-            failures_in_row(self.ctx.db), datetime.now(UTC), new_article_times(self.ctx.db)
+            failures_in_row(self.ctx.db), datetime.now(UTC), source_rhythms(self.ctx.db)
         )
         self.schedule_sources(config)
         self._periodic(config)

@@ -21,7 +21,7 @@ from monitor.channels import Channel, build_channel
 from monitor.channels.alert import Alert, AlertArticle, AlertDate, DeliveryError
 from monitor.config import Config, parse_duration
 from monitor.rules import RuleSet
-from storage.db import Database, DatabaseError
+from storage.db import DATABASE_FAILURES, Database
 from storage.outbox import (
     DeliveryTask,
     MatchRecord,
@@ -87,7 +87,8 @@ def match_new_articles(ctx: Context) -> int:
 
     An article that cannot be matched (a bug its text sets off) is logged and left unmatched,
     to be tried again next time, and the articles behind it are matched all the same. A
-    database error is not the article's: it ends the pass, and the next pass starts over.
+    failure of the database itself (locked, full, unreachable) is not the article's: it ends
+    the pass, and the next pass starts over.
     """
     queued = 0
     after = 0
@@ -96,7 +97,7 @@ def match_new_articles(ctx: Context) -> int:
             after = article.id
             try:
                 queued += _match(ctx, article)
-            except DatabaseError:
+            except DATABASE_FAILURES:
                 raise
             except Exception as exc:
                 _match_failed(ctx, article.id, exc)
@@ -149,7 +150,7 @@ def _deliver(ctx: Context, task: DeliveryTask) -> str:
         channel.send(_alert(task))
     except DeliveryError as exc:
         return _retry_later(ctx, task, exc)
-    except DatabaseError:
+    except DATABASE_FAILURES:
         raise
     except Exception as exc:  # a bug this one alert sets off: it backs off, the rest go on
         logger.error("delivery=%s could not be sent", task.key, exc_info=True)

@@ -5,11 +5,13 @@ Pure state, no I/O: the daemon feeds it each crawl's outcome and acts on what it
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import pairwise
 
 from monitor.channels.alert import Alert
+from storage.runs import SourceRhythm
 
 
 @dataclass(slots=True)
@@ -40,18 +42,22 @@ class HealthTracker:
         self,
         failures: dict[str, int],
         now: datetime,
-        new_articles_at: dict[str, list[datetime]] | None = None,
+        rhythms: Mapping[str, SourceRhythm] | None = None,
     ) -> None:
         """Start from the database's record: a restart neither reports a known outage or
-        silence again nor forgets how often a source publishes (``new_articles_at``: when its
-        recent crawls that found new articles finished, oldest first)."""
-        for source, times in (new_articles_at or {}).items():
+        silence again nor forgets how often a source publishes.
+
+        A source counts as already reported stale only if its last crawl before the restart
+        saw the silence; time the daemon was down is judged by the next crawl, like any other.
+        """
+        for source, rhythm in (rhythms or {}).items():
+            times = rhythm.new_articles_at
             if not times:
                 continue
             health = self.sources.setdefault(source, SourceHealth())
             health.last_new_article = times[-1]
             health.gaps = [(b - a).total_seconds() for a, b in pairwise(times)][-20:]
-            health.stale = now - times[-1] > self._usual_quiet(health)
+            health.stale = rhythm.last_crawl - times[-1] > self._usual_quiet(health)
         for source, count in failures.items():
             health = self.sources.setdefault(source, SourceHealth(last_new_article=now))
             health.failures_in_row = count

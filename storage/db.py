@@ -10,13 +10,28 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import (
+    DisconnectionError,
+    InterfaceError,
+    InternalError,
+    OperationalError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 BUSY_TIMEOUT_MS = 30_000
 DEFAULT_DATABASE = "sqlite:///eventwatch.db"
 
-DatabaseError = SQLAlchemyError  # what any failure of the database raises, for the layers above
+# The database itself failing (locked past the busy timeout, disk full, connection lost, pool
+# exhausted), as opposed to the data one statement carried: a job meeting one of these stops and
+# runs again later, where one article's or one alert's bad data only skips that one.
+DATABASE_FAILURES = (
+    OperationalError,
+    InterfaceError,
+    InternalError,
+    DisconnectionError,
+    PoolTimeout,
+)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -8,7 +8,7 @@ A match and its deliveries are written in the same transaction as the article's
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -196,10 +196,18 @@ def _task(session: Session, delivery: Delivery) -> DeliveryTask:
         created_at=match.created_at,
         places=tuple(event.places or ()),
         organisations=tuple(event.organisations or ()),
-        dates_mentioned=tuple(
-            (str(d["text"]), str(d["start"]), str(d["end"])) for d in event.dates_mentioned or ()
-        ),
+        dates_mentioned=tuple(_dates_mentioned(event.dates_mentioned)),
     )
+
+
+def _dates_mentioned(stored: object) -> Iterator[tuple[str, str, str]]:
+    """The event's dates as (words, first day, last day). An entry of any other shape is left
+    out: an alert must never wait on what it shows beside the news."""
+    for entry in stored if isinstance(stored, list) else ():
+        if isinstance(entry, dict):
+            text, start, end = entry.get("text"), entry.get("start"), entry.get("end")
+            if isinstance(text, str) and isinstance(start, str) and isinstance(end, str):
+                yield text, start, end
 
 
 def event_articles(session: Session, event_id: int) -> list[EventArticle]:

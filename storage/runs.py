@@ -117,19 +117,31 @@ def failures_in_row(db: Database) -> dict[str, int]:
         return {name: int(count) for name, count in rows}
 
 
-def new_article_times(db: Database, per_source: int = 21) -> dict[str, list[datetime]]:
-    """Per source, when its latest crawls that found new articles finished, oldest first: the
-    rhythm a source's quiet is judged by, read back so a restart does not forget it."""
-    times: dict[str, list[datetime]] = {}
+@dataclass(frozen=True, slots=True)
+class SourceRhythm:
+    """When a source's recent crawls found new articles (oldest first), and when its last
+    crawl finished: what its health is judged by, read back so a restart does not forget it."""
+
+    new_articles_at: list[datetime]
+    last_crawl: datetime
+
+
+def source_rhythms(db: Database, per_source: int = 21) -> dict[str, SourceRhythm]:
+    """Each crawled source's rhythm, from its newest runs (the (source, started) index)."""
+    rhythms: dict[str, SourceRhythm] = {}
     with db.session() as session:
         for source_id, name in session.execute(select(Source.id, Source.name)).all():
-            found = session.scalars(
+            finished = (
                 select(CrawlRun.finished_at)
-                .where(CrawlRun.source_id == source_id, CrawlRun.new_articles > 0)
-                .where(CrawlRun.finished_at.is_not(None))
-                .order_by(CrawlRun.started_at.desc())  # the (source, started) index, newest first
-                .limit(per_source)
+                .where(CrawlRun.source_id == source_id, CrawlRun.finished_at.is_not(None))
+                .order_by(CrawlRun.started_at.desc())
+            )
+            last_crawl = session.scalar(finished.limit(1))
+            if last_crawl is None:
+                continue
+            found = session.scalars(
+                finished.where(CrawlRun.new_articles > 0).limit(per_source)
             ).all()
-            if found:
-                times[name] = sorted(when for when in found if when is not None)
-    return times
+            times = sorted(when for when in found if when is not None)
+            rhythms[name] = SourceRhythm(times, last_crawl)
+    return rhythms

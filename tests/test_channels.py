@@ -150,6 +150,13 @@ def test_alerts_say_where_who_and_when_the_reports_name() -> None:
     }
 
 
+def test_a_long_list_of_names_is_cut_and_says_how_many_more() -> None:
+    places = [f"Place {n}" for n in range(15)]
+    text = text_body(make_alert(places=places))
+    assert "Place 11, and 3 more" in text
+    assert "Place 12" not in text
+
+
 def test_an_alert_without_names_has_no_empty_lines_for_them() -> None:
     text = text_body(make_alert())
     assert "Places" not in text

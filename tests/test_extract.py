@@ -187,14 +187,21 @@ def test_article_date_from_meta_jsonld_url_or_byline(
     assert found.date_source == origin
 
 
-def test_trafilaturas_escalation_switch_is_there_and_left_as_found() -> None:
-    """The fast pass turns trafilatura's recall escalation off through a module constant: an
-    upgrade that renames it must fail here, not silently cost 15% more CPU per page."""
+def test_the_fast_pass_does_not_measure_the_whole_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast pass turns trafilatura's recall escalation off through a module constant. An
+    upgrade that renames it, or moves the check, must fail here, not silently cost 15% more
+    CPU per page: the escalation's first step, measuring the page's text, must not run."""
     from trafilatura import core
 
     before = core.ESCALATION_MAX_LENGTH
-    assert isinstance(before, int) and before > 0
-    assert run(page()).text
+    assert isinstance(before, int) and before > 1500
+    measured: list[object] = []
+    real = core.html2txt
+    monkeypatch.setattr(core, "html2txt", lambda *a, **k: measured.append(a) or real(*a, **k))
+    paragraphs = [f"<p>{BODY[n % 3]} Paragraph {n} adds its own detail.</p>" for n in range(6)]
+    found = run(page(*paragraphs))
+    assert 1000 <= len(found.text) < before  # long enough for the fast pass alone, and short
+    assert measured == []  # enough that trafilatura would have measured the page
     assert before == core.ESCALATION_MAX_LENGTH
 
 

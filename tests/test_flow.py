@@ -19,7 +19,7 @@ from monitor.rules import Hit
 from storage.articles import NewArticle, store_article
 from storage.db import Database
 from storage.migrate import upgrade
-from storage.models import Article, Delivery
+from storage.models import Article, Delivery, Event
 from tests.receivers import WebhookReceiver
 
 TITLES = [
@@ -74,6 +74,19 @@ class PoisonedRules:
         return list(self.rules.match(**article))
 
 
+class UnstorableHits:
+    """The real rules, but the poisoned title's hits carry a term the database cannot take."""
+
+    def __init__(self, rules: Any) -> None:
+        self.rules = rules
+
+    def match(self, **article: Any) -> list[Hit]:
+        hits = list(self.rules.match(**article))
+        if article["title"] == POISON:
+            return [Hit(hit.rule, ({"not JSON"},), ()) for hit in hits]  # type: ignore[arg-type]
+        return hits
+
+
 class PoisonedChannel:
     """The real webhook channel, but the poisoned alert raises before it is sent."""
 
@@ -105,6 +118,16 @@ def test_an_article_that_cannot_be_matched_holds_back_no_other(
     ctx.rules = real  # the bug fixed (a new release, a reloaded rule): it is matched at last
     assert flow.match_new_articles(ctx) == 1
     assert all(_matched(ctx.db).values())
+
+
+def test_an_article_whose_matches_cannot_be_stored_holds_back_no_other(
+    ctx: flow.Context,
+) -> None:
+    """SQLAlchemy reports bad data in a statement as one of its own errors: that is still the
+    article's failure, not the database's, and must not stop every pass at this article."""
+    ctx.rules = UnstorableHits(ctx.rules)  # type: ignore[assignment]
+    assert flow.match_new_articles(ctx) == 2
+    assert _matched(ctx.db) == {TITLES[0]: True, POISON: False, TITLES[2]: True}
 
 
 def test_an_alert_that_cannot_be_sent_backs_off_and_the_others_go(
@@ -150,3 +173,18 @@ def test_an_alert_carries_what_the_events_reports_name(
     assert forum["dates_mentioned"] == [
         {"text": "12 to 14 March", "start": "2025-03-12", "end": "2025-03-14"}
     ]
+
+
+def test_an_event_whose_dates_are_malformed_is_alerted_all_the_same(
+    ctx: flow.Context, receiver: WebhookReceiver
+) -> None:
+    """Dates written by another version, or damaged by hand: shown where readable, and the
+    alert goes out; dispatch never stops on them."""
+    assert flow.match_new_articles(ctx) == 3
+    good = {"text": "12 March", "start": "2025-03-12", "end": "2025-03-12"}
+    with ctx.db.session() as session:
+        for event in session.scalars(select(Event)):
+            event.dates_mentioned = [{"text": "no days"}, "12 March", good, {"start": 20250312}]
+    assert flow.deliver_pending(ctx).sent == 3
+    for _headers, body in receiver.received:
+        assert json.loads(body)["event"]["dates_mentioned"] == [good]

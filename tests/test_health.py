@@ -8,7 +8,7 @@ from monitor.health import HealthTracker, health_alert
 from storage.articles import ensure_source
 from storage.db import Database
 from storage.models import CrawlRun
-from storage.runs import close_run, failures_in_row, new_article_times, open_run
+from storage.runs import close_run, failures_in_row, open_run, source_rhythms
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -88,14 +88,29 @@ def test_a_sources_rhythm_is_read_back_so_a_restart_neither_forgets_nor_repeats_
     daily = [T0 + timedelta(days=d) for d in range(5)]  # one new article a day until day 4
     _runs(db, "uza", daily, new=1)
     _runs(db, "uza", [T0 + timedelta(days=4, hours=h) for h in (6, 12)], new=0)
-    _runs(db, "gone", [when - timedelta(days=20) for when in daily], new=1)  # stale for days
-    times = new_article_times(db)
-    assert times["uza"] == daily
+    _runs(db, "gone", [when - timedelta(days=20) for when in daily], new=1)
+    _runs(db, "gone", [T0 + timedelta(days=4)], new=0)  # its last crawl saw a long silence
+    rhythms = source_rhythms(db)
+    assert rhythms["uza"].new_articles_at == daily
+    assert rhythms["uza"].last_crawl == T0 + timedelta(days=4, hours=12)
     tracker = HealthTracker(failure_threshold=3, min_quiet=timedelta(hours=1))
     restart = T0 + timedelta(days=5)
-    tracker.resume({}, restart, times)
+    tracker.resume({}, restart, rhythms)
     assert tracker.record("gone", True, 0, restart) == []  # reported before the restart
     # judged by its daily rhythm, not by a week from the restart: stale three days after day 4
     assert tracker.record("uza", True, 0, T0 + timedelta(days=6, hours=23)) == []
     assert states(tracker.record("uza", True, 0, T0 + timedelta(days=7, hours=1))) == ["stale"]
     assert states(tracker.record("gone", True, 3, restart + timedelta(hours=1))) == ["recovered"]
+
+
+def test_days_the_daemon_was_down_are_judged_by_the_next_crawl(db: Database) -> None:
+    """A week of downtime: nothing was reported before it, so nothing recovers after it;
+    a source that stayed silent through it is reported stale by the first crawl that sees so."""
+    daily = [T0 + timedelta(days=d) for d in range(5)]
+    _runs(db, "uza", daily, new=1)
+    _runs(db, "quiet", daily, new=1)
+    tracker = HealthTracker(failure_threshold=3, min_quiet=timedelta(hours=1))
+    restart = T0 + timedelta(days=11)
+    tracker.resume({}, restart, source_rhythms(db))
+    assert tracker.record("uza", True, 4, restart) == []  # it published while we were down
+    assert states(tracker.record("quiet", True, 0, restart)) == ["stale"]

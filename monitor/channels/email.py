@@ -8,11 +8,11 @@ import re
 import smtplib
 import ssl
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 SUBJECT_LIMIT = 200
 MAX_DATES = 6  # dates mentioned shown in a message; the webhook carries them all
+MAX_NAMES = 12  # places, and organisations, likewise
+T = TypeVar("T")
 _SPACES = re.compile(r"\s+")
 _MESSAGE_ID_UNSAFE = re.compile(r"[^A-Za-z0-9._~!#$%&'*+/=?^`{|}-]")
 
@@ -101,15 +103,21 @@ def _when(mentioned: AlertDate) -> str:
     return f"{one_line(mentioned.text)} ({days})"
 
 
+def _first(items: tuple[T, ...], limit: int, show: Callable[[T], str]) -> list[str]:
+    """The first ``limit`` items shown, then how many more: an event merged from many reports
+    can name dozens of places."""
+    shown = [show(item) for item in items[:limit]]
+    if len(items) > limit:
+        shown.append(f"and {len(items) - limit} more")
+    return shown
+
+
 def _names(alert: Alert) -> list[tuple[str, str]]:
     """(label, value) of what the event's reports name: where, who, when; empty ones left out."""
-    dates = [_when(d) for d in alert.dates[:MAX_DATES]]
-    if len(alert.dates) > MAX_DATES:
-        dates.append(f"and {len(alert.dates) - MAX_DATES} more")
     named = [
-        ("Places", ", ".join(one_line(p) for p in alert.places)),
-        ("Organisations", ", ".join(one_line(o) for o in alert.organisations)),
-        ("Dates mentioned", "; ".join(dates)),
+        ("Places", ", ".join(_first(alert.places, MAX_NAMES, one_line))),
+        ("Organisations", ", ".join(_first(alert.organisations, MAX_NAMES, one_line))),
+        ("Dates mentioned", "; ".join(_first(alert.dates, MAX_DATES, _when))),
     ]
     return [(label, value) for label, value in named if value]
 
