@@ -9,7 +9,6 @@ from typing import Self
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem, NotConfigured
 from scrapy.statscollectors import StatsCollector
-from sqlalchemy.exc import OperationalError
 from twisted.internet.task import LoopingCall
 
 from crawlers.entities import find_entities
@@ -18,7 +17,7 @@ from crawlers.sitelines import SiteLineBook, stored_texts
 from crawlers.urls import normalize_url
 from crawlers.workers import extract_page
 from storage.articles import NewArticle, Stored, store_article, store_articles, text_keys
-from storage.db import Database
+from storage.db import DATABASE_FAILURES, Database
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +113,7 @@ class StorePipeline:
         batch, self.waiting = self.waiting, []
         try:
             stored: list[Stored | None] = list(store_articles(self.db, batch))
-        except OperationalError as exc:  # the database, not an article: locked past the
+        except DATABASE_FAILURES as exc:  # the database, not an article: locked past the
             _count(self.stats, "store_error", len(batch))  # timeout, disk full; the next
             logger.warning("%d articles could not be stored: %s", len(batch), exc)  # crawl
             return  # fetches these pages again

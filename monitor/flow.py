@@ -9,9 +9,8 @@ loses nothing and repeats nothing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 from crawlers.child import CrawlChild
 from crawlers.entities import names_for_matching
@@ -150,8 +149,6 @@ def _deliver(ctx: Context, task: DeliveryTask) -> str:
         channel.send(_alert(task))
     except DeliveryError as exc:
         return _retry_later(ctx, task, exc)
-    except DATABASE_FAILURES:
-        raise
     except Exception as exc:  # a bug this one alert sets off: it backs off, the rest go on
         logger.error("delivery=%s could not be sent", task.key, exc_info=True)
         return _retry_later(ctx, task, DeliveryError(f"{type(exc).__name__}: {exc}"))
@@ -199,13 +196,5 @@ def _alert(task: DeliveryTask) -> Alert:
         created_at=task.created_at,
         places=task.places,
         organisations=task.organisations,
-        dates=tuple(_dates(task.dates_mentioned)),
+        dates=tuple(AlertDate(*mentioned) for mentioned in task.dates_mentioned),
     )
-
-
-def _dates(mentioned: tuple[tuple[str, str, str], ...]) -> Iterator[AlertDate]:
-    for text, start, end in mentioned:
-        try:
-            yield AlertDate(text, date.fromisoformat(start), date.fromisoformat(end))
-        except ValueError:  # written by an older or newer version: left out, never fatal
-            continue

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
@@ -61,7 +61,7 @@ class DeliveryTask:
     created_at: datetime
     places: tuple[str, ...] = ()  # what the event's reports name, merged
     organisations: tuple[str, ...] = ()
-    dates_mentioned: tuple[tuple[str, str, str], ...] = ()  # (words, first day, last day), ISO
+    dates_mentioned: tuple[tuple[str, date, date], ...] = ()  # (words, first day, last day)
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,14 +200,20 @@ def _task(session: Session, delivery: Delivery) -> DeliveryTask:
     )
 
 
-def _dates_mentioned(stored: object) -> Iterator[tuple[str, str, str]]:
-    """The event's dates as (words, first day, last day). An entry of any other shape is left
-    out: an alert must never wait on what it shows beside the news."""
+def _dates_mentioned(stored: object) -> Iterator[tuple[str, date, date]]:
+    """The event's dates as (words, first day, last day). An entry of any other shape (written
+    by another version, or damaged) is left out: an alert never waits on what it shows beside
+    the news."""
     for entry in stored if isinstance(stored, list) else ():
-        if isinstance(entry, dict):
-            text, start, end = entry.get("text"), entry.get("start"), entry.get("end")
-            if isinstance(text, str) and isinstance(start, str) and isinstance(end, str):
-                yield text, start, end
+        if not isinstance(entry, dict):
+            continue
+        text, start, end = entry.get("text"), entry.get("start"), entry.get("end")
+        if not (isinstance(text, str) and isinstance(start, str) and isinstance(end, str)):
+            continue
+        try:
+            yield text, date.fromisoformat(start), date.fromisoformat(end)
+        except ValueError:
+            continue
 
 
 def event_articles(session: Session, event_id: int) -> list[EventArticle]:
