@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(slots=True)
@@ -11,5 +11,5 @@ class PageItem:
 
     source: str
     url: str
-    html: str
+    html: str = field(repr=False)  # Scrapy logs a dropped item's repr: never a whole page
     redirects: tuple[str, ...] = ()  # the URLs that redirected here, first one as linked

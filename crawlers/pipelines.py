@@ -28,6 +28,10 @@ def _count(stats: StatsCollector | None, key: str, count: int = 1) -> None:
 
 
 class ExtractPipeline:
+    """A page without an article is an ordinary outcome, counted in the run's stats and
+    dropped at debug level: Scrapy would log it as a warning, and the crawl's stderr is
+    read into the caller's memory (:mod:`crawlers.runner`)."""
+
     def __init__(self, crawler: Crawler) -> None:
         self.stats = crawler.stats
         self.workers = crawler.settings.getint("EVENTWATCH_EXTRACT_WORKERS")
@@ -43,10 +47,10 @@ class ExtractPipeline:
         except Exception as exc:  # a broken page is recorded, never fatal to the crawl
             _count(self.stats, "extract_error")
             logger.warning("source=%s url=%s extraction failed: %r", item.source, item.url, exc)
-            raise DropItem(f"extraction failed: {exc!r}") from exc
+            raise DropItem(f"extraction failed: {exc!r}", log_level="DEBUG") from exc
         if prepared is None:
             _count(self.stats, "not_article")
-            raise DropItem(f"no article at {item.url}")
+            raise DropItem(f"no article at {item.url}", log_level="DEBUG")
         found, named, keys = prepared.found, prepared.named, prepared.keys
         text = self.site_lines.clean(item.source, found.url, found.text)
         if text != found.text:  # recurring lines went: what depends on the text, again

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from crawlers.pipelines import StorePipeline
+import pytest
+from scrapy.exceptions import DropItem
+from scrapy.logformatter import LogFormatter
+from scrapy.settings import Settings
+
+from crawlers.items import PageItem
+from crawlers.pipelines import ExtractPipeline, StorePipeline
 from storage.articles import NewArticle, store_articles
 from storage.db import Database
 from storage.events import count_articles
@@ -83,3 +91,26 @@ def test_an_article_that_cannot_be_stored_costs_only_itself(tmp_path: Path) -> N
         pipeline.process_item(item)
     pipeline.close_spider()
     assert (stats.values["eventwatch/new"], stats.values["eventwatch/store_error"]) == (2, 1)
+
+
+def test_a_page_without_an_article_is_dropped_quietly_and_never_logged_whole(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    upgrade(url)
+    stats = Stats()
+    settings = Settings({"EVENTWATCH_DATABASE": url, "EVENTWATCH_EXTRACT_WORKERS": 0})
+    pipeline = ExtractPipeline(SimpleNamespace(stats=stats, settings=settings))  # type: ignore[arg-type]
+    menu = "".join(f"<li><a href='/s/{n}'>Section {n}</a></li>" for n in range(50))
+    page = PageItem(
+        "pam", "https://pam.example/news/", f"<html><body><ul>{menu}</ul></body></html>"
+    )
+    with pytest.raises(DropItem) as dropped:
+        asyncio.run(pipeline.process_item(page))
+    spider = SimpleNamespace(crawler=SimpleNamespace(settings=Settings()))
+    entry = LogFormatter().dropped(page, dropped.value, None, spider)  # type: ignore[arg-type]
+    assert entry["level"] == logging.DEBUG
+    logged = entry["msg"] % entry["args"]
+    assert "https://pam.example/news/" in logged
+    assert "Section 7" not in logged and "<li>" not in logged
+    assert stats.values["eventwatch/not_article"] == 1
