@@ -7,7 +7,8 @@ import threading
 import psutil
 
 CRAWL_MODULE = "crawlers.crawl"
-WORKER_MARK = "spawn_main"  # a multiprocessing worker: the crawl's extraction pool
+# an extraction worker, forked by the fork server (whose command line it keeps) or spawned
+WORKER_MARKS = ("multiprocessing.forkserver", "spawn_main")
 
 
 def rss_mb(pid: int) -> float:
@@ -45,7 +46,7 @@ class CrawlPeak:
                     command = " ".join(child.cmdline())
                     if CRAWL_MODULE in command:
                         self.peak_mb = max(self.peak_mb, child.memory_info().rss / 2**20)
-                    elif WORKER_MARK in command:
+                    elif any(mark in command for mark in WORKER_MARKS):
                         rss = child.memory_info().rss / 2**20
                         self.worker_peak_mb = max(self.worker_peak_mb, rss)
                 except psutil.Error:

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime
 
 import trafilatura
 from lxml.html import HtmlElement
@@ -26,6 +24,7 @@ from trafilatura.utils import load_html
 
 from crawlers.cleaning import clean_lines, page_context
 from crawlers.dates import publication_date
+from crawlers.extracted import Extracted
 from crawlers.languages import detect_languages
 from crawlers.metadata import page_metadata
 from crawlers.urls import host_of, is_http_url, normalize_url, registered_domain
@@ -33,18 +32,6 @@ from crawlers.urls import host_of, is_http_url, normalize_url, registered_domain
 MIN_CHARS = 200
 FALLBACK_BELOW = 500
 COMPARE_BELOW = 1000  # a fast result shorter than this is extracted again with the comparison
-
-
-@dataclass(frozen=True, slots=True)
-class Extracted:
-    url: str  # canonical, normalised
-    title: str
-    text: str  # paragraphs separated by newlines
-    published_at: datetime | None  # aware, UTC
-    date_source: str | None  # meta, jsonld, time, url, byline; None when no date was found
-    authors: tuple[str, ...]
-    language: str | None
-    languages: tuple[str, ...]
 
 
 def extract(html: str, url: str, *, min_chars: int = MIN_CHARS) -> Extracted | None:

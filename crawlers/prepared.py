@@ -3,6 +3,8 @@
 The crawl process keeps what needs the crawl's state: the source's recurring lines
 (:mod:`crawlers.sitelines`) and storing. When stripping those lines changes the text, the
 parts that depend on it are computed again there; on most pages it changes nothing.
+trafilatura is imported with the first page prepared, not with this module: a crawl process
+whose workers extract only reads what they send back.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from crawlers.entities import Entities, find_entities
-from crawlers.extract import Extracted, extract
+from crawlers.extracted import Extracted
 from storage.articles import TextKeys, text_keys
 
 
@@ -23,6 +25,8 @@ class PreparedPage:
 
 def prepare_page(html: str, url: str) -> PreparedPage | None:
     """The article on the page with its entities and comparison keys; None if no article."""
+    from crawlers.extract import extract
+
     found = extract(html, url)
     if found is None:
         return None

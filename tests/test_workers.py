@@ -5,11 +5,17 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 from concurrent.futures.process import BrokenProcessPool
 
+import psutil
 import pytest
 
 from crawlers import workers
+from tests.conftest import FIXTURES
+
+ROOT = FIXTURES.parent.parent
 
 PAGE = (
     "<html><head><title>Summit</title></head><body><article><h1>Summit</h1>"
@@ -45,6 +51,38 @@ def test_a_killed_worker_fails_one_page_and_the_next_page_gets_new_workers() -> 
     assert title == "Summit"
     assert failed is BrokenProcessPool
     assert again == "Summit"
+
+
+def _extraction_processes() -> list[psutil.Process]:
+    """Our descendants, but multiprocessing's resource tracker, which lives as long as we do."""
+    children = psutil.Process().children(recursive=True)
+    return [p for p in children if "resource_tracker" not in " ".join(p.cmdline())]
+
+
+def test_workers_leave_no_process_behind() -> None:
+    try:
+        found = asyncio.run(workers.extract_page(PAGE, "http://127.0.0.1/a", 2))
+        assert found is not None
+        assert _extraction_processes()  # the workers, and the fork server they came from
+    finally:
+        workers.shutdown()
+    assert _extraction_processes() == []
+
+
+def test_the_crawl_process_reads_what_workers_send_without_loading_trafilatura() -> None:
+    script = (
+        "import asyncio, sys\n"
+        "from crawlers import workers\n"
+        "from tests.test_workers import PAGE\n"
+        "found = asyncio.run(workers.extract_page(PAGE, 'http://127.0.0.1/a', 1))\n"
+        "workers.shutdown()\n"
+        "print(found.found.title, found.named.places, 'trafilatura' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["Summit", "('Dushanbe',", "'Tajikistan')", "False"]
 
 
 def test_zero_workers_extracts_in_process() -> None:

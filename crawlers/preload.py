@@ -1,0 +1,22 @@
+"""Loaded once into the extraction workers' fork server (:mod:`crawlers.workers`).
+
+Importing trafilatura and the rest of extraction takes a process over a second, and the
+language classifier decompresses its model on first use. The fork server does both once per
+crawl, by preparing one short article at import; each worker forked from it starts ready.
+"""
+
+from __future__ import annotations
+
+from crawlers.prepared import prepare_page
+
+SAMPLE = (
+    "<html><head><title>Warm-up</title></head><body><article><h1>Warm-up</h1>"
+    + "".join(
+        f"<p>On day {day} the assembly met in Vienna and agreed on item {day * 7} of its "
+        "work programme, to be reported on at the session of 3 March 2025.</p>"
+        for day in range(1, 6)
+    )
+    + "</article></body></html>"
+)
+
+prepare_page(SAMPLE, "http://127.0.0.1/warm-up")
