@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,6 +25,14 @@ from storage.models import Article, ArticleUrl, Event, Source, utcnow
 from storage.similarity import band_keys, folded_words, shingles
 
 logger = logging.getLogger(__name__)
+
+# Run for every article stored; built once (see storage.grouping).
+_KNOWN_URLS = select(ArticleUrl.url, ArticleUrl.article_id).where(
+    ArticleUrl.url.in_(bindparam("urls", expanding=True))
+)
+_SAME_WORDS_FROM_SOURCE = select(Article).where(
+    Article.source_id == bindparam("source_id"), Article.content_hash == bindparam("digest")
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,9 +99,7 @@ def is_known_url(session: Session, url: str) -> bool:
 
 def _known_urls(session: Session, urls: Iterable[str]) -> dict[str, int]:
     """Which of ``urls`` are stored already, and for which article: one query for all."""
-    rows = session.execute(
-        select(ArticleUrl.url, ArticleUrl.article_id).where(ArticleUrl.url.in_(set(urls)))
-    )
+    rows = session.execute(_KNOWN_URLS, {"urls": sorted(set(urls))})
     return {url: article_id for url, article_id in rows}
 
 
@@ -103,9 +109,7 @@ def _existing(
     for url in urls:
         if url in known:
             return session.get(Article, known[url])
-    return session.scalar(
-        select(Article).where(Article.source_id == source_id, Article.content_hash == digest)
-    )
+    return session.scalar(_SAME_WORDS_FROM_SOURCE, {"source_id": source_id, "digest": digest})
 
 
 def _add_aliases(
