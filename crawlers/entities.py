@@ -115,19 +115,21 @@ class Gazetteer:
 
     def _hits(self, text: str) -> list[tuple[int, int, Entry]]:
         """(first word, last word, entry) of every alias occurrence."""
-        words = _words(text)
+        words = _WORD.findall(text)
         if not words:
             return []
-        folded = [fold_word(m.group()) for m in words]
-        starts = list(_starts(folded))
+        folded = list(map(fold_word, words))
+        starts = _starts(folded)
         joined = " " + " ".join(folded) + " "
         hits: list[tuple[int, int, Entry]] = []
+        spans: list[tuple[int, int]] = []  # where each word is, found only if needed
         for end, alias in self.automaton.iter(joined):
             first = bisect.bisect_left(starts, end - alias.length + 1)
             last = first + alias.words - 1
-            span = text[words[first].start() : words[last].end()]
-            if alias.capitals_only and not span.isupper():
-                continue
+            if alias.capitals_only:  # an acronym ("PAM") counts only in capitals
+                spans = spans or [m.span() for m in _WORD.finditer(text)]
+                if not text[spans[first][0] : spans[last][1]].isupper():
+                    continue
             hits.append((first, last, alias.entry))
         return hits
 

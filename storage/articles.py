@@ -22,7 +22,7 @@ from storage.grouping import (
     record_bands,
 )
 from storage.models import Article, ArticleUrl, Event, Source, utcnow
-from storage.similarity import band_keys, folded_words, shingles
+from storage.similarity import band_keys, folded_words, word_shingles
 
 logger = logging.getLogger(__name__)
 
@@ -66,18 +66,19 @@ class TextKeys:
 
 
 def text_keys(title: str, text: str) -> TextKeys:
-    found = shingles(text)
+    words = folded_words(text)  # once, for the hash and the shingles
+    found = word_shingles(words)
     bands = tuple(dict.fromkeys(band_keys(found)))
-    return TextKeys(content_hash(text), title_key(title), found, bands)
+    return TextKeys(_words_hash(words), title_key(title), found, bands)
 
 
 Outcome = Literal["new", "duplicate"]
 Stored = tuple[Outcome, int]  # what happened, and the article's id
 
 
-def content_hash(text: str) -> str:
-    """Hash of the words only, so whitespace or punctuation changes are not "new"."""
-    return hashlib.sha256(" ".join(folded_words(text)).encode()).hexdigest()
+def _words_hash(words: list[str]) -> str:
+    """Hash of the folded words only, so whitespace or punctuation changes are not "new"."""
+    return hashlib.sha256(" ".join(words).encode()).hexdigest()
 
 
 def title_key(title: str) -> str:

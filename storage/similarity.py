@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Sequence
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
@@ -50,7 +51,11 @@ def _folded_chunk(chunk: str) -> tuple[str, ...]:
 
 def shingles(text: str) -> frozenset[int]:
     """32-bit hashes of every run of SHINGLE_WORDS consecutive folded words."""
-    words = folded_words(text)
+    return word_shingles(folded_words(text))
+
+
+def word_shingles(words: Sequence[str]) -> frozenset[int]:
+    """:func:`shingles` of words already folded."""
     runs = {" ".join(words[i : i + SHINGLE_WORDS]) for i in range(len(words) - SHINGLE_WORDS + 1)}
     return frozenset(
         int.from_bytes(hashlib.blake2b(run.encode(), digest_size=4).digest(), "big") for run in runs
