@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 # Scrapy loads its HTTP handler when a crawl starts. Imported here instead, before the job
 # is read, while the caller is still reading its config; and at module level, where the
@@ -25,7 +25,7 @@ from scrapy.utils.project import get_project_settings
 
 from crawlers.sources import CrawlSource
 from crawlers.workers import shutdown as shutdown_workers
-from storage.articles import is_known_url
+from storage.articles import stored_urls
 from storage.db import Database
 from storage.runs import close_run, get_run
 
@@ -54,12 +54,12 @@ def crawl_settings(source: CrawlSource, database: str, run_id: int, refresh: boo
     return settings
 
 
-def known_checker(db: Database) -> Callable[[str], bool]:
-    def is_known(url: str) -> bool:
+def stored_checker(db: Database) -> Callable[[Sequence[str]], set[str]]:
+    def stored_of(urls: Sequence[str]) -> set[str]:
         with db.session() as session:
-            return is_known_url(session, url)
+            return stored_urls(session, urls)
 
-    return is_known
+    return stored_of
 
 
 def main() -> int:
@@ -73,11 +73,11 @@ def main() -> int:
     runs = [(int(run_id), CrawlSource.from_dict(source)) for run_id, source in job["runs"]]
     db = Database(database)
     process = AsyncCrawlerProcess(_process_settings(job["log_level"], job["extract_workers"]))
-    is_known = None if refresh else known_checker(db)
+    stored_of = None if refresh else stored_checker(db)
     for run_id, source in runs:
         crawler = process.create_crawler("site")  # by name: spiders sit above us
         crawler.settings.update(crawl_settings(source, database, run_id, refresh))
-        process.crawl(crawler, source=source, is_known=is_known)
+        process.crawl(crawler, source=source, stored_of=stored_of)
     try:
         process.start()
     finally:

@@ -1,7 +1,7 @@
 """The one generic spider: feeds, sitemaps and listing pages of a source, navigation only.
 
 It decides which URLs to fetch and in what order; what a page says is the pipelines' job.
-Article URLs already stored are never requested again (``is_known``), and a listing page
+Article URLs already stored are never requested again (``stored_of``), and a listing page
 whose every article is known ends its pagination, so a re-crawl of an unchanged site
 fetches only its listings, feeds and sitemaps.
 """
@@ -9,7 +9,7 @@ fetches only its listings, feeds and sitemaps.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator, Sequence
 from typing import Any
 
 from parsel import Selector
@@ -62,12 +62,13 @@ class SiteSpider(Spider):
     def __init__(
         self,
         source: CrawlSource,
-        is_known: Callable[[str], bool] | None = None,
+        stored_of: Callable[[Sequence[str]], Collection[str]] | None = None,
         **kwargs: Any,
     ) -> None:
+        """``stored_of``: which of these URLs (normalised) are stored; none when not given."""
         super().__init__(name=self.name, **kwargs)
         self.source = source
-        self.is_known = is_known or (lambda _url: False)
+        self.stored_of = stored_of or (lambda _urls: ())
         self.domains = source.domains()
         self.follow = compile_follow(source.follow)
         self.article_budget = source.max_pages
@@ -103,17 +104,20 @@ class SiteSpider(Spider):
             meta["handle_httpstatus_all"] = True
         return Request(url, callback=callback, errback=self.on_error, meta=meta, dont_filter=False)
 
-    def _stored(self, url: str) -> bool:
-        """Whether the article at ``url`` (normalised) is stored, asked once a crawl: feeds,
-        sitemaps and listings name the same articles over and over."""
-        if url not in self.stored:
-            self.stored[url] = self.is_known(url)
-        return self.stored[url]
+    def _look_up(self, keys: Iterable[str]) -> None:
+        """Ask the store once a crawl whether each article URL (normalised) is stored, all of
+        a page's at once: feeds, sitemaps and listings name the same articles over and over,
+        and a sitemap can list thousands."""
+        asked = [key for key in dict.fromkeys(keys) if key not in self.stored]
+        if asked:
+            stored = set(self.stored_of(asked))
+            self.stored.update((key, key in stored) for key in asked)
 
-    def _article_requests(self, urls: Iterator[str] | tuple[str, ...]) -> Iterator[Request]:
-        for url in urls:
-            key = normalize_url(url)
-            if key in self.requested or self._stored(key):
+    def _article_requests(self, urls: tuple[str, ...]) -> Iterator[Request]:
+        keys = [normalize_url(url) for url in urls]
+        self._look_up(keys)
+        for url, key in zip(urls, keys, strict=True):
+            if key in self.requested or self.stored[key]:
                 continue  # a second link to it spends no budget
             if self.article_budget <= 0:
                 self.budget_exhausted = True
@@ -139,7 +143,9 @@ class SiteSpider(Spider):
         if response.meta.get("start"):
             for url in links.sections:
                 yield self._request(url, "listing", self.parse_listing, depth=1)
-        fresh = [u for u in links.articles if not self._stored(normalize_url(u))]
+        keys = [normalize_url(url) for url in links.articles]
+        self._look_up(keys)
+        fresh = [url for url, key in zip(links.articles, keys, strict=True) if not self.stored[key]]
         yield from self._article_requests(tuple(fresh))
         depth = int(response.meta.get("depth", 1))
         if links.articles and not fresh:

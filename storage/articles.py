@@ -26,6 +26,8 @@ from storage.similarity import band_keys, folded_words, word_shingles
 
 logger = logging.getLogger(__name__)
 
+LOOKUP_CHUNK = 500  # URLs per query: far below any database's limit on bound parameters
+
 # Run for every article stored; built once (see storage.grouping).
 _KNOWN_URLS = select(ArticleUrl.url, ArticleUrl.article_id).where(
     ArticleUrl.url.in_(bindparam("urls", expanding=True))
@@ -96,6 +98,14 @@ def ensure_source(session: Session, name: str) -> Source:
 
 def is_known_url(session: Session, url: str) -> bool:
     return session.get(ArticleUrl, url) is not None
+
+
+def stored_urls(session: Session, urls: Sequence[str]) -> set[str]:
+    """Which of ``urls`` are stored, as an article's URL or alias: a query per LOOKUP_CHUNK."""
+    found: set[str] = set()
+    for start in range(0, len(urls), LOOKUP_CHUNK):
+        found.update(_known_urls(session, urls[start : start + LOOKUP_CHUNK]))
+    return found
 
 
 def _known_urls(session: Session, urls: Iterable[str]) -> dict[str, int]:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from storage.articles import NewArticle, store_article
+import pytest
+
+from storage import articles
+from storage.articles import NewArticle, store_article, stored_urls
 from storage.db import Database
 from storage.events import count_articles, list_events
 from storage.outbox import MatchRecord, claim_due, mark_sent, record_matches, unmatched_articles
@@ -45,6 +48,18 @@ def test_redirect_alias_is_known(db: Database) -> None:
     store_article(db, article(aliases=("http://pam.example/news/1-meeting",)))
     again = article(url="http://pam.example/news/1-meeting", canonical_url="http://pam.example/n")
     assert store_article(db, again)[0] == "duplicate"
+
+
+def test_which_urls_are_stored_is_asked_in_chunks_and_knows_aliases(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(articles, "LOOKUP_CHUNK", 2)  # a sitemap of thousands, in small
+    store_article(db, article(aliases=("http://pam.example/old/1",)))
+    asked = [f"https://pam.example/news/{n}" for n in range(5)]
+    asked += ["https://pam.example/news/1-meeting", "http://pam.example/old/1"]
+    with db.session() as session:
+        found = stored_urls(session, asked)
+    assert found == {"https://pam.example/news/1-meeting", "http://pam.example/old/1"}
 
 
 def test_same_story_from_two_sources_is_one_event(db: Database) -> None:
