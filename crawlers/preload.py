@@ -7,6 +7,8 @@ crawl, by preparing one short article at import; each worker forked from it star
 
 from __future__ import annotations
 
+import logging
+
 from crawlers.prepared import prepare_page
 
 SAMPLE = (
@@ -19,4 +21,7 @@ SAMPLE = (
     + "</article></body></html>"
 )
 
-prepare_page(SAMPLE, "http://127.0.0.1/warm-up")
+try:
+    prepare_page(SAMPLE, "http://127.0.0.1/warm-up")
+except Exception:  # only an import error is harmless to a fork server: it must still start
+    logging.getLogger(__name__).exception("extraction warm-up failed")

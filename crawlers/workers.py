@@ -7,9 +7,10 @@ to extract (a re-crawl that finds nothing new never pays for it). At zero, pages
 in the crawl process itself: the daemon runs one process per source, in parallel, and a small
 crawl there would spend more starting workers than extracting.
 
-Workers are forked from a fork server that has imported extraction once (:mod:`crawlers.preload`),
-not spawned to import it each: a fresh interpreter, so no lock held by one of the crawl
-process's threads is inherited, and a second of CPU saved per worker.
+Workers are forked from a fork server that has imported extraction once
+(:mod:`crawlers.preload`), not spawned to import it each: the server is a fresh interpreter,
+so no lock held by one of the crawl process's threads is inherited, and each worker starts
+without its second or so of imports.
 """
 
 from __future__ import annotations
