@@ -215,11 +215,13 @@ class Daemon:
         try:
             _, config = load_config(self.config_path)
             upgrade(config.database)
-            ctx = flow.Context(config)
+            ctx = flow.Context(config, self.ctx.db)
         except ConfigError as exc:
             logger.error("reload rejected, keeping the running config:\n%s", exc)
             return
-        self.ctx = ctx
+        previous, self.ctx = self.ctx, ctx
+        if ctx.db is not previous.db:  # another database: crawls still on the old one go on,
+            previous.db.dispose()  # through connections of their own, returned as they end
         self.schedule_sources(config)
         self._periodic(config)
         logger.info("config reloaded: %d sources, %d rules", len(config.sources), len(config.rules))

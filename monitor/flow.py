@@ -9,7 +9,7 @@ loses nothing and repeats nothing.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from datetime import UTC, datetime
 
 from crawlers.child import CrawlChild
@@ -41,17 +41,23 @@ class Context:
     """The parsed config with what is built from it once: database, rules, channels."""
 
     config: Config
+    running: InitVar[Database | None] = None  # the database in use, kept if the URL is the same
     db: Database = field(init=False)
     rules: RuleSet = field(init=False)
     channels: dict[str, Channel] = field(init=False)
     notify: dict[str, tuple[str, ...]] = field(init=False)
     unmatchable: dict[int, int] = field(default_factory=dict)  # article id -> failed attempts
 
-    def __post_init__(self) -> None:
-        self.db = Database(self.config.database)
+    def __post_init__(self, running: Database | None) -> None:
         self.rules = RuleSet.compile(rule.spec() for rule in self.config.rules)
         self.channels = {n: build_channel(n, c) for n, c in self.config.channels.items()}
         self.notify = {rule.name: tuple(rule.notify) for rule in self.config.rules}
+        # last: a config rejected above opens nothing. A reload keeps the running engine, as
+        # each new one would leave its statements in SQLAlchemy's per-mapper caches.
+        if running is not None and running.url == self.config.database:
+            self.db = running
+        else:
+            self.db = Database(self.config.database)
 
 
 @dataclass(frozen=True, slots=True)

@@ -188,3 +188,16 @@ def test_an_event_whose_dates_are_malformed_is_alerted_all_the_same(
     assert flow.deliver_pending(ctx).sent == 3
     for _headers, body in receiver.received:
         assert json.loads(body)["event"]["dates_mentioned"] == [good]
+
+
+def test_a_reloaded_config_keeps_the_running_database_unless_it_names_another(
+    ctx: flow.Context, tmp_path: Any
+) -> None:
+    same = flow.Context(ctx.config, ctx.db)
+    assert same.db is ctx.db  # one engine for the daemon's whole life, however often reloaded
+    other_url = f"sqlite:///{tmp_path / 'other.db'}"
+    moved = flow.Context(ctx.config.model_copy(update={"database": other_url}), ctx.db)
+    try:
+        assert moved.db is not ctx.db and moved.db.url == other_url
+    finally:
+        moved.db.dispose()
