@@ -96,10 +96,6 @@ def ensure_source(session: Session, name: str) -> Source:
     return source
 
 
-def is_known_url(session: Session, url: str) -> bool:
-    return session.get(ArticleUrl, url) is not None
-
-
 def stored_urls(session: Session, urls: Sequence[str]) -> set[str]:
     """Which of ``urls`` are stored, as an article's URL or alias: a query per LOOKUP_CHUNK."""
     found: set[str] = set()
