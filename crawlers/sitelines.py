@@ -70,13 +70,17 @@ class SiteLines:
 
     def drop_recurring(self, text: str) -> str:
         """The text without the site's recurring lines; every other line kept, in order."""
-        return "\n".join(line for line in text.splitlines() if not self.is_boilerplate(line))
+        lines = text.splitlines()
+        return self._drop(lines, [line_key(line) for line in lines])
 
     def learn_and_drop(self, article: Hashable, text: str) -> str:
         """:meth:`learn`, then :meth:`drop_recurring`, each line's key computed once."""
         lines = text.splitlines()
         keys = [line_key(line) for line in lines]
         self._learn(article, keys)
+        return self._drop(lines, keys)
+
+    def _drop(self, lines: list[str], keys: list[str]) -> str:
         return "\n".join(
             line for line, key in zip(lines, keys, strict=True) if not self._recurs(key)
         )
