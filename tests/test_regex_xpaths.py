@@ -1,0 +1,112 @@
+"""trafilatura's expressions with their regex tests answered in Python select what the
+originals select, and extraction with them and plain elements is the same."""
+
+from __future__ import annotations
+
+from copy import deepcopy
+from pathlib import Path
+
+import pytest
+from lxml import etree
+from lxml.html import HtmlElementClassLookup
+from trafilatura import xpaths
+from trafilatura.htmlprocessing import tree_cleaning
+from trafilatura.settings import Extractor
+from trafilatura.utils import HTML_PARSER, decode_file, load_html
+
+from crawlers import regex_xpaths
+from crawlers.extract import PLAIN_ELEMENTS, extract
+from crawlers.regex_xpaths import AnsweredXPath
+
+SITES = Path(__file__).parent / "fixtures" / "sites"
+
+
+def _answered() -> list[AnsweredXPath]:
+    regex_xpaths.install()
+    found = [
+        expression
+        for name in regex_xpaths._LISTS
+        for expression in getattr(xpaths, name)
+        if isinstance(expression, AnsweredXPath)
+    ]
+    assert len(found) >= 10 and all(found_one.tests for found_one in found)
+    return found
+
+
+def _same(original: list[object], answered: list[object]) -> bool:
+    return len(original) == len(answered) and all(
+        a is b for a, b in zip(original, answered, strict=True)
+    )
+
+
+def test_every_answered_expression_selects_what_its_original_selects_on_the_fixture_pages() -> None:
+    selected = 0
+    for page in sorted(SITES.rglob("*.html")):
+        raw = load_html(page.read_bytes())
+        assert raw is not None
+        for tree in (raw, tree_cleaning(deepcopy(raw), Extractor())):
+            for expression in _answered():
+                original = expression.original(tree)
+                assert _same(original, expression(tree)), (page.name, expression.path)
+                selected += len(original)
+    assert selected > 50  # the fixtures exercise the expressions, not only empty results
+
+
+@pytest.mark.parametrize(
+    ("attributes", "selected"),
+    [
+        ('class="x" id="cookie-bar"', False),  # re:test reads the first of @id|@class only
+        ('id="cookie-bar" class="x"', True),
+        ('class="cookie-bar"', True),
+        ('id=""', False),
+        ("", False),
+    ],
+)
+def test_a_test_of_two_attributes_reads_the_first_in_document_order(
+    attributes: str, selected: bool
+) -> None:
+    tree = etree.fromstring(f"<html><body><div {attributes}>x</div></body></html>")
+    original = etree.XPath(
+        ".//div[re:test(@id|@class, 'cookie')]",
+        namespaces={"re": "http://exslt.org/regular-expressions"},
+    )
+    answered = AnsweredXPath(original)
+    assert len(answered.tests) == 1
+    assert _same(original(tree), answered(tree))
+    assert bool(answered(tree)) is selected
+
+
+def test_case_flags_are_honoured_and_a_pattern_matching_nothing_at_all_stays_with_lxml() -> None:
+    tree = etree.fromstring('<html><body><p class="FullText">a</p><p class="b">b</p></body></html>')
+    namespaces = {"re": "http://exslt.org/regular-expressions"}
+    folded = etree.XPath(".//p[re:test(@class, 'fulltext', 'i')]", namespaces=namespaces)
+    assert [p.text for p in AnsweredXPath(folded)(tree)] == ["a"]
+    empty = AnsweredXPath(etree.XPath(".//p[re:test(@class, 'z*')]", namespaces=namespaces))
+    assert not empty.tests  # 'z*' matches an element without the attribute: left to re:test
+    assert [p.text for p in empty(tree)] == ["a", "b"]
+
+
+def test_extraction_is_the_same_with_the_answered_expressions_and_plain_elements() -> None:
+    """Both of extraction's speed-ups (``crawlers.extract``) against trafilatura as shipped."""
+    pages = sorted(SITES.rglob("*.html"))
+    lists = {name: getattr(xpaths, name) for name in regex_xpaths._LISTS}
+    answered = {name: list(expressions) for name, expressions in lists.items()}
+    assert any(isinstance(e, AnsweredXPath) for e in answered["OVERALL_DISCARD_XPATH"])
+
+    def extracted() -> list[object]:
+        return [
+            extract(decode_file(page.read_bytes()), f"http://x.test/{page.name}") for page in pages
+        ]
+
+    with_answers = extracted()
+    try:  # in place: trafilatura's modules hold the lists themselves
+        for expressions in lists.values():
+            expressions[:] = [getattr(e, "original", e) for e in expressions]
+        HTML_PARSER.set_element_class_lookup(HtmlElementClassLookup())
+        with_originals = extracted()
+    finally:
+        HTML_PARSER.set_element_class_lookup(PLAIN_ELEMENTS)
+        for name, expressions in lists.items():
+            expressions[:] = answered[name]
+    assert sum(found is not None for found in with_answers) > 20
+    assert with_answers == with_originals
