@@ -19,7 +19,7 @@ on the fixture pages.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 from lxml import etree
 from trafilatura import xpaths
@@ -30,7 +30,7 @@ _TEST = re.compile(
     re.DOTALL,
 )
 _EXSLT = {"re": "http://exslt.org/regular-expressions"}
-_MEMO_LIMIT = 50_000  # verdicts kept per pattern; a long-running crawl meets new values forever
+_MEMO_LIMIT = 50_000  # verdicts kept per expression: a long crawl meets new values forever
 # The lists the main-text extraction runs: each holds element-selecting expressions only.
 _LISTS = (
     "RAW_TREE_PRUNE_XPATH",
@@ -44,30 +44,11 @@ _LISTS = (
 )
 
 
-class _Test:
-    """One ``re:test`` of the expression: its variable, subject attributes and verdicts."""
+class _Test(NamedTuple):
+    """One ``re:test`` of an expression: the variable standing in for it, and its pattern."""
 
-    __slots__ = ("attributes", "pattern", "variable", "verdicts")
-
-    def __init__(self, variable: str, attributes: tuple[str, ...], pattern: re.Pattern[str]):
-        self.variable = variable
-        self.attributes = attributes
-        self.pattern = pattern
-        self.verdicts: dict[str, bool] = {}
-
-    def matching(self, values: dict[str, set[str]]) -> list[str]:
-        verdicts = self.verdicts
-        if len(verdicts) > _MEMO_LIMIT:
-            verdicts.clear()
-        found = []
-        for attribute in self.attributes:
-            for value in values[attribute]:
-                verdict = verdicts.get(value)
-                if verdict is None:
-                    verdict = verdicts[value] = self.pattern.search(value) is not None
-                if verdict:
-                    found.append(value)
-        return found
+    variable: str
+    pattern: re.Pattern[str]
 
 
 class AnsweredXPath:
@@ -78,6 +59,7 @@ class AnsweredXPath:
         self.original = original
         self.path = original.path
         tests: list[_Test] = []
+        attributes: set[str] = set()
 
         def rewrite(found: re.Match[str]) -> str:
             subject, _, pattern, _, flags = found.groups()
@@ -85,22 +67,41 @@ class AnsweredXPath:
             compiled = re.compile(pattern, re.UNICODE | ignore_case)  # as lxml compiles it
             if compiled.search("") is not None:
                 return found.group(0)
-            attributes = tuple(part.strip()[1:] for part in subject.split("|"))
-            tests.append(_Test(f"ew_re{len(tests)}", attributes, compiled))
+            attributes.update(part.strip() for part in subject.split("|"))
+            tests.append(_Test(f"ew_re{len(tests)}", compiled))
             return f"({subject})[1] = ${tests[-1].variable}"
 
         self.rewritten = etree.XPath(_TEST.sub(rewrite, original.path), namespaces=_EXSLT)
         self.tests = tuple(tests)
-        names = sorted({name for test in tests for name in test.attributes})
-        self._values = {name: etree.XPath(f"//@{name}", smart_strings=False) for name in names}
+        # Every value of every tested attribute: a value that one pattern matches is a match
+        # wherever it stands, so one pool serves all the tests.
+        pool = "|".join(f"//{name}" for name in sorted(attributes)) or "/.."
+        self._values = etree.XPath(pool, smart_strings=False)
+        self._verdicts: dict[str, tuple[int, ...]] = {}  # value -> the tests it passes
 
     def __call__(self, tree: Any, **variables: Any) -> Any:
         if variables or not self.tests:
             return self.original(tree, **variables)
-        values = {name: set(read(tree)) for name, read in self._values.items()}
+        verdicts = self._verdicts
+        if len(verdicts) > _MEMO_LIMIT:
+            verdicts.clear()
+        matching: list[list[str]] = [[] for _ in self.tests]
+        for value in set(self._values(tree)):
+            passed = verdicts.get(value)
+            if passed is None:
+                passed = verdicts[value] = self._passed(value)
+            for index in passed:
+                matching[index].append(value)
         return self.rewritten(
-            tree, **{test.variable: _nodes(test.matching(values)) for test in self.tests}
+            tree,
+            **{
+                test.variable: _nodes(values)
+                for test, values in zip(self.tests, matching, strict=True)
+            },
         )
+
+    def _passed(self, value: str) -> tuple[int, ...]:
+        return tuple(i for i, test in enumerate(self.tests) if test.pattern.search(value))
 
 
 def _nodes(values: list[str]) -> list[etree._Element]:
