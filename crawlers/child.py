@@ -15,7 +15,8 @@ import os
 import subprocess
 import sys
 
-CRAWL_MODULE = "crawlers.crawl"
+# -c, not -m: see crawlers.crawl.run
+CRAWL_COMMAND = "from crawlers.crawl import run; run()"
 
 
 class CrawlChild:
@@ -27,7 +28,7 @@ class CrawlChild:
         self.taken = False
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", CRAWL_MODULE],
+                [sys.executable, "-c", CRAWL_COMMAND],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,

@@ -1,4 +1,4 @@
-"""The crawl entry point: one process crawls one or more sources (``python -m crawlers.crawl``).
+"""The crawl entry point: one process crawls one or more sources (:func:`run`).
 
 Scrapy's reactor cannot restart within a process, and a process per crawl frees its memory
 and isolates its crashes; ``crawlers.runner`` starts this and waits for it. The process
@@ -14,6 +14,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 # Scrapy loads its HTTP handler when a crawl starts. Imported here instead, before the job
 # is read, while the caller is still reading its config; and at module level, where the
@@ -25,6 +26,7 @@ from scrapy.utils.project import get_project_settings
 
 from crawlers.sources import CrawlSource
 from crawlers.workers import shutdown as shutdown_workers
+from crawlers.workers import start as start_workers
 from storage.articles import stored_urls
 from storage.db import Database
 from storage.runs import close_run, get_run
@@ -68,6 +70,7 @@ def main() -> int:
     if not text.strip():
         return 0  # abandoned by its starter before it had work
     job = json.loads(text)
+    start_workers(job["extract_workers"])
     database: str = job["database"]
     refresh: bool = job["refresh"]
     runs = [(int(run_id), CrawlSource.from_dict(source)) for run_id, source in job["runs"]]
@@ -104,9 +107,19 @@ def _outcome(db: Database, run_id: int) -> int:
     return 0 if run.status == "ok" else 1
 
 
-if __name__ == "__main__":
+def run() -> NoReturn:
+    """The crawl process from start to end, as :mod:`crawlers.child` starts it (``python -c``).
+
+    Not ``python -m``: multiprocessing then imports the main module again in every extraction
+    worker, as it prepares a child to find functions defined there, and each worker would
+    load Scrapy and SQLAlchemy for nothing, a second or so before its first page.
+    """
     code = main()
     # Everything is committed and closed. Tearing the interpreter down would take longer than
     # a re-crawl's whole crawl (Twisted, Scrapy and SQLAlchemy objects freed one by one).
     sys.stderr.flush()
     os._exit(code)
+
+
+if __name__ == "__main__":
+    run()

@@ -3,7 +3,9 @@
 Scrapy runs in one thread; trafilatura is pure CPU. With ``EVENTWATCH_EXTRACT_WORKERS`` set
 above zero, pages are extracted by a pool of that many processes, shared by every source the
 crawl process runs, while the reactor goes on downloading. The pool starts on the first page
-to extract (a re-crawl that finds nothing new never pays for it). At zero, pages are extracted
+to extract; its fork server (below) starts with the crawl, so that its imports run on one core
+while Scrapy starts on the other, and is stopped unwaited for when the crawl extracted nothing
+(a re-crawl that finds nothing new never waits for it). At zero, pages are extracted
 in the crawl process itself: the daemon runs one process per source, in parallel, and a small
 crawl there would spend more starting workers than extracting.
 
@@ -18,6 +20,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
+import signal
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import forkserver
@@ -51,10 +55,19 @@ def _context() -> BaseContext:
     return context
 
 
+def start(size: int) -> None:
+    """Start the fork server now, if workers of ``size`` will come from one: it imports
+    extraction and warms up while the crawl process configures Scrapy and fetches the first
+    listings, and the first page finds it ready."""
+    if size > 0 and _context().get_start_method() == "forkserver":
+        forkserver.ensure_running()
+
+
 def _pool_of(size: int) -> ProcessPoolExecutor:
     global _pool, _pool_size
     if _pool is None or _pool_size != size:
-        shutdown()
+        if _pool is not None:
+            shutdown()
         # never a plain fork: the crawl process has threads (the reactor's pool, SQLite's
         # busy waits), and a forked child could inherit a lock held by one of them.
         _pool = ProcessPoolExecutor(size, mp_context=_context(), initializer=_warm_up)
@@ -89,9 +102,14 @@ def shutdown() -> None:
     server, waiting for it: it would outlive a crawl process that exits without tearing down,
     and its workers' CPU time would go uncounted by the process that started the crawl."""
     global _pool, _pool_size
+    server = forkserver._forkserver  # CPython's, since 3.7
     if _pool is not None:
         _pool.shutdown(wait=True, cancel_futures=True)
-        stop_server = getattr(forkserver._forkserver, "_stop", None)  # CPython's, since 3.7
-        if stop_server is not None:
-            stop_server()
+    else:  # started by start() and never forked a worker: it may still be importing
+        pid = getattr(server, "_forkserver_pid", None)
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)
+    stop_server = getattr(server, "_stop", None)
+    if stop_server is not None:
+        stop_server()
     _pool, _pool_size = None, 0

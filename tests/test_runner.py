@@ -9,7 +9,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from crawlers.child import CRAWL_MODULE
+from crawlers.child import CRAWL_COMMAND
 from crawlers.runner import crawl_sources
 from crawlers.sources import CrawlSource
 from monitor.cli import main
@@ -43,14 +43,14 @@ def test_a_crawl_stopped_by_a_usage_error_leaves_no_crawl_process(tmp_path: Path
     config.write_text(f"database: sqlite:///{tmp_path / 'e.db'}\nsources: []\n")
     assert main(["--config", str(config), "crawl", "nosuchsource"]) == 2
     assert main(["--config", str(tmp_path / "missing.yaml"), "crawl", "--all"]) == 2
-    crawls = [p for p in psutil.Process().children(recursive=True) if CRAWL_MODULE in p.cmdline()]
+    crawls = [p for p in psutil.Process().children(recursive=True) if CRAWL_COMMAND in p.cmdline()]
     assert crawls == []
     assert not (tmp_path / "e.db").exists()
 
 
 def test_a_crawl_process_given_no_job_does_nothing() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", CRAWL_MODULE], input="", capture_output=True, text=True, check=False
+        [sys.executable, "-c", CRAWL_COMMAND], input="", capture_output=True, text=True, check=False
     )
     assert (done.returncode, done.stderr) == (0, "")
 

@@ -13,6 +13,7 @@ import psutil
 import pytest
 
 from crawlers import workers
+from crawlers.child import CRAWL_COMMAND, CrawlChild
 from tests.conftest import FIXTURES
 
 ROOT = FIXTURES.parent.parent
@@ -83,6 +84,40 @@ def test_the_crawl_process_reads_what_workers_send_without_loading_trafilatura()
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["Summit", "('Dushanbe',", "'Tajikistan')", "False"]
+
+
+def test_workers_of_the_crawl_process_never_load_scrapy() -> None:
+    """multiprocessing imports a ``python -m`` main module again in each worker; the crawl
+    process runs from ``-c`` (``crawlers.child``), so its workers start without Scrapy.
+    Twisted's C module for zope.interface shows in a process's memory map once Scrapy is in."""
+    child = CrawlChild()
+    assert child.process is not None
+    try:
+        assert psutil.Process(child.process.pid).cmdline()[1:] == ["-c", CRAWL_COMMAND]
+    finally:
+        child.abandon()
+    script = (
+        "import os, sys\n"
+        "import crawlers.crawl\n"  # what CRAWL_COMMAND imports first
+        "from crawlers import workers\n"
+        "workers.start(1)\n"
+        "pid = workers._pool_of(1).submit(os.getpid).result()\n"
+        "maps = {p: open(f'/proc/{p}/maps').read() for p in (os.getpid(), pid)}\n"
+        "workers.shutdown()\n"
+        "print(*('zope' in maps[p] for p in (os.getpid(), pid)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "False"]  # in the crawl process, not its worker
+
+
+def test_a_fork_server_started_for_a_crawl_that_extracts_nothing_is_stopped() -> None:
+    workers.start(2)
+    assert _extraction_processes()  # importing extraction while the crawl starts
+    workers.shutdown()  # at once: a re-crawl finding nothing new does not wait for its imports
+    assert _extraction_processes() == []
 
 
 def test_zero_workers_extracts_in_process() -> None:
