@@ -70,6 +70,15 @@ def test_workers_leave_no_process_behind() -> None:
     assert _extraction_processes() == []
 
 
+def _printed(script: str) -> list[str]:
+    """What a Python process running ``script`` with ``-c``, as the crawl process runs, prints."""
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
+
+
 def test_the_crawl_process_reads_what_workers_send_without_loading_trafilatura() -> None:
     script = (
         "import asyncio, sys\n"
@@ -79,11 +88,7 @@ def test_the_crawl_process_reads_what_workers_send_without_loading_trafilatura()
         "workers.shutdown()\n"
         "print(found.found.title, found.named.places, 'trafilatura' in sys.modules)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["Summit", "('Dushanbe',", "'Tajikistan')", "False"]
+    assert _printed(script) == ["Summit", "('Dushanbe',", "'Tajikistan')", "False"]
 
 
 def test_workers_of_the_crawl_process_never_load_scrapy() -> None:
@@ -106,11 +111,7 @@ def test_workers_of_the_crawl_process_never_load_scrapy() -> None:
         "workers.shutdown()\n"
         "print(*('zope' in maps[p] for p in (os.getpid(), pid)))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["True", "False"]  # in the crawl process, not its worker
+    assert _printed(script) == ["True", "False"]  # in the crawl process, not its worker
 
 
 def test_a_fork_server_started_for_a_crawl_that_extracts_nothing_is_stopped() -> None:
