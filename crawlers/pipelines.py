@@ -16,8 +16,9 @@ from crawlers.items import PageItem
 from crawlers.sitelines import SiteLineBook, stored_texts
 from crawlers.urls import normalize_url
 from crawlers.workers import extract_page
-from storage.articles import NewArticle, Stored, store_article, store_articles, text_keys
+from storage.articles import NewArticle, Stored, store_article, store_articles
 from storage.db import DATABASE_FAILURES, Database
+from storage.similarity import text_keys
 
 logger = logging.getLogger(__name__)
 

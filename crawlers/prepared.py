@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from crawlers.entities import Entities, find_entities
 from crawlers.extracted import Extracted
-from storage.articles import TextKeys, text_keys
+from storage.similarity import TextKeys, text_keys
 
 
 @dataclass(frozen=True, slots=True)

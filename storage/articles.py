@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from storage.grouping import (
     record_bands,
 )
 from storage.models import Article, ArticleUrl, Event, Source, utcnow
-from storage.similarity import band_keys, folded_words, word_shingles
+from storage.similarity import TextKeys, text_keys
 
 logger = logging.getLogger(__name__)
 
@@ -56,35 +55,8 @@ class NewArticle:
     keys: TextKeys | None = None  # of exactly this title and text, if computed beforehand
 
 
-@dataclass(frozen=True, slots=True)
-class TextKeys:
-    """What an article is found again and compared by, computed from its title and text
-    alone: a crawl computes them in its extraction workers, off the process that stores."""
-
-    digest: str
-    title_key: str
-    shingles: frozenset[int]
-    bands: tuple[int, ...]
-
-
-def text_keys(title: str, text: str) -> TextKeys:
-    words = folded_words(text)  # once, for the hash and the shingles
-    found = word_shingles(words)
-    bands = tuple(dict.fromkeys(band_keys(found)))
-    return TextKeys(_words_hash(words), title_key(title), found, bands)
-
-
 Outcome = Literal["new", "duplicate"]
 Stored = tuple[Outcome, int]  # what happened, and the article's id
-
-
-def _words_hash(words: list[str]) -> str:
-    """Hash of the folded words only, so whitespace or punctuation changes are not "new"."""
-    return hashlib.sha256(" ".join(words).encode()).hexdigest()
-
-
-def title_key(title: str) -> str:
-    return " ".join(folded_words(title))[:512]
 
 
 def ensure_source(session: Session, name: str) -> Source:

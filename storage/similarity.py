@@ -1,4 +1,6 @@
-"""Near-duplicate text: word shingles, MinHash, and LSH band keys for an indexed lookup.
+"""Near-duplicate text: word shingles, MinHash, and LSH band keys for an indexed lookup;
+an article's keys (:func:`text_keys`) need nothing but its words, so extraction workers
+compute them without loading the database layer.
 
 Two reports of one story often share most of their sentences under different headlines (an
 agency wire rewritten by each site). The Jaccard similarity of their sets of three-word
@@ -14,6 +16,7 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
@@ -94,3 +97,30 @@ def band_keys(found: frozenset[int]) -> list[int]:
         digest = hashlib.blake2b(band.to_bytes(2, "big") + rows.tobytes(), digest_size=8)
         keys.append(int.from_bytes(digest.digest(), "big") >> (64 - _KEY_BITS))
     return keys
+
+
+@dataclass(frozen=True, slots=True)
+class TextKeys:
+    """What an article is found again and compared by, computed from its title and text
+    alone: a crawl computes them in its extraction workers, off the process that stores."""
+
+    digest: str
+    title_key: str
+    shingles: frozenset[int]
+    bands: tuple[int, ...]
+
+
+def text_keys(title: str, text: str) -> TextKeys:
+    words = folded_words(text)  # once, for the hash and the shingles
+    found = word_shingles(words)
+    bands = tuple(dict.fromkeys(band_keys(found)))
+    return TextKeys(_words_hash(words), title_key(title), found, bands)
+
+
+def _words_hash(words: list[str]) -> str:
+    """Hash of the folded words only, so whitespace or punctuation changes are not "new"."""
+    return hashlib.sha256(" ".join(words).encode()).hexdigest()
+
+
+def title_key(title: str) -> str:
+    return " ".join(folded_words(title))[:512]

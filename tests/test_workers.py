@@ -114,6 +114,13 @@ def test_workers_of_the_crawl_process_never_load_scrapy() -> None:
     assert _printed(script) == ["True", "False"]  # in the crawl process, not its worker
 
 
+def test_the_fork_server_loads_extraction_without_scrapy_or_the_database_layer() -> None:
+    script = (
+        "import sys, crawlers.preload\nprint('scrapy' in sys.modules, 'sqlalchemy' in sys.modules)"
+    )
+    assert _printed(script) == ["False", "False"]
+
+
 def test_a_fork_server_started_for_a_crawl_that_extracts_nothing_is_stopped() -> None:
     workers.start(2)
     assert _extraction_processes()  # importing extraction while the crawl starts
