@@ -92,13 +92,14 @@ class AnsweredXPath:
                 passed = verdicts[value] = self._passed(value)
             for index in passed:
                 matching[index].append(value)
-        return self.rewritten(
-            tree,
-            **{
+        try:
+            variables = {
                 test.variable: _nodes(values)
                 for test, values in zip(self.tests, matching, strict=True)
-            },
-        )
+            }
+        except ValueError:  # a value no XML text node may hold (a control character)
+            return self.original(tree)
+        return self.rewritten(tree, **variables)
 
     def _passed(self, value: str) -> tuple[int, ...]:
         return tuple(i for i, test in enumerate(self.tests) if test.pattern.search(value))

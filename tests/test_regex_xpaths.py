@@ -6,6 +6,7 @@ from __future__ import annotations
 from copy import deepcopy
 from pathlib import Path
 
+import lxml.html
 import pytest
 from lxml import etree
 from lxml.html import HtmlElementClassLookup
@@ -110,3 +111,12 @@ def test_extraction_is_the_same_with_the_answered_expressions_and_plain_elements
             expressions[:] = answered[name]
     assert sum(found is not None for found in with_answers) > 20
     assert with_answers == with_originals
+
+
+def test_a_value_that_no_xml_text_may_hold_falls_back_to_the_original() -> None:
+    tree = lxml.html.fromstring('<html><body><div class="cookie&#11;bar">x</div></body></html>')
+    original = etree.XPath(
+        ".//div[re:test(@class, 'cookie')]",
+        namespaces={"re": "http://exslt.org/regular-expressions"},
+    )
+    assert [div.text for div in AnsweredXPath(original)(tree)] == ["x"]
