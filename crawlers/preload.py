@@ -7,6 +7,7 @@ crawl, by preparing one short article at import; each worker forked from it star
 
 from __future__ import annotations
 
+import gc
 import logging
 
 from crawlers.prepared import prepare_page
@@ -25,3 +26,7 @@ try:
     prepare_page(SAMPLE, "http://127.0.0.1/warm-up")
 except Exception:  # only an import error is harmless to a fork server: it must still start
     logging.getLogger(__name__).exception("extraction warm-up failed")
+
+# What the server holds now is never freed: left out of the workers' garbage collections,
+# which would otherwise walk it again and again (and touch its pages, copying them per worker).
+gc.freeze()
