@@ -26,7 +26,6 @@ from scrapy.utils.project import get_project_settings
 
 from crawlers.sources import CrawlSource
 from crawlers.workers import shutdown as shutdown_workers
-from crawlers.workers import start as start_workers
 from storage.articles import stored_urls
 from storage.db import Database
 from storage.runs import close_run, get_run
@@ -70,7 +69,6 @@ def main() -> int:
     if not text.strip():
         return 0  # abandoned by its starter before it had work
     job = json.loads(text)
-    start_workers(job["extract_workers"])
     database: str = job["database"]
     refresh: bool = job["refresh"]
     runs = [(int(run_id), CrawlSource.from_dict(source)) for run_id, source in job["runs"]]

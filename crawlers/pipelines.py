@@ -6,6 +6,7 @@ import logging
 import time
 from typing import Self
 
+from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem, NotConfigured
 from scrapy.statscollectors import StatsCollector
@@ -16,6 +17,7 @@ from crawlers.items import PageItem
 from crawlers.sitelines import SiteLineBook, stored_texts
 from crawlers.urls import normalize_url
 from crawlers.workers import extract_page
+from crawlers.workers import start as start_workers
 from storage.articles import NewArticle, Stored, store_article, store_articles
 from storage.db import DATABASE_FAILURES, Database
 from storage.similarity import text_keys
@@ -36,11 +38,21 @@ class ExtractPipeline:
     def __init__(self, crawler: Crawler) -> None:
         self.stats = crawler.stats
         self.workers = crawler.settings.getint("EVENTWATCH_EXTRACT_WORKERS")
+        self.server_started = False
         self.site_lines = SiteLineBook(stored_texts(crawler.settings.get("EVENTWATCH_DATABASE")))
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        return cls(crawler)
+        pipeline = cls(crawler)
+        crawler.signals.connect(pipeline.request_scheduled, signal=signals.request_scheduled)
+        return pipeline
+
+    def request_scheduled(self, request: Request) -> None:
+        """The first article asked for starts the workers' fork server (once; a second call
+        finds it running), while the page downloads."""
+        if not self.server_started and request.meta.get("kind") == "article":
+            start_workers(self.workers)
+            self.server_started = True
 
     async def process_item(self, item: PageItem) -> NewArticle:
         try:

@@ -3,9 +3,9 @@
 Scrapy runs in one thread; trafilatura is pure CPU. With ``EVENTWATCH_EXTRACT_WORKERS`` set
 above zero, pages are extracted by a pool of that many processes, shared by every source the
 crawl process runs, while the reactor goes on downloading. The pool starts on the first page
-to extract; its fork server (below) starts with the crawl, so that its imports run on one core
-while Scrapy starts on the other, and is stopped unwaited for when the crawl extracted nothing
-(a re-crawl that finds nothing new never waits for it). At zero, pages are extracted
+to extract; its fork server (below) starts when the first article is asked for, so that its
+imports run while that page downloads, and a re-crawl that finds nothing new never starts it.
+At zero, pages are extracted
 in the crawl process itself: the daemon runs one process per source, in parallel, and a small
 crawl there would spend more starting workers than extracting.
 
@@ -57,8 +57,7 @@ def _context() -> BaseContext:
 
 def start(size: int) -> None:
     """Start the fork server now, if workers of ``size`` will come from one: it imports
-    extraction and warms up while the crawl process configures Scrapy and fetches the first
-    listings, and the first page finds it ready."""
+    extraction and warms up while the crawl goes on, and the first page finds it ready."""
     if size > 0 and _context().get_start_method() == "forkserver":
         forkserver.ensure_running()
 

@@ -11,10 +11,12 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from scrapy import Request
 from scrapy.exceptions import DropItem
 from scrapy.logformatter import LogFormatter
 from scrapy.settings import Settings
 
+from crawlers import workers
 from crawlers.items import PageItem
 from crawlers.pipelines import ExtractPipeline, StorePipeline
 from storage.articles import NewArticle, store_articles
@@ -22,6 +24,7 @@ from storage.db import Database
 from storage.events import count_articles
 from storage.migrate import upgrade
 from tests.test_storage import TEXT, article
+from tests.test_workers import _extraction_processes
 
 
 class Stats:
@@ -114,3 +117,20 @@ def test_a_page_without_an_article_is_dropped_quietly_and_never_logged_whole(
     assert "https://pam.example/news/" in logged
     assert "Section 7" not in logged and "<li>" not in logged
     assert stats.values["eventwatch/not_article"] == 1
+
+
+def test_the_first_article_asked_for_starts_the_extraction_workers_fork_server(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    upgrade(url)
+    settings = Settings({"EVENTWATCH_DATABASE": url, "EVENTWATCH_EXTRACT_WORKERS": 2})
+    pipeline = ExtractPipeline(SimpleNamespace(stats=Stats(), settings=settings))  # type: ignore[arg-type]
+    try:
+        pipeline.request_scheduled(Request("https://pam.example/", meta={"kind": "listing"}))
+        assert _extraction_processes() == []  # a re-crawl that finds nothing new: none
+        pipeline.request_scheduled(Request("https://pam.example/news/1", meta={"kind": "article"}))
+        assert _extraction_processes()  # importing extraction while the page downloads
+    finally:
+        workers.shutdown()
+    assert _extraction_processes() == []

@@ -121,10 +121,10 @@ def test_the_fork_server_loads_extraction_without_scrapy_or_the_database_layer()
     assert _printed(script) == ["False", "False"]
 
 
-def test_a_fork_server_started_for_a_crawl_that_extracts_nothing_is_stopped() -> None:
+def test_a_fork_server_that_never_forked_a_worker_is_stopped_without_waiting() -> None:
     workers.start(2)
-    assert _extraction_processes()  # importing extraction while the crawl starts
-    workers.shutdown()  # at once: a re-crawl finding nothing new does not wait for its imports
+    assert _extraction_processes()  # importing extraction
+    workers.shutdown()  # the article asked for was never fetched: no wait for its imports
     assert _extraction_processes() == []
 
 
