@@ -5,9 +5,8 @@ above zero, pages are extracted by a pool of that many processes, shared by ever
 crawl process runs, while the reactor goes on downloading. The pool starts on the first page
 to extract; its fork server (below) starts when the first article is asked for, so that its
 imports run while that page downloads, and a re-crawl that finds nothing new never starts it.
-At zero, pages are extracted
-in the crawl process itself: the daemon runs one process per source, in parallel, and a small
-crawl there would spend more starting workers than extracting.
+At zero, pages are extracted in the crawl process itself: the daemon runs one process per
+source, in parallel, and a small crawl there would spend more starting workers than extracting.
 
 Workers are forked from a fork server that has imported extraction once
 (:mod:`crawlers.preload`), not spawned to import it each: the server is a fresh interpreter,
@@ -99,7 +98,9 @@ async def extract_page(html: str, url: str, workers: int) -> PreparedPage | None
 def shutdown() -> None:
     """Stop the workers (at the end of the crawl process, or after one died), then the fork
     server, waiting for it: it would outlive a crawl process that exits without tearing down,
-    and its workers' CPU time would go uncounted by the process that started the crawl."""
+    and its workers' CPU time would go uncounted by the process that started the crawl. A
+    server that never forked a worker is killed first: it may still be importing, and the
+    crawl (a re-crawl whose one new article did not download) need not wait for that."""
     global _pool, _pool_size
     server = forkserver._forkserver  # CPython's, since 3.7
     if _pool is not None:
