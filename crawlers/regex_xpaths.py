@@ -29,7 +29,7 @@ _TEST = re.compile(
     r"""re:test\(\s*(@[\w-]+(?:\s*\|\s*@[\w-]+)*)\s*,\s*(['"])(.*?)\2\s*(?:,\s*(['"])(.*?)\4\s*)?\)""",
     re.DOTALL,
 )
-_EXSLT = {"re": "http://exslt.org/regular-expressions"}
+EXSLT = {"re": "http://exslt.org/regular-expressions"}  # the prefix trafilatura gives re:test
 _MEMO_LIMIT = 50_000  # verdicts kept per expression: a long crawl meets new values forever
 # The lists the main-text extraction runs: each holds element-selecting expressions only.
 _LISTS = (
@@ -71,7 +71,7 @@ class AnsweredXPath:
             tests.append(_Test(f"ew_re{len(tests)}", compiled))
             return f"({subject})[1] = ${tests[-1].variable}"
 
-        self.rewritten = etree.XPath(_TEST.sub(rewrite, original.path), namespaces=_EXSLT)
+        self.rewritten = etree.XPath(_TEST.sub(rewrite, original.path), namespaces=EXSLT)
         self.tests = tuple(tests)
         # Every value of every tested attribute: a value that one pattern matches is a match
         # wherever it stands, so one pool serves all the tests.

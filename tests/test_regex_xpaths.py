@@ -17,7 +17,7 @@ from trafilatura.utils import HTML_PARSER, decode_file, load_html
 
 from crawlers import regex_xpaths
 from crawlers.extract import PLAIN_ELEMENTS, extract
-from crawlers.regex_xpaths import AnsweredXPath
+from crawlers.regex_xpaths import EXSLT, AnsweredXPath
 
 SITES = Path(__file__).parent / "fixtures" / "sites"
 
@@ -69,7 +69,7 @@ def test_a_test_of_two_attributes_reads_the_first_in_document_order(
     tree = etree.fromstring(f"<html><body><div {attributes}>x</div></body></html>")
     original = etree.XPath(
         ".//div[re:test(@id|@class, 'cookie')]",
-        namespaces={"re": "http://exslt.org/regular-expressions"},
+        namespaces=EXSLT,
     )
     answered = AnsweredXPath(original)
     assert len(answered.tests) == 1
@@ -79,10 +79,9 @@ def test_a_test_of_two_attributes_reads_the_first_in_document_order(
 
 def test_case_flags_are_honoured_and_a_pattern_matching_nothing_at_all_stays_with_lxml() -> None:
     tree = etree.fromstring('<html><body><p class="FullText">a</p><p class="b">b</p></body></html>')
-    namespaces = {"re": "http://exslt.org/regular-expressions"}
-    folded = etree.XPath(".//p[re:test(@class, 'fulltext', 'i')]", namespaces=namespaces)
+    folded = etree.XPath(".//p[re:test(@class, 'fulltext', 'i')]", namespaces=EXSLT)
     assert [p.text for p in AnsweredXPath(folded)(tree)] == ["a"]
-    empty = AnsweredXPath(etree.XPath(".//p[re:test(@class, 'z*')]", namespaces=namespaces))
+    empty = AnsweredXPath(etree.XPath(".//p[re:test(@class, 'z*')]", namespaces=EXSLT))
     assert not empty.tests  # 'z*' matches an element without the attribute: left to re:test
     assert [p.text for p in empty(tree)] == ["a", "b"]
 
@@ -117,6 +116,6 @@ def test_a_value_that_no_xml_text_may_hold_falls_back_to_the_original() -> None:
     tree = lxml.html.fromstring('<html><body><div class="cookie&#11;bar">x</div></body></html>')
     original = etree.XPath(
         ".//div[re:test(@class, 'cookie')]",
-        namespaces={"re": "http://exslt.org/regular-expressions"},
+        namespaces=EXSLT,
     )
     assert [div.text for div in AnsweredXPath(original)(tree)] == ["x"]
