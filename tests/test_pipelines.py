@@ -126,6 +126,7 @@ def test_the_first_article_asked_for_starts_the_extraction_workers_fork_server(
     upgrade(url)
     settings = Settings({"EVENTWATCH_DATABASE": url, "EVENTWATCH_EXTRACT_WORKERS": 2})
     pipeline = ExtractPipeline(SimpleNamespace(stats=Stats(), settings=settings))  # type: ignore[arg-type]
+    workers.shutdown()  # whatever an earlier test left running
     try:
         pipeline.request_scheduled(Request("https://pam.example/", meta={"kind": "listing"}))
         assert _extraction_processes() == []  # a re-crawl that finds nothing new: none
