@@ -48,8 +48,8 @@ class ExtractPipeline:
         return pipeline
 
     def request_scheduled(self, request: Request) -> None:
-        """The first article asked for starts the workers' fork server (once; a second call
-        finds it running), while the page downloads."""
+        """The first article this source asks for starts the workers' fork server while the
+        page downloads (another source's pipeline finds it running)."""
         if not self.server_started and request.meta.get("kind") == "article":
             start_workers(self.workers)
             self.server_started = True

@@ -1,13 +1,14 @@
 """trafilatura's XPath expressions, with their regular-expression tests on attributes answered
 in Python once per distinct value.
 
-trafilatura finds boilerplate and the main block with XPath expressions that test ``id``,
-``class`` and ``style`` against regular expressions (EXSLT ``re:test``). lxml calls back into
-Python for every such test on every element, in every pass over the page: about a quarter of
-extraction time. A page holds a few hundred distinct values, and the same class names recur
-across the pages of a site. Here each expression is rewritten once: ``re:test(@id|@class, P)``
-becomes ``(@id|@class)[1] = $v``, where ``$v`` holds the page's values that ``P`` matches. The
-comparison runs inside libxml2, and each (pattern, value) pair is tested in Python only once.
+trafilatura finds boilerplate and the main block with XPath expressions, about a quarter of
+extraction time; many test ``id``, ``class`` and ``style`` against regular expressions (EXSLT
+``re:test``), and lxml calls back into Python for every such test on every element, in every
+pass over the page. A page holds a few hundred distinct values, and the same class names
+recur across the pages of a site. Here each expression is rewritten once:
+``re:test(@id|@class, P)`` becomes ``(@id|@class)[1] = $v``, where ``$v`` holds the page's
+values that ``P`` matches. The comparison runs inside libxml2, and each expression tests a
+value in Python once, however many pages and elements carry it.
 
 It selects the same elements: ``re:test`` tests the first node of its node-set in document
 order, as ``(...)[1]`` does, and the values are read from the very document the expression
@@ -93,13 +94,13 @@ class AnsweredXPath:
             for index in passed:
                 matching[index].append(value)
         try:
-            variables = {
+            bound = {
                 test.variable: _nodes(values)
                 for test, values in zip(self.tests, matching, strict=True)
             }
         except ValueError:  # a value no XML text node may hold (a control character)
             return self.original(tree)
-        return self.rewritten(tree, **variables)
+        return self.rewritten(tree, **bound)
 
     def _passed(self, value: str) -> tuple[int, ...]:
         return tuple(i for i, test in enumerate(self.tests) if test.pattern.search(value))

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import psutil
 import pytest
 
 from storage.db import Database
@@ -21,3 +22,9 @@ def db(db_url: str) -> Database:
     database = Database(db_url)
     yield database
     database.dispose()
+
+
+def extraction_processes() -> list[psutil.Process]:
+    """Our descendants, but multiprocessing's resource tracker, which lives as long as we do."""
+    children = psutil.Process().children(recursive=True)
+    return [p for p in children if "resource_tracker" not in " ".join(p.cmdline())]

@@ -23,8 +23,8 @@ from storage.articles import NewArticle, store_articles
 from storage.db import Database
 from storage.events import count_articles
 from storage.migrate import upgrade
+from tests.conftest import extraction_processes
 from tests.test_storage import TEXT, article
-from tests.test_workers import _extraction_processes
 
 
 class Stats:
@@ -129,9 +129,9 @@ def test_the_first_article_asked_for_starts_the_extraction_workers_fork_server(
     workers.shutdown()  # whatever an earlier test left running
     try:
         pipeline.request_scheduled(Request("https://pam.example/", meta={"kind": "listing"}))
-        assert _extraction_processes() == []  # a re-crawl that finds nothing new: none
+        assert extraction_processes() == []  # a re-crawl that finds nothing new: none
         pipeline.request_scheduled(Request("https://pam.example/news/1", meta={"kind": "article"}))
-        assert _extraction_processes()  # importing extraction while the page downloads
+        assert extraction_processes()  # importing extraction while the page downloads
     finally:
         workers.shutdown()
-    assert _extraction_processes() == []
+    assert extraction_processes() == []

@@ -9,12 +9,11 @@ import subprocess
 import sys
 from concurrent.futures.process import BrokenProcessPool
 
-import psutil
 import pytest
 
 from crawlers import workers
 from crawlers.child import CRAWL_COMMAND, CrawlChild
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, extraction_processes
 
 ROOT = FIXTURES.parent.parent
 
@@ -54,20 +53,14 @@ def test_a_killed_worker_fails_one_page_and_the_next_page_gets_new_workers() -> 
     assert again == "Summit"
 
 
-def _extraction_processes() -> list[psutil.Process]:
-    """Our descendants, but multiprocessing's resource tracker, which lives as long as we do."""
-    children = psutil.Process().children(recursive=True)
-    return [p for p in children if "resource_tracker" not in " ".join(p.cmdline())]
-
-
 def test_workers_leave_no_process_behind() -> None:
     try:
         found = asyncio.run(workers.extract_page(PAGE, "http://127.0.0.1/a", 2))
         assert found is not None
-        assert _extraction_processes()  # the workers, and the fork server they came from
+        assert extraction_processes()  # the workers, and the fork server they came from
     finally:
         workers.shutdown()
-    assert _extraction_processes() == []
+    assert extraction_processes() == []
 
 
 def _printed(script: str) -> list[str]:
@@ -123,9 +116,9 @@ def test_the_fork_server_loads_extraction_without_scrapy_or_the_database_layer()
 
 def test_a_fork_server_that_never_forked_a_worker_is_stopped_without_waiting() -> None:
     workers.start(2)
-    assert _extraction_processes()  # importing extraction
+    assert extraction_processes()  # importing extraction
     workers.shutdown()  # the article asked for was never fetched: no wait for its imports
-    assert _extraction_processes() == []
+    assert extraction_processes() == []
 
 
 def test_zero_workers_extracts_in_process() -> None:
