@@ -13,6 +13,7 @@ import pytest
 from crawlers.cleaning import clean_lines
 from crawlers.dates import parse_date
 from crawlers.extract import Extracted, extract
+from crawlers.languages import classify, detect_languages
 
 URL = "http://127.0.0.1/news/item-42"
 BODY = [
@@ -256,6 +257,25 @@ def test_trilingual_page_keeps_every_paragraph_and_records_three_languages() -> 
         assert paragraph in found.text
     assert set(found.languages) == {"en", "fr", "ar"}
     assert found.language in {"en", "fr", "ar"}
+
+
+def test_a_language_holding_less_than_a_tenth_of_the_letters_is_not_recorded() -> None:
+    english = " ".join([TRILINGUAL[0]] * 15)  # French: 7% of the letters
+    assert detect_languages([english, TRILINGUAL[1]]) == ["en"]
+    assert detect_languages([TRILINGUAL[0], TRILINGUAL[1]]) in (["en", "fr"], ["fr", "en"])
+
+
+def test_text_in_capitals_control_characters_or_a_lone_surrogate_is_still_classified() -> None:
+    assert classify("THE PARLIAMENTARY ASSEMBLY MET IN BAKU TO DISCUSS TERRORISM") == "en"
+    assert classify("L'Assemblée parlementaire\x00 a adopté\x07 une résolution") == "fr"
+    assert classify("Заседание ассамблеи прошло в Санкт-Петербурге \ud800 в среду") == "ru"
+    assert classify(" \n\t ") is None
+    assert detect_languages(["", " "]) == []
+
+
+def test_paragraphs_too_short_to_tell_alone_are_classified_together() -> None:
+    short = ["The assembly met on Monday.", "It adopted a resolution on terrorism."]
+    assert detect_languages(short) == ["en"]
 
 
 # --- layout and canonical URL -------------------------------------------------------------
