@@ -12,7 +12,6 @@ from scrapy.exceptions import DropItem, NotConfigured
 from scrapy.statscollectors import StatsCollector
 from twisted.internet.task import LoopingCall
 
-from crawlers.entities import find_entities
 from crawlers.items import PageItem
 from crawlers.sitelines import SiteLineBook, stored_texts
 from crawlers.urls import normalize_url
@@ -67,6 +66,9 @@ class ExtractPipeline:
         found, named, keys = prepared.found, prepared.named, prepared.keys
         text = self.site_lines.clean(item.source, found.url, found.text)
         if text != found.text:  # recurring lines went: what depends on the text, again
+            # imported here: a crawl process that finds nothing new never loads the gazetteer
+            from crawlers.entities import find_entities
+
             named = find_entities(found.title, text, found.published_at)
             keys = text_keys(found.title, text)
         return NewArticle(

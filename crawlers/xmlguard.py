@@ -12,8 +12,6 @@ import io
 import re
 from typing import Any
 
-import feedparser
-
 # The declaration, with its internal subset if any, in the prolog before the root element.
 DOCTYPE = re.compile(rb"<!DOCTYPE\b[^\[>]*(?:\[.*?\]\s*)?>", re.IGNORECASE | re.DOTALL)
 ROOT_ELEMENT = re.compile(rb"<[A-Za-z_]")
@@ -30,7 +28,12 @@ def without_doctype(body: bytes) -> bytes:
 
 def parse_feed(body: bytes) -> Any:
     """feedparser over bytes from the web. Passed as a stream: given bytes that look like a
-    path (``/dev/zero``), feedparser would open and read that local file instead."""
+    path (``/dev/zero``), feedparser would open and read that local file instead.
+
+    feedparser is imported with the first feed: a re-crawl whose feeds are unchanged (304)
+    never needs it, and a crawl process imports everything on its critical path."""
+    import feedparser
+
     return feedparser.parse(
         io.BytesIO(without_doctype(body)), resolve_relative_uris=False, sanitize_html=False
     )

@@ -107,6 +107,15 @@ def test_workers_of_the_crawl_process_never_load_scrapy() -> None:
     assert _printed(script) == ["True", "False"]  # in the crawl process, not its worker
 
 
+def test_the_crawl_process_starts_without_feed_parser_gazetteer_or_extraction() -> None:
+    """Its imports are a re-crawl's critical path; an unchanged site needs none of these."""
+    script = (
+        "import sys, crawlers.crawl, spiders.site, crawlers.pipelines, crawlers.middlewares\n"
+        "print(*(m in sys.modules for m in ('feedparser', 'crawlers.entities', 'trafilatura')))"
+    )
+    assert _printed(script) == ["False", "False", "False"]
+
+
 def test_the_fork_server_loads_extraction_without_scrapy_or_the_database_layer() -> None:
     script = (
         "import sys, crawlers.preload\nprint('scrapy' in sys.modules, 'sqlalchemy' in sys.modules)"
