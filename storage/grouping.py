@@ -122,11 +122,13 @@ def record_bands(session: Session, article_id: int, keys: StoryKeys) -> None:
         session.connection().execute(insert(ArticleBand), rows)
 
 
-def merge_into_event(event: Event, article: Article) -> None:
-    """Add what the article names to its event; new lists, so the change is saved."""
-    event.places = _union(event.places, article.places)
-    event.organisations = _union(event.organisations, article.organisations)
-    merged = {(d["start"], d["end"]): d for d in [*article.dates_mentioned, *event.dates_mentioned]}
+def merge_into_event(
+    event: Event, places: list[Any], organisations: list[Any], dates_mentioned: list[Any]
+) -> None:
+    """Add what an article names to its event; new lists, so the change is saved."""
+    event.places = _union(event.places, places)
+    event.organisations = _union(event.organisations, organisations)
+    merged = {(d["start"], d["end"]): d for d in [*dates_mentioned, *event.dates_mentioned]}
     event.dates_mentioned = sorted(merged.values(), key=lambda d: (d["start"], d["end"]))
 
 
