@@ -6,8 +6,10 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
+from storage import grouping
 from storage.articles import NewArticle, store_article
 from storage.db import Database
 from storage.events import list_events
@@ -109,3 +111,19 @@ def test_names_and_dates_are_merged_per_event(db: Database) -> None:
         {"text": "4 September", "start": "2025-09-04", "end": "2025-09-04"},
         {"text": "September 4-5", "start": "2025-09-04", "end": "2025-09-05"},
     ]
+
+
+def test_band_keys_are_stored_alike_through_the_driver_and_through_sqlalchemy(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The driver's own statement where its parameter style is known, SQLAlchemy's otherwise."""
+    _, first = store_article(db, report("desk", "Parliamentarians gather in Dushanbe", WIRE))
+    monkeypatch.setattr(grouping, "_INSERT_BANDS", {})  # as for a driver with named parameters
+    _, second = store_article(db, report("wire", "Committee reviews water sharing", OTHER))
+    with db.session() as session:
+        rows = session.execute(select(ArticleBand.article_id, ArticleBand.band)).all()
+    stored = {(article, band) for article, band in rows}
+    assert len(rows) == len(stored)
+    for article_id, text in ((first, WIRE), (second, OTHER)):
+        expected = set(band_keys(shingles(text)))
+        assert expected and {b for a, b in stored if a == article_id} == expected
