@@ -116,9 +116,9 @@ def test_names_and_dates_are_merged_per_event(db: Database) -> None:
 def test_band_keys_are_stored_alike_through_the_driver_and_through_sqlalchemy(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The driver's own statement where its parameter style is known, SQLAlchemy's otherwise."""
+    """SQLite's driver gets its own statement; other drivers (PostgreSQL's) SQLAlchemy's."""
     _, first = store_article(db, report("desk", "Parliamentarians gather in Dushanbe", WIRE))
-    monkeypatch.setattr(grouping, "_INSERT_BANDS", {})  # as for a driver with named parameters
+    monkeypatch.setattr(grouping, "_INSERT_BANDS", {})  # as for any driver but SQLite's
     _, second = store_article(db, report("wire", "Committee reviews water sharing", OTHER))
     with db.session() as session:
         rows = session.execute(select(ArticleBand.article_id, ArticleBand.band)).all()
