@@ -63,6 +63,7 @@ def crawl_figures(
         first, output = eventwatch(config, "crawl", "--all", "--no-alerts")
     fetched = mirror.log.article_fetches(mark)
     crawl_cpu = (children_cpu() - cpu) * 1000 / max(fetched, 1)
+    by_process = {role: s * 1000 / max(fetched, 1) for role, s in peak.cpu_seconds().items()}
     mark = mirror.log.mark()
     second, again = eventwatch(config, "crawl", "--all", "--no-alerts")
     refetched = mirror.log.article_fetches(mark)
@@ -75,7 +76,7 @@ def crawl_figures(
         own_extraction_cpu_ms_per_page=own_cpu,
         recrawl_seconds=second, recrawl_output=again,
         recrawl_statuses=dict(mirror.log.statuses(mark)), crawl_peak_rss_mb=peak.peak_mb,
-        crawl_worker_peak_rss_mb=peak.worker_peak_mb,
+        crawl_worker_peak_rss_mb=peak.worker_peak_mb, crawl_cpu_ms_per_page_by_process=by_process,
     )  # fmt: skip
     return [
         Figure("crawl: article pages fetched", f"{fetched}", f"{len(pages)} served"),
@@ -99,6 +100,11 @@ def crawl_figures(
             "crawl: CPU per article page",
             f"{crawl_cpu:.0f} ms (ratio {limit_cpu / crawl_cpu:.2f})",
             f"informs: plain trafilatura {limit_cpu:.0f} ms, our extraction {own_cpu:.0f} ms",
+        ),
+        Figure(
+            "crawl: CPU per page by process",
+            ", ".join(f"{role} {ms:.1f}" for role, ms in sorted(by_process.items()) if ms >= 0.05),
+            "informs: ms, each process's CPU time sampled every 0.1 s",
         ),
         Figure("crawl: peak RSS of the crawl subprocess", f"{peak.peak_mb:.0f} MB"),
         Figure("crawl: peak RSS of an extraction worker", f"{peak.worker_peak_mb:.0f} MB"),

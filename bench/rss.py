@@ -1,4 +1,5 @@
-"""Resident memory of a process and the peak of its crawl subprocesses, sampled."""
+"""Resident memory of a process and the peak of its crawl subprocesses, sampled; and the CPU
+time of each process of a crawl, by what it does."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import threading
 import psutil
 
 CRAWL_MODULE = "crawlers.crawl"
+CLI_MODULE = "monitor.cli"
 # an extraction worker, forked by the fork server (whose command line it keeps) or spawned
 WORKER_MARKS = ("multiprocessing.forkserver", "spawn_main")
 
@@ -17,13 +19,15 @@ def rss_mb(pid: int) -> float:
 
 class CrawlPeak:
     """Samples, every `interval` seconds, the RSS of each crawl subprocess under `pid`, and
-    of each extraction worker apart."""
+    of each extraction worker apart; and the CPU time of every process under `pid`, last seen
+    (what a process spends after its last sample, at most `interval`, is not counted)."""
 
     def __init__(self, pid: int, interval: float = 0.1) -> None:
         self.pid = pid
         self.interval = interval
         self.peak_mb = 0.0
         self.worker_peak_mb = 0.0
+        self._cpu: dict[int, tuple[str, float]] = {}  # pid -> (role, CPU seconds)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -35,6 +39,13 @@ class CrawlPeak:
         self._stop.set()
         self._thread.join()
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds by role: "CLI", "crawl process", "fork server", "workers", "other"."""
+        by_role: dict[str, float] = {}
+        for role, seconds in self._cpu.values():
+            by_role[role] = by_role.get(role, 0.0) + seconds
+        return by_role
+
     def _sample(self) -> None:
         while not self._stop.wait(self.interval):
             try:
@@ -44,6 +55,10 @@ class CrawlPeak:
             for child in children:
                 try:
                     command = " ".join(child.cmdline())
+                    known = self._cpu.get(child.pid)
+                    role = known[0] if known else _role(child, command)
+                    times = child.cpu_times()
+                    self._cpu[child.pid] = (role, times.user + times.system)
                     if CRAWL_MODULE in command:
                         self.peak_mb = max(self.peak_mb, child.memory_info().rss / 2**20)
                     elif any(mark in command for mark in WORKER_MARKS):
@@ -51,3 +66,15 @@ class CrawlPeak:
                         self.worker_peak_mb = max(self.worker_peak_mb, rss)
                 except psutil.Error:
                     continue  # it ended between the listing and the look
+
+
+def _role(process: psutil.Process, command: str) -> str:
+    if CRAWL_MODULE in command:
+        return "crawl process"
+    if CLI_MODULE in command:
+        return "CLI"
+    if any(mark in command for mark in WORKER_MARKS):
+        parent = process.parent()
+        above = " ".join(parent.cmdline()) if parent else ""
+        return "workers" if any(mark in above for mark in WORKER_MARKS) else "fork server"
+    return "other"
