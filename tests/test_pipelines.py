@@ -19,6 +19,7 @@ from scrapy.settings import Settings
 from crawlers import workers
 from crawlers.items import PageItem
 from crawlers.pipelines import ExtractPipeline, StorePipeline
+from storage import articles
 from storage.articles import NewArticle, store_articles
 from storage.db import Database
 from storage.events import count_articles
@@ -52,6 +53,30 @@ def test_a_batch_stores_what_one_by_one_would(db: Database) -> None:
     assert outcomes == ["new", "duplicate", "new"]  # the same text twice in one batch
     assert [o for o, _ in store_articles(db, [numbered(2), numbered(3)])] == ["duplicate", "new"]
     assert count_articles(db) == 3
+
+
+def test_a_batch_that_meets_an_article_stored_meanwhile_stores_it_once(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another crawl stored the batch's first article just after this one looked it up: the
+    insert fails on the unique URL, and the batch is rolled back and stored one by one."""
+    [(_, first_id)] = store_articles(db, [numbered(1)])
+    lookups = Counter[str]()
+
+    def missed_once(real: Any, missed: Any) -> Any:
+        def lookup(*args: Any) -> Any:
+            lookups[real.__name__] += 1
+            return missed if lookups[real.__name__] == 1 else real(*args)
+
+        return lookup
+
+    monkeypatch.setattr(articles, "_known_urls", missed_once(articles._known_urls, {}))
+    monkeypatch.setattr(articles, "_existing", missed_once(articles._existing, None))
+    stored = store_articles(db, [numbered(1), numbered(2)])
+    assert lookups["_existing"] > 2  # the batch, then one by one
+    assert stored[0] == ("duplicate", first_id)
+    assert stored[1][0] == "new"
+    assert count_articles(db) == 2
 
 
 def test_the_pipeline_stores_full_batches_then_the_rest_at_close(tmp_path: Path) -> None:
