@@ -7,7 +7,8 @@ import threading
 
 import psutil
 
-CRAWL_MODULE = "crawlers.crawl"
+from crawlers.child import CRAWL_COMMAND
+
 CLI_MODULE = "monitor.cli"
 # an extraction worker, forked by the fork server (whose command line it keeps) or spawned
 WORKER_MARKS = ("multiprocessing.forkserver", "spawn_main")
@@ -54,22 +55,22 @@ class CrawlPeak:
                 return
             for child in children:
                 try:
-                    command = " ".join(child.cmdline())
                     known = self._cpu.get(child.pid)
-                    role = known[0] if known else _role(child, command)
+                    role = known[0] if known else _role(child)
                     times = child.cpu_times()
                     self._cpu[child.pid] = (role, times.user + times.system)
-                    if CRAWL_MODULE in command:
+                    if role == "crawl process":
                         self.peak_mb = max(self.peak_mb, child.memory_info().rss / 2**20)
-                    elif any(mark in command for mark in WORKER_MARKS):
+                    elif role in ("workers", "fork server"):
                         rss = child.memory_info().rss / 2**20
                         self.worker_peak_mb = max(self.worker_peak_mb, rss)
                 except psutil.Error:
                     continue  # it ended between the listing and the look
 
 
-def _role(process: psutil.Process, command: str) -> str:
-    if CRAWL_MODULE in command:
+def _role(process: psutil.Process) -> str:
+    command = " ".join(process.cmdline())
+    if CRAWL_COMMAND in command:
         return "crawl process"
     if CLI_MODULE in command:
         return "CLI"

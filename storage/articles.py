@@ -173,12 +173,13 @@ def _store_once(session: Session, item: NewArticle, sources: dict[str, Source]) 
     urls = (item.canonical_url, item.url, *item.aliases)
     known = _known_urls(session, urls)
     article = _existing(session, source.id, urls, known, given.digest)
+    outcome: Outcome = "duplicate"
     if article is None:
         article_id, source_id = _insert(session, source, item, given), source.id
-        outcome: Outcome = "new"
-    else:
+        outcome = "new"
+    else:  # found by URL, it may be another source's: its URLs stay with it
+        article_id, source_id = article.id, article.source_id
         article.last_seen = utcnow()
-        article_id, source_id, outcome = article.id, article.source_id, "duplicate"
     _add_aliases(session, article_id, source_id, urls, known)
     return outcome, article_id
 
