@@ -15,6 +15,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache, lru_cache
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -136,12 +137,8 @@ class Gazetteer:
 
 def _starts(folded: list[str]) -> list[int]:
     """Offset of the space before each word in ``" " + " ".join(folded) + " "``."""
-    position = 0
-    offsets = []
-    for word in folded:
-        offsets.append(position)
-        position += len(word) + 1
-    return offsets
+    widths = map((1).__add__, map(len, folded))  # each word and the space after it
+    return list(accumulate(widths, initial=0))[:-1]
 
 
 def _add_alias(automaton: ahocorasick.Automaton, entry: Entry, alias: str) -> None:
