@@ -20,6 +20,7 @@ from crawlers.prepared import prepare_page
 
 CRAWL_RATIO_TARGET = 0.85
 RECRAWL_SHARE_TARGET = 0.05
+RECRAWLS = 3  # the re-crawl is timed this many times; its figure is the median
 
 
 def _extract_file(path: Path) -> bool:
@@ -65,7 +66,9 @@ def crawl_figures(
     crawl_cpu = (children_cpu() - cpu) * 1000 / max(fetched, 1)
     by_process = {role: s * 1000 / max(fetched, 1) for role, s in peak.cpu_seconds().items()}
     mark = mirror.log.mark()
-    second, again = eventwatch(config, "crawl", "--all", "--no-alerts")
+    # Each re-crawl takes a second or two, within this machine's noise: the median of a few.
+    recrawls = [eventwatch(config, "crawl", "--all", "--no-alerts") for _ in range(RECRAWLS)]
+    second, again = sorted(recrawls)[len(recrawls) // 2]
     refetched = mirror.log.article_fetches(mark)
     pages_per_second = fetched / first
     ratio = pages_per_second / limit
@@ -74,7 +77,7 @@ def crawl_figures(
         extraction_limit_pps=limit, extraction_limit_articles=extracted, own_extraction_pps=own,
         crawl_cpu_ms_per_page=crawl_cpu, extraction_limit_cpu_ms_per_page=limit_cpu,
         own_extraction_cpu_ms_per_page=own_cpu,
-        recrawl_seconds=second, recrawl_output=again,
+        recrawl_seconds=second, recrawl_all_seconds=[s for s, _ in recrawls], recrawl_output=again,
         recrawl_statuses=dict(mirror.log.statuses(mark)), crawl_peak_rss_mb=peak.peak_mb,
         crawl_worker_peak_rss_mb=peak.worker_peak_mb, crawl_cpu_ms_per_page_by_process=by_process,
     )  # fmt: skip
@@ -111,8 +114,15 @@ def crawl_figures(
         Figure(
             "re-crawl: wall time / first crawl",
             f"{second / first:.1%} ({second:.1f} s)",
-            f"<= {RECRAWL_SHARE_TARGET:.0%}",
+            f"<= {RECRAWL_SHARE_TARGET:.0%}; median of {RECRAWLS}: "
+            + ", ".join(f"{s:.2f}" for s, _ in recrawls)
+            + " s",
             second / first <= RECRAWL_SHARE_TARGET,
         ),
-        Figure("re-crawl: article pages fetched again", f"{refetched}", "0", refetched == 0),
+        Figure(
+            "re-crawl: article pages fetched again",
+            f"{refetched}",
+            f"0, in {RECRAWLS} re-crawls",
+            refetched == 0,
+        ),
     ]
