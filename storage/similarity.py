@@ -33,6 +33,7 @@ MIN_SHINGLES = 12  # shorter texts are too small to call near-duplicates
 _PRIME = (1 << 31) - 1
 _KEY_BITS = 63  # a band key fits a signed 64-bit column on every database
 _WORD = re.compile(r"\w+")
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")  # beyond the BMP: marks found one by one
 
 
 def folded_words(text: str) -> list[str]:
@@ -47,9 +48,6 @@ def folded_words(text: str) -> list[str]:
     if _ASTRAL.search(bare):
         bare = "".join(ch for ch in bare if not unicodedata.combining(ch))
     return _WORD.findall(bare)
-
-
-_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 
 @cache
