@@ -1,0 +1,101 @@
+"""A throwaway PostgreSQL server for the tests: initdb into a temporary folder, listening on
+127.0.0.1 only, trust authentication, stopped and removed at the end of the session.
+
+PostgreSQL will not run as root; as root, its programs run as the ``postgres`` user that
+Debian's package creates. Where neither the programs nor such a user exist, ``SERVER`` says
+why and the PostgreSQL tests are skipped with that reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+_SEARCHED = ["/usr/lib/postgresql/*/bin"]
+
+
+def _bin_dir() -> Path | None:
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).resolve().parent
+    candidates = sorted(p for pattern in _SEARCHED for p in Path("/").glob(pattern.lstrip("/")))
+    return candidates[-1] if candidates else None
+
+
+def _runner() -> list[str] | None:
+    """The command prefix to run PostgreSQL's programs as a user it accepts."""
+    if os.geteuid() != 0:
+        return []
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        return None
+    runuser = shutil.which("runuser")
+    return [runuser, "-u", "postgres", "--"] if runuser else None
+
+
+BIN = _bin_dir()
+RUNNER = _runner()
+UNAVAILABLE = (
+    "no PostgreSQL programs (initdb) on this machine"
+    if BIN is None
+    else "running as root without a postgres user to run PostgreSQL as"
+    if RUNNER is None
+    else None
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def running_server() -> Iterator[str]:
+    """Start a server; yield its URL without a database name (``…/NAME`` to pick one)."""
+    assert BIN is not None and RUNNER is not None, UNAVAILABLE
+    folder = Path(tempfile.mkdtemp(prefix="eventwatch-pg-"))
+    data = folder / "data"
+    if RUNNER:
+        shutil.chown(folder, "postgres")
+    port = _free_port()
+    run = [*RUNNER]
+    subprocess.run(
+        [*run, str(BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
+         "--encoding=UTF8", "--locale=C"],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c fsync=off"
+    subprocess.run(
+        [*run, str(BIN / "pg_ctl"), "-D", str(data), "-o", options, "-w", "-l",
+         str(folder / "server.log"), "start"],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
+    finally:
+        subprocess.run(
+            [*run, str(BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+        )
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def create_database(server: str, name: str) -> str:
+    """A new empty database on the server; its SQLAlchemy URL."""
+    import psycopg
+
+    plain = server.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(f"{plain}/postgres", autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return f"{server}/{name}"

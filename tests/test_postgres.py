@@ -1,0 +1,143 @@
+"""The same storage, grouping and crawl behaviour on a real PostgreSQL server, for installs
+that outgrow SQLite: migrations, storing and grouping (PostgreSQL takes SQLAlchemy's insert for
+band keys and an advisory lock for grouping), and an end-to-end crawl and re-crawl.
+
+The tests imported below run here again with this module's ``db_url``: a new database on a
+throwaway server (:mod:`tests.postgres`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy import func, select
+
+from storage import articles
+from storage.articles import store_article
+from storage.db import Database
+from storage.events import count_articles
+from storage.migrate import upgrade
+from storage.models import Article, Event
+from tests import postgres
+from tests.sitehost import SiteServer
+from tests.test_crawl import SITES, expected_for, run_cli, site, source_yaml  # noqa: F401
+from tests.test_grouping import (  # noqa: F401
+    WIRE,
+    report,
+    test_band_keys_are_stored_for_indexed_lookup,
+    test_names_and_dates_are_merged_per_event,
+    test_near_duplicate_outside_the_window_is_a_new_event,
+    test_rewritten_report_at_another_site_joins_the_event,
+    test_same_normalised_title_joins_within_the_window_only,
+)
+from tests.test_pipelines import (  # noqa: F401
+    test_a_batch_stores_what_one_by_one_would,
+    test_a_batch_that_meets_an_article_stored_meanwhile_stores_it_once,
+)
+from tests.test_storage import (  # noqa: F401
+    test_a_match_queues_each_channel_once_per_event,
+    test_redirect_alias_is_known,
+    test_same_story_from_two_sources_is_one_event,
+    test_same_text_at_another_url_of_the_source_is_a_duplicate,
+    test_same_url_is_stored_once,
+    test_which_urls_are_stored_is_asked_in_chunks_and_knows_aliases,
+)
+
+pytestmark = pytest.mark.skipif(postgres.UNAVAILABLE is not None, reason=str(postgres.UNAVAILABLE))
+_NAMES = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    with postgres.running_server() as url:
+        yield url
+
+
+@pytest.fixture
+def db_url(postgres_server: str) -> str:
+    return postgres.create_database(postgres_server, f"eventwatch_{next(_NAMES)}")
+
+
+def test_migrations_reach_the_models_and_text_in_any_script_round_trips(db: Database) -> None:
+    upgrade(db.url)  # a second upgrade finds nothing to do
+    title = "Конференция ПАЧЭС: Genève, الإرهاب"
+    _, article_id = store_article(db, report("desk", title, WIRE + " Ünïcödé, 東京."))
+    with db.session() as session:
+        assert session.get_bind().dialect.name == "postgresql"
+        stored = session.get(Article, article_id)
+        assert stored is not None
+        assert (stored.title, stored.text) == (title, WIRE + " Ünïcödé, 東京.")
+
+
+def _store_in_a_process(url: str, source: str, first: bool, inside: Any, done: Any) -> str:
+    """Store the wire story from ``source``. The first process holds its transaction open
+    after looking for the story's event, until the second has stored or three seconds have
+    passed; the second starts once the first is inside."""
+    if first:
+        looked_up = articles.find_event
+
+        def look_up_and_hold(session: Any, keys: Any) -> Any:
+            found = looked_up(session, keys)
+            inside.set()
+            done.wait(3)  # the grouping lock keeps the other out until we commit
+            return found
+
+        articles.find_event = look_up_and_hold  # type: ignore[assignment]
+    else:
+        inside.wait(60)
+    database = Database(url)
+    try:
+        outcome, _ = store_article(database, report(source, "Parliamentarians gather", WIRE))
+        return outcome
+    finally:
+        database.dispose()
+        if not first:
+            done.set()
+
+
+def test_two_crawls_storing_one_story_at_once_make_one_event(db: Database) -> None:
+    """The advisory lock: while one process is between looking for the story's event and
+    committing the one it starts, another storing the same story waits, then joins it."""
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager:
+        inside, done = manager.Event(), manager.Event()
+        with context.Pool(2) as pool:
+            outcomes = pool.starmap(
+                _store_in_a_process,
+                [(db.url, "desk", True, inside, done), (db.url, "wire", False, inside, done)],
+            )
+    assert outcomes == ["new", "new"]  # one article per source
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Event)) == 1
+    assert count_articles(db) == 2
+
+
+@pytest.mark.parametrize("site", SITES[:1], indirect=True)
+def test_a_crawl_and_a_recrawl_store_each_article_once_on_postgresql(
+    site: SiteServer,  # noqa: F811 (the fixture imported from test_crawl)
+    tmp_path: Path,
+    db_url: str,
+) -> None:
+    name = site.name
+    config = tmp_path / "eventwatch.yaml"
+    sources = [source_yaml(name, site.base_url, max_listing_pages=5)]
+    config.write_text(yaml.safe_dump({"database": db_url, "sources": sources}), encoding="utf-8")
+    assert run_cli(config, "db", "upgrade").returncode == 0
+    first = run_cli(config, "crawl", name, "--no-alerts")
+    assert first.returncode == 0, first.stderr
+    expected = len(expected_for(name)["articles"])
+    assert f"new articles {expected}" in first.stdout
+    second = run_cli(config, "crawl", name, "--no-alerts")
+    assert second.returncode == 0, second.stderr
+    assert "new articles 0" in second.stdout
+    database = Database(db_url)
+    try:
+        assert count_articles(database) == expected
+    finally:
+        database.dispose()
