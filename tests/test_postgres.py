@@ -1,6 +1,7 @@
-"""The same storage, grouping and crawl behaviour on a real PostgreSQL server, for installs
-that outgrow SQLite: migrations, storing and grouping (PostgreSQL takes SQLAlchemy's insert for
-band keys and an advisory lock for grouping), and an end-to-end crawl and re-crawl.
+"""The same storage, grouping, alerting and crawl behaviour on a real PostgreSQL server, for
+installs that outgrow SQLite: migrations, storing and grouping (PostgreSQL takes SQLAlchemy's
+insert for band keys and an advisory lock for grouping), matching and delivery to a real
+webhook receiver, and an end-to-end crawl and re-crawl.
 
 The tests imported below run here again with this module's ``db_url``: a new database on a
 throwaway server (:mod:`tests.postgres`).
@@ -27,6 +28,15 @@ from storage.models import Article, Event
 from tests import postgres
 from tests.sitehost import SiteServer
 from tests.test_crawl import SITES, expected_for, run_cli, site, source_yaml  # noqa: F401
+from tests.test_flow import (  # noqa: F401
+    ctx,
+    receiver,
+    test_an_alert_carries_what_the_events_reports_name,
+    test_an_alert_that_cannot_be_sent_backs_off_and_the_others_go,
+    test_an_article_that_cannot_be_matched_holds_back_no_other,
+    test_an_article_whose_matches_cannot_be_stored_holds_back_no_other,
+    test_an_event_whose_dates_are_malformed_is_alerted_all_the_same,
+)
 from tests.test_grouping import (  # noqa: F401
     WIRE,
     report,
