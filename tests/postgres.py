@@ -2,8 +2,8 @@
 127.0.0.1 only, trust authentication, stopped and removed at the end of the session.
 
 PostgreSQL will not run as root; as root, its programs run as the ``postgres`` user that
-Debian's package creates. Where neither the programs nor such a user exist, ``SERVER`` says
-why and the PostgreSQL tests are skipped with that reason.
+Debian's package creates. Where neither the programs nor such a user exist, ``UNAVAILABLE``
+says why and the PostgreSQL tests are skipped with that reason.
 """
 
 from __future__ import annotations
@@ -18,15 +18,14 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-_SEARCHED = ["/usr/lib/postgresql/*/bin"]
-
 
 def _bin_dir() -> Path | None:
+    """Where ``initdb`` is: on the PATH, else Debian's folder of the newest version."""
     found = shutil.which("initdb")
     if found:
         return Path(found).resolve().parent
-    candidates = sorted(p for pattern in _SEARCHED for p in Path("/").glob(pattern.lstrip("/")))
-    return candidates[-1] if candidates else None
+    versions = [p for p in Path("/usr/lib/postgresql").glob("*/bin") if p.parent.name.isdigit()]
+    return max(versions, key=lambda p: int(p.parent.name), default=None)
 
 
 def _runner() -> list[str] | None:
@@ -64,30 +63,30 @@ def running_server() -> Iterator[str]:
     assert BIN is not None and RUNNER is not None, UNAVAILABLE
     folder = Path(tempfile.mkdtemp(prefix="eventwatch-pg-"))
     data = folder / "data"
-    if RUNNER:
-        shutil.chown(folder, "postgres")
-    port = _free_port()
-    run = [*RUNNER]
-    subprocess.run(
-        [*run, str(BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-         "--encoding=UTF8", "--locale=C"],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c fsync=off"
-    subprocess.run(
-        [*run, str(BIN / "pg_ctl"), "-D", str(data), "-o", options, "-w", "-l",
-         str(folder / "server.log"), "start"],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
     try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
-    finally:
+        if RUNNER:
+            shutil.chown(folder, "postgres")
+        port = _free_port()
         subprocess.run(
-            [*run, str(BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            [*RUNNER, str(BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
+             "--encoding=UTF8", "--locale=C"],
+            check=True,
             capture_output=True,
-        )
+        )  # fmt: skip
+        options = f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c fsync=off"
+        subprocess.run(
+            [*RUNNER, str(BIN / "pg_ctl"), "-D", str(data), "-o", options, "-w", "-l",
+             str(folder / "server.log"), "start"],
+            check=True,
+            capture_output=True,
+        )  # fmt: skip
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
+    finally:  # a server that did not start leaves no folder behind either
+        if data.exists():
+            subprocess.run(
+                [*RUNNER, str(BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+                capture_output=True,
+            )
         shutil.rmtree(folder, ignore_errors=True)
 
 

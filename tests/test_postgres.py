@@ -74,7 +74,7 @@ def db_url(postgres_server: str) -> str:
     return postgres.create_database(postgres_server, f"eventwatch_{next(_NAMES)}")
 
 
-def test_migrations_reach_the_models_and_text_in_any_script_round_trips(db: Database) -> None:
+def test_a_migrated_database_upgrades_again_and_keeps_text_in_any_script(db: Database) -> None:
     upgrade(db.url)  # a second upgrade finds nothing to do
     title = "Конференция ПАЧЭС: Genève, الإرهاب"
     _, article_id = store_article(db, report("desk", title, WIRE + " Ünïcödé, 東京."))
