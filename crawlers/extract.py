@@ -54,7 +54,8 @@ def extract(html: str, url: str, *, min_chars: int = MIN_CHARS) -> Extracted | N
     published_at, date_source = publication_date(tree, url)
     about = page_metadata(tree, url)
     _unlayout_tables(tree)
-    text = _main_text(tree, url)
+    with regex_xpaths.answering(tree):
+        text = _main_text(tree, url)
     title = " ".join(about.title.split())
     paragraphs = clean_lines(
         text.splitlines(),

@@ -3,6 +3,7 @@ originals select, and extraction with them and plain elements is the same."""
 
 from __future__ import annotations
 
+import re
 from copy import deepcopy
 from pathlib import Path
 
@@ -52,6 +53,51 @@ def test_every_answered_expression_selects_what_its_original_selects_on_the_fixt
                 assert _same(original, expression(tree)), (page.name, expression.path)
                 selected += len(original)
     assert selected > 50  # the fixtures exercise the expressions, not only empty results
+
+
+def test_while_a_page_is_answered_expressions_on_trees_made_from_it_select_what_originals_do() -> (
+    None
+):
+    """Inside ``answering`` the values come from the page as it was parsed, not from the
+    pruned copy an expression runs on; the selections must not change."""
+    answered = _answered()
+    compared = 0
+    for page in sorted(SITES.rglob("*.html")):
+        raw = load_html(page.read_bytes())
+        assert raw is not None
+        with regex_xpaths.answering(raw):
+            cleaned = tree_cleaning(deepcopy(raw), Extractor())
+            for tree in (cleaned, raw):
+                for expression in answered:
+                    assert _same(expression.original(tree), expression(tree)), page.name
+                    compared += 1
+    assert compared > 100
+
+
+def test_a_page_tests_each_value_once_for_every_expression_that_uses_its_pattern() -> None:
+    tree = etree.fromstring('<html><body><p class="cookie">a</p><p class="b">b</p></body></html>')
+    first = AnsweredXPath(etree.XPath(".//p[re:test(@class, 'cookie')]", namespaces=EXSLT))
+    second = AnsweredXPath(etree.XPath(".//*[re:test(@class, 'cookie')]", namespaces=EXSLT))
+    searched: list[str] = []
+
+    class Counting:
+        def __init__(self, pattern: re.Pattern[str]) -> None:
+            self.pattern = pattern
+
+        def search(self, value: str) -> re.Match[str] | None:
+            searched.append(value)
+            return self.pattern.search(value)
+
+        def __hash__(self) -> int:
+            return hash(("counting", self.pattern))
+
+    counting = Counting(first.tests[0].pattern)
+    for expression in (first, second):
+        expression.tests = (expression.tests[0]._replace(pattern=counting),)  # type: ignore[arg-type]
+    with regex_xpaths.answering(tree):
+        assert [p.text for p in first(tree)] == ["a"]
+        assert [p.text for p in second(tree)] == ["a"]
+    assert sorted(searched) == ["b", "cookie"]
 
 
 @pytest.mark.parametrize(
