@@ -104,7 +104,8 @@ def band_keys(found: frozenset[int]) -> list[int]:
 
     a, b = _permutations()
     values = np.fromiter(found, dtype=np.int64, count=len(found)) % _PRIME
-    signature = ((np.outer(values, a) % _PRIME + b) % _PRIME).min(axis=0)
+    # a * x + b < 2**62 + 2**31: one remainder gives the same values as two, in int64
+    signature = ((np.outer(values, a) + b) % _PRIME).min(axis=0)
     keys = []
     for band, rows in enumerate(signature.reshape(BANDS, ROWS)):
         digest = hashlib.blake2b(band.to_bytes(2, "big") + rows.tobytes(), digest_size=8)

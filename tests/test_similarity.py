@@ -51,3 +51,31 @@ def test_every_character_folds_as_it_did_one_chunk_at_a_time() -> None:
         if folded_words(text) != _folded_one_chunk_at_a_time(text):
             differ.append(hex(codes[start]))
     assert not differ
+
+
+def test_band_keys_are_minhash_bands_of_the_shingles_computed_one_by_one() -> None:
+    """The signature as the MinHash definition gives it, in Python integers: however the
+    array arithmetic is arranged, it must never overflow or round."""
+    import hashlib
+    import random
+
+    from storage.similarity import _PRIME, BANDS, ROWS, _permutations, band_keys
+
+    a, b = _permutations()
+    chosen = random.Random(7)
+    extremes = {0, 1, _PRIME - 1, _PRIME, _PRIME + 1, 2**32 - 1}
+    for size in (12, 40, 300):
+        found = frozenset(extremes | {chosen.getrandbits(32) for _ in range(size)})
+        signature = [
+            min((int(a[i]) * (x % _PRIME) % _PRIME + int(b[i])) % _PRIME for x in found)
+            for i in range(BANDS * ROWS)
+        ]
+        expected = []
+        for band in range(BANDS):
+            rows = b"".join(
+                v.to_bytes(8, sys.byteorder, signed=True)
+                for v in signature[band * ROWS : (band + 1) * ROWS]
+            )
+            digest = hashlib.blake2b(band.to_bytes(2, "big") + rows, digest_size=8).digest()
+            expected.append(int.from_bytes(digest, "big") >> 1)
+        assert band_keys(found) == expected
