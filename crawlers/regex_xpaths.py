@@ -35,7 +35,7 @@ _TEST = re.compile(
     re.DOTALL,
 )
 EXSLT = {"re": "http://exslt.org/regular-expressions"}  # the prefix trafilatura gives re:test
-_MEMO_LIMIT = 100_000  # verdicts kept, all patterns together: a long crawl meets new values forever
+_MEMO_LIMIT = 100_000  # verdicts kept in all: a long crawl meets new values forever
 # The lists the main-text extraction runs: each holds element-selecting expressions only.
 _LISTS = (
     "RAW_TREE_PRUNE_XPATH",
@@ -150,7 +150,8 @@ def answering(tree: Any) -> Iterator[None]:
     For the page's own tree and the trees trafilatura makes from it: it copies and prunes
     them, renames tags and sets attributes of its own (``rend``, ``role``, ``target``...),
     never ``id``, ``class`` or ``style``. Their values are then among the page's, and a value
-    that no longer occurs in a tree changes no comparison.
+    that no longer occurs in a tree changes no comparison. One page at a time: a process
+    extracts on one thread.
     """
     global _page
     saved, _page = _page, _Page(tree)

@@ -55,9 +55,7 @@ def test_every_answered_expression_selects_what_its_original_selects_on_the_fixt
     assert selected > 50  # the fixtures exercise the expressions, not only empty results
 
 
-def test_while_a_page_is_answered_expressions_on_trees_made_from_it_select_what_originals_do() -> (
-    None
-):
+def test_answering_from_the_page_selects_what_originals_select_on_its_pruned_copies() -> None:
     """Inside ``answering`` the values come from the page as it was parsed, not from the
     pruned copy an expression runs on; the selections must not change."""
     answered = _answered()

@@ -3,11 +3,21 @@ compared with those of every later article, so a faster fold or hash must give t
 
 from __future__ import annotations
 
+import hashlib
+import random
 import re
 import sys
 import unicodedata
 
-from storage.similarity import folded_words, text_keys
+from storage.similarity import (
+    _PRIME,
+    BANDS,
+    ROWS,
+    _permutations,
+    band_keys,
+    folded_words,
+    text_keys,
+)
 from tests.test_grouping import WIRE
 
 _WORD = re.compile(r"\w+")
@@ -56,11 +66,6 @@ def test_every_character_folds_as_it_did_one_chunk_at_a_time() -> None:
 def test_band_keys_are_minhash_bands_of_the_shingles_computed_one_by_one() -> None:
     """The signature as the MinHash definition gives it, in Python integers: however the
     array arithmetic is arranged, it must never overflow or round."""
-    import hashlib
-    import random
-
-    from storage.similarity import _PRIME, BANDS, ROWS, _permutations, band_keys
-
     a, b = _permutations()
     chosen = random.Random(7)
     extremes = {0, 1, _PRIME - 1, _PRIME, _PRIME + 1, 2**32 - 1}
