@@ -46,7 +46,9 @@ ZONES = {
     "EEST": 10800, "MSK": 10800, "TRT": 10800, "GST": 14400,
     "EST": -18000, "EDT": -14400, "PST": -28800, "PDT": -25200,
 }  # fmt: skip
-BYLINE_CLASSES = ("byline", "posted-on", "entry-meta", "post-meta", "meta", "date", "published")
+BYLINE_CLASSES = frozenset(
+    ("byline", "posted-on", "entry-meta", "post-meta", "meta", "date", "published")
+)
 RU_MONTHS = {
     "января": "January", "февраля": "February", "марта": "March", "апреля": "April",
     "мая": "May", "июня": "June", "июля": "July", "августа": "August",
@@ -125,8 +127,8 @@ def _time_values(tree: HtmlElement) -> Iterator[str]:
 def _byline_values(tree: HtmlElement) -> Iterator[str]:
     """Dates in byline-like elements after the first heading."""
     for element in _after_heading(tree):
-        classes = str(element.get("class") or "").lower()
-        if not any(name in classes.split() for name in BYLINE_CLASSES):
+        classes = element.get("class")
+        if not classes or BYLINE_CLASSES.isdisjoint(str(classes).lower().split()):
             continue
         text = " ".join(element.text_content().split())
         if match := BYLINE.search(text):
