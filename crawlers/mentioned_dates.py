@@ -9,8 +9,9 @@ publication date, so "January 10" in a December article is next January.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
-from typing import NamedTuple
+from typing import NamedTuple, TypeAlias
 
 MAX_DATES = 30
 _MONTH_NAMES = {
@@ -35,11 +36,36 @@ MONTHS = {
 _DAY = r"([0-3]?\d)(?:st|nd|rd|th|er|ᵉʳ)?"
 _UNTIL = r"(?:\s*[-–—]\s*|\s+(?:and|to|through|et|au|и|по|до|إلى)\s+|\s+و\s*)"
 _YEAR = r"(?:,?\s+((?:19|20)\d\d)\b)?"
-_MONTH = "(" + "|".join(sorted(map(re.escape, MONTHS), key=len, reverse=True)) + r")\.?"
+
+
+_Trie: TypeAlias = "dict[str, _Trie]"  # a character to the rest; "" marks a word's end
+
+
+def longest_first(words: Iterable[str]) -> str:
+    """An alternation of ``words`` as a trie (``ma(?:i|r(?:ch|s|)|y)``...): where several match,
+    the longest is tried first, as in a list sorted longest first, but a word start costs a
+    few character tests instead of one per word (half of the month-first pattern's time)."""
+    root: _Trie = {}
+    for word in words:
+        node = root
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}  # a word ends here
+
+    def branch(node: _Trie) -> str:
+        options = [re.escape(char) + branch(child) for char, child in sorted(node.items()) if char]
+        if "" in node:
+            options.append("")  # last: a longer word through this node is tried first
+        return options[0] if len(options) == 1 else "(?:" + "|".join(options) + ")"
+
+    return branch(root)
+
+
+_MONTH = "(" + longest_first(MONTHS) + r")\.?"
 _DAY_FIRST = re.compile(rf"(?<![\w.]){_DAY}(?:{_UNTIL}{_DAY})?\s+{_MONTH}(?!\w){_YEAR}",
                         re.IGNORECASE)  # fmt: skip
-# The look-ahead on the months' first letters skips most word starts before the hundred
-# names are tried one by one: a third of the time, on the same matches.
+# The look-ahead on the months' first letters skips most word starts before the names are
+# tried: a third of the time, on the same matches.
 _INITIALS = re.escape("".join(sorted({name[0] for name in MONTHS})))
 _MONTH_FIRST = re.compile(
     rf"(?<!\w)(?=[{_INITIALS}]){_MONTH}\s+{_DAY}(?:{_UNTIL}{_DAY})?(?![\w:]){_YEAR}",

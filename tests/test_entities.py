@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 
 import pytest
 
 from crawlers.entities import Gazetteer, find_entities, gazetteer, names_for_matching
-from crawlers.mentioned_dates import mentioned_dates
+from crawlers.mentioned_dates import MONTHS, longest_first, mentioned_dates
 
 PUBLISHED = datetime(2025, 8, 20, tzinfo=UTC)
 
@@ -100,3 +101,31 @@ def test_dates_mentioned(text: str, expected: list[tuple[str, str, str]]) -> Non
 def test_a_date_mentioned_twice_is_listed_once() -> None:
     found = mentioned_dates("On 5 May 2025 ... as said, on May 5, 2025.", PUBLISHED)
     assert [(d.start, d.end) for d in found] == [(date(2025, 5, 5), date(2025, 5, 5))]
+
+
+def test_month_names_as_a_trie_match_what_the_longest_first_list_matches() -> None:
+    """Every month name, in capitals and not, in the contexts dates are written in ("mar",
+    "mars" and "march" all start a word): the trie finds the same matches, with the same
+    groups, as the plain alternation sorted longest first."""
+    plain = "(" + "|".join(sorted(map(re.escape, MONTHS), key=len, reverse=True)) + ")"
+    trie = "(" + longest_first(MONTHS) + ")"
+    contexts = (
+        "On {} 4-5, 2024 the", "{}. 12 and 14", "3 {} 2021", "4–5 {}", "le 1er {}",
+        "{}s 5", "x{} 5", "{} 31st through 2nd", "{}\u00a05 2020", "{}ch 3",
+    )  # fmt: skip
+    text = "\n".join(
+        context.format(variant)
+        for name in MONTHS
+        for variant in (name, name.upper(), name.capitalize())
+        for context in contexts
+    )
+    for shape in (
+        r"(?<![\w.])(\d+)\s+{}\.?(?!\w)(?:,?\s+(\d{{4}}))?",
+        r"(?<!\w){}\.?\s+(\d+)(?![\w:])",
+    ):
+        matches = [
+            [(m.span(), m.groups()) for m in re.finditer(shape.format(names), text, re.IGNORECASE)]
+            for names in (plain, trie)
+        ]
+        assert matches[0] == matches[1]
+        assert len(matches[0]) > len(MONTHS)
