@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -17,26 +17,29 @@ from storage.grouping import (
     StoryKeys,
     find_event,
     hold_grouping_lock,
-    merge_into_event,
+    join_event,
     record_bands,
 )
-from storage.models import Article, ArticleUrl, Base, Event, Source, utcnow
+from storage.models import Article, ArticleUrl, Base, Source, utcnow
 from storage.similarity import TextKeys, text_keys
 
 logger = logging.getLogger(__name__)
 
 LOOKUP_CHUNK = 500  # URLs per query: far below any database's limit on bound parameters
 
-# Run for every article stored; built once (see storage.grouping).
-_KNOWN_URLS = select(ArticleUrl.url, ArticleUrl.article_id).where(
+# Run for every article stored, as Core statements on the session's connection; built once
+# (see storage.grouping). An article URL's row names the article's source as well.
+_KNOWN_URLS = select(ArticleUrl.url, ArticleUrl.article_id, ArticleUrl.source_id).where(
     ArticleUrl.url.in_(bindparam("urls", expanding=True))
 )
 # Plain INSERTs into the tables (not the ORM's insert of the classes): see _insert.
-_INSERT_ARTICLE = insert(Base.metadata.tables[Article.__tablename__])
+_ARTICLES = Base.metadata.tables[Article.__tablename__]
+_INSERT_ARTICLE = insert(_ARTICLES)
 _INSERT_URL = insert(Base.metadata.tables[ArticleUrl.__tablename__])
-_SAME_WORDS_FROM_SOURCE = select(Article).where(
+_SAME_WORDS_FROM_SOURCE = select(Article.id, Article.source_id).where(
     Article.source_id == bindparam("source_id"), Article.content_hash == bindparam("digest")
 )
+_SEEN_AGAIN = update(_ARTICLES).where(_ARTICLES.c.id == bindparam("article_id"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +63,7 @@ class NewArticle:
 
 Outcome = Literal["new", "duplicate"]
 Stored = tuple[Outcome, int]  # what happened, and the article's id
+Known = dict[str, tuple[int, int]]  # URL -> (article id, the article's source id)
 
 
 def ensure_source(session: Session, name: str) -> Source:
@@ -79,23 +83,27 @@ def stored_urls(session: Session, urls: Sequence[str]) -> set[str]:
     return found
 
 
-def _known_urls(session: Session, urls: Iterable[str]) -> dict[str, int]:
+def _known_urls(session: Session, urls: Iterable[str]) -> Known:
     """Which of ``urls`` are stored already, and for which article: one query for all."""
-    rows = session.execute(_KNOWN_URLS, {"urls": sorted(set(urls))})
-    return {url: article_id for url, article_id in rows}
+    rows = session.connection().execute(_KNOWN_URLS, {"urls": sorted(set(urls))})
+    return {url: (article_id, source_id) for url, article_id, source_id in rows}
 
 
 def _existing(
-    session: Session, source_id: int, urls: tuple[str, ...], known: dict[str, int], digest: str
-) -> Article | None:
+    session: Session, source_id: int, urls: tuple[str, ...], known: Known, digest: str
+) -> tuple[int, int] | None:
+    """The stored article (its id and source id) at one of ``urls``, else the one with the
+    same words from the same source; None for a new article."""
     for url in urls:
         if url in known:
-            return session.get(Article, known[url])
-    return session.scalar(_SAME_WORDS_FROM_SOURCE, {"source_id": source_id, "digest": digest})
+            return known[url]
+    params = {"source_id": source_id, "digest": digest}
+    row = session.connection().execute(_SAME_WORDS_FROM_SOURCE, params).first()
+    return (row.id, row.source_id) if row else None
 
 
 def _add_aliases(
-    session: Session, article_id: int, source_id: int, urls: tuple[str, ...], known: dict[str, int]
+    session: Session, article_id: int, source_id: int, urls: tuple[str, ...], known: Known
 ) -> None:
     rows = [
         {"url": url, "article_id": article_id, "source_id": source_id}
@@ -138,25 +146,12 @@ def _insert(session: Session, source: Source, item: NewArticle, given: TextKeys)
         "dates_mentioned": _dates_json(item),
     }
     hold_grouping_lock(session)
-    event = find_event(session, keys)
-    if event is None:
-        event = Event(
-            title=item.title,
-            first_seen=now,
-            updated_at=now,
-            places=[],
-            organisations=[],
-            dates_mentioned=[],
-        )
-        session.add(event)
-    else:
-        event.updated_at = now
-    merge_into_event(event, row["places"], row["organisations"], row["dates_mentioned"])
-    session.flush()  # the event's id
-    # The article's row goes in as a plain INSERT, like its URLs and band keys: nothing in
-    # this transaction reads it back through the session, and storing a crawl's batch took
-    # half as long again when the ORM flushed it.
-    inserted = session.connection().execute(_INSERT_ARTICLE, {**row, "event_id": event.id})
+    names = {key: row[key] for key in ("places", "organisations", "dates_mentioned")}
+    event_id = join_event(session, find_event(session, keys), item.title, names, now)
+    # The article's row goes in as a plain INSERT, like its event, URLs and band keys: nothing
+    # in this transaction reads them back through the session, and storing a crawl's batch
+    # took half as long again when the ORM flushed them.
+    inserted = session.connection().execute(_INSERT_ARTICLE, {**row, "event_id": event_id})
     (article_id,) = inserted.inserted_primary_key or (None,)
     if article_id is None:  # every backend reports an autoincrement key (cursor.lastrowid)
         raise RuntimeError("the database gave no id for the article just inserted")
@@ -172,14 +167,14 @@ def _store_once(session: Session, item: NewArticle, sources: dict[str, Source]) 
     given = item.keys or text_keys(item.title, item.text)
     urls = (item.canonical_url, item.url, *item.aliases)
     known = _known_urls(session, urls)
-    article = _existing(session, source.id, urls, known, given.digest)
+    existing = _existing(session, source.id, urls, known, given.digest)
     outcome: Outcome = "duplicate"
-    if article is None:
+    if existing is None:
         article_id, source_id = _insert(session, source, item, given), source.id
         outcome = "new"
     else:  # found by URL, it may be another source's: its URLs stay with it
-        article_id, source_id = article.id, article.source_id
-        article.last_seen = utcnow()
+        article_id, source_id = existing
+        session.connection().execute(_SEEN_AGAIN, {"article_id": article_id, "last_seen": utcnow()})
     _add_aliases(session, article_id, source_id, urls, known)
     return outcome, article_id
 

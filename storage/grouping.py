@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, text
+from sqlalchemy import Connection, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from storage.models import Article, ArticleBand, Event, UTCDateTime
+from storage.models import Article, ArticleBand, Base, Event, UTCDateTime
 from storage.similarity import NEAR_DUPLICATE, jaccard, shingles
 
 logger = logging.getLogger(__name__)
@@ -43,7 +43,8 @@ class StoryKeys:
 
 
 # The lookups run for every article stored. Built once, with bound parameters: building a
-# statement and its cache key costs more than running its cached compiled form.
+# statement and its cache key costs more than running its cached compiled form. They run on
+# the session's connection, as Core statements: through the ORM, each took twice as long.
 _STORY_TIME = func.coalesce(Article.published_at, Article.first_seen)
 _IN_WINDOW = _STORY_TIME.between(
     bindparam("earliest", type_=UTCDateTime()), bindparam("latest", type_=UTCDateTime())
@@ -59,13 +60,23 @@ _BAND_CANDIDATES = (
     .order_by(func.count(ArticleBand.band).desc(), ArticleBand.article_id.desc())
     .limit(MAX_CANDIDATES)
 )
-_CANDIDATE = select(Article.text, Article.event_id).where(Article.id == bindparam("article_id"))
+_CANDIDATES = select(Article.id, Article.text, Article.event_id).where(
+    Article.id.in_(bindparam("article_ids", expanding=True))
+)
 _SAME_TITLE = (
     select(Article.event_id)
     .where(Article.title_key == bindparam("title_key"), _IN_WINDOW)
     .order_by(Article.id.desc())
     .limit(1)
 )
+_EVENTS = Base.metadata.tables[Event.__tablename__]
+_INSERT_EVENT = insert(_EVENTS)
+_EVENT_NAMES = select(Event.places, Event.organisations, Event.dates_mentioned).where(
+    Event.id == bindparam("event_id")
+)
+# SET takes its values by column name; the row is named by a parameter no column has.
+_UPDATE_EVENT = update(_EVENTS).where(_EVENTS.c.id == bindparam("event_id"))
+_LOCK_HELD = "eventwatch.grouping_lock"  # in Session.info: the transaction that holds it
 
 
 def _window(keys: StoryKeys) -> dict[str, datetime]:
@@ -74,46 +85,75 @@ def _window(keys: StoryKeys) -> dict[str, datetime]:
 
 def hold_grouping_lock(session: Session) -> None:
     """Serialise event assignment until commit, so two crawls storing one story at the same
-    moment cannot both start an event for it (and alert twice). Taking it again in the same
-    transaction (the next article of a batch) is harmless on both databases."""
+    moment cannot both start an event for it (and alert twice). Taken once per transaction:
+    the next article of a batch already holds it."""
+    transaction = session.get_transaction()
+    if transaction is not None and session.info.get(_LOCK_HELD) is transaction:
+        return
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _GROUPING_LOCK})
     elif dialect == "sqlite":  # any write takes SQLite's one write lock; reads then see all
         session.execute(text("UPDATE sources SET name = name WHERE 1 = 0"))
+    session.info[_LOCK_HELD] = transaction
 
 
-def find_event(session: Session, keys: StoryKeys) -> Event | None:
-    """The event this article reports, or None for a story not seen in the window."""
+def find_event(session: Session, keys: StoryKeys) -> int | None:
+    """The id of the event this article reports, or None for a story not seen in the window."""
+    connection = session.connection()
     for finder in (_same_text, _near_duplicate, _same_title):
-        event_id = finder(session, keys)
+        event_id = finder(connection, keys)
         if event_id is not None:
             logger.debug("joins event %d by %s", event_id, finder.__name__.lstrip("_"))
-            return session.get(Event, event_id)
+            return event_id
     return None
 
 
-def _same_text(session: Session, keys: StoryKeys) -> int | None:
-    return session.scalar(_SAME_TEXT, {"digest": keys.digest, **_window(keys)})
+def _same_text(connection: Connection, keys: StoryKeys) -> int | None:
+    return connection.execute(_SAME_TEXT, {"digest": keys.digest, **_window(keys)}).scalar()
 
 
-def _near_duplicate(session: Session, keys: StoryKeys) -> int | None:
+def _near_duplicate(connection: Connection, keys: StoryKeys) -> int | None:
     if not keys.bands:
         return None
-    candidates = session.scalars(_BAND_CANDIDATES, {"bands": keys.bands, **_window(keys)}).all()
+    window = _window(keys)
+    candidates = connection.execute(_BAND_CANDIDATES, {"bands": keys.bands, **window}).scalars()
+    order = candidates.all()  # most shared band keys first: on a tie, the first one wins
+    if not order:
+        return None
+    found = {row.id: row for row in connection.execute(_CANDIDATES, {"article_ids": order})}
     best: tuple[float, int] | None = None
-    for article_id in candidates:
-        text, event_id = session.execute(_CANDIDATE, {"article_id": article_id}).one()
+    for article_id in order:
+        _, text, event_id = found[article_id]
         score = jaccard(keys.shingles, shingles(text))
         if score >= NEAR_DUPLICATE and (best is None or score > best[0]):
             best = (score, event_id)
     return best[1] if best else None
 
 
-def _same_title(session: Session, keys: StoryKeys) -> int | None:
+def _same_title(connection: Connection, keys: StoryKeys) -> int | None:
     if len(keys.title_key) < MIN_TITLE_KEY_CHARS:
         return None
-    return session.scalar(_SAME_TITLE, {"title_key": keys.title_key, **_window(keys)})
+    return connection.execute(_SAME_TITLE, {"title_key": keys.title_key, **_window(keys)}).scalar()
+
+
+def join_event(
+    session: Session, event_id: int | None, title: str, names: dict[str, list[Any]], now: datetime
+) -> int:
+    """Add the article's names (places, organisations, dates mentioned) to its event, or start
+    the event with them when ``event_id`` is None; the event's id."""
+    connection = session.connection()
+    if event_id is None:
+        row = {"title": title, "first_seen": now, "updated_at": now}
+        inserted = connection.execute(_INSERT_EVENT, {**row, **merged_names(None, names)})
+        (new_id,) = inserted.inserted_primary_key or (None,)
+        if new_id is None:  # every backend reports an autoincrement key (cursor.lastrowid)
+            raise RuntimeError("the database gave no id for the event just inserted")
+        return int(new_id)
+    held = connection.execute(_EVENT_NAMES, {"event_id": event_id}).one()._asdict()
+    merged = merged_names(held, names)
+    connection.execute(_UPDATE_EVENT, {"event_id": event_id, "updated_at": now, **merged})
+    return event_id
 
 
 def record_bands(session: Session, article_id: int, keys: StoryKeys) -> None:
@@ -131,15 +171,21 @@ def record_bands(session: Session, article_id: int, keys: StoryKeys) -> None:
         connection.exec_driver_sql(statement, rows)
 
 
-def merge_into_event(
-    event: Event, places: list[Any], organisations: list[Any], dates_mentioned: list[Any]
-) -> None:
-    """Add what an article names to its event; new lists, so the change is saved."""
-    event.places = _union(event.places, places)
-    event.organisations = _union(event.organisations, organisations)
-    merged = {(d["start"], d["end"]): d for d in [*dates_mentioned, *event.dates_mentioned]}
-    event.dates_mentioned = sorted(merged.values(), key=lambda d: (d["start"], d["end"]))
+def merged_names(
+    held: dict[str, list[Any]] | None, names: dict[str, list[Any]]
+) -> dict[str, list[Any]]:
+    """An event's places, organisations and dates mentioned (``held``, None for a new event)
+    with an article's ``names`` added: places and organisations in order of first mention,
+    dates sorted by their span, where the event's wording of a span stays."""
+    held = held or {}
+    dates = [*names["dates_mentioned"], *(held.get("dates_mentioned") or ())]
+    by_span = {(d["start"], d["end"]): d for d in dates}
+    return {
+        "places": _union(held.get("places"), names["places"]),
+        "organisations": _union(held.get("organisations"), names["organisations"]),
+        "dates_mentioned": sorted(by_span.values(), key=lambda d: (d["start"], d["end"])),
+    }
 
 
-def _union(first: Iterable[Any], second: Iterable[Any]) -> list[Any]:
+def _union(first: Iterable[Any] | None, second: Iterable[Any] | None) -> list[Any]:
     return list(dict.fromkeys([*(first or ()), *(second or ())]))

@@ -7,10 +7,10 @@ import hashlib
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from storage import grouping
-from storage.articles import NewArticle, store_article
+from storage.articles import NewArticle, store_article, store_articles
 from storage.db import Database
 from storage.events import list_events
 from storage.models import ArticleBand
@@ -127,3 +127,14 @@ def test_band_keys_are_stored_alike_through_the_driver_and_through_sqlalchemy(
     for article_id, text in ((first, WIRE), (second, OTHER)):
         expected = set(band_keys(shingles(text)))
         assert expected and {b for a, b in stored if a == article_id} == expected
+
+
+def test_the_grouping_lock_is_taken_once_in_each_transaction(db: Database) -> None:
+    """A batch's articles share its transaction's lock; the next transaction takes it again."""
+    statements: list[str] = []
+    event.listen(db.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    store_articles(db, [report(s, f"Report {s}", f"{s} {WIRE}") for s in ("a", "b", "c")])
+    store_articles(db, [report("d", "Committee reviews water sharing", OTHER)])
+    store_article(db, report("e", "Committee reviews water sharing again", f"e {OTHER}"))
+    locks = [s for s in statements if s.startswith("UPDATE sources SET name = name")]
+    assert len(locks) == 3
