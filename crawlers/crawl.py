@@ -24,6 +24,7 @@ from scrapy.crawler import AsyncCrawlerProcess
 from scrapy.settings import Settings
 from scrapy.utils.project import get_project_settings
 
+from crawlers.database import close_databases, crawl_database
 from crawlers.sources import CrawlSource
 from crawlers.workers import shutdown as shutdown_workers
 from storage.articles import stored_urls
@@ -72,7 +73,7 @@ def main() -> int:
     database: str = job["database"]
     refresh: bool = job["refresh"]
     runs = [(int(run_id), CrawlSource.from_dict(source)) for run_id, source in job["runs"]]
-    db = Database(database)
+    db = crawl_database(database)
     process = AsyncCrawlerProcess(_process_settings(job["log_level"], job["extract_workers"]))
     stored_of = None if refresh else stored_checker(db)
     for run_id, source in runs:
@@ -86,7 +87,7 @@ def main() -> int:
     try:
         return max(_outcome(db, run_id) for run_id, _ in runs)
     finally:
-        db.dispose()
+        close_databases()
 
 
 def _process_settings(log_level: str, extract_workers: int) -> Settings:

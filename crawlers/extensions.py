@@ -9,6 +9,7 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
+from crawlers.database import crawl_database
 from storage.db import Database
 from storage.runs import RunCounts, close_run, record_counts
 
@@ -27,7 +28,7 @@ class CrawlRunRecorder:
         run_id = crawler.settings.getint("EVENTWATCH_RUN_ID")
         if not url or not run_id:
             raise NotConfigured("no EVENTWATCH_DATABASE or EVENTWATCH_RUN_ID")
-        recorder = cls(crawler, Database(url), run_id)
+        recorder = cls(crawler, crawl_database(url), run_id)
         crawler.signals.connect(recorder.spider_closed, signal=signals.spider_closed)
         return recorder
 
@@ -53,4 +54,3 @@ class CrawlRunRecorder:
             spider.source.name, self.run_id, status, counts.pages,
             counts.new_articles, counts.duplicates, counts.errors,
         )  # fmt: skip
-        self.db.dispose()

@@ -24,6 +24,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Response
 
+from crawlers.database import crawl_database
 from crawlers.links import on_site
 from storage.db import Database
 from storage.fetchstate import Validators, load_validators, save_validators
@@ -132,7 +133,7 @@ class ConditionalGetMiddleware:
         url = crawler.settings.get("EVENTWATCH_DATABASE")
         if not url:
             raise NotConfigured("no EVENTWATCH_DATABASE")
-        middleware = cls(crawler, Database(url))
+        middleware = cls(crawler, crawl_database(url))
         crawler.signals.connect(middleware.spider_closed, signal=signals.spider_closed)
         return middleware
 
@@ -165,7 +166,6 @@ class ConditionalGetMiddleware:
         complete = reason == "finished" and not getattr(spider, "budget_exhausted", False)
         if complete and self.pending:
             save_validators(self.db, self.pending)
-        self.db.dispose()
 
 
 def _header(response: Response, name: bytes) -> str | None:

@@ -12,6 +12,7 @@ from scrapy.exceptions import DropItem, NotConfigured
 from scrapy.statscollectors import StatsCollector
 from twisted.internet.task import LoopingCall
 
+from crawlers.database import crawl_database
 from crawlers.items import PageItem
 from crawlers.sitelines import SiteLineBook, stored_texts
 from crawlers.urls import normalize_url
@@ -111,7 +112,7 @@ class StorePipeline:
         url = crawler.settings.get("EVENTWATCH_DATABASE")
         if not url:
             raise NotConfigured("no EVENTWATCH_DATABASE")
-        return cls(crawler, Database(url))
+        return cls(crawler, crawl_database(url))
 
     def open_spider(self) -> None:
         self.timer.start(self.MAX_WAIT / 2, now=False)
@@ -156,7 +157,4 @@ class StorePipeline:
     def close_spider(self) -> None:
         if self.timer.running:
             self.timer.stop()
-        try:
-            self._store()
-        finally:
-            self.db.dispose()
+        self._store()

@@ -18,7 +18,7 @@ from collections.abc import Callable, Hashable, Iterable
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from storage.db import Database
+from crawlers.database import crawl_database
 from storage.sitetext import source_article_texts
 
 logger = logging.getLogger(__name__)
@@ -121,13 +121,10 @@ def stored_texts(database: str | None) -> TextLoader | None:
         return None
 
     def load(source: str) -> list[tuple[str, str]]:
-        db = Database(database)
         try:
-            return source_article_texts(db, source)
+            return source_article_texts(crawl_database(database), source)
         except SQLAlchemyError as exc:
             logger.warning("source=%s stored texts unreadable: %r", source, exc)
             return []
-        finally:
-            db.dispose()
 
     return load
