@@ -56,8 +56,9 @@ def extraction_limit(
 def crawl_figures(
     config: Path, mirror: MirrorServer, pages: list[Path], raw: dict[str, object]
 ) -> list[Figure]:
+    # This machine's speed drifts by a fifth within minutes: the limit is measured just before
+    # and just after the crawl, and the crawl is set against the mean of the two.
     before, extracted, before_cpu = extraction_limit(pages)
-    own, _, own_cpu = extraction_limit(pages, _prepare_file)  # dates, languages, entities, keys
     mark = mirror.log.mark()
     cpu = children_cpu()
     with CrawlPeak(os.getpid()) as peak:
@@ -65,9 +66,8 @@ def crawl_figures(
     fetched = mirror.log.article_fetches(mark)
     crawl_cpu = (children_cpu() - cpu) * 1000 / max(fetched, 1)
     by_process = {role: s * 1000 / max(fetched, 1) for role, s in peak.cpu_seconds().items()}
-    # This machine's speed drifts by a fifth within minutes: the limit is measured on both
-    # sides of the crawl, and the crawl is set against the mean of the two.
     after, _, after_cpu = extraction_limit(pages)
+    own, _, own_cpu = extraction_limit(pages, _prepare_file)  # dates, languages, entities, keys
     limit, limit_cpu = (before + after) / 2, (before_cpu + after_cpu) / 2
     mark = mirror.log.mark()
     # Each re-crawl takes a second or two, within this machine's noise: the median of a few.
