@@ -16,11 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from copy import copy
 
 import trafilatura
 from lxml import etree
 from lxml.html import HtmlComment, HtmlElement, HtmlEntity, HtmlProcessingInstruction
 from trafilatura import core as trafilatura_core
+from trafilatura.htmlprocessing import convert_tags, tree_cleaning
+from trafilatura.settings import Extractor
 from trafilatura.utils import HTML_PARSER, load_html
 
 from crawlers import regex_xpaths
@@ -127,14 +130,41 @@ def _escalation(enabled: bool) -> Iterator[None]:
         trafilatura_core.ESCALATION_MAX_LENGTH = saved
 
 
+@contextmanager
+def _without_backup(enabled: bool) -> Iterator[None]:
+    """trafilatura's preparation of the tree without its backup copy, for one fast call.
+
+    trafilatura 2.3 copies the cleaned tree before converting its tags, for the comparison with
+    readability and jusText and for forum pages whose comments it extracts; a fast call without
+    comments does neither, and never reads the copy. In an interleaved A/B over the 990
+    evaluation pages, a page took 51.5 ms with the copy and 48.0 without, and every prepared
+    page was the same. Set around the call, like :func:`_escalation`.
+    """
+    saved = trafilatura_core._prepare_tree
+    trafilatura_core._prepare_tree = _prepare_without_backup if enabled else saved
+    try:
+        yield
+    finally:
+        trafilatura_core._prepare_tree = saved
+
+
+def _prepare_without_backup(
+    tree: HtmlElement, options: Extractor, url: str | None
+) -> tuple[HtmlElement, HtmlElement]:
+    """trafilatura's ``_prepare_tree`` (cleaned and converted tree, backup), less the copy:
+    the "backup" returned is the converted tree itself."""
+    converted = convert_tags(tree_cleaning(copy(tree), options), options, url)
+    return converted, converted
+
+
 def _text(tree: HtmlElement, url: str, *, fast: bool, favor_recall: bool) -> str:
-    with _escalation(not fast):
+    with _escalation(not fast), _without_backup(fast):
         document = trafilatura.bare_extraction(
             tree,
             url=url,
             fast=fast,
             with_metadata=False,  # page_metadata: trafilatura's author search is half its time
-            include_comments=False,
+            include_comments=False,  # also what _without_backup needs
             include_tables=True,
             favor_recall=favor_recall,
             deduplicate=False,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,6 +15,7 @@ from crawlers.cleaning import clean_lines
 from crawlers.dates import parse_date
 from crawlers.extract import Extracted, extract
 from crawlers.languages import classify, detect_languages
+from tests.conftest import FIXTURES
 
 URL = "http://127.0.0.1/news/item-42"
 BODY = [
@@ -204,6 +206,29 @@ def test_the_fast_pass_does_not_measure_the_whole_page(monkeypatch: pytest.Monke
     assert 1000 <= len(found.text) < before  # long enough for the fast pass alone, and short
     assert measured == []  # enough that trafilatura would have measured the page
     assert before == core.ESCALATION_MAX_LENGTH
+
+
+def test_the_fast_pass_skips_the_backup_copy_and_extracts_what_trafilatura_would(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The fast pass prepares trafilatura's tree without the backup copy it never reads: an
+    upgrade that starts reading it, or renames the step, must fail here."""
+    from trafilatura import core
+    from trafilatura.utils import decode_file
+
+    import crawlers.extract as extraction
+
+    prepared: list[bool] = []
+    real = core._prepare_tree
+    monkeypatch.setattr(core, "_prepare_tree", lambda *a: prepared.append(True) or real(*a))
+    pages = [decode_file(p.read_bytes()) for p in sorted((FIXTURES / "sites").rglob("*.html"))]
+    ours = [extract(html, URL) for html in pages]
+    by_later_passes = len(prepared)  # the comparison and recall passes keep trafilatura's
+    monkeypatch.setattr(extraction, "_without_backup", lambda _enabled: nullcontext())
+    stock = [extract(html, URL) for html in pages]
+    assert len(prepared) - by_later_passes == by_later_passes + len(pages)  # + each fast pass
+    assert sum(found is not None for found in ours) >= 20
+    assert ours == stock
 
 
 @pytest.mark.parametrize(
