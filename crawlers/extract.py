@@ -4,7 +4,7 @@ trafilatura finds the main text with its default (balanced) setting, first witho
 comparison against readability and jusText (``fast``), which changes nothing on most pages and
 costs a third of the time; only a short result is extracted again with the comparison, and then
 with the recall setting. trafilatura's own recall retry, which first measures the whole page's
-text, runs in the comparison pass only (:func:`_escalation`). What trafilatura leaves in
+text, runs in the comparison pass only (:func:`_fast_pass`). What trafilatura leaves in
 (shortcodes, image names, "Comments are Closed", "see also" lines, subscription prompts, link
 lists) is removed by :mod:`crawlers.cleaning`. Measured on the trafilatura evaluation corpus,
 this is both more precise and more complete than trafilatura's precision setting alone
@@ -15,8 +15,9 @@ trafilatura's guess from the whole page, which can be the site's "today" header.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from copy import copy
+from typing import TypeVar
 
 import trafilatura
 from lxml import etree
@@ -37,6 +38,7 @@ from crawlers.urls import host_of, is_http_url, normalize_url, registered_domain
 MIN_CHARS = 200
 FALLBACK_BELOW = 500
 COMPARE_BELOW = 1000  # a fast result shorter than this is extracted again with the comparison
+_T = TypeVar("_T")
 
 regex_xpaths.install()  # the same selections, at a fraction of the callbacks into Python
 # Every element of a parsed page is a plain HtmlElement, made without calling into Python:
@@ -50,7 +52,7 @@ HTML_PARSER.set_element_class_lookup(PLAIN_ELEMENTS)
 
 def extract(html: str, url: str, *, min_chars: int = MIN_CHARS) -> Extracted | None:
     """The article on the page, or None when the page holds none (too little main text)."""
-    tree = load_html(html)  # parsed once, as trafilatura parses; each of its passes copies it
+    tree = load_html(html)  # parsed as trafilatura parses
     if tree is None:
         return None
     link_texts, image_names = page_context(tree)
@@ -58,7 +60,7 @@ def extract(html: str, url: str, *, min_chars: int = MIN_CHARS) -> Extracted | N
     about = page_metadata(tree, url)
     _unlayout_tables(tree)
     with regex_xpaths.answering(tree):
-        text = _main_text(tree, url)
+        text = _main_text(tree, html, url)
     title = " ".join(about.title.split())
     paragraphs = clean_lines(
         text.splitlines(),
@@ -82,7 +84,7 @@ def extract(html: str, url: str, *, min_chars: int = MIN_CHARS) -> Extracted | N
     )
 
 
-def _main_text(tree: HtmlElement, url: str) -> str:
+def _main_text(tree: HtmlElement, html: str, url: str) -> str:
     """trafilatura's balanced setting, fast first; the comparison with readability and
     jusText only when that finds less than COMPARE_BELOW characters, and the recall setting
     only when even that finds less than FALLBACK_BELOW, and then the longer text wins.
@@ -91,13 +93,28 @@ def _main_text(tree: HtmlElement, url: str) -> str:
     long one is already the article, and the comparison or the recall setting would mostly
     add the chrome around it. Measured on the evaluation corpus: the same precision and
     recall as always comparing, at two thirds of the time (``bench/extraction.py``).
+
+    The fast pass works on ``tree`` itself, which it prunes; the pages that need a second
+    pass, about one in eight, are parsed again for it (see :func:`_fast_pass`).
     """
     text = _text(tree, url, fast=True, favor_recall=False)
-    if len(text) < COMPARE_BELOW:
-        text = _text(tree, url, fast=False, favor_recall=False)
+    if len(text) >= COMPARE_BELOW:
+        return text
+    again = _page_tree(html)
+    if again is None:  # it parsed the first time
+        return text
+    text = _text(again, url, fast=False, favor_recall=False)
     if len(text) < FALLBACK_BELOW:
-        text = max(text, _text(tree, url, fast=False, favor_recall=True), key=len)
+        text = max(text, _text(again, url, fast=False, favor_recall=True), key=len)
     return text
+
+
+def _page_tree(html: str) -> HtmlElement | None:
+    """The page's tree as :func:`extract` prepares it for trafilatura."""
+    tree = load_html(html)
+    if tree is not None:
+        _unlayout_tables(tree)
+    return tree
 
 
 def _unlayout_tables(tree: HtmlElement) -> None:
@@ -111,41 +128,39 @@ def _unlayout_tables(tree: HtmlElement) -> None:
 
 
 @contextmanager
-def _escalation(enabled: bool) -> Iterator[None]:
-    """trafilatura's own second chance for a short result, on or off for one call.
+def _fast_pass() -> Iterator[None]:
+    """Three of trafilatura's steps left out of a fast call. Each is a name in its ``core``
+    module, swapped around the call: extraction runs on one thread per process.
 
-    trafilatura 2.3 measures the whole page's text (a cleaned copy of the tree) whenever it
-    extracts less than 3,000 characters, and re-extracts in recall mode when that is under a
-    fifth of the page. In our fast pass that measure alone took a tenth of the extraction time,
-    and :func:`_main_text` gives short results its own second chances; kept in the comparison
-    pass only, the evaluation corpus scores as before (``bench/extraction.py``: F1 0.935) at
-    about 15% less CPU per page. Its only switch is this module constant; extraction runs on
-    one thread per process, so setting it around a call is safe.
+    - **The recall escalation.** trafilatura 2.3 measures the whole page's text (a cleaned
+      copy of the tree) whenever it extracts less than 3,000 characters, and re-extracts in
+      recall mode when that is under a fifth of the page. In the fast pass that measure alone
+      took a tenth of the extraction time, and :func:`_main_text` gives short results its own
+      second chances; kept in the comparison pass only, the evaluation corpus scores as before
+      (``bench/extraction.py``: F1 0.935) at about 15% less CPU per page.
+    - **The backup copy of the cleaned tree**, which only the comparison pass and the comment
+      extraction read (:func:`_prepare_without_backup`). In an interleaved A/B over the 990
+      evaluation pages, 51.5 ms per page with it and 48.0 without.
+    - **The copy of the page's tree**, made so that the caller's stays as it was: the fast
+      pass prunes the tree it is given, and the pages that need a later pass parse again.
+
+    With all three, every page prepared is the same as with none
+    (``tests/test_extract.py`` checks each on the fixture pages).
     """
-    saved = trafilatura_core.ESCALATION_MAX_LENGTH
-    trafilatura_core.ESCALATION_MAX_LENGTH = saved if enabled else 0
+    saved = trafilatura_core.ESCALATION_MAX_LENGTH, trafilatura_core._prepare_tree
+    trafilatura_core.ESCALATION_MAX_LENGTH = 0
+    trafilatura_core._prepare_tree = _prepare_without_backup
+    trafilatura_core.copy = _itself  # bare_extraction's only copy, once escalation is off
     try:
         yield
     finally:
-        trafilatura_core.ESCALATION_MAX_LENGTH = saved
+        trafilatura_core.ESCALATION_MAX_LENGTH, trafilatura_core._prepare_tree = saved
+        trafilatura_core.copy = copy
 
 
-@contextmanager
-def _without_backup(enabled: bool) -> Iterator[None]:
-    """trafilatura's preparation of the tree without its backup copy, for one fast call.
-
-    trafilatura 2.3 copies the cleaned tree before converting its tags, for the comparison with
-    readability and jusText and for forum pages whose comments it extracts; a fast call without
-    comments does neither, and never reads the copy. In an interleaved A/B over the 990
-    evaluation pages, a page took 51.5 ms with the copy and 48.0 without, and every prepared
-    page was the same. Set around the call, like :func:`_escalation`.
-    """
-    saved = trafilatura_core._prepare_tree
-    trafilatura_core._prepare_tree = _prepare_without_backup if enabled else saved
-    try:
-        yield
-    finally:
-        trafilatura_core._prepare_tree = saved
+def _itself(x: _T) -> _T:
+    """``copy`` in trafilatura's ``core`` during a fast pass: the tree given is its own."""
+    return x
 
 
 def _prepare_without_backup(
@@ -158,13 +173,13 @@ def _prepare_without_backup(
 
 
 def _text(tree: HtmlElement, url: str, *, fast: bool, favor_recall: bool) -> str:
-    with _escalation(not fast), _without_backup(fast):
+    with _fast_pass() if fast else nullcontext():
         document = trafilatura.bare_extraction(
             tree,
             url=url,
             fast=fast,
             with_metadata=False,  # page_metadata: trafilatura's author search is half its time
-            include_comments=False,  # also what _without_backup needs
+            include_comments=False,  # also what _fast_pass needs
             include_tables=True,
             favor_recall=favor_recall,
             deduplicate=False,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import warnings
-from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -208,27 +207,34 @@ def test_the_fast_pass_does_not_measure_the_whole_page(monkeypatch: pytest.Monke
     assert before == core.ESCALATION_MAX_LENGTH
 
 
-def test_the_fast_pass_skips_the_backup_copy_and_extracts_what_trafilatura_would(
+def test_the_fast_pass_copies_no_tree_and_extracts_what_trafilatura_would_with_copies(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The fast pass prepares trafilatura's tree without the backup copy it never reads: an
-    upgrade that starts reading it, or renames the step, must fail here."""
+    """The fast pass lets trafilatura work on the page's tree itself, and prepares it without
+    the backup copy it never reads. An upgrade that copies in another place, starts reading
+    the backup, or renames either step must fail here."""
+    from copy import copy
+
     from trafilatura import core
     from trafilatura.utils import decode_file
 
     import crawlers.extract as extraction
 
     prepared: list[bool] = []
-    real = core._prepare_tree
-    monkeypatch.setattr(core, "_prepare_tree", lambda *a: prepared.append(True) or real(*a))
+    real_prepare = core._prepare_tree
+    monkeypatch.setattr(core, "_prepare_tree", lambda *a: prepared.append(True) or real_prepare(*a))
+    taken: list[bool] = []
+    monkeypatch.setattr(extraction, "_itself", lambda tree: taken.append(True) or tree)
     pages = [decode_file(p.read_bytes()) for p in sorted((FIXTURES / "sites").rglob("*.html"))]
     ours = [extract(html, URL) for html in pages]
+    assert len(taken) == len(pages)  # each page's fast pass, where trafilatura copies once
     by_later_passes = len(prepared)  # the comparison and recall passes keep trafilatura's
-    monkeypatch.setattr(extraction, "_without_backup", lambda _enabled: nullcontext())
-    stock = [extract(html, URL) for html in pages]
+    monkeypatch.setattr(extraction, "_itself", copy)
+    monkeypatch.setattr(extraction, "_prepare_without_backup", core._prepare_tree)
+    with_copies = [extract(html, URL) for html in pages]
     assert len(prepared) - by_later_passes == by_later_passes + len(pages)  # + each fast pass
     assert sum(found is not None for found in ours) >= 20
-    assert ours == stock
+    assert ours == with_copies
 
 
 @pytest.mark.parametrize(
