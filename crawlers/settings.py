@@ -55,6 +55,7 @@ MEMUSAGE_ENABLED = True
 MEMUSAGE_LIMIT_MB = 1024  # per source: memory_limit_mb; the crawl closes itself above it
 MEMUSAGE_CHECK_INTERVAL_SECONDS = 5.0  # Scrapy's 60 s would miss most of a short crawl
 
+DOWNLOADER = "crawlers.downloader.HostLimitedDownloader"  # holds CONCURRENT_REQUESTS_PER_DOMAIN
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 FEED_EXPORT_ENCODING = "utf-8"

@@ -3,7 +3,8 @@
 ``{{BASE}}`` in served files becomes the server's base URL. A folder answers with its
 ``index.html``; with a query string, with ``index@QUERY.html`` when that file exists.
 ETag and Last-Modified are sent and honoured (304), as a well-behaved site does. Files may
-change while it runs.
+change while it runs. Each answer can be held back (``delay``) so that requests overlap;
+the most requests open at once is kept.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from email.utils import formatdate
@@ -22,11 +24,14 @@ CONTENT_TYPES = {".html": "text/html", ".xml": "application/xml", ".txt": "text/
 
 
 class SiteServer:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, delay: float = 0.0) -> None:
         self.root = root
         self.name = root.name
+        self.delay = delay
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.lock = threading.Lock()
+        self.open_requests = 0
+        self.most_open_requests = 0
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
@@ -54,6 +59,14 @@ def _handler(site: SiteServer) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             with site.lock:
                 site.requests.append((self.path, dict(self.headers)))
+                site.open_requests += 1
+                site.most_open_requests = max(site.most_open_requests, site.open_requests)
+            time.sleep(site.delay)
+            with site.lock:  # before answering: the client can only ask again after that
+                site.open_requests -= 1
+            self._answer()
+
+        def _answer(self) -> None:
             target = site.resolve(self.path)
             if target is None:
                 self._send(404, b"not found", "text/plain")
@@ -86,8 +99,8 @@ def _handler(site: SiteServer) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def serve(root: Path) -> Iterator[SiteServer]:
-    site = SiteServer(root)
+def serve(root: Path, delay: float = 0.0) -> Iterator[SiteServer]:
+    site = SiteServer(root, delay)
     thread = threading.Thread(target=site.httpd.serve_forever, daemon=True)
     thread.start()
     try:

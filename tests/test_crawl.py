@@ -26,6 +26,7 @@ from storage.models import Article, ArticleUrl, CrawlRun
 from tests.conftest import FIXTURES
 from tests.sitehost import SiteServer, serve, silent_server
 
+WPNEWS_ARTICLE = "2024/12/24/dushanbe-conference-on-countering-terrorism-opens"
 SITES = sorted(p.stem for p in (FIXTURES / "expected").glob("*.yaml"))
 
 
@@ -206,3 +207,22 @@ def test_articles_are_stored_while_the_crawl_goes_on(tmp_path: Path) -> None:
         finally:
             crawl.kill()
             crawl.wait()
+
+
+def test_per_host_concurrency_holds_without_a_download_delay(tmp_path: Path) -> None:
+    """With no delay between requests, ``per_host_concurrency`` is the only limit left: a
+    listing's dozen article links, each answered slowly, are asked for two at a time."""
+    article = (FIXTURES / "sites" / "wpnews" / WPNEWS_ARTICLE / "index.html").read_bytes()
+    root = tmp_path / "site"
+    paths = [f"/2024/12/{day:02}/story-{day}/" for day in range(1, 13)]
+    for path in paths:
+        (root / path.strip("/")).mkdir(parents=True)
+        (root / path.strip("/") / "index.html").write_bytes(article)
+    links = "".join(f'<li><a href="{path}">Story {path}</a></li>' for path in paths)
+    (root / "index.html").write_text(f"<html><body><ul>{links}</ul></body></html>")
+    with serve(root, delay=0.2) as live:
+        source = source_yaml("slow", live.base_url, per_host_concurrency=2)
+        result = run_cli(write_config(tmp_path, [source]), "crawl", "slow", "--no-alerts")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert set(paths) <= set(live.paths())
+    assert live.most_open_requests == 2
