@@ -210,7 +210,7 @@ def test_the_fast_pass_does_not_measure_the_whole_page(monkeypatch: pytest.Monke
 def test_the_fast_pass_copies_no_tree_and_extracts_what_trafilatura_would_with_copies(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The fast pass lets trafilatura work on the page's tree itself, and prepares it without
+    """The fast pass lets trafilatura clean the page's tree itself, and prepares it without
     the backup copy it never reads. An upgrade that copies in another place, starts reading
     the backup, or renames either step must fail here."""
     from copy import copy
@@ -225,16 +225,42 @@ def test_the_fast_pass_copies_no_tree_and_extracts_what_trafilatura_would_with_c
     monkeypatch.setattr(core, "_prepare_tree", lambda *a: prepared.append(True) or real_prepare(*a))
     taken: list[bool] = []
     monkeypatch.setattr(extraction, "_itself", lambda tree: taken.append(True) or tree)
+    in_place: list[bool] = []
+    real_in_place = extraction._prepare_in_place
+    monkeypatch.setattr(
+        extraction, "_prepare_in_place", lambda *a: in_place.append(True) or real_in_place(*a)
+    )
     pages = [decode_file(p.read_bytes()) for p in sorted((FIXTURES / "sites").rglob("*.html"))]
     ours = [extract(html, URL) for html in pages]
-    assert len(taken) == len(pages)  # each page's fast pass, where trafilatura copies once
-    by_later_passes = len(prepared)  # the comparison and recall passes keep trafilatura's
+    assert len(taken) == len(in_place) == len(pages)  # each page's fast pass, where
+    by_later_passes = len(prepared)  # trafilatura copies twice; later passes keep its own
     monkeypatch.setattr(extraction, "_itself", copy)
-    monkeypatch.setattr(extraction, "_prepare_without_backup", core._prepare_tree)
+    monkeypatch.setattr(extraction, "_prepare_in_place", core._prepare_tree)
+    monkeypatch.setattr(extraction, "_no_baseline", core.baseline)
     with_copies = [extract(html, URL) for html in pages]
     assert len(prepared) - by_later_passes == by_later_passes + len(pages)  # + each fast pass
     assert sum(found is not None for found in ours) >= 20
     assert ours == with_copies
+
+
+def test_the_fast_pass_leaves_trafilatura_s_rescue_to_the_comparison_pass(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The fast pass cleans the raw tree that trafilatura's baseline rescue reads: a page
+    whose main text trafilatura's rules miss (here, lines in ``span``s) is extracted again by
+    the comparison pass, rescue included, from the page parsed anew. An upgrade that renames
+    the rescue must fail here, not rescue from a cleaned tree."""
+    import crawlers.extract as extraction
+
+    stood_in: list[bool] = []
+    real = extraction._no_baseline
+    monkeypatch.setattr(extraction, "_no_baseline", lambda t: stood_in.append(True) or real(t))
+    lines = "".join(f"<span>{BODY[n % 3]} Line {n}.</span><br>" for n in range(9))
+    html = f"<html><head><title>Notice</title></head><body>{lines}</body></html>"
+    found = extract(html, URL)
+    assert stood_in == [True]  # the fast pass called for the rescue and got nothing
+    assert found is not None
+    assert all(f"Line {n}." in found.text for n in range(9))
 
 
 @pytest.mark.parametrize(
