@@ -8,7 +8,9 @@ import shutil
 from collections.abc import Hashable, Iterable
 from pathlib import Path
 
-from crawlers.sitelines import MAX_CHARS, SiteLineBook, SiteLines
+import pytest
+
+from crawlers.sitelines import MAX_CHARS, SiteLineBook, SiteLines, line_key
 from crawlers.urls import normalize_url
 from tests.conftest import FIXTURES
 from tests.sitehost import serve
@@ -51,6 +53,25 @@ def test_comparison_ignores_case_spacing_and_edge_punctuation() -> None:
     ):
         lines.learn(key, article(f"Report number {key}.", variant))
     assert lines.is_boilerplate("PRESS OFFICE: OPEN DAILY!")
+
+
+@pytest.mark.parametrize(
+    ("line", "key"),
+    [
+        ("  »Press office:\topen daily«_ ", "press office: open daily"),
+        ("— Read more —", "read more"),
+        ("__init__ call", "init__ call"),  # an underscore is punctuation here, inside a word
+        ("«Текст» …", "текст"),
+        ("١٢٣!", "١٢٣"),
+        ("x", "x"),
+        ("... — !", ""),  # nothing but punctuation
+        ("", ""),
+    ],
+)
+def test_a_lines_key_drops_case_spacing_and_the_punctuation_at_its_edges(
+    line: str, key: str
+) -> None:
+    assert line_key(line) == key
 
 
 def test_one_articles_sentence_is_never_stripped_however_often_seen() -> None:
