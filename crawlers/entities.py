@@ -23,6 +23,7 @@ import ahocorasick
 import yaml
 
 from crawlers.mentioned_dates import MentionedDate, mentioned_dates
+from storage.similarity import bmp_class
 
 GAZETTEER = Path(__file__).with_name("gazetteer.yaml")
 KINDS = ("places", "organisations")
@@ -66,6 +67,37 @@ def fold_word(word: str) -> str:
     folded = unicodedata.normalize("NFD", unicodedata.normalize("NFKC", word).casefold())
     kept = "".join(c for c in folded if unicodedata.category(c) not in ("Mn", "Me"))
     return unicodedata.normalize("NFC", kept).replace("\u0640", "")
+
+
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+
+
+@cache
+def _bmp_marks() -> re.Pattern[str]:
+    """Every character below U+10000 that :func:`fold_word` drops (Mn, Me), as one class."""
+    return bmp_class(lambda ch: unicodedata.category(ch) in ("Mn", "Me"))
+
+
+def fold_words(words: list[str]) -> list[str]:
+    """:func:`fold_word` of each word, the words folded together as one text.
+
+    Each step of the folding works character by character or within a letter's marks, and a
+    space between words is never part of either, so folding the words joined by spaces folds
+    each. Where that would not give one word per word (a ligature that unfolds into several
+    words, a mark beyond the BMP), each word is folded alone. An article's words folded one
+    by one, even from a cache, were a third of finding its places and organisations.
+    """
+    joined = " ".join(words)
+    if joined.isascii():
+        folded = joined.lower()
+    else:
+        decomposed = unicodedata.normalize("NFD", unicodedata.normalize("NFKC", joined).casefold())
+        if _ASTRAL.search(decomposed):
+            return list(map(fold_word, words))
+        bare = unicodedata.normalize("NFC", _bmp_marks().sub("", decomposed))
+        folded = bare.replace("\u0640", "")
+    each = folded.split(" ")
+    return each if len(each) == len(words) else list(map(fold_word, words))
 
 
 def _words(text: str) -> list[re.Match[str]]:
@@ -119,7 +151,7 @@ class Gazetteer:
         words = _WORD.findall(text)
         if not words:
             return []
-        folded = list(map(fold_word, words))
+        folded = fold_words(words)
         starts = _starts(folded)
         joined = " " + " ".join(folded) + " "
         hits: list[tuple[int, int, Entry]] = []

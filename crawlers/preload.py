@@ -15,7 +15,7 @@ from crawlers.prepared import prepare_page
 SAMPLE = (
     "<html><head><title>Warm-up</title></head><body><article><h1>Warm-up</h1>"
     + "".join(
-        f"<p>On day {day} the assembly met in Vienna and agreed on item {day * 7} of its "
+        f"<p>On day {day} the assembly met in Vienna and Genève, agreed on item {day * 7} of its "
         "work programme, to be reported on at the session of 3 March 2025.</p>"
         for day in range(1, 6)
     )

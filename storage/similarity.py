@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
@@ -53,7 +53,14 @@ def folded_words(text: str) -> list[str]:
 @cache
 def _bmp_combining() -> re.Pattern[str]:
     """Every character below U+10000 with a combining class, as one character class."""
-    codes = [code for code in range(0x10000) if unicodedata.combining(chr(code))]
+    return bmp_class(lambda ch: unicodedata.combining(ch) != 0)
+
+
+def bmp_class(member: Callable[[str], bool]) -> re.Pattern[str]:
+    """A run of the characters below U+10000 that ``member`` admits, as one pattern of
+    ranges: a text's marks go in one C-level pass, where testing each character in Python
+    would take a hundred times as long."""
+    codes = [code for code in range(0x10000) if member(chr(code))]
     ranges: list[str] = []
     start = previous = codes[0]
     for code in [*codes[1:], -1]:
