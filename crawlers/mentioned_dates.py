@@ -62,17 +62,18 @@ def longest_first(words: Iterable[str]) -> str:
 
 
 _MONTH = "(" + longest_first(MONTHS) + r")\.?"
-_DAY_FIRST = re.compile(rf"(?<![\w.]){_DAY}(?:{_UNTIL}{_DAY})?\s+{_MONTH}(?!\w){_YEAR}",
+# Each pattern looks ahead for the character its match starts with (a digit, a month's first
+# letter) before it tries the rest: most positions fail there, cheaply. A third of the time
+# or more, on the same matches.
+_DAY_FIRST = re.compile(rf"(?=\d)(?<![\w.]){_DAY}(?:{_UNTIL}{_DAY})?\s+{_MONTH}(?!\w){_YEAR}",
                         re.IGNORECASE)  # fmt: skip
-# The look-ahead on the months' first letters skips most word starts before the names are
-# tried: a third of the time, on the same matches.
 _INITIALS = re.escape("".join(sorted({name[0] for name in MONTHS})))
 _MONTH_FIRST = re.compile(
     rf"(?<!\w)(?=[{_INITIALS}]){_MONTH}\s+{_DAY}(?:{_UNTIL}{_DAY})?(?![\w:]){_YEAR}",
     re.IGNORECASE,
 )
-_NUMERIC = re.compile(r"(?<![\w.])([0-3]?\d)\.([01]?\d)\.((?:19|20)\d\d)(?![\w.]|\.\d)")
-_ISO = re.compile(r"(?<![\w-])((?:19|20)\d\d)-([01]\d)-([0-3]\d)(?![\w-])")
+_NUMERIC = re.compile(r"(?=\d)(?<![\w.])([0-3]?\d)\.([01]?\d)\.((?:19|20)\d\d)(?![\w.]|\.\d)")
+_ISO = re.compile(r"(?=[12])(?<![\w-])((?:19|20)\d\d)-([01]\d)-([0-3]\d)(?![\w-])")
 
 
 class MentionedDate(NamedTuple):
