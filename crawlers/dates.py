@@ -112,21 +112,24 @@ def _walk_jsonld(data: object) -> Iterator[str]:
                 yield from _walk_jsonld(data[key])
 
 
-def _after_heading(tree: HtmlElement) -> list[HtmlElement]:
-    """The elements from the first ``<h1>`` on: the header's "today" date comes before it."""
-    elements = [element for element in tree.iter() if isinstance(element.tag, str)]
+def _after_heading(elements: list[HtmlElement]) -> list[HtmlElement]:
+    """Of the page's ``elements`` (in document order, the first ``<h1>`` among them), those
+    from that heading on: the header's "today" date comes before it."""
     start = next((i for i, element in enumerate(elements) if element.tag == "h1"), 0)
     return elements[start:]
 
 
 def _time_values(tree: HtmlElement) -> Iterator[str]:
-    stamps = [e.get("datetime") for e in _after_heading(tree) if e.tag == "time"]
+    """``<time>`` stamps from the first ``<h1>`` on."""
+    marks = _after_heading(list(tree.iter("h1", "time")))
+    stamps = [e.get("datetime") for e in marks if e.tag == "time"]
     yield from [stamp for stamp in stamps if stamp][:3]
 
 
 def _byline_values(tree: HtmlElement) -> Iterator[str]:
     """Dates in byline-like elements after the first heading."""
-    for element in _after_heading(tree):
+    elements = [element for element in tree.iter() if isinstance(element.tag, str)]
+    for element in _after_heading(elements):
         classes = element.get("class")
         if not classes or BYLINE_CLASSES.isdisjoint(str(classes).lower().split()):
             continue
