@@ -60,6 +60,7 @@ REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = "INFO"
+LOG_VERSIONS: list[str] = []  # Scrapy's versions line asks pip's metadata for ten packages
 
 # Web pages only: no file://, data:, ftp:// or s3:// handler exists to be tricked into use.
 DOWNLOAD_HANDLERS = {"file": None, "data": None, "ftp": None, "s3": None}
