@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import bindparam, select
+
 from storage.db import Database
 from storage.models import FetchState, utcnow
+
+# Asked before every listing page, feed and sitemap request: a Core statement on a pooled
+# connection, built once, not an ORM session and lookup per request.
+_VALIDATORS = select(FetchState.etag, FetchState.last_modified, FetchState.content_hash).where(
+    FetchState.url == bindparam("url")
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,11 +24,9 @@ class Validators:
 
 
 def load_validators(db: Database, url: str) -> Validators | None:
-    with db.session() as session:
-        state = session.get(FetchState, url)
-        if state is None:
-            return None
-        return Validators(state.etag, state.last_modified, state.content_hash)
+    with db.engine.connect() as connection:
+        row = connection.execute(_VALIDATORS, {"url": url}).first()
+    return None if row is None else Validators(*row)
 
 
 def save_validators(db: Database, states: dict[str, Validators]) -> None:
