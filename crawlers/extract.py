@@ -143,7 +143,7 @@ def _fast_pass() -> Iterator[None]:
       evaluation pages, 51.5 ms per page with it and 48.0 without.
     - **The two copies of the page's tree**, made so that the caller's stays as it was and so
       that the baseline rescue reads it uncleaned: the fast pass cleans the tree it is given,
-      and the pages that need a later pass parse again (122 of the 990).
+      and the pages that need a later pass parse again (133 of the 990).
     - **The baseline rescue** (:func:`_no_baseline`), which would read that cleaned tree. A
       result short enough to call for it (under 250 characters) is far under COMPARE_BELOW,
       so the comparison pass, rescue included, extracts the page again. Without the rescue

@@ -61,8 +61,8 @@ TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = "INFO"
 LOG_VERSIONS: list[str] = []  # Scrapy's versions line asks pip's metadata for ten packages
-# A check for authors of spiders, which parses a callback's source with ast on every response
-# whose callback object is new (each request's bound method is): our callbacks are tested.
+# A check for authors of spiders: it parses a callback's source with ast whenever its cache,
+# weakly keyed by the request's bound method, has lost it. Our callbacks are tested.
 WARN_ON_GENERATOR_RETURN_VALUE = False
 
 # Web pages only: no file://, data:, ftp:// or s3:// handler exists to be tricked into use.

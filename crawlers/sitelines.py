@@ -35,7 +35,7 @@ def line_key(line: str) -> str:
     """The line as compared across pages: case, spacing and edge punctuation ignored.
 
     The trailing run is found at the start of the reversed line: a pattern anchored at the
-    end is tried at every position of the line, a third of this module's time.
+    end is tried at every position of the line: two fifths of this module's time.
     """
     key = " ".join(line.split()).casefold()
     lead, trail = _EDGE.match(key), _EDGE.match(key[::-1])
