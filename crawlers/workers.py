@@ -21,11 +21,11 @@ import logging
 import multiprocessing
 import os
 import signal
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import forkserver
 from multiprocessing.context import BaseContext
 from typing import TYPE_CHECKING
+
+from crawlers.pool import LoopPool, WorkerDied
 
 if TYPE_CHECKING:
     from crawlers.prepared import PreparedPage
@@ -34,8 +34,7 @@ logger = logging.getLogger(__name__)
 
 PRELOAD = "crawlers.preload"
 
-_pool: ProcessPoolExecutor | None = None
-_pool_size = 0
+_pool: LoopPool | None = None
 
 
 def _warm_up() -> None:
@@ -61,23 +60,23 @@ def start(size: int) -> None:
         forkserver.ensure_running()
 
 
-def _pool_of(size: int) -> ProcessPoolExecutor:
-    global _pool, _pool_size
-    if _pool is None or _pool_size != size:
+def _pool_of(size: int) -> LoopPool:
+    """The pool of ``size`` workers, fed by the running event loop (made anew for another)."""
+    global _pool
+    if _pool is None or _pool.size != size or _pool.loop is not asyncio.get_running_loop():
         if _pool is not None:
             shutdown()
         # never a plain fork: the crawl process has threads (the reactor's pool, SQLite's
         # busy waits), and a forked child could inherit a lock held by one of them.
-        _pool = ProcessPoolExecutor(size, mp_context=_context(), initializer=_warm_up)
-        _pool_size = size
+        _pool = LoopPool(size, _context(), _warm_up)
     return _pool
 
 
 async def extract_page(html: str, url: str, workers: int) -> PreparedPage | None:
     """The page's article, extracted and prepared in a worker (here, with ``workers`` at 0).
 
-    A worker that dies (a crash in a C parser, the kernel's OOM killer) breaks the whole pool:
-    the page is reported as failed and the next page gets a new pool.
+    A worker that dies (a crash in a C parser, the kernel's OOM killer) fails the pages it
+    held, which are reported as failed, and is replaced (:mod:`crawlers.pool`).
     """
     if workers <= 0:
         # imported on the first page, not at start: a crawl that finds nothing new never
@@ -88,11 +87,11 @@ async def extract_page(html: str, url: str, workers: int) -> PreparedPage | None
     from crawlers.prepared import prepare_page  # does not import trafilatura itself
 
     try:
-        return await asyncio.wrap_future(_pool_of(workers).submit(prepare_page, html, url))
-    except BrokenProcessPool:
-        logger.warning("an extraction worker died on %s; starting new workers", url)
-        shutdown()
+        prepared: PreparedPage | None = await _pool_of(workers).submit(prepare_page, html, url)
+    except WorkerDied:
+        logger.warning("an extraction worker died on %s; starting another", url)
         raise
+    return prepared
 
 
 def shutdown() -> None:
@@ -101,10 +100,10 @@ def shutdown() -> None:
     and its workers' CPU time would go uncounted by the process that started the crawl. A
     server that never forked a worker is killed first: it may still be importing, and the
     crawl (a re-crawl whose one new article did not download) need not wait for that."""
-    global _pool, _pool_size
+    global _pool
     server = forkserver._forkserver  # CPython's, since 3.7
     if _pool is not None:
-        _pool.shutdown(wait=True, cancel_futures=True)
+        _pool.shutdown()
     else:  # started by start() and never forked a worker: it may still be importing
         pid = getattr(server, "_forkserver_pid", None)
         if pid is not None:
@@ -112,4 +111,4 @@ def shutdown() -> None:
     stop_server = getattr(server, "_stop", None)
     if stop_server is not None:
         stop_server()
-    _pool, _pool_size = None, 0
+    _pool = None

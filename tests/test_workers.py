@@ -7,12 +7,12 @@ import os
 import signal
 import subprocess
 import sys
-from concurrent.futures.process import BrokenProcessPool
 
 import pytest
 
 from crawlers import workers
 from crawlers.child import CRAWL_COMMAND, CrawlChild
+from crawlers.pool import WorkerDied
 from tests.conftest import FIXTURES, extraction_processes
 
 ROOT = FIXTURES.parent.parent
@@ -31,12 +31,12 @@ PAGE = (
 async def _killed_then_recovered() -> tuple[str, type[BaseException] | None, str]:
     first = await workers.extract_page(PAGE, "http://127.0.0.1/a", 1)
     assert first is not None and workers._pool is not None
-    for pid in list(workers._pool._processes):  # the OOM killer, or a crash in a C parser
+    for pid in workers._pool.pids():  # the OOM killer, or a crash in a C parser
         os.kill(pid, signal.SIGKILL)
     failed: type[BaseException] | None = None
     try:
         await workers.extract_page(PAGE, "http://127.0.0.1/b", 1)
-    except BrokenProcessPool as exc:
+    except WorkerDied as exc:
         failed = type(exc)
     third = await workers.extract_page(PAGE, "http://127.0.0.1/c", 1)
     assert third is not None
@@ -49,7 +49,7 @@ def test_a_killed_worker_fails_one_page_and_the_next_page_gets_new_workers() -> 
     finally:
         workers.shutdown()
     assert title == "Summit"
-    assert failed is BrokenProcessPool
+    assert failed is WorkerDied
     assert again == "Summit"
 
 
@@ -95,11 +95,12 @@ def test_workers_of_the_crawl_process_never_load_scrapy() -> None:
     finally:
         child.abandon()
     script = (
-        "import os, sys\n"
+        "import asyncio, os, sys\n"
         "import crawlers.crawl\n"  # what CRAWL_COMMAND imports first
         "from crawlers import workers\n"
         "workers.start(1)\n"
-        "pid = workers._pool_of(1).submit(os.getpid).result()\n"
+        "async def pid(): return await workers._pool_of(1).submit(os.getpid)\n"
+        "pid = asyncio.run(pid())\n"
         "maps = {p: open(f'/proc/{p}/maps').read() for p in (os.getpid(), pid)}\n"
         "workers.shutdown()\n"
         "print(*('zope' in maps[p] for p in (os.getpid(), pid)))\n"

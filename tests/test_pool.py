@@ -1,0 +1,80 @@
+"""The extraction pool: tasks go to worker processes and come back through the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+
+import pytest
+
+from crawlers import workers
+from crawlers.pool import MAX_DEATHS_IN_ROW, LoopPool, WorkerDied
+
+
+def _nothing() -> None:
+    pass
+
+
+def _cannot_start() -> None:
+    raise SystemExit(3)  # as a worker whose imports fail would
+
+
+def _fails(text: str) -> int:
+    return int(text)
+
+
+async def _run(
+    size: int, *tasks: tuple[object, ...], initializer: object = _nothing, doomed: bool = False
+) -> tuple[list[object], int, LoopPool]:
+    """Each task's result or error, the threads the pool added, and the pool (shut down);
+    ``doomed``: the workers keep dying, and the pool is watched until it gives up."""
+    pool = LoopPool(size, workers._context(), initializer)  # type: ignore[arg-type]
+    threads = threading.active_count()
+    try:
+        results = await asyncio.gather(
+            *(pool.submit(task[0], *task[1:]) for task in tasks),  # type: ignore[arg-type]
+            return_exceptions=True,
+        )
+        added = threading.active_count() - threads
+        for _ in range(600 if doomed else 0):  # replacements go on in the loop: until the
+            if not pool.workers:  # pool gives up, or half a minute if it never does
+                break
+            await asyncio.sleep(0.05)
+        return results, added, pool
+    finally:
+        pool.shutdown()
+
+
+def test_tasks_run_in_the_workers_and_their_errors_come_back() -> None:
+    results, _, _ = asyncio.run(_run(2, *[(os.getpid,)] * 6, (_fails, "x")))
+    pids, error = results[:6], results[6]
+    assert os.getpid() not in pids and 1 <= len(set(pids)) <= 2
+    assert isinstance(error, ValueError)  # raised in a worker, raised again here
+
+
+def test_the_pool_feeds_its_workers_without_threads() -> None:
+    _, new_threads, _ = asyncio.run(_run(2, *[(os.getpid,)] * 8))
+    assert new_threads == 0
+
+
+def test_workers_that_cannot_start_fail_the_tasks_instead_of_being_restarted_forever() -> None:
+    tasks = [(os.getpid,), (os.getpid,)]
+    results, _, pool = asyncio.run(_run(1, *tasks, initializer=_cannot_start, doomed=True))
+    assert all(isinstance(result, WorkerDied) for result in results)
+    assert pool.workers == [] and len(pool._dead) == MAX_DEATHS_IN_ROW + 1
+    late = asyncio.run(_late_task(pool))
+    assert isinstance(late, WorkerDied)  # given up: a task fails at once, never waits
+
+
+async def _late_task(pool: LoopPool) -> object:
+    pool.loop = asyncio.get_running_loop()
+    try:
+        return await pool.submit(os.getpid)
+    except WorkerDied as exc:
+        return exc
+
+
+@pytest.fixture(autouse=True)
+def _no_pool_left() -> None:
+    workers.shutdown()
