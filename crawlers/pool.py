@@ -159,7 +159,10 @@ class LoopPool:
         self.loop = asyncio.get_running_loop()
         self._context = context
         self._initializer = initializer
-        self._pending: deque[tuple[bytes, asyncio.Future[Any]]] = deque()
+        # (function, args, future), pickled only when a worker is given it: the pages waiting
+        # are held once, as the caller's objects, not twice
+        self._pending: deque[tuple[Callable[..., Any], tuple[Any, ...], asyncio.Future[Any]]]
+        self._pending = deque()
         self.closed = False
         self.deaths_in_row = 0
         self._dead: list[_Worker] = []
@@ -167,7 +170,7 @@ class LoopPool:
 
     def submit(self, function: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
         future: asyncio.Future[Any] = self.loop.create_future()
-        self._pending.append((pickle.dumps((function, args), pickle.HIGHEST_PROTOCOL), future))
+        self._pending.append((function, args, future))
         self._dispatch()
         return future
 
@@ -181,9 +184,15 @@ class LoopPool:
             worker = min(self.workers, key=lambda w: len(w.held))
             if len(worker.held) >= AHEAD:
                 return
-            message, future = self._pending.popleft()
-            if not future.cancelled():
-                worker.give(message, future)
+            function, args, future = self._pending.popleft()
+            if future.done():  # cancelled while it waited
+                continue
+            try:
+                message = pickle.dumps((function, args), pickle.HIGHEST_PROTOCOL)
+            except Exception as exc:  # a task that cannot be sent fails alone
+                future.set_exception(exc)
+                continue
+            worker.give(message, future)
 
     def _replace(self, dead: _Worker) -> None:
         self.workers = [w for w in self.workers if w is not dead]
@@ -200,7 +209,7 @@ class LoopPool:
 
     def _fail_pending(self, error: Exception) -> None:
         while self._pending:
-            _, future = self._pending.popleft()
+            _, _, future = self._pending.popleft()
             if not future.done():
                 future.set_exception(error)
 
@@ -214,6 +223,6 @@ class LoopPool:
             if worker.process.is_alive():
                 worker.process.kill()
                 worker.process.join()
-        for _, future in self._pending:
+        for _, _, future in self._pending:
             future.cancel()
         self._pending.clear()
