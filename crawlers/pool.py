@@ -115,12 +115,16 @@ class _Worker:
 
     def _read(self) -> None:
         try:
-            ok, value = pickle.loads(self._results.recv_bytes())  # noqa: S301 (our own worker)
+            answer = self._results.recv_bytes()
         except (EOFError, OSError):
             self._died()
             return
         future = self.held.popleft()
         self._pool.deaths_in_row = 0
+        try:
+            ok, value = pickle.loads(answer)  # noqa: S301 (our own worker)
+        except Exception as exc:  # an answer that does not unpickle fails its task alone
+            ok, value = False, RuntimeError(f"unreadable answer from a worker: {exc!r}")
         if not future.done():
             if ok:
                 future.set_result(value)
@@ -145,8 +149,8 @@ class _Worker:
         self.alive = False
         with contextlib.suppress(Exception):  # the loop may be closed at the crawl's end
             self._pool.loop.remove_reader(self._results.fileno())
-            if self._writing:
-                self._pool.loop.remove_writer(self._fd)
+        with contextlib.suppress(Exception):  # before the close: the number may be reused
+            self._pool.loop.remove_writer(self._fd)
         self._tasks.close()
         self._results.close()
 

@@ -24,6 +24,21 @@ def _fails(text: str) -> int:
     return int(text)
 
 
+def _refuse() -> None:
+    raise ValueError("cannot be rebuilt here")
+
+
+class _Unreadable:
+    """Pickles in the worker; unpickling it in the parent raises."""
+
+    def __reduce__(self) -> tuple[object, tuple[()]]:
+        return (_refuse, ())
+
+
+def _unreadable() -> _Unreadable:
+    return _Unreadable()
+
+
 async def _run(
     size: int, *tasks: tuple[object, ...], initializer: object = _nothing, doomed: bool = False
 ) -> tuple[list[object], int, LoopPool]:
@@ -51,6 +66,12 @@ def test_tasks_run_in_the_workers_and_their_errors_come_back() -> None:
     pids, error = results[:6], results[6]
     assert os.getpid() not in pids and 1 <= len(set(pids)) <= 2
     assert isinstance(error, ValueError)  # raised in a worker, raised again here
+
+
+def test_an_answer_that_cannot_be_read_fails_its_task_alone() -> None:
+    results, _, _ = asyncio.run(_run(1, (_unreadable,), (os.getpid,)))
+    assert isinstance(results[0], RuntimeError) and "unreadable answer" in str(results[0])
+    assert isinstance(results[1], int)  # the worker and the pool go on
 
 
 def test_the_pool_feeds_its_workers_without_threads() -> None:
