@@ -200,15 +200,13 @@ class LoopPool:
 
     def _replace(self, dead: _Worker) -> None:
         self.workers = [w for w in self.workers if w is not dead]
-        self._dead.append(dead)
+        self._dead.append(dead)  # joined at shutdown
         self.deaths_in_row += 1
-        if self.closed or self.deaths_in_row > MAX_DEATHS_IN_ROW:
-            self._dispatch()
-            return
-        try:
-            self.workers.append(_Worker(self, self._context, self._initializer))
-        except OSError as exc:  # no process to be had (out of memory): the others go on
-            logger.warning("no extraction worker could be started: %s", exc)
+        if not self.closed and self.deaths_in_row <= MAX_DEATHS_IN_ROW:
+            try:
+                self.workers.append(_Worker(self, self._context, self._initializer))
+            except OSError as exc:  # no process to be had (out of memory): the others go on
+                logger.warning("no extraction worker could be started: %s", exc)
         self._dispatch()
 
     def _fail_pending(self, error: Exception) -> None:

@@ -43,7 +43,8 @@ async def _run(
     size: int, *tasks: tuple[object, ...], initializer: object = _nothing, doomed: bool = False
 ) -> tuple[list[object], int, LoopPool]:
     """Each task's result or error, the threads the pool added, and the pool (shut down);
-    ``doomed``: the workers keep dying, and the pool is watched until it gives up."""
+    ``doomed``: the workers keep dying, the pool is watched until it gives up, and one more
+    task is then given to it, its outcome last in the results."""
     pool = LoopPool(size, workers._context(), initializer)  # type: ignore[arg-type]
     threads = threading.active_count()
     try:
@@ -56,6 +57,9 @@ async def _run(
             if not pool.workers:  # pool gives up, or half a minute if it never does
                 break
             await asyncio.sleep(0.05)
+        if doomed:
+            late = await asyncio.gather(pool.submit(os.getpid), return_exceptions=True)
+            results = [*results, *late]
         return results, added, pool
     finally:
         pool.shutdown()
@@ -82,18 +86,10 @@ def test_the_pool_feeds_its_workers_without_threads() -> None:
 def test_workers_that_cannot_start_fail_the_tasks_instead_of_being_restarted_forever() -> None:
     tasks = [(os.getpid,), (os.getpid,)]
     results, _, pool = asyncio.run(_run(1, *tasks, initializer=_cannot_start, doomed=True))
-    assert all(isinstance(result, WorkerDied) for result in results)
+    *given, late = results
+    assert all(isinstance(result, WorkerDied) for result in given)
     assert pool.workers == [] and len(pool._dead) == MAX_DEATHS_IN_ROW + 1
-    late = asyncio.run(_late_task(pool))
     assert isinstance(late, WorkerDied)  # given up: a task fails at once, never waits
-
-
-async def _late_task(pool: LoopPool) -> object:
-    pool.loop = asyncio.get_running_loop()
-    try:
-        return await pool.submit(os.getpid)
-    except WorkerDied as exc:
-        return exc
 
 
 @pytest.fixture(autouse=True)
