@@ -5,11 +5,14 @@ and isolates its crashes; ``crawlers.runner`` starts this and waits for it. The 
 imports first and reads its job from stdin after, so it can be started before its caller
 knows the job (:mod:`crawlers.child`). Sources crawled together share one reactor and one
 pool of extraction workers (:mod:`crawlers.workers`), so an on-demand crawl of every source
-starts Python and Scrapy once, not once per source.
+starts Python and Scrapy once, not once per source. It reports each run's verdict, counts
+and validators on stdout (:mod:`crawlers.report`) and opens the database only to check and
+store articles: a re-crawl of unchanged sites does not load SQLAlchemy.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -25,40 +28,47 @@ from scrapy.settings import Settings
 from scrapy.utils.project import get_project_settings
 
 from crawlers.database import close_databases, crawl_database
+from crawlers.report import Validators
 from crawlers.sources import CrawlSource
 from crawlers.workers import shutdown as shutdown_workers
-from storage.articles import stored_urls
-from storage.db import Database
-from storage.runs import close_run, get_run
 
 
 def crawl_settings(source: CrawlSource, database: str, run_id: int, refresh: bool) -> Settings:
+    """The settings of a crawler of ``source``: the project's, then the source's own."""
     settings = get_project_settings()
     settings.setmodule("crawlers.settings", priority="project")
-    settings.setdict(
-        {
-            "EVENTWATCH_DATABASE": database,
-            "EVENTWATCH_RUN_ID": run_id,
-            "EVENTWATCH_REFRESH": refresh,
-            "CLOSESPIDER_TIMEOUT": source.time_limit,
-            "CLOSESPIDER_PAGECOUNT": 2 * source.max_pages + 100,
-            "DOWNLOAD_MAXSIZE": source.max_page_bytes,
-            "DOWNLOAD_WARNSIZE": min(source.max_page_bytes, 4 * 1024 * 1024),
-            "CONCURRENT_REQUESTS_PER_DOMAIN": source.per_host_concurrency,
-            "DOWNLOAD_DELAY": source.download_delay,
-            "AUTOTHROTTLE_START_DELAY": max(source.download_delay, 0.1),
-            "MEMUSAGE_LIMIT_MB": source.memory_limit_mb,
-            "MEMUSAGE_WARNING_MB": source.memory_limit_mb * 3 // 4,
-            **source.extra_settings,
-        },
-        priority="cmdline",
-    )
+    settings.setdict(source_settings(source, database, run_id, refresh), priority="cmdline")
     return settings
 
 
-def stored_checker(db: Database) -> Callable[[Sequence[str]], set[str]]:
+def source_settings(
+    source: CrawlSource, database: str, run_id: int, refresh: bool
+) -> dict[str, object]:
+    return {
+        "EVENTWATCH_DATABASE": database,
+        "EVENTWATCH_RUN_ID": run_id,
+        "EVENTWATCH_REFRESH": refresh,
+        "CLOSESPIDER_TIMEOUT": source.time_limit,
+        "CLOSESPIDER_PAGECOUNT": 2 * source.max_pages + 100,
+        "DOWNLOAD_MAXSIZE": source.max_page_bytes,
+        "DOWNLOAD_WARNSIZE": min(source.max_page_bytes, 4 * 1024 * 1024),
+        "CONCURRENT_REQUESTS_PER_DOMAIN": source.per_host_concurrency,
+        "DOWNLOAD_DELAY": source.download_delay,
+        "AUTOTHROTTLE_START_DELAY": max(source.download_delay, 0.1),
+        "MEMUSAGE_LIMIT_MB": source.memory_limit_mb,
+        "MEMUSAGE_WARNING_MB": source.memory_limit_mb * 3 // 4,
+        **source.extra_settings,
+    }
+
+
+def stored_checker(database: str) -> Callable[[Sequence[str]], set[str]]:
+    """Which article URLs are stored; the database is opened when first asked, which a
+    listing page that has not changed never does."""
+
     def stored_of(urls: Sequence[str]) -> set[str]:
-        with db.session() as session:
+        from storage.articles import stored_urls
+
+        with crawl_database(database).session() as session:
             return stored_urls(session, urls)
 
     return stored_of
@@ -73,21 +83,23 @@ def main() -> int:
     database: str = job["database"]
     refresh: bool = job["refresh"]
     runs = [(int(run_id), CrawlSource.from_dict(source)) for run_id, source in job["runs"]]
-    db = crawl_database(database)
+    validators: dict[str, dict[str, Validators]] = job.get("validators", {})
     process = AsyncCrawlerProcess(_process_settings(job["log_level"], job["extract_workers"]))
-    stored_of = None if refresh else stored_checker(db)
+    stored_of = None if refresh else stored_checker(database)
     for run_id, source in runs:
         crawler = process.create_crawler("site")  # by name: spiders sit above us
-        crawler.settings.update(crawl_settings(source, database, run_id, refresh))
-        process.crawl(crawler, source=source, stored_of=stored_of)
+        # the process's settings hold the project's already: the source's own go on top
+        crawler.settings.setdict(
+            source_settings(source, database, run_id, refresh), priority="cmdline"
+        )
+        known = {url: tuple(v) for url, v in validators.get(str(run_id), {}).items()}
+        process.crawl(crawler, source=source, stored_of=stored_of, validators=known)
     try:
         process.start()
     finally:
         shutdown_workers()
-    try:
-        return max(_outcome(db, run_id) for run_id, _ in runs)
-    finally:
         close_databases()
+    return 0
 
 
 def _process_settings(log_level: str, extract_workers: int) -> Settings:
@@ -98,14 +110,6 @@ def _process_settings(log_level: str, extract_workers: int) -> Settings:
     return settings
 
 
-def _outcome(db: Database, run_id: int) -> int:
-    run = get_run(db, run_id)
-    if run.finished_at is None:  # the spider never closed normally
-        close_run(db, run_id, "failed", "crawl ended without closing the spider")
-        return 1
-    return 0 if run.status == "ok" else 1
-
-
 def run() -> NoReturn:
     """The crawl process from start to end, as :mod:`crawlers.child` starts it (``python -c``).
 
@@ -113,6 +117,10 @@ def run() -> NoReturn:
     worker, as it prepares a child to find functions defined there, and each worker would
     load Scrapy and SQLAlchemy for nothing, a second or so before its first page.
     """
+    # What the imports left is kept for the process's life: frozen, later collections
+    # (a first crawl allocates for seconds) do not walk it.
+    gc.freeze()
+    gc.enable()
     code = main()
     # Everything is committed and closed. Tearing the interpreter down would take longer than
     # a re-crawl's whole crawl (Twisted, Scrapy and SQLAlchemy objects freed one by one).

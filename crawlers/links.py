@@ -10,7 +10,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 from parsel import Selector
 
-from crawlers.urls import clean_url, host_of, is_http_url
+from crawlers.urls import clean_url, on_site
 
 DATE_PATH = re.compile(r"/(19|20)\d\d[/-](0?[1-9]|1[0-2])([/-]\d{1,2})?/")
 ID_SLUG = re.compile(r"/\d{2,}[-_][^/]*\w[^/]*/?$|/[^/]*\w[-_]\d{3,}(\.html?)?/?$")
@@ -42,8 +42,6 @@ NEXT_TEXT = re.compile(
 )
 
 
-STANDARD_PORTS = frozenset({None, 80, 443})
-
 # Last path segments of a site's news sections, where a home page leads to listings.
 SECTION_LEAF = re.compile(
     r"/(news|latest-news|press|press-releases?|press-room|media|newsroom|events|activities|"
@@ -58,28 +56,6 @@ class ListingLinks:
     articles: tuple[str, ...]
     next_pages: tuple[str, ...]
     sections: tuple[str, ...] = ()  # news sections a home page leads to
-
-
-def on_site(url: str, domains: Sequence[str]) -> bool:
-    """http(s), on one of ``domains`` or a subdomain of one, and on its port; nothing else
-    is followed. A bare domain allows the standard ports only, ``host:port`` that port only,
-    so a link to another service on the same machine is off-site."""
-    if not is_http_url(url):
-        return False
-    try:
-        port = urlsplit(url).port
-    except ValueError:
-        return False
-    host = host_of(url)
-    return any(_covers(domain, host, port) for domain in domains)
-
-
-def _covers(domain: str, host: str, port: int | None) -> bool:
-    allowed = urlsplit("//" + domain)
-    name = (allowed.hostname or "").lower()
-    if not (host == name or host.endswith("." + name)):
-        return False
-    return port in STANDARD_PORTS if allowed.port is None else port == allowed.port
 
 
 def looks_like_article(url: str) -> bool:

@@ -3,8 +3,9 @@
 Site bounds: the spider only yields on-site links, but a redirect is followed by Scrapy,
 not by the spider, so every request, redirects included, is checked here again.
 
-Conditional GET: validators are saved only when the crawl finishes normally: a crawl that
-was killed or cut short by its page budget must see the full listing again next time.
+Conditional GET: the validators known come with the job, and the new ones are reported
+(:mod:`crawlers.report`) only when the crawl finishes normally: a crawl that was killed or
+cut short by its page budget must see the full listing again next time.
 """
 
 from __future__ import annotations
@@ -24,10 +25,8 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Response
 
-from crawlers.database import crawl_database
-from crawlers.links import on_site
-from storage.db import Database
-from storage.fetchstate import Validators, load_validators, save_validators
+from crawlers.report import Validators, send_validators
+from crawlers.urls import on_site
 
 logger = logging.getLogger(__name__)
 
@@ -123,38 +122,37 @@ class RetryAfterMiddleware:
 
 
 class ConditionalGetMiddleware:
-    def __init__(self, crawler: Crawler, db: Database) -> None:
+    def __init__(self, crawler: Crawler, run_id: int) -> None:
         self.crawler = crawler
-        self.db = db
+        self.run_id = run_id
         self.pending: dict[str, Validators] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        url = crawler.settings.get("EVENTWATCH_DATABASE")
-        if not url:
-            raise NotConfigured("no EVENTWATCH_DATABASE")
-        middleware = cls(crawler, crawl_database(url))
+        run_id = crawler.settings.getint("EVENTWATCH_RUN_ID")
+        if not run_id:
+            raise NotConfigured("no EVENTWATCH_RUN_ID")
+        middleware = cls(crawler, run_id)
         crawler.signals.connect(middleware.spider_closed, signal=signals.spider_closed)
         return middleware
 
     def process_request(self, request: Request) -> None:
         if request.meta.get("kind") not in NAVIGATION_KINDS or self._refresh:
             return
-        known = load_validators(self.db, request.url)
-        if known is None:
-            return
-        if known.etag:
-            request.headers.setdefault(b"If-None-Match", known.etag)
-        if known.last_modified:
-            request.headers.setdefault(b"If-Modified-Since", known.last_modified)
+        known: dict[str, Validators] = getattr(self.crawler.spider, "validators", {})
+        etag, last_modified, _ = known.get(request.url, (None, None, None))
+        if etag:
+            request.headers.setdefault(b"If-None-Match", etag)
+        if last_modified:
+            request.headers.setdefault(b"If-Modified-Since", last_modified)
 
     def process_response(self, request: Request, response: Response) -> Response:
         if request.meta.get("kind") not in NAVIGATION_KINDS or response.status != 200:
             return response
-        self.pending[request.url] = Validators(
-            etag=_header(response, b"ETag"),
-            last_modified=_header(response, b"Last-Modified"),
-            content_hash=hashlib.sha256(response.body).hexdigest(),
+        self.pending[request.url] = (
+            _header(response, b"ETag"),
+            _header(response, b"Last-Modified"),
+            hashlib.sha256(response.body).hexdigest(),
         )
         return response
 
@@ -165,7 +163,7 @@ class ConditionalGetMiddleware:
     def spider_closed(self, spider: Any, reason: str) -> None:
         complete = reason == "finished" and not getattr(spider, "budget_exhausted", False)
         if complete and self.pending:
-            save_validators(self.db, self.pending)
+            send_validators(self.run_id, self.pending)
 
 
 def _header(response: Response, name: bytes) -> str | None:

@@ -1,10 +1,14 @@
-"""Item pipelines: extract the article from a fetched page, then store it once."""
+"""Item pipelines: extract the article from a fetched page, then store it once.
+
+The storage layer is imported with the first article: a crawl that finds nothing new never
+loads SQLAlchemy (:mod:`crawlers.report`).
+"""
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
@@ -18,9 +22,11 @@ from crawlers.sitelines import SiteLineBook, stored_texts
 from crawlers.urls import normalize_url
 from crawlers.workers import extract_page
 from crawlers.workers import start as start_workers
-from storage.articles import NewArticle, Stored, store_article, store_articles
-from storage.db import DATABASE_FAILURES, Database
 from storage.similarity import text_keys
+
+if TYPE_CHECKING:
+    from storage.articles import NewArticle, Stored
+    from storage.db import Database
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +61,8 @@ class ExtractPipeline:
             self.server_started = True
 
     async def process_item(self, item: PageItem) -> NewArticle:
+        from storage.articles import NewArticle
+
         try:
             prepared = await extract_page(item.html, item.url, self.workers)
         except Exception as exc:  # a broken page is recorded, never fatal to the crawl
@@ -100,9 +108,9 @@ class StorePipeline:
     BATCH_SIZE = 20
     MAX_WAIT = 1.0
 
-    def __init__(self, crawler: Crawler, db: Database) -> None:
+    def __init__(self, crawler: Crawler, database: str) -> None:
         self.stats = crawler.stats
-        self.db = db
+        self.database = database
         self.waiting: list[NewArticle] = []
         self.oldest = 0.0
         self.timer = LoopingCall(self._store_due)
@@ -112,7 +120,11 @@ class StorePipeline:
         url = crawler.settings.get("EVENTWATCH_DATABASE")
         if not url:
             raise NotConfigured("no EVENTWATCH_DATABASE")
-        return cls(crawler, crawl_database(url))
+        return cls(crawler, url)
+
+    @property
+    def db(self) -> Database:
+        return crawl_database(self.database)
 
     def open_spider(self) -> None:
         self.timer.start(self.MAX_WAIT / 2, now=False)
@@ -130,6 +142,11 @@ class StorePipeline:
             self._store()
 
     def _store(self) -> None:
+        if not self.waiting:
+            return
+        from storage.articles import store_articles
+        from storage.db import DATABASE_FAILURES
+
         batch, self.waiting = self.waiting, []
         try:
             stored: list[Stored | None] = list(store_articles(self.db, batch))
@@ -147,6 +164,8 @@ class StorePipeline:
             logger.info("source=%s %s article %d %s", item.source, outcome, article_id, item.url)
 
     def _store_one(self, item: NewArticle) -> Stored | None:
+        from storage.articles import store_article
+
         try:
             return store_article(self.db, item)
         except Exception as exc:  # recorded on the run, never fatal to the crawl

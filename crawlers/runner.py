@@ -1,39 +1,64 @@
-"""Starts crawl subprocesses and waits for them, within a time limit.
+"""Starts crawl subprocesses and waits for them, within a time limit; records their runs.
 
-Imported by the monitor: this module must not import Scrapy or Twisted.
+The runs are opened here before a crawl starts and closed here after it, from what the
+crawl process reported (:mod:`crawlers.report`) or, when it reported nothing, from how it
+ended, so that a killed or crashed crawl still shows. Imported by the monitor: this module
+must not import Scrapy or Twisted.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
 import subprocess
 from collections.abc import Callable, Sequence
 
+from crawlers import report
 from crawlers.child import CrawlChild
 from crawlers.sources import CrawlSource
+from crawlers.urls import on_site
 from storage.db import Database
-from storage.runs import RunSummary, close_run, get_run, open_run
+from storage.fetchstate import Validators, fetch_states, save_validators
+from storage.runs import RunCounts, RunSummary, close_run, get_run, open_run, record_counts
 
 logger = logging.getLogger(__name__)
 
 KILL_GRACE_SECONDS = 60.0  # Scrapy closes itself at the limit; this is the backstop
 STDERR_TAIL_CHARS = 2000
+RUN_COUNTS = [field.name for field in dataclasses.fields(RunCounts)]
 
 
 def _job(
-    database: str,
+    db: Database,
     sources: Sequence[CrawlSource],
     run_ids: Sequence[int],
     refresh: bool,
     log_level: str,
     extract_workers: int,
 ) -> str:
-    """What the crawl process reads from stdin (:func:`crawlers.crawl.main`)."""
+    """What the crawl process reads from stdin (:func:`crawlers.crawl.main`), with the
+    validators of each source's listing pages, feeds and sitemaps (none with ``refresh``)."""
     runs = [[run_id, source.to_dict()] for run_id, source in zip(run_ids, sources, strict=True)]
+    known = {} if refresh else fetch_states(db)
+    validators = {
+        str(run_id): _validators_of(source, known)
+        for run_id, source in zip(run_ids, sources, strict=True)
+    }
     options = {"refresh": refresh, "log_level": log_level, "extract_workers": extract_workers}
-    return json.dumps({"database": database, "runs": runs, **options})
+    return json.dumps({"database": db.url, "runs": runs, "validators": validators, **options})
+
+
+def _validators_of(
+    source: CrawlSource, known: dict[str, Validators]
+) -> dict[str, report.Validators]:
+    domains = source.domains()
+    return {
+        url: (v.etag, v.last_modified, v.content_hash)
+        for url, v in known.items()
+        if on_site(url, domains)
+    }
 
 
 def crawl_source(
@@ -98,7 +123,7 @@ def crawl_together(
             return [get_run(db, run_id) for run_id in run_ids]
         if on_start is not None:
             on_start(process)
-        job = _job(db.url, sources, run_ids, refresh, log_level, extract_workers)
+        job = _job(db, sources, run_ids, refresh, log_level, extract_workers)
         _wait(process, job, sources, db, run_ids)
         return [get_run(db, run_id) for run_id in run_ids]
     finally:
@@ -114,24 +139,48 @@ def _wait(
     db: Database,
     run_ids: list[int],
 ) -> None:
-    """Wait until the longest time limit (plus a grace) has passed; runs still open after a
-    kill are closed as ``timeout``, after a crash as ``failed``."""
+    """Wait until the longest time limit (plus a grace) has passed, then record what the
+    crawl reported; runs it did not report on are closed as ``timeout`` after a kill, as
+    ``failed`` after a crash or an end without closing their spider."""
     limit = max(source.time_limit for source in sources)
     try:
-        _, stderr = child.communicate(job, timeout=limit + _grace(limit))
+        stdout, stderr = child.communicate(job, timeout=limit + _grace(limit))
     except subprocess.TimeoutExpired:
         child.kill()
-        child.communicate()
+        stdout, _ = child.communicate()  # what was read before the kill is in it too
+        closed = _record(db, run_ids, report.read(stdout))
         for source, run_id in zip(sources, run_ids, strict=True):
-            if get_run(db, run_id).finished_at is None:
+            if run_id not in closed:
                 reason = f"killed: still running past its {source.time_limit:.0f} s time limit"
                 close_run(db, run_id, "timeout", reason)
                 logger.warning("source=%s run=%d killed at its time limit", source.name, run_id)
         return
+    closed = _record(db, run_ids, report.read(stdout))
     if child.returncode != 0:
         tail = (stderr or "").strip()[-STDERR_TAIL_CHARS:]
-        for run_id in run_ids:  # a run the crawl closed itself keeps its own verdict
-            close_run(db, run_id, "failed", f"crawl process exited {child.returncode}: {tail}")
+        reason = f"crawl process exited {child.returncode}: {tail}"
+    else:
+        reason = "crawl ended without closing the spider"
+    for run_id in run_ids:  # a run the crawl reported on keeps its own verdict
+        if run_id not in closed:
+            close_run(db, run_id, "failed", reason)
+
+
+def _record(db: Database, run_ids: list[int], reports: dict[int, report.RunReport]) -> set[int]:
+    """Record each run's reported validators, counts and verdict; the runs closed."""
+    closed = set()
+    for run_id in run_ids:
+        reported = reports.get(run_id)
+        if reported is None:
+            continue
+        if reported.validators:
+            save_validators(db, {url: Validators(*v) for url, v in reported.validators.items()})
+        if reported.status is not None:
+            counts = {name: reported.counts.get(name, 0) for name in RUN_COUNTS}
+            record_counts(db, run_id, RunCounts(**counts))
+            close_run(db, run_id, reported.status, reported.error)
+            closed.add(run_id)
+    return closed
 
 
 def _grace(time_limit: float) -> float:

@@ -16,10 +16,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from crawlers.database import crawl_database
-from storage.sitetext import source_article_texts
 
 logger = logging.getLogger(__name__)
 
@@ -129,6 +126,11 @@ def stored_texts(database: str | None) -> TextLoader | None:
         return None
 
     def load(source: str) -> list[tuple[str, str]]:
+        # imported at the first article: a crawl process that finds none never loads them
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from storage.sitetext import source_article_texts
+
         try:
             return source_article_texts(crawl_database(database), source)
         except SQLAlchemyError as exc:

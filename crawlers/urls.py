@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url, safe_url_string
@@ -71,3 +72,28 @@ def clean_url(url: str) -> str:
         (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)
     ]
     return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", urlencode(query), ""))
+
+
+STANDARD_PORTS = frozenset({None, 80, 443})
+
+
+def on_site(url: str, domains: Sequence[str]) -> bool:
+    """http(s), on one of ``domains`` or a subdomain of one, and on its port; nothing else
+    is followed. A bare domain allows the standard ports only, ``host:port`` that port only,
+    so a link to another service on the same machine is off-site."""
+    if not is_http_url(url):
+        return False
+    try:
+        port = urlsplit(url).port
+    except ValueError:
+        return False
+    host = host_of(url)
+    return any(_covers(domain, host, port) for domain in domains)
+
+
+def _covers(domain: str, host: str, port: int | None) -> bool:
+    allowed = urlsplit("//" + domain)
+    name = (allowed.hostname or "").lower()
+    if not (host == name or host.endswith("." + name)):
+        return False
+    return port in STANDARD_PORTS if allowed.port is None else port == allowed.port

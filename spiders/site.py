@@ -9,7 +9,15 @@ fetches only its listings, feeds and sitemaps.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Callable,
+    Collection,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from typing import Any
 
 from parsel import Selector
@@ -34,12 +42,12 @@ from crawlers.links import (
     feed_links,
     is_article,
     listing_links,
-    on_site,
     plausible_content_page,
     robots_sitemaps,
 )
+from crawlers.report import Validators
 from crawlers.sources import CrawlSource
-from crawlers.urls import clean_url, normalize_url
+from crawlers.urls import clean_url, normalize_url, on_site
 from crawlers.xmlguard import parse_feed, without_doctype
 
 logger = logging.getLogger(__name__)
@@ -63,12 +71,16 @@ class SiteSpider(Spider):
         self,
         source: CrawlSource,
         stored_of: Callable[[Sequence[str]], Collection[str]] | None = None,
+        validators: Mapping[str, Validators] | None = None,
         **kwargs: Any,
     ) -> None:
-        """``stored_of``: which of these URLs (normalised) are stored; none when not given."""
+        """``stored_of``: which of these URLs (normalised) are stored; none when not given.
+        ``validators``: of listing pages, feeds and sitemaps fetched before, by URL, for
+        conditional GET (:class:`crawlers.middlewares.ConditionalGetMiddleware`)."""
         super().__init__(name=self.name, **kwargs)
         self.source = source
         self.stored_of = stored_of or (lambda _urls: ())
+        self.validators = dict(validators or {})
         self.domains = source.domains()
         self.follow = compile_follow(source.follow)
         self.article_budget = source.max_pages

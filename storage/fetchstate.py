@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 
 from storage.db import Database
 from storage.models import FetchState, utcnow
 
-# Asked before every listing page, feed and sitemap request: a Core statement on a pooled
-# connection, built once, not an ORM session and lookup per request.
-_VALIDATORS = select(FetchState.etag, FetchState.last_modified, FetchState.content_hash).where(
-    FetchState.url == bindparam("url")
+_ALL_VALIDATORS = select(
+    FetchState.url, FetchState.etag, FetchState.last_modified, FetchState.content_hash
 )
 
 
@@ -23,10 +21,11 @@ class Validators:
     content_hash: str | None
 
 
-def load_validators(db: Database, url: str) -> Validators | None:
+def fetch_states(db: Database) -> dict[str, Validators]:
+    """Every URL's validators. Listing pages, feeds and sitemaps only: a few per source."""
     with db.engine.connect() as connection:
-        row = connection.execute(_VALIDATORS, {"url": url}).first()
-    return None if row is None else Validators(*row)
+        rows = connection.execute(_ALL_VALIDATORS)
+        return {url: Validators(*rest) for url, *rest in rows}
 
 
 def save_validators(db: Database, states: dict[str, Validators]) -> None:

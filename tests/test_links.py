@@ -10,10 +10,9 @@ from crawlers.links import (
     feed_links,
     listing_links,
     looks_like_article,
-    on_site,
     robots_sitemaps,
 )
-from crawlers.urls import clean_url, normalize_url
+from crawlers.urls import clean_url, normalize_url, on_site
 
 
 @pytest.mark.parametrize(

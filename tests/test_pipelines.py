@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -17,6 +18,7 @@ from scrapy.logformatter import LogFormatter
 from scrapy.settings import Settings
 
 from crawlers import workers
+from crawlers.database import close_databases
 from crawlers.items import PageItem
 from crawlers.pipelines import ExtractPipeline, StorePipeline
 from storage import articles
@@ -39,6 +41,14 @@ class Stats:
 
     def get_value(self, key: str, default: Any = None) -> Any:
         return self.values.get(key, default)
+
+
+@pytest.fixture(autouse=True)
+def _crawl_databases_closed() -> Iterator[None]:
+    """The store pipeline opens the crawl process's handle (crawlers.database) when it
+    first stores; a test closes it as the process would."""
+    yield
+    close_databases()
 
 
 def numbered(number: int) -> NewArticle:
@@ -83,7 +93,7 @@ def test_the_pipeline_stores_full_batches_then_the_rest_at_close(tmp_path: Path)
     url = f"sqlite:///{tmp_path / 'p.db'}"
     upgrade(url)
     stats = Stats()
-    pipeline = StorePipeline(SimpleNamespace(stats=stats), Database(url))  # type: ignore[arg-type]
+    pipeline = StorePipeline(SimpleNamespace(stats=stats), url)  # type: ignore[arg-type]
     for number in range(StorePipeline.BATCH_SIZE + 5):
         pipeline.process_item(numbered(number))
     db = Database(url)
@@ -99,7 +109,7 @@ def test_the_pipeline_stores_full_batches_then_the_rest_at_close(tmp_path: Path)
 def test_a_batch_that_cannot_be_stored_is_counted_and_the_crawl_goes_on(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'p.db'}"  # not migrated yet: every write fails
     stats = Stats()
-    pipeline = StorePipeline(SimpleNamespace(stats=stats), Database(url))  # type: ignore[arg-type]
+    pipeline = StorePipeline(SimpleNamespace(stats=stats), url)  # type: ignore[arg-type]
     pipeline.process_item(numbered(1))
     pipeline._store()
     assert stats.values["eventwatch/store_error"] == 1
@@ -113,7 +123,7 @@ def test_an_article_that_cannot_be_stored_costs_only_itself(tmp_path: Path) -> N
     url = f"sqlite:///{tmp_path / 'p.db'}"
     upgrade(url)
     stats = Stats()
-    pipeline = StorePipeline(SimpleNamespace(stats=stats), Database(url))  # type: ignore[arg-type]
+    pipeline = StorePipeline(SimpleNamespace(stats=stats), url)  # type: ignore[arg-type]
     poison = replace(numbered(2), published_at="yesterday")  # type: ignore[arg-type]
     for item in (numbered(1), poison, numbered(3)):
         pipeline.process_item(item)

@@ -1,0 +1,69 @@
+"""What a crawl process tells the process that started it, line by line on its stdout.
+
+The crawl process writes to the database only what it finds new (articles, and the URLs it
+checks against those stored). Runs, their counts and verdicts, and the validators of listing
+pages, feeds and sitemaps are recorded by its starter (:mod:`crawlers.runner`), which has
+the database open already and gives the validators with the job. A re-crawl of unchanged
+sites therefore never loads SQLAlchemy in the crawl process, a third of what it imported.
+
+Each report is one JSON object on a line of its own, marked, so that nothing else printed
+can pass for one. A line is written as soon as its spider closes: a process killed later
+has told what it finished. Imports only the standard library: both sides load it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+MARK = "eventwatch-report "
+
+# A listing page's validators as they travel: ETag, Last-Modified, hash of the body.
+Validators = tuple[str | None, str | None, str | None]
+
+
+def send(run_id: int, **fields: Any) -> None:
+    sys.stdout.write(MARK + json.dumps({"run": run_id, **fields}) + "\n")
+    sys.stdout.flush()
+
+
+def send_verdict(run_id: int, status: str, error: str | None, counts: Mapping[str, int]) -> None:
+    send(run_id, status=status, error=error, counts=dict(counts))
+
+
+def send_validators(run_id: int, validators: Mapping[str, Validators]) -> None:
+    send(run_id, validators={url: list(v) for url, v in validators.items()})
+
+
+@dataclass(slots=True)
+class RunReport:
+    """What one run's spider reported; None for what it did not get to."""
+
+    status: str | None = None
+    error: str | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    validators: dict[str, Validators] = field(default_factory=dict)
+
+
+def read(output: str | None) -> dict[int, RunReport]:
+    """The reports in a crawl process's stdout, by run; other lines are ignored."""
+    reports: dict[int, RunReport] = {}
+    for line in (output or "").splitlines():
+        if not line.startswith(MARK):
+            continue
+        try:
+            data = json.loads(line[len(MARK) :])
+            report = reports.setdefault(int(data["run"]), RunReport())
+        except (ValueError, KeyError, TypeError):
+            continue  # cut short by a kill mid-line: what it said is not known
+        if "status" in data:
+            report.status, report.error = str(data["status"]), data.get("error")
+            report.counts = {str(k): int(v) for k, v in data.get("counts", {}).items()}
+        if "validators" in data:
+            report.validators.update(
+                (url, (v[0], v[1], v[2])) for url, v in data["validators"].items()
+            )
+    return reports
