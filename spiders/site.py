@@ -30,6 +30,7 @@ from scrapy.exceptions import (
     ResponseDataLossError,
 )
 from scrapy.http import Response, TextResponse
+from scrapy.robotstxt import ProtegoRobotParser
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap
@@ -90,11 +91,15 @@ class SiteSpider(Spider):
         self.stored: dict[str, bool] = {}  # article URL (normalised) -> stored before this crawl
         self.requested: set[str] = set()  # article URLs (normalised) asked for in this crawl
         self.sitemaps_followed = 0
+        # sites whose robots.txt may name sitemaps, and those whose robots.txt Scrapy has read
+        self.robots_roots = tuple(dict.fromkeys(_site_root(u) for u in source.start_urls))
+        self.robots_read: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> SiteSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider.request_dropped, signal=signals.request_dropped)
+        crawler.signals.connect(spider.robots_parsed, signal=signals.robots_parsed)
         return spider
 
     async def start(self) -> AsyncIterator[Request]:
@@ -102,11 +107,32 @@ class SiteSpider(Spider):
             yield self._request(url, "feed", self.parse_feed)
         for url in self.source.sitemaps:
             yield self._request(url, "sitemap", self.parse_sitemap)
-        if not self.source.sitemaps:
-            for root in dict.fromkeys(_site_root(u) for u in self.source.start_urls):
+        if not self.source.sitemaps and not self._robots_from_scrapy():
+            for root in self.robots_roots:
                 yield self._request(root + "/robots.txt", "robots", self.parse_robots)
         for url in self.source.start_urls:
             yield self._request(url, "listing", self.parse_listing, depth=1, start=True)
+
+    def _robots_from_scrapy(self) -> bool:
+        """Whether Scrapy fetches robots.txt to obey it, with the parser that also reads its
+        ``Sitemap:`` lines (:meth:`robots_parsed`): the site then gets one request for it."""
+        settings = self.crawler.settings
+        parser = settings.get("ROBOTSTXT_PARSER")
+        return settings.getbool("ROBOTSTXT_OBEY") and parser in (
+            ProtegoRobotParser,
+            "scrapy.robotstxt.ProtegoRobotParser",
+        )
+
+    def robots_parsed(self, robotparser: Any, request: Request) -> None:
+        """Scrapy read a host's robots.txt: the sitemaps it names, for a site without
+        configured sitemaps, are crawled as though the spider had fetched it itself."""
+        root = _site_root(request.url)
+        if self.source.sitemaps or root not in self.robots_roots or root in self.robots_read:
+            return
+        self.robots_read.add(root)
+        for url in getattr(getattr(robotparser, "rp", None), "sitemaps", ()):
+            if on_site(url, self.domains):
+                self.crawler.engine.crawl(self._request(url, "sitemap", self.parse_sitemap))
 
     def _request(self, url: str, kind: str, callback: Callable[..., Any], **meta: Any) -> Request:
         meta = {"kind": kind, **meta}

@@ -131,6 +131,26 @@ def test_max_pages_counts_each_article_once(site: SiteServer, tmp_path: Path) ->
         assert len([p for p in site.paths() if p.startswith(path)]) == 1, path
 
 
+@pytest.mark.parametrize("site", ["feedsite"], indirect=True)
+def test_robots_txt_is_fetched_once_and_the_sitemap_it_names_is_crawled(
+    site: SiteServer, tmp_path: Path
+) -> None:
+    """Scrapy reads robots.txt to obey it; the spider takes the sitemaps from that reading
+    instead of asking the site a second time."""
+    config = write_config(tmp_path, [source_yaml("feedsite", site.base_url)])
+    assert run_cli(config, "crawl", "feedsite", "--no-alerts").returncode == 0
+    assert site.paths().count("/robots.txt") == 1
+    assert "/sitemap.xml" in site.paths()
+    site.clear()
+    refresh = {"ROBOTSTXT_OBEY": False, "AUTOTHROTTLE_ENABLED": False, "RETRY_TIMES": 0}
+    config = write_config(
+        tmp_path, [source_yaml("feedsite", site.base_url, scrapy_settings=refresh)]
+    )
+    assert run_cli(config, "crawl", "feedsite", "--refresh", "--no-alerts").returncode == 0
+    assert site.paths().count("/robots.txt") == 1  # not obeyed, still read for its sitemaps
+    assert "/sitemap.xml" in site.paths()
+
+
 @pytest.mark.parametrize("site", ["wpnews"], indirect=True)
 def test_conditional_get_on_recrawl(site: SiteServer, tmp_path: Path) -> None:
     config = write_config(tmp_path, [source_yaml("wpnews", site.base_url)])
