@@ -40,7 +40,7 @@ def send_validators(run_id: int, validators: Mapping[str, Validators]) -> None:
 
 @dataclass(slots=True)
 class RunReport:
-    """What one run's spider reported; None for what it did not get to."""
+    """What one run's spider reported; no status when it did not close."""
 
     status: str | None = None
     error: str | None = None
@@ -49,21 +49,27 @@ class RunReport:
 
 
 def read(output: str | None) -> dict[int, RunReport]:
-    """The reports in a crawl process's stdout, by run; other lines are ignored."""
+    """The reports in a crawl process's stdout, by run; other lines are ignored, and so is
+    a line cut short by a kill while it was written."""
     reports: dict[int, RunReport] = {}
     for line in (output or "").splitlines():
-        if not line.startswith(MARK):
-            continue
-        try:
-            data = json.loads(line[len(MARK) :])
-            report = reports.setdefault(int(data["run"]), RunReport())
-        except (ValueError, KeyError, TypeError):
-            continue  # cut short by a kill mid-line: what it said is not known
-        if "status" in data:
-            report.status, report.error = str(data["status"]), data.get("error")
-            report.counts = {str(k): int(v) for k, v in data.get("counts", {}).items()}
-        if "validators" in data:
-            report.validators.update(
-                (url, (v[0], v[1], v[2])) for url, v in data["validators"].items()
-            )
+        if line.startswith(MARK):
+            try:
+                _apply(json.loads(line[len(MARK) :]), reports)
+            except (ValueError, LookupError, TypeError, AttributeError):
+                continue
     return reports
+
+
+def _apply(data: dict[str, Any], reports: dict[int, RunReport]) -> None:
+    """Parse the whole line before any of it counts."""
+    run_id = int(data["run"])
+    verdict = None
+    if "status" in data:
+        counts = {str(k): int(v) for k, v in data.get("counts", {}).items()}
+        verdict = (str(data["status"]), data.get("error"), counts)
+    validators = {url: (v[0], v[1], v[2]) for url, v in data.get("validators", {}).items()}
+    report = reports.setdefault(run_id, RunReport())
+    if verdict is not None:
+        report.status, report.error, report.counts = verdict
+    report.validators.update(validators)

@@ -47,3 +47,14 @@ def test_validators_reported_without_a_verdict_leave_the_run_open() -> None:
     [(run_id, reported)] = report.read(_line(3, validators={"u": [None, "x", "h"]})).items()
     assert run_id == 3 and reported.status is None
     assert reported.validators == {"u": (None, "x", "h")}
+
+
+def test_a_report_with_malformed_fields_is_ignored_whole() -> None:
+    output = "\n".join(
+        [
+            _line(5, status="ok", error=None, counts={"pages": "many"}),
+            _line(6, validators={"u": ["only one"]}),
+            report.MARK + "[1, 2]",
+        ]
+    )
+    assert report.read(output) == {}
