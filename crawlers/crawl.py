@@ -34,17 +34,18 @@ from crawlers.workers import shutdown as shutdown_workers
 
 
 def crawl_settings(source: CrawlSource, database: str, run_id: int, refresh: bool) -> Settings:
-    """The settings of a crawler of ``source``: the project's, then the source's own."""
-    settings = get_project_settings()
-    settings.setmodule("crawlers.settings", priority="project")
-    settings.setdict(source_settings(source, database, run_id, refresh), priority="cmdline")
+    """The settings a crawler of ``source`` runs with, built as :func:`main` builds them."""
+    settings = _process_settings("WARNING", 0)
+    _add_source_settings(settings, source, database, run_id, refresh)
     return settings
 
 
-def source_settings(
-    source: CrawlSource, database: str, run_id: int, refresh: bool
-) -> dict[str, object]:
-    return {
+def _add_source_settings(
+    settings: Settings, source: CrawlSource, database: str, run_id: int, refresh: bool
+) -> None:
+    """The source's own settings over a copy of the crawl process's, which hold the
+    project's already: they need not be built again per crawler."""
+    own = {
         "EVENTWATCH_DATABASE": database,
         "EVENTWATCH_RUN_ID": run_id,
         "EVENTWATCH_REFRESH": refresh,
@@ -59,6 +60,7 @@ def source_settings(
         "MEMUSAGE_WARNING_MB": source.memory_limit_mb * 3 // 4,
         **source.extra_settings,
     }
+    settings.setdict(own, priority="cmdline")
 
 
 def stored_checker(database: str) -> Callable[[Sequence[str]], set[str]]:
@@ -88,10 +90,7 @@ def main() -> int:
     stored_of = None if refresh else stored_checker(database)
     for run_id, source in runs:
         crawler = process.create_crawler("site")  # by name: spiders sit above us
-        # the process's settings hold the project's already: the source's own go on top
-        crawler.settings.setdict(
-            source_settings(source, database, run_id, refresh), priority="cmdline"
-        )
+        _add_source_settings(crawler.settings, source, database, run_id, refresh)
         known = {url: tuple(v) for url, v in validators.get(str(run_id), {}).items()}
         process.crawl(crawler, source=source, stored_of=stored_of, validators=known)
     try:

@@ -1,7 +1,7 @@
 """The crawl process's one handle on the database, shared by every part of every crawler.
 
 A crawl of several sources runs a crawler per source, and each crawler's store pipeline,
-conditional-GET middleware and run recorder want the database. Each used to open its own
+stored-URL check and site lines want the database. Each used to open its own
 engine: a dozen engines, each with its own connection and its own cache of compiled
 statements, for one process that uses one at a time. They are disposed once, when the crawl
 process ends (:func:`crawlers.crawl.main`).

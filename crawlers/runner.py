@@ -31,34 +31,28 @@ RUN_COUNTS = [field.name for field in dataclasses.fields(RunCounts)]
 
 
 def _job(
-    db: Database,
+    database: str,
     sources: Sequence[CrawlSource],
     run_ids: Sequence[int],
+    known: dict[str, Validators],
     refresh: bool,
     log_level: str,
     extract_workers: int,
 ) -> str:
-    """What the crawl process reads from stdin (:func:`crawlers.crawl.main`), with the
-    validators of each source's listing pages, feeds and sitemaps (none with ``refresh``)."""
+    """What the crawl process reads from stdin (:func:`crawlers.crawl.main`): each run with
+    the ``known`` validators of its own site's listing pages, feeds and sitemaps."""
     runs = [[run_id, source.to_dict()] for run_id, source in zip(run_ids, sources, strict=True)]
-    known = {} if refresh else fetch_states(db)
     validators = {
-        str(run_id): _validators_of(source, known)
+        str(run_id): _on_site_of(source, known)
         for run_id, source in zip(run_ids, sources, strict=True)
     }
     options = {"refresh": refresh, "log_level": log_level, "extract_workers": extract_workers}
-    return json.dumps({"database": db.url, "runs": runs, "validators": validators, **options})
+    return json.dumps({"database": database, "runs": runs, "validators": validators, **options})
 
 
-def _validators_of(
-    source: CrawlSource, known: dict[str, Validators]
-) -> dict[str, report.Validators]:
+def _on_site_of(source: CrawlSource, known: dict[str, Validators]) -> dict[str, Validators]:
     domains = source.domains()
-    return {
-        url: (v.etag, v.last_modified, v.content_hash)
-        for url, v in known.items()
-        if on_site(url, domains)
-    }
+    return {url: v for url, v in known.items() if on_site(url, domains)}
 
 
 def crawl_source(
@@ -123,7 +117,8 @@ def crawl_together(
             return [get_run(db, run_id) for run_id in run_ids]
         if on_start is not None:
             on_start(process)
-        job = _job(db, sources, run_ids, refresh, log_level, extract_workers)
+        known = {} if refresh else fetch_states(db)
+        job = _job(db.url, sources, run_ids, known, refresh, log_level, extract_workers)
         _wait(process, job, sources, db, run_ids)
         return [get_run(db, run_id) for run_id in run_ids]
     finally:
@@ -143,27 +138,26 @@ def _wait(
     crawl reported; runs it did not report on are closed as ``timeout`` after a kill, as
     ``failed`` after a crash or an end without closing their spider."""
     limit = max(source.time_limit for source in sources)
+    killed = False
     try:
         stdout, stderr = child.communicate(job, timeout=limit + _grace(limit))
     except subprocess.TimeoutExpired:
         child.kill()
-        stdout, _ = child.communicate()  # what was read before the kill is in it too
-        closed = _record(db, run_ids, report.read(stdout))
-        for source, run_id in zip(sources, run_ids, strict=True):
-            if run_id not in closed:
-                reason = f"killed: still running past its {source.time_limit:.0f} s time limit"
-                close_run(db, run_id, "timeout", reason)
-                logger.warning("source=%s run=%d killed at its time limit", source.name, run_id)
-        return
+        killed = True
+        stdout, stderr = child.communicate()  # what was read before the kill is in it too
     closed = _record(db, run_ids, report.read(stdout))
-    if child.returncode != 0:
-        tail = (stderr or "").strip()[-STDERR_TAIL_CHARS:]
-        reason = f"crawl process exited {child.returncode}: {tail}"
-    else:
-        reason = "crawl ended without closing the spider"
-    for run_id in run_ids:  # a run the crawl reported on keeps its own verdict
-        if run_id not in closed:
-            close_run(db, run_id, "failed", reason)
+    tail = (stderr or "").strip()[-STDERR_TAIL_CHARS:]
+    for source, run_id in zip(sources, run_ids, strict=True):
+        if run_id in closed:  # a run the crawl reported on keeps its own verdict
+            continue
+        if killed:
+            reason = f"killed: still running past its {source.time_limit:.0f} s time limit"
+            close_run(db, run_id, "timeout", reason)
+            logger.warning("source=%s run=%d killed at its time limit", source.name, run_id)
+        elif child.returncode != 0:
+            close_run(db, run_id, "failed", f"crawl process exited {child.returncode}: {tail}")
+        else:
+            close_run(db, run_id, "failed", "crawl ended without closing the spider")
 
 
 def _record(db: Database, run_ids: list[int], reports: dict[int, report.RunReport]) -> set[int]:

@@ -33,6 +33,7 @@ from scrapy.http import Response, TextResponse
 from scrapy.robotstxt import ProtegoRobotParser
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.gz import gunzip
+from scrapy.utils.misc import load_object
 from scrapy.utils.sitemap import Sitemap
 from twisted.python.failure import Failure
 
@@ -117,11 +118,10 @@ class SiteSpider(Spider):
         """Whether Scrapy fetches robots.txt to obey it, with the parser that also reads its
         ``Sitemap:`` lines (:meth:`robots_parsed`): the site then gets one request for it."""
         settings = self.crawler.settings
-        parser = settings.get("ROBOTSTXT_PARSER")
-        return settings.getbool("ROBOTSTXT_OBEY") and parser in (
-            ProtegoRobotParser,
-            "scrapy.robotstxt.ProtegoRobotParser",
-        )
+        if not settings.getbool("ROBOTSTXT_OBEY"):
+            return False
+        parser = load_object(settings["ROBOTSTXT_PARSER"])
+        return isinstance(parser, type) and issubclass(parser, ProtegoRobotParser)
 
     def robots_parsed(self, robotparser: Any, request: Request) -> None:
         """Scrapy read a host's robots.txt: the sitemaps it names, for a site without

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import select
 
@@ -14,8 +14,9 @@ _ALL_VALIDATORS = select(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Validators:
+class Validators(NamedTuple):
+    """A tuple, so that it travels to the crawl process as it is (crawlers.report)."""
+
     etag: str | None
     last_modified: str | None
     content_hash: str | None
