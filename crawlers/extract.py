@@ -27,7 +27,7 @@ from trafilatura.htmlprocessing import convert_tags, tree_cleaning
 from trafilatura.settings import Extractor
 from trafilatura.utils import HTML_PARSER, load_html
 
-from crawlers import regex_xpaths
+from crawlers import trafilatura_xpaths
 from crawlers.cleaning import clean_lines, page_context
 from crawlers.dates import publication_date
 from crawlers.extracted import Extracted
@@ -40,7 +40,7 @@ FALLBACK_BELOW = 500
 COMPARE_BELOW = 1000  # a fast result shorter than this is extracted again with the comparison
 _T = TypeVar("_T")
 
-regex_xpaths.install()  # the same selections, at a fraction of the callbacks into Python
+trafilatura_xpaths.install()  # the same selections, for a fraction of the work
 # Every element of a parsed page is a plain HtmlElement, made without calling into Python:
 # lxml.html's default picks a class per tag (forms, inputs) that extraction never uses, and
 # asks for it each time an element is touched; about 5% of extraction time.
@@ -59,7 +59,7 @@ def extract(html: str, url: str, *, min_chars: int = MIN_CHARS) -> Extracted | N
     published_at, date_source = publication_date(tree, url)
     about = page_metadata(tree, url)
     _unlayout_tables(tree)
-    with regex_xpaths.answering(tree):
+    with trafilatura_xpaths.answering(tree):
         text = _main_text(tree, html, url)
     title = " ".join(about.title.split())
     paragraphs = clean_lines(
