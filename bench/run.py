@@ -78,6 +78,11 @@ def main(argv: list[str] | None = None) -> int:
     figures = run(mode, args.pages, raw)
     raw["total_seconds"] = time.perf_counter() - started
     print(f"eventwatch benchmark ({mode.name}), {raw['total_seconds']:.0f} s; {machine()}")
+    if args.pages is None:
+        print(
+            f"pages: the project's {raw['distinct_pages']} fixture pages, far shorter than real "
+            "articles; the crawl and re-crawl targets are set for real pages (--pages FOLDER)"
+        )
     print(table(figures))
     path = write_json(args.results, mode.name, figures, raw)
     print(f"written: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
