@@ -39,6 +39,32 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def cpu_times() -> list[int] | None:
+    """The machine's CPU time by state (user, nice, system, idle, iowait, irq, softirq, steal,
+    ...) in clock ticks, from /proc/stat; None where there is none."""
+    try:
+        with open("/proc/stat") as stat:
+            return [int(field) for field in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+
+
+def cores_by_state(start: list[int] | None, end: list[int] | None) -> dict[str, float] | None:
+    """Cores busy, idle, waiting for the disk and taken by the host between two readings."""
+    if start is None or end is None:
+        return None
+    delta = [after - before for before, after in zip(start, end, strict=False)]
+    total = sum(delta[:8]) or 1
+    cores = os.cpu_count() or 1
+    idle, iowait, steal = delta[3], delta[4], delta[7]
+    return {
+        "busy": (total - idle - iowait - steal) / total * cores,
+        "idle": idle / total * cores,
+        "iowait": iowait / total * cores,
+        "steal": steal / total * cores,
+    }
+
+
 def extraction_limit(
     pages: list[Path], extract: Callable[[Path], bool] = _extract_file
 ) -> tuple[float, int, float]:
@@ -60,9 +86,10 @@ def crawl_figures(
     # and just after the crawl, and the crawl is set against the mean of the two.
     before, extracted, before_cpu = extraction_limit(pages)
     mark = mirror.log.mark()
-    cpu = children_cpu()
+    cpu, machine_before = children_cpu(), cpu_times()
     with CrawlPeak(os.getpid()) as peak:
         first, output = eventwatch(config, "crawl", "--all", "--no-alerts")
+    machine = cores_by_state(machine_before, cpu_times())
     fetched = mirror.log.article_fetches(mark)
     crawl_cpu = (children_cpu() - cpu) * 1000 / max(fetched, 1)
     by_process = {role: s * 1000 / max(fetched, 1) for role, s in peak.cpu_seconds().items()}
@@ -86,7 +113,17 @@ def crawl_figures(
         recrawl_seconds=second, recrawl_all_seconds=[s for s, _ in recrawls], recrawl_output=again,
         recrawl_statuses=dict(mirror.log.statuses(mark)), crawl_peak_rss_mb=peak.peak_mb,
         crawl_worker_peak_rss_mb=peak.worker_peak_mb, crawl_cpu_ms_per_page_by_process=by_process,
+        crawl_machine_cores=machine,
     )  # fmt: skip
+    during = []
+    if machine is not None:  # why a crawl's wall time and CPU time part: cores left idle or lost
+        during.append(
+            Figure(
+                "crawl: the machine's cores during it",
+                ", ".join(f"{state} {cores:.2f}" for state, cores in machine.items()),
+                f"informs: of {os.cpu_count()}, from /proc/stat (busy includes the mirror)",
+            )
+        )
     return [
         Figure("crawl: article pages fetched", f"{fetched}", f"{len(pages)} served"),
         Figure(
@@ -116,6 +153,7 @@ def crawl_figures(
             ", ".join(f"{role} {ms:.1f}" for role, ms in sorted(by_process.items()) if ms >= 0.05),
             "informs: ms, each process's CPU time sampled every 0.1 s",
         ),
+        *during,
         Figure("crawl: peak RSS of the crawl subprocess", f"{peak.peak_mb:.0f} MB"),
         Figure("crawl: peak RSS of an extraction worker", f"{peak.worker_peak_mb:.0f} MB"),
         Figure(
