@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import threading
 
 import pytest
 
 from crawlers import workers
-from crawlers.pool import MAX_DEATHS_IN_ROW, LoopPool, WorkerDied
+from crawlers.pool import AHEAD, MAX_DEATHS_IN_ROW, PIPE_BYTES, LoopPool, WorkerDied
 
 
 def _nothing() -> None:
@@ -81,6 +82,26 @@ def test_an_answer_that_cannot_be_read_fails_its_task_alone() -> None:
 def test_the_pool_feeds_its_workers_without_threads() -> None:
     _, new_threads, _ = asyncio.run(_run(2, *[(os.getpid,)] * 8))
     assert new_threads == 0
+
+
+def test_a_worker_holds_pages_ahead_and_room_for_its_answers_while_the_loop_is_busy() -> None:
+    """The loop stores articles between reads, for tens of milliseconds: a worker must have
+    its next pages already and be able to write its answers meanwhile."""
+
+    async def given() -> tuple[int, int]:
+        pool = LoopPool(1, workers._context(), _nothing)  # type: ignore[arg-type]
+        try:
+            futures = [pool.submit(os.getpid) for _ in range(AHEAD + 2)]
+            held = len(pool.workers[0].held)  # before the loop has read any answer
+            room = fcntl.fcntl(pool.workers[0]._results.fileno(), fcntl.F_GETPIPE_SZ)
+            await asyncio.gather(*futures)
+            return held, room
+        finally:
+            pool.shutdown()
+
+    held, room = asyncio.run(given())
+    assert AHEAD >= 3 and held == AHEAD
+    assert room >= PIPE_BYTES
 
 
 def test_workers_that_cannot_start_fail_the_tasks_instead_of_being_restarted_forever() -> None:
