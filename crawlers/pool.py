@@ -32,7 +32,7 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 # Tasks a worker holds: the one it runs and three more. Storing a batch of articles holds the
-# event loop for 40-90 ms, and a worker holding only its next page then sat idle; in paired
+# event loop for about 42 ms (up to 96), and a worker holding only its next page sat idle; in paired
 # crawls of the benchmark's mirror, 2 against 4 (with the results pipe widened): 20.2 s
 # against 19.4 s (medians of four).
 AHEAD = 4
