@@ -1,4 +1,5 @@
-"""The crawl process's one handle on the database, shared by every part of every crawler.
+"""The crawl process's one handle on the database, shared by every part of every crawler,
+and its one thread that writes articles.
 
 A crawl of several sources runs a crawler per source, and each crawler's store pipeline,
 stored-URL check and site lines want the database. Each used to open its own
@@ -8,16 +9,23 @@ process ends (:func:`crawlers.crawl.main`).
 
 Opened on first use only, and SQLAlchemy with it: a crawl that finds nothing new never
 needs the database (:mod:`crawlers.report`).
+
+Articles are written on a thread of their own (:func:`store_thread`), not on the event loop:
+a batch takes some 40 ms of ORM work and commit, up to 100, and for that long the loop would
+neither download nor hand pages to the extraction workers, which sat idle. One thread for every
+crawler of the process: SQLite takes one writer at a time, so more would only queue on its lock.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from storage.db import Database
 
 _open: dict[str, Database] = {}
+_writer: ThreadPoolExecutor | None = None
 
 
 def crawl_database(url: str) -> Database:
@@ -29,8 +37,22 @@ def crawl_database(url: str) -> Database:
     return _open[url]
 
 
+def store_thread() -> ThreadPoolExecutor:
+    """The process's thread for writing articles, started on first use; it runs one batch at
+    a time, in the order given."""
+    global _writer
+    if _writer is None:
+        _writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="eventwatch-store")
+    return _writer
+
+
 def close_databases() -> None:
-    """Dispose of every handle opened here (their connections close)."""
+    """Wait for the writes already given to the store thread, then dispose of every handle
+    opened here (their connections close)."""
+    global _writer
+    if _writer is not None:
+        _writer.shutdown(wait=True)
+        _writer = None
     while _open:
         _, database = _open.popitem()
         database.dispose()

@@ -6,8 +6,10 @@ loads SQLAlchemy (:mod:`crawlers.report`).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from functools import partial
 from typing import TYPE_CHECKING, Self
 
 from scrapy import Request, signals
@@ -16,7 +18,7 @@ from scrapy.exceptions import DropItem, NotConfigured
 from scrapy.statscollectors import StatsCollector
 from twisted.internet.task import LoopingCall
 
-from crawlers.database import crawl_database
+from crawlers.database import crawl_database, store_thread
 from crawlers.items import PageItem
 from crawlers.sitelines import SiteLineBook, stored_texts
 from crawlers.urls import normalize_url
@@ -25,8 +27,10 @@ from crawlers.workers import start as start_workers
 from storage.similarity import text_keys
 
 if TYPE_CHECKING:
-    from storage.articles import NewArticle, Stored
+    from storage.articles import NewArticle
     from storage.db import Database
+
+Written = tuple[str, int | None]  # what storing an article did, and its id; ("store_error", None)
 
 logger = logging.getLogger(__name__)
 
@@ -101,9 +105,11 @@ class ExtractPipeline:
 
 class StorePipeline:
     """Stores articles in batches: one transaction per BATCH_SIZE articles, and none waits
-    longer than MAX_WAIT seconds (an alert is never held back by a slow crawl). Articles still
-    waiting are stored when the spider closes, before the run's counts are recorded; a crawl
-    killed outright loses only unstored pages, which the next crawl fetches again."""
+    longer than MAX_WAIT seconds (an alert is never held back by a slow crawl). Batches are
+    written on the process's store thread (:func:`crawlers.database.store_thread`) while the
+    crawl goes on, and counted back on the event loop, where the stats live. The spider closes
+    only once every batch is written, before the run's counts are recorded; a crawl killed
+    outright loses only unstored pages, which the next crawl fetches again."""
 
     BATCH_SIZE = 20
     MAX_WAIT = 1.0
@@ -112,6 +118,7 @@ class StorePipeline:
         self.stats = crawler.stats
         self.database = database
         self.waiting: list[NewArticle] = []
+        self.writing: set[asyncio.Future[list[Written]]] = set()
         self.oldest = 0.0
         self.timer = LoopingCall(self._store_due)
 
@@ -142,38 +149,57 @@ class StorePipeline:
             self._store()
 
     def _store(self) -> None:
+        """Hand the waiting articles to the store thread."""
         if not self.waiting:
             return
+        # opened and imported on the loop: the thread then never races it for either
+        import storage.articles  # noqa: F401
+
+        batch, self.waiting = self.waiting, []
+        loop = asyncio.get_running_loop()
+        writing = loop.run_in_executor(store_thread(), self._write, self.db, batch)
+        self.writing.add(writing)
+        writing.add_done_callback(partial(self._written, batch))
+
+    def _write(self, db: Database, batch: list[NewArticle]) -> list[Written]:
+        """On the store thread: each article's outcome and id, or ``store_error`` and None."""
         from storage.articles import store_articles
         from storage.db import DATABASE_FAILURES
 
-        batch, self.waiting = self.waiting, []
         try:
-            stored: list[Stored | None] = list(store_articles(self.db, batch))
+            return list(store_articles(db, batch))
         except DATABASE_FAILURES as exc:  # the database, not an article: locked past the
-            _count(self.stats, "store_error", len(batch))  # timeout, disk full; the next
-            logger.warning("%d articles could not be stored: %s", len(batch), exc)  # crawl
-            return  # fetches these pages again
+            logger.warning("%d articles could not be stored: %s", len(batch), exc)  # timeout,
+            return [("store_error", None)] * len(batch)  # disk full; the next crawl fetches
         except Exception:  # an article that cannot be stored: the others still go in
-            stored = [self._store_one(item) for item in batch]
-        for item, result in zip(batch, stored, strict=True):
-            if result is None:
-                continue
-            outcome, article_id = result
-            _count(self.stats, outcome)
-            logger.info("source=%s %s article %d %s", item.source, outcome, article_id, item.url)
+            return [self._write_one(db, item) for item in batch]
 
-    def _store_one(self, item: NewArticle) -> Stored | None:
+    def _write_one(self, db: Database, item: NewArticle) -> Written:
         from storage.articles import store_article
 
         try:
-            return store_article(self.db, item)
+            return store_article(db, item)
         except Exception as exc:  # recorded on the run, never fatal to the crawl
-            _count(self.stats, "store_error")
             logger.warning("source=%s url=%s could not be stored: %s", item.source, item.url, exc)
-            return None
+            return ("store_error", None)
 
-    def close_spider(self) -> None:
+    def _written(self, batch: list[NewArticle], writing: asyncio.Future[list[Written]]) -> None:
+        """On the event loop, once the store thread is done with ``batch``."""
+        self.writing.discard(writing)
+        fault = None if writing.cancelled() else writing.exception()
+        if writing.cancelled() or fault is not None:  # a fault of ours, not of the data
+            logger.error("%d articles could not be stored", len(batch), exc_info=fault)
+            _count(self.stats, "store_error", len(batch))
+            return
+        for item, (outcome, article_id) in zip(batch, writing.result(), strict=True):
+            _count(self.stats, outcome)
+            if article_id is not None:
+                source, url = item.source, item.url
+                logger.info("source=%s %s article %d %s", source, outcome, article_id, url)
+
+    async def close_spider(self) -> None:
         if self.timer.running:
             self.timer.stop()
         self._store()
+        while self.writing:  # each batch counted (its callback runs first) before we return
+            await asyncio.wait(set(self.writing))

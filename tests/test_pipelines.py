@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
@@ -89,46 +90,116 @@ def test_a_batch_that_meets_an_article_stored_meanwhile_stores_it_once(
     assert count_articles(db) == 2
 
 
-def test_the_pipeline_stores_full_batches_then_the_rest_at_close(tmp_path: Path) -> None:
+def pipeline_on(tmp_path: Path, *, migrated: bool = True) -> tuple[StorePipeline, Stats, str]:
     url = f"sqlite:///{tmp_path / 'p.db'}"
-    upgrade(url)
+    if migrated:
+        upgrade(url)
     stats = Stats()
     pipeline = StorePipeline(SimpleNamespace(stats=stats), url)  # type: ignore[arg-type]
-    for number in range(StorePipeline.BATCH_SIZE + 5):
-        pipeline.process_item(numbered(number))
+    return pipeline, stats, url
+
+
+async def written(pipeline: StorePipeline) -> None:
+    """Until the batches handed to the store thread are written and counted."""
+    while pipeline.writing:
+        await asyncio.wait(set(pipeline.writing))
+
+
+def test_the_pipeline_stores_full_batches_then_the_rest_at_close(tmp_path: Path) -> None:
+    pipeline, stats, url = pipeline_on(tmp_path)
     db = Database(url)
-    try:
+
+    async def crawl() -> None:
+        for number in range(StorePipeline.BATCH_SIZE + 5):
+            pipeline.process_item(numbered(number))
+        await written(pipeline)
         assert count_articles(db) == StorePipeline.BATCH_SIZE  # one full batch so far
-        pipeline.close_spider()
+        await pipeline.close_spider()
         assert count_articles(db) == StorePipeline.BATCH_SIZE + 5
+
+    try:
+        asyncio.run(crawl())
     finally:
         db.dispose()
     assert stats.values["eventwatch/new"] == StorePipeline.BATCH_SIZE + 5
 
 
+def test_a_batch_waiting_on_the_database_does_not_hold_the_crawl(tmp_path: Path) -> None:
+    """Another writer holds SQLite's lock: the batch waits on the store thread while the
+    event loop goes on (downloading, feeding the extraction workers); once the lock is let go
+    the batch is written, and closing the spider waits for it."""
+    pipeline, stats, _ = pipeline_on(tmp_path)
+    other = sqlite3.connect(tmp_path / "p.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # the write lock, until rolled back
+
+    async def crawl() -> list[int]:
+        for number in range(StorePipeline.BATCH_SIZE):
+            pipeline.process_item(numbered(number))
+        seen_meanwhile = []
+        for _ in range(3):  # the loop runs, and the batch cannot have been written
+            await asyncio.sleep(0)
+            seen_meanwhile.append(len(pipeline.writing))
+        other.execute("ROLLBACK")
+        await pipeline.close_spider()
+        return seen_meanwhile
+
+    try:
+        assert asyncio.run(crawl()) == [1, 1, 1]
+    finally:
+        other.close()
+    assert stats.values["eventwatch/new"] == StorePipeline.BATCH_SIZE
+    assert not pipeline.writing
+
+
 def test_a_batch_that_cannot_be_stored_is_counted_and_the_crawl_goes_on(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'p.db'}"  # not migrated yet: every write fails
-    stats = Stats()
-    pipeline = StorePipeline(SimpleNamespace(stats=stats), url)  # type: ignore[arg-type]
-    pipeline.process_item(numbered(1))
-    pipeline._store()
-    assert stats.values["eventwatch/store_error"] == 1
-    upgrade(url)
-    pipeline.process_item(numbered(2))
-    pipeline.close_spider()
+    pipeline, stats, url = pipeline_on(tmp_path, migrated=False)  # every write fails
+
+    async def crawl() -> None:
+        pipeline.process_item(numbered(1))
+        pipeline._store()
+        await written(pipeline)
+        assert stats.values["eventwatch/store_error"] == 1
+        upgrade(url)
+        pipeline.process_item(numbered(2))
+        await pipeline.close_spider()
+
+    asyncio.run(crawl())
     assert stats.values["eventwatch/new"] == 1
 
 
 def test_an_article_that_cannot_be_stored_costs_only_itself(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'p.db'}"
-    upgrade(url)
-    stats = Stats()
-    pipeline = StorePipeline(SimpleNamespace(stats=stats), url)  # type: ignore[arg-type]
+    pipeline, stats, _ = pipeline_on(tmp_path)
     poison = replace(numbered(2), published_at="yesterday")  # type: ignore[arg-type]
-    for item in (numbered(1), poison, numbered(3)):
-        pipeline.process_item(item)
-    pipeline.close_spider()
+
+    async def crawl() -> None:
+        for item in (numbered(1), poison, numbered(3)):
+            pipeline.process_item(item)
+        await pipeline.close_spider()
+
+    asyncio.run(crawl())
     assert (stats.values["eventwatch/new"], stats.values["eventwatch/store_error"]) == (2, 1)
+
+
+def test_the_process_ends_only_after_the_store_thread_has_written(tmp_path: Path) -> None:
+    """A batch handed to the store thread as the crawl ends is written before the
+    process closes its handles (crawlers.crawl.main), never dropped with the thread."""
+    pipeline, _, url = pipeline_on(tmp_path)
+    other = sqlite3.connect(tmp_path / "p.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+
+    async def hand_over() -> None:
+        for number in range(StorePipeline.BATCH_SIZE):
+            pipeline.process_item(numbered(number))
+
+    asyncio.run(hand_over())  # the loop is gone; the batch waits on the lock, on the thread
+    other.execute("ROLLBACK")
+    other.close()
+    close_databases()
+    db = Database(url)
+    try:
+        assert count_articles(db) == StorePipeline.BATCH_SIZE
+    finally:
+        db.dispose()
 
 
 def test_a_page_without_an_article_is_dropped_quietly_and_never_logged_whole(
