@@ -19,7 +19,7 @@ from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
-import ahocorasick
+import ahocorasick_rs
 import yaml
 
 from crawlers.mentioned_dates import MentionedDate, mentioned_dates
@@ -57,7 +57,6 @@ class Entities:
 class _Alias:
     entry: Entry
     words: int
-    length: int  # of the automaton key, to find where a match starts
     capitals_only: bool
 
 
@@ -116,14 +115,16 @@ def _pattern(alias: str) -> tuple[str, int]:
 
 @dataclass
 class Gazetteer:
-    """Aliases compiled into one automaton; `names` maps each canonical name to its aliases."""
+    """Aliases compiled into one automaton, whose keys are `aliases` in order; `names` maps
+    each canonical name to its aliases."""
 
-    automaton: ahocorasick.Automaton
+    automaton: ahocorasick_rs.AhoCorasick
+    aliases: tuple[_Alias, ...]
     names: dict[tuple[str, str], tuple[str, ...]]
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Gazetteer:
-        automaton = ahocorasick.Automaton()
+        keyed: dict[str, _Alias] = {}
         names: dict[tuple[str, str], tuple[str, ...]] = {}
         for kind in KINDS:
             for item in data.get(kind) or []:
@@ -131,9 +132,8 @@ class Gazetteer:
                 aliases = tuple(dict.fromkeys([entry.name, *item.get("aliases", [])]))
                 names[(kind, entry.name)] = aliases
                 for alias in aliases:
-                    _add_alias(automaton, entry, alias)
-        automaton.make_automaton()
-        return cls(automaton, names)
+                    _add_alias(keyed, entry, alias)
+        return cls(ahocorasick_rs.AhoCorasick(list(keyed)), tuple(keyed.values()), names)
 
     def find(self, text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """Canonical (places, organisations) named in `text`, in order of first mention."""
@@ -156,8 +156,10 @@ class Gazetteer:
         joined = " " + " ".join(folded) + " "
         hits: list[tuple[int, int, Entry]] = []
         spans: list[tuple[int, int]] = []  # where each word is, found only if needed
-        for end, alias in self.automaton.iter(joined):
-            first = bisect.bisect_left(starts, end - alias.length + 1)
+        found = self.automaton.find_matches_as_indexes(joined, overlapping=True)
+        for number, start, _ in found:
+            alias = self.aliases[number]
+            first = bisect.bisect_left(starts, start)
             last = first + alias.words - 1
             if alias.capitals_only:  # an acronym ("PAM") counts only in capitals
                 spans = spans or [m.span() for m in _WORD.finditer(text)]
@@ -173,16 +175,16 @@ def _starts(folded: list[str]) -> list[int]:
     return list(accumulate(widths, initial=0))[:-1]
 
 
-def _add_alias(automaton: ahocorasick.Automaton, entry: Entry, alias: str) -> None:
+def _add_alias(keyed: dict[str, _Alias], entry: Entry, alias: str) -> None:
     key, count = _pattern(alias)
     capitals = alias.removesuffix("*").isupper()
-    existing = automaton.get(key, None)
+    existing = keyed.get(key)
     if existing is not None and existing.entry != entry:
         raise ValueError(f"gazetteer alias {alias!r} names both {existing.entry.name!r} "
                          f"and {entry.name!r}")  # fmt: skip
     if existing is not None and not existing.capitals_only:
         return
-    automaton.add_word(key, _Alias(entry, count, len(key), capitals))
+    keyed[key] = _Alias(entry, count, capitals)
 
 
 def _longest_first(hits: list[tuple[int, int, Entry]]) -> list[Entry]:

@@ -16,10 +16,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import partial
 from itertools import chain, repeat
-from operator import attrgetter, itemgetter
+from operator import attrgetter
 from typing import NamedTuple
 
-import ahocorasick
+import ahocorasick_rs
 
 from monitor.textfold import Words, tokens
 
@@ -56,11 +56,12 @@ class RuleSpec:
 class Hit:
     """A rule that matched an article: the query's terms found and text around them.
 
-    `snippets` may be given as a function that cuts them, called on first read: an article
-    hits dozens of rules, and cutting every snippet cost more than the matching itself.
+    `snippets` may be given as a function that cuts them, called on first read. Matching
+    makes `_Found` hits, which work out their terms on first read too: an article hits dozens
+    of rules, and describing every hit cost more than the matching itself.
     """
 
-    __slots__ = ("_snippets", "rule", "terms")
+    __slots__ = ("_snippets", "_terms", "rule")
 
     def __init__(
         self,
@@ -69,8 +70,12 @@ class Hit:
         snippets: tuple[str, ...] | Callable[[], tuple[str, ...]],
     ) -> None:
         self.rule = rule
-        self.terms = terms
+        self._terms = terms
         self._snippets = snippets
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        return self._terms
 
     @property
     def snippets(self) -> tuple[str, ...]:
@@ -557,7 +562,7 @@ class _Scan:
 class RuleSet:
     """All rules compiled together into one automaton and an index key → rules."""
 
-    def __init__(self, rules: list[_Rule], automaton: ahocorasick.Automaton | None) -> None:
+    def __init__(self, rules: list[_Rule], automaton: ahocorasick_rs.AhoCorasick | None) -> None:
         self._rules = rules
         self._automaton = automaton
         self._index = _index(rules)
@@ -569,11 +574,7 @@ class RuleSet:
         patterns = {pattern for rule in rules for pattern in rule.patterns}
         if not patterns:
             return cls(rules, None)
-        automaton = ahocorasick.Automaton()
-        for pattern in sorted(patterns):
-            automaton.add_word(pattern, pattern)
-        automaton.make_automaton()
-        return cls(rules, automaton)
+        return cls(rules, ahocorasick_rs.AhoCorasick(sorted(patterns)))
 
     def __len__(self) -> int:
         return len(self._rules)
@@ -594,25 +595,27 @@ class RuleSet:
         in_title, in_text = self._scan(title), self._scan(text)
         named = _named(places, organisations)
         found = _found_keys(in_title.found, in_title.found | in_text.found | named)
-        hits: list[Hit] = []
-        for rule in self._candidates(found):
-            if source is not None and rule.sources is not None and source not in rule.sources:
-                continue
-            if rule.check is None or rule.check(found):
-                hits.append(_hit(rule, in_title, in_text, named))
-        return hits
+        holding = [
+            rule
+            for rule in self._candidates(found)
+            if (source is None or rule.sources is None or source in rule.sources)
+            and (rule.check is None or rule.check(found))
+        ]
+        holding.sort(key=_NUMBER)  # the candidates unsorted: twice as many as hold
+        article = _Article(in_title, in_text, named)
+        return [_Found(rule, article) for rule in holding]
 
-    def _candidates(self, found: frozenset[str]) -> list[_Rule]:
-        """The rules that a found key can make hold, in rule order."""
-        rules = set(chain.from_iterable(map(self._index.get, found, repeat(()))))
-        return sorted(rules, key=_NUMBER)
+    def _candidates(self, found: frozenset[str]) -> set[_Rule]:
+        """The rules that a found key can make hold."""
+        return set(chain.from_iterable(map(self._index.get, found, repeat(()))))
 
     def _scan(self, text: str) -> _Scan:
         """One automaton pass over the folded words of `text`, without a Python-level step
         per match: common words occur hundreds of times in a long article."""
         assert self._automaton is not None
         words = Words(text)
-        return _Scan(words, frozenset(map(itemgetter(1), self._automaton.iter(words.joined))))
+        found = self._automaton.find_matches_as_strings(words.joined, overlapping=True)
+        return _Scan(words, frozenset(found))
 
 
 def _index(rules: list[_Rule]) -> dict[str, tuple[_Rule, ...]]:
@@ -641,37 +644,65 @@ def _named(places: Iterable[str], organisations: Iterable[str]) -> frozenset[str
     )
 
 
-def _hit(rule: _Rule, in_title: _Scan, in_text: _Scan, named: frozenset[str]) -> Hit:
-    """Name the rule's matched positive terms and say where each snippet is to be cut."""
-    if len(rule.positive) == 1 and not rule.positive[0].entity:
-        return _single_hit(rule, in_title, in_text)
-    terms: list[str] = []
-    cuts: list[tuple[_Scan, str]] = []
-    for text, pattern, title, entity in rule.positive:
-        if text in terms:
-            continue
-        if entity:  # a name, not a place in the text: no snippet
-            if pattern in named:
-                terms.append(text)
-            continue
-        if not title and pattern in in_text.found:
-            scan = in_text
-        elif pattern in in_title.found:
-            scan = in_title
-        else:
-            continue
-        terms.append(text)
-        if len(cuts) < MAX_SNIPPETS:
-            cuts.append((scan, pattern))
-    return Hit(rule.name, tuple(terms), partial(_cut, cuts))
+class _Article(NamedTuple):
+    """What matching found in one article, as its hits describe themselves from it."""
+
+    title: _Scan
+    text: _Scan
+    named: frozenset[str]
 
 
-def _single_hit(rule: _Rule, in_title: _Scan, in_text: _Scan) -> Hit:
-    """The hit of a rule with one term that counts (most hits): as the rule holds, that
-    term is found, so there is nothing to look up but where."""
-    text, pattern, title, _ = rule.positive[0]
-    scan = in_text if not title and pattern in in_text.found else in_title
-    return Hit(rule.name, (text,), partial(_cut, [(scan, pattern)]))
+class _Found(Hit):
+    """A hit as matching makes it: its terms are named, and where to cut its snippets said,
+    when first read (`_describe`)."""
+
+    __slots__ = ("_article", "_of")
+
+    def __init__(self, rule: _Rule, article: _Article) -> None:
+        self.rule = rule.name
+        self._of: _Rule | None = rule  # until described
+        self._article = article
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        if self._of is not None:
+            self._describe(self._of)
+        return self._terms
+
+    @property
+    def snippets(self) -> tuple[str, ...]:
+        if self._of is not None:
+            self._describe(self._of)
+        return super().snippets
+
+    def _describe(self, rule: _Rule) -> None:
+        self._of = None
+        in_title, in_text, named = self._article
+        if len(rule.positive) == 1 and not rule.positive[0].entity:
+            # As the rule holds, its one term that counts is found: nothing to look up but where.
+            text, pattern, title, _ = rule.positive[0]
+            scan = in_text if not title and pattern in in_text.found else in_title
+            self._terms, self._snippets = (text,), partial(_cut, [(scan, pattern)])
+            return
+        terms: list[str] = []
+        cuts: list[tuple[_Scan, str]] = []
+        for text, pattern, title, entity in rule.positive:
+            if text in terms:
+                continue
+            if entity:  # a name, not a place in the text: no snippet
+                if pattern in named:
+                    terms.append(text)
+                continue
+            if not title and pattern in in_text.found:
+                scan = in_text
+            elif pattern in in_title.found:
+                scan = in_title
+            else:
+                continue
+            terms.append(text)
+            if len(cuts) < MAX_SNIPPETS:
+                cuts.append((scan, pattern))
+        self._terms, self._snippets = tuple(terms), partial(_cut, cuts)
 
 
 def _cut(cuts: list[tuple[_Scan, str]]) -> tuple[str, ...]:

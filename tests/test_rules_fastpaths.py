@@ -1,6 +1,6 @@
 """The fast paths of matching give what the plain definitions give: folding all runs at once,
 the Latin-1 byte table, the written-out character classes, compiled checks, the candidate
-index and lazy snippets."""
+index and hits described when read."""
 
 from __future__ import annotations
 
@@ -199,6 +199,28 @@ def test_hit_terms_are_found_terms_that_count() -> None:
         counting = {term.text for term, counts in _terms(tree) if counts}
         assert hit.terms
         assert set(hit.terms) <= counting
+
+
+def test_a_hit_describes_itself_alike_whichever_is_read_first() -> None:
+    """Matching names a hit's terms and snippets only when one is first read."""
+    rules = RuleSet.compile(
+        [RuleSpec("r", '"counter terrorism" OR sanctions'), RuleSpec("s", "osce")]
+    )
+    article = {"title": "OSCE", "text": "Sanctions and counter-terrorism, OSCE PA said."}
+    terms_first, snippets_first = rules.match(**article), rules.match(**article)
+    described = [(hit.rule, hit.terms, hit.snippets) for hit in terms_first]
+    assert [(hit.rule, hit.snippets, hit.terms) for hit in snippets_first] == [
+        (rule, snippets, terms) for rule, terms, snippets in described
+    ]
+    assert described == [
+        ("r", ("counter terrorism", "sanctions"), (
+            "Sanctions and counter-terrorism, OSCE PA said.",
+            "Sanctions and counter-terrorism, OSCE PA said.",
+        )),
+        ("s", ("osce",), ("Sanctions and counter-terrorism, OSCE PA said.",)),
+    ]  # fmt: skip
+    assert terms_first == snippets_first
+    assert len({*terms_first, *snippets_first}) == 2
 
 
 def test_snippets_are_cut_once_when_first_read() -> None:
