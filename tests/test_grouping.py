@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import event, func, select
 
+from storage import events as events_module
 from storage import grouping
 from storage.articles import NewArticle, store_article, store_articles
 from storage.db import Database
@@ -61,6 +62,28 @@ def test_rewritten_report_at_another_site_joins_the_event(db: Database) -> None:
     events = list(list_events(db))
     assert [e.sources for e in events] == [("desk",), ("desk", "wire")]
     assert events[1].title == "Parliamentarians gather in Dushanbe"
+
+
+def test_a_long_listing_reads_each_events_reports_in_chunks_alike(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Events' reports are read a chunk of events at a time: a listing longer than a chunk
+    gives each event its own sources, URLs and names, as a short one does."""
+    for day in range(5):
+        when = PUBLISHED + timedelta(days=40 * day)  # each pair its own event
+        more = f" Session {day} closed."  # another text each time: not a duplicate
+        store_article(
+            db, report("desk", f"Session {day} in Dushanbe", WIRE + more, published_at=when)
+        )
+        store_article(
+            db, report("wire", f"Lawmakers meet, day {day}", REWRITE + more, published_at=when)
+        )
+    whole = list(list_events(db))
+    monkeypatch.setattr(events_module, "_DETAILS_CHUNK", 2)
+    assert list(list_events(db)) == whole
+    assert [e.sources for e in whole] == [("desk", "wire")] * 5
+    assert [e.title for e in whole] == [f"Session {day} in Dushanbe" for day in reversed(range(5))]
+    assert all(len(set(e.urls)) == 2 for e in whole)
 
 
 def test_near_duplicate_outside_the_window_is_a_new_event(db: Database) -> None:
