@@ -276,12 +276,12 @@ def status(args: argparse.Namespace) -> int:
     stored = article_counts(ctx.db)
     failing = failures_in_row(ctx.db)
     threshold = ctx.config.daemon.health_failures
-    print(f"{'source':<16} {'last run':<17} {'status':<8} {'next run':<17} {'pages':>6} {'new':>5} "
+    print(f"{'source':<16} {'last run':<17} {'status':<9} {'next run':<17} {'pages':>6} {'new':>5} "
           f"{'errors':>6} {'articles':>8}  health")  # fmt: skip
     for source in ctx.config.sources:
         run = runs.get(source.name)
         last = f"{run.started_at:%Y-%m-%d %H:%M}Z" if run else "never"
-        print(f"{source.name:<16} {last:<17} {run.status if run else '-':<8} "
+        print(f"{source.name:<16} {last:<17} {run.status if run else '-':<9} "
               f"{_next_run(source.schedule, run.started_at if run else None):<17} "
               f"{run.pages if run else 0:>6} {run.new_articles if run else 0:>5} "
               f"{run.errors if run else 0:>6} {stored.get(source.name, 0):>8}  "

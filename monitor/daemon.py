@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
@@ -24,7 +24,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from crawlers.runner import crawl_source
+from crawlers.runner import KILL_GRACE_SECONDS, crawl_source
 from monitor import flow, heap
 from monitor.channels import DeliveryError
 from monitor.config import (
@@ -39,12 +39,14 @@ from monitor.health import HealthTracker, Transition, health_alert
 from monitor.observe import Metrics, ObservabilityServer
 from monitor.schedules import first_run, trigger_for
 from storage.migrate import upgrade
-from storage.runs import failures_in_row, source_rhythms
+from storage.runs import close_abandoned_runs, failures_in_row, source_rhythms
 
 logger = logging.getLogger(__name__)
 
 SHUTDOWN_BOUND_SECONDS = 30.0
 MISFIRE_GRACE_SECONDS = 300
+RUNS_EVERY = "10m"  # how often runs left open are looked for (and at start)
+ABANDONED_AFTER = timedelta(hours=1)  # past the longest time limit and the kill's grace
 
 
 @contextmanager
@@ -200,10 +202,23 @@ class Daemon:
         self.scheduled[source.name] = source.schedule
         logger.info("source %s scheduled (%s)", source.name, source.schedule)
 
+    def runs_job(self) -> None:
+        """Close the crawl runs left open by a process that died (this daemon, killed with
+        SIGKILL): a crawl is killed at its time limit and a grace, so a run still open an hour
+        after the longest of them has no process behind it."""
+        with _cycle("runs"):
+            limits = [source.time_limit for source in self.ctx.config.sources]
+            longest = max(map(parse_duration, limits), default=timedelta(0))
+            margin = longest + timedelta(seconds=KILL_GRACE_SECONDS) + ABANDONED_AFTER
+            closed = close_abandoned_runs(self.ctx.db, datetime.now(UTC) - margin)
+            if closed:
+                logger.warning("closed %d crawl runs left open by a process that ended", closed)
+
     def _periodic(self, config: Config) -> None:
         for job_id, func, every in (
             ("match", self.match_job, config.daemon.match_every),
             ("dispatch", self.dispatch_job, config.daemon.dispatch_every),
+            ("runs", self.runs_job, RUNS_EVERY),
         ):
             self.scheduler.add_job(
                 func, "interval", seconds=parse_duration(every).total_seconds(), id=job_id,

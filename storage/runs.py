@@ -64,6 +64,26 @@ def close_run(db: Database, run_id: int, status: str, error: str | None = None) 
             run.error = error[:MAX_ERROR_CHARS]
 
 
+def close_abandoned_runs(db: Database, started_before: datetime) -> int:
+    """Close, as ``abandoned``, the runs still open that started before ``started_before``.
+
+    The process that opens a run closes it, whatever its crawl does; a run left open outlived
+    that process (a daemon killed with SIGKILL, a power cut), and would show as running for
+    ever. Returns how many were closed.
+    """
+    with db.session() as session:
+        runs = session.scalars(
+            select(CrawlRun).where(
+                CrawlRun.finished_at.is_(None), CrawlRun.started_at < started_before
+            )
+        ).all()
+        now = utcnow()
+        for run in runs:
+            run.status, run.finished_at = "abandoned", now
+            run.error = "never closed: the process that ran this crawl ended first"
+        return len(runs)
+
+
 def get_run(db: Database, run_id: int) -> RunSummary:
     with db.session() as session:
         row = session.execute(

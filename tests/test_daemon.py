@@ -13,6 +13,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,8 @@ import yaml
 from sqlalchemy import func, select
 
 from storage.db import Database
-from storage.models import Article, CrawlRun, Source
+from storage.models import Article, CrawlRun, Source, utcnow
+from storage.runs import open_run
 from tests.conftest import FIXTURES
 from tests.receivers import WebhookReceiver
 from tests.sitehost import SiteServer, serve, silent_server
@@ -90,6 +92,16 @@ class Store:
 
     def articles(self) -> int:
         return int(self.scalar(select(func.count(Article.id))) or 0)
+
+    def left_open(self, source: str, days_ago: int) -> int:
+        """A run of `source` opened `days_ago` and never closed; its id."""
+        run_id = open_run(self.db, source)
+        with self.db.session() as session:
+            session.get_one(CrawlRun, run_id).started_at = utcnow() - timedelta(days=days_ago)
+        return run_id
+
+    def status(self, run_id: int) -> str:
+        return str(self.scalar(select(CrawlRun.status).where(CrawlRun.id == run_id)))
 
 
 def config_for(
@@ -225,6 +237,7 @@ def test_kill_9_then_restart_loses_and_doubles_nothing(
             stored = store.articles()
             daemon.signal(signal.SIGKILL)
             daemon.wait()
+            left_open = store.left_open("wpnews", days_ago=2)  # as a killed daemon leaves one
             hook.respond_with([])
             daemon.start()
             assert wait_for(lambda: len([s for _, _, s in hook.log() if s == 200]) == 1)
@@ -232,6 +245,7 @@ def test_kill_9_then_restart_loses_and_doubles_nothing(
             assert wait_for(lambda: store.runs("wpnews") >= runs + 2)
             assert store.articles() == stored
             assert len([s for _, _, s in hook.log() if s == 200]) == 1
+            assert store.status(left_open) == "abandoned"  # not "running" for ever
             daemon.signal(signal.SIGTERM)
             assert daemon.wait() == 0
         finally:

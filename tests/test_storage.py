@@ -10,7 +10,9 @@ from storage import articles
 from storage.articles import NewArticle, store_article, stored_urls
 from storage.db import Database
 from storage.events import count_articles, list_events
+from storage.models import CrawlRun, utcnow
 from storage.outbox import MatchRecord, claim_due, mark_sent, record_matches, unmatched_articles
+from storage.runs import close_abandoned_runs, close_run, get_run, open_run
 
 TEXT = "The assembly met in Dushanbe to discuss border security and counter-terrorism cooperation."
 
@@ -104,3 +106,19 @@ def test_a_match_queues_each_channel_once_per_event(db: Database) -> None:
     for task in tasks:
         mark_sent(db, task.id)
     assert claim_due(db, timedelta(seconds=-1)) == []
+
+
+def test_runs_left_open_by_a_process_that_ended_are_closed_as_abandoned(db: Database) -> None:
+    stale, fresh, finished = (open_run(db, "pam") for _ in range(3))
+    close_run(db, finished, "ok")
+    with db.session() as session:
+        for run_id in (stale, finished):
+            session.get_one(CrawlRun, run_id).started_at = utcnow() - timedelta(days=2)
+    assert close_abandoned_runs(db, utcnow() - timedelta(hours=2)) == 1
+    closed = get_run(db, stale)
+    assert (closed.status, closed.finished_at is not None) == ("abandoned", True)
+    assert closed.error and "never closed" in closed.error
+    assert [get_run(db, run).status for run in (fresh, finished)] == ["running", "ok"]
+    close_run(db, stale, "ok")  # its process cannot come back, but a first verdict stays
+    assert get_run(db, stale).status == "abandoned"
+    assert close_abandoned_runs(db, utcnow() - timedelta(hours=2)) == 0
