@@ -21,8 +21,8 @@ SPEEDUP_TARGET = 50.0
 
 def stored_articles(database: Path) -> list[tuple[str, str]]:
     """In URL order, not the order the crawl happened to store them: the vocabulary ranks
-    words of equal count by first sight, and the regex loop samples by position, so two runs
-    over the same pages now time the same rules on the same articles."""
+    words of equal count by first sight, and the regex loop samples by position, and neither
+    should follow the crawl's timing."""
     db = Database(f"sqlite:///{database}")
     try:
         with db.session() as session:
