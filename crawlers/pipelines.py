@@ -152,7 +152,8 @@ class StorePipeline:
         """Hand the waiting articles to the store thread."""
         if not self.waiting:
             return
-        # opened and imported on the loop: the thread then never races it for either
+        # the handle opened and storage imported here, on the loop, so the thread never
+        # races the loop to do either
         import storage.articles  # noqa: F401
 
         batch, self.waiting = self.waiting, []
