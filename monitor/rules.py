@@ -676,14 +676,16 @@ class _Found(Hit):
         return super().snippets
 
     def _describe(self, rule: _Rule) -> None:
-        self._of = None
+        self._terms, self._snippets = self._described(rule)
+        self._of = None  # only once both are set
+
+    def _described(self, rule: _Rule) -> tuple[tuple[str, ...], Callable[[], tuple[str, ...]]]:
         in_title, in_text, named = self._article
         if len(rule.positive) == 1 and not rule.positive[0].entity:
             # As the rule holds, its one term that counts is found: nothing to look up but where.
             text, pattern, title, _ = rule.positive[0]
             scan = in_text if not title and pattern in in_text.found else in_title
-            self._terms, self._snippets = (text,), partial(_cut, [(scan, pattern)])
-            return
+            return (text,), partial(_cut, [(scan, pattern)])
         terms: list[str] = []
         cuts: list[tuple[_Scan, str]] = []
         for text, pattern, title, entity in rule.positive:
@@ -702,7 +704,7 @@ class _Found(Hit):
             terms.append(text)
             if len(cuts) < MAX_SNIPPETS:
                 cuts.append((scan, pattern))
-        self._terms, self._snippets = tuple(terms), partial(_cut, cuts)
+        return tuple(terms), partial(_cut, cuts)
 
 
 def _cut(cuts: list[tuple[_Scan, str]]) -> tuple[str, ...]:
