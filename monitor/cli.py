@@ -82,6 +82,10 @@ def _parser() -> argparse.ArgumentParser:
     retry.add_argument("--failed", action="store_true", help="every failed delivery")
 
     sub.add_parser("run", help="the daemon: crawl every source on its schedule, send alerts")
+    sub.add_parser(
+        "worker",
+        help="one of many processes sharing a PostgreSQL database's schedule (docs: scaling out)",
+    )
     sub.add_parser("status", help="each source's last run, next run, counts and health")
 
     channels = sub.add_parser("channels", help="alert channels").add_subparsers(
@@ -101,15 +105,21 @@ HANDLERS = {  # command -> function of monitor.commands; `crawl` is _dispatch's 
     "alerts": "alerts",
     "channels": "channels_test",
     "run": "run_daemon",
+    "worker": "run_worker",
     "status": "status",
 }
+
+
+DAEMONS = ("run", "worker")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
         # The daemon's log is its record: one line per crawl, delivery batch and health change.
-        level=logging.INFO if args.verbose or args.command == "run" else logging.WARNING,
+        level=logging.INFO
+        if args.verbose or args.command in ("run", "worker")
+        else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )

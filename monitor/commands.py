@@ -249,12 +249,18 @@ def channels_test(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_worker(args: argparse.Namespace) -> int:
+    from monitor.worker import run  # the job engine is only loaded by a worker
+
+    return run(args.config, crawl_log_level="INFO" if args.verbose else "WARNING")
+
+
 def run_daemon(args: argparse.Namespace) -> int:
     from monitor.daemon import run  # the scheduler is only loaded by the daemon
 
     if not args.verbose:
         logging.getLogger().setLevel(logging.INFO)
-    return run(args.config)
+    return run(args.config, crawl_log_level="INFO" if args.verbose else "WARNING")
 
 
 def _next_run(schedule: Any, last_start: datetime | None) -> str:

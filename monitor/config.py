@@ -155,6 +155,15 @@ class DeliveryConfig(Strict):
 class DaemonConfig(Strict):
     listen: str | None = "127.0.0.1:8787"
     max_parallel_crawls: Annotated[int, Field(ge=1, le=64)] | None = None
+    crawl_processes: Annotated[int, Field(ge=1, le=64)] | None = None  # default: CPU count
+    crawls_per_process: Annotated[int, Field(ge=1, le=1000)] = 50
+    crawl_process_max_crawls: Annotated[int, Field(ge=1, le=1_000_000)] = 1000
+    crawl_process_memory_mb: Annotated[int, Field(ge=64, le=65536)] = 2048
+    # `eventwatch worker` only: how often due sources are looked for, how often a worker says
+    # it is alive, and after how long without a word its jobs are given to the others
+    tick_every: Duration = "5s"
+    heartbeat_every: Duration = "10s"
+    stalled_after: Duration = "30s"
     match_every: Duration = "10s"
     dispatch_every: Duration = "10s"
     health_notify: list[str] = []  # channels told when a source goes down, stale or recovers
@@ -163,7 +172,10 @@ class DaemonConfig(Strict):
 
     @model_validator(mode="after")
     def _durations(self) -> DaemonConfig:
-        _check_durations(self.match_every, self.dispatch_every, self.health_min_quiet)
+        _check_durations(
+            self.match_every, self.dispatch_every, self.health_min_quiet, self.tick_every,
+            self.heartbeat_every, self.stalled_after,
+        )  # fmt: skip
         return self
 
 

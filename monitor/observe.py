@@ -6,6 +6,7 @@ import json
 import logging
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
@@ -44,12 +45,29 @@ class Metrics:
             registry=self.registry,
             buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1200, 3600),
         )
+        self.lag = Histogram(
+            "eventwatch_schedule_lag_seconds",
+            "How late crawls start against their schedule",
+            registry=self.registry,
+            buckets=(0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 900, 1800, 3600),
+        )
+        self.last_lag = Gauge(
+            "eventwatch_source_schedule_lag_seconds",
+            "How late the source's last crawl started against its schedule",
+            ["source"],
+            registry=self.registry,
+        )
         self.healthy = Gauge(
             "eventwatch_source_healthy",
             "1 unless reported down or stale",
             ["source"],
             registry=self.registry,
         )
+
+    def crawl_started(self, source: str, lag: timedelta) -> None:
+        seconds = max(0.0, lag.total_seconds())
+        self.lag.observe(seconds)
+        self.last_lag.labels(source).set(seconds)
 
     def crawl_finished(
         self, source: str, status: str, seconds: float, pages: int, new: int, errors: int
@@ -62,6 +80,25 @@ class Metrics:
 
     def health_changed(self, source: str, state: str) -> None:
         self.healthy.labels(source).set(1 if state == "recovered" else 0)
+
+
+class QueueCollector(Collector):
+    """Crawls waiting for room in the crawl pool and running, and the oldest wait."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        waiting, running = self.daemon.due.counts()
+        yield GaugeMetricFamily(
+            "eventwatch_crawls_waiting", "Due crawls not yet started", value=waiting
+        )
+        yield GaugeMetricFamily("eventwatch_crawls_running", "Crawls running", value=running)
+        oldest = self.daemon.due.oldest()
+        wait = (datetime.now(UTC) - oldest).total_seconds() if oldest else 0.0
+        yield GaugeMetricFamily(
+            "eventwatch_oldest_due_seconds", "How long the oldest due crawl has waited", value=wait
+        )
 
 
 class DeliveryCollector(Collector):
@@ -108,6 +145,7 @@ class ObservabilityServer:
     def __init__(self, listen: str, daemon: Daemon) -> None:
         host, _, port = listen.rpartition(":")
         daemon.metrics.registry.register(DeliveryCollector(daemon))
+        daemon.metrics.registry.register(QueueCollector(daemon))
         self.httpd = ThreadingHTTPServer((host or "127.0.0.1", int(port)), _handler(daemon))
         self.thread = threading.Thread(target=self.httpd.serve_forever, name="observe", daemon=True)
 

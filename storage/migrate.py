@@ -8,6 +8,8 @@ site.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,7 +22,8 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 ALEMBIC_DIR = Path(__file__).resolve().parent.parent / "alembic"
-HEAD = "0002"  # the newest revision in alembic/versions (tests/test_migrations checks it)
+HEAD = "0004"  # the newest revision in alembic/versions (tests/test_migrations checks it)
+UPGRADE_LOCK = "hashtext('eventwatch:upgrade')"
 
 
 def alembic_config(url: str) -> Config:
@@ -50,4 +53,26 @@ def upgrade(url: str, revision: str = "head") -> None:
         return
     from alembic import command
 
-    command.upgrade(alembic_config(url), revision)
+    with _upgrade_lock(url):
+        command.upgrade(alembic_config(url), revision)
+
+
+@contextmanager
+def _upgrade_lock(url: str) -> Iterator[None]:
+    """On PostgreSQL, one upgrade at a time: workers on several machines may start together,
+    and the second then finds the schema done. SQLite's own write lock serves there."""
+    engine = make_engine(url)
+    try:
+        if engine.dialect.name != "postgresql":
+            yield
+            return
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(hashtext('eventwatch:upgrade'))"))
+            try:
+                yield
+            finally:
+                connection.execute(
+                    text("SELECT pg_advisory_unlock(hashtext('eventwatch:upgrade'))")
+                )
+    finally:
+        engine.dispose()

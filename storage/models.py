@@ -80,6 +80,16 @@ class CrawlRun(Base):
     duplicates: Mapped[int] = mapped_column(Integer, default=0)
     errors: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
+    due_at: Mapped[datetime | None]  # when the schedule wanted it: its lag is started_at - due_at
+
+
+class ScheduleState(Base):
+    """When each source is next due, for workers that share one schedule (monitor.worker)."""
+
+    __tablename__ = "schedule_states"
+
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    next_due_at: Mapped[datetime]
 
 
 class Event(Base):
