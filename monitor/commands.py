@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -12,14 +13,15 @@ from typing import Any
 from crawlers.child import CrawlChild
 from crawlers.entities import names_for_matching
 from crawlers.pagefile import expand, load
-from monitor import flow
+from monitor import flow, opening
 from monitor.channels.alert import Alert, AlertArticle, DeliveryError
 from monitor.config import Config, load_config
 from monitor.rules import Hit, RuleSet, RuleSpec, RuleSyntaxError
 from monitor.schedules import trigger_for
+from storage.db import shown_url, sqlite_file
 from storage.events import EventView, list_events
 from storage.migrate import upgrade
-from storage.outbox import list_deliveries, requeue
+from storage.outbox import delivery_statuses, list_deliveries, requeue
 from storage.runs import RunSummary, failures_in_row, latest_runs
 from storage.stats import article_counts, delivery_counts
 
@@ -37,16 +39,22 @@ def _json_default(value: object) -> str:
 
 
 def _context(args: argparse.Namespace) -> flow.Context:
-    """Config checked first, then the schema brought up to date: bad input changes nothing."""
-    _, config = load_config(args.config)
-    upgrade(config.database)
-    return flow.Context(config)
+    """For a command that writes: config checked first, then the schema brought up to date."""
+    return opening.for_writing(load_config(args.config)[1])
+
+
+def _reading(args: argparse.Namespace) -> flow.Context:
+    """For a read-only command: the database as it is; nothing created or migrated."""
+    return opening.for_reading(load_config(args.config)[1])
 
 
 def check(args: argparse.Namespace) -> int:
+    """The config, then what it needs from the environment: a channel's secret variable
+    unset is an error here (exit 1), though only sending through that channel would fail."""
     path, config = load_config(args.config)
     print(f"{path}: OK — {len(config.sources)} sources, {len(config.rules)} rules, "
           f"{len(config.channels)} channels")  # fmt: skip
+    print(f"  database: {_where_database(config.database)}")
     for source in config.sources:
         schedule = (
             source.schedule.every and f"every {source.schedule.every}"
@@ -54,7 +62,40 @@ def check(args: argparse.Namespace) -> int:
         entries = len(source.start_urls) + len(source.feeds) + len(source.sitemaps)
         state = "" if source.enabled else " (disabled)"
         print(f"  {source.name:<20} {schedule:<18} {entries} entry URLs{state}")
-    return 0
+    problems = [*_driver_problems(config.database), *_unset_secrets(config)]
+    for problem in problems:
+        print(f"eventwatch: {path}: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def _where_database(url: str) -> str:
+    path = sqlite_file(url)
+    if path is None:
+        return shown_url(url)
+    state = "exists" if path.exists() else "not created yet"
+    return f"SQLite file {path} ({state})"
+
+
+def _driver_problems(url: str) -> list[str]:
+    from sqlalchemy.engine import make_url
+
+    try:
+        make_url(url).get_dialect().import_dbapi()
+    except ImportError as exc:
+        return [f"database: the driver for {shown_url(url)} is not installed ({exc})"]
+    return []
+
+
+def _unset_secrets(config: Config) -> list[str]:
+    problems = []
+    for name, channel in config.channels.items():
+        for key in ("password_env", "secret_env"):
+            variable = getattr(channel, key, None)
+            if variable and variable not in os.environ:
+                problems.append(
+                    f"channels.{name}: field {key}: environment variable {variable} is not set"
+                )
+    return problems
 
 
 def db_upgrade(args: argparse.Namespace) -> int:
@@ -106,7 +147,7 @@ def _send_alerts(ctx: flow.Context) -> None:
 
 
 def events_list(args: argparse.Namespace) -> int:
-    ctx = _context(args)
+    ctx = _reading(args)
     for event in list_events(ctx.db, source=args.source, since=args.since, limit=args.limit):
         if args.json:
             _emit({"id": event.event_id, **_event_fields(event)})
@@ -170,7 +211,7 @@ def _print_extracted(item: str, url: str, found: Any, *, as_json: bool) -> None:
 
 
 def rules_test(args: argparse.Namespace) -> int:
-    ctx = _context(args)
+    ctx = _reading(args)
     rule = next((r for r in ctx.config.rules if r.name == args.query), None)
     spec = rule.spec() if rule else RuleSpec("query", args.query)
     try:
@@ -203,18 +244,33 @@ def _match_event(ruleset: RuleSet, event: EventView) -> list[Hit]:
 
 
 def alerts(args: argparse.Namespace) -> int:
-    ctx = _context(args)
+    if args.alerts_command == "list":
+        return _alerts_list(_reading(args), as_json=args.json, status=args.status)
     if args.alerts_command == "send":
-        _send_alerts(ctx)
+        _send_alerts(_context(args))
         return 0
-    if args.alerts_command == "retry":
-        if args.failed == bool(args.ids):
-            raise UsageError("alerts retry: give delivery IDs or --failed")
-        count = requeue(ctx.db, args.ids, all_failed=args.failed)
-        print(f"{count} deliveries queued again")
-        return 0
-    for row in list_deliveries(ctx.db, args.status):
-        if args.json:
+    if args.failed == bool(args.ids):
+        raise UsageError("alerts retry: give delivery IDs or --failed")
+    return _alerts_retry(_reading(args), args.ids, every_failed=args.failed)
+
+
+def _alerts_retry(ctx: flow.Context, ids: list[int], *, every_failed: bool) -> int:
+    """Named deliveries must all exist: a mistyped id changes nothing."""
+    statuses = delivery_statuses(ctx.db, ids)
+    unknown = [str(i) for i in dict.fromkeys(ids) if i not in statuses]
+    if unknown:
+        raise UsageError(f"alerts retry: no delivery with id {', '.join(unknown)}; nothing queued")
+    for delivery_id, state in sorted(statuses.items()):
+        if state == "sent":
+            print(f"delivery {delivery_id} was sent already: not queued again", file=sys.stderr)
+    count = requeue(ctx.db, ids, all_failed=every_failed)
+    print(f"{count} deliveries queued again")
+    return 0
+
+
+def _alerts_list(ctx: flow.Context, *, as_json: bool, status: str | None) -> int:
+    for row in list_deliveries(ctx.db, status):
+        if as_json:
             _emit({k: getattr(row, k) for k in row.__slots__})  # type: ignore[attr-defined]
         else:
             print(f"{row.id:>6}  {row.status:<8} {row.channel:<14} {row.rule:<20} "
@@ -271,7 +327,7 @@ def _health(failures: int, threshold: int) -> str:
 
 
 def status(args: argparse.Namespace) -> int:
-    ctx = _context(args)
+    ctx = _reading(args)
     runs = {run.source: run for run in latest_runs(ctx.db)}
     stored = article_counts(ctx.db)
     failing = failures_in_row(ctx.db)

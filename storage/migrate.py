@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError
 
 from storage.db import make_engine
@@ -41,6 +41,21 @@ def current_revision(url: str) -> str | None:
             return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
     except DBAPIError:
         return None
+    finally:
+        engine.dispose()
+
+
+def stored_revision(url: str) -> str | None:
+    """The schema revision of an existing database, None when it holds no schema. Unlike
+    :func:`current_revision`, a database that cannot be reached raises (``DATABASE_FAILURES``):
+    read-only commands say so rather than create or migrate anything. A SQLite file must
+    exist already (see ``storage.db.sqlite_file``): connecting would create it."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            if not inspect(connection).has_table("alembic_version"):
+                return None
+            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
     finally:
         engine.dispose()
 

@@ -277,3 +277,11 @@ def requeue(db: Database, ids: Iterable[int] = (), *, all_failed: bool = False) 
             .execution_options(synchronize_session=False)
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def delivery_statuses(db: Database, ids: Iterable[int]) -> dict[int, str]:
+    """The status of each of ``ids`` that names a delivery; unknown ids are left out."""
+    chosen = list(ids)
+    with db.session() as session:
+        rows = session.execute(select(Delivery.id, Delivery.status).where(Delivery.id.in_(chosen)))
+        return {delivery_id: status for delivery_id, status in rows}
