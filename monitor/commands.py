@@ -13,6 +13,7 @@ from typing import Any
 from crawlers.child import CrawlChild
 from crawlers.entities import names_for_matching
 from crawlers.pagefile import expand, load
+from crawlers.urls import is_http_url
 from monitor import flow, opening
 from monitor.channels.alert import Alert, AlertArticle, DeliveryError
 from monitor.config import Config, load_config
@@ -179,23 +180,25 @@ def _event_fields(event: Any) -> dict[str, Any]:
 def extract(args: argparse.Namespace) -> int:
     from crawlers.extract import extract as extract_page  # trafilatura: only this command
 
+    if args.url is not None and (len(args.pages) != 1 or not is_http_url(args.url)):
+        raise UsageError("extract --url: give one saved page and the http(s) URL it came from")
     status = 0
     for item in expand(args.pages):
         try:
             html, url = load(item)
-            found = extract_page(html, url)
+            found = extract_page(html, args.url or url)
         except OSError as exc:
             print(f"eventwatch: {item}: {exc}", file=sys.stderr)
             status = 1
             continue
-        _print_extracted(item, url, found, as_json=args.json)
+        _print_extracted(item, args.url or url, found, as_json=args.json)
     return status
 
 
 def _print_extracted(item: str, url: str, found: Any, *, as_json: bool) -> None:
     fields = {
         "file": item,
-        "url": found.url if found else url,
+        "url": found.display_url if found else url,
         "title": found.title if found else None,
         "published_at": found.published_at if found else None,
         "language": found.language if found else None,

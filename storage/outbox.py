@@ -218,7 +218,7 @@ def _dates_mentioned(stored: object) -> Iterator[tuple[str, date, date]]:
 
 def event_articles(session: Session, event_id: int) -> list[EventArticle]:
     rows = session.execute(
-        select(Source.name, Article.canonical_url, Article.title, Article.published_at)
+        select(Source.name, Article.display_url, Article.title, Article.published_at)
         .join(Source, Source.id == Article.source_id)
         .where(Article.event_id == event_id)
         .order_by(Article.id)
