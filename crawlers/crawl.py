@@ -86,7 +86,9 @@ def main() -> int:
     refresh: bool = job["refresh"]
     runs = [(int(run_id), CrawlSource.from_dict(source)) for run_id, source in job["runs"]]
     validators: dict[str, dict[str, Validators]] = job.get("validators", {})
-    process = AsyncCrawlerProcess(_process_settings(job["log_level"], job["extract_workers"]))
+    settings = _process_settings(job["log_level"], job["extract_workers"])
+    settings.set("EVENTWATCH_PROGRESS", bool(job.get("progress")), priority="cmdline")
+    process = AsyncCrawlerProcess(settings)
     stored_of = None if refresh else stored_checker(database)
     for run_id, source in runs:
         crawler = process.create_crawler("site")  # by name: spiders sit above us

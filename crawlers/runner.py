@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from crawlers import report
 from crawlers.child import CrawlChild
 from crawlers.sources import CrawlSource
+from crawlers.streams import communicate_live
 from crawlers.urls import on_site
 from storage.db import Database
 from storage.fetchstate import Validators, fetch_states, save_validators
@@ -38,6 +39,7 @@ def _job(
     refresh: bool,
     log_level: str,
     extract_workers: int,
+    progress: bool = False,
 ) -> str:
     """What the crawl process reads from stdin (:func:`crawlers.crawl.main`): each run with
     the ``known`` validators of its own site's listing pages, feeds and sitemaps."""
@@ -46,7 +48,12 @@ def _job(
         str(run_id): _on_site_of(source, known)
         for run_id, source in zip(run_ids, sources, strict=True)
     }
-    options = {"refresh": refresh, "log_level": log_level, "extract_workers": extract_workers}
+    options = {
+        "refresh": refresh,
+        "log_level": log_level,
+        "extract_workers": extract_workers,
+        "progress": progress,  # crawlers.progress
+    }
     return json.dumps({"database": database, "runs": runs, "validators": validators, **options})
 
 
@@ -76,10 +83,13 @@ def crawl_sources(
     refresh: bool = False,
     log_level: str = "WARNING",
     child: CrawlChild | None = None,
+    on_progress: Callable[[str], None] | None = None,
 ) -> list[RunSummary]:
     """Crawl several sources in one subprocess, pages extracted by ``extract_workers``
     processes (default: one per CPU): Python and Scrapy start once, and every core extracts
-    whichever source has pages waiting. ``child``: a crawl process started earlier."""
+    whichever source has pages waiting. ``child``: a crawl process started earlier.
+    ``on_progress``: given each line the crawl prints as it comes, progress
+    (:func:`crawlers.report.read_progress`) and log lines, but not reports."""
     workers = extract_workers if extract_workers is not None else os.cpu_count() or 1
     return crawl_together(
         sources,
@@ -88,6 +98,7 @@ def crawl_sources(
         log_level=log_level,
         extract_workers=workers,
         child=child,
+        on_progress=on_progress,
     )
 
 
@@ -100,6 +111,7 @@ def crawl_together(
     extract_workers: int = 0,
     on_start: Callable[[subprocess.Popen[str]], None] | None = None,
     child: CrawlChild | None = None,
+    on_progress: Callable[[str], None] | None = None,
 ) -> list[RunSummary]:
     """Crawl ``sources`` in one subprocess; one run row per source, closed whatever happens.
 
@@ -118,8 +130,9 @@ def crawl_together(
         if on_start is not None:
             on_start(process)
         known = {} if refresh else fetch_states(db)
-        job = _job(db.url, sources, run_ids, known, refresh, log_level, extract_workers)
-        _wait(process, job, sources, db, run_ids)
+        progress = on_progress is not None
+        job = _job(db.url, sources, run_ids, known, refresh, log_level, extract_workers, progress)
+        _wait(process, job, sources, db, run_ids, on_progress)
         return [get_run(db, run_id) for run_id in run_ids]
     finally:
         if not isinstance(process, OSError) and process.poll() is None:
@@ -133,18 +146,22 @@ def _wait(
     sources: Sequence[CrawlSource],
     db: Database,
     run_ids: list[int],
+    on_progress: Callable[[str], None] | None = None,
 ) -> None:
     """Wait until the longest time limit (plus a grace) has passed, then record what the
     crawl reported; runs it did not report on are closed as ``timeout`` after a kill, as
     ``failed`` after a crash or an end without closing their spider."""
     limit = max(source.time_limit for source in sources)
     killed = False
-    try:
-        stdout, stderr = child.communicate(job, timeout=limit + _grace(limit))
-    except subprocess.TimeoutExpired:
-        child.kill()
-        killed = True
-        stdout, stderr = child.communicate()  # what was read before the kill is in it too
+    if on_progress is not None:
+        stdout, stderr, killed = communicate_live(child, job, limit + _grace(limit), on_progress)
+    else:
+        try:
+            stdout, stderr = child.communicate(job, timeout=limit + _grace(limit))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            killed = True
+            stdout, stderr = child.communicate()  # what was read before the kill is in it too
     closed = _record(db, run_ids, report.read(stdout))
     tail = (stderr or "").strip()[-STDERR_TAIL_CHARS:]
     for source, run_id in zip(sources, run_ids, strict=True):

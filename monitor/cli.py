@@ -137,6 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per job run is noise
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # and per plugin
     # `crawl` starts its crawl process before importing the rest: the process imports Scrapy
     # on the other core meanwhile, and gets its job once the config is read and runs opened.
     child = CrawlChild() if args.command == "crawl" else None

@@ -17,6 +17,7 @@ from crawlers.urls import is_http_url
 from monitor import flow, opening
 from monitor.channels.alert import Alert, AlertArticle, DeliveryError
 from monitor.config import Config, load_config
+from monitor.crawl_display import crawl_display
 from monitor.rules import Hit, RuleSet, RuleSpec, RuleSyntaxError
 from monitor.schedules import trigger_for
 from storage.db import shown_url, sqlite_file
@@ -123,7 +124,10 @@ def crawl(args: argparse.Namespace, child: CrawlChild | None = None) -> int:
     upgrade(config.database)
     ctx = flow.Context(config)
     level = "INFO" if args.verbose else "WARNING"
-    runs = flow.crawl(ctx, names, refresh=args.refresh, log_level=level, child=child)
+    with crawl_display(verbose=args.verbose) as show:
+        runs = flow.crawl(
+            ctx, names, refresh=args.refresh, log_level=level, child=child, on_progress=show
+        )
     for run in runs:
         print(_run_line(run))
     if not args.no_alerts:
