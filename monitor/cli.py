@@ -176,6 +176,7 @@ def _outcome(exc: Exception) -> tuple[int | None, str]:
     from monitor import commands, opening
     from monitor.config import ConfigError
     from monitor.observe import ListenError
+    from monitor.single_daemon import DaemonRunning
     from storage.db import DATABASE_FAILURES
 
     if isinstance(exc, ConfigError):
@@ -183,7 +184,7 @@ def _outcome(exc: Exception) -> tuple[int | None, str]:
         return 2, "config error:" + ("\n" if "\n" in text else " ") + text
     if isinstance(exc, commands.UsageError):
         return 2, str(exc)
-    if isinstance(exc, opening.DatabaseUnavailable | ListenError):
+    if isinstance(exc, opening.DatabaseUnavailable | ListenError | DaemonRunning):
         return 1, str(exc)
     if isinstance(exc, DATABASE_FAILURES):
         return 1, f"the database cannot be used: {opening.database_failure(exc)}"

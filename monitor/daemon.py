@@ -38,6 +38,7 @@ from monitor.config import (
 from monitor.health import HealthTracker, Transition, health_alert
 from monitor.observe import Metrics, ObservabilityServer
 from monitor.schedules import first_run, trigger_for
+from monitor.single_daemon import only_daemon
 from storage.migrate import upgrade
 from storage.runs import close_abandoned_runs, failures_in_row, source_rhythms
 
@@ -293,5 +294,6 @@ class Daemon:
 
 def run(config_path: str | None) -> int:
     path, config = load_config(config_path)
-    upgrade(config.database)
-    return Daemon(path, config).serve_forever()
+    with only_daemon(config.database):
+        upgrade(config.database)
+        return Daemon(path, config).serve_forever()

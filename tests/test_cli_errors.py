@@ -204,20 +204,53 @@ def test_global_options_after_a_nested_command(
     assert _parser().parse_args(["events", "list"]).verbose is False
 
 
-def test_a_second_daemon_says_one_is_running(tmp_path: Path) -> None:
+def start_daemon(config: Path) -> subprocess.Popen[str]:
+    command = [sys.executable, "-m", "monitor.cli", "--config", str(config), "run"]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def second_daemon(config: Path) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "monitor.cli", "--config", str(config), "run"]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+
+def test_a_second_daemon_on_the_same_address_says_one_is_running(tmp_path: Path) -> None:
     listen = f"127.0.0.1:{free_port()}"
-    path = config_file(tmp_path, daemon={"listen": listen})
-    command = [sys.executable, "-m", "monitor.cli", "--config", str(path), "run"]
-    first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()  # another database: the address alone is shared
+    first = start_daemon(config_file(tmp_path / "one", daemon={"listen": listen}))
     try:
         assert _answers(listen), "the first daemon never served /healthz"
-        second = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        second = second_daemon(config_file(tmp_path / "two", daemon={"listen": listen}))
     finally:
         first.terminate()
         first.communicate(timeout=60)
     assert second.returncode == 1
-    assert "an eventwatch daemon is already running" in second.stderr
     assert "Traceback" not in second.stderr and "Errno" not in second.stderr
+    last = second.stderr.strip().splitlines()[-1]  # after the daemon's log of its migration
+    assert last.startswith(
+        f"eventwatch: an eventwatch daemon is already running (it answers at http://{listen}/"
+    )
+
+
+def test_a_second_daemon_on_the_same_sqlite_database_says_one_is_running(tmp_path: Path) -> None:
+    listen = f"127.0.0.1:{free_port()}"
+    first = start_daemon(config_file(tmp_path, daemon={"listen": listen}))
+    try:
+        assert _answers(listen), "the first daemon never served /healthz"
+        second = second_daemon(config_file(tmp_path, daemon={"listen": None}))
+    finally:
+        first.terminate()
+        first.communicate(timeout=60)
+    line = one_line(second.stderr)
+    assert second.returncode == 1
+    assert f"already running on this database (pid {first.pid}; lock file" in line
+    third = start_daemon(config_file(tmp_path, daemon={"listen": listen}))  # the lock is free
+    try:
+        assert _answers(listen), "a daemon after the first could not start"
+    finally:
+        third.terminate()
+        third.communicate(timeout=60)
 
 
 def test_a_daemon_whose_address_another_program_holds_says_so(tmp_path: Path) -> None:
