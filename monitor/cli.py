@@ -38,7 +38,7 @@ def _global_options(parser: argparse.ArgumentParser, default: Any) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", default=quiet, help="log progress")
 
 
-def _commands(parser: argparse.ArgumentParser, dest: str) -> Any:
+def _commands(parser: argparse.ArgumentParser, dest: str) -> _WithGlobals:
     """A level of subcommands, each of which also takes the global options."""
     common = argparse.ArgumentParser(add_help=False)
     _global_options(common, argparse.SUPPRESS)
@@ -47,6 +47,8 @@ def _commands(parser: argparse.ArgumentParser, dest: str) -> Any:
 
 
 class _WithGlobals:
+    """``add_subparsers()``'s result, giving every parser it adds the global options."""
+
     def __init__(self, sub: Any, common: argparse.ArgumentParser) -> None:
         self.sub, self.common = sub, common
 
@@ -161,7 +163,7 @@ def _dispatch(args: argparse.Namespace, child: CrawlChild | None) -> int:
         handler: Callable[[argparse.Namespace], int] = getattr(commands, HANDLERS[args.command])
         return handler(args)
     except BrokenPipeError:  # the reader went away (`| head`): what it wanted, it has
-        _quiet_stdout()
+        commands.quiet_stdout()
         return 141  # 128 + SIGPIPE, as a shell tool killed by the broken pipe would
     except Exception as exc:  # a user's mistake or an unreachable database: one line
         code, line = _outcome(exc)
@@ -191,13 +193,6 @@ def _outcome(exc: Exception) -> tuple[int | None, str]:
     return None, ""
 
 
-def _quiet_stdout() -> None:
-    """Later writes, and the flush at exit, go nowhere instead of raising again."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    os.close(devnull)
-
-
 def script() -> None:
     """The ``eventwatch`` command. Once its work is committed and no other thread is left,
     it exits without tearing the interpreter down: freeing every module's objects one by one
@@ -209,7 +204,9 @@ def script() -> None:
         code = main()
         sys.stdout.flush()
     except BrokenPipeError:  # the reader left (`| head`), in --help or the last lines
-        _quiet_stdout()
+        from monitor.commands import quiet_stdout
+
+        quiet_stdout()
         code = 141
     if threading.active_count() > 1:  # someone may still be working: the ordinary way
         sys.exit(code)

@@ -32,6 +32,23 @@ class UsageError(Exception):
     """A command given the wrong words; exit code 2."""
 
 
+def quiet_stdout() -> None:
+    """After the reader of stdout went away (``| head``): later writes, and the flush at
+    exit, go nowhere instead of raising again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def _say_on(line: str) -> None:
+    """A line of a command that has more to do than print: a reader gone is no reason to
+    stop (a crawl still sends its alerts)."""
+    try:
+        print(line, flush=True)
+    except BrokenPipeError:
+        quiet_stdout()
+
+
 def _emit(obj: dict[str, Any]) -> None:
     print(json.dumps(obj, ensure_ascii=False, default=_json_default))
 
@@ -129,7 +146,7 @@ def crawl(args: argparse.Namespace, child: CrawlChild | None = None) -> int:
             ctx, names, refresh=args.refresh, log_level=level, child=child, on_progress=show
         )
     for run in runs:
-        print(_run_line(run))
+        _say_on(_run_line(run))
     if not args.no_alerts:
         _send_alerts(ctx)
     return 0 if all(run.status == "ok" for run in runs) else 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -11,11 +12,17 @@ from typing import Any
 
 import pytest
 import yaml
+from sqlalchemy import select
 
 from monitor.cli import _parser, main
 from monitor.config import ConfigError, load_config
+from storage.db import Database
 from storage.migrate import stored_revision, upgrade
+from storage.models import Article
+from tests.conftest import FIXTURES
 from tests.receivers import free_port
+from tests.sitehost import serve
+from tests.test_crawl import source_yaml, write_config
 
 SOURCE = {"name": "news", "start_urls": ["http://127.0.0.1:9/"]}
 READ_ONLY = [
@@ -282,3 +289,24 @@ def _answers(listen: str) -> bool:
         except OSError:
             time.sleep(0.2)
     return False
+
+
+def test_a_crawl_whose_reader_went_away_still_matches_its_articles(tmp_path: Path) -> None:
+    shutil.copytree(FIXTURES / "sites" / "wpnews", tmp_path / "wpnews")
+    with serve(tmp_path / "wpnews") as site:
+        config = write_config(tmp_path, [source_yaml("wpnews", site.base_url)])
+        reader, writer = os.pipe()
+        os.close(reader)
+        try:
+            result = subprocess.run(
+                [sys.executable, "-m", "monitor.cli", "--config", str(config), "crawl", "--all"],
+                stdout=writer, stderr=subprocess.PIPE, text=True, timeout=240,
+            )  # fmt: skip
+        finally:
+            os.close(writer)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    db = Database(f"sqlite:///{tmp_path / 'eventwatch.db'}")
+    with db.session() as session:
+        matched = session.scalars(select(Article.matched_at)).all()
+    db.dispose()
+    assert len(matched) == 4 and all(matched)  # the alerts step ran after the lost lines
