@@ -16,6 +16,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.db import Database
+from storage.events import ARTICLE_LINK
 from storage.models import Article, Delivery, Event, Match, Source, utcnow
 
 
@@ -218,7 +219,7 @@ def _dates_mentioned(stored: object) -> Iterator[tuple[str, date, date]]:
 
 def event_articles(session: Session, event_id: int) -> list[EventArticle]:
     rows = session.execute(
-        select(Source.name, Article.display_url, Article.title, Article.published_at)
+        select(Source.name, ARTICLE_LINK, Article.title, Article.published_at)
         .join(Source, Source.id == Article.source_id)
         .where(Article.event_id == event_id)
         .order_by(Article.id)

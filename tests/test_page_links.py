@@ -12,6 +12,7 @@ from sqlalchemy import text
 from crawlers.extract import extract
 from monitor.cli import main
 from storage.db import Database
+from storage.events import list_events
 from storage.migrate import upgrade
 from storage.outbox import event_articles
 from tests.sitehost import SiteServer, serve
@@ -147,7 +148,18 @@ def test_the_migration_gives_stored_articles_their_normalised_url(tmp_path: Path
     upgrade(url)
     with db.session() as session:
         assert session.scalar(text("SELECT display_url FROM articles")) == "http://h/a"
+        session.execute(text(ROW_WITHOUT_LINK))  # as a bulk load that names no display_url
+    assert [(e.url, e.urls) for e in list_events(db)] == [
+        ("http://h/a", ("http://h/a", "http://h/b"))
+    ]
     db.dispose()
+
+
+ROW_WITHOUT_LINK = (
+    "INSERT INTO articles (source_id, event_id, url, canonical_url, title, title_key, text,"
+    " authors, languages, content_hash, first_seen, last_seen) VALUES (1, 1, 'http://h/b',"
+    " 'http://h/b', 't2', 't2', 'y', '[]', '[]', 'e', '2024-01-02', '2024-01-02')"
+)
 
 
 def test_extract_reads_a_saved_page_as_fetched_from_its_url(
