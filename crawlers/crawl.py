@@ -86,6 +86,7 @@ def main() -> int:
         return 0  # abandoned by its starter before it had work
     options = json.loads(header)
     settings = _process_settings(options["log_level"], options["extract_workers"])
+    settings.set("EVENTWATCH_PROGRESS", bool(options.get("progress")), priority="cmdline")
     service = CrawlService(AsyncCrawlerProcess(settings), rest)
     try:
         service.serve()

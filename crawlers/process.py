@@ -3,7 +3,8 @@
 Its stdout is read line by line on a thread of its own, each line handed to the pool's queue
 with the process it came from; the end of stdout is the end of the process. Its stderr (the
 crawl's log) is read on another thread: the last lines are kept to say why it died, and at
-INFO level or below every line is passed on to our own stderr. Imports only the standard
+INFO level or below every line is passed on, to the pool's display when it shows progress
+(``eventwatch crawl`` on a terminal), else to our own stderr. Imports only the standard
 library and psutil.
 """
 
@@ -51,7 +52,8 @@ class CrawlProcess:
         self.solo = False  # runs one crawl, alone (crawlers.runner)
         self.killed: str | None = None
         self.tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
-        self.echo = options.get("log_level") not in QUIET_LEVELS
+        self.passed_on = bool(options.get("progress"))  # its log goes to the pool's display
+        self.echo = options.get("log_level") not in QUIET_LEVELS and not self.passed_on
         self.send({**options, "extract_workers": extract_workers})
         self.stderr_reader = threading.Thread(target=self._read_stderr, daemon=True)
         self.stderr_reader.start()
@@ -127,5 +129,7 @@ class CrawlProcess:
         with contextlib.suppress(OSError, ValueError):
             for line in self.popen.stderr:
                 self.tail.append(line.rstrip("\n"))
-                if self.echo:
+                if self.passed_on:
+                    self.events.put(("said", self, line.rstrip("\n")))
+                elif self.echo:
                     sys.stderr.write(line)

@@ -103,3 +103,47 @@ def _apply(data: dict[str, Any], reports: dict[int, RunReport]) -> int:
     report.validators.update(validators)
     report.finished = report.finished or finished
     return run_id
+
+
+# Progress of a crawl as it goes, for a display (``eventwatch crawl`` on a terminal): marked
+# apart from reports, which the starter records, so that neither passes for the other.
+PROGRESS_MARK = "eventwatch-progress "
+COUNTED = ("fetched", "stored", "duplicates", "failed", "queued", "done")
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Where one run stands. ``queued``: article pages asked for so far, ``done``: those
+    answered or failed; the total is known once the listings, feeds and sitemaps are read."""
+
+    run: int
+    source: str
+    fetched: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    failed: int = 0
+    queued: int = 0
+    done: int = 0
+    finished: bool = False
+
+
+def send_progress(progress: Progress) -> None:
+    fields = {name: getattr(progress, name) for name in progress.__slots__}
+    sys.stdout.write(PROGRESS_MARK + json.dumps(fields) + "\n")
+    sys.stdout.flush()
+
+
+def read_progress(line: str) -> Progress | None:
+    """The progress a line tells, or None for any other line (a log line, a report)."""
+    if not line.startswith(PROGRESS_MARK):
+        return None
+    try:
+        data = json.loads(line[len(PROGRESS_MARK) :])
+        return Progress(
+            run=int(data["run"]),
+            source=str(data["source"]),
+            finished=bool(data.get("finished")),
+            **{name: int(data.get(name, 0)) for name in COUNTED},
+        )
+    except (ValueError, LookupError, TypeError, AttributeError):
+        return None

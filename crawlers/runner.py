@@ -57,6 +57,7 @@ class PoolSettings:
     extract_workers: int = 0  # per process; 0 extracts in the crawl process itself
     log_level: str = "WARNING"
     beat_timeout: float = BEAT_TIMEOUT_SECONDS
+    progress: bool = False  # the crawls tell how they go (crawlers.progress)
 
 
 @dataclass(eq=False)
@@ -89,11 +90,15 @@ class CrawlPool:
         on_done: Done | None = None,
         child: CrawlChild | None = None,
         on_start: Callable[[Popen], None] | None = None,
+        on_line: Callable[[str], None] | None = None,
     ) -> None:
+        """``on_line``: given, on the pool's thread, each line the crawls print that is not a
+        report: their progress (:func:`crawlers.report.read_progress`) and log lines."""
         self.db = db
         self.settings = settings
         self.on_done = on_done
         self.on_start = on_start
+        self.on_line = on_line
         self.events: queue.Queue[tuple[str, Any, Any]] = queue.Queue()
         self.pending: deque[CrawlJob] = deque()
         self.lock = threading.Lock()  # guards pending and the count of running crawls
@@ -164,17 +169,28 @@ class CrawlPool:
             return
         if kind == "line":
             self._line(process, data)
+        elif kind == "said":
+            self._pass_on(data)
         elif kind == "end":
             self._ended(process)
 
     def _line(self, process: CrawlProcess, line: str) -> None:
         run_id = process.read(line)
+        if run_id is None:
+            self._pass_on(line)
         if run_id == BEAT or run_id is None:
             return
         job = process.jobs.get(run_id)
         if job is not None and process.reports[run_id].finished:
             del process.jobs[run_id]
             self._record(job, process.reports.pop(run_id), "crawl ended without closing")
+
+    def _pass_on(self, line: str) -> None:
+        if self.on_line is not None:
+            try:
+                self.on_line(line)
+            except Exception:  # a display that fails must not cost the runs their record
+                logger.exception("a crawl's line could not be shown")
 
     # -- handing out jobs ----------------------------------------------------------------
     def _assign(self) -> None:
@@ -214,7 +230,7 @@ class CrawlPool:
         popen = child.take()
         if isinstance(popen, OSError):
             return popen
-        options = {"log_level": self.settings.log_level}
+        options = {"log_level": self.settings.log_level, "progress": self.settings.progress}
         process = CrawlProcess(popen, self.events, options, self.settings.extract_workers)
         process.solo = solo
         self.processes.append(process)
@@ -393,10 +409,12 @@ def crawl_sources(
     log_level: str = "WARNING",
     child: CrawlChild | None = None,
     on_start: Callable[[Popen], None] | None = None,
+    on_progress: Callable[[str], None] | None = None,
 ) -> list[RunSummary]:
     """Crawl ``sources`` now, side by side in one crawl process (``child``, if one was
     started early), pages extracted by ``extract_workers`` processes (default: one per
-    CPU); one closed run per source, whatever happens."""
+    CPU); one closed run per source, whatever happens. ``on_progress``: see
+    :class:`CrawlPool`'s ``on_line``."""
     if not sources:
         if child is not None:
             child.abandon()
@@ -409,8 +427,9 @@ def crawl_sources(
         crawls_per_process=len(sources),
         extract_workers=workers,
         log_level=log_level,
+        progress=on_progress is not None,
     )
-    pool = CrawlPool(db, settings, child=child, on_start=on_start)
+    pool = CrawlPool(db, settings, child=child, on_start=on_start, on_line=on_progress)
     try:
         jobs = [pool.submit(source, refresh=refresh) for source in sources]
         return [job.done.result() for job in jobs]

@@ -99,10 +99,12 @@ ITEM_PIPELINES = {
 }
 EXTENSIONS = {
     "crawlers.extensions.CrawlRunRecorder": 100,
+    "crawlers.progress.CrawlProgress": 110,
 }
 
 # Set per crawl by crawlers.crawl: the database URL, the crawl run id, --refresh.
 EVENTWATCH_DATABASE = None
 EVENTWATCH_RUN_ID = None
 EVENTWATCH_REFRESH = False
+EVENTWATCH_PROGRESS = False  # crawlers.progress: tell the starter how each run goes
 EVENTWATCH_EXTRACT_WORKERS = 0  # crawlers.workers: 0 extracts in the crawl process

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -12,20 +13,40 @@ from typing import Any
 from crawlers.child import CrawlChild
 from crawlers.entities import names_for_matching
 from crawlers.pagefile import expand, load
-from monitor import flow
+from crawlers.urls import is_http_url
+from monitor import flow, opening
 from monitor.channels.alert import Alert, AlertArticle, DeliveryError
 from monitor.config import Config, load_config
+from monitor.crawl_display import crawl_display
 from monitor.rules import Hit, RuleSet, RuleSpec, RuleSyntaxError
 from monitor.schedules import trigger_for
+from storage.db import shown_url, sqlite_file
 from storage.events import EventView, list_events
 from storage.migrate import upgrade
-from storage.outbox import list_deliveries, requeue
+from storage.outbox import delivery_statuses, list_deliveries, requeue
 from storage.runs import RunSummary, failures_in_row, latest_runs
 from storage.stats import article_counts, delivery_counts
 
 
 class UsageError(Exception):
     """A command given the wrong words; exit code 2."""
+
+
+def quiet_stdout() -> None:
+    """After the reader of stdout went away (``| head``): later writes, and the flush at
+    exit, go nowhere instead of raising again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def _say_on(line: str) -> None:
+    """A line of a command that has more to do than print: a reader gone is no reason to
+    stop (a crawl still sends its alerts)."""
+    try:
+        print(line, flush=True)
+    except BrokenPipeError:
+        quiet_stdout()
 
 
 def _emit(obj: dict[str, Any]) -> None:
@@ -37,16 +58,22 @@ def _json_default(value: object) -> str:
 
 
 def _context(args: argparse.Namespace) -> flow.Context:
-    """Config checked first, then the schema brought up to date: bad input changes nothing."""
-    _, config = load_config(args.config)
-    upgrade(config.database)
-    return flow.Context(config)
+    """For a command that writes: config checked first, then the schema brought up to date."""
+    return opening.for_writing(load_config(args.config)[1])
+
+
+def _reading(args: argparse.Namespace) -> flow.Context:
+    """For a read-only command: the database as it is; nothing created or migrated."""
+    return opening.for_reading(load_config(args.config)[1])
 
 
 def check(args: argparse.Namespace) -> int:
+    """The config, then what it needs from the environment: a channel's secret variable
+    unset is an error here (exit 1), though only sending through that channel would fail."""
     path, config = load_config(args.config)
     print(f"{path}: OK — {len(config.sources)} sources, {len(config.rules)} rules, "
           f"{len(config.channels)} channels")  # fmt: skip
+    print(f"  database: {_where_database(config.database)}")
     for source in config.sources:
         schedule = (
             source.schedule.every and f"every {source.schedule.every}"
@@ -54,7 +81,40 @@ def check(args: argparse.Namespace) -> int:
         entries = len(source.start_urls) + len(source.feeds) + len(source.sitemaps)
         state = "" if source.enabled else " (disabled)"
         print(f"  {source.name:<20} {schedule:<18} {entries} entry URLs{state}")
-    return 0
+    problems = [*_driver_problems(config.database), *_unset_secrets(config)]
+    for problem in problems:
+        print(f"eventwatch: {path}: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def _where_database(url: str) -> str:
+    path = sqlite_file(url)
+    if path is None:
+        return shown_url(url)
+    state = "exists" if path.exists() else "not created yet"
+    return f"SQLite file {path} ({state})"
+
+
+def _driver_problems(url: str) -> list[str]:
+    from sqlalchemy.engine import make_url
+
+    try:
+        make_url(url).get_dialect().import_dbapi()
+    except ImportError as exc:
+        return [f"database: the driver for {shown_url(url)} is not installed ({exc})"]
+    return []
+
+
+def _unset_secrets(config: Config) -> list[str]:
+    problems = []
+    for name, channel in config.channels.items():
+        for key in ("password_env", "secret_env"):
+            variable = getattr(channel, key, None)
+            if variable and variable not in os.environ:
+                problems.append(
+                    f"channels.{name}: field {key}: environment variable {variable} is not set"
+                )
+    return problems
 
 
 def db_upgrade(args: argparse.Namespace) -> int:
@@ -81,9 +141,12 @@ def crawl(args: argparse.Namespace, child: CrawlChild | None = None) -> int:
     upgrade(config.database)
     ctx = flow.Context(config)
     level = "INFO" if args.verbose else "WARNING"
-    runs = flow.crawl(ctx, names, refresh=args.refresh, log_level=level, child=child)
+    with crawl_display(verbose=args.verbose) as show:
+        runs = flow.crawl(
+            ctx, names, refresh=args.refresh, log_level=level, child=child, on_progress=show
+        )
     for run in runs:
-        print(_run_line(run))
+        _say_on(_run_line(run))
     if not args.no_alerts:
         _send_alerts(ctx)
     return 0 if all(run.status == "ok" for run in runs) else 1
@@ -106,7 +169,7 @@ def _send_alerts(ctx: flow.Context) -> None:
 
 
 def events_list(args: argparse.Namespace) -> int:
-    ctx = _context(args)
+    ctx = _reading(args)
     for event in list_events(ctx.db, source=args.source, since=args.since, limit=args.limit):
         if args.json:
             _emit({"id": event.event_id, **_event_fields(event)})
@@ -138,23 +201,25 @@ def _event_fields(event: Any) -> dict[str, Any]:
 def extract(args: argparse.Namespace) -> int:
     from crawlers.extract import extract as extract_page  # trafilatura: only this command
 
+    if args.url is not None and (len(args.pages) != 1 or not is_http_url(args.url)):
+        raise UsageError("extract --url: give one saved page and the http(s) URL it came from")
     status = 0
     for item in expand(args.pages):
         try:
             html, url = load(item)
-            found = extract_page(html, url)
+            found = extract_page(html, args.url or url)
         except OSError as exc:
             print(f"eventwatch: {item}: {exc}", file=sys.stderr)
             status = 1
             continue
-        _print_extracted(item, url, found, as_json=args.json)
+        _print_extracted(item, args.url or url, found, as_json=args.json)
     return status
 
 
 def _print_extracted(item: str, url: str, found: Any, *, as_json: bool) -> None:
     fields = {
         "file": item,
-        "url": found.url if found else url,
+        "url": found.display_url if found else url,
         "title": found.title if found else None,
         "published_at": found.published_at if found else None,
         "language": found.language if found else None,
@@ -170,7 +235,7 @@ def _print_extracted(item: str, url: str, found: Any, *, as_json: bool) -> None:
 
 
 def rules_test(args: argparse.Namespace) -> int:
-    ctx = _context(args)
+    ctx = _reading(args)
     rule = next((r for r in ctx.config.rules if r.name == args.query), None)
     spec = rule.spec() if rule else RuleSpec("query", args.query)
     try:
@@ -203,18 +268,33 @@ def _match_event(ruleset: RuleSet, event: EventView) -> list[Hit]:
 
 
 def alerts(args: argparse.Namespace) -> int:
-    ctx = _context(args)
+    if args.alerts_command == "list":
+        return _alerts_list(_reading(args), as_json=args.json, status=args.status)
     if args.alerts_command == "send":
-        _send_alerts(ctx)
+        _send_alerts(_context(args))
         return 0
-    if args.alerts_command == "retry":
-        if args.failed == bool(args.ids):
-            raise UsageError("alerts retry: give delivery IDs or --failed")
-        count = requeue(ctx.db, args.ids, all_failed=args.failed)
-        print(f"{count} deliveries queued again")
-        return 0
-    for row in list_deliveries(ctx.db, args.status):
-        if args.json:
+    if args.failed == bool(args.ids):
+        raise UsageError("alerts retry: give delivery IDs or --failed")
+    return _alerts_retry(_reading(args), args.ids, every_failed=args.failed)
+
+
+def _alerts_retry(ctx: flow.Context, ids: list[int], *, every_failed: bool) -> int:
+    """Named deliveries must all exist: a mistyped id changes nothing."""
+    statuses = delivery_statuses(ctx.db, ids)
+    unknown = [str(i) for i in dict.fromkeys(ids) if i not in statuses]
+    if unknown:
+        raise UsageError(f"alerts retry: no delivery with id {', '.join(unknown)}; nothing queued")
+    for delivery_id, state in sorted(statuses.items()):
+        if state == "sent":
+            print(f"delivery {delivery_id} was sent already: not queued again", file=sys.stderr)
+    count = requeue(ctx.db, ids, all_failed=every_failed)
+    print(f"{count} deliveries queued again")
+    return 0
+
+
+def _alerts_list(ctx: flow.Context, *, as_json: bool, status: str | None) -> int:
+    for row in list_deliveries(ctx.db, status):
+        if as_json:
             _emit({k: getattr(row, k) for k in row.__slots__})  # type: ignore[attr-defined]
         else:
             print(f"{row.id:>6}  {row.status:<8} {row.channel:<14} {row.rule:<20} "
@@ -277,7 +357,7 @@ def _health(failures: int, threshold: int) -> str:
 
 
 def status(args: argparse.Namespace) -> int:
-    ctx = _context(args)
+    ctx = _reading(args)
     runs = {run.source: run for run in latest_runs(ctx.db)}
     stored = article_counts(ctx.db)
     failing = failures_in_row(ctx.db)

@@ -39,6 +39,7 @@ from monitor.due import DueQueue
 from monitor.health import HealthTracker, Transition, health_alert
 from monitor.observe import Metrics, ObservabilityServer
 from monitor.schedules import first_run, trigger_for
+from monitor.single_daemon import only_daemon
 from storage.migrate import upgrade
 from storage.runs import RunSummary, close_abandoned_runs, failures_in_row, source_rhythms
 
@@ -306,5 +307,6 @@ class Daemon:
 def run(config_path: str | None, crawl_log_level: str = "WARNING") -> int:
     """``crawl_log_level``: of the crawl processes, whose log joins ours at INFO (``-v``)."""
     path, config = load_config(config_path)
-    upgrade(config.database)
-    return Daemon(path, config, crawl_log_level).serve_forever()
+    with only_daemon(config.database):
+        upgrade(config.database)
+        return Daemon(path, config, crawl_log_level).serve_forever()

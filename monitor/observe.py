@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -141,12 +143,40 @@ def health_report(daemon: Daemon) -> tuple[int, dict[str, Any]]:
     return (200 if ok else 503), body
 
 
+class ListenError(Exception):
+    """``daemon.listen`` is taken, most often by a daemon already running: one line."""
+
+
+def _taken(listen: str, exc: OSError) -> ListenError:
+    """Who holds the address: a daemon answering /healthz there is eventwatch's."""
+    url = f"http://{listen}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=3) as answer:
+            body = answer.read()
+    except urllib.error.HTTPError as unhealthy:  # a daemon in trouble answers 503
+        body = unhealthy.read()
+    except OSError:
+        body = b""
+    if b'"scheduler"' in body:
+        return ListenError(
+            f"an eventwatch daemon is already running (it answers at {url}); "
+            "stop it first, or give this one another daemon.listen"
+        )
+    return ListenError(
+        f"daemon.listen {listen} cannot be used ({exc.strerror or exc}): "
+        "another program holds it; choose another address or port"
+    )
+
+
 class ObservabilityServer:
     def __init__(self, listen: str, daemon: Daemon) -> None:
         host, _, port = listen.rpartition(":")
+        try:
+            self.httpd = ThreadingHTTPServer((host or "127.0.0.1", int(port)), _handler(daemon))
+        except OSError as exc:
+            raise _taken(f"{host or '127.0.0.1'}:{port}", exc) from exc
         daemon.metrics.registry.register(DeliveryCollector(daemon))
         daemon.metrics.registry.register(QueueCollector(daemon))
-        self.httpd = ThreadingHTTPServer((host or "127.0.0.1", int(port)), _handler(daemon))
         self.thread = threading.Thread(target=self.httpd.serve_forever, name="observe", daemon=True)
 
     def start(self) -> None:

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError
 
 from storage.db import make_engine
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 ALEMBIC_DIR = Path(__file__).resolve().parent.parent / "alembic"
-HEAD = "0004"  # the newest revision in alembic/versions (tests/test_migrations checks it)
+HEAD = "0005"  # the newest revision in alembic/versions (tests/test_migrations checks it)
 UPGRADE_LOCK = "hashtext('eventwatch:upgrade')"
 
 
@@ -44,6 +44,21 @@ def current_revision(url: str) -> str | None:
             return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
     except DBAPIError:
         return None
+    finally:
+        engine.dispose()
+
+
+def stored_revision(url: str) -> str | None:
+    """The schema revision of an existing database, None when it holds no schema. Unlike
+    :func:`current_revision`, a database that cannot be reached raises (``DATABASE_FAILURES``):
+    read-only commands say so rather than create or migrate anything. A SQLite file must
+    exist already (see ``storage.db.sqlite_file``): connecting would create it."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            if not inspect(connection).has_table("alembic_version"):
+                return None
+            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
     finally:
         engine.dispose()
 

@@ -120,7 +120,9 @@ class Article(Base):
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
     url: Mapped[str] = mapped_column(String(URL_LENGTH))
-    canonical_url: Mapped[str] = mapped_column(String(URL_LENGTH), unique=True)
+    canonical_url: Mapped[str] = mapped_column(String(URL_LENGTH), unique=True)  # dedup key
+    # The page's own link, as shown and sent: its declared canonical URL, else as fetched.
+    display_url: Mapped[str] = mapped_column(String(URL_LENGTH), server_default="")
     title: Mapped[str] = mapped_column(Text)
     title_key: Mapped[str] = mapped_column(String(512))
     text: Mapped[str] = mapped_column(Text)
