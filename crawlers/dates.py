@@ -1,163 +1,185 @@
-"""The article's publication date, from the page's own statements about the article.
+"""The article's publication date: the instant, its UTC offset, and the day the page states.
 
-Sources in order of trust: metadata (``article:published_time`` and kin), JSON-LD
-``datePublished``, a ``<time>`` element in the article, the URL (``/2024/12/24/``), a byline
-("Posted on …", "Published: …"). Never the whole-page text, where the site's "today" header
-date lives, and never a date in the future.
+htmldate reads the page: its fast search (meta tags, JSON-LD, date-like elements, timestamps
+in the markup) and, when that finds nothing, its extensive search of the free text. The
+site's header is taken out first, so that its "today" date is never the article's. The
+page's own ``article:published_time`` or JSON-LD ``datePublished`` then gives the time and
+offset of that day, and a crawler adds what a page-only reader lacks: a date in the URL and
+the date of the feed item or sitemap entry that led to the page (:class:`DateHint`).
+
+A date only the extensive search found is weak (a guess from the text): it is given when the
+text names no other date, else the page gets no date and a warning says which were seen.
+Never a date in the future, and never the crawl's own day found only in the page's text.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import warnings
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from copy import deepcopy
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 
-from dateutil import parser as dateparser
+from htmldate import find_date
 from lxml.html import HtmlElement
 
-META_NAMES = (
-    "article:published_time",
-    "og:published_time",
-    "datepublished",
-    "date",
-    "dc.date",
-    "dc.date.issued",
-    "dcterms.created",
-    "pubdate",
-    "publishdate",
-    "publish_date",
-    "sailthru.date",
-    "parsely-pub-date",
-)
-YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d")
+from crawlers.date_parsing import DateHint, published_stamps
+
 URL_DATE = re.compile(r"/((?:19|20)\d\d)[/-](0[1-9]|1[0-2])[/-](0[1-9]|[12]\d|3[01])(?:/|[-_]|$)")
-BYLINE = re.compile(
-    r"(?:posted|published|publié|опубликовано|дата публикации|date)\s*(?:on|le)?\s*:?\s*"
-    r"([^\n|]{6,40})",
+# Containers before the article's heading that hold the site's header: their dates are the
+# site's ("today", the latest issue), never the article's.
+CHROME = re.compile(
+    r"(?:^|[\s_-])(?:header|top|topbar|nav|navbar|navigation|menu|masthead|toolbar|banner)"
+    r"(?:[\s_-]|$)",
     re.IGNORECASE,
 )
-# Zone abbreviations the watched sites print after a time, as UTC offsets in seconds. dateutil
-# knows only UTC and GMT by name, and would read "23:40 MSK" as 23:40 UTC, three hours late,
-# which can put the article on the next day. Ambiguous ones (IST, AST, CST, BST) are left out.
-ZONES = {
-    "WET": 0, "WEST": 3600, "CET": 3600, "CEST": 7200, "EET": 7200,
-    "EEST": 10800, "MSK": 10800, "TRT": 10800, "GST": 14400,
-    "EST": -18000, "EDT": -14400, "PST": -28800, "PDT": -25200,
-}  # fmt: skip
-BYLINE_CLASSES = frozenset(
-    ("byline", "posted-on", "entry-meta", "post-meta", "meta", "date", "published")
-)
-RU_MONTHS = {
-    "января": "January", "февраля": "February", "марта": "March", "апреля": "April",
-    "мая": "May", "июня": "June", "июля": "July", "августа": "August",
-    "сентября": "September", "октября": "October", "ноября": "November", "декабря": "December",
-}  # fmt: skip
+CHROME_TAGS = frozenset(("header", "nav"))
 
 
-def publication_date(
-    tree: HtmlElement | None, url: str, *, now: datetime | None = None
-) -> tuple[datetime | None, str | None]:
-    """The date and where it came from (``meta``, ``jsonld``, ``time``, ``url``, ``byline``)."""
-    latest = (now or datetime.now(UTC)) + timedelta(days=1)
-    for found, origin in _candidates(tree, url):
-        if found is not None and found <= latest:
-            return found, origin
-    return None, None
+@dataclass(frozen=True, slots=True)
+class PageDate:
+    instant: datetime  # aware; in the page's own offset when it gave one, else UTC
+    day: date  # the calendar day the page states, in its own time zone
+    source: str  # meta, jsonld, page, text, url, feed, sitemap, lastmod
+    offset_known: bool
+
+    @property
+    def utc(self) -> datetime:
+        return self.instant.astimezone(UTC)
+
+    @property
+    def offset_minutes(self) -> int | None:
+        offset = self.instant.utcoffset()
+        if not self.offset_known or offset is None:
+            return None
+        return int(offset.total_seconds() // 60)
 
 
-def _candidates(tree: HtmlElement | None, url: str) -> Iterator[tuple[datetime | None, str]]:
-    if tree is not None:
-        yield from ((parse_date(v), "meta") for v in _meta_values(tree))
-        yield from ((parse_date(v), "jsonld") for v in _jsonld_values(tree))
-        yield from ((parse_date(v), "time") for v in _time_values(tree))
+@dataclass(frozen=True, slots=True)
+class DateVerdict:
+    found: PageDate | None
+    warning: str | None = None  # why a date seen was not given
+
+
+def stamp_date(stamp: datetime, source: str) -> PageDate:
+    """The page's date from a parsed stamp: naive means no offset was given (read as UTC)."""
+    known = stamp.tzinfo is not None
+    instant = stamp if known else stamp.replace(tzinfo=UTC)
+    return PageDate(instant, stamp.date(), source, known)
+
+
+def day_date(day: date, source: str) -> PageDate:
+    return PageDate(datetime.combine(day, time(), tzinfo=UTC), day, source, False)
+
+
+def url_day(url: str) -> date | None:
     if match := URL_DATE.search(url):
         year, month, day = (int(part) for part in match.groups())
-        yield datetime(year, month, day, tzinfo=UTC), "url"
-    if tree is not None:
-        yield from ((parse_date(v), "byline") for v in _byline_values(tree))
+        return date(year, month, day)
+    return None
 
 
-def _meta_values(tree: HtmlElement) -> Iterator[str]:
-    metas: dict[str, str] = {}
-    for meta in tree.iter("meta"):
-        key = (meta.get("property") or meta.get("name") or meta.get("itemprop") or "").lower()
-        if key in META_NAMES and meta.get("content"):
-            metas.setdefault(key, meta.get("content"))
-    for name in META_NAMES:
-        if name in metas:
-            yield metas[name]
+def without_chrome(tree: HtmlElement) -> HtmlElement:
+    """A copy of the page without the header-like containers before its first ``<h1>``."""
+    return _pruned(tree, lambda e: e.tag in CHROME_TAGS or bool(CHROME.search(_label(e))))
 
 
-def _jsonld_values(tree: HtmlElement) -> Iterator[str]:
-    for script in tree.xpath('//script[@type="application/ld+json"]/text()'):
-        try:
-            data = json.loads(script)
-        except ValueError:
-            continue
-        yield from _walk_jsonld(data)
+def article_part(tree: HtmlElement) -> HtmlElement:
+    """A copy of the page without anything of its body before its first ``<h1>``."""
+    return _pruned(tree, lambda _element: True)
 
 
-def _walk_jsonld(data: object) -> Iterator[str]:
-    if isinstance(data, list):
-        for item in data:
-            yield from _walk_jsonld(item)
-    elif isinstance(data, dict):
-        value = data.get("datePublished")
-        if isinstance(value, str):
-            yield value
-        for key in ("@graph", "mainEntity", "mainEntityOfPage"):
-            if key in data:
-                yield from _walk_jsonld(data[key])
+def _label(element: HtmlElement) -> str:
+    return f"{element.get('class', '')} {element.get('id', '')}"
 
 
-def _after_heading(elements: list[HtmlElement]) -> list[HtmlElement]:
-    """Of the page's ``elements`` (in document order, the first ``<h1>`` among them), those
-    from that heading on: the header's "today" date comes before it."""
-    start = next((i for i, element in enumerate(elements) if element.tag == "h1"), 0)
-    return elements[start:]
+def _pruned(tree: HtmlElement, dropped: Callable[[HtmlElement], bool]) -> HtmlElement:
+    """A copy of ``tree`` less the body's elements before the first ``<h1>`` (not its
+    ancestors) that ``dropped`` picks."""
+    copied = deepcopy(tree)
+    body = copied.find("body")
+    heading = next(copied.iter("h1"), None)
+    if heading is None or body is None:
+        return copied
+    around = set(heading.iterancestors())
+    picked = []
+    for element in body.iter():
+        if element is heading:
+            break
+        if isinstance(element.tag, str) and element not in around and dropped(element):
+            picked.append(element)
+    for element in picked:
+        element.drop_tree()
+    return copied
 
 
-def _time_values(tree: HtmlElement) -> Iterator[str]:
-    """``<time>`` stamps from the first ``<h1>`` on."""
-    marks = _after_heading(list(tree.iter("h1", "time")))
-    stamps = [e.get("datetime") for e in marks if e.tag == "time"]
-    yield from [stamp for stamp in stamps if stamp][:3]
+def _htmldate(
+    tree: HtmlElement, *, extensive: bool, latest: date, original: bool = True
+) -> date | None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        found = find_date(
+            tree, extensive_search=extensive, original_date=original, max_date=latest.isoformat()
+        )
+    return date.fromisoformat(found) if found else None
 
 
-def _byline_values(tree: HtmlElement) -> Iterator[str]:
-    """Dates in byline-like elements after the first heading."""
-    elements = [element for element in tree.iter() if isinstance(element.tag, str)]
-    for element in _after_heading(elements):
-        classes = element.get("class")
-        if not classes or BYLINE_CLASSES.isdisjoint(str(classes).lower().split()):
-            continue
-        text = " ".join(element.text_content().split())
-        if match := BYLINE.search(text):
-            yield match.group(1)
-        elif len(text) <= 40:
-            yield text
+def page_date(
+    tree: HtmlElement | None,
+    url: str = "",
+    hint: DateHint | None = None,
+    *,
+    now: datetime | None = None,
+) -> DateVerdict:
+    """The article's date from the page, its URL and the crawler's hint; see the module."""
+    today = (now or datetime.now(UTC)).date()
+    latest = today + timedelta(days=1)
+    stamps = [] if tree is None else published_stamps(tree)
+    stated = next((stamp_date(s, o) for s, o in stamps if s.date() <= latest), None)
+    hinted = _hint_date(hint, latest)
+    from_url = url_day(url)
+    others = [d for d in (stated, hinted) if d is not None]
+    if from_url is not None and from_url <= latest:
+        others.append(day_date(from_url, "url"))
+    if tree is None:
+        return DateVerdict(others[0] if others else None)
+    page = without_chrome(tree)
+    fast = _htmldate(page, extensive=False, latest=latest)
+    if fast is not None:
+        return _confirmed(fast, others, today, tree, latest)
+    if others:
+        return DateVerdict(others[0])
+    return _from_text(page, latest)
 
 
-def parse_date(value: str) -> datetime | None:
-    """An aware UTC datetime from a date as pages write it; None when it is not one."""
-    text = value.strip()
-    for russian, english in RU_MONTHS.items():
-        text = re.sub(rf"\b{russian}\b", english, text, flags=re.IGNORECASE)
-    text = re.sub(r"\s*г\.?$", "", text)
-    if not YEAR.search(text):
-        return None  # without a year dateutil would supply the current one: a guess
-    try:
-        with warnings.catch_warnings():  # another zone name: read as UTC, like no zone
-            warnings.simplefilter("ignore", dateparser.UnknownTimezoneWarning)
-            parsed = dateparser.parse(
-                text, dayfirst=not re.match(r"^\d{4}", text), fuzzy=True, tzinfos=ZONES
-            )
-    except (ValueError, OverflowError):
+def _from_text(page: HtmlElement, latest: date) -> DateVerdict:
+    """htmldate's extensive search of the text, taken only when its earliest and its latest
+    date are one day: the text names no other date it could be."""
+    first = _htmldate(page, extensive=True, latest=latest)
+    if first is None:
+        return DateVerdict(None)
+    last = _htmldate(page, extensive=True, latest=latest, original=False)
+    if last == first:
+        return DateVerdict(day_date(first, "text"))
+    return DateVerdict(None, f"date: {first.isoformat()} or {last} by the text alone, not given")
+
+
+def _hint_date(hint: DateHint | None, latest: date) -> PageDate | None:
+    if hint is None or hint.stamp.date() > latest:
         return None
-    if parsed.year < 1990:
-        return None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    return stamp_date(hint.stamp, hint.kind)
+
+
+def _confirmed(
+    day: date, others: list[PageDate], today: date, tree: HtmlElement, latest: date
+) -> DateVerdict:
+    """The day htmldate found, with the time and offset of a signal that names it too. The
+    crawl's own day, named by nothing else, must be in the article, not in the page's top:
+    there it is the site's "today"."""
+    for other in others:
+        if other.day == day:
+            return DateVerdict(other)
+    if day == today and _htmldate(article_part(tree), extensive=False, latest=latest) != day:
+        return DateVerdict(None, f"date: {day.isoformat()} is today's, above the article")
+    return DateVerdict(day_date(day, "page"))

@@ -9,8 +9,8 @@ trafilatura leaves in (shortcodes, image names, "Comments are Closed", "see also
 subscription prompts, link lists) is removed by :mod:`crawlers.cleaning`. Measured on the
 trafilatura evaluation corpus, this is both more precise and more complete than trafilatura's
 precision setting alone (``bench/extraction.py``). The date is the article's own
-(:mod:`crawlers.dates`), never trafilatura's guess from the whole page, which can be the
-site's "today" header.
+(:mod:`crawlers.dates`: htmldate with the site's header left out, and what the crawl knows),
+never the site's "today" header.
 """
 
 from __future__ import annotations
@@ -29,10 +29,11 @@ from trafilatura.utils import HTML_PARSER, load_html
 
 from crawlers import trafilatura_xpaths
 from crawlers.cleaning import clean_lines, page_context
-from crawlers.dates import publication_date
+from crawlers.dates import DateHint, DateVerdict, page_date
 from crawlers.extracted import Extracted
+from crawlers.failsoft import soft
 from crawlers.languages import detect_languages
-from crawlers.metadata import page_metadata
+from crawlers.metadata import PageMetadata, page_metadata
 from crawlers.urls import host_of, is_http_url, normalize_url, registered_domain
 
 MIN_CHARS = 200
@@ -50,14 +51,23 @@ PLAIN_ELEMENTS = etree.ElementDefaultClassLookup(
 HTML_PARSER.set_element_class_lookup(PLAIN_ELEMENTS)
 
 
-def extract(html: str, url: str, *, min_chars: int = MIN_CHARS) -> Extracted | None:
-    """The article on the page, or None when the page holds none (too little main text)."""
-    tree = load_html(html)  # parsed as trafilatura parses
+def extract(
+    html: str, url: str, *, min_chars: int = MIN_CHARS, hint: DateHint | None = None
+) -> Extracted | None:
+    """The article on the page, or None when the page holds none (too little main text).
+
+    Every field but the text fails soft (:mod:`crawlers.failsoft`): one that cannot be read
+    is left empty, and the article carries a warning that says why.
+    """
+    tree = load_html(html.replace("\x00", ""))  # parsed as trafilatura parses; no NUL, ever
     if tree is None:
         return None
+    warnings: list[str] = []
     link_texts, image_names = page_context(tree)
-    published_at, date_source = publication_date(tree, url)
-    about = page_metadata(tree, url)
+    verdict = soft("date", warnings, lambda: page_date(tree, url, hint), DateVerdict(None))
+    if verdict.warning:
+        warnings.append(verdict.warning)
+    about = soft("metadata", warnings, lambda: page_metadata(tree, url), PageMetadata())
     _unlayout_tables(tree)
     with trafilatura_xpaths.answering(tree):
         text = _main_text(tree, html, url)
@@ -71,16 +81,21 @@ def extract(html: str, url: str, *, min_chars: int = MIN_CHARS) -> Extracted | N
     text = "\n".join(paragraphs)
     if len(text) < min_chars:
         return None
-    languages = tuple(detect_languages(paragraphs))
+    none: tuple[str, ...] = ()
+    languages = soft("languages", warnings, lambda: tuple(detect_languages(paragraphs)), none)
+    found = verdict.found
     return Extracted(
-        url=_canonical(url, about.url),
+        url=soft("canonical URL", warnings, lambda: _canonical(url, about.url), url),
         title=title,
         text=text,
-        published_at=published_at,
-        date_source=date_source,
+        published_at=found.utc if found else None,
+        date_source=found.source if found else None,
         authors=_authors(about.author),
         language=languages[0] if languages else None,
         languages=languages,
+        published_offset_minutes=found.offset_minutes if found else None,
+        published_day=found.day if found else None,
+        warnings=tuple(warnings),
     )
 
 

@@ -1,0 +1,136 @@
+"""Publication dates: eventwatch against htmldate, side by side on the same pages, same run.
+
+Usage: .venv/bin/python -m bench.dates --pages FOLDER [--limit N] [--wrong]
+
+FOLDER holds ``truth.json`` ({file: {"url", "date": "YYYY-MM-DD"}}) and ``pages/`` (e.g.
+../shared/eval/htmldate-dev; the pages stay there, never in the project). htmldate's own
+metric: a date on the right day is a true positive, on another day a false positive, no date
+a false negative; accuracy is tp over all pages. Each page is read without its URL, as
+htmldate's benchmark reads it; eventwatch is measured a second time with the URL, which a
+crawler always has. Exceptions are counted apart (a page that raised gives no date).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from htmldate import find_date
+from trafilatura.utils import load_html
+
+from crawlers.dates import page_date
+from crawlers.pagefile import decode
+
+DateFinder = Callable[[str, str], str | None]  # (html, url) -> "YYYY-MM-DD" or None
+
+
+@dataclass
+class Score:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    exceptions: int = 0
+    seconds: float = 0.0
+    wrong: list[str] = field(default_factory=list)
+
+    def add(self, found: str | None, truth: str, name: str) -> None:
+        if found is None:
+            self.fn += 1
+        elif found == truth:
+            self.tp += 1
+        else:
+            self.fp += 1
+            self.wrong.append(f"{name}: {found} (truth {truth})")
+
+    def row(self, label: str) -> str:
+        pages = self.tp + self.fp + self.fn
+        accuracy = self.tp / pages if pages else 0.0
+        precision = self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+        coverage = (self.tp + self.fp) / pages if pages else 0.0
+        per_page = 1000 * self.seconds / pages if pages else 0.0
+        return (
+            f"| {label:<34} | {accuracy:.3f} | {precision:.3f} | {coverage:.3f} "
+            f"| {self.exceptions:>4} | {per_page:6.1f} |"
+        )
+
+
+def _eventwatch(with_url: bool) -> DateFinder:
+    def finder(html: str, url: str) -> str | None:
+        verdict = page_date(load_html(html), url if with_url else "")
+        return verdict.found.day.isoformat() if verdict.found else None
+
+    return finder
+
+
+def _htmldate(extensive: bool) -> DateFinder:
+    def finder(html: str, url: str) -> str | None:
+        found = find_date(html, extensive_search=extensive, original_date=True)
+        return found or None
+
+    return finder
+
+
+FINDERS: dict[str, DateFinder] = {
+    "eventwatch (page only, no URL)": _eventwatch(with_url=False),
+    "eventwatch (with URL)": _eventwatch(with_url=True),
+    "htmldate 1.11 extensive": _htmldate(extensive=True),
+    "htmldate 1.11 fast": _htmldate(extensive=False),
+}
+
+
+def _run_one(finder: DateFinder, html: str, url: str, score: Score) -> str | None:
+    started = time.perf_counter()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return finder(html, url)
+    except Exception:  # counted: the point is that a page never raises
+        score.exceptions += 1
+        return None
+    finally:
+        score.seconds += time.perf_counter() - started
+
+
+def measure(folder: Path, limit: int | None) -> dict[str, Score]:
+    truth = json.loads((folder / "truth.json").read_text(encoding="utf-8"))
+    scores = {label: Score() for label in FINDERS}
+    for name, expected in list(truth.items())[:limit]:
+        html = decode((folder / "pages" / name).read_bytes())
+        for label, finder in FINDERS.items():
+            found = _run_one(finder, html, expected["url"], scores[label])
+            scores[label].add(found, expected["date"], name)
+    return scores
+
+
+def table(scores: dict[str, Score]) -> str:
+    lines = [
+        "| method                             | accuracy | precision | coverage | exceptions "
+        "| ms/page |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [score.row(label) for label, score in scores.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.dates", description=__doc__)
+    parser.add_argument("--pages", type=Path, required=True, help="htmldate-dev folder")
+    parser.add_argument("--limit", type=int, help="only the first N pages")
+    parser.add_argument("--wrong", action="store_true", help="list eventwatch's wrong dates")
+    args = parser.parse_args(argv)
+    scores = measure(args.pages, args.limit)
+    print(table(scores))
+    if args.wrong:
+        for label in list(FINDERS)[:2]:
+            print(f"\n{label}:", *scores[label].wrong, sep="\n  ")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
