@@ -1,6 +1,6 @@
 """Publication dates: eventwatch against htmldate, side by side on the same pages, same run.
 
-Usage: .venv/bin/python -m bench.dates --pages FOLDER [--limit N] [--wrong]
+Usage: .venv/bin/python -m bench.dates --pages FOLDER [--limit N] [--wrong] [--every-page EVAL]
 
 FOLDER holds ``truth.json`` ({file: {"url", "date": "YYYY-MM-DD"}}) and ``pages/`` (e.g.
 ../shared/eval/htmldate-dev; the pages stay there, never in the project). htmldate's own
@@ -8,6 +8,8 @@ metric: a date on the right day is a true positive, on another day a false posit
 a false negative; accuracy is tp over all pages. Each page is read without its URL, as
 htmldate's benchmark reads it; eventwatch is measured a second time with the URL, which a
 crawler always has. Exceptions are counted apart (a page that raised gives no date).
+``--every-page ../shared/eval`` also runs every page of both corpora through extraction as a
+crawl's worker does, and counts the pages that raised (there should be none).
 """
 
 from __future__ import annotations
@@ -118,12 +120,38 @@ def table(scores: dict[str, Score]) -> str:
     return "\n".join(lines)
 
 
+def robustness(folder: Path) -> tuple[int, int, list[str]]:
+    """Every page under ``folder``'s ``pages`` folders through what a crawl's worker does
+    (:func:`crawlers.prepared.prepare_page`): (pages, articles, the pages that raised)."""
+    from crawlers.prepared import prepare_page
+
+    pages = articles = 0
+    raised: list[str] = []
+    for path in sorted(folder.glob("*/pages/*")):
+        pages += 1
+        try:
+            found = prepare_page(decode(path.read_bytes()), path.resolve().as_uri())
+        except Exception as exc:  # counted: the point is that none raises
+            raised.append(f"{path.name}: {exc!r}")
+            continue
+        articles += found is not None
+    return pages, articles, raised
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.dates", description=__doc__)
-    parser.add_argument("--pages", type=Path, required=True, help="htmldate-dev folder")
+    parser.add_argument("--pages", type=Path, help="htmldate-dev folder")
+    parser.add_argument(
+        "--every-page", type=Path, metavar="EVAL", help="extract every page of ../shared/eval"
+    )
     parser.add_argument("--limit", type=int, help="only the first N pages")
     parser.add_argument("--wrong", action="store_true", help="list eventwatch's wrong dates")
     args = parser.parse_args(argv)
+    if args.every_page:
+        pages, articles, raised = robustness(args.every_page)
+        print(f"{pages} pages, {articles} articles, {len(raised)} exceptions", *raised, sep="\n")
+    if not args.pages:
+        return 0
     scores = measure(args.pages, args.limit)
     print(table(scores))
     if args.wrong:

@@ -21,7 +21,14 @@ from typing import TypeVar
 
 import trafilatura
 from lxml import etree
-from lxml.html import HtmlComment, HtmlElement, HtmlEntity, HtmlProcessingInstruction
+from lxml.html import (
+    HtmlComment,
+    HtmlElement,
+    HtmlEntity,
+    HTMLParser,
+    HtmlProcessingInstruction,
+    fromstring,
+)
 from trafilatura import core as trafilatura_core
 from trafilatura.htmlprocessing import convert_tags, tree_cleaning
 from trafilatura.settings import Extractor
@@ -49,6 +56,17 @@ PLAIN_ELEMENTS = etree.ElementDefaultClassLookup(
     element=HtmlElement, comment=HtmlComment, pi=HtmlProcessingInstruction, entity=HtmlEntity
 )
 HTML_PARSER.set_element_class_lookup(PLAIN_ELEMENTS)
+# For a page nested deeper than libxml2's default limit (256 levels), which it would cut off
+# with the article inside: the same parser without that limit, up to libxml2's hard one.
+DEEP_PARSER = HTMLParser(
+    collect_ids=False,
+    default_doctype=False,
+    encoding="utf-8",
+    remove_comments=True,
+    remove_pis=True,
+    huge_tree=True,
+)
+DEEP_PARSER.set_element_class_lookup(PLAIN_ELEMENTS)
 
 
 def extract(
@@ -59,7 +77,8 @@ def extract(
     Every field but the text fails soft (:mod:`crawlers.failsoft`): one that cannot be read
     is left empty, and the article carries a warning that says why.
     """
-    tree = load_html(html.replace("\x00", ""))  # parsed as trafilatura parses; no NUL, ever
+    html = html.replace("\x00", "")  # no NUL, ever: no database stores one in text
+    tree = _parsed(html)
     if tree is None:
         return None
     warnings: list[str] = []
@@ -124,9 +143,18 @@ def _main_text(tree: HtmlElement, html: str, url: str) -> str:
     return text
 
 
+def _parsed(html: str) -> HtmlElement | None:
+    """The page's tree as trafilatura parses it; a page too deep for that, without the limit."""
+    tree = load_html(html)
+    if any(error.type_name == "ERR_RESOURCE_LIMIT" for error in HTML_PARSER.error_log):
+        deep = fromstring(html.encode("utf-8", "replace"), parser=DEEP_PARSER)
+        tree = deep if deep is not None else tree
+    return tree
+
+
 def _page_tree(html: str) -> HtmlElement | None:
     """The page's tree as :func:`extract` prepares it for trafilatura."""
-    tree = load_html(html)
+    tree = _parsed(html)
     if tree is not None:
         _unlayout_tables(tree)
     return tree
