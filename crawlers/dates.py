@@ -30,7 +30,7 @@ URL_DATE = re.compile(r"/((?:19|20)\d\d)[/-](0[1-9]|1[0-2])[/-](0[1-9]|[12]\d|3[
 # Containers before the article's heading that hold the site's header: their dates are the
 # site's ("today", the latest issue), never the article's.
 CHROME = re.compile(
-    r"(?:^|[\s_-])(?:header|top|topbar|nav|navbar|navigation|menu|masthead|toolbar|banner)"
+    r"(?:^|[\s_-])(?:header|top|topbar|nav|navbar|navigation|menu|masthead|toolbar|banner|today)"
     r"(?:[\s_-]|$)",
     re.IGNORECASE,
 )
@@ -81,12 +81,12 @@ def url_day(url: str) -> date | None:
 
 
 def without_chrome(tree: HtmlElement) -> HtmlElement:
-    """A copy of the page without the header-like containers before its first ``<h1>``."""
+    """A copy of the page without the header-like containers before the article's heading."""
     return _pruned(tree, lambda e: e.tag in CHROME_TAGS or bool(CHROME.search(_label(e))))
 
 
 def article_part(tree: HtmlElement) -> HtmlElement:
-    """A copy of the page without anything of its body before its first ``<h1>``."""
+    """A copy of the page without anything of its body before the article's heading."""
     return _pruned(tree, lambda _element: True)
 
 
@@ -94,12 +94,22 @@ def _label(element: HtmlElement) -> str:
     return f"{element.get('class', '')} {element.get('id', '')}"
 
 
+def _heading(tree: HtmlElement) -> HtmlElement | None:
+    """The article's heading: the first ``<h1>``, else the one marked as the headline, else
+    the first ``<h2>`` (templates that keep ``<h1>`` for the site's name have none)."""
+    for path in ("//h1", '//*[@itemprop="headline"]', "//h2"):
+        found = tree.xpath(path)
+        if found:
+            return found[0]
+    return None
+
+
 def _pruned(tree: HtmlElement, dropped: Callable[[HtmlElement], bool]) -> HtmlElement:
-    """A copy of ``tree`` less the body's elements before the first ``<h1>`` (not its
+    """A copy of ``tree`` less the body's elements before the article's heading (not its
     ancestors) that ``dropped`` picks."""
     copied = deepcopy(tree)
     body = copied.find("body")
-    heading = next(copied.iter("h1"), None)
+    heading = _heading(copied)
     if heading is None or body is None:
         return copied
     around = set(heading.iterancestors())
