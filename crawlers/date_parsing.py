@@ -32,6 +32,7 @@ PUBLISHED_NAMES = (
 )
 YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d")
 MAX_OFFSET = timedelta(hours=14)  # the widest offset in use (Kiribati)
+FIRST_DEFAULT, SECOND_DEFAULT = datetime(2000, 1, 1), datetime(2001, 2, 28)
 MAX_LENGTH = 200  # a date is short: longer values are text, and dateutil is slow on them
 # Zone abbreviations the watched sites print after a time, as UTC offsets in seconds. dateutil
 # knows only UTC and GMT by name, and would read "23:40 MSK" as 23:40 UTC, three hours late,
@@ -67,21 +68,34 @@ def date_hint(values: Iterator[object] | tuple[object, ...], kind: str) -> DateH
 
 def parse_date(value: str) -> datetime | None:
     """A datetime from a date as pages write it, aware when the page gave a usable zone;
-    None when it is not a date (or not one from 1990 on)."""
+    None when it is not a whole date (a year and a month alone are not), or is before 1990."""
     text = _english(value.strip().replace("\x00", ""))
     if len(text) > MAX_LENGTH or not YEAR.search(text):
-        return None  # without a year dateutil would supply the current one: a guess
+        return None
+    parsed = _parsed(text, FIRST_DEFAULT)
+    if parsed is None or parsed.year < 1990:
+        return None
+    # dateutil fills what the text lacks from a default: a date read alike with two
+    # defaults is all in the text, not a guess
+    again = _parsed(text, SECOND_DEFAULT)
+    if again is None or again.date() != parsed.date():
+        return None
+    return parsed if _usable_offset(parsed) else parsed.replace(tzinfo=None)
+
+
+def _parsed(text: str, default: datetime) -> datetime | None:
     try:
         with warnings.catch_warnings():  # another zone name: read as no zone
             warnings.simplefilter("ignore", dateparser.UnknownTimezoneWarning)
-            parsed = dateparser.parse(
-                text, dayfirst=not re.match(r"^\d{4}", text), fuzzy=True, tzinfos=ZONES
+            return dateparser.parse(
+                text,
+                default=default,
+                dayfirst=not re.match(r"^\d{4}", text),
+                fuzzy=True,
+                tzinfos=ZONES,
             )
     except (ValueError, OverflowError, TypeError, LookupError):
         return None
-    if parsed.year < 1990:
-        return None
-    return parsed if _usable_offset(parsed) else parsed.replace(tzinfo=None)
 
 
 def _usable_offset(parsed: datetime) -> bool:

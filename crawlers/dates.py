@@ -18,13 +18,14 @@ import re
 import warnings
 from collections.abc import Callable
 from copy import deepcopy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
 from htmldate import find_date
 from lxml.html import HtmlElement
 
 from crawlers.date_parsing import DateHint, published_stamps
+from crawlers.date_places import date_places, day_at
 
 URL_DATE = re.compile(r"/((?:19|20)\d\d)[/-](0[1-9]|1[0-2])[/-](0[1-9]|[12]\d|3[01])(?:/|[-_]|$)")
 # Containers before the article's heading that hold the site's header: their dates are the
@@ -60,6 +61,7 @@ class PageDate:
 class DateVerdict:
     found: PageDate | None
     warning: str | None = None  # why a date seen was not given
+    places: tuple[str, ...] = ()  # where a day two signals confirm is stated (date_places)
 
 
 def stamp_date(stamp: datetime, source: str) -> PageDate:
@@ -140,9 +142,11 @@ def page_date(
     url: str = "",
     hint: DateHint | None = None,
     *,
+    site_places: tuple[str, ...] = (),
     now: datetime | None = None,
 ) -> DateVerdict:
-    """The article's date from the page, its URL and the crawler's hint; see the module."""
+    """The article's date from the page, its URL, the crawler's hint and the places where
+    the site states its dates (:mod:`crawlers.date_places`); see the module."""
     today = (now or datetime.now(UTC)).date()
     latest = today + timedelta(days=1)
     stamps = [] if tree is None else published_stamps(tree)
@@ -155,12 +159,57 @@ def page_date(
     if tree is None:
         return DateVerdict(others[0] if others else None)
     page = without_chrome(tree)
+    article = article_part(page)
     fast = _htmldate(page, extensive=False, latest=latest)
+    confirmed = _confirmed(fast, others, stated, hinted)
+    if confirmed is not None:
+        return DateVerdict(confirmed, places=date_places(article, confirmed.day))
+    at_place = day_at(article, site_places) if site_places else None
+    if at_place is not None and at_place <= latest:
+        return DateVerdict(_with_time(day_date(at_place, "site"), others))
     if fast is not None:
-        return _confirmed(fast, others, today, tree, latest)
-    if others:
-        return DateVerdict(others[0])
-    return _from_text(page, latest)
+        return _not_today(DateVerdict(day_date(fast, "page")), today, article, latest)
+    if others:  # a visible place naming the day confirms a stamp or hint
+        return DateVerdict(others[0], places=date_places(article, others[0].day))
+    return _not_today(_from_text(page, latest), today, article, latest)
+
+
+def _confirmed(
+    day: date | None, others: list[PageDate], stated: PageDate | None, hinted: PageDate | None
+) -> PageDate | None:
+    """The day htmldate found, as another signal naming it gives it (time and offset), when
+    one does; a stated stamp and the crawler's hint that agree confirm each other too."""
+    for other in others:
+        if day is not None and other.day == day:
+            return other
+    if stated is not None and hinted is not None and stated.day == hinted.day:
+        return stated
+    return None
+
+
+def _with_time(found: PageDate, others: list[PageDate]) -> PageDate:
+    """``found`` with the time and offset of another signal of the same day, if any."""
+    return next((replace(o, source=found.source) for o in others if o.day == found.day), found)
+
+
+def _not_today(
+    verdict: DateVerdict, today: date, article: HtmlElement, latest: date
+) -> DateVerdict:
+    """htmldate's day, named by nothing else: the crawl's own day must be in the article,
+    not in the page's top, where it is the site's "today"."""
+    found = verdict.found
+    if found is None or found.day != today:
+        return verdict
+    extensive = found.source == "text"
+    if _htmldate(article, extensive=extensive, latest=latest) == today:
+        return verdict
+    return DateVerdict(None, f"date: {today.isoformat()} is today's, above the article")
+
+
+def _hint_date(hint: DateHint | None, latest: date) -> PageDate | None:
+    if hint is None or hint.stamp.date() > latest:
+        return None
+    return stamp_date(hint.stamp, hint.kind)
 
 
 def _from_text(page: HtmlElement, latest: date) -> DateVerdict:
@@ -173,23 +222,3 @@ def _from_text(page: HtmlElement, latest: date) -> DateVerdict:
     if last == first:
         return DateVerdict(day_date(first, "text"))
     return DateVerdict(None, f"date: {first.isoformat()} or {last} by the text alone, not given")
-
-
-def _hint_date(hint: DateHint | None, latest: date) -> PageDate | None:
-    if hint is None or hint.stamp.date() > latest:
-        return None
-    return stamp_date(hint.stamp, hint.kind)
-
-
-def _confirmed(
-    day: date, others: list[PageDate], today: date, tree: HtmlElement, latest: date
-) -> DateVerdict:
-    """The day htmldate found, with the time and offset of a signal that names it too. The
-    crawl's own day, named by nothing else, must be in the article, not in the page's top:
-    there it is the site's "today"."""
-    for other in others:
-        if other.day == day:
-            return DateVerdict(other)
-    if day == today and _htmldate(article_part(tree), extensive=False, latest=latest) != day:
-        return DateVerdict(None, f"date: {day.isoformat()} is today's, above the article")
-    return DateVerdict(day_date(day, "page"))

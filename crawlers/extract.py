@@ -70,7 +70,12 @@ DEEP_PARSER.set_element_class_lookup(PLAIN_ELEMENTS)
 
 
 def extract(
-    html: str, url: str, *, min_chars: int = MIN_CHARS, hint: DateHint | None = None
+    html: str,
+    url: str,
+    *,
+    min_chars: int = MIN_CHARS,
+    hint: DateHint | None = None,
+    site_places: tuple[str, ...] = (),
 ) -> Extracted | None:
     """The article on the page, or None when the page holds none (too little main text).
 
@@ -83,7 +88,8 @@ def extract(
         return None
     warnings: list[str] = []
     link_texts, image_names = page_context(tree)
-    verdict = soft("date", warnings, lambda: page_date(tree, url, hint), DateVerdict(None))
+    dated = lambda: page_date(tree, url, hint, site_places=site_places)  # noqa: E731
+    verdict = soft("date", warnings, dated, DateVerdict(None))
     if verdict.warning:
         warnings.append(verdict.warning)
     about = soft("metadata", warnings, lambda: page_metadata(tree, url), PageMetadata())
@@ -115,6 +121,7 @@ def extract(
         published_offset_minutes=found.offset_minutes if found else None,
         published_day=found.day if found else None,
         warnings=tuple(warnings),
+        date_places=verdict.places,
     )
 
 

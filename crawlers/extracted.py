@@ -23,3 +23,4 @@ class Extracted:
     published_offset_minutes: int | None = None  # the UTC offset the page gave, if any
     published_day: date | None = None  # the calendar day the page states
     warnings: tuple[str, ...] = ()  # fields that could not be read, and why
+    date_places: tuple[str, ...] = ()  # where the page stated its confirmed date

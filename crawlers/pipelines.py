@@ -20,6 +20,7 @@ from twisted.internet.task import LoopingCall
 
 from crawlers.database import crawl_database, store_thread
 from crawlers.items import PageItem
+from crawlers.sitedates import SiteDateBook, stored_places
 from crawlers.sitelines import SiteLineBook, stored_texts
 from crawlers.urls import normalize_url
 from crawlers.workers import extract_page
@@ -50,7 +51,9 @@ class ExtractPipeline:
         self.stats = crawler.stats
         self.workers = crawler.settings.getint("EVENTWATCH_EXTRACT_WORKERS")
         self.server_started = False
-        self.site_lines = SiteLineBook(stored_texts(crawler.settings.get("EVENTWATCH_DATABASE")))
+        database = crawler.settings.get("EVENTWATCH_DATABASE")
+        self.site_lines = SiteLineBook(stored_texts(database))
+        self.date_places = SiteDateBook(stored_places(database))
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -69,7 +72,8 @@ class ExtractPipeline:
         from storage.articles import NewArticle
 
         try:
-            prepared = await extract_page(item.html, item.url, self.workers, item.date_hint)
+            places = self.date_places.places(item.source)
+            prepared = await extract_page(item.html, item.url, self.workers, item.date_hint, places)
         except Exception as exc:  # a broken page is recorded, never fatal to the crawl
             _count(self.stats, "extract_error")
             logger.warning("source=%s url=%s extraction failed: %r", item.source, item.url, exc)
@@ -78,6 +82,7 @@ class ExtractPipeline:
             _count(self.stats, "not_article")
             raise DropItem(f"no article at {item.url}", log_level="DEBUG")
         found, named, keys = prepared.found, prepared.named, prepared.keys
+        self.date_places.learn(item.source, found.date_places)
         warnings = list(found.warnings)
         text = self.site_lines.clean(item.source, found.url, found.text)
         if text != found.text:  # recurring lines went: what depends on the text, again
@@ -105,6 +110,7 @@ class ExtractPipeline:
             dates_mentioned=named.dates,
             keys=keys,
             warnings=tuple(warnings),
+            date_places=found.date_places,
         )
 
 

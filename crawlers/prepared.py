@@ -28,11 +28,14 @@ class PreparedPage:
     keys: TextKeys  # likewise
 
 
-def prepare_page(html: str, url: str, hint: DateHint | None = None) -> PreparedPage | None:
-    """The article on the page with its entities and comparison keys; None if no article."""
+def prepare_page(
+    html: str, url: str, hint: DateHint | None = None, site_places: tuple[str, ...] = ()
+) -> PreparedPage | None:
+    """The article on the page with its entities and comparison keys; None if no article.
+    ``hint`` and ``site_places``: what the crawl knows of its date (:mod:`crawlers.dates`)."""
     from crawlers.extract import extract
 
-    found = extract(html, url, hint=hint)
+    found = extract(html, url, hint=hint, site_places=site_places)
     if found is None:
         return None
     warnings = list(found.warnings)

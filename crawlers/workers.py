@@ -74,7 +74,11 @@ def _pool_of(size: int) -> LoopPool:
 
 
 async def extract_page(
-    html: str, url: str, workers: int, hint: DateHint | None = None
+    html: str,
+    url: str,
+    workers: int,
+    hint: DateHint | None = None,
+    site_places: tuple[str, ...] = (),
 ) -> PreparedPage | None:
     """The page's article, extracted and prepared in a worker (here, with ``workers`` at 0).
 
@@ -86,12 +90,14 @@ async def extract_page(
         # needs trafilatura, and loading it is most of a short crawl's time
         from crawlers.prepared import prepare_page
 
-        return prepare_page(html, url, hint)
+        return prepare_page(html, url, hint, site_places)
     from crawlers.prepared import prepare_page  # does not import trafilatura itself
 
     pool = _pool_of(workers)
     try:
-        prepared: PreparedPage | None = await pool.submit(prepare_page, html, url, hint)
+        prepared: PreparedPage | None = await pool.submit(
+            prepare_page, html, url, hint, site_places
+        )
     except WorkerDied:
         logger.warning("an extraction worker died on %s; starting another", url)
         raise

@@ -62,6 +62,7 @@ class NewArticle:
     dates_mentioned: tuple[tuple[str, date, date], ...] = ()  # (words, first day, last day)
     keys: TextKeys | None = None  # of exactly this title and text, if computed beforehand
     warnings: tuple[str, ...] = ()  # fields of the page that could not be read
+    date_places: tuple[str, ...] = ()  # where the page stated its confirmed date
 
 
 Outcome = Literal["new", "duplicate"]
@@ -147,6 +148,7 @@ def _insert(session: Session, source: Source, item: NewArticle, given: TextKeys)
         "published_day": _published_day(item),
         "date_source": item.date_source,
         "warnings": list(item.warnings),
+        "date_places": list(item.date_places),
         "authors": list(item.authors),
         "language": item.language,
         "languages": list(item.languages),

@@ -123,6 +123,8 @@ class Article(Base):
     date_source: Mapped[str | None] = mapped_column(String(16))
     # Fields of the page that could not be read, one line each (crawlers.failsoft).
     warnings: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    # Where the page stated its confirmed date (crawlers.date_places): per-site learning.
+    date_places: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
     authors: Mapped[list[Any]] = mapped_column(default=list)
     language: Mapped[str | None] = mapped_column(String(16))
     languages: Mapped[list[Any]] = mapped_column(default=list)

@@ -2,7 +2,8 @@
 
 ``published_offset_minutes`` is the UTC offset the page gave with its date, ``published_day``
 the calendar day the page states (an article of 15 February 01:00 +05:00 is of 15 February),
-``warnings`` the fields of the page that could not be read. Articles stored before this
+``warnings`` the fields of the page that could not be read, ``date_places`` where the page
+stated its confirmed date (learned per source, crawlers.sitedates). Articles stored before this
 revision get the day of their UTC instant: their offset was not kept.
 
 Revision ID: dates_0003
@@ -26,6 +27,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("published_offset_minutes", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("published_day", sa.Date(), nullable=True))
         batch_op.add_column(sa.Column("warnings", sa.JSON(), server_default="[]", nullable=False))
+        batch_op.add_column(
+            sa.Column("date_places", sa.JSON(), server_default="[]", nullable=False)
+        )
     articles = sa.table(
         "articles", sa.column("published_at", sa.DateTime()), sa.column("published_day", sa.Date())
     )
@@ -37,5 +41,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for column in ("warnings", "published_day", "published_offset_minutes"):
+    for column in ("date_places", "warnings", "published_day", "published_offset_minutes"):
         op.drop_column("articles", column)
