@@ -51,7 +51,7 @@ from crawlers.links import (
 from crawlers.report import Validators
 from crawlers.sources import CrawlSource
 from crawlers.urls import clean_url, normalize_url, on_site
-from crawlers.xmlguard import parse_feed, without_doctype
+from crawlers.xmlguard import news_publication_dates, parse_feed, without_doctype
 
 logger = logging.getLogger(__name__)
 
@@ -230,8 +230,7 @@ class SiteSpider(Spider):
             return
         entries.sort(key=lambda e: e.get("lastmod", ""), reverse=True)
         urls = [clean_url(e["loc"]) for e in entries]
-        pairs = zip(urls, entries, strict=True)
-        hints = {u: date_hint((e.get("lastmod"),), "lastmod") for u, e in pairs}
+        hints = _sitemap_hints(urls, entries, news_publication_dates(body))
         yield from self._article_requests(
             tuple(u for u in urls if on_site(u, self.domains) and self._wanted(u)),
             {u: h for u, h in hints.items() if h},
@@ -302,6 +301,17 @@ def _expected_skip(request: Request, reason: BaseException) -> bool:
     if text.startswith("Forbidden by robots.txt"):
         return True
     return text.startswith(OFF_SITE) and not request.meta.get("redirect_urls")
+
+
+def _sitemap_hints(
+    urls: list[str], entries: list[dict[str, Any]], published: Mapping[str, str]
+) -> dict[str, DateHint | None]:
+    """Each entry's news:publication_date, else its lastmod (a change, not a publication)."""
+    return {
+        url: date_hint((published.get(entry["loc"].strip()),), "sitemap")
+        or date_hint((entry.get("lastmod"),), "lastmod")
+        for url, entry in zip(urls, entries, strict=True)
+    }
 
 
 def _feed_hint(entry: Mapping[str, Any]) -> DateHint | None:

@@ -226,3 +226,30 @@ def test_a_crawl_dates_a_page_by_the_feed_item_that_led_to_it(tmp_path: Path) ->
     assert (article.date_source, article.published_day) == ("feed", date(2024, 3, 13))
     assert article.published_offset_minutes == 300
     assert article.published_at == datetime(2024, 3, 12, 20, 0, tzinfo=UTC)
+
+
+def test_a_crawl_dates_a_page_by_its_news_sitemap_entry_before_its_lastmod(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "gazette"
+    (root / "news").mkdir(parents=True)
+    (root / "news" / "talks.html").write_text(page(meta=False, stamp=""), encoding="utf-8")
+    (root / "index.html").write_text("<html><body><h1>Gazette</h1></body></html>", "utf-8")
+    (root / "sitemap.xml").write_text(
+        '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
+        'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">'
+        "<url><loc>{{BASE}}/news/talks.html</loc><lastmod>2024-06-01</lastmod>"
+        "<news:news><news:publication_date>2024-03-12T08:00:00-04:00</news:publication_date>"
+        "</news:news></url></urlset>",
+        encoding="utf-8",
+    )
+    with serve(root) as site:
+        source = source_yaml("gazette", site.base_url, sitemaps=[site.base_url + "/sitemap.xml"])
+        result = run_cli(write_config(tmp_path, [source]), "crawl", "gazette", "--no-alerts")
+    assert "new articles 1" in result.stdout, result.stdout + result.stderr
+    db = Database(f"sqlite:///{tmp_path / 'eventwatch.db'}")
+    with db.session() as session:
+        (article,) = session.scalars(select(Article)).all()
+    db.dispose()
+    assert (article.date_source, article.published_day) == ("sitemap", date(2024, 3, 12))
+    assert article.published_offset_minutes == -240
