@@ -26,6 +26,7 @@ from pathlib import Path
 from htmldate import find_date
 from trafilatura.utils import load_html
 
+from bench.figures import Figure
 from crawlers.dates import page_date
 from crawlers.pagefile import decode
 
@@ -50,14 +51,26 @@ class Score:
             self.fp += 1
             self.wrong.append(f"{name}: {found} (truth {truth})")
 
+    @property
+    def pages(self) -> int:
+        return self.tp + self.fp + self.fn
+
+    @property
+    def accuracy(self) -> float:
+        return self.tp / self.pages if self.pages else 0.0
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+
+    def counts(self) -> dict[str, float]:
+        return {"tp": self.tp, "fp": self.fp, "fn": self.fn, "exceptions": self.exceptions}
+
     def row(self, label: str) -> str:
-        pages = self.tp + self.fp + self.fn
-        accuracy = self.tp / pages if pages else 0.0
-        precision = self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
-        coverage = (self.tp + self.fp) / pages if pages else 0.0
-        per_page = 1000 * self.seconds / pages if pages else 0.0
+        coverage = (self.tp + self.fp) / self.pages if self.pages else 0.0
+        per_page = 1000 * self.seconds / self.pages if self.pages else 0.0
         return (
-            f"| {label:<34} | {accuracy:.3f} | {precision:.3f} | {coverage:.3f} "
+            f"| {label:<34} | {self.accuracy:.3f} | {self.precision:.3f} | {coverage:.3f} "
             f"| {self.exceptions:>4} | {per_page:6.1f} |"
         )
 
@@ -78,10 +91,11 @@ def _htmldate(extensive: bool) -> DateFinder:
     return finder
 
 
+PAGE_ONLY, HTMLDATE = "eventwatch (page only, no URL)", "htmldate 1.11 extensive"
 FINDERS: dict[str, DateFinder] = {
-    "eventwatch (page only, no URL)": _eventwatch(with_url=False),
+    PAGE_ONLY: _eventwatch(with_url=False),
     "eventwatch (with URL)": _eventwatch(with_url=True),
-    "htmldate 1.11 extensive": _htmldate(extensive=True),
+    HTMLDATE: _htmldate(extensive=True),
     "htmldate 1.11 fast": _htmldate(extensive=False),
 }
 
@@ -136,6 +150,32 @@ def robustness(folder: Path) -> tuple[int, int, list[str]]:
             continue
         articles += found is not None
     return pages, articles, raised
+
+
+TARGET_ACCURACY, TARGET_PRECISION = 0.93, 0.95  # issue 26, pages read without their URL
+
+
+def date_figures(folder: Path, raw: dict[str, object]) -> list[Figure]:
+    """The dates rows of ``make bench``: eventwatch page-only against htmldate's extensive
+    search, and the targets."""
+    scores = measure(folder, None)
+    raw["dates"] = {label: score.counts() for label, score in scores.items()}
+    ours, theirs = scores[PAGE_ONLY], scores[HTMLDATE]
+    return [
+        Figure(
+            "dates: accuracy, page only",
+            f"{ours.accuracy:.3f}",
+            f"htmldate {theirs.accuracy:.3f}; target >= {TARGET_ACCURACY}",
+            ours.accuracy >= TARGET_ACCURACY,
+        ),
+        Figure(
+            "dates: precision, page only",
+            f"{ours.precision:.3f}",
+            f"htmldate {theirs.precision:.3f}; target >= {TARGET_PRECISION}",
+            ours.precision >= TARGET_PRECISION,
+        ),
+        Figure("dates: exceptions", str(ours.exceptions), "0", ours.exceptions == 0),
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
