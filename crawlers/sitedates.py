@@ -11,8 +11,12 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
 
-from crawlers.database import crawl_database
+from crawlers.database import stored_reader
+
+if TYPE_CHECKING:
+    from storage.db import Database
 
 logger = logging.getLogger(__name__)
 
@@ -48,20 +52,11 @@ class SiteDateBook:
 
 
 def stored_places(database: str | None) -> PlacesLoader | None:
-    """A loader of a source's stored date places from the crawl's database, if it has one;
-    a database that cannot be read costs the stored evidence, never the crawl."""
-    if not database:
-        return None
+    """A loader of a source's stored date places from the crawl's database, if it has one."""
 
-    def load(source: str) -> list[list[str]]:
-        from sqlalchemy.exc import SQLAlchemyError
+    def read(db: Database, source: str) -> list[list[str]]:
+        from storage.sitetext import source_date_places  # at the first article, not before
 
-        from storage.sitetext import source_date_places
+        return source_date_places(db, source)
 
-        try:
-            return source_date_places(crawl_database(database), source)
-        except SQLAlchemyError as exc:
-            logger.warning("source=%s stored date places unreadable: %r", source, exc)
-            return []
-
-    return load
+    return stored_reader(database, read, "stored date places")
