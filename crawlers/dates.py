@@ -2,14 +2,17 @@
 
 htmldate reads the page: its fast search (meta tags, JSON-LD, date-like elements, timestamps
 in the markup) and, when that finds nothing, its extensive search of the free text. The
-site's header is taken out first, so that its "today" date is never the article's. The
-page's own ``article:published_time`` or JSON-LD ``datePublished`` then gives the time and
-offset of that day, and a crawler adds what a page-only reader lacks: a date in the URL and
-the date of the feed item or sitemap entry that led to the page (:class:`DateHint`).
+site's header is taken out first, so that its "today" date is never the article's. A crawler
+adds what a page-only reader lacks: a date in the URL, the date of the feed item or sitemap
+entry that led to the page (:class:`DateHint`), and where the site's template states its
+dates, learned over its stored pages (:mod:`crawlers.date_places`).
 
-A date only the extensive search found is weak (a guess from the text): it is given when the
-text names no other date, else the page gets no date and a warning says which were seen.
-Never a date in the future, and never the crawl's own day found only in the page's text.
+In order: htmldate's day when another signal names it too (the page's published stamp, the
+hint or the URL, whose time and offset it then takes); else the day at the site's learned
+place; else htmldate's day alone; else the stamp, the hint, the URL. A date only the
+extensive search found is weak (a guess from the text): it is given when the text names no
+other date, else the page gets no date and a warning says which were seen. Never a date in
+the future, and never the crawl's own day found only above the article.
 """
 
 from __future__ import annotations
