@@ -31,15 +31,20 @@ def place_of(element: HtmlElement) -> str | None:
     return ".".join([str(element.tag), *classes]) if classes else None
 
 
-def _stated(element: HtmlElement) -> date | None:
+def _statement(element: HtmlElement) -> str | None:
+    """The element's own date line (a ``datetime`` or ``content`` value, else its text);
+    None for a container or a text too long to be one."""
     value = element.get("datetime") or element.get("content")
     if not value:
         if len(element) > MAX_CHILDREN:
             return None  # a container: its text is a part of the page, not a date line
         value = " ".join(element.text_content().split())
-    if len(value) > MAX_TEXT or not YEAR.search(value):
-        return None
-    stamp = parse_date(value)
+    return value if len(value) <= MAX_TEXT and YEAR.search(value) else None
+
+
+def _stated(element: HtmlElement) -> date | None:
+    value = _statement(element)
+    stamp = parse_date(value) if value else None
     return stamp.date() if stamp else None
 
 
@@ -52,12 +57,33 @@ def _named(article: HtmlElement) -> Iterator[tuple[str, HtmlElement]]:
 def date_places(article: HtmlElement, day: date) -> tuple[str, ...]:
     """The places in ``article`` (the page from its heading on) that state ``day``."""
     found: dict[str, None] = {}
-    for place, element in _named(article):
-        if place not in found and _stated(element) == day:
+    digits = (str(day.year), str(day.day))  # in any way of writing the day: parse no other
+    for element in _holding(article, str(day.year)):
+        value = _statement(element)
+        if value is None or not all(part in value for part in digits):
+            continue
+        place = place_of(element)
+        if place is None or place in found:
+            continue
+        stamp = parse_date(value)
+        if stamp is not None and stamp.date() == day:
             found[place] = None
             if len(found) >= MAX_PLACES:
                 break
     return tuple(found)
+
+
+def _holding(article: HtmlElement, year: str) -> Iterator[HtmlElement]:
+    """The elements whose attributes or own text name ``year``, each followed by its parent
+    and grandparent (a label and the day are often apart), each once."""
+    named = f'contains(@datetime, "{year}") or contains(@content, "{year}")'
+    seen: set[HtmlElement] = set()
+    for hit in article.xpath(f'.//*[{named}] | .//text()[contains(., "{year}")]/..'):
+        parent = hit.getparent()
+        for element in (hit, parent, None if parent is None else parent.getparent()):
+            if element is not None and element not in seen and isinstance(element.tag, str):
+                seen.add(element)
+                yield element
 
 
 def day_at(article: HtmlElement, places: tuple[str, ...]) -> date | None:

@@ -90,9 +90,10 @@ def without_chrome(tree: HtmlElement) -> HtmlElement:
     return _pruned(tree, lambda e: e.tag in CHROME_TAGS or bool(CHROME.search(_label(e))))
 
 
-def article_part(tree: HtmlElement) -> HtmlElement:
-    """A copy of the page without anything of its body before the article's heading."""
-    return _pruned(tree, lambda _element: True)
+def article_part(tree: HtmlElement, *, in_place: bool = False) -> HtmlElement:
+    """The page without anything of its body before the article's heading: a copy, or
+    ``tree`` itself ``in_place``."""
+    return _pruned(tree, lambda _element: True, in_place=in_place)
 
 
 def _label(element: HtmlElement) -> str:
@@ -109,10 +110,12 @@ def _heading(tree: HtmlElement) -> HtmlElement | None:
     return None
 
 
-def _pruned(tree: HtmlElement, dropped: Callable[[HtmlElement], bool]) -> HtmlElement:
-    """A copy of ``tree`` less the body's elements before the article's heading (not its
-    ancestors) that ``dropped`` picks."""
-    copied = deepcopy(tree)
+def _pruned(
+    tree: HtmlElement, dropped: Callable[[HtmlElement], bool], *, in_place: bool = False
+) -> HtmlElement:
+    """``tree`` (a copy of it unless ``in_place``) less the body's elements before the
+    article's heading (not its ancestors) that ``dropped`` picks."""
+    copied = tree if in_place else deepcopy(tree)
     body = copied.find("body")
     heading = _heading(copied)
     if heading is None or body is None:
@@ -161,9 +164,11 @@ def page_date(
         others.append(day_date(from_url, "url"))
     if tree is None:
         return DateVerdict(others[0] if others else None)
-    page = without_chrome(tree)
-    article = article_part(page)
+    page = without_chrome(tree)  # this call's own copy: pruned further in place below
     fast = _htmldate(page, extensive=False, latest=latest)
+    if fast is None and not others and not site_places:
+        return _not_today(_from_text(page, latest), today, lambda: article_part(page), latest)
+    article = article_part(page, in_place=True)
     confirmed = _confirmed(fast, others, stated, hinted)
     if confirmed is not None:
         return DateVerdict(confirmed, places=date_places(article, confirmed.day))
@@ -171,10 +176,11 @@ def page_date(
     if at_place is not None and at_place <= latest:
         return DateVerdict(_with_time(day_date(at_place, "site"), others))
     if fast is not None:
-        return _not_today(DateVerdict(day_date(fast, "page")), today, article, latest)
+        verdict = DateVerdict(day_date(fast, "page"))
+        return _not_today(verdict, today, lambda: article, latest)
     if others:  # a visible place naming the day confirms a stamp or hint
         return DateVerdict(others[0], places=date_places(article, others[0].day))
-    return _not_today(_from_text(page, latest), today, article, latest)
+    return _not_today(_from_text(article, latest), today, lambda: article, latest)
 
 
 def _confirmed(
@@ -196,7 +202,7 @@ def _with_time(found: PageDate, others: list[PageDate]) -> PageDate:
 
 
 def _not_today(
-    verdict: DateVerdict, today: date, article: HtmlElement, latest: date
+    verdict: DateVerdict, today: date, article: Callable[[], HtmlElement], latest: date
 ) -> DateVerdict:
     """htmldate's day, named by nothing else: the crawl's own day must be in the article,
     not in the page's top, where it is the site's "today"."""
@@ -204,7 +210,7 @@ def _not_today(
     if found is None or found.day != today:
         return verdict
     extensive = found.source == "text"
-    if _htmldate(article, extensive=extensive, latest=latest) == today:
+    if _htmldate(article(), extensive=extensive, latest=latest) == today:
         return verdict
     return DateVerdict(None, f"date: {today.isoformat()} is today's, above the article")
 
