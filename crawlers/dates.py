@@ -1,18 +1,16 @@
 """The article's publication date: the instant, its UTC offset, and the day the page states.
 
-htmldate reads the page: its fast search (meta tags, JSON-LD, date-like elements, timestamps
-in the markup) and, when that finds nothing, its extensive search of the free text. The
-site's header is taken out first, so that its "today" date is never the article's. A crawler
-adds what a page-only reader lacks: a date in the URL, the date of the feed item or sitemap
-entry that led to the page (:class:`DateHint`), and where the site's template states its
-dates, learned over its stored pages (:mod:`crawlers.date_places`).
+htmldate's fast search reads the page (meta tags, JSON-LD, date-like elements, timestamps in
+the markup), with the site's header taken out first, so that its "today" date is never the
+article's. A crawler adds what a page-only reader lacks: a date in the URL, the date of the
+feed item or sitemap entry that led to the page (:class:`DateHint`), and where the site's
+template states its dates, learned over its stored pages (:mod:`crawlers.date_places`).
 
 In order: htmldate's day when another signal names it too (the page's published stamp, the
 hint or the URL, whose time and offset it then takes); else the day at the site's learned
-place; else htmldate's day alone; else the stamp, the hint, the URL. A date only the
-extensive search found is weak (a guess from the text): it is given when the text names no
-other date, else the page gets no date and a warning says which were seen. Never a date in
-the future, and never the crawl's own day found only above the article.
+place; else htmldate's day alone; else the stamp, the hint, the URL; else the first full
+date of the text after the heading, where a byline states it. Never a date in the future,
+and never the crawl's own day found only above the article (a warning says so).
 """
 
 from __future__ import annotations
@@ -27,8 +25,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from htmldate import find_date
 from lxml.html import HtmlElement
 
-from crawlers.date_parsing import DateHint, published_stamps
+from crawlers.date_parsing import YEAR, DateHint, published_stamps
 from crawlers.date_places import date_places, day_at
+from crawlers.mentioned_dates import mentioned_dates
 
 URL_DATE = re.compile(r"/((?:19|20)\d\d)[/-](0[1-9]|1[0-2])[/-](0[1-9]|[12]\d|3[01])(?:/|[-_]|$)")
 # Containers before the article's heading that hold the site's header: their dates are the
@@ -132,13 +131,12 @@ def _pruned(
     return copied
 
 
-def _htmldate(
-    tree: HtmlElement, *, extensive: bool, latest: date, original: bool = True
-) -> date | None:
+def _htmldate(tree: HtmlElement, latest: date) -> date | None:
+    """htmldate's fast search for the original date, never after ``latest``."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         found = find_date(
-            tree, extensive_search=extensive, original_date=original, max_date=latest.isoformat()
+            tree, extensive_search=False, original_date=True, max_date=latest.isoformat()
         )
     return date.fromisoformat(found) if found else None
 
@@ -165,9 +163,7 @@ def page_date(
     if tree is None:
         return DateVerdict(others[0] if others else None)
     page = without_chrome(tree)  # this call's own copy: pruned further in place below
-    fast = _htmldate(page, extensive=False, latest=latest)
-    if fast is None and not others and not site_places:
-        return _not_today(_from_text(page, latest), today, lambda: article_part(page), latest)
+    fast = _htmldate(page, latest)
     article = article_part(page, in_place=True)
     confirmed = _confirmed(fast, others, stated, hinted)
     if confirmed is not None:
@@ -176,11 +172,10 @@ def page_date(
     if at_place is not None and at_place <= latest:
         return DateVerdict(_with_time(day_date(at_place, "site"), others))
     if fast is not None:
-        verdict = DateVerdict(day_date(fast, "page"))
-        return _not_today(verdict, today, lambda: article, latest)
+        return _not_today(fast, today, article, latest)
     if others:  # a visible place naming the day confirms a stamp or hint
         return DateVerdict(others[0], places=date_places(article, others[0].day))
-    return _not_today(_from_text(article, latest), today, lambda: article, latest)
+    return _from_text(article, latest)
 
 
 def _confirmed(
@@ -201,18 +196,12 @@ def _with_time(found: PageDate, others: list[PageDate]) -> PageDate:
     return next((replace(o, source=found.source) for o in others if o.day == found.day), found)
 
 
-def _not_today(
-    verdict: DateVerdict, today: date, article: Callable[[], HtmlElement], latest: date
-) -> DateVerdict:
+def _not_today(day: date, today: date, article: HtmlElement, latest: date) -> DateVerdict:
     """htmldate's day, named by nothing else: the crawl's own day must be in the article,
     not in the page's top, where it is the site's "today"."""
-    found = verdict.found
-    if found is None or found.day != today:
-        return verdict
-    extensive = found.source == "text"
-    if _htmldate(article(), extensive=extensive, latest=latest) == today:
-        return verdict
-    return DateVerdict(None, f"date: {today.isoformat()} is today's, above the article")
+    if day == today and _htmldate(article, latest) != today:
+        return DateVerdict(None, f"date: {today.isoformat()} is today's, above the article")
+    return DateVerdict(day_date(day, "page"))
 
 
 def _hint_date(hint: DateHint | None, latest: date) -> PageDate | None:
@@ -221,13 +210,12 @@ def _hint_date(hint: DateHint | None, latest: date) -> PageDate | None:
     return stamp_date(hint.stamp, hint.kind)
 
 
-def _from_text(page: HtmlElement, latest: date) -> DateVerdict:
-    """htmldate's extensive search of the text, taken only when its earliest and its latest
-    date are one day: the text names no other date it could be."""
-    first = _htmldate(page, extensive=True, latest=latest)
-    if first is None:
-        return DateVerdict(None)
-    last = _htmldate(page, extensive=True, latest=latest, original=False)
-    if last == first:
-        return DateVerdict(day_date(first, "text"))
-    return DateVerdict(None, f"date: {first.isoformat()} or {last} by the text alone, not given")
+def _from_text(article: HtmlElement, latest: date) -> DateVerdict:
+    """The first day, year included, that the page's text names from its heading on: where
+    a byline would state it. A text search of our own (:mod:`crawlers.mentioned_dates`), not
+    htmldate's extensive one, whose first use in a process loads every locale of dateparser:
+    seconds of CPU in each extraction worker of every crawl."""
+    text = " ".join(article.text_content().split())
+    named = [m.start for m in mentioned_dates(text) if m.start == m.end and YEAR.search(m.text)]
+    days = [day for day in named if day <= latest]
+    return DateVerdict(day_date(days[0], "text") if days else None)

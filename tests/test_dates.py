@@ -137,12 +137,14 @@ def test_a_dated_url_dates_a_page_without_one() -> None:
     assert (verdict.found.day, verdict.found.source) == (date(2024, 3, 12), "url")
 
 
-def test_a_text_naming_several_days_gives_no_date_and_says_so() -> None:
-    text = "<p>Talks were held on 5 January 2024.</p><p>They resumed on 12 March 2024.</p>"
-    verdict = page_date(tree(page(meta=False, stamp="", extra=text)))
-    assert verdict.found is None
-    assert verdict.warning is not None
-    assert "2024-01-05" in verdict.warning
+def test_without_other_signals_the_text_s_first_full_date_after_the_heading_is_taken() -> None:
+    text = "<p>Talks were held on 5 January 2024.</p><p>They resumed on 12 März 2024.</p>"
+    html = page(meta=False, stamp="", extra=text).replace(
+        '<div class="top">Home</div>', '<div class="site">Issue of 1 January 2024</div>'
+    )
+    verdict = page_date(tree(html))
+    assert verdict.found is not None
+    assert (verdict.found.day, verdict.found.source) == (date(2024, 1, 5), "text")
 
 
 def test_a_future_date_is_never_given() -> None:
@@ -151,14 +153,21 @@ def test_a_future_date_is_never_given() -> None:
     assert verdict.found is None or verdict.found.day <= date.today() + timedelta(days=1)
 
 
-def test_today_above_the_article_is_not_its_date() -> None:
+@pytest.mark.parametrize(
+    "above",
+    [
+        "<div class='site'>Thursday, December 26, 2024</div>",
+        "<div class='site'><time datetime='2024-12-26'>Thursday, December 26, 2024</time></div>",
+    ],
+)
+def test_today_above_the_article_is_not_its_date(above: str) -> None:
     now = datetime(2024, 12, 26, 12, tzinfo=UTC)
-    html = page(meta=False, stamp="").replace(
-        '<div class="top">Home</div>', '<div class="site">Thursday, December 26, 2024</div>'
-    )
+    html = page(meta=False, stamp="").replace('<div class="top">Home</div>', above)
     verdict = page_date(tree(html), now=now)
     assert verdict.found is None
-    assert verdict.warning is not None
+    if "<time" in above:  # htmldate saw it: the warning says why it was not taken
+        assert verdict.warning is not None
+        assert "today's" in verdict.warning
 
 
 @pytest.mark.parametrize("partial", ["2024", "March 2024", "© 2024 Herald", "Hits: 1873"])
