@@ -209,9 +209,14 @@ def gazetteer(path: Path = GAZETTEER) -> Gazetteer:
 def find_entities(title: str, text: str, published_at: datetime | None = None) -> Entities:
     """Places, organisations and dates an article names; `published_at` completes dates
     written without a year."""
-    places, organisations = gazetteer().find(f"{title}\n{text}")
+    places, organisations = find_names(title, text)
     dates = mentioned_dates(text, published_at)
     return Entities(places, organisations, tuple(dates))
+
+
+def find_names(title: str, text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The places and organisations an article names, canonical, in order of first mention."""
+    return gazetteer().find(f"{title}\n{text}")
 
 
 def names_for_matching(kind: str, canonical: tuple[str, ...] | list[str]) -> tuple[str, ...]:

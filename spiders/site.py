@@ -38,6 +38,7 @@ from scrapy.utils.sitemap import Sitemap
 from twisted.python.failure import Failure
 
 from crawlers.charsets import page_text
+from crawlers.date_parsing import DateHint, date_hint
 from crawlers.items import PageItem
 from crawlers.links import (
     compile_follow,
@@ -50,7 +51,7 @@ from crawlers.links import (
 from crawlers.report import Validators
 from crawlers.sources import CrawlSource
 from crawlers.urls import clean_url, normalize_url, on_site
-from crawlers.xmlguard import parse_feed, without_doctype
+from crawlers.xmlguard import news_publication_dates, parse_feed, without_doctype
 
 logger = logging.getLogger(__name__)
 
@@ -151,7 +152,11 @@ class SiteSpider(Spider):
             stored = set(self.stored_of(asked))
             self.stored.update((key, key in stored) for key in asked)
 
-    def _article_requests(self, urls: tuple[str, ...]) -> Iterator[Request]:
+    def _article_requests(
+        self, urls: tuple[str, ...], hints: Mapping[str, DateHint] | None = None
+    ) -> Iterator[Request]:
+        """``hints``: the date of the feed item or sitemap entry of a URL, passed on to its
+        article (:mod:`crawlers.dates`)."""
         keys = [normalize_url(url) for url in urls]
         self._look_up(keys)
         for url, key in zip(urls, keys, strict=True):
@@ -162,7 +167,8 @@ class SiteSpider(Spider):
                 return
             self.article_budget -= 1
             self.requested.add(key)
-            yield self._request(url, "article", self.parse_article)
+            hint = (hints or {}).get(url)
+            yield self._request(url, "article", self.parse_article, date_hint=hint)
 
     def _reached(self, response: Response) -> bool:
         """Count a navigation page that answered; False when there is nothing to read."""
@@ -196,9 +202,11 @@ class SiteSpider(Spider):
         if not self._reached(response):
             return
         parsed = parse_feed(response.body)
-        urls = (clean_url(response.urljoin(e.get("link", ""))) for e in parsed.entries)
+        links = [clean_url(response.urljoin(e.get("link", ""))) for e in parsed.entries]
+        hints = {u: _feed_hint(e) for u, e in zip(links, parsed.entries, strict=True)}
         yield from self._article_requests(
-            tuple(u for u in urls if on_site(u, self.domains) and self._wanted(u))
+            tuple(u for u in links if on_site(u, self.domains) and self._wanted(u)),
+            {u: h for u, h in hints.items() if h},
         )
 
     def parse_robots(self, response: Response) -> Iterator[Request]:
@@ -221,9 +229,11 @@ class SiteSpider(Spider):
             yield from self._subsitemaps(entries)
             return
         entries.sort(key=lambda e: e.get("lastmod", ""), reverse=True)
-        urls = (clean_url(e["loc"]) for e in entries)
+        urls = [clean_url(e["loc"]) for e in entries]
+        hints = _sitemap_hints(urls, entries, news_publication_dates(body))
         yield from self._article_requests(
-            tuple(u for u in urls if on_site(u, self.domains) and self._wanted(u))
+            tuple(u for u in urls if on_site(u, self.domains) and self._wanted(u)),
+            {u: h for u, h in hints.items() if h},
         )
 
     def _subsitemaps(self, entries: list[dict[str, Any]]) -> Iterator[Request]:
@@ -244,7 +254,8 @@ class SiteSpider(Spider):
             self._fail(response.url, "not a text page")
             return
         redirects = tuple(response.meta.get("redirect_urls", ()))
-        yield PageItem(self.source.name, response.url, page_text(response), redirects)
+        hint = response.meta.get("date_hint")
+        yield PageItem(self.source.name, response.url, page_text(response), redirects, hint)
 
     def on_error(self, failure: Failure) -> None:
         """Every page that could not be had is a failure of the run, but robots.txt
@@ -290,6 +301,24 @@ def _expected_skip(request: Request, reason: BaseException) -> bool:
     if text.startswith("Forbidden by robots.txt"):
         return True
     return text.startswith(OFF_SITE) and not request.meta.get("redirect_urls")
+
+
+def _sitemap_hints(
+    urls: list[str], entries: list[dict[str, Any]], published: Mapping[str, str]
+) -> dict[str, DateHint | None]:
+    """Each entry's news:publication_date, else its lastmod (a change, not a publication)."""
+    return {
+        url: date_hint((published.get(entry["loc"].strip()),), "sitemap")
+        or date_hint((entry.get("lastmod"),), "lastmod")
+        for url, entry in zip(urls, entries, strict=True)
+    }
+
+
+def _feed_hint(entry: Mapping[str, Any]) -> DateHint | None:
+    """The feed item's publication date, else the date it was last updated."""
+    return date_hint((entry.get("published"),), "feed") or date_hint(
+        (entry.get("updated"),), "feed-updated"
+    )
 
 
 def _http_error(response: Response) -> str:
