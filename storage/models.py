@@ -91,6 +91,11 @@ class ScheduleState(Base):
 
     source: Mapped[str] = mapped_column(String(64), primary_key=True)
     next_due_at: Mapped[datetime]
+    # the worker crawling it now, until when (renewed while it lives), and the last due time
+    # crawled to the end: a due time is crawled once, by one worker at a time
+    crawling_by: Mapped[str | None] = mapped_column(String(128))
+    crawling_until: Mapped[datetime | None]
+    done_due_at: Mapped[datetime | None]
 
 
 class Event(Base):
