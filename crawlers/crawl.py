@@ -18,7 +18,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 # Scrapy loads its HTTP handler when a crawl starts. Imported here instead, before the job
 # is read, while the caller is still reading its config; and at module level, where the
@@ -128,7 +128,7 @@ class CrawlService:
     def serve(self) -> None:
         from twisted.internet import reactor
 
-        reactor.callWhenRunning(self._listen)  # type: ignore[attr-defined]
+        cast(Any, reactor).callWhenRunning(self._listen)
         self.process.start(stop_after_crawl=False)
 
     def _listen(self) -> None:
@@ -204,7 +204,7 @@ class CrawlService:
 
             if self.beat.running:
                 self.beat.stop()
-            reactor.stop()  # type: ignore[attr-defined]
+            cast(Any, reactor).stop()  # the module stands for the installed reactor
 
 
 def _process_settings(log_level: str, extract_workers: int) -> Settings:

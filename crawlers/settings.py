@@ -59,7 +59,6 @@ MEMUSAGE_ENABLED = False
 DOWNLOADER = "crawlers.downloader.HostLimitedDownloader"  # holds CONCURRENT_REQUESTS_PER_DOMAIN
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
-FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = "INFO"
 LOG_VERSIONS: list[str] = []  # Scrapy's versions line asks pip's metadata for ten packages
 # A check for authors of spiders: it parses a callback's source with ast whenever its cache,

@@ -162,8 +162,3 @@ def _details(
 def count_articles(db: Database) -> int:
     with db.session() as session:
         return int(session.scalar(select(func.count(Article.id))) or 0)
-
-
-def count_events(db: Database) -> int:
-    with db.session() as session:
-        return int(session.scalar(select(func.count(Event.id))) or 0)
