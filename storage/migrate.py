@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 ALEMBIC_DIR = Path(__file__).resolve().parent.parent / "alembic"
-HEAD = "0002"  # the newest revision in alembic/versions (tests/test_migrations checks it)
+HEAD = "fail_0003"  # the newest revision in alembic/versions (tests/test_migrations checks it)
 
 
 def alembic_config(url: str) -> Config:

@@ -80,6 +80,32 @@ class CrawlRun(Base):
     duplicates: Mapped[int] = mapped_column(Integer, default=0)
     errors: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
+    # links seen, followed and skipped, by rule (crawlers.linkplan.LinkBook.counts)
+    links: Mapped[dict[str, Any] | None]
+
+
+class PageFailure(Base):
+    """A page of a source that failed at its last try, until it is had again: one row per
+    URL, with the run that last failed it and when it may be fetched again."""
+
+    __tablename__ = "page_failures"
+    __table_args__ = (
+        UniqueConstraint("source_id", "url", name="uq_page_failures_source_url"),
+        Index("ix_page_failures_source_last", "source_id", "last_failed_at"),
+        Index("ix_page_failures_run", "run_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
+    run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id"))
+    url: Mapped[str] = mapped_column(String(URL_LENGTH))
+    stage: Mapped[str] = mapped_column(String(16))  # fetch, extract or store
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    first_failed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_failed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Event(Base):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 
 from storage.articles import ensure_source
 from storage.db import Database
-from storage.models import CrawlRun, Source, utcnow
+from storage.models import CrawlRun, PageFailure, Source, utcnow
 
 MAX_ERROR_CHARS = 4000
 
@@ -34,6 +35,7 @@ class RunSummary:
     duplicates: int
     errors: int
     error: str | None
+    links: dict[str, Any] | None = None  # links seen, followed and skipped, by rule
 
 
 def open_run(db: Database, source: str) -> int:
@@ -114,7 +116,26 @@ def _summary(run: CrawlRun, source: str) -> RunSummary:
         duplicates=run.duplicates,
         errors=run.errors,
         error=run.error,
+        links=run.links,
     )
+
+
+def list_runs(
+    db: Database, source: str | None = None, *, failed: bool = False, limit: int = 20
+) -> list[RunSummary]:
+    """Runs newest first; of one source; with ``failed``, only those with a failure."""
+    query = select(CrawlRun, Source.name).join(Source)
+    if source is not None:
+        query = query.where(Source.name == source)
+    if failed:
+        query = query.where(
+            (CrawlRun.errors > 0)
+            | CrawlRun.status.not_in(("ok", "running"))
+            | CrawlRun.id.in_(select(PageFailure.run_id))
+        )
+    with db.session() as session:
+        rows = session.execute(query.order_by(CrawlRun.id.desc()).limit(limit)).all()
+        return [_summary(run, name) for run, name in rows]
 
 
 def failures_in_row(db: Database) -> dict[str, int]:
