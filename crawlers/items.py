@@ -13,3 +13,4 @@ class PageItem:
     url: str
     html: str = field(repr=False)  # Scrapy logs a dropped item's repr: never a whole page
     redirects: tuple[str, ...] = ()  # the URLs that redirected here, first one as linked
+    trial: bool = False  # linked where the URL guess said no article: kept if it is one
