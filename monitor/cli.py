@@ -82,7 +82,25 @@ def _parser() -> argparse.ArgumentParser:
     retry.add_argument("--failed", action="store_true", help="every failed delivery")
 
     sub.add_parser("run", help="the daemon: crawl every source on its schedule, send alerts")
-    sub.add_parser("status", help="each source's last run, next run, counts and health")
+    status = sub.add_parser("status", help="each source's last run, next run, counts and health")
+    status.add_argument("source", nargs="?", metavar="SOURCE", help="with its last run's failures")
+
+    runs = sub.add_parser("runs", help="crawl runs, newest first, with their failed pages")
+    runs.add_argument("source", nargs="?", metavar="SOURCE")
+    runs.add_argument("--failed", action="store_true", help="only runs with a failure")
+    runs.add_argument("--limit", type=int, default=20)
+    runs.add_argument("--json", action="store_true", help="one JSON object per run")
+
+    sources = sub.add_parser("sources", help="sources of the config").add_subparsers(
+        dest="sources_command", required=True
+    )
+    explain = sources.add_parser(
+        "explain", help="what a crawl does with each link of a listing page, or a URL, and why"
+    )
+    explain.add_argument("source", metavar="SOURCE")
+    explain.add_argument("url", nargs="?", metavar="URL", help="default: its listing pages")
+    explain.add_argument("--listing", action="store_true", help="URL is a listing: its links")
+    explain.add_argument("--json", action="store_true", help="one JSON object per link")
 
     channels = sub.add_parser("channels", help="alert channels").add_subparsers(
         dest="channels_command", required=True
@@ -102,6 +120,8 @@ HANDLERS = {  # command -> function of monitor.commands; `crawl` is _dispatch's 
     "channels": "channels_test",
     "run": "run_daemon",
     "status": "status",
+    "runs": "runs",
+    "sources": "sources_explain",
 }
 
 

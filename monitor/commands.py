@@ -12,9 +12,10 @@ from typing import Any
 from crawlers.child import CrawlChild
 from crawlers.entities import names_for_matching
 from crawlers.pagefile import expand, load
-from monitor import flow
+from monitor import flow, runlog
 from monitor.channels.alert import Alert, AlertArticle, DeliveryError
 from monitor.config import Config, load_config
+from monitor.explain import ExplainError, explain_lines
 from monitor.rules import Hit, RuleSet, RuleSpec, RuleSyntaxError
 from monitor.schedules import trigger_for
 from storage.events import EventView, list_events
@@ -84,6 +85,8 @@ def crawl(args: argparse.Namespace, child: CrawlChild | None = None) -> int:
     runs = flow.crawl(ctx, names, refresh=args.refresh, log_level=level, child=child)
     for run in runs:
         print(_run_line(run))
+        for line in runlog.run_failure_lines(ctx.db, run):
+            print(line)
     if not args.no_alerts:
         _send_alerts(ctx)
     return 0 if all(run.status == "ok" for run in runs) else 1
@@ -270,8 +273,35 @@ def _health(failures: int, threshold: int) -> str:
     return f"ok ({failures} failed)" if failures else "ok"
 
 
+def runs(args: argparse.Namespace) -> int:
+    ctx = _context(args)
+    if args.source and args.source not in {s.name for s in ctx.config.sources}:
+        raise UsageError(f"runs: no source named {args.source!r} in the config")
+    for line in runlog.run_lines(ctx.db, args):
+        print(line)
+    return 0
+
+
+def sources_explain(args: argparse.Namespace) -> int:
+    ctx = _context(args)
+    if args.source not in {s.name for s in ctx.config.sources}:
+        raise UsageError(f"sources explain: no source named {args.source!r} in the config")
+    source = ctx.config.source(args.source).crawl_source()
+    try:
+        lines = explain_lines(ctx.db, source, args)
+    except ExplainError as exc:
+        print(f"eventwatch: {exc}", file=sys.stderr)
+        return 1
+    for line in lines:
+        print(line)
+    return 0
+
+
 def status(args: argparse.Namespace) -> int:
     ctx = _context(args)
+    chosen = getattr(args, "source", None)
+    if chosen and chosen not in {s.name for s in ctx.config.sources}:
+        raise UsageError(f"status: no source named {chosen!r} in the config")
     runs = {run.source: run for run in latest_runs(ctx.db)}
     stored = article_counts(ctx.db)
     failing = failures_in_row(ctx.db)
@@ -279,6 +309,8 @@ def status(args: argparse.Namespace) -> int:
     print(f"{'source':<16} {'last run':<17} {'status':<9} {'next run':<17} {'pages':>6} {'new':>5} "
           f"{'errors':>6} {'articles':>8}  health")  # fmt: skip
     for source in ctx.config.sources:
+        if chosen and source.name != chosen:
+            continue
         run = runs.get(source.name)
         last = f"{run.started_at:%Y-%m-%d %H:%M}Z" if run else "never"
         print(f"{source.name:<16} {last:<17} {run.status if run else '-':<9} "
@@ -286,6 +318,9 @@ def status(args: argparse.Namespace) -> int:
               f"{run.pages if run else 0:>6} {run.new_articles if run else 0:>5} "
               f"{run.errors if run else 0:>6} {stored.get(source.name, 0):>8}  "
               f"{_health(failing.get(source.name, 0), threshold)}")  # fmt: skip
+    if chosen and chosen in runs:
+        for line in runlog.run_detail_lines(ctx.db, runs[chosen]):
+            print(line)
     pending = delivery_counts(ctx.db)
     print(f"deliveries: {pending.get('pending', 0)} pending, {pending.get('sent', 0)} sent, "
           f"{pending.get('failed', 0)} failed")  # fmt: skip

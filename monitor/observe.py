@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from storage.pagefailures import failing_counts
 from storage.runs import latest_runs
 from storage.stats import delivery_counts, reachable
 
@@ -80,6 +81,24 @@ class DeliveryCollector(Collector):
         yield family
 
 
+class PageFailureCollector(Collector):
+    """Pages failing now, by source and stage (fetch, extract, store), read from the
+    database at scrape time: a page that is had again leaves the count."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "eventwatch_failing_pages",
+            "Pages that failed at their last try, by source and stage",
+            labels=["source", "stage"],
+        )
+        for (source, stage), count in sorted(failing_counts(self.daemon.ctx.db).items()):
+            family.add_metric([source, stage], count)
+        yield family
+
+
 def health_report(daemon: Daemon) -> tuple[int, dict[str, Any]]:
     scheduler_alive = daemon.scheduler.running and not daemon.stopping.is_set()
     db_ok = reachable(daemon.ctx.db)
@@ -108,6 +127,7 @@ class ObservabilityServer:
     def __init__(self, listen: str, daemon: Daemon) -> None:
         host, _, port = listen.rpartition(":")
         daemon.metrics.registry.register(DeliveryCollector(daemon))
+        daemon.metrics.registry.register(PageFailureCollector(daemon))
         self.httpd = ThreadingHTTPServer((host or "127.0.0.1", int(port)), _handler(daemon))
         self.thread = threading.Thread(target=self.httpd.serve_forever, name="observe", daemon=True)
 
