@@ -303,7 +303,16 @@ class SiteSpider(Spider):
             return "failed", "; ".join(self.failures[:5]) or f"nothing fetched ({reason})"
         if reason != "finished":
             return "ok", f"stopped early: {reason}"
-        return "ok", "; ".join(self.failures[:5]) or None
+        return "ok", "; ".join(self._first_failures()) or None
+
+    def _first_failures(self, count: int = 5) -> list[str]:
+        """The first pages that failed to be fetched, then those that failed after."""
+        later = (
+            f"{fault.url}: {fault.reason}"
+            for fault in self.ledger.failures.values()
+            if fault.stage != "fetch"
+        )
+        return [*self.failures[:count], *later][:count]
 
 
 def _expected_skip(request: Request, reason: BaseException) -> bool:

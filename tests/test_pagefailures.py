@@ -88,3 +88,16 @@ async def _kill_worker_then_extract(pipeline: ExtractPipeline) -> None:
         os.kill(pid, signal.SIGKILL)
     with pytest.raises(DropItem):
         await pipeline.process_item(PageItem("pam", URL, PAGE))
+
+
+def test_the_runs_error_names_pages_that_failed_after_their_fetch() -> None:
+    from crawlers.sources import CrawlSource
+    from spiders.site import SiteSpider
+
+    spider = SiteSpider(CrawlSource("pam", start_urls=("https://pam.example/",)))
+    spider.reached = 1
+    spider.ledger.failed(URL, "extract", "extraction failed: ValueError('offset')")
+    assert spider.verdict("finished") == (
+        "ok",
+        f"{URL}: extraction failed: ValueError('offset')",
+    )
