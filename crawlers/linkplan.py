@@ -5,7 +5,7 @@ content, or skips it. Pure: the stored and failing pages are given, and the craw
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +19,9 @@ TRIES_PER_CRAWL = 6
 
 ALREADY_STORED = "already stored"
 BACKING_OFF = "failed before: tried again later (back-off)"
+NO_ARTICLE_BEFORE = "tried before: no article there (tried again in a month)"
+# Why the store holds a page back (storage.pagefailures.held_back), as a rule
+HELD_BACK_RULES = {"failed": BACKING_OFF, "no article": NO_ARTICLE_BEFORE}
 OVER_BUDGET = "over the page budget (max_pages)"
 NO_TRIES_LEFT = "not tried: the tries of this crawl or page are spent"
 
@@ -40,7 +43,7 @@ class ListingState:
     """What a listing page's plan depends on besides its links."""
 
     stored: Collection[str] = ()  # normalised URLs of stored articles
-    waiting: Collection[str] = ()  # normalised URLs that failed and wait for their next try
+    held: Mapping[str, str] = field(default_factory=dict)  # normalised URL -> why held back
     depth: int = 1  # 1 for an entry page, then 2 for its next page, and so on
     max_depth: int = 1
     start: bool = False  # an entry page: its news sections are followed
@@ -70,7 +73,7 @@ class LinkBook:
             if decision.action != NEXT_PAGE:
                 verdicts[index] = self._judge(decision, state, tries_here)
         articles = [d for d in decisions if d.action == ARTICLE]
-        known = set(state.stored) | set(state.waiting)
+        known = set(state.stored) | set(state.held)
         stale = bool(articles) and all(normalize_url(d.url) in known for d in articles)
         for index, decision in enumerate(decisions):
             if decision.action == NEXT_PAGE:
@@ -110,7 +113,7 @@ class LinkBook:
         refused = (
             (key in self.requested and "asked for already in this crawl")
             or (key in state.stored and ALREADY_STORED)
-            or (key in state.waiting and BACKING_OFF)
+            or (key in state.held and HELD_BACK_RULES.get(state.held[key], BACKING_OFF))
             or (action == TRY and min(self.tries_left, tries_here[0]) <= 0 and NO_TRIES_LEFT)
             or (self.budget <= 0 and OVER_BUDGET)
         )

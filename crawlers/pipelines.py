@@ -21,7 +21,7 @@ from twisted.internet.task import LoopingCall
 from crawlers.database import crawl_database, store_thread
 from crawlers.items import PageItem
 from crawlers.runledger import RunLedger
-from crawlers.runrecord import record_ledger, waiting_checker
+from crawlers.runrecord import held_back_checker, record_ledger
 from crawlers.sitelines import SiteLineBook, stored_texts
 from crawlers.urls import normalize_url
 from crawlers.workers import extract_page
@@ -98,6 +98,8 @@ class ExtractPipeline:
             ledger.succeeded(_linked(item))
         if prepared is None or (item.trial and len(prepared.found.text) < TRIAL_MIN_CHARS):
             _count(self.stats, "not_article")
+            if ledger is not None and item.trial:  # not tried again for a while
+                ledger.not_articles.add(normalize_url(_linked(item)))
             raise DropItem(f"no article at {item.url}", log_level="DEBUG")
         found, named, keys = prepared.found, prepared.named, prepared.keys
         text = self.site_lines.clean(item.source, found.url, found.text)
@@ -169,8 +171,8 @@ class StorePipeline:
         ledger = _ledger(self.crawler)
         if ledger is not None and not self.refresh:
             # pages that failed wait for their next try (not with --refresh)
-            waiting_of = waiting_checker(self.database, ledger.source)
-            self.crawler.spider.waiting_of = waiting_of  # type: ignore[union-attr]
+            held_back_of = held_back_checker(self.database, ledger.source)
+            self.crawler.spider.held_back_of = held_back_of  # type: ignore[union-attr]
 
     def process_item(self, item: NewArticle) -> NewArticle:
         if not self.waiting:

@@ -31,6 +31,7 @@ class RunLedger:
     links: LinkBook
     failures: dict[str, PageFault] = field(default_factory=dict)  # by normalised URL
     had: set[str] = field(default_factory=set)  # normalised URLs fetched and handled well
+    not_articles: set[str] = field(default_factory=set)  # tried, and no article there
 
     def failed(self, url: str, stage: str, reason: str, http_status: int | None = None) -> None:
         key = normalize_url(url)
@@ -44,4 +45,4 @@ class RunLedger:
             self.had.add(key)
 
     def worth_recording(self) -> bool:
-        return bool(self.failures or self.had or self.links.verdicts)
+        return bool(self.failures or self.had or self.not_articles or self.links.verdicts)

@@ -26,16 +26,18 @@ def record_ledger(db: Database, run_id: int, ledger: RunLedger) -> None:
         FailedPage(fault.url, fault.stage, fault.http_status, fault.reason)
         for fault in ledger.failures.values()
     ]
-    record_run_pages(db, run_id, ledger.source, failures, ledger.had, ledger.links.counts())
+    links = ledger.links.counts()
+    record_run_pages(db, run_id, ledger.source, failures, ledger.had, links, ledger.not_articles)
 
 
-def waiting_checker(database: str, source: str) -> Callable[[Sequence[str]], set[str]]:
-    """Which of these URLs (normalised) of ``source`` failed and wait for their next try."""
+def held_back_checker(database: str, source: str) -> Callable[[Sequence[str]], dict[str, str]]:
+    """Which of these URLs (normalised) of ``source`` are held back, and why: failed and
+    waiting for their next try, or tried and found no article."""
 
-    def waiting_of(urls: Sequence[str]) -> set[str]:
-        from storage.pagefailures import waiting_urls
+    def held_back_of(urls: Sequence[str]) -> dict[str, str]:
+        from storage.pagefailures import held_back
 
         with crawl_database(database).session() as session:
-            return waiting_urls(session, source, urls)
+            return held_back(session, source, urls)
 
-    return waiting_of
+    return held_back_of

@@ -3,7 +3,8 @@ of its listing pages, or with one URL, and why.
 
 The listing page is fetched live. Its links are judged by the crawl's own functions
 (:func:`crawlers.links.classify_links`, :class:`crawlers.linkplan.LinkBook`) against the
-articles stored and the pages waiting after a failure, so the answer is the crawl's.
+articles stored and the pages held back (failed, or tried and no article), so the answer is
+the crawl's.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from crawlers.urls import normalize_url
 from monitor.runlog import failure_line
 from storage.articles import stored_urls
 from storage.db import Database
-from storage.pagefailures import page_failures, waiting_urls
+from storage.pagefailures import held_back, page_failures
 
 ROBOTS_AGENT = "eventwatch"
 ROBOTS_RULE = "robots.txt forbids it"
@@ -53,8 +54,8 @@ def _plan(
     keys = [normalize_url(d.url) for d in decisions if d.action in (ARTICLE, TRY)]
     with db.session() as session:
         stored = stored_urls(session, keys)
-        waiting = waiting_urls(session, source.name, [k for k in keys if k not in stored])
-    state = ListingState(stored, waiting, max_depth=source.max_listing_pages, start=start)
+        held = held_back(session, source.name, [k for k in keys if k not in stored])
+    state = ListingState(stored, held, max_depth=source.max_listing_pages, start=start)
     book = LinkBook(source.max_pages)
     return book.plan_listing(decisions, state), book
 

@@ -94,10 +94,11 @@ class SiteSpider(Spider):
         self.reached = 0
         self.failures: list[str] = []
         self.stored: dict[str, bool] = {}  # article URL (normalised) -> stored before this crawl
-        # which of these URLs (normalised) failed before and wait for their next try; given
-        # by the store pipeline (crawlers.runrecord), as spiders never import storage
-        self.waiting_of: Callable[[Sequence[str]], Collection[str]] = lambda _urls: ()
-        self.waiting: set[str] = set()
+        # which of these URLs (normalised) are held back, and why (failed before and waiting
+        # for their next try, or tried and no article); given by the store pipeline
+        # (crawlers.runrecord), as spiders never import storage
+        self.held_back_of: Callable[[Sequence[str]], Mapping[str, str]] = lambda _urls: {}
+        self.held: dict[str, str] = {}
         self.sitemaps_followed = 0
         # sites whose robots.txt may name sitemaps, and those whose robots.txt Scrapy has read
         self.robots_roots = tuple(dict.fromkeys(_site_root(u) for u in source.start_urls))
@@ -156,20 +157,20 @@ class SiteSpider(Spider):
 
     def _look_up(self, keys: Iterable[str]) -> None:
         """Ask the store once a crawl whether each article URL (normalised) is stored, and
-        whether it waits after a failure, all of a page's at once: feeds, sitemaps and
+        whether it is held back, all of a page's at once: feeds, sitemaps and
         listings name the same articles over and over, and a sitemap can list thousands."""
         asked = [key for key in dict.fromkeys(keys) if key not in self.stored]
         if asked:
             stored = set(self.stored_of(asked))
             self.stored.update((key, key in stored) for key in asked)
             if unstored := [key for key in asked if key not in stored]:
-                self.waiting.update(self.waiting_of(unstored))
+                self.held.update(self.held_back_of(unstored))
 
     def _state(self, urls: Iterable[str], **page: Any) -> ListingState:
         keys = [normalize_url(url) for url in urls]
         self._look_up(keys)
         stored = {key for key in keys if self.stored[key]}
-        return ListingState(stored=stored, waiting=self.waiting, **page)
+        return ListingState(stored=stored, held=self.held, **page)
 
     def _article_request(self, verdict: LinkVerdict) -> Request:
         return self._request(

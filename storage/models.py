@@ -108,6 +108,20 @@ class PageFailure(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class NotArticlePage(Base):
+    """A page linked where the URL guess said no article, tried for its content, and found to
+    hold none: not tried again before ``retry_at``."""
+
+    __tablename__ = "not_article_pages"
+    __table_args__ = (UniqueConstraint("source_id", "url", name="uq_not_article_pages_source_url"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
+    url: Mapped[str] = mapped_column(String(URL_LENGTH))
+    tried_at: Mapped[datetime] = mapped_column(default=utcnow)
+    retry_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Event(Base):
     """One real-world story; its articles are the reports of it."""
 

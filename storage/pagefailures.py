@@ -2,7 +2,9 @@
 
 A page that keeps failing waits longer and longer before its next try (:func:`backoff`), so
 that a dead link is not fetched on every crawl. At most ``MAX_PER_SOURCE`` rows are kept per
-source, the newest.
+source, the newest. Pages tried although the URL guess said no article, and found to hold none,
+are kept apart (``not_article_pages``, not failures) and are not tried again for
+``NOT_ARTICLE_WAIT``.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ from sqlalchemy.orm import Session
 
 from storage.articles import ensure_source
 from storage.db import Database
-from storage.models import CrawlRun, PageFailure, Source, utcnow
+from storage.models import CrawlRun, NotArticlePage, PageFailure, Source, utcnow
 
 MAX_PER_SOURCE = 500
 FIRST_WAIT = timedelta(hours=1)
 LONGEST_WAIT = timedelta(days=7)
+NOT_ARTICLE_WAIT = timedelta(days=30)
 CHUNK = 500  # URLs per IN (...) list
+FAILED, NO_ARTICLE = "failed", "no article"  # why a page is held back (held_back)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,15 +64,19 @@ def record_run_pages(
     failures: Sequence[FailedPage],
     had: Collection[str],
     links: dict[str, Any] | None,
+    not_articles: Collection[str] = (),
 ) -> None:
-    """In one transaction: the run's failed pages, the pages it had again cleared, the oldest
-    rows past the bound dropped, and the run's link counts."""
+    """In one transaction: the run's failed pages, the pages it had again cleared, the pages
+    it tried and found no article in, the oldest rows past the bound dropped, and the run's
+    link counts."""
     now = utcnow()
     with db.session() as session:
         source_id = ensure_source(session, source).id
         _clear(session, source_id, list(had))
         _upsert(session, source_id, run_id, failures, now)
-        _trim(session, source_id)
+        _judged(session, source_id, list(not_articles), now)
+        _trim(session, PageFailure, source_id, PageFailure.last_failed_at)
+        _trim(session, NotArticlePage, source_id, NotArticlePage.tried_at)
         if links:
             session.get_one(CrawlRun, run_id).links = links
 
@@ -107,37 +115,54 @@ def _upsert(
         row.next_attempt_at = now + backoff(row.attempts)
 
 
-def _trim(session: Session, source_id: int) -> None:
+def _judged(session: Session, source_id: int, urls: list[str], now: datetime) -> None:
+    known = {
+        row.url: row
+        for start in range(0, len(urls), CHUNK)
+        for row in session.scalars(
+            select(NotArticlePage).where(
+                NotArticlePage.source_id == source_id,
+                NotArticlePage.url.in_(urls[start : start + CHUNK]),
+            )
+        )
+    }
+    for url in urls:
+        row = known.get(url) or NotArticlePage(source_id=source_id, url=url)
+        row.tried_at, row.retry_at = now, now + NOT_ARTICLE_WAIT
+        session.add(row)
+
+
+def _trim(session: Session, model: Any, source_id: int, newest: Any) -> None:
+    """Keep the newest ``MAX_PER_SOURCE`` rows of ``model`` for the source."""
     session.flush()
     keep = (
-        select(PageFailure.id)
-        .where(PageFailure.source_id == source_id)
-        .order_by(PageFailure.last_failed_at.desc(), PageFailure.id.desc())
+        select(model.id)
+        .where(model.source_id == source_id)
+        .order_by(newest.desc(), model.id.desc())
         .limit(MAX_PER_SOURCE)
     )
     session.execute(
-        delete(PageFailure).where(
-            PageFailure.source_id == source_id, PageFailure.id.not_in(keep.scalar_subquery())
-        )
+        delete(model).where(model.source_id == source_id, model.id.not_in(keep.scalar_subquery()))
     )
 
 
-def waiting_urls(session: Session, source: str, urls: Sequence[str]) -> set[str]:
-    """Which of ``urls`` failed for ``source`` and may not be fetched yet."""
+def held_back(session: Session, source: str, urls: Sequence[str]) -> dict[str, str]:
+    """Which of ``urls`` of ``source`` are not to be fetched yet, and why: ``FAILED`` (waiting
+    for their next try) or ``NO_ARTICLE`` (tried, and found to hold none)."""
     now = utcnow()
-    found: set[str] = set()
+    found: dict[str, str] = {}
     for start in range(0, len(urls), CHUNK):
-        found.update(
-            session.scalars(
-                select(PageFailure.url)
-                .join(Source, Source.id == PageFailure.source_id)
-                .where(
-                    Source.name == source,
-                    PageFailure.next_attempt_at > now,
-                    PageFailure.url.in_(urls[start : start + CHUNK]),
-                )
+        chunk = urls[start : start + CHUNK]
+        for model, due, why in (
+            (NotArticlePage, NotArticlePage.retry_at, NO_ARTICLE),
+            (PageFailure, PageFailure.next_attempt_at, FAILED),
+        ):
+            query = (
+                select(model.url)
+                .join(Source, Source.id == model.source_id)
+                .where(Source.name == source, due > now, model.url.in_(chunk))
             )
-        )
+            found.update((url, why) for url in session.scalars(query))
     return found
 
 

@@ -105,6 +105,8 @@ def test_failed_pages_are_named_retried_after_a_back_off_and_cleared_once_mended
     assert newsroom.GONE not in site.paths() and newsroom.BROKEN not in site.paths()
     rules = runs_json(config)[0]["links"]["rules"]
     assert rules["skipped: failed before: tried again later (back-off)"] == 2
+    assert newsroom.GALLERY not in site.paths()  # tried last time, and no article
+    assert rules["skipped: tried before: no article there (tried again in a month)"] == 1
 
     # their time comes; one page is mended meanwhile
     _back_off_over(db_url(tmp_path))
@@ -164,7 +166,7 @@ def test_explain_gives_the_crawls_own_verdict_on_each_link(
     text = run_cli(config, "sources", "explain", "newsroom").stdout
     story = site.base_url + newsroom.STORIES[0]
     assert f"skipped  article   {story}  — already stored" in text
-    assert "46 links: 2 followed, 44 skipped" in text  # the gallery pages, tried again
+    assert "46 links: 1 followed, 45 skipped" in text  # the photos page, not tried yet
     one = run_cli(config, "sources", "explain", "newsroom", site.base_url + newsroom.GONE)
     assert one.stdout.splitlines()[0].startswith("skipped  article")
     assert "failed before: tried again later (back-off)" in one.stdout

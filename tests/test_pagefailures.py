@@ -23,7 +23,15 @@ from crawlers.runledger import RunLedger
 from crawlers.runrecord import record_ledger
 from storage import pagefailures
 from storage.db import Database
-from storage.pagefailures import FailedPage, backoff, page_failures, record_run_pages, waiting_urls
+from storage.pagefailures import (
+    FAILED,
+    NO_ARTICLE,
+    FailedPage,
+    backoff,
+    held_back,
+    page_failures,
+    record_run_pages,
+)
 from storage.runs import open_run
 from tests.test_crawl import run_cli, write_config
 from tests.test_workers import PAGE
@@ -39,9 +47,13 @@ def test_a_page_failing_again_waits_longer_and_is_cleared_when_had(db: Database)
     assert (row.run_id, row.stage, row.attempts) == (second, "extract", 2)
     assert row.next_attempt_at - row.last_failed_at == backoff(2) == 2 * backoff(1)
     assert row.first_failed_at < row.last_failed_at
+    record_run_pages(db, second, "pam", [], (), None, not_articles=[URL + "g"])
     with db.session() as session:
-        assert waiting_urls(session, "pam", [URL, URL + "0"]) == {URL}
-        assert waiting_urls(session, "other", [URL]) == set()
+        assert held_back(session, "pam", [URL, URL + "0", URL + "g"]) == {
+            URL: FAILED,
+            URL + "g": NO_ARTICLE,
+        }
+        assert held_back(session, "other", [URL]) == {}
     record_run_pages(db, open_run(db, "pam"), "pam", [], {URL}, {"seen": 1})
     assert page_failures(db, source="pam") == []
     assert backoff(40) == timedelta(days=7)

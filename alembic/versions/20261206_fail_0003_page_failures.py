@@ -1,8 +1,9 @@
-"""page failures and link counts of crawl runs
+"""page failures, pages tried and found no article, link counts of crawl runs
 
 Each page that failed in a crawl (URL, stage, HTTP status, reason, tries and when it may be
-fetched again), one row per source and URL; and per crawl run, the links it saw, followed and
-skipped, by rule. Existing runs have no link counts.
+fetched again), one row per source and URL; pages linked where the URL guess said no article,
+tried and found to hold none, with when they may be tried again; and per crawl run, the links
+it saw, followed and skipped, by rule. Existing runs have no link counts.
 
 Revision ID: fail_0003
 Revises: 0002
@@ -46,9 +47,21 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_page_failures_source_last", ["source_id", "last_failed_at"], unique=False
         )
+    op.create_table(
+        "not_article_pages",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("source_id", sa.Integer(), nullable=False),
+        sa.Column("url", sa.String(length=2048), nullable=False),
+        sa.Column("tried_at", sa.DateTime(), nullable=False),
+        sa.Column("retry_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["source_id"], ["sources.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("source_id", "url", name="uq_not_article_pages_source_url"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("not_article_pages")
     with op.batch_alter_table("page_failures", schema=None) as batch_op:
         batch_op.drop_index("ix_page_failures_source_last")
         batch_op.drop_index("ix_page_failures_run")
