@@ -91,19 +91,25 @@ def _clear(session: Session, source_id: int, urls: list[str]) -> None:
         )
 
 
-def _upsert(
-    session: Session, source_id: int, run_id: int, failures: Sequence[FailedPage], now: datetime
-) -> None:
-    known = {
+def _rows_by_url(
+    session: Session, model: Any, source_id: int, urls: Sequence[str]
+) -> dict[str, Any]:
+    """The source's rows of ``model`` (a table keyed by source and URL) for these URLs."""
+    return {
         row.url: row
-        for start in range(0, len(failures), CHUNK)
+        for start in range(0, len(urls), CHUNK)
         for row in session.scalars(
-            select(PageFailure).where(
-                PageFailure.source_id == source_id,
-                PageFailure.url.in_([f.url for f in failures[start : start + CHUNK]]),
+            select(model).where(
+                model.source_id == source_id, model.url.in_(urls[start : start + CHUNK])
             )
         )
     }
+
+
+def _upsert(
+    session: Session, source_id: int, run_id: int, failures: Sequence[FailedPage], now: datetime
+) -> None:
+    known = _rows_by_url(session, PageFailure, source_id, [f.url for f in failures])
     for failure in failures:
         row = known.get(failure.url)
         if row is None:
@@ -116,16 +122,7 @@ def _upsert(
 
 
 def _judged(session: Session, source_id: int, urls: list[str], now: datetime) -> None:
-    known = {
-        row.url: row
-        for start in range(0, len(urls), CHUNK)
-        for row in session.scalars(
-            select(NotArticlePage).where(
-                NotArticlePage.source_id == source_id,
-                NotArticlePage.url.in_(urls[start : start + CHUNK]),
-            )
-        )
-    }
+    known = _rows_by_url(session, NotArticlePage, source_id, urls)
     for url in urls:
         row = known.get(url) or NotArticlePage(source_id=source_id, url=url)
         row.tried_at, row.retry_at = now, now + NOT_ARTICLE_WAIT
