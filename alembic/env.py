@@ -12,6 +12,11 @@ url = config.attributes.get("database_url") or database_url_from_environment()
 target_metadata = Base.metadata
 
 
+def _ours(name: str | None, type_: str, _parent: object) -> bool:
+    """The job engine's tables (procrastinate's, on PostgreSQL) are its own, not our models."""
+    return not (type_ == "table" and (name or "").startswith("procrastinate_"))
+
+
 def run_offline() -> None:
     context.configure(url=url, target_metadata=target_metadata, literal_binds=True)
     with context.begin_transaction():
@@ -25,6 +30,7 @@ def run_online() -> None:
             connection=connection,
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",
+            include_name=_ours,
         )
         with context.begin_transaction():
             context.run_migrations()

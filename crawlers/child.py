@@ -1,9 +1,10 @@
-"""The crawl process, started before its work is known.
+"""A crawl process, started before its work is known.
 
 Importing Python, Scrapy and SQLAlchemy takes the crawl process about a second; reading the
 config and opening the runs takes the caller about as long. Started first, the process does
-its imports on the other core while the caller gets ready, then waits for one job on stdin
-(:mod:`crawlers.crawl`). A process that never gets its job is killed: it has touched nothing.
+its imports on the other core while the caller gets ready, then serves the jobs it is sent on
+stdin (:mod:`crawlers.crawl`). A process that never gets a job is killed: it has touched
+nothing.
 
 Imported by the command line before anything heavy: this module imports only the standard
 library.
@@ -22,7 +23,7 @@ CRAWL_COMMAND = "import gc; gc.disable(); from crawlers.crawl import run; run()"
 
 
 class CrawlChild:
-    """A started (or failed to start) crawl process, waiting for its one job."""
+    """A started (or failed to start) crawl process, waiting for its jobs."""
 
     def __init__(self) -> None:
         self.process: subprocess.Popen[str] | None = None
@@ -41,9 +42,9 @@ class CrawlChild:
             self.error = exc
 
     def take(self) -> subprocess.Popen[str] | OSError:
-        """The process, for the one caller that gives it a job; or why there is none."""
+        """The process, for the one caller that gives it jobs; or why there is none."""
         if self.taken:
-            raise RuntimeError("a crawl process runs one job")
+            raise RuntimeError("a crawl process has one master")
         self.taken = True
         return self.process if self.process is not None else self.error or OSError("no process")
 

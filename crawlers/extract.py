@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
+from html import unescape
 from typing import TypeVar
 
 import trafilatura
@@ -61,7 +62,8 @@ def extract(html: str, url: str, *, min_chars: int = MIN_CHARS) -> Extracted | N
     _unlayout_tables(tree)
     with trafilatura_xpaths.answering(tree):
         text = _main_text(tree, html, url)
-    title = " ".join(about.title.split())
+    # JSON-LD text and double-escaped meta tags leave entities in titles: decoded once, here
+    title = " ".join(unescape(about.title).split())
     paragraphs = clean_lines(
         text.splitlines(),
         title=title,
@@ -72,8 +74,10 @@ def extract(html: str, url: str, *, min_chars: int = MIN_CHARS) -> Extracted | N
     if len(text) < min_chars:
         return None
     languages = tuple(detect_languages(paragraphs))
+    own_url = _own_url(url, about.url)
     return Extracted(
-        url=_canonical(url, about.url),
+        url=normalize_url(own_url),
+        display_url=own_url,
         title=title,
         text=text,
         published_at=published_at,
@@ -211,14 +215,17 @@ def _text(tree: HtmlElement, url: str, *, fast: bool, favor_recall: bool) -> str
     return str(getattr(document, "text", None) or "")
 
 
-def _canonical(url: str, declared: str | None) -> str:
-    """The page's declared canonical URL when it is on the same site, else the URL fetched:
-    a page must not claim another site's address."""
-    if declared and is_http_url(declared):
-        same_site = registered_domain(host_of(declared)) == registered_domain(host_of(url))
-        if same_site:
-            return normalize_url(declared)
-    return normalize_url(url)
+def _own_url(url: str, declared: str | None) -> str:
+    """The page's declared canonical URL when it is valid and on the same site, else the URL
+    fetched: a page must not claim another site's address."""
+    try:
+        if declared and is_http_url(declared) and host_of(declared):
+            same_site = registered_domain(host_of(declared)) == registered_domain(host_of(url))
+            if same_site and normalize_url(declared):
+                return declared
+    except ValueError:  # a malformed host or port (an unclosed IPv6 bracket, port 99999)
+        pass
+    return url
 
 
 def _authors(value: str | None) -> tuple[str, ...]:

@@ -12,7 +12,7 @@ from datetime import datetime
 
 @dataclass(frozen=True, slots=True)
 class Extracted:
-    url: str  # canonical, normalised
+    url: str  # canonical, normalised: the key that finds the page again
     title: str
     text: str  # paragraphs separated by newlines
     published_at: datetime | None  # aware, UTC
@@ -20,3 +20,4 @@ class Extracted:
     authors: tuple[str, ...]
     language: str | None
     languages: tuple[str, ...]
+    display_url: str = ""  # the page's own link: its valid same-site canonical, else as fetched

@@ -10,15 +10,22 @@ from __future__ import annotations
 
 from contextlib import suppress
 from dataclasses import dataclass
+from urllib.parse import urljoin
 
 from lxml.html import HtmlElement
-from trafilatura.metadata import examine_meta, extract_meta_json, extract_title, extract_url
+from trafilatura.metadata import examine_meta, extract_meta_json, extract_title
+
+# <link rel="canonical">, the rel value compared as a case-insensitive token
+CANONICAL_LINK = (
+    "//link[@href][contains(concat(' ', normalize-space(translate(@rel, "
+    "'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')), ' '), ' canonical ')]/@href"
+)
 
 
 @dataclass(frozen=True, slots=True)
 class PageMetadata:
     title: str = ""
-    url: str | None = None  # as the page declares it (canonical link, og:url, JSON-LD)
+    url: str | None = None  # as the page declares it (canonical link, og:url, JSON-LD), absolute
     author: str | None = None  # names separated by ";"
 
 
@@ -33,6 +40,19 @@ def page_metadata(tree: HtmlElement | None, url: str) -> PageMetadata:
         found = extract_meta_json(tree, found)
     return PageMetadata(
         title=found.title or extract_title(tree) or "",
-        url=found.url or extract_url(tree, url),
+        url=_declared_url(tree, url, found.url),
         author=found.author,
     )
+
+
+def _declared_url(tree: HtmlElement, url: str, from_meta: str | None) -> str | None:
+    """The page's own address as it declares it, relative forms resolved against ``url``:
+    its canonical link first, else og:url or JSON-LD."""
+    links = [str(href).strip() for href in tree.xpath(CANONICAL_LINK)]
+    declared = next((href for href in links if href), None) or (from_meta or "").strip()
+    if not declared:
+        return None
+    try:
+        return urljoin(url, declared)
+    except ValueError:  # not a URL at all (an unclosed IPv6 bracket)
+        return None

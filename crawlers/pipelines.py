@@ -113,6 +113,7 @@ class ExtractPipeline:
             source=item.source,
             url=normalize_url(item.url),
             canonical_url=found.url,
+            display_url=found.display_url or item.url,
             aliases=tuple(normalize_url(u) for u in item.redirects),
             title=found.title,
             text=text,

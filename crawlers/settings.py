@@ -51,9 +51,10 @@ COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False  # Scrapy's code-execution console: never in a crawler of ours
 CLOSESPIDER_TIMEOUT = 900
-MEMUSAGE_ENABLED = True
-MEMUSAGE_LIMIT_MB = 1024  # per source: memory_limit_mb; the crawl closes itself above it
-MEMUSAGE_CHECK_INTERVAL_SECONDS = 5.0  # Scrapy's 60 s would miss most of a short crawl
+# Scrapy's memory check reads the process's peak size, which in a crawl process that lives
+# for hundreds of crawls would close every later crawl; its starter watches the current size
+# instead (crawlers.runner) and recycles or replaces the process.
+MEMUSAGE_ENABLED = False
 
 DOWNLOADER = "crawlers.downloader.HostLimitedDownloader"  # holds CONCURRENT_REQUESTS_PER_DOMAIN
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
@@ -98,10 +99,12 @@ ITEM_PIPELINES = {
 }
 EXTENSIONS = {
     "crawlers.extensions.CrawlRunRecorder": 100,
+    "crawlers.progress.CrawlProgress": 110,
 }
 
 # Set per crawl by crawlers.crawl: the database URL, the crawl run id, --refresh.
 EVENTWATCH_DATABASE = None
 EVENTWATCH_RUN_ID = None
 EVENTWATCH_REFRESH = False
+EVENTWATCH_PROGRESS = False  # crawlers.progress: tell the starter how each run goes
 EVENTWATCH_EXTRACT_WORKERS = 0  # crawlers.workers: 0 extracts in the crawl process

@@ -11,6 +11,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from crawlers.child import CrawlChild
 
@@ -25,18 +26,43 @@ def _iso_date(text: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def _global_options(parser: argparse.ArgumentParser, default: Any) -> None:
+    """--config and -v, taken before the command or after it (``crawl mirror -v``): a
+    command's parser has them too, with no default of its own to hide the top level's."""
+    parser.add_argument(
+        "--config",
+        default=default,
+        help="config file (default: $EVENTWATCH_CONFIG or ./eventwatch.yaml)",
+    )
+    quiet = False if default is None else default
+    parser.add_argument("-v", "--verbose", action="store_true", default=quiet, help="log progress")
+
+
+def _commands(parser: argparse.ArgumentParser, dest: str) -> _WithGlobals:
+    """A level of subcommands, each of which also takes the global options."""
+    common = argparse.ArgumentParser(add_help=False)
+    _global_options(common, argparse.SUPPRESS)
+    sub = parser.add_subparsers(dest=dest, required=True, metavar="COMMAND")
+    return _WithGlobals(sub, common)
+
+
+class _WithGlobals:
+    """``add_subparsers()``'s result, giving every parser it adds the global options."""
+
+    def __init__(self, sub: Any, common: argparse.ArgumentParser) -> None:
+        self.sub, self.common = sub, common
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        return self.sub.add_parser(name, parents=[self.common], **kwargs)  # type: ignore[no-any-return]
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="eventwatch", description=__doc__)
-    parser.add_argument(
-        "--config", help="config file (default: $EVENTWATCH_CONFIG or ./eventwatch.yaml)"
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _global_options(parser, None)
+    sub = _commands(parser, "command")
 
-    sub.add_parser("check", help="validate the config and list the sources")
-    db = sub.add_parser("db", help="database schema").add_subparsers(
-        dest="db_command", required=True
-    )
+    sub.add_parser("check", help="validate the config and the environment; list the sources")
+    db = _commands(sub.add_parser("db", help="database schema"), "db_command")
     db.add_parser("upgrade", help="migrate the database to the newest schema")
 
     crawl = sub.add_parser("crawl", help="crawl sources now, then match and send alerts")
@@ -45,9 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     crawl.add_argument("--refresh", action="store_true", help="fetch stored articles again")
     crawl.add_argument("--no-alerts", action="store_true", help="skip matching and dispatch")
 
-    events = sub.add_parser("events", help="stored events").add_subparsers(
-        dest="events_command", required=True
-    )
+    events = _commands(sub.add_parser("events", help="stored events"), "events_command")
     listing = events.add_parser("list", help="newest first")
     listing.add_argument("--source")
     listing.add_argument("--since", type=_iso_date, metavar="ISO_DATE")
@@ -59,10 +83,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     extract.add_argument("pages", nargs="+", metavar="PATH_OR_URL")
     extract.add_argument("--json", action="store_true", help="one JSON object per page")
-
-    rules = sub.add_parser("rules", help="keyword rules").add_subparsers(
-        dest="rules_command", required=True
+    extract.add_argument(
+        "--url", help="the address a saved page was fetched from: read as its crawl would"
     )
+
+    _rules_and_alerts(sub)
+
+    sub.add_parser("run", help="the daemon: crawl every source on its schedule, send alerts")
+    sub.add_parser(
+        "worker",
+        help="one of many processes sharing a PostgreSQL database's schedule (docs: scaling out)",
+    )
+    _status_runs_and_sources(sub)
+
+    channels = _commands(sub.add_parser("channels", help="alert channels"), "channels_command")
+    ctest = channels.add_parser("test", help="send a test message")
+    ctest.add_argument("name")
+    return parser
+
+
+def _rules_and_alerts(sub: _WithGlobals) -> None:
+    rules = _commands(sub.add_parser("rules", help="keyword rules"), "rules_command")
     rtest = rules.add_parser(
         "test", help="which stored events a query or rule matches; sends nothing"
     )
@@ -70,9 +111,7 @@ def _parser() -> argparse.ArgumentParser:
     rtest.add_argument("--since", type=_iso_date, metavar="ISO_DATE")
     rtest.add_argument("--limit", type=int, default=1000)
 
-    alerts = sub.add_parser("alerts", help="deliveries of alerts").add_subparsers(
-        dest="alerts_command", required=True
-    )
+    alerts = _commands(sub.add_parser("alerts", help="deliveries of alerts"), "alerts_command")
     alist = alerts.add_parser("list", help="deliveries, newest first")
     alist.add_argument("--status", choices=["pending", "sent", "failed"])
     alist.add_argument("--json", action="store_true")
@@ -81,7 +120,8 @@ def _parser() -> argparse.ArgumentParser:
     retry.add_argument("ids", nargs="*", type=int, metavar="ID")
     retry.add_argument("--failed", action="store_true", help="every failed delivery")
 
-    sub.add_parser("run", help="the daemon: crawl every source on its schedule, send alerts")
+
+def _status_runs_and_sources(sub: _WithGlobals) -> None:
     status = sub.add_parser("status", help="each source's last run, next run, counts and health")
     status.add_argument("source", nargs="?", metavar="SOURCE", help="with its last run's failures")
 
@@ -91,9 +131,7 @@ def _parser() -> argparse.ArgumentParser:
     runs.add_argument("--limit", type=int, default=20)
     runs.add_argument("--json", action="store_true", help="one JSON object per run")
 
-    sources = sub.add_parser("sources", help="sources of the config").add_subparsers(
-        dest="sources_command", required=True
-    )
+    sources = _commands(sub.add_parser("sources", help="sources of the config"), "sources_command")
     explain = sources.add_parser(
         "explain", help="what a crawl does with each link of a listing page, or a URL, and why"
     )
@@ -101,13 +139,6 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("url", nargs="?", metavar="URL", help="default: its listing pages")
     explain.add_argument("--listing", action="store_true", help="URL is a listing: its links")
     explain.add_argument("--json", action="store_true", help="one JSON object per link")
-
-    channels = sub.add_parser("channels", help="alert channels").add_subparsers(
-        dest="channels_command", required=True
-    )
-    ctest = channels.add_parser("test", help="send a test message")
-    ctest.add_argument("name")
-    return parser
 
 
 HANDLERS = {  # command -> function of monitor.commands; `crawl` is _dispatch's own case
@@ -119,21 +150,28 @@ HANDLERS = {  # command -> function of monitor.commands; `crawl` is _dispatch's 
     "alerts": "alerts",
     "channels": "channels_test",
     "run": "run_daemon",
+    "worker": "run_worker",
     "status": "status",
     "runs": "runs",
     "sources": "sources_explain",
 }
 
 
+DAEMONS = ("run", "worker")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
         # The daemon's log is its record: one line per crawl, delivery batch and health change.
-        level=logging.INFO if args.verbose or args.command == "run" else logging.WARNING,
+        level=logging.INFO
+        if args.verbose or args.command in ("run", "worker")
+        else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per job run is noise
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # and per plugin
     # `crawl` starts its crawl process before importing the rest: the process imports Scrapy
     # on the other core meanwhile, and gets its job once the config is read and runs opened.
     child = CrawlChild() if args.command == "crawl" else None
@@ -146,7 +184,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace, child: CrawlChild | None) -> int:
     from monitor import commands
-    from monitor.config import ConfigError
 
     if not gc.isenabled():  # turned off by script() for the imports, which live as long as
         gc.freeze()  # the process: later collections need not walk them
@@ -157,12 +194,35 @@ def _dispatch(args: argparse.Namespace, child: CrawlChild | None) -> int:
             return commands.crawl(args, child)
         handler: Callable[[argparse.Namespace], int] = getattr(commands, HANDLERS[args.command])
         return handler(args)
-    except ConfigError as exc:
-        print(f"eventwatch: config error:\n{exc}", file=sys.stderr)
-        return 2
-    except commands.UsageError as exc:
-        print(f"eventwatch: {exc}", file=sys.stderr)
-        return 2
+    except BrokenPipeError:  # the reader went away (`| head`): what it wanted, it has
+        commands.quiet_stdout()
+        return 141  # 128 + SIGPIPE, as a shell tool killed by the broken pipe would
+    except Exception as exc:  # a user's mistake or an unreachable database: one line
+        code, line = _outcome(exc)
+        if code is None:
+            raise
+        print(f"eventwatch: {line}", file=sys.stderr)
+        return code
+
+
+def _outcome(exc: Exception) -> tuple[int | None, str]:
+    """Exit code and message for an error that is no bug (code None for a bug)."""
+    from monitor import commands, opening
+    from monitor.config import ConfigError
+    from monitor.observe import ListenError
+    from monitor.single_daemon import DaemonRunning
+    from storage.db import DATABASE_FAILURES
+
+    if isinstance(exc, ConfigError):
+        text = str(exc)
+        return 2, "config error:" + ("\n" if "\n" in text else " ") + text
+    if isinstance(exc, commands.UsageError):
+        return 2, str(exc)
+    if isinstance(exc, opening.DatabaseUnavailable | ListenError | DaemonRunning):
+        return 1, str(exc)
+    if isinstance(exc, DATABASE_FAILURES):
+        return 1, f"the database cannot be used: {opening.database_failure(exc)}"
+    return None, ""
 
 
 def script() -> None:
@@ -172,10 +232,16 @@ def script() -> None:
     the commands are imported (:func:`_dispatch`): it would only walk their objects again and
     again as they pile up."""
     gc.disable()
-    code = main()
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader left (`| head`), in --help or the last lines
+        from monitor.commands import quiet_stdout
+
+        quiet_stdout()
+        code = 141
     if threading.active_count() > 1:  # someone may still be working: the ordinary way
         sys.exit(code)
-    sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
 

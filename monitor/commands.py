@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -12,21 +13,41 @@ from typing import Any
 from crawlers.child import CrawlChild
 from crawlers.entities import names_for_matching
 from crawlers.pagefile import expand, load
-from monitor import flow, runlog
+from crawlers.urls import is_http_url
+from monitor import explain, flow, opening, runlog
 from monitor.channels.alert import Alert, AlertArticle, DeliveryError
 from monitor.config import Config, load_config
-from monitor.explain import ExplainError, explain_lines
+from monitor.crawl_display import crawl_display
 from monitor.rules import Hit, RuleSet, RuleSpec, RuleSyntaxError
 from monitor.schedules import trigger_for
+from monitor.usage import UsageError, known_source
+from storage.db import shown_url, sqlite_file
 from storage.events import EventView, list_events
 from storage.migrate import upgrade
-from storage.outbox import list_deliveries, requeue
+from storage.outbox import delivery_statuses, list_deliveries, requeue
 from storage.runs import RunSummary, failures_in_row, latest_runs
 from storage.stats import article_counts, delivery_counts
 
+# Commands of their own modules, dispatched by name like the rest (monitor.cli.HANDLERS)
+runs = runlog.runs
+sources_explain = explain.sources_explain
 
-class UsageError(Exception):
-    """A command given the wrong words; exit code 2."""
+
+def quiet_stdout() -> None:
+    """After the reader of stdout went away (``| head``): later writes, and the flush at
+    exit, go nowhere instead of raising again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def _say_on(line: str) -> None:
+    """A line of a command that has more to do than print: a reader gone is no reason to
+    stop (a crawl still sends its alerts)."""
+    try:
+        print(line, flush=True)
+    except BrokenPipeError:
+        quiet_stdout()
 
 
 def _emit(obj: dict[str, Any]) -> None:
@@ -38,16 +59,22 @@ def _json_default(value: object) -> str:
 
 
 def _context(args: argparse.Namespace) -> flow.Context:
-    """Config checked first, then the schema brought up to date: bad input changes nothing."""
-    _, config = load_config(args.config)
-    upgrade(config.database)
-    return flow.Context(config)
+    """For a command that writes: config checked first, then the schema brought up to date."""
+    return opening.for_writing(load_config(args.config)[1])
+
+
+def _reading(args: argparse.Namespace) -> flow.Context:
+    """For a read-only command: the database as it is; nothing created or migrated."""
+    return opening.for_reading(load_config(args.config)[1])
 
 
 def check(args: argparse.Namespace) -> int:
+    """The config, then what it needs from the environment: a channel's secret variable
+    unset is an error here (exit 1), though only sending through that channel would fail."""
     path, config = load_config(args.config)
     print(f"{path}: OK — {len(config.sources)} sources, {len(config.rules)} rules, "
           f"{len(config.channels)} channels")  # fmt: skip
+    print(f"  database: {_where_database(config.database)}")
     for source in config.sources:
         schedule = (
             source.schedule.every and f"every {source.schedule.every}"
@@ -55,7 +82,40 @@ def check(args: argparse.Namespace) -> int:
         entries = len(source.start_urls) + len(source.feeds) + len(source.sitemaps)
         state = "" if source.enabled else " (disabled)"
         print(f"  {source.name:<20} {schedule:<18} {entries} entry URLs{state}")
-    return 0
+    problems = [*_driver_problems(config.database), *_unset_secrets(config)]
+    for problem in problems:
+        print(f"eventwatch: {path}: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def _where_database(url: str) -> str:
+    path = sqlite_file(url)
+    if path is None:
+        return shown_url(url)
+    state = "exists" if path.exists() else "not created yet"
+    return f"SQLite file {path} ({state})"
+
+
+def _driver_problems(url: str) -> list[str]:
+    from sqlalchemy.engine import make_url
+
+    try:
+        make_url(url).get_dialect().import_dbapi()
+    except ImportError as exc:
+        return [f"database: the driver for {shown_url(url)} is not installed ({exc})"]
+    return []
+
+
+def _unset_secrets(config: Config) -> list[str]:
+    problems = []
+    for name, channel in config.channels.items():
+        for key in ("password_env", "secret_env"):
+            variable = getattr(channel, key, None)
+            if variable and variable not in os.environ:
+                problems.append(
+                    f"channels.{name}: field {key}: environment variable {variable} is not set"
+                )
+    return problems
 
 
 def db_upgrade(args: argparse.Namespace) -> int:
@@ -82,11 +142,14 @@ def crawl(args: argparse.Namespace, child: CrawlChild | None = None) -> int:
     upgrade(config.database)
     ctx = flow.Context(config)
     level = "INFO" if args.verbose else "WARNING"
-    runs = flow.crawl(ctx, names, refresh=args.refresh, log_level=level, child=child)
+    with crawl_display(verbose=args.verbose) as show:
+        runs = flow.crawl(
+            ctx, names, refresh=args.refresh, log_level=level, child=child, on_progress=show
+        )
     for run in runs:
-        print(_run_line(run))
+        _say_on(_run_line(run))
         for line in runlog.run_failure_lines(ctx.db, run):
-            print(line)
+            _say_on(line)
     if not args.no_alerts:
         _send_alerts(ctx)
     return 0 if all(run.status == "ok" for run in runs) else 1
@@ -109,7 +172,7 @@ def _send_alerts(ctx: flow.Context) -> None:
 
 
 def events_list(args: argparse.Namespace) -> int:
-    ctx = _context(args)
+    ctx = _reading(args)
     for event in list_events(ctx.db, source=args.source, since=args.since, limit=args.limit):
         if args.json:
             _emit({"id": event.event_id, **_event_fields(event)})
@@ -141,23 +204,25 @@ def _event_fields(event: Any) -> dict[str, Any]:
 def extract(args: argparse.Namespace) -> int:
     from crawlers.extract import extract as extract_page  # trafilatura: only this command
 
+    if args.url is not None and (len(args.pages) != 1 or not is_http_url(args.url)):
+        raise UsageError("extract --url: give one saved page and the http(s) URL it came from")
     status = 0
     for item in expand(args.pages):
         try:
             html, url = load(item)
-            found = extract_page(html, url)
+            found = extract_page(html, args.url or url)
         except OSError as exc:
             print(f"eventwatch: {item}: {exc}", file=sys.stderr)
             status = 1
             continue
-        _print_extracted(item, url, found, as_json=args.json)
+        _print_extracted(item, args.url or url, found, as_json=args.json)
     return status
 
 
 def _print_extracted(item: str, url: str, found: Any, *, as_json: bool) -> None:
     fields = {
         "file": item,
-        "url": found.url if found else url,
+        "url": found.display_url if found else url,
         "title": found.title if found else None,
         "published_at": found.published_at if found else None,
         "language": found.language if found else None,
@@ -173,7 +238,7 @@ def _print_extracted(item: str, url: str, found: Any, *, as_json: bool) -> None:
 
 
 def rules_test(args: argparse.Namespace) -> int:
-    ctx = _context(args)
+    ctx = _reading(args)
     rule = next((r for r in ctx.config.rules if r.name == args.query), None)
     spec = rule.spec() if rule else RuleSpec("query", args.query)
     try:
@@ -206,18 +271,33 @@ def _match_event(ruleset: RuleSet, event: EventView) -> list[Hit]:
 
 
 def alerts(args: argparse.Namespace) -> int:
-    ctx = _context(args)
+    if args.alerts_command == "list":
+        return _alerts_list(_reading(args), as_json=args.json, status=args.status)
     if args.alerts_command == "send":
-        _send_alerts(ctx)
+        _send_alerts(_context(args))
         return 0
-    if args.alerts_command == "retry":
-        if args.failed == bool(args.ids):
-            raise UsageError("alerts retry: give delivery IDs or --failed")
-        count = requeue(ctx.db, args.ids, all_failed=args.failed)
-        print(f"{count} deliveries queued again")
-        return 0
-    for row in list_deliveries(ctx.db, args.status):
-        if args.json:
+    if args.failed == bool(args.ids):
+        raise UsageError("alerts retry: give delivery IDs or --failed")
+    return _alerts_retry(_reading(args), args.ids, every_failed=args.failed)
+
+
+def _alerts_retry(ctx: flow.Context, ids: list[int], *, every_failed: bool) -> int:
+    """Named deliveries must all exist: a mistyped id changes nothing."""
+    statuses = delivery_statuses(ctx.db, ids)
+    unknown = [str(i) for i in dict.fromkeys(ids) if i not in statuses]
+    if unknown:
+        raise UsageError(f"alerts retry: no delivery with id {', '.join(unknown)}; nothing queued")
+    for delivery_id, state in sorted(statuses.items()):
+        if state == "sent":
+            print(f"delivery {delivery_id} was sent already: not queued again", file=sys.stderr)
+    count = requeue(ctx.db, ids, all_failed=every_failed)
+    print(f"{count} deliveries queued again")
+    return 0
+
+
+def _alerts_list(ctx: flow.Context, *, as_json: bool, status: str | None) -> int:
+    for row in list_deliveries(ctx.db, status):
+        if as_json:
             _emit({k: getattr(row, k) for k in row.__slots__})  # type: ignore[attr-defined]
         else:
             print(f"{row.id:>6}  {row.status:<8} {row.channel:<14} {row.rule:<20} "
@@ -252,12 +332,18 @@ def channels_test(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_worker(args: argparse.Namespace) -> int:
+    from monitor.worker import run  # the job engine is only loaded by a worker
+
+    return run(args.config, crawl_log_level="INFO" if args.verbose else "WARNING")
+
+
 def run_daemon(args: argparse.Namespace) -> int:
     from monitor.daemon import run  # the scheduler is only loaded by the daemon
 
     if not args.verbose:
         logging.getLogger().setLevel(logging.INFO)
-    return run(args.config)
+    return run(args.config, crawl_log_level="INFO" if args.verbose else "WARNING")
 
 
 def _next_run(schedule: Any, last_start: datetime | None) -> str:
@@ -273,44 +359,17 @@ def _health(failures: int, threshold: int) -> str:
     return f"ok ({failures} failed)" if failures else "ok"
 
 
-def runs(args: argparse.Namespace) -> int:
-    ctx = _context(args)
-    if args.source and args.source not in {s.name for s in ctx.config.sources}:
-        raise UsageError(f"runs: no source named {args.source!r} in the config")
-    for line in runlog.run_lines(ctx.db, args):
-        print(line)
-    return 0
-
-
-def sources_explain(args: argparse.Namespace) -> int:
-    ctx = _context(args)
-    if args.source not in {s.name for s in ctx.config.sources}:
-        raise UsageError(f"sources explain: no source named {args.source!r} in the config")
-    source = ctx.config.source(args.source).crawl_source()
-    try:
-        lines = explain_lines(ctx.db, source, args)
-    except ExplainError as exc:
-        print(f"eventwatch: {exc}", file=sys.stderr)
-        return 1
-    for line in lines:
-        print(line)
-    return 0
-
-
 def status(args: argparse.Namespace) -> int:
-    ctx = _context(args)
+    ctx = _reading(args)
     chosen = getattr(args, "source", None)
-    if chosen and chosen not in {s.name for s in ctx.config.sources}:
-        raise UsageError(f"status: no source named {chosen!r} in the config")
+    known_source(ctx.config, chosen, "status")
     runs = {run.source: run for run in latest_runs(ctx.db)}
     stored = article_counts(ctx.db)
     failing = failures_in_row(ctx.db)
     threshold = ctx.config.daemon.health_failures
     print(f"{'source':<16} {'last run':<17} {'status':<9} {'next run':<17} {'pages':>6} {'new':>5} "
           f"{'errors':>6} {'articles':>8}  health")  # fmt: skip
-    for source in ctx.config.sources:
-        if chosen and source.name != chosen:
-            continue
+    for source in (s for s in ctx.config.sources if chosen in (None, s.name)):
         run = runs.get(source.name)
         last = f"{run.started_at:%Y-%m-%d %H:%M}Z" if run else "never"
         print(f"{source.name:<16} {last:<17} {run.status if run else '-':<9} "
@@ -318,9 +377,8 @@ def status(args: argparse.Namespace) -> int:
               f"{run.pages if run else 0:>6} {run.new_articles if run else 0:>5} "
               f"{run.errors if run else 0:>6} {stored.get(source.name, 0):>8}  "
               f"{_health(failing.get(source.name, 0), threshold)}")  # fmt: skip
-    if chosen and chosen in runs:
-        for line in runlog.run_detail_lines(ctx.db, runs[chosen]):
-            print(line)
+    for line in runlog.run_detail_lines(ctx.db, runs[chosen]) if chosen in runs else ():
+        print(line)
     pending = delivery_counts(ctx.db)
     print(f"deliveries: {pending.get('pending', 0)} pending, {pending.get('sent', 0)} sent, "
           f"{pending.get('failed', 0)} failed")  # fmt: skip

@@ -5,11 +5,12 @@ A typo is an error, never a silently ignored key (``extra="forbid"`` everywhere)
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 import yaml
 from apscheduler.triggers.cron import CronTrigger
@@ -19,6 +20,7 @@ from crawlers.sources import CrawlSource
 from crawlers.urls import is_http_url
 from monitor.channels import ChannelConfig
 from monitor.rules import RuleSpec, RuleSyntaxError, parse_query
+from storage.db import url_problem
 
 DEFAULT_CONFIG = "eventwatch.yaml"
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
@@ -155,6 +157,15 @@ class DeliveryConfig(Strict):
 class DaemonConfig(Strict):
     listen: str | None = "127.0.0.1:8787"
     max_parallel_crawls: Annotated[int, Field(ge=1, le=64)] | None = None
+    crawl_processes: Annotated[int, Field(ge=1, le=64)] | None = None  # default: CPU count
+    crawls_per_process: Annotated[int, Field(ge=1, le=1000)] = 50
+    crawl_process_max_crawls: Annotated[int, Field(ge=1, le=1_000_000)] = 1000
+    crawl_process_memory_mb: Annotated[int, Field(ge=64, le=65536)] = 2048
+    # `eventwatch worker` only: how often due sources are looked for, how often a worker says
+    # it is alive, and after how long without a word its jobs are given to the others
+    tick_every: Duration = "5s"
+    heartbeat_every: Duration = "10s"
+    stalled_after: Duration = "30s"
     match_every: Duration = "10s"
     dispatch_every: Duration = "10s"
     health_notify: list[str] = []  # channels told when a source goes down, stale or recovers
@@ -163,7 +174,10 @@ class DaemonConfig(Strict):
 
     @model_validator(mode="after")
     def _durations(self) -> DaemonConfig:
-        _check_durations(self.match_every, self.dispatch_every, self.health_min_quiet)
+        _check_durations(
+            self.match_every, self.dispatch_every, self.health_min_quiet, self.tick_every,
+            self.heartbeat_every, self.stalled_after,
+        )  # fmt: skip
         return self
 
 
@@ -174,6 +188,14 @@ class Config(Strict):
     channels: dict[str, ChannelConfig] = {}
     delivery: DeliveryConfig = DeliveryConfig()
     daemon: DaemonConfig = DaemonConfig()
+
+    @field_validator("database")
+    @classmethod
+    def _database_url(cls, url: str) -> str:
+        problem = url_problem(url)
+        if problem:
+            raise ValueError(problem)
+        return url
 
     def source(self, name: str) -> SourceConfig:
         for source in self.sources:
@@ -208,9 +230,36 @@ def _describe(path: Path, data: Any, error: ValidationError) -> str:
         loc = tuple(problem["loc"])
         message = problem["msg"].removeprefix("Value error, ")
         if problem["type"] == "extra_forbidden":
-            message = "unknown key"
-        lines.append(f"{path}: {_entry_name(data, loc)}: field {_field_name(loc)}: {message}")
+            message = "unknown key" + _did_you_mean(loc)
+        if len(loc) == 1 and (loc[0] == "database" or loc[0] not in Config.model_fields):
+            lines.append(f"{path}: {loc[0]}: {message}")  # a top-level key of its own
+        else:
+            where = f"{_entry_name(data, loc)}: field {_field_name(loc)}"
+            lines.append(f"{path}: {where}: {message}")
     return "\n".join(lines)
+
+
+def _did_you_mean(loc: tuple[int | str, ...]) -> str:
+    """`` (did you mean 'start_urls'?)`` for a misspelt key, from the keys allowed there."""
+    close = difflib.get_close_matches(str(loc[-1]), _keys_at(loc[:-1]), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _keys_at(loc: tuple[int | str, ...]) -> list[str]:
+    """The keys of the section at ``loc``. A list index, a channel's name or pydantic's
+    discriminator tag names no field and is passed over."""
+    models: list[type[BaseModel]] = [Config]
+    for part in loc:
+        found = [m.model_fields[part].annotation for m in models if part in m.model_fields]
+        if found:
+            models = [model for annotation in found for model in _models_in(annotation)]
+    return sorted({key for model in models for key in model.model_fields})
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [model for arg in get_args(annotation) for model in _models_in(arg)]
 
 
 def _rule_problems(entry: str, rule: RuleConfig, sources: set[str], config: Config) -> list[str]:
@@ -261,9 +310,23 @@ def read_yaml(path: Path) -> Any:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
 
 
+def config_path(path: str | os.PathLike[str] | None = None) -> tuple[Path, str]:
+    """The config file to read, absolute, and what chose it (for a message)."""
+    if path:
+        return Path(path).absolute(), "given by --config"
+    if os.environ.get("EVENTWATCH_CONFIG"):
+        return Path(os.environ["EVENTWATCH_CONFIG"]).absolute(), "from $EVENTWATCH_CONFIG"
+    return Path(DEFAULT_CONFIG).absolute(), "the default, in the current folder"
+
+
 def load_config(path: str | os.PathLike[str] | None = None) -> tuple[Path, Config]:
     """Read and check the whole config; nothing is touched before this succeeds."""
-    chosen = Path(path or os.environ.get("EVENTWATCH_CONFIG") or DEFAULT_CONFIG)
+    chosen, why = config_path(path)
+    if not chosen.exists():
+        raise ConfigError(
+            f"{chosen}: no such config file ({why}); name one with --config PATH "
+            "or $EVENTWATCH_CONFIG"
+        )
     data = read_yaml(chosen)
     if not isinstance(data, dict):
         raise ConfigError(f"{chosen}: (top level): the config must be a mapping of keys")

@@ -1,9 +1,10 @@
 """`eventwatch run`: every source on its schedule, match and dispatch every few seconds.
 
-One APScheduler job per source (max_instances=1, coalesced, with a misfire grace time), each
-crawl in its own subprocess, at most N at once. SIGHUP reloads the config (a bad one is
-rejected and the old one kept); SIGTERM/SIGINT stop new crawls, ask running ones to stop,
-and kill those that outlive the bound.
+One APScheduler job per source says when it is due; due sources wait in a queue, oldest
+first (:mod:`monitor.due`), and start as the crawl pool has room: a few long-lived crawl
+processes, each running many crawls side by side (:mod:`crawlers.runner`). SIGHUP reloads
+the config (a bad one is rejected and the old one kept); SIGTERM/SIGINT stop new crawls, ask
+running ones to stop, and kill those that outlive the bound.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -24,7 +24,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from crawlers.runner import KILL_GRACE_SECONDS, crawl_source
+from crawlers.runner import KILL_GRACE_SECONDS, CrawlJob, CrawlPool, PoolSettings
 from monitor import flow, heap
 from monitor.channels import DeliveryError
 from monitor.config import (
@@ -35,11 +35,13 @@ from monitor.config import (
     load_config,
     parse_duration,
 )
+from monitor.due import DueQueue
 from monitor.health import HealthTracker, Transition, health_alert
 from monitor.observe import Metrics, ObservabilityServer
 from monitor.schedules import first_run, trigger_for
+from monitor.single_daemon import only_daemon
 from storage.migrate import upgrade
-from storage.runs import close_abandoned_runs, failures_in_row, source_rhythms
+from storage.runs import RunSummary, close_abandoned_runs, failures_in_row, source_rhythms
 
 logger = logging.getLogger(__name__)
 
@@ -64,22 +66,22 @@ def _cycle(job: str) -> Iterator[None]:
 
 
 class Daemon:
-    def __init__(self, config_path: Path, config: Config) -> None:
+    def __init__(self, config_path: Path, config: Config, crawl_log_level: str = "WARNING") -> None:
         self.config_path = config_path
+        self.crawl_log_level = crawl_log_level
         self.ctx = flow.Context(config)
         self.health = HealthTracker(
             config.daemon.health_failures, parse_duration(config.daemon.health_min_quiet)
         )
         self.metrics = Metrics()
-        self.children: dict[int, subprocess.Popen[str]] = {}
-        self.children_lock = threading.Lock()
+        self.due = DueQueue()
+        self.pool: CrawlPool | None = None
         self.stopping = threading.Event()
         self.reload_requested = threading.Event()
         self.soon: set[str] = set()  # periodic jobs to run now (see _run_soon)
         self.soon_lock = threading.Lock()
-        workers = config.daemon.max_parallel_crawls or os.cpu_count() or 1
         self.scheduler = BackgroundScheduler(
-            executors={"default": ThreadPoolExecutor(4), "crawls": ThreadPoolExecutor(workers)},
+            executors={"default": ThreadPoolExecutor(4)},
             job_defaults={
                 "coalesce": True,
                 "max_instances": 1,
@@ -92,20 +94,28 @@ class Daemon:
 
     # -- jobs ---------------------------------------------------------------------------
     def crawl_job(self, name: str) -> None:
-        if self.stopping.is_set():
-            return
-        ctx = self.ctx
-        try:
-            source = ctx.config.source(name)
-        except KeyError:
-            return  # removed by a reload since this run was scheduled
-        started = time.monotonic()
-        with _cycle(f"crawl {name}"):
-            self._crawl(ctx, name, source, started)
+        """The schedule's say: ``name`` is due now; it starts when the pool has room."""
+        if not self.stopping.is_set():
+            self.due.add(name, datetime.now(UTC))
 
-    def _crawl(self, ctx: flow.Context, name: str, source: SourceConfig, started: float) -> None:
-        run = crawl_source(source.crawl_source(), ctx.db, on_start=self._track)
-        duration = time.monotonic() - started
+    def _start_due(self) -> None:
+        """Hand the oldest due sources to the pool, as many as it has room for."""
+        if self.pool is None:
+            return
+        for name, due_at in self.due.take(self.pool.free_slots()):
+            try:
+                source = self.ctx.config.source(name)
+            except KeyError:  # removed by a reload since it fell due
+                self.due.done(name)
+                continue
+            self.metrics.crawl_started(name, datetime.now(UTC) - due_at)
+            self.pool.submit(source.crawl_source(), due_at=due_at)
+
+    def _crawled(self, job: CrawlJob, run: RunSummary) -> None:
+        """On the pool's thread, as each crawl ends."""
+        name = job.source.name
+        self.due.done(name)
+        duration = time.monotonic() - job.started
         self.metrics.crawl_finished(
             name, run.status, duration, run.pages, run.new_articles, run.errors
         )
@@ -160,13 +170,6 @@ class Daemon:
             with suppress(JobLookupError):  # not scheduled (yet, or any more)
                 self.scheduler.modify_job(job_id, next_run_time=datetime.now(UTC))
 
-    def _track(self, child: subprocess.Popen[str]) -> None:
-        with self.children_lock:
-            self.children = {pid: c for pid, c in self.children.items() if c.poll() is None}
-            self.children[child.pid] = child
-        if self.stopping.is_set():
-            child.terminate()
-
     def _report_health(self, change: Transition) -> None:
         """Logged always; sent to the health channels once per change, best effort."""
         logger.warning("health source=%s state=%s %s", change.source, change.state, change.detail)
@@ -184,6 +187,7 @@ class Daemon:
         wanted = [s for s in config.sources if s.enabled]
         for name in set(self.scheduled) - {s.name for s in wanted}:
             self.scheduler.remove_job(f"crawl:{name}")
+            self.due.drop(name)
             del self.scheduled[name]
             logger.info("source %s removed from the schedule", name)
         now = datetime.now(UTC)
@@ -196,7 +200,7 @@ class Daemon:
         extra = {"next_run_time": start} if start is not None else {}
         self.scheduler.add_job(
             self.crawl_job, trigger_for(source.schedule), id=f"crawl:{source.name}",
-            executor="crawls", args=[source.name], name=f"crawl {source.name}",
+            args=[source.name], name=f"crawl {source.name}",
             replace_existing=True, **extra,
         )  # fmt: skip
         self.scheduled[source.name] = source.schedule
@@ -237,6 +241,8 @@ class Daemon:
         previous, self.ctx = self.ctx, ctx
         if ctx.db is not previous.db:  # another database: crawls still on the old one go on,
             previous.db.dispose()  # through connections of their own, returned as they end
+            if self.pool is not None:
+                self.pool.db = ctx.db
         self.schedule_sources(config)
         self._periodic(config)
         logger.info("config reloaded: %d sources, %d rules", len(config.sources), len(config.rules))
@@ -251,21 +257,26 @@ class Daemon:
         """No new crawls; ask running ones to stop; kill what outlives the bound."""
         logger.info("stopping: no new crawls, waiting for running ones")
         self.scheduler.pause()
-        with self.children_lock:
-            running = [c for c in self.children.values() if c.poll() is None]
-        for child in running:
-            child.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + SHUTDOWN_BOUND_SECONDS
-        for child in running:
-            try:
-                child.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.kill()
+        if self.pool is not None:
+            self.pool.close(SHUTDOWN_BOUND_SECONDS)
         self.scheduler.shutdown(wait=True)
         if self.server is not None:
             self.server.stop()
         self.ctx.db.dispose()
         logger.info("stopped")
+
+    def _pool_settings(self) -> PoolSettings:
+        daemon = self.ctx.config.daemon
+        cores = os.cpu_count() or 1
+        processes = daemon.crawl_processes or cores
+        return PoolSettings(
+            processes=processes,
+            crawls_per_process=daemon.crawls_per_process,
+            max_crawls_per_process=daemon.crawl_process_max_crawls,
+            memory_mb=daemon.crawl_process_memory_mb,
+            extract_workers=max(1, (daemon.max_parallel_crawls or cores) // processes),
+            log_level=self.crawl_log_level,
+        )
 
     def serve_forever(self) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -278,6 +289,7 @@ class Daemon:
         self.health.resume(
             failures_in_row(self.ctx.db), datetime.now(UTC), source_rhythms(self.ctx.db)
         )
+        self.pool = CrawlPool(self.ctx.db, self._pool_settings(), on_done=self._crawled)
         self.schedule_sources(config)
         self._periodic(config)
         self.scheduler.start()
@@ -287,11 +299,14 @@ class Daemon:
                 self.reload_requested.clear()
                 self.reload()
             self._bring_forward()
+            self._start_due()
         self.stop()
         return 0
 
 
-def run(config_path: str | None) -> int:
+def run(config_path: str | None, crawl_log_level: str = "WARNING") -> int:
+    """``crawl_log_level``: of the crawl processes, whose log joins ours at INFO (``-v``)."""
     path, config = load_config(config_path)
-    upgrade(config.database)
-    return Daemon(path, config).serve_forever()
+    with only_daemon(config.database):
+        upgrade(config.database)
+        return Daemon(path, config, crawl_log_level).serve_forever()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from urllib.parse import urljoin
@@ -23,7 +24,10 @@ from crawlers.links import ARTICLE, TRY, LinkDecision, classify_links, compile_f
 from crawlers.pagefile import fetch
 from crawlers.sources import CrawlSource
 from crawlers.urls import normalize_url
+from monitor import opening
+from monitor.config import load_config
 from monitor.runlog import failure_line
+from monitor.usage import known_source
 from storage.articles import stored_urls
 from storage.db import Database
 from storage.pagefailures import held_back, page_failures
@@ -120,3 +124,18 @@ def explain_lines(db: Database, source: CrawlSource, args: argparse.Namespace) -
         else:
             lines += [f"{page}:", *map(_line, verdicts), _summary(verdicts)]
     return lines
+
+
+def sources_explain(args: argparse.Namespace) -> int:
+    """`eventwatch sources explain`: read-only, it creates and migrates nothing."""
+    config = load_config(args.config)[1]
+    known_source(config, args.source, "sources explain")
+    ctx = opening.for_reading(config)
+    try:
+        lines = explain_lines(ctx.db, ctx.config.source(args.source).crawl_source(), args)
+    except ExplainError as exc:
+        print(f"eventwatch: {exc}", file=sys.stderr)
+        return 1
+    for line in lines:
+        print(line)
+    return 0

@@ -9,6 +9,7 @@ loses nothing and repeats nothing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import InitVar, dataclass, field
 from datetime import UTC, datetime
 
@@ -74,8 +75,10 @@ def crawl(
     refresh: bool = False,
     log_level: str = "WARNING",
     child: CrawlChild | None = None,
+    on_progress: Callable[[str], None] | None = None,
 ) -> list[RunSummary]:
-    """Crawl ``names`` together in one crawl process (``child`` if one was started early)."""
+    """Crawl ``names`` together in one crawl process (``child`` if one was started early);
+    ``on_progress`` is given each line it prints as it goes (see crawlers.runner)."""
     sources = [ctx.config.source(name).crawl_source() for name in names]
     return crawl_sources(
         sources,
@@ -84,6 +87,7 @@ def crawl(
         refresh=refresh,
         log_level=log_level,
         child=child,
+        on_progress=on_progress,
     )
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
@@ -45,12 +48,29 @@ class Metrics:
             registry=self.registry,
             buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1200, 3600),
         )
+        self.lag = Histogram(
+            "eventwatch_schedule_lag_seconds",
+            "How late crawls start against their schedule",
+            registry=self.registry,
+            buckets=(0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 900, 1800, 3600),
+        )
+        self.last_lag = Gauge(
+            "eventwatch_source_schedule_lag_seconds",
+            "How late the source's last crawl started against its schedule",
+            ["source"],
+            registry=self.registry,
+        )
         self.healthy = Gauge(
             "eventwatch_source_healthy",
             "1 unless reported down or stale",
             ["source"],
             registry=self.registry,
         )
+
+    def crawl_started(self, source: str, lag: timedelta) -> None:
+        seconds = max(0.0, lag.total_seconds())
+        self.lag.observe(seconds)
+        self.last_lag.labels(source).set(seconds)
 
     def crawl_finished(
         self, source: str, status: str, seconds: float, pages: int, new: int, errors: int
@@ -63,6 +83,25 @@ class Metrics:
 
     def health_changed(self, source: str, state: str) -> None:
         self.healthy.labels(source).set(1 if state == "recovered" else 0)
+
+
+class QueueCollector(Collector):
+    """Crawls waiting for room in the crawl pool and running, and the oldest wait."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        waiting, running = self.daemon.due.counts()
+        yield GaugeMetricFamily(
+            "eventwatch_crawls_waiting", "Due crawls not yet started", value=waiting
+        )
+        yield GaugeMetricFamily("eventwatch_crawls_running", "Crawls running", value=running)
+        oldest = self.daemon.due.oldest()
+        wait = (datetime.now(UTC) - oldest).total_seconds() if oldest else 0.0
+        yield GaugeMetricFamily(
+            "eventwatch_oldest_due_seconds", "How long the oldest due crawl has waited", value=wait
+        )
 
 
 class DeliveryCollector(Collector):
@@ -123,12 +162,41 @@ def health_report(daemon: Daemon) -> tuple[int, dict[str, Any]]:
     return (200 if ok else 503), body
 
 
+class ListenError(Exception):
+    """``daemon.listen`` is taken, most often by a daemon already running: one line."""
+
+
+def _taken(listen: str, exc: OSError) -> ListenError:
+    """Who holds the address: a daemon answering /healthz there is eventwatch's."""
+    url = f"http://{listen}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=3) as answer:
+            body = answer.read()
+    except urllib.error.HTTPError as unhealthy:  # a daemon in trouble answers 503
+        body = unhealthy.read()
+    except OSError:
+        body = b""
+    if b'"scheduler"' in body:
+        return ListenError(
+            f"an eventwatch daemon is already running (it answers at {url}); "
+            "stop it first, or give this one another daemon.listen"
+        )
+    return ListenError(
+        f"daemon.listen {listen} cannot be used ({exc.strerror or exc}): "
+        "another program holds it; choose another address or port"
+    )
+
+
 class ObservabilityServer:
     def __init__(self, listen: str, daemon: Daemon) -> None:
         host, _, port = listen.rpartition(":")
+        try:
+            self.httpd = ThreadingHTTPServer((host or "127.0.0.1", int(port)), _handler(daemon))
+        except OSError as exc:
+            raise _taken(f"{host or '127.0.0.1'}:{port}", exc) from exc
         daemon.metrics.registry.register(DeliveryCollector(daemon))
+        daemon.metrics.registry.register(QueueCollector(daemon))
         daemon.metrics.registry.register(PageFailureCollector(daemon))
-        self.httpd = ThreadingHTTPServer((host or "127.0.0.1", int(port)), _handler(daemon))
         self.thread = threading.Thread(target=self.httpd.serve_forever, name="observe", daemon=True)
 
     def start(self) -> None:

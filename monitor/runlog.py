@@ -10,6 +10,9 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
+from monitor import opening
+from monitor.config import load_config
+from monitor.usage import known_source
 from storage.db import Database
 from storage.pagefailures import FailureView, page_failures
 from storage.runs import RunSummary, list_runs
@@ -101,3 +104,13 @@ def run_lines(db: Database, args: argparse.Namespace) -> Iterator[str]:
         if run.error:
             yield f"        {run.error}"
         yield from (f"        {failure_line(f)}" for f in by_run.get(run.id, []))
+
+
+def runs(args: argparse.Namespace) -> int:
+    """`eventwatch runs`: read-only, it creates and migrates nothing."""
+    config = load_config(args.config)[1]
+    known_source(config, args.source, "runs")
+    ctx = opening.for_reading(config)
+    for line in run_lines(ctx.db, args):
+        print(line)
+    return 0

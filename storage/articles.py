@@ -59,6 +59,7 @@ class NewArticle:
     organisations: tuple[str, ...] = ()
     dates_mentioned: tuple[tuple[str, date, date], ...] = ()  # (words, first day, last day)
     keys: TextKeys | None = None  # of exactly this title and text, if computed beforehand
+    display_url: str = ""  # the page's own link, shown and sent; default: canonical_url
 
 
 Outcome = Literal["new", "duplicate"]
@@ -130,6 +131,7 @@ def _insert(session: Session, source: Source, item: NewArticle, given: TextKeys)
         "source_id": source.id,
         "url": item.url,
         "canonical_url": item.canonical_url,
+        "display_url": item.display_url or item.canonical_url,
         "title": item.title,
         "title_key": keys.title_key,
         "text": item.text,

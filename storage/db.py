@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import (
+    ArgumentError,
     DisconnectionError,
     InterfaceError,
     InternalError,
+    NoSuchModuleError,
     OperationalError,
 )
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -32,6 +34,49 @@ DATABASE_FAILURES = (
     DisconnectionError,
     PoolTimeout,
 )
+
+
+def url_problem(url: str) -> str | None:
+    """Why ``url`` is no database URL SQLAlchemy can use (None when it is): a bare path gets
+    the sqlite URL it probably meant."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        looks_like_path = url.startswith(("/", "./", "../", "~")) or url.endswith(
+            (".db", ".sqlite", ".sqlite3")
+        )
+        if looks_like_path:
+            absolute = Path(url).expanduser().resolve()
+            return f"{url!r} is a path, not a database URL: did you mean 'sqlite:///{absolute}'?"
+        return f"{url!r} is not a database URL (sqlite:///eventwatch.db, postgresql+psycopg://…)"
+    try:
+        parsed.get_dialect()
+    except NoSuchModuleError:
+        return f"unknown database kind or driver {parsed.drivername!r} in {_shown(parsed)}"
+    return None
+
+
+def _shown(url: URL) -> str:
+    return url.render_as_string(hide_password=True)
+
+
+def shown_url(url: str) -> str:
+    """``url`` fit for a message: its password hidden."""
+    try:
+        return _shown(make_url(url))
+    except ArgumentError:
+        return url
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The absolute path of a SQLite database file; None for other databases and memory."""
+    parsed = make_url(url)
+    name = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not name or name == ":memory:":
+        return None
+    if name.startswith("file:"):
+        return None
+    return Path(name).expanduser().resolve()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

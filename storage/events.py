@@ -13,6 +13,10 @@ from sqlalchemy.orm import Session
 from storage.db import Database
 from storage.models import Article, Event, Source
 
+# An article's link as shown and sent; rows written without one (bulk loads that predate
+# the column's use) fall back on the normalised URL.
+ARTICLE_LINK = func.coalesce(func.nullif(Article.display_url, ""), Article.canonical_url)
+
 
 @dataclass(frozen=True, slots=True)
 class EventView:
@@ -90,7 +94,7 @@ def list_events(
                 reported, event = reports[article.event_id], events[article.event_id]
                 yield EventView(
                     event_id=article.event_id,
-                    url=article.canonical_url,
+                    url=article.display_url or article.canonical_url,
                     source=reported[0][0],
                     title=article.title,
                     published_at=article.published_at,
@@ -117,7 +121,7 @@ def _details(
     """Each event's reports as (source, URL), first stored first, and the event itself."""
     reports: dict[int, list[tuple[str, str]]] = {event_id: [] for event_id in event_ids}
     rows = session.execute(
-        select(Article.event_id, Source.name, Article.canonical_url)
+        select(Article.event_id, Source.name, ARTICLE_LINK)
         .join(Source, Source.id == Article.source_id)
         .where(Article.event_id.in_(event_ids))
         .order_by(Article.id)

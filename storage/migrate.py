@@ -8,10 +8,12 @@ site.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError
 
 from storage.db import make_engine
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
 
 ALEMBIC_DIR = Path(__file__).resolve().parent.parent / "alembic"
 HEAD = "fail_0003"  # the newest revision in alembic/versions (tests/test_migrations checks it)
+UPGRADE_LOCK = "hashtext('eventwatch:upgrade')"
 
 
 def alembic_config(url: str) -> Config:
@@ -45,9 +48,46 @@ def current_revision(url: str) -> str | None:
         engine.dispose()
 
 
+def stored_revision(url: str) -> str | None:
+    """The schema revision of an existing database, None when it holds no schema. Unlike
+    :func:`current_revision`, a database that cannot be reached raises (``DATABASE_FAILURES``):
+    read-only commands say so rather than create or migrate anything. A SQLite file must
+    exist already (see ``storage.db.sqlite_file``): connecting would create it."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            if not inspect(connection).has_table("alembic_version"):
+                return None
+            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    finally:
+        engine.dispose()
+
+
 def upgrade(url: str, revision: str = "head") -> None:
     if revision == "head" and current_revision(url) == HEAD:
         return
     from alembic import command
 
-    command.upgrade(alembic_config(url), revision)
+    with _upgrade_lock(url):
+        command.upgrade(alembic_config(url), revision)
+
+
+@contextmanager
+def _upgrade_lock(url: str) -> Iterator[None]:
+    """On PostgreSQL, one upgrade at a time: workers on several machines may start together,
+    and the second then finds the schema done. SQLite's own write lock serves there."""
+    engine = make_engine(url)
+    try:
+        if engine.dialect.name != "postgresql":
+            yield
+            return
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(hashtext('eventwatch:upgrade'))"))
+            try:
+                yield
+            finally:
+                connection.execute(
+                    text("SELECT pg_advisory_unlock(hashtext('eventwatch:upgrade'))")
+                )
+    finally:
+        engine.dispose()

@@ -80,8 +80,18 @@ class CrawlRun(Base):
     duplicates: Mapped[int] = mapped_column(Integer, default=0)
     errors: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
+    due_at: Mapped[datetime | None]  # when the schedule wanted it: its lag is started_at - due_at
     # links seen, followed and skipped, by rule (crawlers.linkplan.LinkBook.counts)
     links: Mapped[dict[str, Any] | None]
+
+
+class ScheduleState(Base):
+    """When each source is next due, for workers that share one schedule (monitor.worker)."""
+
+    __tablename__ = "schedule_states"
+
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    next_due_at: Mapped[datetime]
 
 
 class PageFailure(Base):
@@ -150,7 +160,9 @@ class Article(Base):
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
     url: Mapped[str] = mapped_column(String(URL_LENGTH))
-    canonical_url: Mapped[str] = mapped_column(String(URL_LENGTH), unique=True)
+    canonical_url: Mapped[str] = mapped_column(String(URL_LENGTH), unique=True)  # dedup key
+    # The page's own link, as shown and sent: its declared canonical URL, else as fetched.
+    display_url: Mapped[str] = mapped_column(String(URL_LENGTH), server_default="")
     title: Mapped[str] = mapped_column(Text)
     title_key: Mapped[str] = mapped_column(String(512))
     text: Mapped[str] = mapped_column(Text)

@@ -16,6 +16,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.db import Database
+from storage.events import ARTICLE_LINK
 from storage.models import Article, Delivery, Event, Match, Source, utcnow
 
 
@@ -218,7 +219,7 @@ def _dates_mentioned(stored: object) -> Iterator[tuple[str, date, date]]:
 
 def event_articles(session: Session, event_id: int) -> list[EventArticle]:
     rows = session.execute(
-        select(Source.name, Article.canonical_url, Article.title, Article.published_at)
+        select(Source.name, ARTICLE_LINK, Article.title, Article.published_at)
         .join(Source, Source.id == Article.source_id)
         .where(Article.event_id == event_id)
         .order_by(Article.id)
@@ -277,3 +278,11 @@ def requeue(db: Database, ids: Iterable[int] = (), *, all_failed: bool = False) 
             .execution_options(synchronize_session=False)
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def delivery_statuses(db: Database, ids: Iterable[int]) -> dict[int, str]:
+    """The status of each of ``ids`` that names a delivery; unknown ids are left out."""
+    chosen = list(ids)
+    with db.session() as session:
+        rows = session.execute(select(Delivery.id, Delivery.status).where(Delivery.id.in_(chosen)))
+        return {delivery_id: status for delivery_id, status in rows}

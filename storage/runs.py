@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -35,13 +35,22 @@ class RunSummary:
     duplicates: int
     errors: int
     error: str | None
+    due_at: datetime | None = None  # when its schedule wanted it; None for an on-demand crawl
     links: dict[str, Any] | None = None  # links seen, followed and skipped, by rule
 
+    @property
+    def lag_seconds(self) -> float | None:
+        """How late it started against its schedule."""
+        if self.due_at is None:
+            return None
+        return max(0.0, (self.started_at - self.due_at).total_seconds())
 
-def open_run(db: Database, source: str) -> int:
+
+def open_run(db: Database, source: str, due_at: datetime | None = None) -> int:
     with db.session() as session:
         src = ensure_source(session, source)
-        run = CrawlRun(source_id=src.id, started_at=utcnow(), status="running")
+        due = due_at.astimezone(UTC) if due_at is not None else None
+        run = CrawlRun(source_id=src.id, started_at=utcnow(), status="running", due_at=due)
         session.add(run)
         session.flush()
         return run.id
@@ -57,13 +66,27 @@ def record_counts(db: Database, run_id: int, counts: RunCounts) -> None:
 def close_run(db: Database, run_id: int, status: str, error: str | None = None) -> None:
     """Finish a run; a run already closed keeps its first verdict."""
     with db.session() as session:
+        _close(session.get_one(CrawlRun, run_id), status, error)
+
+
+def finish_run(
+    db: Database, run_id: int, status: str, error: str | None, counts: RunCounts
+) -> None:
+    """Record a run's counts and close it, in one transaction."""
+    with db.session() as session:
         run = session.get_one(CrawlRun, run_id)
-        if run.finished_at is not None:
-            return
-        run.status = status
-        run.finished_at = utcnow()
-        if error:
-            run.error = error[:MAX_ERROR_CHARS]
+        run.pages, run.new_articles = counts.pages, counts.new_articles
+        run.duplicates, run.errors = counts.duplicates, counts.errors
+        _close(run, status, error)
+
+
+def _close(run: CrawlRun, status: str, error: str | None) -> None:
+    if run.finished_at is not None:
+        return
+    run.status = status
+    run.finished_at = utcnow()
+    if error:
+        run.error = error[:MAX_ERROR_CHARS]
 
 
 def close_abandoned_runs(db: Database, started_before: datetime) -> int:
@@ -116,6 +139,7 @@ def _summary(run: CrawlRun, source: str) -> RunSummary:
         duplicates=run.duplicates,
         errors=run.errors,
         error=run.error,
+        due_at=run.due_at,
         links=run.links,
     )
 

@@ -97,6 +97,8 @@ def test_errors_name_file_entry_and_field(
 
 def test_unreadable_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read the config file"):
+        load_config(tmp_path)  # a folder
+    with pytest.raises(ConfigError, match="no such config file"):
         load_config(tmp_path / "missing.yaml")
 
 
@@ -114,6 +116,7 @@ def test_config_path_from_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("EVENTWATCH_CONFIG", str(write(tmp_path, GOOD)))
+    monkeypatch.setenv("SOC_WEBHOOK_SECRET", "s3cret")  # check reports a channel's unset secret
     assert main(["check"]) == 0
     out = capsys.readouterr().out
     assert "pam" in out and "asiaplus" in out

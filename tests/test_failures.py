@@ -147,6 +147,7 @@ def test_metrics_count_failing_pages_by_source_and_stage(
 def test_explain_gives_the_crawls_own_verdict_on_each_link(
     site: SiteServer, config: Path, tmp_path: Path
 ) -> None:
+    assert run_cli(config, "db", "upgrade").returncode == 0  # explain creates no database
     before = run_cli(config, "sources", "explain", "newsroom", "--json")
     assert before.returncode == 0, before.stderr
     verdicts = [json.loads(line) for line in before.stdout.splitlines()]
@@ -176,6 +177,8 @@ def test_explain_gives_the_crawls_own_verdict_on_each_link(
 def test_explain_of_an_unknown_source_or_a_dead_page_is_one_line(config: Path) -> None:
     unknown = run_cli(config, "sources", "explain", "nosuch")
     assert unknown.returncode == 2 and unknown.stderr.count("\n") == 1
+    assert "no database" in run_cli(config, "sources", "explain", "newsroom").stderr
+    assert run_cli(config, "db", "upgrade").returncode == 0
     dead = run_cli(config, "sources", "explain", "newsroom", "http://127.0.0.1:9/", "--listing")
     assert dead.returncode == 1 and "could not be fetched" in dead.stderr
     assert "Traceback" not in dead.stderr

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from sqlalchemy import select
 
 from crawlers import child as crawl_child
 from crawlers.child import CRAWL_COMMAND
@@ -18,8 +19,8 @@ from monitor.cli import main
 from storage.db import Database
 from storage.fetchstate import Validators, fetch_states, save_validators
 from storage.migrate import upgrade
-from storage.models import Base
-from storage.runs import latest_runs
+from storage.models import Base, CrawlRun
+from storage.runs import RunSummary, get_run, latest_runs
 
 
 def test_a_crawl_process_that_cannot_start_closes_every_run_as_failed(
@@ -80,31 +81,52 @@ def _cached_dialects() -> set[object]:
     return {key[0] for mapper in Base.registry.mappers for key in mapper._compiled_cache}
 
 
-# Stands in for the crawl process: keeps the job it was given, reports on its first run
-# (after a line of its own on stdout), starts a report on the second and crashes.
+# Stands in for the crawl process: keeps the jobs it is given (those sent within half a
+# second), reports on the first (after a line of its own on stdout), starts a report on the
+# second and crashes.
 FAKE_CRAWL = """
-import json, pathlib, sys
-job = json.loads(sys.stdin.read())
-pathlib.Path({job_file!r}).write_text(json.dumps(job))
-first, second = (run_id for run_id, _source in job["runs"][:2])
+import json, os, select, sys
+fd = sys.stdin.fileno()
+lines = b""
+while select.select([fd], [], [], 0.5)[0]:
+    chunk = os.read(fd, 65536)
+    if not chunk:
+        break
+    lines += chunk
+jobs = [j for j in map(json.loads, lines.splitlines()[1:]) if j.get("op") == "crawl"]
+with open({job_file!r}, "a") as out:
+    out.writelines(json.dumps(job) + "\\n" for job in jobs)
+first, second = (job["run"] for job in (jobs + jobs)[:2])
 def report(run_id, **fields):
     print("eventwatch-report " + json.dumps(dict(run=run_id, **fields)), flush=True)
 print("a line that is not a report")
 report(first, validators={{"http://127.0.0.1:8001/news": ["e2", None, "h2"]}})
 report(first, status="ok", error=None, counts=dict(pages=3, new_articles=1, duplicates=0, errors=0))
+report(first, finished=True)
 print('eventwatch-report {{"run": ' + str(second), end="", flush=True)
 sys.exit(3)
 """
+
+
+def _all_runs(db: Database) -> list[RunSummary]:
+    with db.session() as session:
+        ids = session.scalars(select(CrawlRun.id).order_by(CrawlRun.id)).all()
+    return [get_run(db, run_id) for run_id in ids]
+
+
+def _jobs(job_file: Path) -> dict[int, dict[str, object]]:
+    return {job["run"]: job for job in map(json.loads, job_file.read_text().splitlines())}
 
 
 def test_runs_are_recorded_from_what_the_crawl_process_reported_before_it_crashed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each run is given the validators of its own site only; a run reported on keeps its
-    counts, verdict and new validators, and the run the crash cut short is closed failed."""
+    counts, verdict and new validators; the runs the crash cut short are closed failed and
+    crawled again, in a new process, the last time in one of its own."""
     url = f"sqlite:///{tmp_path / 'r.db'}"
     upgrade(url)
-    job_file = tmp_path / "job.json"
+    job_file = tmp_path / "jobs.jsonl"
     monkeypatch.setattr(crawl_child, "CRAWL_COMMAND", FAKE_CRAWL.format(job_file=str(job_file)))
     sources = [
         CrawlSource(name=f"s{port}", start_urls=(f"http://127.0.0.1:{port}/news",))
@@ -119,17 +141,20 @@ def test_runs_are_recorded_from_what_the_crawl_process_reported_before_it_crashe
                 "http://127.0.0.1:8002/news": Validators(None, "Mon, 30 Nov 2026", "h"),
             },
         )
-        runs = crawl_sources(sources, db)
-        given = json.loads(job_file.read_text())["validators"]
-        assert [given[str(run.id)] for run in runs] == [
+        first, second, third = crawl_sources(sources, db)
+        jobs = _jobs(job_file)
+        assert [jobs[run.id]["validators"] for run in (first, second, third)] == [
             {"http://127.0.0.1:8001/news": ["e1", None, "h1"]},
             {"http://127.0.0.1:8002/news": [None, "Mon, 30 Nov 2026", "h"]},
             {},
         ]
-        first, second, third = runs
         assert (first.status, first.pages, first.new_articles, first.error) == ("ok", 3, 1, None)
-        assert second.status == third.status == "failed"
-        assert "crawl process exited 3" in (second.error or "")
+        assert second.status == "ok"  # cut short, crawled again, reported on the second time
+        assert third.status == "ok"  # cut short twice, then crawled alone
+        assert len(jobs) == 6  # three, the two cut short, then the last alone
+        cut_short = [run for run in _all_runs(db) if run.status == "failed"]
+        assert [run.source for run in cut_short] == ["s8002", "s8003", "s8003"]
+        assert all("crawl process exited 3" in (run.error or "") for run in cut_short)
         assert fetch_states(db)["http://127.0.0.1:8001/news"] == Validators("e2", None, "h2")
     finally:
         db.dispose()
@@ -140,13 +165,13 @@ def test_a_refresh_gives_the_crawl_process_no_validators(
 ) -> None:
     url = f"sqlite:///{tmp_path / 'r.db'}"
     upgrade(url)
-    job_file = tmp_path / "job.json"
+    job_file = tmp_path / "jobs.jsonl"
     monkeypatch.setattr(crawl_child, "CRAWL_COMMAND", FAKE_CRAWL.format(job_file=str(job_file)))
     sources = [CrawlSource(name=f"s{p}", start_urls=(f"http://127.0.0.1:{p}/",)) for p in (1, 2)]
     db = Database(url)
     try:
         save_validators(db, {"http://127.0.0.1:1/": Validators("e1", None, "h1")})
         crawl_sources(sources, db, refresh=True)
-        assert list(json.loads(job_file.read_text())["validators"].values()) == [{}, {}]
+        assert {str(job["validators"]) for job in _jobs(job_file).values()} == {"{}"}
     finally:
         db.dispose()

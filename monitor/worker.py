@@ -1,0 +1,228 @@
+"""`eventwatch worker`: one of any number of processes, on any number of machines, that share
+one PostgreSQL database's schedule through procrastinate, an existing job engine built on it.
+
+There is no scheduler process to lose. Every worker asks procrastinate for the same periodic
+``tick``; procrastinate records each tick's time once (its periodic defers are unique by time),
+so one worker runs it. The tick reads each source's next due time from the database
+(:mod:`storage.schedule`), asks for a ``crawl`` job per due source and writes the next due
+times. A crawl job carries its source's name as both its queueing lock (at most one waits)
+and its lock (never two run at once, and they run in order); any worker with room takes it
+and hands it to its own crawl pool (:mod:`crawlers.runner`). Matching and dispatch are jobs
+too, under locks of their own. A worker killed outright leaves its jobs "doing"; another
+worker's ``stalled`` job puts them back in the queue once the dead one's heartbeat is stale,
+and the crawl processes of the dead worker have ended with it (their stdin closed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import procrastinate
+from procrastinate import exceptions as job_errors
+from procrastinate.jobs import Status
+from sqlalchemy.engine import make_url
+
+from crawlers.runner import KILL_GRACE_SECONDS, CrawlPool, PoolSettings
+from monitor import flow
+from monitor.config import Config, ConfigError, load_config, parse_duration
+from monitor.schedules import first_run, trigger_for
+from storage.migrate import upgrade
+from storage.runs import close_abandoned_runs
+from storage.schedule import next_due_times, save_next_due_times
+
+logger = logging.getLogger(__name__)
+
+SCHEDULE_QUEUE = "schedule"
+CRAWL_QUEUE = "crawls"
+ABANDONED_AFTER = timedelta(hours=1)
+
+
+def libpq_url(url: str) -> str:
+    """Our SQLAlchemy URL (postgresql+psycopg://…) as the libpq one procrastinate takes."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def cron_every(every: timedelta) -> str:
+    """A cron line (seconds last, as procrastinate reads six fields) for about ``every``: the
+    nearest period that divides a minute or an hour evenly, never longer than asked."""
+    seconds = max(1, int(every.total_seconds()))
+    if seconds < 60:
+        step = max(d for d in (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30) if d <= seconds)
+        return f"* * * * * */{step}"
+    minutes = max(d for d in (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60) if d <= seconds // 60)
+    return f"*/{minutes} * * * *" if minutes < 60 else "0 * * * *"
+
+
+def due_now(config: Config, known: dict[str, datetime], now: datetime) -> tuple[
+    list[tuple[str, datetime]], dict[str, datetime]
+]:  # fmt: skip
+    """The sources due at ``now`` with the time each fell due, and every next due time to
+    record; a source new to the schedule is first due within its first period (staggered,
+    as the embedded daemon does), and several missed times make one crawl."""
+    enabled = [s for s in config.sources if s.enabled]
+    due: list[tuple[str, datetime]] = []
+    later: dict[str, datetime] = {}
+    for index, source in enumerate(enabled):
+        trigger = trigger_for(source.schedule)
+        next_due = known.get(source.name)
+        if next_due is None:
+            start = first_run(source.schedule, index, len(enabled), now)
+            later[source.name] = start or trigger.get_next_fire_time(None, now) or now
+        elif next_due <= now:
+            due.append((source.name, next_due))
+            following = trigger.get_next_fire_time(next_due, now)
+            while following is not None and following <= now:
+                following = trigger.get_next_fire_time(following, now)
+            later[source.name] = following or now + timedelta(days=365)
+    return due, later
+
+
+class Worker:
+    def __init__(self, config: Config, crawl_log_level: str) -> None:
+        self.config = config
+        self.ctx = flow.Context(config)
+        daemon = config.daemon
+        cores = os.cpu_count() or 1
+        processes = daemon.crawl_processes or cores
+        self.settings = PoolSettings(
+            processes=processes,
+            crawls_per_process=daemon.crawls_per_process,
+            max_crawls_per_process=daemon.crawl_process_max_crawls,
+            memory_mb=daemon.crawl_process_memory_mb,
+            extract_workers=max(1, (daemon.max_parallel_crawls or cores) // processes),
+            log_level=crawl_log_level,
+        )
+        self.pool = CrawlPool(self.ctx.db, self.settings)
+        connector = procrastinate.PsycopgConnector(conninfo=libpq_url(config.database))
+        self.app = procrastinate.App(connector=connector)
+        self._register()
+
+    # -- jobs ----------------------------------------------------------------------------
+    def _register(self) -> None:
+        app, daemon = self.app, self.config.daemon
+        self.crawl_task = app.task(name="crawl", queue=CRAWL_QUEUE)(self.crawl)
+        self.match_task = app.task(
+            name="match", queue=SCHEDULE_QUEUE, lock="match", queueing_lock="match"
+        )(self.match)
+        self.dispatch_task = app.task(
+            name="dispatch", queue=SCHEDULE_QUEUE, lock="dispatch", queueing_lock="dispatch"
+        )(self.dispatch)
+        periodic: dict[
+            str, tuple[Any, timedelta, str]
+        ] = {  # task name: (function, how often, the lock it runs under)
+            "tick": (self.tick, parse_duration(daemon.tick_every), "tick"),
+            "match-every": (self.match, parse_duration(daemon.match_every), "match"),
+            "dispatch-every": (self.dispatch, parse_duration(daemon.dispatch_every), "dispatch"),
+            "stalled": (self.stalled, parse_duration(daemon.stalled_after) / 3, "stalled"),
+            "runs": (self.runs, timedelta(minutes=10), "runs"),
+        }
+        for name, (function, every, lock) in periodic.items():
+            task: Any = app.task(name=name, queue=SCHEDULE_QUEUE, lock=lock, queueing_lock=lock)
+            app.periodic(cron=cron_every(every), periodic_id=name)(task(function))
+
+    async def tick(self, timestamp: int) -> None:
+        """Ask for a crawl of every due source (one tick runs at a time, on one worker)."""
+        now = datetime.now(UTC)
+        known = await asyncio.to_thread(next_due_times, self.ctx.db)
+        due, later = due_now(self.config, known, now)
+        for name, due_at in due:
+            key = f"crawl:{name}"
+            with contextlib.suppress(job_errors.AlreadyEnqueued):  # one waiting serves this too
+                await self.crawl_task.configure(lock=key, queueing_lock=key).defer_async(
+                    name=name, due_at=due_at.isoformat()
+                )
+        await asyncio.to_thread(save_next_due_times, self.ctx.db, later)
+
+    async def crawl(self, name: str, due_at: str) -> str:
+        try:
+            source = self.config.source(name)
+        except KeyError:
+            return f"{name}: not in this worker's config"
+        job = self.pool.submit(source.crawl_source(), due_at=datetime.fromisoformat(due_at))
+        try:
+            run = await asyncio.wrap_future(job.done)
+        except asyncio.CancelledError:  # the worker is stopping: the pool stops the crawl
+            raise
+        logger.info(
+            "crawl source=%s run=%d status=%s pages=%d new=%d errors=%d",
+            name, run.id, run.status, run.pages, run.new_articles, run.errors,
+        )  # fmt: skip
+        if run.new_articles:
+            await self._defer(self.match_task)
+        return run.status
+
+    def match(self, timestamp: int | None = None) -> None:
+        if flow.match_new_articles(self.ctx):
+            self.dispatch()
+
+    def dispatch(self, timestamp: int | None = None) -> None:
+        counts = flow.deliver_pending(self.ctx)
+        if counts.sent or counts.retrying or counts.failed:
+            logger.info("dispatch sent=%d retrying=%d failed=%d", *_counts(counts))
+
+    async def stalled(self, timestamp: int) -> None:
+        """Jobs of workers whose heartbeat stopped go back in the queue; a crawl for which
+        another job waits already is ended instead (that one crawls the source)."""
+        seconds = parse_duration(self.config.daemon.stalled_after).total_seconds()
+        manager = self.app.job_manager
+        for job in await manager.get_stalled_jobs(seconds_since_heartbeat=seconds):
+            logger.warning("job %s (%s %s) of a worker gone silent: queued again",
+                           job.id, job.task_name, job.task_kwargs)  # fmt: skip
+            try:
+                await manager.retry_job(job)
+            except job_errors.UniqueViolation:
+                await manager.finish_job(job, status=Status.FAILED, delete_job=False)
+
+    def runs(self, timestamp: int) -> None:
+        limits = [parse_duration(s.time_limit) for s in self.config.sources]
+        margin = max(limits, default=timedelta(0)) + ABANDONED_AFTER
+        margin += timedelta(seconds=KILL_GRACE_SECONDS)
+        close_abandoned_runs(self.ctx.db, datetime.now(UTC) - margin)
+
+    async def _defer(self, task: Any) -> None:
+        with contextlib.suppress(job_errors.AlreadyEnqueued):
+            await task.defer_async()
+
+    # -- running -------------------------------------------------------------------------
+    def serve(self) -> int:
+        daemon = self.config.daemon
+        heartbeat = parse_duration(daemon.heartbeat_every).total_seconds()
+        capacity = self.settings.processes * self.settings.crawls_per_process
+        try:
+            with self.app.open():
+                self.app.run_worker(
+                    concurrency=capacity + 4,  # the schedule's own jobs never wait on crawls
+                    listen_notify=True,
+                    fetch_job_polling_interval=1.0,
+                    update_heartbeat_interval=heartbeat,
+                    stalled_worker_timeout=parse_duration(daemon.stalled_after).total_seconds(),
+                    shutdown_graceful_timeout=30,
+                    delete_jobs="successful",
+                    install_signal_handlers=True,
+                )
+        finally:
+            self.pool.close(30)
+            self.ctx.db.dispose()
+        return 0
+
+
+def _counts(counts: flow.DispatchCounts) -> tuple[int, int, int]:
+    return counts.sent, counts.retrying, counts.failed
+
+
+def run(config_path: str | None, crawl_log_level: str = "WARNING") -> int:
+    path, config = load_config(config_path)
+    if make_url(config.database).get_backend_name() != "postgresql":
+        raise ConfigError(
+            f"{Path(path)}: eventwatch worker shares its schedule through PostgreSQL; "
+            f"with {config.database.split(':', 1)[0]}, run `eventwatch run`"
+        )
+    upgrade(config.database)
+    logger.info("eventwatch worker: %d sources", len([s for s in config.sources if s.enabled]))
+    return Worker(config, crawl_log_level).serve()

@@ -1,0 +1,312 @@
+"""A user's mistake on the command line is one clear line, never a traceback (issue 26, 6)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy import select
+
+from monitor.cli import _parser, main
+from monitor.config import ConfigError, load_config
+from storage.db import Database
+from storage.migrate import stored_revision, upgrade
+from storage.models import Article
+from tests.conftest import FIXTURES
+from tests.receivers import free_port
+from tests.sitehost import serve
+from tests.test_crawl import source_yaml, write_config
+
+SOURCE = {"name": "news", "start_urls": ["http://127.0.0.1:9/"]}
+READ_ONLY = [
+    ["events", "list"],
+    ["status"],
+    ["rules", "test", "dushanbe"],
+    ["alerts", "list"],
+    ["alerts", "retry", "1"],
+]
+
+
+def config_file(tmp_path: Path, **fields: Any) -> Path:
+    data = {"database": f"sqlite:///{tmp_path / 'ew.db'}", "sources": [SOURCE], **fields}
+    path = tmp_path / "eventwatch.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line(err: str) -> str:
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def test_a_path_given_as_database_gets_the_sqlite_url_it_meant(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = config_file(tmp_path, database="/srv/eventwatch/ew.db")
+    code, _, err = run(capsys, "--config", str(path), "check")
+    assert code == 2
+    assert "did you mean 'sqlite:////srv/eventwatch/ew.db'" in one_line(err)
+
+
+def test_an_unknown_database_driver_is_a_config_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = config_file(tmp_path, database="postgresql+nosuchdriver://u:pw@127.0.0.1/db")
+    code, _, err = run(capsys, "--config", str(path), "events", "list")
+    assert code == 2
+    line = one_line(err)
+    assert "unknown database kind or driver 'postgresql+nosuchdriver'" in line
+    assert "pw" not in line.replace("postgresql", "")
+
+
+@pytest.mark.parametrize("command", [["events", "list"], ["alerts", "send"], ["db", "upgrade"]])
+def test_an_unreachable_postgresql_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    url = f"postgresql+psycopg://eventwatch:hunter2@127.0.0.1:{free_port()}/eventwatch"
+    path = config_file(tmp_path, database=url)
+    code, _, err = run(capsys, "--config", str(path), *command)
+    assert code == 1
+    line = one_line(err)
+    assert line.startswith("eventwatch: the database cannot be used:")
+    assert "refused" in line.lower() and "hunter2" not in line
+
+
+@pytest.mark.parametrize("command", READ_ONLY, ids=" ".join)
+def test_read_only_commands_create_no_database(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: list[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = config_file(tmp_path, database="sqlite:///srv/eventwatch/ew.db")
+    code, out, err = run(capsys, "--config", str(path), *command)
+    assert code == 1 and out == ""
+    line = one_line(err)
+    assert f"no database at {tmp_path / 'srv/eventwatch/ew.db'}" in line
+    assert "'sqlite:////srv/eventwatch/ew.db'" in line  # the absolute path it may have meant
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["eventwatch.yaml"]
+
+
+def test_a_read_only_command_does_not_migrate_an_old_schema(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = config_file(tmp_path)
+    url = f"sqlite:///{tmp_path / 'ew.db'}"
+    upgrade(url, "0001")
+    code, _, err = run(capsys, "--config", str(path), "status")
+    assert code == 1 and "run 'eventwatch db upgrade'" in one_line(err)
+    assert stored_revision(url) == "0001"
+
+
+def test_output_to_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    path = config_file(tmp_path)
+    upgrade(f"sqlite:///{tmp_path / 'ew.db'}")
+    for command in (["status"], ["check"], ["--help"]):
+        reader, writer = os.pipe()
+        os.close(reader)  # like `| head` that has read its lines and gone
+        try:
+            result = subprocess.run(
+                [sys.executable, "-m", "monitor.cli", "--config", str(path), *command],
+                stdout=writer, stderr=subprocess.PIPE, text=True, timeout=60,
+            )  # fmt: skip
+        finally:
+            os.close(writer)
+        assert result.returncode == (0 if command == ["--help"] else 141), result.stderr
+        assert "Error" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_check_reports_a_secret_variable_that_is_not_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hook = {"type": "webhook", "url": "http://127.0.0.1:9/hook", "secret_env": "EW_TEST_SECRET"}
+    path = config_file(tmp_path, channels={"soc": hook})
+    monkeypatch.delenv("EW_TEST_SECRET", raising=False)
+    code, out, err = run(capsys, "--config", str(path), "check")
+    assert code == 1 and "OK" in out
+    assert "channels.soc: field secret_env: environment variable EW_TEST_SECRET is not set" in (
+        one_line(err)
+    )
+    monkeypatch.setenv("EW_TEST_SECRET", "s3cret")
+    code, out, err = run(capsys, "--config", str(path), "check")
+    assert code == 0 and err == "" and "s3cret" not in out
+
+
+def test_retry_of_a_delivery_that_does_not_exist_names_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = config_file(tmp_path)
+    upgrade(f"sqlite:///{tmp_path / 'ew.db'}")
+    code, out, err = run(capsys, "--config", str(path), "alerts", "retry", "999")
+    assert code == 2 and out == ""
+    assert "no delivery with id 999; nothing queued" in one_line(err)
+
+
+def test_a_missing_config_file_names_its_full_path_and_how_to_choose_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("EVENTWATCH_CONFIG", raising=False)
+    code, _, err = run(capsys, "status")
+    line = one_line(err)
+    assert code == 2 and str(tmp_path / "eventwatch.yaml") in line
+    assert "--config" in line and "$EVENTWATCH_CONFIG" in line
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"sources": [{**SOURCE, "start_url": ["http://x/"]}]}, "'start_urls'"),
+        ({"databse": "sqlite:///x.db"}, "'database'"),
+        ({"daemon": {"listne": "127.0.0.1:1"}}, "'listen'"),
+        (
+            {"channels": {"soc": {"type": "webhook", "url": "http://x/", "secret": "S"}}},
+            "'secret_env'",
+        ),
+    ],
+)
+def test_an_unknown_key_gets_the_nearest_known_one(
+    tmp_path: Path, change: dict[str, Any], expected: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(config_file(tmp_path, **change))
+    assert f"unknown key (did you mean {expected}?)" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["-v", "--config", "x.yaml", "crawl", "mirror"],
+        ["crawl", "mirror", "-v", "--config", "x.yaml"],
+        ["crawl", "--config", "x.yaml", "mirror", "--verbose"],
+    ],
+)
+def test_global_options_go_before_or_after_the_command(argv: list[str]) -> None:
+    args = _parser().parse_args(argv)
+    assert (args.verbose, args.config, args.sources) == (True, "x.yaml", ["mirror"])
+
+
+def test_global_options_after_a_nested_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = config_file(tmp_path)
+    code, _, err = run(capsys, "db", "upgrade", "--config", str(path), "-v")
+    assert code == 0, err
+    assert _parser().parse_args(["events", "list"]).verbose is False
+
+
+def start_daemon(config: Path) -> subprocess.Popen[str]:
+    command = [sys.executable, "-m", "monitor.cli", "--config", str(config), "run"]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def second_daemon(config: Path) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "monitor.cli", "--config", str(config), "run"]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+
+def test_a_second_daemon_on_the_same_address_says_one_is_running(tmp_path: Path) -> None:
+    listen = f"127.0.0.1:{free_port()}"
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()  # another database: the address alone is shared
+    first = start_daemon(config_file(tmp_path / "one", daemon={"listen": listen}))
+    try:
+        assert _answers(listen), "the first daemon never served /healthz"
+        second = second_daemon(config_file(tmp_path / "two", daemon={"listen": listen}))
+    finally:
+        first.terminate()
+        first.communicate(timeout=60)
+    assert second.returncode == 1
+    assert "Traceback" not in second.stderr and "Errno" not in second.stderr
+    last = second.stderr.strip().splitlines()[-1]  # after the daemon's log of its migration
+    assert last.startswith(
+        f"eventwatch: an eventwatch daemon is already running (it answers at http://{listen}/"
+    )
+
+
+def test_a_second_daemon_on_the_same_sqlite_database_says_one_is_running(tmp_path: Path) -> None:
+    listen = f"127.0.0.1:{free_port()}"
+    first = start_daemon(config_file(tmp_path, daemon={"listen": listen}))
+    try:
+        assert _answers(listen), "the first daemon never served /healthz"
+        second = second_daemon(config_file(tmp_path, daemon={"listen": None}))
+    finally:
+        first.terminate()
+        first.communicate(timeout=60)
+    line = one_line(second.stderr)
+    assert second.returncode == 1
+    assert f"already running on this database (pid {first.pid}; lock file" in line
+    third = start_daemon(config_file(tmp_path, daemon={"listen": listen}))  # the lock is free
+    try:
+        assert _answers(listen), "a daemon after the first could not start"
+    finally:
+        third.terminate()
+        third.communicate(timeout=60)
+
+
+def test_a_daemon_whose_address_another_program_holds_says_so(tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        listen = f"127.0.0.1:{holder.getsockname()[1]}"
+        path = config_file(tmp_path, daemon={"listen": listen})
+        result = subprocess.run(
+            [sys.executable, "-m", "monitor.cli", "--config", str(path), "run"],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"daemon.listen {listen} cannot be used" in result.stderr
+    assert "another program holds it" in result.stderr
+
+
+def _answers(listen: str) -> bool:
+    import time
+    import urllib.error
+    import urllib.request
+
+    for _ in range(300):
+        try:
+            with urllib.request.urlopen(f"http://{listen}/healthz", timeout=2):
+                return True
+        except urllib.error.HTTPError:
+            return True
+        except OSError:
+            time.sleep(0.2)
+    return False
+
+
+def test_a_crawl_whose_reader_went_away_still_matches_its_articles(tmp_path: Path) -> None:
+    shutil.copytree(FIXTURES / "sites" / "wpnews", tmp_path / "wpnews")
+    with serve(tmp_path / "wpnews") as site:
+        config = write_config(tmp_path, [source_yaml("wpnews", site.base_url)])
+        reader, writer = os.pipe()
+        os.close(reader)
+        try:
+            result = subprocess.run(
+                [sys.executable, "-m", "monitor.cli", "--config", str(config), "crawl", "--all"],
+                stdout=writer, stderr=subprocess.PIPE, text=True, timeout=240,
+            )  # fmt: skip
+        finally:
+            os.close(writer)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    db = Database(f"sqlite:///{tmp_path / 'eventwatch.db'}")
+    with db.session() as session:
+        matched = session.scalars(select(Article.matched_at)).all()
+    db.dispose()
+    assert len(matched) == 4 and all(matched)  # the alerts step ran after the lost lines

@@ -1,0 +1,119 @@
+"""The crawl pool keeps its promises when a crawl process misbehaves: one that hangs or
+outgrows its memory cap is killed and replaced, the crawls it held are run again, and only
+the crawl that brought it down fails."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from crawlers import child as crawl_child
+from crawlers.runner import CrawlPool, PoolSettings
+from crawlers.sources import CrawlSource
+from storage.db import Database
+from storage.migrate import upgrade
+from storage.runs import RunSummary
+
+# Stands in for a crawl process: beats, and answers each job a second later, unless the job
+# is for "hang" (the whole process stops, as a stuck event loop would) or "hog" (it takes
+# 400 MB and keeps them). Each job it is given is appended to a file, with its pid.
+FAKE_CRAWL = """
+import json, os, signal, sys, threading, time
+log = open({log!r}, "a")
+lock = threading.Lock()
+hog = []
+def say(**fields):
+    with lock:
+        print("eventwatch-report " + json.dumps(fields), flush=True)
+def beat():
+    while True:
+        say(run=0)
+        time.sleep(0.2)
+def answer(job):
+    time.sleep(1)
+    say(run=job["run"], status="ok", error=None, counts={{"pages": 1}})
+    say(run=job["run"], finished=True)
+threading.Thread(target=beat, daemon=True).start()
+sys.stdin.readline()
+for line in sys.stdin:
+    job = json.loads(line)
+    if job.get("op") == "drain":
+        time.sleep(1.5)
+        break
+    name = job["source"]["name"]
+    log.write(json.dumps([os.getpid(), name]) + "\\n"); log.flush()
+    if name == "hang":
+        os.kill(os.getpid(), signal.SIGSTOP)
+    elif name == "hog":
+        hog.append(bytearray(400 * 2**20))
+        for i in range(0, len(hog[0]), 4096):
+            hog[0][i] = 1
+    else:
+        threading.Thread(target=answer, args=(job,)).start()
+"""
+
+
+def _crawl(db_url: str, names: list[str], settings: PoolSettings) -> dict[str, RunSummary]:
+    db = Database(db_url)
+    pool = CrawlPool(db, settings)
+    try:
+        jobs = {name: pool.submit(CrawlSource(name, start_urls=("http://127.0.0.1:9/",)))
+                for name in names}  # fmt: skip
+        return {name: job.done.result(timeout=120) for name, job in jobs.items()}
+    finally:
+        pool.close(10)
+        db.dispose()
+
+
+@pytest.fixture
+def fake_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    log = tmp_path / "jobs.jsonl"
+    monkeypatch.setattr(crawl_child, "CRAWL_COMMAND", FAKE_CRAWL.format(log=str(log)))
+    return log
+
+
+def _given(log: Path) -> list[tuple[int, str]]:
+    return [tuple(json.loads(line)) for line in log.read_text().splitlines()]
+
+
+def test_a_hung_crawl_process_is_replaced_and_only_the_crawl_that_hung_it_fails(
+    tmp_path: Path, fake_log: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    upgrade(url)
+    settings = PoolSettings(processes=1, crawls_per_process=3, beat_timeout=2)
+    runs = _crawl(url, ["a", "hang", "b"], settings)
+    assert (runs["a"].status, runs["b"].status) == ("ok", "ok")
+    assert runs["hang"].status == "failed"
+    assert "hung: no sign of life" in (runs["hang"].error or "")
+    given = _given(fake_log)
+    assert [name for _, name in given].count("hang") == 3  # two tries shared, the last alone
+    last_pid = next(pid for pid, name in reversed(given) if name == "hang")
+    assert [name for pid, name in given if pid == last_pid] == ["hang"]
+
+
+def test_a_crawl_process_over_its_memory_cap_is_killed_and_its_other_crawls_run_again(
+    tmp_path: Path, fake_log: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    upgrade(url)
+    settings = PoolSettings(processes=2, crawls_per_process=2, memory_mb=200)
+    runs = _crawl(url, ["hog", "a", "b", "c"], settings)
+    assert runs["hog"].status == "failed"
+    assert "over its memory cap" in (runs["hog"].error or "")
+    assert [runs[name].status for name in "abc"] == ["ok", "ok", "ok"]
+
+
+def test_a_recycled_crawl_process_finishes_its_crawls_and_another_takes_the_next(
+    tmp_path: Path, fake_log: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    upgrade(url)
+    settings = PoolSettings(processes=1, crawls_per_process=2, max_crawls_per_process=2)
+    runs = _crawl(url, ["a", "b", "c", "d", "e"], settings)
+    assert {run.status for run in runs.values()} == {"ok"}
+    pids = [pid for pid, _ in _given(fake_log)]
+    assert len(set(pids)) == 3  # two crawls each, then recycled
+    assert pids == sorted(pids, key=pids.index)  # one process after another, never mixed

@@ -1,0 +1,177 @@
+"""Several `eventwatch worker` processes share one PostgreSQL database's schedule: every
+source is crawled on its cadence by one of them at a time, a worker killed with SIGKILL mid-
+crawl has its crawls run by the others, and a new article is stored once and alerted once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+import yaml
+from sqlalchemy import func, select
+
+from crawlers.child import CRAWL_COMMAND
+from storage.db import Database
+from storage.migrate import upgrade
+from storage.models import Article, CrawlRun, Source
+from tests import postgres
+from tests.fleet import Fleet, fleet_sources, serve_fleet
+from tests.receivers import WebhookReceiver
+
+pytestmark = pytest.mark.skipif(postgres.UNAVAILABLE is not None, reason=str(postgres.UNAVAILABLE))
+
+SOURCES = 50
+EVERY = 5  # seconds
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 120) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.5)
+    return condition()
+
+
+@pytest.fixture(scope="module")
+def pg_url() -> Iterator[str]:
+    with postgres.running_server() as server:
+        yield postgres.create_database(server, "workers")
+
+
+def _config(path: Path, url: str, fleet: Fleet, hook: str) -> Path:
+    config: dict[str, Any] = {
+        "database": url,
+        "sources": fleet_sources(fleet, f"{EVERY}s"),
+        "rules": [{"name": "new-stories", "query": "story", "notify": ["hook"]}],
+        "channels": {"hook": {"type": "webhook", "url": hook}},
+        "daemon": {"listen": None, "crawl_processes": 1, "tick_every": "1s",
+                   "match_every": "1s", "dispatch_every": "1s",
+                   "heartbeat_every": "1s", "stalled_after": "6s"},
+    }  # fmt: skip
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def _worker(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "monitor.cli", "--config", str(config), "worker"],
+        stdout=subprocess.DEVNULL, stderr=log.open("wb"), env=dict(os.environ),
+    )  # fmt: skip
+
+
+def _runs(db: Database) -> list[tuple[str, datetime, datetime | None, datetime | None, str]]:
+    with db.session() as session:
+        return [
+            (name, started, finished, due, status)
+            for name, started, finished, due, status in session.execute(
+                select(
+                    Source.name,
+                    CrawlRun.started_at,
+                    CrawlRun.finished_at,
+                    CrawlRun.due_at,
+                    CrawlRun.status,
+                )
+                .join(Source)
+                .order_by(CrawlRun.started_at)
+            )
+        ]
+
+
+def _crawling(worker: subprocess.Popen[bytes]) -> bool:
+    """Whether the worker's crawl process is serving a crawl right now (holds a socket)."""
+    try:
+        children = psutil.Process(worker.pid).children()
+        crawls = [c for c in children if CRAWL_COMMAND in " ".join(c.cmdline())]
+        return any(c.net_connections(kind="tcp4") for c in crawls)
+    except psutil.Error:
+        return False
+
+
+def test_three_workers_crawl_each_due_source_once_and_survive_a_kill_9(
+    pg_url: str, tmp_path: Path
+) -> None:
+    db = Database(pg_url)
+    with serve_fleet(SOURCES) as fleet, WebhookReceiver() as hook:
+        config = _config(tmp_path / "eventwatch.yaml", pg_url, fleet, hook.url)
+        upgrade(pg_url)  # as `eventwatch db upgrade` would; each worker checks it too
+        workers = [_worker(config, tmp_path / f"worker{i}.log") for i in range(3)]
+        everyone = {f"site{i}" for i in range(SOURCES)}
+        try:
+            started = datetime.now(UTC)
+            assert wait_for(lambda: _crawled_since(db, started) >= everyone), "every source crawled"
+            assert wait_for(lambda: len(hook.received) >= SOURCES), "the first stories alerted"
+            victim = workers[0]
+            assert wait_for(lambda: _crawling(victim), 60), "the worker to kill is crawling"
+            victim.send_signal(signal.SIGKILL)
+            victim.wait()
+            killed = datetime.now(UTC)
+            url = fleet.publish(7)
+            assert wait_for(lambda: _stored(db, url) == 1), "the new article stored"
+            # every source is crawled again after the kill, by the two left
+            assert wait_for(lambda: _crawled_since(db, killed) >= everyone), "all, after the kill"
+            assert wait_for(lambda: _alerted(hook, url) == 1), "the new article alerted"
+            time.sleep(3 * EVERY)  # time for a doubled crawl or alert to show
+        finally:
+            for worker in workers:
+                if worker.poll() is None:
+                    worker.send_signal(signal.SIGTERM)
+            for worker in workers:
+                worker.wait(90)
+        runs = _runs(db)
+        assert _stored(db, url) == 1
+        assert _alerted(hook, url) == 1
+        assert _overlaps(runs) == []
+        assert _doubled(runs) == []
+        assert len([r for r in runs if r[1] > started]) > 2 * SOURCES
+        assert [w.returncode for w in workers[1:]] == [0, 0]
+    db.dispose()
+
+
+def _crawled_since(db: Database, since: datetime) -> set[str]:
+    return {name for name, started, _, _, status in _runs(db) if started > since and status == "ok"}
+
+
+def _stored(db: Database, url: str) -> int:
+    with db.session() as session:
+        return int(session.scalar(select(func.count(Article.id)).where(Article.url == url)) or 0)
+
+
+def _alerted(hook: WebhookReceiver, url: str) -> int:
+    import json
+
+    return sum(
+        url in [a.get("url") for a in json.loads(body).get("event", {}).get("articles", [])]
+        for _, body in hook.received
+    )
+
+
+def _overlaps(runs: list[Any]) -> list[str]:
+    """Sources crawled twice at once: a run that started before the previous one ended.
+    A run its worker's death cut short never ended; the next one may start any time."""
+    last_end: dict[str, datetime | None] = {}
+    found = []
+    for name, started, finished, _, _ in runs:
+        end = last_end.get(name)
+        if end is not None and started < end:
+            found.append(name)
+        last_end[name] = finished
+    return found
+
+
+def _doubled(runs: list[Any]) -> list[tuple[str, datetime]]:
+    """Due times crawled to the end more than once."""
+    seen: dict[tuple[str, datetime], int] = {}
+    for name, _, _, due, status in runs:
+        if due is not None and status == "ok":
+            seen[(name, due)] = seen.get((name, due), 0) + 1
+    return [key for key, count in seen.items() if count > 1]
