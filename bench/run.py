@@ -21,8 +21,10 @@ from bench.daemon import daemon_figures
 from bench.figures import Figure, machine, table, write_json
 from bench.matching import rule_figures
 from bench.mirror import MirrorServer, article_pages, build_sites
+from bench.scale import scale_figures
 from bench.setup import ROOT, eventwatch, write_config
 from bench.storing import storage_figures
+from bench.workers import worker_figures
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,8 @@ def run(mode: Mode, pages_folder: Path | None, raw: dict[str, object]) -> list[F
         figures += rule_figures(database, mode.rules, mode.naive_sample, raw)
         figures += daemon_figures(folder, database, mirror, mode.cycles, raw)
         figures += storage_figures(folder / "storage.db", mode.storage_articles, raw)
+        figures += scale_figures(folder / "scale", mode.name == "quick", raw)
+        figures += worker_figures(folder / "workers", mode.name == "quick", raw)
     return figures
 
 

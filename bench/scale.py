@@ -16,7 +16,7 @@ import signal
 import statistics
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,6 +24,7 @@ import psutil
 import yaml
 from sqlalchemy import select
 
+from bench.figures import Figure
 from bench.setup import EVENTWATCH, ROOT
 from storage.db import Database
 from storage.models import Article, CrawlRun, Source
@@ -60,7 +61,7 @@ def _p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20)[18]
 
 
-def _tree_cpu(pid: int) -> float:
+def tree_cpu(pid: int) -> float:
     """CPU seconds of a process and its children, living ones only."""
     try:
         root = psutil.Process(pid)
@@ -123,20 +124,20 @@ def _measure(
     try:
         time.sleep(warm)
         window_start = datetime.now(UTC)
-        cpu_start, wall_start = _tree_cpu(daemon.pid), time.monotonic()
+        cpu_start, wall_start = tree_cpu(daemon.pid), time.monotonic()
         rss = (0.0, 0.0)
         next_publish = time.monotonic()
         published: dict[str, float] = {}
+        publish_until = wall_start + seconds - 2 * every  # each has two cadences to be stored
         while time.monotonic() - wall_start < seconds:
-            if time.monotonic() >= next_publish:
+            if next_publish <= time.monotonic() < publish_until:
                 url = fleet.publish(rng.randrange(len(fleet.sites)))
                 published[url] = time.time()
                 next_publish += publish_every
             rss = max(rss, _rss(daemon.pid))
             time.sleep(0.5)
-        cpu = _tree_cpu(daemon.pid) - cpu_start
+        cpu = tree_cpu(daemon.pid) - cpu_start
         wall = time.monotonic() - wall_start
-        time.sleep(2 * every)  # what was published last has two cycles to be stored
     finally:
         daemon.send_signal(signal.SIGTERM)
         try:
@@ -210,6 +211,42 @@ def _result(
         store_p95=_p95(waits),
         overlaps=overlaps,
     )
+
+
+CURVE = (300, 1000, 3000)  # sources, each every EVERY: the rate of 30 x as many every 30 min
+EVERY = 60.0
+TARGET_SOURCES = 300
+DONE_TARGET, GAP_TARGET, CORES_TARGET = 0.95, 75.0, 0.5
+
+
+def scale_figures(folder: Path, quick: bool, raw: dict[str, object]) -> list[Figure]:
+    """The curve (quick: one small run, a smoke test of the harness)."""
+    plan = [(100, 15.0, 60.0)] if quick else [(n, EVERY, 180.0 if n == 300 else 120.0)
+                                             for n in CURVE]  # fmt: skip
+    figures = []
+    for sources, every, seconds in plan:
+        result = run_scale(folder, sources, every, seconds)
+        raw[f"scale_{sources}"] = asdict(result)
+        figures.append(_figure(result, judged=not quick and sources == TARGET_SOURCES))
+    return figures
+
+
+def _figure(r: ScaleResult, judged: bool) -> Figure:
+    value = (
+        f"{r.done}/{r.due} done ({r.done_share:.0%}), gap p95 {r.gap_p95:.0f} s, "
+        f"lag p95 {r.lag_p95:.1f} s, {r.cores:.2f} cores, RSS {r.daemon_rss_mb:.0f}+"
+        f"{r.crawl_rss_mb:.0f} MB, stored {r.stored}/{r.published} p95 {r.store_p95:.0f} s"
+    )
+    passed = None
+    reference = "informs: the curve"
+    if judged:
+        passed = (
+            r.done_share >= DONE_TARGET and r.gap_p95 <= GAP_TARGET and r.cores <= CORES_TARGET
+            and r.stored == r.published and r.store_p95 <= 2 * r.every
+        )  # fmt: skip
+        reference = (f">= {DONE_TARGET:.0%} done, gap p95 <= {GAP_TARGET:.0f} s, <= "
+                     f"{CORES_TARGET} cores, stored within 2 cadences")  # fmt: skip
+    return Figure(f"scale: {r.sources} sources every {r.every:.0f} s", value, reference, passed)
 
 
 if __name__ == "__main__":

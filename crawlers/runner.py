@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from crawlers.child import CrawlChild
 from crawlers.process import CrawlProcess, Popen
@@ -46,6 +46,7 @@ RECYCLE_SHARE = 0.75  # a process past this share of its memory cap takes no new
 MAX_TRIES = 3  # a crawl whose process died under it is run again, the last time alone
 TICK_SECONDS = 0.5
 RUN_COUNTS = [f.name for f in dataclasses.fields(RunCounts)]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,16 +199,20 @@ class CrawlPool:
         with self.lock:
             waiting, self.pending = list(self.pending), deque()
         left: list[CrawlJob] = []
-        for job in waiting:
-            process = self._process_for(job)
-            if isinstance(process, OSError):
-                self._could_not_start(job, process)
-            elif process is None:
-                left.append(job)
-            else:
-                self._start(process, job)
-        with self.lock:
-            self.pending.extendleft(reversed(left))
+        try:
+            while waiting:
+                job = waiting[0]
+                process = self._process_for(job)
+                if isinstance(process, OSError):
+                    self._could_not_start(job, process)
+                elif process is None:
+                    left.append(job)
+                else:
+                    self._start(process, job)
+                waiting.pop(0)
+        finally:  # a job not yet handed out, whatever went wrong, waits again
+            with self.lock:
+                self.pending.extendleft(reversed(left + waiting))
 
     def _process_for(self, job: CrawlJob) -> CrawlProcess | OSError | None:
         """The least busy process with room; a new one when fewer serve than wanted. A
@@ -241,7 +246,7 @@ class CrawlPool:
 
     def _start(self, process: CrawlProcess, job: CrawlJob) -> None:
         source = job.source
-        job.run_id = open_run(self.db, source.name, due_at=job.due_at)
+        job.run_id = self._durably(open_run, self.db, source.name, due_at=job.due_at)
         job.tries += 1
         job.started = time.monotonic()
         job.deadline = job.started + source.time_limit + _grace(source.time_limit)
@@ -266,15 +271,16 @@ class CrawlPool:
             self._retire(process, f"{process.crawls} crawls done")
 
     def _could_not_start(self, job: CrawlJob, error: OSError) -> None:
-        job.run_id = open_run(self.db, job.source.name, due_at=job.due_at)
-        close_run(self.db, job.run_id, "failed", f"crawl process could not start: {error}")
+        job.run_id = self._durably(open_run, self.db, job.source.name, due_at=job.due_at)
+        why = f"crawl process could not start: {error}"
+        self._durably(close_run, self.db, job.run_id, "failed", why)
         self._resolve(job)
 
     def _validators_of(self, source: CrawlSource) -> dict[str, Validators]:
         """The validators of the source's own site's pages, from what this pool read once
         and has recorded since (another machine's newer ones only cost a full fetch)."""
         if self.known is None:
-            self.known = fetch_states(self.db)
+            self.known = self._durably(fetch_states, self.db)
         domains = source.domains()
         return {url: v for url, v in self.known.items() if on_site(url, domains)}
 
@@ -286,24 +292,42 @@ class CrawlPool:
         ``missing``."""
         if report.validators:
             states = {url: Validators(*v) for url, v in report.validators.items()}
-            save_validators(self.db, states)
+            self._durably(save_validators, self.db, states)
             if self.known is not None:
                 self.known.update(states)
         if report.status is not None:
             counts = RunCounts(**{name: report.counts.get(name, 0) for name in RUN_COUNTS})
-            finish_run(self.db, job.run_id, report.status, report.error, counts)
+            self._durably(finish_run, self.db, job.run_id, report.status, report.error, counts)
         else:
-            close_run(self.db, job.run_id, status, missing)
+            self._durably(close_run, self.db, job.run_id, status, missing)
         self._resolve(job)
 
     def _resolve(self, job: CrawlJob) -> None:
         with self.lock:
             self.running = max(0, self.running - 1) if job.tries else self.running
-        summary = get_run(self.db, job.run_id)
+        summary = self._durably(get_run, self.db, job.run_id)
         if not job.done.done():
             job.done.set_result(summary)
         if self.on_done is not None:
-            self.on_done(job, summary)
+            try:
+                self.on_done(job, summary)
+            except Exception:  # the caller's bookkeeping: logged, the pool goes on
+                logger.exception("source=%s run=%d: on_done failed", job.source.name, job.run_id)
+
+    def _durably(self, write: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``write`` done, however long the database takes to come back: a run left open or a
+        job left unresolved would hold its source for ever. Given up only when stopping."""
+        wait = 1.0
+        while True:
+            try:
+                return write(*args, **kwargs)
+            except DATABASE_FAILURES as exc:
+                if self.closing:
+                    raise
+                logger.warning("crawl pool: the database refused %s (%s); again in %.0f s",
+                               write.__name__, exc, wait)  # fmt: skip
+                time.sleep(wait)
+                wait = min(30.0, wait * 2)
 
     def _ended(self, process: CrawlProcess) -> None:
         """The process is gone: each crawl it still held is closed from what it reported,
@@ -323,7 +347,7 @@ class CrawlPool:
             elif job.over_time:
                 self._record(job, report, self._over_time(job), "timeout")
             elif job.tries < MAX_TRIES and not self.closing:
-                close_run(self.db, job.run_id, "failed", f"{why}; crawled again")
+                self._durably(close_run, self.db, job.run_id, "failed", f"{why}; crawled again")
                 again.append(job)
             else:
                 self._record(job, report, why)

@@ -359,6 +359,12 @@ def _health(failures: int, threshold: int) -> str:
     return f"ok ({failures} failed)" if failures else "ok"
 
 
+def _lag(run: RunSummary | None) -> str:
+    """How late the run started against its schedule; '-' for an on-demand crawl."""
+    lag = run.lag_seconds if run is not None else None
+    return "-" if lag is None else f"{lag:.0f}s"
+
+
 def status(args: argparse.Namespace) -> int:
     ctx = _reading(args)
     chosen = getattr(args, "source", None)
@@ -368,15 +374,15 @@ def status(args: argparse.Namespace) -> int:
     failing = failures_in_row(ctx.db)
     threshold = ctx.config.daemon.health_failures
     print(f"{'source':<16} {'last run':<17} {'status':<9} {'next run':<17} {'pages':>6} {'new':>5} "
-          f"{'errors':>6} {'articles':>8}  health")  # fmt: skip
+          f"{'errors':>6} {'articles':>8} {'lag':>5}  health")  # fmt: skip
     for source in (s for s in ctx.config.sources if chosen in (None, s.name)):
         run = runs.get(source.name)
         last = f"{run.started_at:%Y-%m-%d %H:%M}Z" if run else "never"
         print(f"{source.name:<16} {last:<17} {run.status if run else '-':<9} "
               f"{_next_run(source.schedule, run.started_at if run else None):<17} "
               f"{run.pages if run else 0:>6} {run.new_articles if run else 0:>5} "
-              f"{run.errors if run else 0:>6} {stored.get(source.name, 0):>8}  "
-              f"{_health(failing.get(source.name, 0), threshold)}")  # fmt: skip
+              f"{run.errors if run else 0:>6} {stored.get(source.name, 0):>8} "
+              f"{_lag(run):>5}  {_health(failing.get(source.name, 0), threshold)}")  # fmt: skip
     for line in runlog.run_detail_lines(ctx.db, runs[chosen]) if chosen in runs else ():
         print(line)
     pending = delivery_counts(ctx.db)

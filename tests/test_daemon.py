@@ -189,7 +189,10 @@ def test_daemon_cycles_reload_and_stop(
                 health = json.loads(response.read())
             assert health["scheduler"] is True and health["database"] is True
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-                assert b"eventwatch_crawls_total" in response.read()
+                metrics = response.read()
+            assert b"eventwatch_crawls_total" in metrics
+            assert b"eventwatch_schedule_lag_seconds_count" in metrics  # how late crawls start
+            assert b"eventwatch_crawls_waiting" in metrics
 
             add_article(news)
             assert wait_for(lambda: store.articles() == baseline + 1), "new page stored"

@@ -5,6 +5,7 @@ is crawled twice at once."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,9 +14,11 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
 
+import pytest
 import yaml
 from sqlalchemy import select
 
+from monitor.cli import main
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import CrawlRun, Source
@@ -44,7 +47,9 @@ def _cycles_done(db: Database) -> int:
     return min((len(r) for r in runs.values()), default=0) if len(runs) == SOURCES else 0
 
 
-def test_a_daemon_crawls_200_sites_at_every_due_time(tmp_path: Path) -> None:
+def test_a_daemon_crawls_200_sites_at_every_due_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     url = f"sqlite:///{tmp_path / 'scale.db'}"
     upgrade(url)
     db = Database(url)
@@ -81,3 +86,7 @@ def test_a_daemon_crawls_200_sites_at_every_due_time(tmp_path: Path) -> None:
                 overlapping.append(name)
     assert skipped == []
     assert overlapping == []
+    assert main(["--config", str(config), "status"]) == 0
+    header, *rows = capsys.readouterr().out.splitlines()[: 1 + SOURCES]
+    assert header.split()[-2:] == ["lag", "health"]
+    assert all(re.search(r" \d+s  (ok|down)", row) for row in rows), rows[:3]  # how late
