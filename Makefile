@@ -44,12 +44,13 @@ test: lint
 
 ## bench: the benchmark table (bench/README.md); real pages from ../shared when present.
 BENCH_PAGES ?= $(wildcard ../shared/eval/trafilatura-eval/pages)
+BENCH_DATES ?= $(wildcard ../shared/eval/htmldate-dev)
 bench: install
-	$(BIN)/python -m bench.run $(if $(BENCH_PAGES),--pages $(BENCH_PAGES))
+	$(BIN)/python -m bench.run $(if $(BENCH_PAGES),--pages $(BENCH_PAGES)) $(if $(BENCH_DATES),--dates $(BENCH_DATES))
 
 ## bench-quick: the same figures on small inputs, in about two minutes (CI smoke run).
 bench-quick: install
-	$(BIN)/python -m bench.run --quick $(if $(BENCH_PAGES),--pages $(BENCH_PAGES))
+	$(BIN)/python -m bench.run --quick $(if $(BENCH_PAGES),--pages $(BENCH_PAGES)) $(if $(BENCH_DATES),--dates $(BENCH_DATES))
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,6 +1,6 @@
 """eventwatch's benchmark: one table of figures, each beside its reference from the same run.
 
-Usage: .venv/bin/python -m bench.run [--quick] [--pages FOLDER] [--results FOLDER]
+Usage: .venv/bin/python -m bench.run [--quick] [--pages FOLDER] [--results FOLDER] [--dates DIR]
 
 FOLDER holds real article pages (e.g. ../shared/eval/trafilatura-eval/pages); without it the
 project's fixture sites are used. Everything runs on 127.0.0.1 in a temporary folder; the
@@ -18,6 +18,7 @@ from pathlib import Path
 
 from bench.crawling import crawl_figures
 from bench.daemon import daemon_figures
+from bench.dates import date_figures
 from bench.figures import Figure, machine, table, write_json
 from bench.matching import rule_figures
 from bench.mirror import MirrorServer, article_pages, build_sites
@@ -49,10 +50,13 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="smoke mode (about 2 minutes)")
     parser.add_argument("--pages", type=Path, help="folder of real article pages (.html)")
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--dates", type=Path, help="htmldate-dev folder: the dates rows")
     return parser.parse_args(argv)
 
 
-def run(mode: Mode, pages_folder: Path | None, raw: dict[str, object]) -> list[Figure]:
+def run(
+    mode: Mode, pages_folder: Path | None, raw: dict[str, object], dates: Path | None = None
+) -> list[Figure]:
     pages = article_pages(pages_folder, ROOT / "tests" / "fixtures" / "sites")
     raw.update(page_folder=str(pages_folder), distinct_pages=len(pages))
     sites, behind = build_sites(pages, mode.articles, mode.sites)
@@ -69,6 +73,8 @@ def run(mode: Mode, pages_folder: Path | None, raw: dict[str, object]) -> list[F
         figures += rule_figures(database, mode.rules, mode.naive_sample, raw)
         figures += daemon_figures(folder, database, mirror, mode.cycles, raw)
         figures += storage_figures(folder / "storage.db", mode.storage_articles, raw)
+    if dates is not None:
+        figures += date_figures(dates, raw)
         figures += scale_figures(folder / "scale", mode.name == "quick", raw)
         figures += worker_figures(folder / "workers", mode.name == "quick", raw)
     return figures
@@ -79,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     mode = QUICK if args.quick else FULL
     raw: dict[str, object] = {}
     started = time.perf_counter()
-    figures = run(mode, args.pages, raw)
+    figures = run(mode, args.pages, raw, args.dates)
     raw["total_seconds"] = time.perf_counter() - started
     print(f"eventwatch benchmark ({mode.name}), {raw['total_seconds']:.0f} s; {machine()}")
     if args.pages is None:

@@ -18,11 +18,16 @@ crawler of the process: SQLite takes one writer at a time, so more would only qu
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     from storage.db import Database
+
+T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 _open: dict[str, Database] = {}
 _writer: ThreadPoolExecutor | None = None
@@ -35,6 +40,29 @@ def crawl_database(url: str) -> Database:
 
         _open[url] = Database(url)
     return _open[url]
+
+
+def stored_reader(
+    database: str | None, read: Callable[[Database, str], list[T]], what: str
+) -> Callable[[str], list[T]] | None:
+    """A reader of what ``read`` finds stored for a source, if the crawl has a database.
+
+    A database that cannot be read costs the stored evidence, never the crawl: what is
+    learned from it is then learned from the current crawl's pages alone.
+    """
+    if not database:
+        return None
+
+    def load(source: str) -> list[T]:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            return read(crawl_database(database), source)
+        except SQLAlchemyError as exc:
+            logger.warning("source=%s %s unreadable: %r", source, what, exc)
+            return []
+
+    return load
 
 
 def store_thread() -> ThreadPoolExecutor:

@@ -1,163 +1,221 @@
-"""The article's publication date, from the page's own statements about the article.
+"""The article's publication date: the instant, its UTC offset, and the day the page states.
 
-Sources in order of trust: metadata (``article:published_time`` and kin), JSON-LD
-``datePublished``, a ``<time>`` element in the article, the URL (``/2024/12/24/``), a byline
-("Posted on …", "Published: …"). Never the whole-page text, where the site's "today" header
-date lives, and never a date in the future.
+htmldate's fast search reads the page (meta tags, JSON-LD, date-like elements, timestamps in
+the markup), with the site's header taken out first, so that its "today" date is never the
+article's. A crawler adds what a page-only reader lacks: a date in the URL, the date of the
+feed item or sitemap entry that led to the page (:class:`DateHint`), and where the site's
+template states its dates, learned over its stored pages (:mod:`crawlers.date_places`).
+
+In order: htmldate's day when another signal names it too (the page's published stamp, the
+hint or the URL, whose time and offset it then takes); else the day at the site's learned
+place; else htmldate's day alone; else the stamp, the hint, the URL; else the first full
+date of the text after the heading, where a byline states it. Never a date in the future,
+and never the crawl's own day found only above the article (a warning says so).
 """
 
 from __future__ import annotations
 
-import json
 import re
 import warnings
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from copy import deepcopy
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
 
-from dateutil import parser as dateparser
+from htmldate import find_date
 from lxml.html import HtmlElement
 
-META_NAMES = (
-    "article:published_time",
-    "og:published_time",
-    "datepublished",
-    "date",
-    "dc.date",
-    "dc.date.issued",
-    "dcterms.created",
-    "pubdate",
-    "publishdate",
-    "publish_date",
-    "sailthru.date",
-    "parsely-pub-date",
-)
-YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d")
+from crawlers.date_parsing import YEAR, DateHint, published_stamps
+from crawlers.date_places import date_places, day_at
+from crawlers.mentioned_dates import mentioned_dates
+
 URL_DATE = re.compile(r"/((?:19|20)\d\d)[/-](0[1-9]|1[0-2])[/-](0[1-9]|[12]\d|3[01])(?:/|[-_]|$)")
-BYLINE = re.compile(
-    r"(?:posted|published|publié|опубликовано|дата публикации|date)\s*(?:on|le)?\s*:?\s*"
-    r"([^\n|]{6,40})",
+# Containers before the article's heading that hold the site's header: their dates are the
+# site's ("today", the latest issue), never the article's.
+CHROME = re.compile(
+    r"(?:^|[\s_-])(?:header|top|topbar|nav|navbar|navigation|menu|masthead|toolbar|banner|today)"
+    r"(?:[\s_-]|$)",
     re.IGNORECASE,
 )
-# Zone abbreviations the watched sites print after a time, as UTC offsets in seconds. dateutil
-# knows only UTC and GMT by name, and would read "23:40 MSK" as 23:40 UTC, three hours late,
-# which can put the article on the next day. Ambiguous ones (IST, AST, CST, BST) are left out.
-ZONES = {
-    "WET": 0, "WEST": 3600, "CET": 3600, "CEST": 7200, "EET": 7200,
-    "EEST": 10800, "MSK": 10800, "TRT": 10800, "GST": 14400,
-    "EST": -18000, "EDT": -14400, "PST": -28800, "PDT": -25200,
-}  # fmt: skip
-BYLINE_CLASSES = frozenset(
-    ("byline", "posted-on", "entry-meta", "post-meta", "meta", "date", "published")
-)
-RU_MONTHS = {
-    "января": "January", "февраля": "February", "марта": "March", "апреля": "April",
-    "мая": "May", "июня": "June", "июля": "July", "августа": "August",
-    "сентября": "September", "октября": "October", "ноября": "November", "декабря": "December",
-}  # fmt: skip
+CHROME_TAGS = frozenset(("header", "nav"))
 
 
-def publication_date(
-    tree: HtmlElement | None, url: str, *, now: datetime | None = None
-) -> tuple[datetime | None, str | None]:
-    """The date and where it came from (``meta``, ``jsonld``, ``time``, ``url``, ``byline``)."""
-    latest = (now or datetime.now(UTC)) + timedelta(days=1)
-    for found, origin in _candidates(tree, url):
-        if found is not None and found <= latest:
-            return found, origin
-    return None, None
+@dataclass(frozen=True, slots=True)
+class PageDate:
+    instant: datetime  # aware; in the page's own offset when it gave one, else UTC
+    day: date  # the calendar day the page states, in its own time zone
+    source: str  # meta, jsonld, page, text, url, feed, sitemap, lastmod
+    offset_known: bool
+
+    @property
+    def utc(self) -> datetime:
+        return self.instant.astimezone(UTC)
+
+    @property
+    def offset_minutes(self) -> int | None:
+        offset = self.instant.utcoffset()
+        if not self.offset_known or offset is None:
+            return None
+        return int(offset.total_seconds() // 60)
 
 
-def _candidates(tree: HtmlElement | None, url: str) -> Iterator[tuple[datetime | None, str]]:
-    if tree is not None:
-        yield from ((parse_date(v), "meta") for v in _meta_values(tree))
-        yield from ((parse_date(v), "jsonld") for v in _jsonld_values(tree))
-        yield from ((parse_date(v), "time") for v in _time_values(tree))
+@dataclass(frozen=True, slots=True)
+class DateVerdict:
+    found: PageDate | None
+    warning: str | None = None  # why a date seen was not given
+    places: tuple[str, ...] = ()  # where a day two signals confirm is stated (date_places)
+
+
+def stamp_date(stamp: datetime, source: str) -> PageDate:
+    """The page's date from a parsed stamp: naive means no offset was given (read as UTC)."""
+    known = stamp.tzinfo is not None
+    instant = stamp if known else stamp.replace(tzinfo=UTC)
+    return PageDate(instant, stamp.date(), source, known)
+
+
+def day_date(day: date, source: str) -> PageDate:
+    return PageDate(datetime.combine(day, time(), tzinfo=UTC), day, source, False)
+
+
+def url_day(url: str) -> date | None:
     if match := URL_DATE.search(url):
         year, month, day = (int(part) for part in match.groups())
-        yield datetime(year, month, day, tzinfo=UTC), "url"
-    if tree is not None:
-        yield from ((parse_date(v), "byline") for v in _byline_values(tree))
+        return date(year, month, day)
+    return None
 
 
-def _meta_values(tree: HtmlElement) -> Iterator[str]:
-    metas: dict[str, str] = {}
-    for meta in tree.iter("meta"):
-        key = (meta.get("property") or meta.get("name") or meta.get("itemprop") or "").lower()
-        if key in META_NAMES and meta.get("content"):
-            metas.setdefault(key, meta.get("content"))
-    for name in META_NAMES:
-        if name in metas:
-            yield metas[name]
+def without_chrome(tree: HtmlElement) -> HtmlElement:
+    """A copy of the page without the header-like containers before the article's heading."""
+    return _pruned(tree, lambda e: e.tag in CHROME_TAGS or bool(CHROME.search(_label(e))))
 
 
-def _jsonld_values(tree: HtmlElement) -> Iterator[str]:
-    for script in tree.xpath('//script[@type="application/ld+json"]/text()'):
-        try:
-            data = json.loads(script)
-        except ValueError:
-            continue
-        yield from _walk_jsonld(data)
+def article_part(tree: HtmlElement, *, in_place: bool = False) -> HtmlElement:
+    """The page without anything of its body before the article's heading: a copy, or
+    ``tree`` itself ``in_place``."""
+    return _pruned(tree, lambda _element: True, in_place=in_place)
 
 
-def _walk_jsonld(data: object) -> Iterator[str]:
-    if isinstance(data, list):
-        for item in data:
-            yield from _walk_jsonld(item)
-    elif isinstance(data, dict):
-        value = data.get("datePublished")
-        if isinstance(value, str):
-            yield value
-        for key in ("@graph", "mainEntity", "mainEntityOfPage"):
-            if key in data:
-                yield from _walk_jsonld(data[key])
+def _label(element: HtmlElement) -> str:
+    return f"{element.get('class', '')} {element.get('id', '')}"
 
 
-def _after_heading(elements: list[HtmlElement]) -> list[HtmlElement]:
-    """Of the page's ``elements`` (in document order, the first ``<h1>`` among them), those
-    from that heading on: the header's "today" date comes before it."""
-    start = next((i for i, element in enumerate(elements) if element.tag == "h1"), 0)
-    return elements[start:]
+def _heading(tree: HtmlElement) -> HtmlElement | None:
+    """The article's heading: the first ``<h1>``, else the one marked as the headline, else
+    the first ``<h2>`` (templates that keep ``<h1>`` for the site's name have none)."""
+    for path in ("//h1", '//*[@itemprop="headline"]', "//h2"):
+        found = tree.xpath(path)
+        if found:
+            return found[0]
+    return None
 
 
-def _time_values(tree: HtmlElement) -> Iterator[str]:
-    """``<time>`` stamps from the first ``<h1>`` on."""
-    marks = _after_heading(list(tree.iter("h1", "time")))
-    stamps = [e.get("datetime") for e in marks if e.tag == "time"]
-    yield from [stamp for stamp in stamps if stamp][:3]
+def _pruned(
+    tree: HtmlElement, dropped: Callable[[HtmlElement], bool], *, in_place: bool = False
+) -> HtmlElement:
+    """``tree`` (a copy of it unless ``in_place``) less the body's elements before the
+    article's heading (not its ancestors) that ``dropped`` picks."""
+    copied = tree if in_place else deepcopy(tree)
+    body = copied.find("body")
+    heading = _heading(copied)
+    if heading is None or body is None:
+        return copied
+    around = set(heading.iterancestors())
+    picked = []
+    for element in body.iter():
+        if element is heading:
+            break
+        if isinstance(element.tag, str) and element not in around and dropped(element):
+            picked.append(element)
+    for element in picked:
+        element.drop_tree()
+    return copied
 
 
-def _byline_values(tree: HtmlElement) -> Iterator[str]:
-    """Dates in byline-like elements after the first heading."""
-    elements = [element for element in tree.iter() if isinstance(element.tag, str)]
-    for element in _after_heading(elements):
-        classes = element.get("class")
-        if not classes or BYLINE_CLASSES.isdisjoint(str(classes).lower().split()):
-            continue
-        text = " ".join(element.text_content().split())
-        if match := BYLINE.search(text):
-            yield match.group(1)
-        elif len(text) <= 40:
-            yield text
+def _htmldate(tree: HtmlElement, latest: date) -> date | None:
+    """htmldate's fast search for the original date, never after ``latest``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        found = find_date(
+            tree, extensive_search=False, original_date=True, max_date=latest.isoformat()
+        )
+    return date.fromisoformat(found) if found else None
 
 
-def parse_date(value: str) -> datetime | None:
-    """An aware UTC datetime from a date as pages write it; None when it is not one."""
-    text = value.strip()
-    for russian, english in RU_MONTHS.items():
-        text = re.sub(rf"\b{russian}\b", english, text, flags=re.IGNORECASE)
-    text = re.sub(r"\s*г\.?$", "", text)
-    if not YEAR.search(text):
-        return None  # without a year dateutil would supply the current one: a guess
-    try:
-        with warnings.catch_warnings():  # another zone name: read as UTC, like no zone
-            warnings.simplefilter("ignore", dateparser.UnknownTimezoneWarning)
-            parsed = dateparser.parse(
-                text, dayfirst=not re.match(r"^\d{4}", text), fuzzy=True, tzinfos=ZONES
-            )
-    except (ValueError, OverflowError):
+def page_date(
+    tree: HtmlElement | None,
+    url: str = "",
+    hint: DateHint | None = None,
+    *,
+    site_places: tuple[str, ...] = (),
+    now: datetime | None = None,
+) -> DateVerdict:
+    """The article's date from the page, its URL, the crawler's hint and the places where
+    the site states its dates (:mod:`crawlers.date_places`); see the module."""
+    today = (now or datetime.now(UTC)).date()
+    latest = today + timedelta(days=1)
+    stamps = [] if tree is None else published_stamps(tree)
+    stated = next((stamp_date(s, o) for s, o in stamps if s.date() <= latest), None)
+    hinted = _hint_date(hint, latest)
+    from_url = url_day(url)
+    others = [d for d in (stated, hinted) if d is not None]
+    if from_url is not None and from_url <= latest:
+        others.append(day_date(from_url, "url"))
+    if tree is None:
+        return DateVerdict(others[0] if others else None)
+    page = without_chrome(tree)  # this call's own copy: pruned further in place below
+    fast = _htmldate(page, latest)
+    article = article_part(page, in_place=True)
+    confirmed = _confirmed(fast, others, stated, hinted)
+    if confirmed is not None:
+        return DateVerdict(confirmed, places=date_places(article, confirmed.day))
+    at_place = day_at(article, site_places) if site_places else None
+    if at_place is not None and at_place <= latest:
+        return DateVerdict(_with_time(day_date(at_place, "site"), others))
+    if fast is not None:
+        return _not_today(fast, today, article, latest)
+    if others:  # a visible place naming the day confirms a stamp or hint
+        return DateVerdict(others[0], places=date_places(article, others[0].day))
+    return _from_text(article, latest)
+
+
+def _confirmed(
+    day: date | None, others: list[PageDate], stated: PageDate | None, hinted: PageDate | None
+) -> PageDate | None:
+    """The day htmldate found, as another signal naming it gives it (time and offset), when
+    one does; a stated stamp and the crawler's hint that agree confirm each other too."""
+    for other in others:
+        if day is not None and other.day == day:
+            return other
+    if stated is not None and hinted is not None and stated.day == hinted.day:
+        return stated
+    return None
+
+
+def _with_time(found: PageDate, others: list[PageDate]) -> PageDate:
+    """``found`` with the time and offset of another signal of the same day, if any."""
+    return next((replace(o, source=found.source) for o in others if o.day == found.day), found)
+
+
+def _not_today(day: date, today: date, article: HtmlElement, latest: date) -> DateVerdict:
+    """htmldate's day, named by nothing else: the crawl's own day must be in the article,
+    not in the page's top, where it is the site's "today"."""
+    if day == today and _htmldate(article, latest) != today:
+        return DateVerdict(None, f"date: {today.isoformat()} is today's, above the article")
+    return DateVerdict(day_date(day, "page"))
+
+
+def _hint_date(hint: DateHint | None, latest: date) -> PageDate | None:
+    if hint is None or hint.stamp.date() > latest:
         return None
-    if parsed.year < 1990:
-        return None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    return stamp_date(hint.stamp, hint.kind)
+
+
+def _from_text(article: HtmlElement, latest: date) -> DateVerdict:
+    """The first day, year included, that the page's text names from its heading on: where
+    a byline would state it. A text search of our own (:mod:`crawlers.mentioned_dates`), not
+    htmldate's extensive one, whose first use in a process loads every locale of dateparser:
+    seconds of CPU in each extraction worker of every crawl."""
+    text = " ".join(article.text_content().split())
+    named = [m.start for m in mentioned_dates(text) if m.start == m.end and YEAR.search(m.text)]
+    days = [day for day in named if day <= latest]
+    return DateVerdict(day_date(days[0], "text") if days else None)

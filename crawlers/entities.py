@@ -1,21 +1,17 @@
 """Places and organisations named in an article, found with the project's gazetteer.
 
 The gazetteer (``crawlers/gazetteer.yaml``) is data analysts can maintain: canonical names with
-aliases in several languages. Every alias is folded (case, diacritics, harakat) and looked up
-on whole words in one Aho-Corasick pass over the article, so the cost does not grow with the
-number of aliases. Where aliases overlap ("OSCE" inside "OSCE PA") the longest wins. Capitalised
-acronyms only match capitals, so French "un" is never the UN.
+aliases in several languages. Every alias is folded as rules fold words (storage.textfold)
+and looked up on whole words in one Aho-Corasick pass over the article, so the cost does not
+grow with the number of aliases. Where aliases overlap ("OSCE" inside "OSCE PA") the longest
+wins. Capitalised acronyms only match capitals, so French "un" is never the UN.
 """
 
 from __future__ import annotations
 
-import bisect
-import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache, lru_cache
-from itertools import accumulate
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +19,10 @@ import ahocorasick_rs
 import yaml
 
 from crawlers.mentioned_dates import MentionedDate, mentioned_dates
-from storage.similarity import bmp_class
+from storage.textfold import Words, tokens
 
 GAZETTEER = Path(__file__).with_name("gazetteer.yaml")
 KINDS = ("places", "organisations")
-# A word: a letter or digit, then letters, digits and the marks (accents, harakat) and tatweel
-# that belong to it, so a decomposed "é" or a vocalised Arabic word stays one word.
-_WORD = re.compile(
-    r"[^\W_](?:[^\W_]|[\u0300-\u036f\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640])*"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,53 +51,10 @@ class _Alias:
     capitals_only: bool
 
 
-@lru_cache(maxsize=1 << 16)  # words repeat: each distinct one is folded once
-def fold_word(word: str) -> str:
-    """Casefolded, without accents, harakat or tatweel (compatibility forms unified)."""
-    folded = unicodedata.normalize("NFD", unicodedata.normalize("NFKC", word).casefold())
-    kept = "".join(c for c in folded if unicodedata.category(c) not in ("Mn", "Me"))
-    return unicodedata.normalize("NFC", kept).replace("\u0640", "")
-
-
-_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
-
-
-@cache
-def _bmp_marks() -> re.Pattern[str]:
-    """Every character below U+10000 that :func:`fold_word` drops (Mn, Me), as one class."""
-    return bmp_class(lambda ch: unicodedata.category(ch) in ("Mn", "Me"))
-
-
-def fold_words(words: list[str]) -> list[str]:
-    """:func:`fold_word` of each word, the words folded together as one text.
-
-    Each step of the folding works character by character or within a letter's marks, and a
-    space between words is never part of either, so folding the words joined by spaces folds
-    each. Where that would not give one word per word (a ligature that unfolds into several
-    words, a mark beyond the BMP), each word is folded alone. An article's words folded one
-    by one, even from a cache, were a third of finding its places and organisations.
-    """
-    joined = " ".join(words)
-    if joined.isascii():
-        folded = joined.lower()
-    else:
-        decomposed = unicodedata.normalize("NFD", unicodedata.normalize("NFKC", joined).casefold())
-        if _ASTRAL.search(decomposed):
-            return list(map(fold_word, words))
-        bare = unicodedata.normalize("NFC", _bmp_marks().sub("", decomposed))
-        folded = bare.replace("\u0640", "")
-    each = folded.split(" ")
-    return each if len(each) == len(words) else list(map(fold_word, words))
-
-
-def _words(text: str) -> list[re.Match[str]]:
-    return list(_WORD.finditer(text))
-
-
 def _pattern(alias: str) -> tuple[str, int]:
     """The automaton key of an alias and its word count; a trailing * leaves the key open."""
     prefix = alias.endswith("*")
-    words = [fold_word(m.group()) for m in _words(alias.removesuffix("*"))]
+    words = [token.word for token in tokens(alias.removesuffix("*"))]
     if not words:
         raise ValueError(f"gazetteer alias {alias!r} has no letters")
     key = " " + " ".join(words)
@@ -148,31 +96,18 @@ class Gazetteer:
 
     def _hits(self, text: str) -> list[tuple[int, int, Entry]]:
         """(first word, last word, entry) of every alias occurrence."""
-        words = _WORD.findall(text)
-        if not words:
-            return []
-        folded = fold_words(words)
-        starts = _starts(folded)
-        joined = " " + " ".join(folded) + " "
+        words = Words(text)
         hits: list[tuple[int, int, Entry]] = []
-        spans: list[tuple[int, int]] = []  # where each word is, found only if needed
-        found = self.automaton.find_matches_as_indexes(joined, overlapping=True)
+        found = self.automaton.find_matches_as_indexes(words.joined, overlapping=True)
         for number, start, _ in found:
             alias = self.aliases[number]
-            first = bisect.bisect_left(starts, start)
-            last = first + alias.words - 1
             if alias.capitals_only:  # an acronym ("PAM") counts only in capitals
-                spans = spans or [m.span() for m in _WORD.finditer(text)]
-                if not text[spans[first][0] : spans[last][1]].isupper():
+                begin, end = words.span(start, alias.words)
+                if not text[begin:end].isupper():
                     continue
-            hits.append((first, last, alias.entry))
+            first = words.number(start)
+            hits.append((first, first + alias.words - 1, alias.entry))
         return hits
-
-
-def _starts(folded: list[str]) -> list[int]:
-    """Offset of the space before each word in ``" " + " ".join(folded) + " "``."""
-    widths = map((1).__add__, map(len, folded))  # each word and the space after it
-    return list(accumulate(widths, initial=0))[:-1]
 
 
 def _add_alias(keyed: dict[str, _Alias], entry: Entry, alias: str) -> None:
@@ -200,7 +135,7 @@ def _longest_first(hits: list[tuple[int, int, Entry]]) -> list[Entry]:
 
 @cache
 def gazetteer(path: Path = GAZETTEER) -> Gazetteer:
-    # libyaml's safe loader when PyYAML has it: the same data in a tenth of the time (70 ms)
+    # libyaml's safe loader when PyYAML has it: the same data, loaded far faster
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 (safe)
     return Gazetteer.from_data(data)
@@ -209,9 +144,14 @@ def gazetteer(path: Path = GAZETTEER) -> Gazetteer:
 def find_entities(title: str, text: str, published_at: datetime | None = None) -> Entities:
     """Places, organisations and dates an article names; `published_at` completes dates
     written without a year."""
-    places, organisations = gazetteer().find(f"{title}\n{text}")
+    places, organisations = find_names(title, text)
     dates = mentioned_dates(text, published_at)
     return Entities(places, organisations, tuple(dates))
+
+
+def find_names(title: str, text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The places and organisations an article names, canonical, in order of first mention."""
+    return gazetteer().find(f"{title}\n{text}")
 
 
 def names_for_matching(kind: str, canonical: tuple[str, ...] | list[str]) -> tuple[str, ...]:

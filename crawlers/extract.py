@@ -9,8 +9,8 @@ trafilatura leaves in (shortcodes, image names, "Comments are Closed", "see also
 subscription prompts, link lists) is removed by :mod:`crawlers.cleaning`. Measured on the
 trafilatura evaluation corpus, this is both more precise and more complete than trafilatura's
 precision setting alone (``bench/extraction.py``). The date is the article's own
-(:mod:`crawlers.dates`), never trafilatura's guess from the whole page, which can be the
-site's "today" header.
+(:mod:`crawlers.dates`: htmldate with the site's header left out, and what the crawl knows),
+never the site's "today" header.
 """
 
 from __future__ import annotations
@@ -22,7 +22,14 @@ from typing import TypeVar
 
 import trafilatura
 from lxml import etree
-from lxml.html import HtmlComment, HtmlElement, HtmlEntity, HtmlProcessingInstruction
+from lxml.html import (
+    HtmlComment,
+    HtmlElement,
+    HtmlEntity,
+    HTMLParser,
+    HtmlProcessingInstruction,
+    fromstring,
+)
 from trafilatura import core as trafilatura_core
 from trafilatura.htmlprocessing import convert_tags, tree_cleaning
 from trafilatura.settings import Extractor
@@ -30,10 +37,11 @@ from trafilatura.utils import HTML_PARSER, load_html
 
 from crawlers import trafilatura_xpaths
 from crawlers.cleaning import clean_lines, page_context
-from crawlers.dates import publication_date
+from crawlers.dates import DateHint, DateVerdict, page_date
 from crawlers.extracted import Extracted
+from crawlers.failsoft import soft
 from crawlers.languages import detect_languages
-from crawlers.metadata import page_metadata
+from crawlers.metadata import PageMetadata, page_metadata
 from crawlers.urls import host_of, is_http_url, normalize_url, registered_domain
 
 MIN_CHARS = 200
@@ -49,16 +57,43 @@ PLAIN_ELEMENTS = etree.ElementDefaultClassLookup(
     element=HtmlElement, comment=HtmlComment, pi=HtmlProcessingInstruction, entity=HtmlEntity
 )
 HTML_PARSER.set_element_class_lookup(PLAIN_ELEMENTS)
+# For a page nested deeper than libxml2's default limit (256 levels), which it would cut off
+# with the article inside: the same parser without that limit, up to libxml2's hard one.
+DEEP_PARSER = HTMLParser(
+    collect_ids=False,
+    default_doctype=False,
+    encoding="utf-8",
+    remove_comments=True,
+    remove_pis=True,
+    huge_tree=True,
+)
+DEEP_PARSER.set_element_class_lookup(PLAIN_ELEMENTS)
 
 
-def extract(html: str, url: str, *, min_chars: int = MIN_CHARS) -> Extracted | None:
-    """The article on the page, or None when the page holds none (too little main text)."""
-    tree = load_html(html)  # parsed as trafilatura parses
+def extract(
+    html: str,
+    url: str,
+    *,
+    min_chars: int = MIN_CHARS,
+    hint: DateHint | None = None,
+    site_places: tuple[str, ...] = (),
+) -> Extracted | None:
+    """The article on the page, or None when the page holds none (too little main text).
+
+    Every field but the text fails soft (:mod:`crawlers.failsoft`): one that cannot be read
+    is left empty, and the article carries a warning that says why.
+    """
+    html = html.replace("\x00", "")  # no NUL, ever: no database stores one in text
+    tree = _parsed(html)
     if tree is None:
         return None
+    warnings: list[str] = []
     link_texts, image_names = page_context(tree)
-    published_at, date_source = publication_date(tree, url)
-    about = page_metadata(tree, url)
+    dated = lambda: page_date(tree, url, hint, site_places=site_places)  # noqa: E731
+    verdict = soft("date", warnings, dated, DateVerdict(None))
+    if verdict.warning:
+        warnings.append(verdict.warning)
+    about = soft("metadata", warnings, lambda: page_metadata(tree, url), PageMetadata())
     _unlayout_tables(tree)
     with trafilatura_xpaths.answering(tree):
         text = _main_text(tree, html, url)
@@ -73,18 +108,24 @@ def extract(html: str, url: str, *, min_chars: int = MIN_CHARS) -> Extracted | N
     text = "\n".join(paragraphs)
     if len(text) < min_chars:
         return None
-    languages = tuple(detect_languages(paragraphs))
-    own_url = _own_url(url, about.url)
+    none: tuple[str, ...] = ()
+    languages = soft("languages", warnings, lambda: tuple(detect_languages(paragraphs)), none)
+    found = verdict.found
+    own_url = soft("canonical URL", warnings, lambda: _own_url(url, about.url), url)
     return Extracted(
         url=normalize_url(own_url),
         display_url=own_url,
         title=title,
         text=text,
-        published_at=published_at,
-        date_source=date_source,
+        published_at=found.utc if found else None,
+        date_source=found.source if found else None,
         authors=_authors(about.author),
         language=languages[0] if languages else None,
         languages=languages,
+        published_offset_minutes=found.offset_minutes if found else None,
+        published_day=found.day if found else None,
+        warnings=tuple(warnings),
+        date_places=verdict.places,
     )
 
 
@@ -113,9 +154,18 @@ def _main_text(tree: HtmlElement, html: str, url: str) -> str:
     return text
 
 
+def _parsed(html: str) -> HtmlElement | None:
+    """The page's tree as trafilatura parses it; a page too deep for that, without the limit."""
+    tree = load_html(html)
+    if any(error.type_name == "ERR_RESOURCE_LIMIT" for error in HTML_PARSER.error_log):
+        deep = fromstring(html.encode("utf-8", "replace"), parser=DEEP_PARSER)
+        tree = deep if deep is not None else tree
+    return tree
+
+
 def _page_tree(html: str) -> HtmlElement | None:
     """The page's tree as :func:`extract` prepares it for trafilatura."""
-    tree = load_html(html)
+    tree = _parsed(html)
     if tree is not None:
         _unlayout_tables(tree)
     return tree

@@ -7,7 +7,7 @@ extraction workers and should not have to import trafilatura to read them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,8 +16,12 @@ class Extracted:
     title: str
     text: str  # paragraphs separated by newlines
     published_at: datetime | None  # aware, UTC
-    date_source: str | None  # meta, jsonld, time, url, byline; None when no date was found
+    date_source: str | None  # which signal gave the date (crawlers.dates); None: no date
     authors: tuple[str, ...]
     language: str | None
     languages: tuple[str, ...]
     display_url: str = ""  # the page's own link: its valid same-site canonical, else as fetched
+    published_offset_minutes: int | None = None  # the UTC offset the page gave, if any
+    published_day: date | None = None  # the calendar day the page states
+    warnings: tuple[str, ...] = ()  # fields that could not be read, and why
+    date_places: tuple[str, ...] = ()  # where the page stated its confirmed date

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from crawlers.date_parsing import DateHint
+
 
 @dataclass(slots=True)
 class PageItem:
@@ -13,4 +15,5 @@ class PageItem:
     url: str
     html: str = field(repr=False)  # Scrapy logs a dropped item's repr: never a whole page
     redirects: tuple[str, ...] = ()  # the URLs that redirected here, first one as linked
+    date_hint: DateHint | None = None  # of the feed item or sitemap entry that led here
     trial: bool = False  # linked where the URL guess said no article: kept if it is one

@@ -1,5 +1,5 @@
 """Dates an article mentions ("On September 4-5", "15 April 2021", "4–5 сентября", "le 1er
-mars"), as day ranges analysts can sort and filter.
+mars", "am 12. März 2024"), as day ranges analysts can sort and filter.
 
 Not the publication date (that is :mod:`crawlers.dates`): these are the days the story is
 about. A date written without a year takes the year that puts it nearest the article's
@@ -15,25 +15,25 @@ from typing import NamedTuple, TypeAlias
 
 MAX_DATES = 30
 _MONTH_NAMES = {
-    1: "january jan janvier janv январь января янв يناير كانون_الثاني",
-    2: "february feb fevrier février fevr févr февраль февраля фев فبراير شباط",
-    3: "march mar mars март марта مارس آذار",
+    1: "january jan janvier janv januar jänner январь января янв يناير كانون_الثاني",
+    2: "february feb fevrier février fevr févr februar февраль февраля фев فبراير شباط",
+    3: "march mar mars märz maerz март марта مارس آذار",
     4: "april apr avril апрель апреля апр أبريل ابريل نيسان",
     5: "may mai май мая مايو أيار",
-    6: "june jun juin июнь июня يونيو حزيران",
-    7: "july jul juillet juil июль июля يوليو تموز",
+    6: "june jun juin juni июнь июня يونيو حزيران",
+    7: "july jul juillet juil juli июль июля يوليو تموز",
     8: "august aug août aout август августа авг أغسطس آب",
     9: "september sep sept septembre сентябрь сентября сен سبتمبر أيلول",
-    10: "october oct octobre октябрь октября окт أكتوبر اكتوبر تشرين_الأول",
+    10: "october oct octobre oktober okt октябрь октября окт أكتوبر اكتوبر تشرين_الأول",
     11: "november nov novembre ноябрь ноября ноя نوفمبر تشرين_الثاني",
-    12: "december dec décembre decembre déc декабрь декабря дек ديسمبر كانون_الأول",
+    12: "december dec décembre decembre déc dezember dez декабрь декабря дек ديسمبر كانون_الأول",
 }
 MONTHS = {
     name.replace("_", " "): number
     for number, names in _MONTH_NAMES.items()
     for name in names.split()
 }
-_DAY = r"([0-3]?\d)(?:st|nd|rd|th|er|ᵉʳ)?"
+_DAY = r"([0-3]?\d)(?:st|nd|rd|th|er|ᵉʳ|\.)?"  # "12." as German writes it
 _UNTIL = r"(?:\s*[-–—]\s*|\s+(?:and|to|through|et|au|и|по|до|إلى)\s+|\s+و\s*)"
 _YEAR = r"(?:,?\s+((?:19|20)\d\d)\b)?"
 

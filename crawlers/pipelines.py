@@ -22,16 +22,18 @@ from crawlers.database import crawl_database, store_thread
 from crawlers.items import PageItem
 from crawlers.runledger import RunLedger
 from crawlers.runrecord import held_back_checker, record_ledger
+from crawlers.sitedates import SiteDateBook, stored_places
 from crawlers.sitelines import SiteLineBook, stored_texts
 from crawlers.urls import normalize_url
 from crawlers.workers import extract_page
 from crawlers.workers import start as start_workers
-from storage.similarity import text_keys
 
 if TYPE_CHECKING:
     from storage.articles import NewArticle
     from storage.db import Database
 
+# Warnings of steps that run again on a text without its recurring lines.
+ENRICHED_AGAIN = frozenset(("names", "mentioned dates", "near-duplicate keys"))
 Written = tuple[str, int | None]  # what storing an article did, and its id; ("store_error", None)
 
 logger = logging.getLogger(__name__)
@@ -67,7 +69,9 @@ class ExtractPipeline:
         self.stats = crawler.stats
         self.workers = crawler.settings.getint("EVENTWATCH_EXTRACT_WORKERS")
         self.server_started = False
-        self.site_lines = SiteLineBook(stored_texts(crawler.settings.get("EVENTWATCH_DATABASE")))
+        database = crawler.settings.get("EVENTWATCH_DATABASE")
+        self.site_lines = SiteLineBook(stored_texts(database))
+        self.date_places = SiteDateBook(stored_places(database))
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -87,7 +91,8 @@ class ExtractPipeline:
 
         ledger = _ledger(self.crawler)
         try:
-            prepared = await extract_page(item.html, item.url, self.workers)
+            places = self.date_places.places(item.source)
+            prepared = await extract_page(item.html, item.url, self.workers, item.date_hint, places)
         except Exception as exc:  # a broken page is recorded, never fatal to the crawl
             _count(self.stats, "extract_error")
             logger.warning("source=%s url=%s extraction failed: %r", item.source, item.url, exc)
@@ -102,13 +107,15 @@ class ExtractPipeline:
                 ledger.not_articles.add(normalize_url(_linked(item)))
             raise DropItem(f"no article at {item.url}", log_level="DEBUG")
         found, named, keys = prepared.found, prepared.named, prepared.keys
+        self.date_places.learn(item.source, found.date_places)
+        warnings = list(found.warnings)
         text = self.site_lines.clean(item.source, found.url, found.text)
         if text != found.text:  # recurring lines went: what depends on the text, again
             # imported here: a crawl process that finds nothing new never loads the gazetteer
-            from crawlers.entities import find_entities
+            from crawlers.prepared import enrich
 
-            named = find_entities(found.title, text, found.published_at)
-            keys = text_keys(found.title, text)
+            warnings = [w for w in warnings if w.split(":")[0] not in ENRICHED_AGAIN]
+            named, keys = enrich(found.title, text, found.published_at, warnings)
         return NewArticle(
             source=item.source,
             url=normalize_url(item.url),
@@ -118,6 +125,8 @@ class ExtractPipeline:
             title=found.title,
             text=text,
             published_at=found.published_at,
+            published_offset_minutes=found.published_offset_minutes,
+            published_day=found.published_day,
             date_source=found.date_source,
             authors=found.authors,
             language=found.language,
@@ -126,6 +135,8 @@ class ExtractPipeline:
             organisations=named.organisations,
             dates_mentioned=named.dates,
             keys=keys,
+            warnings=tuple(warnings),
+            date_places=found.date_places,
         )
 
 

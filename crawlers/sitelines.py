@@ -15,8 +15,12 @@ import logging
 import re
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable
+from typing import TYPE_CHECKING
 
-from crawlers.database import crawl_database
+from crawlers.database import stored_reader
+
+if TYPE_CHECKING:
+    from storage.db import Database
 
 logger = logging.getLogger(__name__)
 
@@ -117,24 +121,12 @@ class SiteLineBook:
 
 
 def stored_texts(database: str | None) -> TextLoader | None:
-    """A loader of a source's stored article texts from the crawl's database, if it has one.
+    """A loader of a source's stored article texts from the crawl's database, if it has one."""
 
-    A database that cannot be read costs the stored evidence, never the crawl: the lines are
-    then learned from the current crawl's pages alone.
-    """
-    if not database:
-        return None
-
-    def load(source: str) -> list[tuple[str, str]]:
+    def read(db: Database, source: str) -> list[tuple[str, str]]:
         # imported at the first article: a crawl process that finds none never loads them
-        from sqlalchemy.exc import SQLAlchemyError
-
         from storage.sitetext import source_article_texts
 
-        try:
-            return source_article_texts(crawl_database(database), source)
-        except SQLAlchemyError as exc:
-            logger.warning("source=%s stored texts unreadable: %r", source, exc)
-            return []
+        return source_article_texts(db, source)
 
-    return load
+    return stored_reader(database, read, "stored texts")

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from crawlers.pool import LoopPool, WorkerDied
 
 if TYPE_CHECKING:
+    from crawlers.date_parsing import DateHint
     from crawlers.prepared import PreparedPage
 
 logger = logging.getLogger(__name__)
@@ -72,7 +73,13 @@ def _pool_of(size: int) -> LoopPool:
     return _pool
 
 
-async def extract_page(html: str, url: str, workers: int) -> PreparedPage | None:
+async def extract_page(
+    html: str,
+    url: str,
+    workers: int,
+    hint: DateHint | None = None,
+    site_places: tuple[str, ...] = (),
+) -> PreparedPage | None:
     """The page's article, extracted and prepared in a worker (here, with ``workers`` at 0).
 
     A worker that dies (a crash in a C parser, the kernel's OOM killer) fails the pages it
@@ -83,11 +90,14 @@ async def extract_page(html: str, url: str, workers: int) -> PreparedPage | None
         # needs trafilatura, and loading it is most of a short crawl's time
         from crawlers.prepared import prepare_page
 
-        return prepare_page(html, url)
+        return prepare_page(html, url, hint, site_places)
     from crawlers.prepared import prepare_page  # does not import trafilatura itself
 
+    pool = _pool_of(workers)
     try:
-        prepared: PreparedPage | None = await _pool_of(workers).submit(prepare_page, html, url)
+        prepared: PreparedPage | None = await pool.submit(
+            prepare_page, html, url, hint, site_places
+        )
     except WorkerDied:
         logger.warning("an extraction worker died on %s; starting another", url)
         raise

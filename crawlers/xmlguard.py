@@ -37,3 +37,28 @@ def parse_feed(body: bytes) -> Any:
     return feedparser.parse(
         io.BytesIO(without_doctype(body)), resolve_relative_uris=False, sanitize_html=False
     )
+
+
+def news_publication_dates(body: bytes) -> dict[str, str]:
+    """``news:publication_date`` of each ``<url>`` of a Google News sitemap, by its ``loc``.
+
+    Scrapy's sitemap reader keeps only an entry's direct children, and this date is nested
+    in ``<news:news>``; a sitemap without one is not parsed again.
+    """
+    if b"publication_date" not in body:
+        return {}
+    from lxml import etree
+
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, recover=True)
+    try:
+        root = etree.fromstring(without_doctype(body), parser=parser)
+    except etree.XMLSyntaxError:  # the dates are a bonus: the sitemap is read all the same
+        return {}
+    if root is None:
+        return {}
+    found: dict[str, str] = {}
+    for url in root.iterfind("{*}url"):
+        loc, day = url.findtext("{*}loc"), url.findtext(".//{*}publication_date")
+        if loc and day:
+            found[loc.strip()] = day.strip()
+    return found

@@ -22,7 +22,7 @@ from monitor.rules import Hit, RuleSet, RuleSpec, RuleSyntaxError
 from monitor.schedules import trigger_for
 from monitor.usage import UsageError, known_source
 from storage.db import shown_url, sqlite_file
-from storage.events import EventView, list_events
+from storage.events import EventView, list_events, page_instant
 from storage.migrate import upgrade
 from storage.outbox import delivery_statuses, list_deliveries, requeue
 from storage.runs import RunSummary, failures_in_row, latest_runs
@@ -177,7 +177,8 @@ def events_list(args: argparse.Namespace) -> int:
         if args.json:
             _emit({"id": event.event_id, **_event_fields(event)})
         else:
-            date = event.published_at.date().isoformat() if event.published_at else "no date   "
+            day = event.published_day
+            date = day.isoformat() if day else "no date   "
             print(f"{event.event_id:>6}  {date}  {','.join(event.sources):<16} {event.title}")
     return 0
 
@@ -191,6 +192,7 @@ def _event_fields(event: Any) -> dict[str, Any]:
         "urls": list(event.urls),
         "title": event.title,
         "published_at": event.published_at,
+        "published_day": event.published_day,
         "language": event.language,
         "languages": list(event.languages),
         "text": event.text,
@@ -215,6 +217,10 @@ def extract(args: argparse.Namespace) -> int:
             print(f"eventwatch: {item}: {exc}", file=sys.stderr)
             status = 1
             continue
+        except Exception as exc:  # a page that breaks extraction: the next pages still go
+            print(f"eventwatch: {item}: extraction failed: {exc!r}", file=sys.stderr)
+            status = 1
+            continue
         _print_extracted(item, args.url or url, found, as_json=args.json)
     return status
 
@@ -224,7 +230,12 @@ def _print_extracted(item: str, url: str, found: Any, *, as_json: bool) -> None:
         "file": item,
         "url": found.display_url if found else url,
         "title": found.title if found else None,
-        "published_at": found.published_at if found else None,
+        "published_at": (
+            page_instant(found.published_at, found.published_offset_minutes) if found else None
+        ),
+        "published_day": found.published_day if found else None,
+        "date_source": found.date_source if found else None,
+        "warnings": list(found.warnings) if found else [],
         "language": found.language if found else None,
         "languages": list(found.languages) if found else [],
         "text": found.text if found else "",
@@ -232,7 +243,7 @@ def _print_extracted(item: str, url: str, found: Any, *, as_json: bool) -> None:
     if as_json:
         _emit(fields)
         return
-    for key in ("url", "title", "published_at", "languages"):
+    for key in ("url", "title", "published_day", "published_at", "languages", "warnings"):
         print(f"{key}: {fields[key]}")
     print(f"\n{fields['text']}\n")
 

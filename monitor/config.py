@@ -158,7 +158,7 @@ class DaemonConfig(Strict):
     listen: str | None = "127.0.0.1:8787"
     max_parallel_crawls: Annotated[int, Field(ge=1, le=64)] | None = None
     crawl_processes: Annotated[int, Field(ge=1, le=64)] | None = None  # default: CPU count
-    crawls_per_process: Annotated[int, Field(ge=1, le=1000)] = 50
+    crawls_per_process: Annotated[int, Field(ge=1, le=1000)] = 100
     crawl_process_max_crawls: Annotated[int, Field(ge=1, le=1_000_000)] = 1000
     crawl_process_memory_mb: Annotated[int, Field(ge=64, le=65536)] = 2048
     # `eventwatch worker` only: how often due sources are looked for, how often a worker says

@@ -201,7 +201,8 @@ def _alert(task: DeliveryTask) -> Alert:
         terms=task.terms,
         snippets=task.snippets,
         articles=tuple(
-            AlertArticle(a.source, a.url, a.title, a.published_at) for a in task.articles
+            AlertArticle(a.source, a.url, a.title, a.published_at, a.published_day)
+            for a in task.articles
         ),
         created_at=task.created_at,
         places=task.places,

@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import ahocorasick_rs
 
-from monitor.textfold import Words, tokens
+from storage.textfold import Words, tokens
 
 SNIPPET_CONTEXT = 80
 MAX_SNIPPETS = 5

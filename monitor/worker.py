@@ -10,7 +10,10 @@ and its lock (never two run at once, and they run in order); any worker with roo
 and hands it to its own crawl pool (:mod:`crawlers.runner`). Matching and dispatch are jobs
 too, under locks of their own. A worker killed outright leaves its jobs "doing"; another
 worker's ``stalled`` job puts them back in the queue once the dead one's heartbeat is stale,
-and the crawl processes of the dead worker have ended with it (their stdin closed).
+and the crawl processes of the dead worker have ended with it (their stdin closed). A crawl also
+takes a lease on its source in the database, renewed while its worker lives, and records the
+due time it served: a job queued again while its first worker still lives (one whose loop
+was too busy to beat) finds the lease and ends, and a due time is crawled to its end once.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ import asyncio
 import contextlib
 import logging
 import os
+import socket
+import threading
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,7 +40,13 @@ from monitor.config import Config, ConfigError, load_config, parse_duration
 from monitor.schedules import first_run, trigger_for
 from storage.migrate import upgrade
 from storage.runs import close_abandoned_runs
-from storage.schedule import next_due_times, save_next_due_times
+from storage.schedule import (
+    claim_source,
+    next_due_times,
+    release_source,
+    renew_leases,
+    save_next_due_times,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +111,9 @@ class Worker:
             log_level=crawl_log_level,
         )
         self.pool = CrawlPool(self.ctx.db, self.settings)
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.crawling: set[str] = set()  # sources this worker holds a lease on
+        self.stopped = threading.Event()
         connector = procrastinate.PsycopgConnector(conninfo=libpq_url(config.database))
         self.app = procrastinate.App(connector=connector)
         self._register()
@@ -140,15 +155,26 @@ class Worker:
         await asyncio.to_thread(save_next_due_times, self.ctx.db, later)
 
     async def crawl(self, name: str, due_at: str) -> str:
+        """Crawl ``name`` for its due time, unless another worker holds it (a job queued again
+        while its first worker still lives) or that due time was crawled already."""
         try:
             source = self.config.source(name)
         except KeyError:
             return f"{name}: not in this worker's config"
-        job = self.pool.submit(source.crawl_source(), due_at=datetime.fromisoformat(due_at))
+        due = datetime.fromisoformat(due_at)
+        until = datetime.now(UTC) + parse_duration(self.config.daemon.stalled_after)
+        claimed = await asyncio.to_thread(claim_source, self.ctx.db, name, self.owner, due, until)
+        if not claimed:
+            return f"{name}: crawled elsewhere"
+        self.crawling.add(name)
         try:
-            run = await asyncio.wrap_future(job.done)
-        except asyncio.CancelledError:  # the worker is stopping: the pool stops the crawl
-            raise
+            run = await asyncio.wrap_future(
+                self.pool.submit(source.crawl_source(), due_at=due).done
+            )
+        finally:
+            self.crawling.discard(name)
+        done = due if run.status in ("ok", "timeout") else None
+        await asyncio.to_thread(release_source, self.ctx.db, name, self.owner, done)
         logger.info(
             "crawl source=%s run=%d status=%s pages=%d new=%d errors=%d",
             name, run.id, run.status, run.pages, run.new_articles, run.errors,
@@ -190,8 +216,22 @@ class Worker:
             await task.defer_async()
 
     # -- running -------------------------------------------------------------------------
+    def _renew(self) -> None:
+        """On a thread of its own, not the job engine's loop: a busy loop must not let the
+        leases of live crawls run out, or another worker would crawl the same source."""
+        beat = parse_duration(self.config.daemon.heartbeat_every).total_seconds()
+        stalled = parse_duration(self.config.daemon.stalled_after)
+        while not self.stopped.wait(beat):
+            try:
+                renew_leases(
+                    self.ctx.db, self.owner, set(self.crawling), datetime.now(UTC) + stalled
+                )
+            except Exception as exc:  # the database away: tried again at the next beat
+                logger.warning("leases not renewed: %s", exc)
+
     def serve(self) -> int:
         daemon = self.config.daemon
+        threading.Thread(target=self._renew, name="leases", daemon=True).start()
         heartbeat = parse_duration(daemon.heartbeat_every).total_seconds()
         capacity = self.settings.processes * self.settings.crawls_per_process
         try:
@@ -207,6 +247,7 @@ class Worker:
                     install_signal_handlers=True,
                 )
         finally:
+            self.stopped.set()
             self.pool.close(30)
             self.ctx.db.dispose()
         return 0

@@ -38,6 +38,7 @@ from scrapy.utils.sitemap import Sitemap
 from twisted.python.failure import Failure
 
 from crawlers.charsets import page_text
+from crawlers.date_parsing import DateHint, date_hint
 from crawlers.items import PageItem
 from crawlers.linkplan import LinkBook, LinkVerdict, ListingState
 from crawlers.links import (
@@ -55,7 +56,7 @@ from crawlers.report import Validators
 from crawlers.runledger import RunLedger
 from crawlers.sources import CrawlSource
 from crawlers.urls import clean_url, normalize_url, on_site
-from crawlers.xmlguard import parse_feed, without_doctype
+from crawlers.xmlguard import news_publication_dates, parse_feed, without_doctype
 
 logger = logging.getLogger(__name__)
 
@@ -172,9 +173,12 @@ class SiteSpider(Spider):
         stored = {key for key in keys if self.stored[key]}
         return ListingState(stored=stored, held=self.held, **page)
 
-    def _article_request(self, verdict: LinkVerdict) -> Request:
+    def _article_request(self, verdict: LinkVerdict, hint: DateHint | None = None) -> Request:
+        """``hint``: the date of the feed item or sitemap entry of the URL, passed on to its
+        article (:mod:`crawlers.dates`); a link to try is kept only if it is an article."""
+        trial = verdict.action == TRY
         return self._request(
-            verdict.url, "article", self.parse_article, trial=verdict.action == TRY
+            verdict.url, "article", self.parse_article, trial=trial, date_hint=hint
         )
 
     def _reached(self, response: Response) -> bool:
@@ -208,24 +212,25 @@ class SiteSpider(Spider):
             elif verdict.action == NEXT_PAGE:
                 yield self._request(verdict.url, "listing", self.parse_listing, depth=depth + 1)
 
-    def _entry_requests(self, urls: Iterable[str], listed_in: str) -> Iterator[Request]:
-        """The articles a feed or sitemap lists, on the site, as the link plan admits them."""
-        decisions = [
-            entry_decision(url, self.follow, listed_in)
-            for url in urls
-            if on_site(url, self.domains)
-        ]
+    def _entry_requests(
+        self, urls: Iterable[str], listed_in: str, hints: Mapping[str, DateHint] | None = None
+    ) -> Iterator[Request]:
+        """The articles a feed or sitemap lists, on the site, as the link plan admits them;
+        ``hints``: the dates the feed or sitemap gives them."""
+        on_site_urls = (url for url in urls if on_site(url, self.domains))
+        decisions = [entry_decision(url, self.follow, listed_in) for url in on_site_urls]
         state = self._state(d.url for d in decisions if d.action == ARTICLE)
         for verdict in self.ledger.links.plan_entries(decisions, state):
             if verdict.follow:
-                yield self._article_request(verdict)
+                yield self._article_request(verdict, (hints or {}).get(verdict.url))
 
     def parse_feed(self, response: Response) -> Iterator[Request]:
         if not self._reached(response):
             return
         parsed = parse_feed(response.body)
-        urls = (clean_url(response.urljoin(e.get("link", ""))) for e in parsed.entries)
-        yield from self._entry_requests(urls, "feed")
+        links = [clean_url(response.urljoin(e.get("link", ""))) for e in parsed.entries]
+        hints = {u: _feed_hint(e) for u, e in zip(links, parsed.entries, strict=True)}
+        yield from self._entry_requests(links, "feed", {u: h for u, h in hints.items() if h})
 
     def parse_robots(self, response: Response) -> Iterator[Request]:
         if response.status != 200 or not isinstance(response, TextResponse):
@@ -247,7 +252,9 @@ class SiteSpider(Spider):
             yield from self._subsitemaps(entries)
             return
         entries.sort(key=lambda e: e.get("lastmod", ""), reverse=True)
-        yield from self._entry_requests((clean_url(e["loc"]) for e in entries), "sitemap")
+        urls = [clean_url(e["loc"]) for e in entries]
+        hints = _sitemap_hints(urls, entries, news_publication_dates(body))
+        yield from self._entry_requests(urls, "sitemap", {u: h for u, h in hints.items() if h})
 
     def _subsitemaps(self, entries: list[dict[str, Any]]) -> Iterator[Request]:
         entries.sort(key=lambda e: e.get("lastmod", ""), reverse=True)
@@ -264,7 +271,9 @@ class SiteSpider(Spider):
             return
         redirects = tuple(response.meta.get("redirect_urls", ()))
         trial = bool(response.meta.get("trial"))
-        yield PageItem(self.source.name, response.url, page_text(response), redirects, trial)
+        hint = response.meta.get("date_hint")
+        html = page_text(response)
+        yield PageItem(self.source.name, response.url, html, redirects, hint, trial)
 
     def on_error(self, failure: Failure) -> None:
         """Every page that could not be had is a failure of the run, but robots.txt
@@ -326,6 +335,24 @@ def _expected_skip(request: Request, reason: BaseException) -> bool:
 
 def _skip_rule(reason: BaseException) -> str:
     return "robots.txt forbids it" if str(reason).startswith("Forbidden by") else "off-site"
+
+
+def _sitemap_hints(
+    urls: list[str], entries: list[dict[str, Any]], published: Mapping[str, str]
+) -> dict[str, DateHint | None]:
+    """Each entry's news:publication_date, else its lastmod (a change, not a publication)."""
+    return {
+        url: date_hint((published.get(entry["loc"].strip()),), "sitemap")
+        or date_hint((entry.get("lastmod"),), "lastmod")
+        for url, entry in zip(urls, entries, strict=True)
+    }
+
+
+def _feed_hint(entry: Mapping[str, Any]) -> DateHint | None:
+    """The feed item's publication date, else the date it was last updated."""
+    return date_hint((entry.get("published"),), "feed") or date_hint(
+        (entry.get("updated"),), "feed-updated"
+    )
 
 
 def _http_error(response: Response) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from sqlalchemy import bindparam, insert, select, update
@@ -49,8 +49,10 @@ class NewArticle:
     canonical_url: str
     title: str
     text: str
-    published_at: datetime | None = None
+    published_at: datetime | None = None  # aware
     date_source: str | None = None
+    published_offset_minutes: int | None = None  # the offset the page gave, if any
+    published_day: date | None = None  # the day the page states; else published_at's in UTC
     authors: tuple[str, ...] = ()
     language: str | None = None
     languages: tuple[str, ...] = field(default_factory=tuple)
@@ -60,6 +62,8 @@ class NewArticle:
     dates_mentioned: tuple[tuple[str, date, date], ...] = ()  # (words, first day, last day)
     keys: TextKeys | None = None  # of exactly this title and text, if computed beforehand
     display_url: str = ""  # the page's own link, shown and sent; default: canonical_url
+    warnings: tuple[str, ...] = ()  # fields of the page that could not be read
+    date_places: tuple[str, ...] = ()  # where the page stated its confirmed date
 
 
 Outcome = Literal["new", "duplicate"]
@@ -122,6 +126,12 @@ def _dates_json(item: NewArticle) -> list[dict[str, Any]]:
     ]
 
 
+def _published_day(item: NewArticle) -> date | None:
+    if item.published_day is not None or item.published_at is None:
+        return item.published_day
+    return item.published_at.astimezone(UTC).date()
+
+
 def _insert(session: Session, source: Source, item: NewArticle, given: TextKeys) -> int:
     """The new article's row and band keys, in the event it reports; its id."""
     now = utcnow()
@@ -136,7 +146,11 @@ def _insert(session: Session, source: Source, item: NewArticle, given: TextKeys)
         "title_key": keys.title_key,
         "text": item.text,
         "published_at": item.published_at,
+        "published_offset_minutes": item.published_offset_minutes,
+        "published_day": _published_day(item),
         "date_source": item.date_source,
+        "warnings": list(item.warnings),
+        "date_places": list(item.date_places),
         "authors": list(item.authors),
         "language": item.language,
         "languages": list(item.languages),

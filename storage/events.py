@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import func, select
@@ -24,7 +24,7 @@ class EventView:
     url: str
     source: str
     title: str
-    published_at: datetime | None
+    published_at: datetime | None  # at the offset the page gave (UTC when it gave none)
     language: str | None
     languages: tuple[str, ...]
     text: str
@@ -34,6 +34,25 @@ class EventView:
     places: tuple[str, ...] = ()  # merged over the event's articles
     organisations: tuple[str, ...] = ()
     dates_mentioned: tuple[dict[str, Any], ...] = ()  # {"text", "start", "end"}, by start
+    published_day: date | None = None  # the calendar day the page states
+
+
+# The widest UTC offset in use: a page's day can begin this long before its UTC day.
+WIDEST_OFFSET = timedelta(hours=14)
+
+
+def page_instant(at: datetime | None, offset_minutes: int | None) -> datetime | None:
+    """A stored UTC instant at the offset its page gave, for showing it as the page did."""
+    if at is None or offset_minutes is None:
+        return at
+    return _utc(at).astimezone(timezone(timedelta(minutes=offset_minutes)))
+
+
+def page_day(day: date | None, at: datetime | None) -> date | None:
+    """The day an article's page states; the day of its UTC instant for one stored without."""
+    if day is not None or at is None:
+        return day
+    return _utc(at).date()
 
 
 def _first_articles(
@@ -47,8 +66,8 @@ def _first_articles(
     ``first_seen`` and then be checked exactly on the first article.
     """
     events = select(Event.id).order_by(Event.id.desc())
-    if since:
-        events = events.where(Event.first_seen >= since)
+    if since:  # a page's day can begin before its UTC day: first_seen narrows loosely
+        events = events.where(Event.first_seen >= since - WIDEST_OFFSET)
     if source:
         reported = select(Article.event_id).join(Source).where(Source.name == source)
         events = events.where(Event.id.in_(reported))
@@ -72,8 +91,13 @@ def _first_articles(
 
 
 def _since(article: Article, since: datetime | None) -> bool:
+    """Whether the article is of ``since`` or later: a day given alone is compared with the
+    day the page states, a time with the instant."""
     if since is None:
         return True
+    day = page_day(article.published_day, article.published_at)
+    if day is not None and since.time() == time():
+        return day >= since.date()
     return _utc(article.published_at or article.first_seen) >= _utc(since)
 
 
@@ -97,7 +121,10 @@ def list_events(
                     url=article.display_url or article.canonical_url,
                     source=reported[0][0],
                     title=article.title,
-                    published_at=article.published_at,
+                    published_at=page_instant(
+                        article.published_at, article.published_offset_minutes
+                    ),
+                    published_day=page_day(article.published_day, article.published_at),
                     language=article.language,
                     languages=tuple(article.languages or ()),
                     text=article.text,

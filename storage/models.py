@@ -6,12 +6,13 @@ Alembic migrations own the schema in a real database; these models must agree wi
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -92,6 +93,11 @@ class ScheduleState(Base):
 
     source: Mapped[str] = mapped_column(String(64), primary_key=True)
     next_due_at: Mapped[datetime]
+    # the worker crawling it now, until when (renewed while it lives), and the last due time
+    # crawled to the end: a due time is crawled once, by one worker at a time
+    crawling_by: Mapped[str | None] = mapped_column(String(128))
+    crawling_until: Mapped[datetime | None]
+    done_due_at: Mapped[datetime | None]
 
 
 class PageFailure(Base):
@@ -166,8 +172,16 @@ class Article(Base):
     title: Mapped[str] = mapped_column(Text)
     title_key: Mapped[str] = mapped_column(String(512))
     text: Mapped[str] = mapped_column(Text)
-    published_at: Mapped[datetime | None]
+    published_at: Mapped[datetime | None]  # the instant, in UTC
+    # The UTC offset the page gave with it (None: not given), and the calendar day the page
+    # states: an article of 15 February 01:00 +05:00 is of 15 February, not 14 February.
+    published_offset_minutes: Mapped[int | None] = mapped_column(Integer)
+    published_day: Mapped[date | None] = mapped_column(Date)
     date_source: Mapped[str | None] = mapped_column(String(16))
+    # Fields of the page that could not be read, one line each (crawlers.failsoft).
+    warnings: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    # Where the page stated its confirmed date (crawlers.date_places): per-site learning.
+    date_places: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
     authors: Mapped[list[Any]] = mapped_column(default=list)
     language: Mapped[str | None] = mapped_column(String(16))
     languages: Mapped[list[Any]] = mapped_column(default=list)

@@ -16,7 +16,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.db import Database
-from storage.events import ARTICLE_LINK
+from storage.events import ARTICLE_LINK, page_day, page_instant
 from storage.models import Article, Delivery, Event, Match, Source, utcnow
 
 
@@ -44,7 +44,8 @@ class EventArticle:
     source: str
     url: str
     title: str
-    published_at: datetime | None
+    published_at: datetime | None  # at the offset the page gave (UTC when it gave none)
+    published_day: date | None = None  # the calendar day the page states
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,12 +220,22 @@ def _dates_mentioned(stored: object) -> Iterator[tuple[str, date, date]]:
 
 def event_articles(session: Session, event_id: int) -> list[EventArticle]:
     rows = session.execute(
-        select(Source.name, ARTICLE_LINK, Article.title, Article.published_at)
+        select(
+            Source.name,
+            ARTICLE_LINK,
+            Article.title,
+            Article.published_at,
+            Article.published_offset_minutes,
+            Article.published_day,
+        )
         .join(Source, Source.id == Article.source_id)
         .where(Article.event_id == event_id)
         .order_by(Article.id)
     ).all()
-    return [EventArticle(*row) for row in rows]
+    return [
+        EventArticle(name, url, title, page_instant(at, offset), page_day(day, at))
+        for name, url, title, at, offset, day in rows
+    ]
 
 
 def mark_sent(db: Database, delivery_id: int) -> None:

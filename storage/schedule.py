@@ -3,10 +3,10 @@ worker, on any machine, can tell which crawls to ask for (monitor.worker)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 
 from storage.db import Database
 from storage.models import ScheduleState
@@ -24,3 +24,49 @@ def save_next_due_times(db: Database, times: Mapping[str, datetime]) -> None:
             state = session.get(ScheduleState, source) or ScheduleState(source=source)
             state.next_due_at = due
             session.add(state)
+
+
+def claim_source(db: Database, source: str, owner: str, due_at: datetime, until: datetime) -> bool:
+    """Take the crawl of ``source`` for its due time ``due_at``: False when another worker's
+    lease on it still runs, or that due time (or a later one) was crawled already."""
+    now = datetime.now(due_at.tzinfo)
+    with db.session() as session:
+        if session.get(ScheduleState, source) is None:
+            session.add(ScheduleState(source=source, next_due_at=due_at))
+            session.flush()
+        taken = session.execute(
+            update(ScheduleState)
+            .where(ScheduleState.source == source)
+            .where(or_(ScheduleState.crawling_until.is_(None), ScheduleState.crawling_until < now))
+            .where(or_(ScheduleState.done_due_at.is_(None), ScheduleState.done_due_at < due_at))
+            .values(crawling_by=owner, crawling_until=until)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(taken.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def renew_leases(db: Database, owner: str, sources: Collection[str], until: datetime) -> None:
+    """The worker is alive: its crawls' leases run on."""
+    if not sources:
+        return
+    with db.session() as session:
+        session.execute(
+            update(ScheduleState)
+            .where(ScheduleState.source.in_(sources), ScheduleState.crawling_by == owner)
+            .values(crawling_until=until)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def release_source(db: Database, source: str, owner: str, done_due_at: datetime | None) -> None:
+    """The crawl ended; ``done_due_at``: the due time it served, when it ran to its end."""
+    values: dict[str, object] = {"crawling_by": None, "crawling_until": None}
+    if done_due_at is not None:
+        values["done_due_at"] = done_due_at
+    with db.session() as session:
+        session.execute(
+            update(ScheduleState)
+            .where(ScheduleState.source == source, ScheduleState.crawling_by == owner)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )

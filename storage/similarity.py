@@ -13,12 +13,12 @@ candidates are then compared exactly.
 from __future__ import annotations
 
 import hashlib
-import re
-import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
+
+from storage import textfold
 
 if TYPE_CHECKING:
     import numpy as np
@@ -32,48 +32,12 @@ NEAR_DUPLICATE = 0.4  # exact Jaccard of shingle sets from which two texts are o
 MIN_SHINGLES = 12  # shorter texts are too small to call near-duplicates
 _PRIME = (1 << 31) - 1
 _KEY_BITS = 63  # a band key fits a signed 64-bit column on every database
-_WORD = re.compile(r"\w+")
-_ASTRAL = re.compile("[\U00010000-\U0010ffff]")  # beyond the BMP: marks found one by one
-
-
-def folded_words(text: str) -> list[str]:
-    """Words, casefolded and without diacritics: the unit of every comparison here (stored
-    band keys depend on it, so its output must never change).
-
-    Each step is one C-level pass over the whole text; a character beyond the BMP (emoji, old
-    scripts), rare in news, sends the mark removal character by character.
-    """
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    bare = _bmp_combining().sub("", decomposed)
-    if _ASTRAL.search(bare):
-        bare = "".join(ch for ch in bare if not unicodedata.combining(ch))
-    return _WORD.findall(bare)
-
-
-@cache
-def _bmp_combining() -> re.Pattern[str]:
-    """Every character below U+10000 with a combining class, as one character class."""
-    return bmp_class(lambda ch: unicodedata.combining(ch) != 0)
-
-
-def bmp_class(member: Callable[[str], bool]) -> re.Pattern[str]:
-    """A run of the characters below U+10000 that ``member`` admits, as one pattern of
-    ranges: a text's marks go in one C-level pass, where testing each character in Python
-    would take a hundred times as long."""
-    codes = [code for code in range(0x10000) if member(chr(code))]
-    ranges: list[str] = []
-    start = previous = codes[0]
-    for code in [*codes[1:], -1]:
-        if code != previous + 1:
-            ranges.append(f"\\u{start:04x}-\\u{previous:04x}")
-            start = code
-        previous = code
-    return re.compile(f"[{''.join(ranges)}]+")
 
 
 def shingles(text: str) -> frozenset[int]:
-    """32-bit hashes of every run of SHINGLE_WORDS consecutive folded words."""
-    return word_shingles(folded_words(text))
+    """32-bit hashes of every run of SHINGLE_WORDS consecutive folded words (the folding of
+    rules and the gazetteer: see storage.textfold)."""
+    return word_shingles(textfold.words(text))
 
 
 def word_shingles(words: Sequence[str]) -> frozenset[int]:
@@ -132,7 +96,7 @@ class TextKeys:
 
 
 def text_keys(title: str, text: str) -> TextKeys:
-    words = folded_words(text)  # once, for the hash and the shingles
+    words = textfold.words(text)  # once, for the hash and the shingles
     found = word_shingles(words)
     bands = tuple(dict.fromkeys(band_keys(found)))
     return TextKeys(_words_hash(words), title_key(title), found, bands)
@@ -144,4 +108,4 @@ def _words_hash(words: list[str]) -> str:
 
 
 def title_key(title: str) -> str:
-    return " ".join(folded_words(title))[:512]
+    return " ".join(textfold.words(title))[:512]

@@ -1,4 +1,5 @@
-"""Read-only: the stored texts of one source's articles, for learning its recurring lines.
+"""Read-only: the stored texts of one source's articles, for learning its recurring lines,
+and where they stated their dates, for learning where its template puts them.
 
 The site-level boilerplate learner (``crawlers.sitelines``) needs many pages of a site; the
 database already holds them. Texts are stored after the learned lines were stripped, so the
@@ -28,3 +29,11 @@ def source_article_texts(
         oldest = session.execute(query.order_by(Article.id.asc()).limit(earliest)).all()
     texts = {row.id: (row.canonical_url, row.text) for row in [*newest, *oldest]}
     return [texts[key] for key in sorted(texts)]
+
+
+def source_date_places(db: Database, source: str, *, latest: int = LATEST) -> list[list[str]]:
+    """Where the source's newest articles stated their confirmed date (crawlers.sitedates)."""
+    query = select(Article.date_places).join(Source).where(Source.name == source)
+    with db.session() as session:
+        rows = session.scalars(query.order_by(Article.id.desc()).limit(latest)).all()
+    return [list(places or ()) for places in rows]

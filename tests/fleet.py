@@ -232,9 +232,11 @@ def serve_fleet(count: int, articles: int = 3) -> Iterator[Fleet]:
         fleet.stop()
 
 
-def fleet_sources(fleet: Fleet, every: str) -> list[dict[str, object]]:
-    """Config entries for every site of ``fleet``, crawled ``every`` so often."""
+def fleet_sources(fleet: Fleet, every: str, **settings: object) -> list[dict[str, object]]:
+    """Config entries for every site of ``fleet``, crawled ``every`` so often, with the
+    shipped defaults but ``settings``."""
     return [
-        {"name": f"site{site.index}", "start_urls": [f"{site.base}/"], "schedule": {"every": every}}
+        {"name": f"site{site.index}", "start_urls": [f"{site.base}/"],
+         "schedule": {"every": every}, **settings}
         for site in fleet.sites
-    ]
+    ]  # fmt: skip

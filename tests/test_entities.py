@@ -8,11 +8,8 @@ from datetime import UTC, date, datetime
 import pytest
 
 from crawlers.entities import (
-    _WORD,
     Gazetteer,
     find_entities,
-    fold_word,
-    fold_words,
     gazetteer,
     names_for_matching,
 )
@@ -47,23 +44,6 @@ def test_names_in_several_languages(
     text: str, places: tuple[str, ...], organisations: tuple[str, ...]
 ) -> None:
     assert places_and_orgs(text) == (places, organisations)
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "Dushanbe hosts the OSCE PA",  # ASCII
-        "Ассамблея ПАЧЭС в Анкаре; İstanbul, ŞEHİR, Straße, ΟΔΟΣ",
-        "الجمعيّة البرلمانيّة للمتوسّط في الرباط ـ تونس",  # harakat and tatweel
-        "ﬁnal Ⅻ ﬀ café ｆｕｌｌ",  # compatibility forms
-        "ﷺ and ﷺ again",  # a ligature that unfolds into several words
-        "𝐁𝐨𝐥𝐝 words and e\u0301lan",  # beyond the BMP, and a decomposed accent
-        "Kaithi \U0001109a letter",  # beyond the BMP, its mark too
-    ],
-)
-def test_words_folded_together_fold_as_each_alone(text: str) -> None:
-    words = _WORD.findall(text)
-    assert fold_words(words) == [fold_word(word) for word in words]
 
 
 def test_lower_case_words_are_not_acronyms() -> None:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from crawlers.cleaning import clean_lines
-from crawlers.dates import parse_date
+from crawlers.date_parsing import parse_date
 from crawlers.extract import Extracted, extract
 from crawlers.languages import classify, detect_languages
 from tests.conftest import FIXTURES
@@ -176,7 +176,7 @@ def test_header_today_date_is_not_the_articles_date_and_no_date_is_recorded_as_n
             '<div class="byline">Published: 3 September 2024</div>',
             URL,
             "2024-09-03",
-            "byline",
+            "page",
         ),
     ],
 )
@@ -264,21 +264,46 @@ def test_the_fast_pass_leaves_trafilatura_s_rescue_to_the_comparison_pass(
 
 
 @pytest.mark.parametrize(
-    ("written", "utc"),
+    ("written", "utc", "day"),
     [
-        ("13 March 2024 00:30 MSK", "2024-03-12T21:30:00+00:00"),  # the day before, in UTC
-        ("2024-03-12 10:00 CET", "2024-03-12T09:00:00+00:00"),
-        ("Published 12 July 2024, 10:00 CEST", "2024-07-12T08:00:00+00:00"),
-        ("12.03.2024 10:00 EET", "2024-03-12T08:00:00+00:00"),
-        ("12.03.2024 10:00", "2024-03-12T10:00:00+00:00"),  # no zone: taken as UTC
+        ("13 March 2024 00:30 MSK", "2024-03-12T21:30:00+00:00", "2024-03-13"),
+        ("2024-03-12 10:00 CET", "2024-03-12T09:00:00+00:00", "2024-03-12"),
+        ("Published 12 July 2024, 10:00 CEST", "2024-07-12T08:00:00+00:00", "2024-07-12"),
+        ("12.03.2024 10:00 EET", "2024-03-12T08:00:00+00:00", "2024-03-12"),
+        ("2024-02-15T01:00:00+05:00", "2024-02-14T20:00:00+00:00", "2024-02-15"),
     ],
 )
-def test_a_time_zone_the_page_names_is_applied(written: str, utc: str) -> None:
+def test_a_time_zone_the_page_names_is_applied_and_its_day_kept(
+    written: str, utc: str, day: str
+) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # and no warning about a zone dateutil does not know
         parsed = parse_date(written)
     assert parsed is not None
-    assert parsed.isoformat() == utc
+    assert parsed.astimezone(UTC).isoformat() == utc
+    assert parsed.date().isoformat() == day
+
+
+@pytest.mark.parametrize(
+    "written", ["12.03.2024 10:00", "2023-11-02T20-59-53Z", "2024-03-12T10:00:00+15:00"]
+)
+def test_a_stamp_without_a_zone_or_with_one_no_place_has_keeps_its_day_and_time(
+    written: str,
+) -> None:
+    parsed = parse_date(written)
+    assert parsed is not None
+    assert parsed.tzinfo is None
+    assert parsed.date().isoformat() in ("2024-03-12", "2023-11-02")
+
+
+def test_an_article_after_midnight_east_of_utc_keeps_the_day_its_page_states() -> None:
+    head = '<meta property="article:published_time" content="2024-02-15T01:00:00+05:00">'
+    found = run(page(head=head))
+    assert found.published_day is not None
+    assert found.published_day.isoformat() == "2024-02-15"
+    assert found.published_at == datetime(2024, 2, 14, 20, 0, tzinfo=UTC)
+    assert found.published_offset_minutes == 300
+    assert found.date_source == "meta"
 
 
 def test_future_date_is_rejected_for_the_next_source() -> None:

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from monitor.rules import Hit, RuleSet, RuleSpec, RuleSyntaxError, parse_query
-from monitor.textfold import fold, tokens
+from storage.textfold import fold, tokens
 
 CASES: list[dict[str, Any]] = yaml.safe_load(
     (Path(__file__).parent / "rules_cases.yaml").read_text(encoding="utf-8")

@@ -21,7 +21,7 @@ from monitor.rules import (
     parse_query,
     snippet,
 )
-from monitor.textfold import (
+from storage.textfold import (
     _IDEOGRAPHIC,
     _KEPT_MARKS,
     _PUNCTUATION,

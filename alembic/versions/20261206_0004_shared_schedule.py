@@ -1,7 +1,8 @@
 """shared schedule: each source's next due time, and the job engine's tables on PostgreSQL
 
 `eventwatch worker` processes, on any number of machines, share one schedule: the next due
-time of every source lives in `schedule_states`, and the crawls asked for wait in
+time of every source lives in `schedule_states`, with the worker crawling it now (a lease it
+renews) and the last due time crawled to the end; and the crawls asked for wait in
 procrastinate's job tables. Those are created on PostgreSQL only (SQLite installs run the
 embedded scheduler of `eventwatch run` and need none): procrastinate's own schema, applied
 once, under a lock, as several workers may start together.
@@ -32,6 +33,9 @@ def upgrade() -> None:
         "schedule_states",
         sa.Column("source", sa.String(length=64), nullable=False),
         sa.Column("next_due_at", storage.models.UTCDateTime(), nullable=False),
+        sa.Column("crawling_by", sa.String(length=128), nullable=True),
+        sa.Column("crawling_until", storage.models.UTCDateTime(), nullable=True),
+        sa.Column("done_due_at", storage.models.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("source"),
     )
     bind = op.get_bind()

@@ -6,7 +6,7 @@ tried and found to hold none, with when they may be tried again; and per crawl r
 it saw, followed and skipped, by rule. Existing runs have no link counts.
 
 Revision ID: fail_0003
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-06 14:30:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "fail_0003"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

@@ -14,7 +14,14 @@ class AlertArticle:
     source: str
     url: str
     title: str
-    published_at: datetime | None
+    published_at: datetime | None  # at the offset the page gave (UTC when it gave none)
+    published_day: date | None = None  # the calendar day the page states
+
+    @property
+    def day(self) -> date | None:
+        if self.published_day is not None or self.published_at is None:
+            return self.published_day
+        return self.published_at.date()
 
 
 @dataclass(frozen=True, slots=True)

@@ -93,7 +93,10 @@ def subject(alert: Alert) -> str:
 
 
 def _published(article: AlertArticle) -> str:
-    return article.published_at.isoformat() if article.published_at else "unknown"
+    """The day the page states, then its time at the page's own offset."""
+    if article.published_at is None or article.day is None:
+        return "unknown"
+    return f"{article.day.isoformat()} ({article.published_at.isoformat()})"
 
 
 def _when(mentioned: AlertDate) -> str:

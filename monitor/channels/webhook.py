@@ -74,6 +74,7 @@ def payload(alert: Alert) -> dict[str, Any]:
                     "published_at": (
                         article.published_at.isoformat() if article.published_at else None
                     ),
+                    "published_day": article.day.isoformat() if article.day else None,
                 }
                 for article in alert.articles
             ],

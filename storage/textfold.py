@@ -1,8 +1,13 @@
-"""Fold text and split it into words, so rules match across case, diacritics and scripts.
+"""Fold text and split it into words: the one folding behind rules, the gazetteer and
+near-duplicate keys, so a word compares alike across case, diacritics and scripts everywhere.
 
 Queries and articles go through the same `fold`, so a rule written as ``geneve`` finds
 "Genève", ``терроризм`` finds "ТЕРРОРИЗМ" and ``الإرهاب`` finds the word with or without
 harakat. `tokens` keeps each word's offsets in the original text for snippets.
+
+It sits in `storage`, the lowest layer, because all three users must import it: monitor's
+rules, crawlers' gazetteer and storage's near-duplicate keys. It is pure text handling and
+loads no database code, so extraction workers import it cheaply.
 """
 
 from __future__ import annotations
@@ -42,7 +47,8 @@ class Token(NamedTuple):
 
 
 def fold(text: str) -> str:
-    """Return `text` in the one form used for matching: NFKC, casefolded, without accents.
+    """Return `text` in the one form used for matching: NFKC, casefolded, apostrophes and
+    dashes made one each, without accents, harakat or tatweel, kana voicing marks kept.
 
     Every step is one C-level pass over the string, as `Words` folds an article's words in one
     call; the punctuation table (slow for text beyond ASCII) is applied only where needed.
@@ -75,7 +81,7 @@ def _punctuation_found() -> re.Pattern[str]:
 @cache
 def _dropped_bmp_marks() -> re.Pattern[str]:
     """What `_is_dropped` drops below U+10000, as one class: astral ranges in a class are
-    tried one by one at every character, which made it thirty times slower."""
+    tried one by one at every character, so those marks are found apart (see `fold`)."""
     codes = [code for code in _marks() if code < 0x10000 and _is_dropped(chr(code))]
     return re.compile(f"[{_ranges(sorted([*codes, ord(TATWEEL)]))}]+")
 
@@ -98,11 +104,17 @@ def tokens(text: str) -> list[Token]:
 
 @lru_cache(maxsize=1 << 14)
 def _folded_words(run: str) -> tuple[str, ...]:
-    """The folded words of one run. Articles repeat their words (Zipf), and three Unicode
-    normalisations per word dominated matching, so each distinct run is folded once."""
+    """The folded words of one run. Articles repeat their words (Zipf), and folding is
+    three Unicode normalisations, so each distinct run is folded once."""
     if run.isascii():
         return (run.lower(),)  # NFKC and accents change nothing in ASCII letters and digits
     return tuple(_word_pattern().findall(fold(run)))
+
+
+def words(text: str) -> list[str]:
+    """The folded words of `text`, in order."""
+    joined, _ = _latin1_words(text) or _any_words(text)
+    return joined.split(" ") if joined else []
 
 
 class Words:
@@ -120,12 +132,16 @@ class Words:
         self._starts: list[int] = []
         self._spans: list[tuple[int, int]] = []
 
+    def number(self, offset: int) -> int:
+        """The number of the word whose leading space is at `offset` in `joined`."""
+        if not self._starts:
+            self._locate()
+        return bisect.bisect_left(self._starts, offset)
+
     def span(self, offset: int, count: int) -> tuple[int, int]:
         """Where the `count` words starting at `offset` in `joined` (the space before the
         first) stand in the original text."""
-        if not self._starts:
-            self._locate()
-        first = bisect.bisect_left(self._starts, offset)
+        first = self.number(offset)
         return self._spans[first][0], self._spans[first + count - 1][1]
 
     def _locate(self) -> None:
@@ -147,8 +163,8 @@ def _latin1_words(text: str) -> tuple[str, bool] | None:
 
     Then one byte table folds the text: no Latin-1 character composes or reorders with its
     neighbours, so each folds as it would alone, and the characters beyond Latin-1, all
-    separators then, can be encoded as ``?``, another. These few C-level passes take a third
-    of the time of finding the runs and folding them.
+    separators then, can be encoded as ``?``, another. A few C-level passes replace finding
+    the runs and folding them.
     """
     if _beyond_latin1().search(text):
         return None
@@ -220,7 +236,7 @@ def _one_word_per_line(folded: str) -> bool:
 
 
 def _run_matches(text: str) -> Iterator[re.Match[str]]:
-    """The runs of `text`, as `_word_pattern` finds them, ten times faster where it can.
+    """The runs of `text`, as `_word_pattern` finds them, with a cheaper pattern where it can.
 
     The full pattern pays for its alternation and its astral mark ranges at every character.
     Text without Han, kana or astral characters (most text) gets one flat class instead.

@@ -1,0 +1,264 @@
+"""The article's date: the page's own day, what the crawl knows (feed items, sitemap entries,
+the URL) and where each site's template states it, learned over its stored pages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from lxml.html import HtmlElement
+from sqlalchemy import select
+from trafilatura.utils import load_html
+
+from crawlers.date_parsing import DateHint, parse_date
+from crawlers.dates import page_date
+from crawlers.sitedates import MIN_PAGES, SiteDateBook
+from storage.db import Database
+from storage.models import Article
+from tests.sitehost import serve
+from tests.test_crawl import run_cli, source_yaml, write_config
+
+BODY = "".join(
+    f"<p>{line}</p>"
+    for line in (
+        "Delegations from forty countries gathered in the capital for a two-day conference "
+        "on countering terrorism, hosted by the national parliament and its committees.",
+        "Opening the session, the deputy minister said that border cooperation and the "
+        "exchange of information between security services remained the best tools.",
+        "The organisers expect the conference to close with a declaration on regional "
+        "cooperation, which will be presented to the assembly next year.",
+    )
+)
+STAMP = "2024-03-12T23:30:00+05:00"
+
+
+def page(
+    *, meta: bool = True, stamp: str = "Tuesday the 12th of March 2024", extra: str = ""
+) -> str:
+    """An article whose template states its day in ``span.stamp``; ``extra`` follows the body."""
+    head = f'<meta property="article:published_time" content="{STAMP}">' if meta else ""
+    return (
+        f'<html><head><meta charset="utf-8"><title>Conference opens</title>{head}</head><body>'
+        '<div class="top">Home</div><article><h1>Conference opens</h1>'
+        f'<div class="kicker">By Staff <span class="stamp">{stamp}</span></div>'
+        f"{BODY}{extra}</article></body></html>"
+    )
+
+
+WORDS = [
+    "budget",
+    "harvest",
+    "railway",
+    "museum",
+    "festival",
+    "election",
+    "bridge",
+    "school",
+    "hospital",
+    "river",
+    "vaccine",
+    "airport",
+    "library",
+    "stadium",
+    "orchestra",
+    "factory",
+]
+# An earlier day the text names, which htmldate takes when the page's own stamp is missing.
+EARLIER = "<p>The first round of talks was held on 05.01.2024 in the same hall.</p>"
+
+
+def tree(html: str) -> HtmlElement:
+    parsed = load_html(html)
+    assert parsed is not None
+    return parsed
+
+
+def test_a_stamp_names_the_day_at_its_own_offset_and_where_the_page_states_it() -> None:
+    verdict = page_date(tree(page()))
+    assert verdict.found is not None
+    assert verdict.found.day == date(2024, 3, 12)  # 18:30 UTC the same day
+    assert verdict.found.utc == datetime(2024, 3, 12, 18, 30, tzinfo=UTC)
+    assert verdict.found.offset_minutes == 300
+    assert verdict.found.source == "meta"
+    assert "span.stamp" in verdict.places  # confirmed: htmldate and the stamp agree
+
+
+def test_the_day_a_page_states_after_midnight_east_of_utc_is_its_own() -> None:
+    late = page().replace(STAMP, "2024-03-13T01:00:00+05:00").replace("12th", "13th")
+    verdict = page_date(tree(late))
+    assert verdict.found is not None
+    assert verdict.found.day == date(2024, 3, 13)
+    assert verdict.found.utc.date() == date(2024, 3, 12)
+
+
+def test_a_site_s_learned_place_gives_the_day_htmldate_would_miss() -> None:
+    html = page(meta=False, extra=EARLIER)
+    without = page_date(tree(html))
+    assert without.found is not None
+    assert without.found.day == date(2024, 1, 5)  # htmldate alone: the earlier day named
+    assert without.places == ()  # nothing confirmed it: nothing is learned from it
+    learned = page_date(tree(html), site_places=("span.stamp",))
+    assert learned.found is not None
+    assert learned.found.day == date(2024, 3, 12)
+    assert learned.found.source == "site"
+
+
+def test_a_place_is_the_site_s_only_once_seen_on_enough_pages() -> None:
+    book = SiteDateBook(lambda _source: [["span.stamp", "div.kicker"]] * (MIN_PAGES - 1))
+    assert book.places("herald") == ()
+    book.learn("herald", ("span.stamp",))
+    assert book.places("herald") == ("span.stamp",)
+    assert book.places("other") == ()
+
+
+def test_a_feed_item_s_date_dates_a_page_without_one_at_the_feed_s_offset() -> None:
+    hint = DateHint(datetime(2024, 3, 13, 1, 0, tzinfo=timezone(timedelta(hours=5))), "feed")
+    verdict = page_date(tree(page(meta=False, stamp="")), hint=hint)
+    assert verdict.found is not None
+    assert verdict.found.source == "feed"
+    assert verdict.found.day == date(2024, 3, 13)
+    assert verdict.found.offset_minutes == 300
+
+
+def test_a_feed_item_confirming_htmldate_s_day_lends_it_its_time() -> None:
+    hint = DateHint(datetime(2024, 3, 12, 9, 15), "lastmod")
+    verdict = page_date(tree(page(meta=False)), hint=hint)
+    assert verdict.found is not None
+    assert (verdict.found.day, verdict.found.source) == (date(2024, 3, 12), "lastmod")
+    assert verdict.found.offset_minutes is None  # the entry gave none
+    assert "span.stamp" in verdict.places
+
+
+def test_a_dated_url_dates_a_page_without_one() -> None:
+    verdict = page_date(tree(page(meta=False, stamp="")), "http://x.test/2024/03/12/talks/")
+    assert verdict.found is not None
+    assert (verdict.found.day, verdict.found.source) == (date(2024, 3, 12), "url")
+
+
+def test_without_other_signals_the_text_s_first_full_date_after_the_heading_is_taken() -> None:
+    text = "<p>Talks were held on 5 January 2024.</p><p>They resumed on 12 März 2024.</p>"
+    html = page(meta=False, stamp="", extra=text).replace(
+        '<div class="top">Home</div>', '<div class="site">Issue of 1 January 2024</div>'
+    )
+    verdict = page_date(tree(html))
+    assert verdict.found is not None
+    assert (verdict.found.day, verdict.found.source) == (date(2024, 1, 5), "text")
+
+
+def test_a_future_date_is_never_given() -> None:
+    soon = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    verdict = page_date(tree(page(stamp="").replace(STAMP, soon)))
+    assert verdict.found is None or verdict.found.day <= date.today() + timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    "above",
+    [
+        "<div class='site'>Thursday, December 26, 2024</div>",
+        "<div class='site'><time datetime='2024-12-26'>Thursday, December 26, 2024</time></div>",
+    ],
+)
+def test_today_above_the_article_is_not_its_date(above: str) -> None:
+    now = datetime(2024, 12, 26, 12, tzinfo=UTC)
+    html = page(meta=False, stamp="").replace('<div class="top">Home</div>', above)
+    verdict = page_date(tree(html), now=now)
+    assert verdict.found is None
+    if "<time" in above:  # htmldate saw it: the warning says why it was not taken
+        assert verdict.warning is not None
+        assert "today's" in verdict.warning
+
+
+@pytest.mark.parametrize("partial", ["2024", "March 2024", "© 2024 Herald", "Hits: 1873"])
+def test_a_year_or_a_month_alone_is_no_date(partial: str) -> None:
+    assert parse_date(partial) is None
+
+
+def test_a_crawl_learns_where_a_site_states_its_dates_and_uses_it_on_later_pages(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "herald"
+    (root / "news").mkdir(parents=True)
+    for n in range(MIN_PAGES):
+        own = f"<p>Report {n}: {' '.join(WORDS[n::MIN_PAGES])}.</p>"
+        html = page(extra=own).replace("Conference opens", f"Conference opens, day {n}")
+        (root / "news" / f"story-{n}.html").write_text(html, encoding="utf-8")
+    _index(root, range(MIN_PAGES))
+    with serve(root) as site:
+        config = write_config(tmp_path, [source_yaml("herald", site.base_url)])
+        first = run_cli(config, "crawl", "herald", "--no-alerts")
+        assert "new articles 3" in first.stdout, first.stdout + first.stderr
+        later = page(meta=False, extra=EARLIER).replace("Conference opens", "Talks resume")
+        (root / "news" / "story-9.html").write_text(later, encoding="utf-8")
+        _index(root, [*range(MIN_PAGES), 9])
+        second = run_cli(config, "crawl", "herald", "--no-alerts")
+        assert "new articles 1" in second.stdout, second.stdout + second.stderr
+    db = Database(f"sqlite:///{tmp_path / 'eventwatch.db'}")
+    with db.session() as session:
+        articles = {a.url.rsplit("/", 1)[-1]: a for a in session.scalars(select(Article))}
+    db.dispose()
+    assert "span.stamp" in articles["story-0.html"].date_places
+    assert articles["story-9.html"].published_day == date(2024, 3, 12)
+    assert articles["story-9.html"].date_source == "site"
+
+
+def _index(root: Path, numbers: Iterable[int]) -> None:
+    links = "".join(
+        f'<li><a href="/news/story-{n}.html">Conference opens, report number {n}</a></li>'
+        for n in numbers
+    )
+    (root / "index.html").write_text(
+        f"<html><body><h1>News</h1><ul>{links}</ul></body></html>", encoding="utf-8"
+    )
+
+
+def test_a_crawl_dates_a_page_by_the_feed_item_that_led_to_it(tmp_path: Path) -> None:
+    root = tmp_path / "wire"
+    (root / "news").mkdir(parents=True)
+    (root / "news" / "talks.html").write_text(page(meta=False, stamp=""), encoding="utf-8")
+    (root / "index.html").write_text("<html><body><h1>Wire</h1></body></html>", encoding="utf-8")
+    (root / "feed.xml").write_text(
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Wire</title>'
+        "<item><title>Talks</title><link>{{BASE}}/news/talks.html</link>"
+        "<pubDate>Wed, 13 Mar 2024 01:00:00 +0500</pubDate></item></channel></rss>",
+        encoding="utf-8",
+    )
+    with serve(root) as site:
+        source = source_yaml("wire", site.base_url, feeds=[site.base_url + "/feed.xml"])
+        result = run_cli(write_config(tmp_path, [source]), "crawl", "wire", "--no-alerts")
+    assert "new articles 1" in result.stdout, result.stdout + result.stderr
+    db = Database(f"sqlite:///{tmp_path / 'eventwatch.db'}")
+    with db.session() as session:
+        (article,) = session.scalars(select(Article)).all()
+    db.dispose()
+    assert (article.date_source, article.published_day) == ("feed", date(2024, 3, 13))
+    assert article.published_offset_minutes == 300
+    assert article.published_at == datetime(2024, 3, 12, 20, 0, tzinfo=UTC)
+
+
+def test_a_crawl_dates_a_page_by_its_news_sitemap_entry_before_its_lastmod(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "gazette"
+    (root / "news").mkdir(parents=True)
+    (root / "news" / "talks.html").write_text(page(meta=False, stamp=""), encoding="utf-8")
+    (root / "index.html").write_text("<html><body><h1>Gazette</h1></body></html>", "utf-8")
+    (root / "sitemap.xml").write_text(
+        '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
+        'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">'
+        "<url><loc>{{BASE}}/news/talks.html</loc><lastmod>2024-06-01</lastmod>"
+        "<news:news><news:publication_date>2024-03-12T08:00:00-04:00</news:publication_date>"
+        "</news:news></url></urlset>",
+        encoding="utf-8",
+    )
+    with serve(root) as site:
+        source = source_yaml("gazette", site.base_url, sitemaps=[site.base_url + "/sitemap.xml"])
+        result = run_cli(write_config(tmp_path, [source]), "crawl", "gazette", "--no-alerts")
+    assert "new articles 1" in result.stdout, result.stdout + result.stderr
+    db = Database(f"sqlite:///{tmp_path / 'eventwatch.db'}")
+    with db.session() as session:
+        (article,) = session.scalars(select(Article)).all()
+    db.dispose()
+    assert (article.date_source, article.published_day) == ("sitemap", date(2024, 3, 12))
+    assert article.published_offset_minutes == -240
