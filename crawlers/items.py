@@ -16,3 +16,4 @@ class PageItem:
     html: str = field(repr=False)  # Scrapy logs a dropped item's repr: never a whole page
     redirects: tuple[str, ...] = ()  # the URLs that redirected here, first one as linked
     date_hint: DateHint | None = None  # of the feed item or sitemap entry that led here
+    trial: bool = False  # linked where the URL guess said no article: kept if it is one

@@ -4,7 +4,7 @@ which are on the source's own site. Pure functions over parsel selectors."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote, urljoin, urlsplit
 
@@ -19,11 +19,20 @@ NUMERIC_LEAF = re.compile(
 )
 SLUG_LEAF = re.compile(r"/[^/?#]*[^\W\d_][^/?#]*(-[^/?#]+){3,}/?$")
 HTML_LEAF = re.compile(r"/[^/]+/[^/]+\.(html?|php|aspx?)$")
+# Path words of pages that are not articles. A word is followed by a slash, the end, a query
+# or a file extension: ``/about.html`` is the about page, ``/archive.org.story.html`` is not
+# the archive.
+_NOT_ARTICLE_END = r"(/|$|\?|\.[a-z]{2,5}$)"
 NOT_ARTICLE = re.compile(
     r"/(tag|tags|category|categories|author|authors|page|search|login|logout|register|"
     r"feed|rss|wp-admin|wp-content|wp-json|wp-login|cart|account|contact|about|privacy|"
-    r"cookie|cookies|terms|sitemap|archive|archives|gallery|video|videos|photo|photos|"
-    r"print|share|subscribe|comments?)(/|$|\?|\.)",
+    r"cookie|cookies|terms|sitemap|print|share|subscribe|comments?)" + _NOT_ARTICLE_END,
+    re.IGNORECASE,
+)
+# Sections that are listings on some sites and hold articles on others (/archive/2024/05/slug,
+# /video/a-long-slug): a link of an article's shape under them is tried for its content.
+MAYBE_ARTICLE = re.compile(
+    r"/(archive|archives|gallery|galleries|video|videos|photo|photos)" + _NOT_ARTICLE_END,
     re.IGNORECASE,
 )
 FILE_LEAF = re.compile(
@@ -51,43 +60,112 @@ SECTION_LEAF = re.compile(
 )
 
 
+# What a link is to a crawl, before anything is known of the pages stored: an article to
+# fetch, a link to try for its content, a further listing page, a news section, or nothing.
+ARTICLE, TRY, NEXT_PAGE, SECTION, SKIP = "article", "try", "next page", "section", "skip"
+
+# The URL shapes of articles, by name: a link's shape is the rule that followed it.
+ARTICLE_SHAPES: tuple[tuple[str, Callable[[str, str], object]], ...] = (
+    ("date in path", lambda path, _url: DATE_PATH.search(path + "/")),
+    ("number and slug", lambda path, _url: ID_SLUG.search(path)),
+    ("numbered item", lambda path, _url: NUMERIC_LEAF.search(path)),
+    ("long slug", lambda path, _url: SLUG_LEAF.search(path)),
+    ("page file", lambda path, _url: HTML_LEAF.search(path)),
+    ("id in query", lambda _path, url: ID_QUERY.search(url)),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LinkDecision:
+    """What a link is (``action``, one of the five above) and the rule that says so."""
+
+    url: str
+    action: str
+    rule: str
+
+
 @dataclass(frozen=True, slots=True)
 class ListingLinks:
     articles: tuple[str, ...]
     next_pages: tuple[str, ...]
     sections: tuple[str, ...] = ()  # news sections a home page leads to
+    tried: tuple[str, ...] = ()  # of an article's shape, in a section that may hold articles
+
+
+def article_shape(url: str) -> str | None:
+    """The name of the article URL shape ``url`` has, if any."""
+    path = urlsplit(url).path
+    return next((name for name, test in ARTICLE_SHAPES if test(path, url)), None)
+
+
+def url_veto(url: str) -> tuple[str, bool] | None:
+    """The rule that says ``url`` is no article, and whether the page may prove it wrong
+    (a section such as /archive/ or /video/ that holds articles on some sites)."""
+    path = urlsplit(url).path
+    if path in ("", "/"):
+        return "home page", False
+    if FILE_LEAF.search(path):
+        return "a file, not a page", False
+    if word := NOT_ARTICLE.search(path):
+        return f"not an article: /{word.group(1).lower()}/", False
+    if PAGINATION_URL.search(url):
+        return "a listing's page number", False
+    if word := MAYBE_ARTICLE.search(path):
+        return f"not an article: /{word.group(1).lower()}/", True
+    return None
 
 
 def looks_like_article(url: str) -> bool:
     """A sensible guess when the source gives no ``follow`` patterns."""
-    parts = urlsplit(url)
-    path = parts.path
-    if FILE_LEAF.search(path) or NOT_ARTICLE.search(path) or path in ("", "/"):
-        return False
-    if PAGINATION_URL.search(url):
-        return False
-    return bool(
-        DATE_PATH.search(path + "/")
-        or ID_SLUG.search(path)
-        or NUMERIC_LEAF.search(path)
-        or SLUG_LEAF.search(path)
-        or HTML_LEAF.search(path)
-        or ID_QUERY.search(url)
-    )
+    return url_veto(url) is None and article_shape(url) is not None
 
 
 def plausible_content_page(url: str) -> bool:
     """Looser than ``looks_like_article``, for URLs a feed or sitemap lists as content."""
-    path = urlsplit(url).path
-    if path in ("", "/") or FILE_LEAF.search(path) or NOT_ARTICLE.search(path):
-        return False
-    return not PAGINATION_URL.search(url)
+    veto = url_veto(url)
+    return veto is None or veto[1]
 
 
 def is_article(url: str, follow: Sequence[re.Pattern[str]]) -> bool:
     if follow:
         return any(pattern.search(url) for pattern in follow)
     return looks_like_article(url)
+
+
+def article_decision(url: str, follow: Sequence[re.Pattern[str]]) -> LinkDecision:
+    """What a crawl makes of an on-site link that is not a next page: ``follow`` patterns
+    when the source gives them, else the URL's shape and the words of its path."""
+    if follow:
+        pattern = next((p for p in follow if p.search(url)), None)
+        if pattern is not None:
+            return LinkDecision(url, ARTICLE, f"follow pattern {pattern.pattern}")
+        return _section_or_skip(url, "no follow pattern matches")
+    veto, shape = url_veto(url), article_shape(url)
+    if veto is None and shape is not None:
+        return LinkDecision(url, ARTICLE, f"article shape: {shape}")
+    if veto is not None and veto[1] and shape is not None:
+        return LinkDecision(url, TRY, f"{veto[0]} by its URL, but of an article's shape")
+    return _section_or_skip(url, veto[0] if veto else "no article shape")
+
+
+def entry_decision(url: str, follow: Sequence[re.Pattern[str]], listed_in: str) -> LinkDecision:
+    """A URL a feed or a sitemap lists: content unless it is plainly not (``follow`` still
+    narrows them)."""
+    if follow:
+        decision = article_decision(url, follow)
+        if decision.action == ARTICLE:
+            return decision
+        return LinkDecision(url, SKIP, "no follow pattern matches")
+    if plausible_content_page(url):
+        return LinkDecision(url, ARTICLE, f"listed in a {listed_in}")
+    veto = url_veto(url)
+    return LinkDecision(url, SKIP, veto[0] if veto else "not a content page")
+
+
+def _section_or_skip(url: str, rule: str) -> LinkDecision:
+    if SECTION_LEAF.search(unquote(urlsplit(url).path)) and not urlsplit(url).query:
+        return LinkDecision(url, SECTION, "news section")
+    return LinkDecision(url, SKIP, rule)
 
 
 def _anchors(selector: Selector, base_url: str) -> Iterator[tuple[str, str, str]]:
@@ -114,27 +192,51 @@ def _same_listing(url: str, page_url: str) -> bool:
     )
 
 
+def decide_link(
+    url: str,
+    text: str,
+    rel: str,
+    page_url: str,
+    domains: Sequence[str],
+    follow: Sequence[re.Pattern[str]],
+) -> LinkDecision:
+    """What a link of a listing page is, and by which rule: the crawl and
+    ``eventwatch sources explain`` both ask this."""
+    if not on_site(url, domains):
+        return LinkDecision(url, SKIP, "off-site")
+    if url == clean_url(page_url):
+        return LinkDecision(url, SKIP, "the listing page itself")
+    if _is_next(url, text, rel, page_url):
+        return LinkDecision(url, NEXT_PAGE, "next page")
+    return article_decision(url, follow)
+
+
+def classify_links(
+    html: Selector, page_url: str, domains: Sequence[str], follow: Sequence[re.Pattern[str]]
+) -> list[LinkDecision]:
+    """Each distinct link of a listing page, once, with what it is; a link that is both a
+    next page and an article is an article."""
+    found: dict[str, LinkDecision] = {}
+    for link in html.css("link[rel~=next]::attr(href)").getall():
+        url = clean_url(urljoin(page_url, link))
+        found[url] = LinkDecision(url, NEXT_PAGE, "next page (link rel=next)")
+    for url, text, rel in _anchors(html, page_url):
+        decision = decide_link(url, text, rel, page_url, domains, follow)
+        if url not in found or decision.action == ARTICLE:
+            found[url] = decision
+    return list(found.values())
+
+
 def listing_links(
     html: Selector, page_url: str, domains: Sequence[str], follow: Sequence[re.Pattern[str]]
 ) -> ListingLinks:
     """Split a listing page's on-site links into articles and further listing pages."""
-    articles: dict[str, None] = {}
-    pages: dict[str, None] = {}
-    sections: dict[str, None] = {}
-    for link in html.css("link[rel~=next]::attr(href)").getall():
-        pages[clean_url(urljoin(page_url, link))] = None
-    for url, text, rel in _anchors(html, page_url):
-        if not on_site(url, domains) or url == clean_url(page_url):
-            continue
-        if _is_next(url, text, rel, page_url):
-            pages[url] = None
-        elif is_article(url, follow):
-            articles[url] = None
-        elif SECTION_LEAF.search(unquote(urlsplit(url).path)) and not urlsplit(url).query:
-            sections[url] = None
-    return ListingLinks(
-        tuple(articles), tuple(u for u in pages if u not in articles), tuple(sections)
-    )
+    decisions = classify_links(html, page_url, domains, follow)
+
+    def urls(action: str) -> tuple[str, ...]:
+        return tuple(d.url for d in decisions if d.action == action)
+
+    return ListingLinks(urls(ARTICLE), urls(NEXT_PAGE), urls(SECTION), urls(TRY))
 
 
 def feed_links(html: Selector, page_url: str) -> list[str]:

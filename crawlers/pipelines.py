@@ -20,6 +20,8 @@ from twisted.internet.task import LoopingCall
 
 from crawlers.database import crawl_database, store_thread
 from crawlers.items import PageItem
+from crawlers.runledger import RunLedger
+from crawlers.runrecord import held_back_checker, record_ledger
 from crawlers.sitedates import SiteDateBook, stored_places
 from crawlers.sitelines import SiteLineBook, stored_texts
 from crawlers.urls import normalize_url
@@ -36,10 +38,25 @@ Written = tuple[str, int | None]  # what storing an article did, and its id; ("s
 
 logger = logging.getLogger(__name__)
 
+# A page linked where the URL guess said no article is kept only when it holds this much text:
+# a gallery or archive index can pass the ordinary bar with its captions.
+TRIAL_MIN_CHARS = 600
+
 
 def _count(stats: StatsCollector | None, key: str, count: int = 1) -> None:
     if stats is not None:
         stats.inc_value(f"eventwatch/{key}", count)
+
+
+def _ledger(crawler: Crawler) -> RunLedger | None:
+    """The crawl's record of failed pages and links (:mod:`crawlers.runledger`)."""
+    ledger = getattr(getattr(crawler, "spider", None), "ledger", None)
+    return ledger if isinstance(ledger, RunLedger) else None
+
+
+def _linked(item: PageItem) -> str:
+    """The URL as the page was linked, before redirects: the one its next crawl sees."""
+    return item.redirects[0] if item.redirects else item.url
 
 
 class ExtractPipeline:
@@ -48,6 +65,7 @@ class ExtractPipeline:
     read into the caller's memory (:mod:`crawlers.runner`)."""
 
     def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
         self.stats = crawler.stats
         self.workers = crawler.settings.getint("EVENTWATCH_EXTRACT_WORKERS")
         self.server_started = False
@@ -71,15 +89,22 @@ class ExtractPipeline:
     async def process_item(self, item: PageItem) -> NewArticle:
         from storage.articles import NewArticle
 
+        ledger = _ledger(self.crawler)
         try:
             places = self.date_places.places(item.source)
             prepared = await extract_page(item.html, item.url, self.workers, item.date_hint, places)
         except Exception as exc:  # a broken page is recorded, never fatal to the crawl
             _count(self.stats, "extract_error")
             logger.warning("source=%s url=%s extraction failed: %r", item.source, item.url, exc)
+            if ledger is not None:
+                ledger.failed(_linked(item), "extract", f"extraction failed: {exc!r}")
             raise DropItem(f"extraction failed: {exc!r}", log_level="DEBUG") from exc
-        if prepared is None:
+        if ledger is not None:
+            ledger.succeeded(_linked(item))
+        if prepared is None or (item.trial and len(prepared.found.text) < TRIAL_MIN_CHARS):
             _count(self.stats, "not_article")
+            if ledger is not None and item.trial:  # not tried again for a while
+                ledger.not_articles.add(normalize_url(_linked(item)))
             raise DropItem(f"no article at {item.url}", log_level="DEBUG")
         found, named, keys = prepared.found, prepared.named, prepared.keys
         self.date_places.learn(item.source, found.date_places)
@@ -126,9 +151,15 @@ class StorePipeline:
     BATCH_SIZE = 20
     MAX_WAIT = 1.0
 
-    def __init__(self, crawler: Crawler, database: str) -> None:
+    def __init__(
+        self, crawler: Crawler, database: str, run_id: int = 0, refresh: bool = False
+    ) -> None:
+        self.crawler = crawler
         self.stats = crawler.stats
         self.database = database
+        self.run_id = run_id  # the crawl run its failed pages and link counts are recorded on
+        self.refresh = refresh
+        self.store_faults: dict[str, str] = {}  # URL -> why it could not be stored
         self.waiting: list[NewArticle] = []
         self.writing: set[asyncio.Future[list[Written]]] = set()
         self.oldest = 0.0
@@ -136,10 +167,12 @@ class StorePipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        url = crawler.settings.get("EVENTWATCH_DATABASE")
+        settings = crawler.settings
+        url = settings.get("EVENTWATCH_DATABASE")
         if not url:
             raise NotConfigured("no EVENTWATCH_DATABASE")
-        return cls(crawler, url)
+        run_id = settings.getint("EVENTWATCH_RUN_ID")
+        return cls(crawler, url, run_id, settings.getbool("EVENTWATCH_REFRESH"))
 
     @property
     def db(self) -> Database:
@@ -147,6 +180,11 @@ class StorePipeline:
 
     def open_spider(self) -> None:
         self.timer.start(self.MAX_WAIT / 2, now=False)
+        ledger = _ledger(self.crawler)
+        if ledger is not None and not self.refresh:
+            # pages that failed wait for their next try (not with --refresh)
+            held_back_of = held_back_checker(self.database, ledger.source)
+            self.crawler.spider.held_back_of = held_back_of  # type: ignore[union-attr]
 
     def process_item(self, item: NewArticle) -> NewArticle:
         if not self.waiting:
@@ -183,7 +221,8 @@ class StorePipeline:
             return list(store_articles(db, batch))
         except DATABASE_FAILURES as exc:  # the database, not an article: locked past the
             logger.warning("%d articles could not be stored: %s", len(batch), exc)  # timeout,
-            return [("store_error", None)] * len(batch)  # disk full; the next crawl fetches
+            self.store_faults.update((item.url, f"database: {exc}") for item in batch)  # disk
+            return [("store_error", None)] * len(batch)  # full; the next crawl fetches them
         except Exception:  # an article that cannot be stored: the others still go in
             return [self._write_one(db, item) for item in batch]
 
@@ -194,6 +233,7 @@ class StorePipeline:
             return store_article(db, item)
         except Exception as exc:  # recorded on the run, never fatal to the crawl
             logger.warning("source=%s url=%s could not be stored: %s", item.source, item.url, exc)
+            self.store_faults[item.url] = f"could not be stored: {exc!r}"
             return ("store_error", None)
 
     def _written(self, batch: list[NewArticle], writing: asyncio.Future[list[Written]]) -> None:
@@ -206,9 +246,24 @@ class StorePipeline:
             return
         for item, (outcome, article_id) in zip(batch, writing.result(), strict=True):
             _count(self.stats, outcome)
+            self._note(item, outcome)
             if article_id is not None:
                 source, url = item.source, item.url
                 logger.info("source=%s %s article %d %s", source, outcome, article_id, url)
+
+    def _note(self, item: NewArticle, outcome: str) -> None:
+        """On the run's ledger: a page stored (or known) is had; one that was not, failed."""
+        ledger = _ledger(self.crawler)
+        if ledger is None:
+            return
+        linked = item.aliases[0] if item.aliases else item.url
+        if outcome == "store_error":
+            reason = self.store_faults.pop(item.url, "could not be stored")
+            ledger.failed(linked, "store", reason)
+            return
+        ledger.succeeded(linked)
+        if outcome == "new" and ledger.links.was_tried(linked):
+            ledger.links.kept += 1
 
     async def close_spider(self) -> None:
         if self.timer.running:
@@ -216,3 +271,18 @@ class StorePipeline:
         self._store()
         while self.writing:  # each batch counted (its callback runs first) before we return
             await asyncio.wait(set(self.writing))
+        await self._record_ledger()
+
+    async def _record_ledger(self) -> None:
+        """The run's failed pages and link counts, written before the run's verdict is sent
+        (:class:`crawlers.extensions.CrawlRunRecorder`, on ``spider_closed``, comes after)."""
+        ledger = _ledger(self.crawler)
+        if not self.run_id or ledger is None or not ledger.worth_recording():
+            return
+        import storage.pagefailures  # noqa: F401  (on the loop, as in _store)
+
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(store_thread(), record_ledger, self.db, self.run_id, ledger)
+        except Exception:  # the crawl's articles are stored; only its record is short
+            logger.exception("source=%s run=%d: not recorded", ledger.source, self.run_id)

@@ -94,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
         "worker",
         help="one of many processes sharing a PostgreSQL database's schedule (docs: scaling out)",
     )
-    sub.add_parser("status", help="each source's last run, next run, counts and health")
+    _status_runs_and_sources(sub)
 
     channels = _commands(sub.add_parser("channels", help="alert channels"), "channels_command")
     ctest = channels.add_parser("test", help="send a test message")
@@ -121,6 +121,26 @@ def _rules_and_alerts(sub: _WithGlobals) -> None:
     retry.add_argument("--failed", action="store_true", help="every failed delivery")
 
 
+def _status_runs_and_sources(sub: _WithGlobals) -> None:
+    status = sub.add_parser("status", help="each source's last run, next run, counts and health")
+    status.add_argument("source", nargs="?", metavar="SOURCE", help="with its last run's failures")
+
+    runs = sub.add_parser("runs", help="crawl runs, newest first, with their failed pages")
+    runs.add_argument("source", nargs="?", metavar="SOURCE")
+    runs.add_argument("--failed", action="store_true", help="only runs with a failure")
+    runs.add_argument("--limit", type=int, default=20)
+    runs.add_argument("--json", action="store_true", help="one JSON object per run")
+
+    sources = _commands(sub.add_parser("sources", help="sources of the config"), "sources_command")
+    explain = sources.add_parser(
+        "explain", help="what a crawl does with each link of a listing page, or a URL, and why"
+    )
+    explain.add_argument("source", metavar="SOURCE")
+    explain.add_argument("url", nargs="?", metavar="URL", help="default: its listing pages")
+    explain.add_argument("--listing", action="store_true", help="URL is a listing: its links")
+    explain.add_argument("--json", action="store_true", help="one JSON object per link")
+
+
 HANDLERS = {  # command -> function of monitor.commands; `crawl` is _dispatch's own case
     "check": "check",
     "db": "db_upgrade",
@@ -132,6 +152,8 @@ HANDLERS = {  # command -> function of monitor.commands; `crawl` is _dispatch's 
     "run": "run_daemon",
     "worker": "run_worker",
     "status": "status",
+    "runs": "runs",
+    "sources": "sources_explain",
 }
 
 

@@ -14,12 +14,13 @@ from crawlers.child import CrawlChild
 from crawlers.entities import names_for_matching
 from crawlers.pagefile import expand, load
 from crawlers.urls import is_http_url
-from monitor import flow, opening
+from monitor import explain, flow, opening, runlog
 from monitor.channels.alert import Alert, AlertArticle, DeliveryError
 from monitor.config import Config, load_config
 from monitor.crawl_display import crawl_display
 from monitor.rules import Hit, RuleSet, RuleSpec, RuleSyntaxError
 from monitor.schedules import trigger_for
+from monitor.usage import UsageError, known_source
 from storage.db import shown_url, sqlite_file
 from storage.events import EventView, list_events, page_instant
 from storage.migrate import upgrade
@@ -27,9 +28,9 @@ from storage.outbox import delivery_statuses, list_deliveries, requeue
 from storage.runs import RunSummary, failures_in_row, latest_runs
 from storage.stats import article_counts, delivery_counts
 
-
-class UsageError(Exception):
-    """A command given the wrong words; exit code 2."""
+# Commands of their own modules, dispatched by name like the rest (monitor.cli.HANDLERS)
+runs = runlog.runs
+sources_explain = explain.sources_explain
 
 
 def quiet_stdout() -> None:
@@ -147,6 +148,8 @@ def crawl(args: argparse.Namespace, child: CrawlChild | None = None) -> int:
         )
     for run in runs:
         _say_on(_run_line(run))
+        for line in runlog.run_failure_lines(ctx.db, run):
+            _say_on(line)
     if not args.no_alerts:
         _send_alerts(ctx)
     return 0 if all(run.status == "ok" for run in runs) else 1
@@ -375,13 +378,15 @@ def _lag(run: RunSummary | None) -> str:
 
 def status(args: argparse.Namespace) -> int:
     ctx = _reading(args)
+    chosen = getattr(args, "source", None)
+    known_source(ctx.config, chosen, "status")
     runs = {run.source: run for run in latest_runs(ctx.db)}
     stored = article_counts(ctx.db)
     failing = failures_in_row(ctx.db)
     threshold = ctx.config.daemon.health_failures
     print(f"{'source':<16} {'last run':<17} {'status':<9} {'next run':<17} {'pages':>6} {'new':>5} "
           f"{'errors':>6} {'articles':>8} {'lag':>5}  health")  # fmt: skip
-    for source in ctx.config.sources:
+    for source in (s for s in ctx.config.sources if chosen in (None, s.name)):
         run = runs.get(source.name)
         last = f"{run.started_at:%Y-%m-%d %H:%M}Z" if run else "never"
         print(f"{source.name:<16} {last:<17} {run.status if run else '-':<9} "
@@ -389,6 +394,8 @@ def status(args: argparse.Namespace) -> int:
               f"{run.pages if run else 0:>6} {run.new_articles if run else 0:>5} "
               f"{run.errors if run else 0:>6} {stored.get(source.name, 0):>8} "
               f"{_lag(run):>5}  {_health(failing.get(source.name, 0), threshold)}")  # fmt: skip
+    for line in runlog.run_detail_lines(ctx.db, runs[chosen]) if chosen in runs else ():
+        print(line)
     pending = delivery_counts(ctx.db)
     print(f"deliveries: {pending.get('pending', 0)} pending, {pending.get('sent', 0)} sent, "
           f"{pending.get('failed', 0)} failed")  # fmt: skip

@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from storage.pagefailures import failing_counts
 from storage.runs import latest_runs
 from storage.stats import delivery_counts, reachable
 
@@ -119,6 +120,24 @@ class DeliveryCollector(Collector):
         yield family
 
 
+class PageFailureCollector(Collector):
+    """Pages failing now, by source and stage (fetch, extract, store), read from the
+    database at scrape time: a page that is had again leaves the count."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "eventwatch_failing_pages",
+            "Pages that failed at their last try, by source and stage",
+            labels=["source", "stage"],
+        )
+        for (source, stage), count in sorted(failing_counts(self.daemon.ctx.db).items()):
+            family.add_metric([source, stage], count)
+        yield family
+
+
 def health_report(daemon: Daemon) -> tuple[int, dict[str, Any]]:
     scheduler_alive = daemon.scheduler.running and not daemon.stopping.is_set()
     db_ok = reachable(daemon.ctx.db)
@@ -177,6 +196,7 @@ class ObservabilityServer:
             raise _taken(f"{host or '127.0.0.1'}:{port}", exc) from exc
         daemon.metrics.registry.register(DeliveryCollector(daemon))
         daemon.metrics.registry.register(QueueCollector(daemon))
+        daemon.metrics.registry.register(PageFailureCollector(daemon))
         self.thread = threading.Thread(target=self.httpd.serve_forever, name="observe", daemon=True)
 
     def start(self) -> None:

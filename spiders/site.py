@@ -40,15 +40,20 @@ from twisted.python.failure import Failure
 from crawlers.charsets import page_text
 from crawlers.date_parsing import DateHint, date_hint
 from crawlers.items import PageItem
+from crawlers.linkplan import LinkBook, LinkVerdict, ListingState
 from crawlers.links import (
+    ARTICLE,
+    NEXT_PAGE,
+    SECTION,
+    TRY,
+    classify_links,
     compile_follow,
+    entry_decision,
     feed_links,
-    is_article,
-    listing_links,
-    plausible_content_page,
     robots_sitemaps,
 )
 from crawlers.report import Validators
+from crawlers.runledger import RunLedger
 from crawlers.sources import CrawlSource
 from crawlers.urls import clean_url, normalize_url, on_site
 from crawlers.xmlguard import news_publication_dates, parse_feed, without_doctype
@@ -86,12 +91,15 @@ class SiteSpider(Spider):
         self.validators = dict(validators or {})
         self.domains = source.domains()
         self.follow = compile_follow(source.follow)
-        self.article_budget = source.max_pages
-        self.budget_exhausted = False
+        self.ledger = RunLedger(source.name, LinkBook(source.max_pages))
         self.reached = 0
         self.failures: list[str] = []
         self.stored: dict[str, bool] = {}  # article URL (normalised) -> stored before this crawl
-        self.requested: set[str] = set()  # article URLs (normalised) asked for in this crawl
+        # which of these URLs (normalised) are held back, and why (failed before and waiting
+        # for their next try, or tried and no article); given by the store pipeline
+        # (crawlers.runrecord), as spiders never import storage
+        self.held_back_of: Callable[[Sequence[str]], Mapping[str, str]] = lambda _urls: {}
+        self.held: dict[str, str] = {}
         self.sitemaps_followed = 0
         # sites whose robots.txt may name sitemaps, and those whose robots.txt Scrapy has read
         self.robots_roots = tuple(dict.fromkeys(_site_root(u) for u in source.start_urls))
@@ -103,6 +111,11 @@ class SiteSpider(Spider):
         crawler.signals.connect(spider.request_dropped, signal=signals.request_dropped)
         crawler.signals.connect(spider.robots_parsed, signal=signals.robots_parsed)
         return spider
+
+    @property
+    def budget_exhausted(self) -> bool:
+        """Whether some article was left unfetched for want of page budget."""
+        return self.ledger.links.budget_exhausted
 
     async def start(self) -> AsyncIterator[Request]:
         for url in self.source.feeds:
@@ -144,59 +157,72 @@ class SiteSpider(Spider):
         return Request(url, callback=callback, errback=self.on_error, meta=meta, dont_filter=False)
 
     def _look_up(self, keys: Iterable[str]) -> None:
-        """Ask the store once a crawl whether each article URL (normalised) is stored, all of
-        a page's at once: feeds, sitemaps and listings name the same articles over and over,
-        and a sitemap can list thousands."""
+        """Ask the store once a crawl whether each article URL (normalised) is stored, and
+        whether it is held back, all of a page's at once: feeds, sitemaps and
+        listings name the same articles over and over, and a sitemap can list thousands."""
         asked = [key for key in dict.fromkeys(keys) if key not in self.stored]
         if asked:
             stored = set(self.stored_of(asked))
             self.stored.update((key, key in stored) for key in asked)
+            if unstored := [key for key in asked if key not in stored]:
+                self.held.update(self.held_back_of(unstored))
 
-    def _article_requests(
-        self, urls: tuple[str, ...], hints: Mapping[str, DateHint] | None = None
-    ) -> Iterator[Request]:
-        """``hints``: the date of the feed item or sitemap entry of a URL, passed on to its
-        article (:mod:`crawlers.dates`)."""
+    def _state(self, urls: Iterable[str], **page: Any) -> ListingState:
         keys = [normalize_url(url) for url in urls]
         self._look_up(keys)
-        for url, key in zip(urls, keys, strict=True):
-            if key in self.requested or self.stored[key]:
-                continue  # a second link to it spends no budget
-            if self.article_budget <= 0:
-                self.budget_exhausted = True
-                return
-            self.article_budget -= 1
-            self.requested.add(key)
-            hint = (hints or {}).get(url)
-            yield self._request(url, "article", self.parse_article, date_hint=hint)
+        stored = {key for key in keys if self.stored[key]}
+        return ListingState(stored=stored, held=self.held, **page)
+
+    def _article_request(self, verdict: LinkVerdict, hint: DateHint | None = None) -> Request:
+        """``hint``: the date of the feed item or sitemap entry of the URL, passed on to its
+        article (:mod:`crawlers.dates`); a link to try is kept only if it is an article."""
+        trial = verdict.action == TRY
+        return self._request(
+            verdict.url, "article", self.parse_article, trial=trial, date_hint=hint
+        )
 
     def _reached(self, response: Response) -> bool:
         """Count a navigation page that answered; False when there is nothing to read."""
         self.reached += 1
+        self.ledger.succeeded(response.url)
         return response.status != 304 and bool(response.body)
 
     def parse_listing(self, response: Response) -> Iterator[Request]:
         if not self._reached(response) or not isinstance(response, TextResponse):
             return
         selector = Selector(text=response.text, base_url=response.url)
-        links = listing_links(selector, response.url, self.domains, self.follow)
-        if response.meta.get("start") and not self.source.feeds:
+        decisions = classify_links(selector, response.url, self.domains, self.follow)
+        start = bool(response.meta.get("start"))
+        if start and not self.source.feeds:
             for feed in feed_links(selector, response.url):
                 if on_site(feed, self.domains):
                     yield self._request(feed, "feed", self.parse_feed)
-        if response.meta.get("start"):
-            for url in links.sections:
-                yield self._request(url, "listing", self.parse_listing, depth=1)
-        keys = [normalize_url(url) for url in links.articles]
-        self._look_up(keys)
-        fresh = [url for url, key in zip(links.articles, keys, strict=True) if not self.stored[key]]
-        yield from self._article_requests(tuple(fresh))
         depth = int(response.meta.get("depth", 1))
-        if links.articles and not fresh:
-            return  # nothing new here: older pages hold nothing new either
-        if depth < self.source.max_listing_pages:
-            for url in links.next_pages:
-                yield self._request(url, "listing", self.parse_listing, depth=depth + 1)
+        state = self._state(
+            (d.url for d in decisions if d.action in (ARTICLE, TRY)),
+            depth=depth, max_depth=self.source.max_listing_pages, start=start,
+        )  # fmt: skip
+        for verdict in self.ledger.links.plan_listing(decisions, state):
+            if not verdict.follow:
+                continue
+            if verdict.action in (ARTICLE, TRY):
+                yield self._article_request(verdict)
+            elif verdict.action == SECTION:
+                yield self._request(verdict.url, "listing", self.parse_listing, depth=1)
+            elif verdict.action == NEXT_PAGE:
+                yield self._request(verdict.url, "listing", self.parse_listing, depth=depth + 1)
+
+    def _entry_requests(
+        self, urls: Iterable[str], listed_in: str, hints: Mapping[str, DateHint] | None = None
+    ) -> Iterator[Request]:
+        """The articles a feed or sitemap lists, on the site, as the link plan admits them;
+        ``hints``: the dates the feed or sitemap gives them."""
+        on_site_urls = (url for url in urls if on_site(url, self.domains))
+        decisions = [entry_decision(url, self.follow, listed_in) for url in on_site_urls]
+        state = self._state(d.url for d in decisions if d.action == ARTICLE)
+        for verdict in self.ledger.links.plan_entries(decisions, state):
+            if verdict.follow:
+                yield self._article_request(verdict, (hints or {}).get(verdict.url))
 
     def parse_feed(self, response: Response) -> Iterator[Request]:
         if not self._reached(response):
@@ -204,10 +230,7 @@ class SiteSpider(Spider):
         parsed = parse_feed(response.body)
         links = [clean_url(response.urljoin(e.get("link", ""))) for e in parsed.entries]
         hints = {u: _feed_hint(e) for u, e in zip(links, parsed.entries, strict=True)}
-        yield from self._article_requests(
-            tuple(u for u in links if on_site(u, self.domains) and self._wanted(u)),
-            {u: h for u, h in hints.items() if h},
-        )
+        yield from self._entry_requests(links, "feed", {u: h for u, h in hints.items() if h})
 
     def parse_robots(self, response: Response) -> Iterator[Request]:
         if response.status != 200 or not isinstance(response, TextResponse):
@@ -231,10 +254,7 @@ class SiteSpider(Spider):
         entries.sort(key=lambda e: e.get("lastmod", ""), reverse=True)
         urls = [clean_url(e["loc"]) for e in entries]
         hints = _sitemap_hints(urls, entries, news_publication_dates(body))
-        yield from self._article_requests(
-            tuple(u for u in urls if on_site(u, self.domains) and self._wanted(u)),
-            {u: h for u, h in hints.items() if h},
-        )
+        yield from self._entry_requests(urls, "sitemap", {u: h for u, h in hints.items() if h})
 
     def _subsitemaps(self, entries: list[dict[str, Any]]) -> Iterator[Request]:
         entries.sort(key=lambda e: e.get("lastmod", ""), reverse=True)
@@ -245,17 +265,15 @@ class SiteSpider(Spider):
                 self.sitemaps_followed += 1
                 yield self._request(entry["loc"], "sitemap", self.parse_sitemap)
 
-    def _wanted(self, url: str) -> bool:
-        """Feeds and sitemaps list content pages; ``follow`` still narrows them."""
-        return is_article(url, self.follow) if self.follow else plausible_content_page(url)
-
     def parse_article(self, response: Response) -> Iterator[PageItem]:
         if not isinstance(response, TextResponse) or not response.body:
             self._fail(response.url, "not a text page")
             return
         redirects = tuple(response.meta.get("redirect_urls", ()))
+        trial = bool(response.meta.get("trial"))
         hint = response.meta.get("date_hint")
-        yield PageItem(self.source.name, response.url, page_text(response), redirects, hint)
+        html = page_text(response)
+        yield PageItem(self.source.name, response.url, html, redirects, hint, trial)
 
     def on_error(self, failure: Failure) -> None:
         """Every page that could not be had is a failure of the run, but robots.txt
@@ -263,9 +281,11 @@ class SiteSpider(Spider):
         request = failure.request  # type: ignore[attr-defined]
         linked = (request.meta.get("redirect_urls") or [request.url])[0]  # as the page linked it
         if failure.check(HttpError):
-            self._fail(linked, _http_error(failure.value.response))
+            response = failure.value.response
+            self._fail(linked, _http_error(response), response.status)
         elif failure.check(IgnoreRequest) and _expected_skip(request, failure.value):
             logger.info("source=%s skipped %s: %s", self.source.name, request.url, failure.value)
+            self.ledger.links.skipped_after_all(request.url, _skip_rule(failure.value))
         elif failure.check(IgnoreRequest):
             self._fail(linked, f"not fetched: {failure.value}")
         else:
@@ -279,8 +299,9 @@ class SiteSpider(Spider):
         if request.url in chain:
             self._fail(chain[0], f"redirect loop through {len(chain)} URLs")
 
-    def _fail(self, url: str, message: str) -> None:
+    def _fail(self, url: str, message: str, http_status: int | None = None) -> None:
         logger.warning("source=%s %s: %s", self.source.name, url, message)
+        self.ledger.failed(url, "fetch", message, http_status)
         if len(self.failures) < MAX_RECORDED_FAILURES:
             self.failures.append(f"{url}: {message}")
 
@@ -292,7 +313,16 @@ class SiteSpider(Spider):
             return "failed", "; ".join(self.failures[:5]) or f"nothing fetched ({reason})"
         if reason != "finished":
             return "ok", f"stopped early: {reason}"
-        return "ok", "; ".join(self.failures[:5]) or None
+        return "ok", "; ".join(self._first_failures()) or None
+
+    def _first_failures(self, count: int = 5) -> list[str]:
+        """The first pages that failed to be fetched, then those that failed after."""
+        later = (
+            f"{fault.url}: {fault.reason}"
+            for fault in self.ledger.failures.values()
+            if fault.stage != "fetch"
+        )
+        return [*self.failures[:count], *later][:count]
 
 
 def _expected_skip(request: Request, reason: BaseException) -> bool:
@@ -301,6 +331,10 @@ def _expected_skip(request: Request, reason: BaseException) -> bool:
     if text.startswith("Forbidden by robots.txt"):
         return True
     return text.startswith(OFF_SITE) and not request.meta.get("redirect_urls")
+
+
+def _skip_rule(reason: BaseException) -> str:
+    return "robots.txt forbids it" if str(reason).startswith("Forbidden by") else "off-site"
 
 
 def _sitemap_hints(

@@ -82,6 +82,8 @@ class CrawlRun(Base):
     errors: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     due_at: Mapped[datetime | None]  # when the schedule wanted it: its lag is started_at - due_at
+    # links seen, followed and skipped, by rule (crawlers.linkplan.LinkBook.counts)
+    links: Mapped[dict[str, Any] | None]
 
 
 class ScheduleState(Base):
@@ -96,6 +98,44 @@ class ScheduleState(Base):
     crawling_by: Mapped[str | None] = mapped_column(String(128))
     crawling_until: Mapped[datetime | None]
     done_due_at: Mapped[datetime | None]
+
+
+class PageFailure(Base):
+    """A page of a source that failed at its last try, until it is had again: one row per
+    URL, with the run that last failed it and when it may be fetched again."""
+
+    __tablename__ = "page_failures"
+    __table_args__ = (
+        UniqueConstraint("source_id", "url", name="uq_page_failures_source_url"),
+        Index("ix_page_failures_source_last", "source_id", "last_failed_at"),
+        Index("ix_page_failures_run", "run_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
+    run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id"))
+    url: Mapped[str] = mapped_column(String(URL_LENGTH))
+    stage: Mapped[str] = mapped_column(String(16))  # fetch, extract or store
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    first_failed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_failed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class NotArticlePage(Base):
+    """A page linked where the URL guess said no article, tried for its content, and found to
+    hold none: not tried again before ``retry_at``."""
+
+    __tablename__ = "not_article_pages"
+    __table_args__ = (UniqueConstraint("source_id", "url", name="uq_not_article_pages_source_url"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
+    url: Mapped[str] = mapped_column(String(URL_LENGTH))
+    tried_at: Mapped[datetime] = mapped_column(default=utcnow)
+    retry_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Event(Base):

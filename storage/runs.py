@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import func, select
 
 from storage.articles import ensure_source
 from storage.db import Database
-from storage.models import CrawlRun, Source, utcnow
+from storage.models import CrawlRun, PageFailure, Source, utcnow
 
 MAX_ERROR_CHARS = 4000
 
@@ -35,6 +36,7 @@ class RunSummary:
     errors: int
     error: str | None
     due_at: datetime | None = None  # when its schedule wanted it; None for an on-demand crawl
+    links: dict[str, Any] | None = None  # links seen, followed and skipped, by rule
 
     @property
     def lag_seconds(self) -> float | None:
@@ -138,7 +140,26 @@ def _summary(run: CrawlRun, source: str) -> RunSummary:
         errors=run.errors,
         error=run.error,
         due_at=run.due_at,
+        links=run.links,
     )
+
+
+def list_runs(
+    db: Database, source: str | None = None, *, failed: bool = False, limit: int = 20
+) -> list[RunSummary]:
+    """Runs newest first; of one source; with ``failed``, only those with a failure."""
+    query = select(CrawlRun, Source.name).join(Source)
+    if source is not None:
+        query = query.where(Source.name == source)
+    if failed:
+        query = query.where(
+            (CrawlRun.errors > 0)
+            | CrawlRun.status.not_in(("ok", "running"))
+            | CrawlRun.id.in_(select(PageFailure.run_id))
+        )
+    with db.session() as session:
+        rows = session.execute(query.order_by(CrawlRun.id.desc()).limit(limit)).all()
+        return [_summary(run, name) for run, name in rows]
 
 
 def failures_in_row(db: Database) -> dict[str, int]:

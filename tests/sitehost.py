@@ -1,6 +1,7 @@
 """A real HTTP server on 127.0.0.1 serving a fixture site folder, with a request log.
 
-``{{BASE}}`` in served files becomes the server's base URL. A folder answers with its
+``{{BASE}}`` in served files becomes the server's base URL. A path in ``answers`` is answered
+with that HTTP status and no page, as a broken server would. A folder answers with its
 ``index.html``; with a query string, with ``index@QUERY.html`` when that file exists.
 ETag and Last-Modified are sent and honoured (304), as a well-behaved site does. Files may
 change while it runs. Each answer can be held back (``delay``) so that requests overlap;
@@ -29,6 +30,7 @@ class SiteServer:
         self.name = root.name
         self.delay = delay
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.answers: dict[str, int] = {}  # path -> status, instead of the file
         self.lock = threading.Lock()
         self.open_requests = 0
         self.most_open_requests = 0
@@ -67,6 +69,9 @@ def _handler(site: SiteServer) -> type[BaseHTTPRequestHandler]:
             self._answer()
 
         def _answer(self) -> None:
+            if self.path in site.answers:
+                self._send(site.answers[self.path], b"server error", "text/plain")
+                return
             target = site.resolve(self.path)
             if target is None:
                 self._send(404, b"not found", "text/plain")

@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 from parsel import Selector
 
+from crawlers.linkplan import TRIES_PER_CRAWL, TRIES_PER_LISTING, LinkBook, ListingState
 from crawlers.links import (
+    ARTICLE,
+    TRY,
+    article_decision,
+    classify_links,
     compile_follow,
     feed_links,
     listing_links,
@@ -30,6 +35,9 @@ from crawlers.urls import clean_url, normalize_url, on_site
         ("https://x.example.org/", False),
         ("https://x.example.org/files/report-on-terrorism-2024.pdf", False),
         ("https://x.example.org/news?page=3", False),
+        ("https://x.example.org/news/archive.org.dushanbe-talks.html", True),
+        ("https://x.example.org/about.html", False),
+        ("https://x.example.org/archive/2024/05/talks-open", False),  # tried instead
     ],
 )
 def test_article_url_heuristic(url: str, expected: bool) -> None:
@@ -89,3 +97,61 @@ def test_url_normalisation() -> None:
     )
     assert normalize_url("https://x.example.org:443/news/") == "https://x.example.org/news"
     assert clean_url("https://x.example.org/a/?utm_medium=rss#top") == "https://x.example.org/a/"
+
+
+@pytest.mark.parametrize(
+    ("path", "action", "rule"),
+    [
+        ("/archive/2024/05/talks-open", TRY, "not an article: /archive/ by its URL"),
+        ("/video/ministers-meet-at-the-border", TRY, "not an article: /video/ by its URL"),
+        ("/archive/", "skip", "not an article: /archive/"),
+        ("/tag/security-and-defence-matters/", "skip", "not an article: /tag/"),
+        ("/news/archive.org.a.html", ARTICLE, "article shape: page file"),
+        ("/2024/05/01/talks/", ARTICLE, "article shape: date in path"),
+        ("/news/", "section", "news section"),
+        ("/en/", "skip", "no article shape"),
+    ],
+)
+def test_each_link_is_given_an_action_and_the_rule_behind_it(
+    path: str, action: str, rule: str
+) -> None:
+    decision = article_decision("https://x.example.org" + path, ())
+    assert decision.action == action
+    assert decision.rule.startswith(rule)
+
+
+def test_links_to_try_are_few_per_page_and_per_crawl_and_the_budget_holds() -> None:
+    pages = [
+        "".join(f'<a href="/video/{page}-clip-of-the-day-{n}">v</a>' for n in range(5))
+        for page in range(3)
+    ]
+    book = LinkBook(budget=100)
+    followed = []
+    for html in pages:
+        decisions = classify_links(
+            Selector(text=html), "https://x.example.org/", ["x.example.org"], ()
+        )
+        followed += [v for v in book.plan_listing(decisions, ListingState()) if v.follow]
+    assert len(followed) == TRIES_PER_CRAWL < 3 * TRIES_PER_LISTING
+    assert (
+        book.counts()["rules"]["skipped: not tried: the tries of this crawl or page are spent"] == 9
+    )
+
+    small = LinkBook(budget=1)
+    html = (
+        '<a href="/2024/05/01/a-b/">a</a><a href="/2024/05/02/c-d/">b</a>'
+        '<a href="/news/page/2">2</a>'
+    )
+    decisions = classify_links(
+        Selector(text=html), "https://x.example.org/news", ["x.example.org"], ()
+    )
+    stored = {normalize_url("https://x.example.org/2024/05/01/a-b/")}
+    verdicts = small.plan_listing(decisions, ListingState(stored=stored, max_depth=3))
+    assert [(v.follow, v.rule) for v in verdicts] == [
+        (False, "already stored"),
+        (True, "article shape: date in path"),
+        (True, "next page"),
+    ]
+    again = small.plan_listing(classify_links(Selector(text='<a href="/2024/05/03/e/">e</a>'),
+        "https://x.example.org/news", ["x.example.org"], ()), ListingState())  # fmt: skip
+    assert again[0].rule == "over the page budget (max_pages)" and small.budget_exhausted

@@ -46,6 +46,10 @@ from tests.test_grouping import (  # noqa: F401
     test_rewritten_report_at_another_site_joins_the_event,
     test_same_normalised_title_joins_within_the_window_only,
 )
+from tests.test_pagefailures import (  # noqa: F401
+    test_a_page_failing_again_waits_longer_and_is_cleared_when_had,
+    test_failures_kept_per_source_are_bounded_newest_first,
+)
 from tests.test_pipelines import (  # noqa: F401
     test_a_batch_stores_what_one_by_one_would,
     test_a_batch_that_meets_an_article_stored_meanwhile_stores_it_once,

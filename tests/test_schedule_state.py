@@ -10,9 +10,12 @@ from storage.db import Database
 from storage.migrate import upgrade
 from storage.schedule import claim_source, release_source, renew_leases
 
-NOW = datetime.now(UTC)
-DUE = NOW - timedelta(seconds=5)
-LATER = NOW + timedelta(minutes=1)
+DUE = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+
+
+def later() -> datetime:
+    """A lease that runs for another minute from now (each test asks at its own time)."""
+    return datetime.now(UTC) + timedelta(minutes=1)
 
 
 def _db(tmp_path: Path) -> Database:
@@ -23,35 +26,35 @@ def _db(tmp_path: Path) -> Database:
 
 def test_a_source_held_by_one_worker_is_not_taken_by_another(tmp_path: Path) -> None:
     db = _db(tmp_path)
-    assert claim_source(db, "pam", "a", DUE, LATER)
-    assert not claim_source(db, "pam", "b", DUE, LATER)
-    assert claim_source(db, "other", "b", DUE, LATER)  # another source is free
+    assert claim_source(db, "pam", "a", DUE, later())
+    assert not claim_source(db, "pam", "b", DUE, later())
+    assert claim_source(db, "other", "b", DUE, later())  # another source is free
     db.dispose()
 
 
 def test_a_due_time_crawled_to_its_end_is_not_crawled_again(tmp_path: Path) -> None:
     db = _db(tmp_path)
-    assert claim_source(db, "pam", "a", DUE, LATER)
+    assert claim_source(db, "pam", "a", DUE, later())
     release_source(db, "pam", "a", DUE)
-    assert not claim_source(db, "pam", "b", DUE, LATER)  # a job queued again after the end
-    assert claim_source(db, "pam", "b", DUE + timedelta(seconds=60), LATER)  # the next one
+    assert not claim_source(db, "pam", "b", DUE, later())  # a job queued again after the end
+    assert claim_source(db, "pam", "b", DUE + timedelta(seconds=60), later())  # the next one
     db.dispose()
 
 
 def test_a_crawl_that_failed_may_be_tried_again(tmp_path: Path) -> None:
     db = _db(tmp_path)
-    assert claim_source(db, "pam", "a", DUE, LATER)
+    assert claim_source(db, "pam", "a", DUE, later())
     release_source(db, "pam", "a", None)
-    assert claim_source(db, "pam", "b", DUE, LATER)
+    assert claim_source(db, "pam", "b", DUE, later())
     db.dispose()
 
 
 def test_a_lease_renewed_holds_and_one_left_to_run_out_is_taken(tmp_path: Path) -> None:
     db = _db(tmp_path)
-    soon = NOW + timedelta(milliseconds=1)
+    soon = datetime.now(UTC) - timedelta(seconds=1)  # a lease already run out
     assert claim_source(db, "pam", "a", DUE, soon)
     assert claim_source(db, "doc", "a", DUE, soon)
-    renew_leases(db, "a", {"pam"}, LATER)  # the worker lives and still crawls pam
-    assert not claim_source(db, "pam", "b", DUE, LATER)
-    assert claim_source(db, "doc", "b", DUE, LATER)  # a dead worker's lease ran out
+    renew_leases(db, "a", {"pam"}, later())  # the worker lives and still crawls pam
+    assert not claim_source(db, "pam", "b", DUE, later())
+    assert claim_source(db, "doc", "b", DUE, later())  # a dead worker's lease ran out
     db.dispose()

@@ -56,7 +56,7 @@ def _config(path: Path, url: str, fleet: Fleet, hook: str) -> Path:
         "channels": {"hook": {"type": "webhook", "url": hook}},
         "daemon": {"listen": None, "crawl_processes": 1, "tick_every": "1s",
                    "match_every": "1s", "dispatch_every": "1s",
-                   "heartbeat_every": "1s", "stalled_after": "6s"},
+                   "heartbeat_every": "1s", "stalled_after": "10s"},
     }  # fmt: skip
     path.write_text(yaml.safe_dump(config))
     return path

@@ -1,0 +1,210 @@
+"""Pages that failed in a crawl, one row per source and URL, kept until the page is had again.
+
+A page that keeps failing waits longer and longer before its next try (:func:`backoff`), so
+that a dead link is not fetched on every crawl. At most ``MAX_PER_SOURCE`` rows are kept per
+source, the newest. Pages tried although the URL guess said no article, and found to hold none,
+are kept apart (``not_article_pages``, not failures) and are not tried again for
+``NOT_ARTICLE_WAIT``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from storage.articles import ensure_source
+from storage.db import Database
+from storage.models import CrawlRun, NotArticlePage, PageFailure, Source, utcnow
+
+MAX_PER_SOURCE = 500
+FIRST_WAIT = timedelta(hours=1)
+LONGEST_WAIT = timedelta(days=7)
+NOT_ARTICLE_WAIT = timedelta(days=30)
+CHUNK = 500  # URLs per IN (...) list
+FAILED, NO_ARTICLE = "failed", "no article"  # why a page is held back (held_back)
+
+
+@dataclass(frozen=True, slots=True)
+class FailedPage:
+    url: str  # normalised, as stored articles' URLs are
+    stage: str  # fetch, extract or store
+    http_status: int | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class FailureView:
+    source: str
+    run_id: int
+    url: str
+    stage: str
+    http_status: int | None
+    reason: str
+    first_failed_at: datetime
+    last_failed_at: datetime
+    attempts: int
+    next_attempt_at: datetime
+
+
+def backoff(attempts: int) -> timedelta:
+    """How long a page that failed ``attempts`` times in a row waits for its next try."""
+    doublings = min(max(0, attempts - 1), 20)  # past the longest wait long before 2**20
+    return min(LONGEST_WAIT, FIRST_WAIT * 2**doublings)
+
+
+def record_run_pages(
+    db: Database,
+    run_id: int,
+    source: str,
+    failures: Sequence[FailedPage],
+    had: Collection[str],
+    links: dict[str, Any] | None,
+    not_articles: Collection[str] = (),
+) -> None:
+    """In one transaction: the run's failed pages, the pages it had again cleared, the pages
+    it tried and found no article in, the oldest rows past the bound dropped, and the run's
+    link counts."""
+    now = utcnow()
+    with db.session() as session:
+        source_id = ensure_source(session, source).id
+        _clear(session, source_id, list(had))
+        _upsert(session, source_id, run_id, failures, now)
+        _judged(session, source_id, list(not_articles), now)
+        _trim(session, PageFailure, source_id, PageFailure.last_failed_at)
+        _trim(session, NotArticlePage, source_id, NotArticlePage.tried_at)
+        if links:
+            session.get_one(CrawlRun, run_id).links = links
+
+
+def _clear(session: Session, source_id: int, urls: list[str]) -> None:
+    for start in range(0, len(urls), CHUNK):
+        chunk = urls[start : start + CHUNK]
+        session.execute(
+            delete(PageFailure).where(
+                PageFailure.source_id == source_id, PageFailure.url.in_(chunk)
+            )
+        )
+
+
+def _rows_by_url(
+    session: Session, model: Any, source_id: int, urls: Sequence[str]
+) -> dict[str, Any]:
+    """The source's rows of ``model`` (a table keyed by source and URL) for these URLs."""
+    return {
+        row.url: row
+        for start in range(0, len(urls), CHUNK)
+        for row in session.scalars(
+            select(model).where(
+                model.source_id == source_id, model.url.in_(urls[start : start + CHUNK])
+            )
+        )
+    }
+
+
+def _upsert(
+    session: Session, source_id: int, run_id: int, failures: Sequence[FailedPage], now: datetime
+) -> None:
+    known = _rows_by_url(session, PageFailure, source_id, [f.url for f in failures])
+    for failure in failures:
+        row = known.get(failure.url)
+        if row is None:
+            row = PageFailure(source_id=source_id, url=failure.url, first_failed_at=now, attempts=0)
+            session.add(row)
+        row.run_id, row.stage, row.http_status = run_id, failure.stage, failure.http_status
+        row.reason, row.last_failed_at = failure.reason, now
+        row.attempts += 1
+        row.next_attempt_at = now + backoff(row.attempts)
+
+
+def _judged(session: Session, source_id: int, urls: list[str], now: datetime) -> None:
+    known = _rows_by_url(session, NotArticlePage, source_id, urls)
+    for url in urls:
+        row = known.get(url) or NotArticlePage(source_id=source_id, url=url)
+        row.tried_at, row.retry_at = now, now + NOT_ARTICLE_WAIT
+        session.add(row)
+
+
+def _trim(session: Session, model: Any, source_id: int, newest: Any) -> None:
+    """Keep the newest ``MAX_PER_SOURCE`` rows of ``model`` for the source."""
+    session.flush()
+    keep = (
+        select(model.id)
+        .where(model.source_id == source_id)
+        .order_by(newest.desc(), model.id.desc())
+        .limit(MAX_PER_SOURCE)
+    )
+    session.execute(
+        delete(model).where(model.source_id == source_id, model.id.not_in(keep.scalar_subquery()))
+    )
+
+
+def held_back(session: Session, source: str, urls: Sequence[str]) -> dict[str, str]:
+    """Which of ``urls`` of ``source`` are not to be fetched yet, and why: ``FAILED`` (waiting
+    for their next try) or ``NO_ARTICLE`` (tried, and found to hold none)."""
+    now = utcnow()
+    found: dict[str, str] = {}
+    for start in range(0, len(urls), CHUNK):
+        chunk = urls[start : start + CHUNK]
+        for model, due, why in (
+            (NotArticlePage, NotArticlePage.retry_at, NO_ARTICLE),
+            (PageFailure, PageFailure.next_attempt_at, FAILED),
+        ):
+            query = (
+                select(model.url)
+                .join(Source, Source.id == model.source_id)
+                .where(Source.name == source, due > now, model.url.in_(chunk))
+            )
+            found.update((url, why) for url in session.scalars(query))
+    return found
+
+
+def page_failures(
+    db: Database,
+    *,
+    source: str | None = None,
+    run_ids: Collection[int] | None = None,
+    urls: Collection[str] | None = None,
+    limit: int = 1000,
+) -> list[FailureView]:
+    """Failing pages, newest first; of one source, of some runs, or of some URLs."""
+    query = select(PageFailure, Source.name).join(Source, Source.id == PageFailure.source_id)
+    if source is not None:
+        query = query.where(Source.name == source)
+    if run_ids is not None:
+        query = query.where(PageFailure.run_id.in_(list(run_ids)))
+    if urls is not None:
+        query = query.where(PageFailure.url.in_(list(urls)))
+    query = query.order_by(PageFailure.last_failed_at.desc(), PageFailure.id.desc()).limit(limit)
+    with db.session() as session:
+        return [_view(row, name) for row, name in session.execute(query)]
+
+
+def _view(row: PageFailure, source: str) -> FailureView:
+    return FailureView(
+        source=source,
+        run_id=row.run_id,
+        url=row.url,
+        stage=row.stage,
+        http_status=row.http_status,
+        reason=row.reason,
+        first_failed_at=row.first_failed_at,
+        last_failed_at=row.last_failed_at,
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+    )
+
+
+def failing_counts(db: Database) -> dict[tuple[str, str], int]:
+    """Pages failing now, by (source, stage)."""
+    with db.session() as session:
+        rows = session.execute(
+            select(Source.name, PageFailure.stage, func.count(PageFailure.id))
+            .join(Source, Source.id == PageFailure.source_id)
+            .group_by(Source.name, PageFailure.stage)
+        ).all()
+    return {(name, stage): int(count) for name, stage, count in rows}

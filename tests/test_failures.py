@@ -1,0 +1,184 @@
+"""Every failure in view, every link accounted for: crawls of a real local site whose pages
+fail at fetch, are tried again only after a back-off, and are cleared once they are mended;
+links the URL guess turned away are tried for their content and kept when they are articles."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from sqlalchemy import update
+
+from crawlers.urls import normalize_url
+from monitor.observe import PageFailureCollector
+from storage.db import Database
+from storage.models import PageFailure, utcnow
+from tests import newsroom
+from tests.sitehost import SiteServer, serve
+from tests.test_crawl import run_cli, source_yaml, stored, write_config
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[SiteServer]:
+    root = tmp_path / "newsroom"
+    newsroom.build(root)
+    with serve(root) as server:
+        server.answers[newsroom.BROKEN] = 500
+        yield server
+
+
+@pytest.fixture
+def config(site: SiteServer, tmp_path: Path) -> Path:
+    return write_config(tmp_path, [source_yaml("newsroom", site.base_url)])
+
+
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'eventwatch.db'}"
+
+
+def runs_json(config: Path, *args: str) -> list[dict[str, Any]]:
+    result = run_cli(config, "runs", "newsroom", "--json", *args)
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def crawl(config: Path) -> list[str]:
+    result = run_cli(config, "crawl", "newsroom", "--no-alerts")
+    assert "Traceback" not in result.stdout + result.stderr
+    return result.stdout.splitlines()
+
+
+def test_pages_the_url_guess_turned_away_are_fetched_and_kept_when_articles(
+    site: SiteServer, config: Path, tmp_path: Path
+) -> None:
+    lines = crawl(config)
+    assert lines[0].startswith("newsroom: ok: pages fetched ")
+    assert ", new articles 40, duplicates 0, errors 2" in lines[0]
+    articles = stored(db_url(tmp_path))
+    for path in newsroom.ARTICLES:  # the two archive.org.… files, /archive/…, /video/… too
+        assert normalize_url(site.base_url + path) in articles, path
+    assert normalize_url(site.base_url + newsroom.GALLERY) not in articles  # tried, no article
+    assert newsroom.PHOTOS not in site.paths()  # the page's tries were spent
+    assert newsroom.TAG not in site.paths()
+    (run,) = runs_json(config)
+    links = run["links"]
+    assert links["tried"] == 3 and links["kept"] == 2
+    assert links["seen"] == len(newsroom.ARTICLES) + 6  # gallery, photos, tag, gone, broken, off
+    assert links["rules"]["skipped: off-site"] == 1
+    assert links["rules"]["skipped: not an article: /tag/"] == 1
+    assert links["rules"]["followed: article shape: page file"] == 36 + 2 + 2  # gone, broken
+    status = run_cli(config, "status", "newsroom").stdout
+    assert "links: 46 seen, 43 followed, 3 skipped; 3 tried for their content, 2 kept" in status
+
+
+def test_failed_pages_are_named_retried_after_a_back_off_and_cleared_once_mended(
+    site: SiteServer, config: Path, tmp_path: Path
+) -> None:
+    gone, broken = site.base_url + newsroom.GONE, site.base_url + newsroom.BROKEN
+    lines = crawl(config)
+    assert ", errors 2" in lines[0]
+    named = "\n".join(lines[1:3])
+    assert f"failed fetch: {gone} — HTTP 404" in named
+    assert f"failed fetch: {broken} — HTTP 500" in named
+    failed = runs_json(config, "--failed")[0]["failures"]
+    assert {(f["url"], f["stage"], f["http_status"], f["attempts"]) for f in failed} == {
+        (gone, "fetch", 404, 1),
+        (broken, "fetch", 500, 1),
+    }
+    status = run_cli(config, "status", "newsroom").stdout
+    assert "2 pages failed" in status and f"failed fetch: {gone} — HTTP 404" in status
+
+    # the listing changes: it is read again, and the two failed pages wait for their next try
+    late = "/news/story-late.html"
+    newsroom.write_page(site.root, late, newsroom.article_html(late, 77))
+    newsroom.write_page(site.root, "/", newsroom.home_html((late,)))
+    site.clear()
+    crawl(config)
+    assert late in site.paths()
+    assert newsroom.GONE not in site.paths() and newsroom.BROKEN not in site.paths()
+    rules = runs_json(config)[0]["links"]["rules"]
+    assert rules["skipped: failed before: tried again later (back-off)"] == 2
+    assert newsroom.GALLERY not in site.paths()  # tried last time, and no article
+    assert rules["skipped: tried before: no article there (tried again in a month)"] == 1
+
+    # their time comes; one page is mended meanwhile
+    _back_off_over(db_url(tmp_path))
+    newsroom.mend(site.root)
+    del site.answers[newsroom.BROKEN]
+    later = "/news/story-later.html"
+    newsroom.write_page(site.root, later, newsroom.article_html(later, 78))
+    newsroom.write_page(site.root, "/", newsroom.home_html((late, later)))
+    site.clear()
+    lines = crawl(config)
+    assert newsroom.GONE in site.paths() and newsroom.BROKEN in site.paths()
+    assert normalize_url(broken) in stored(db_url(tmp_path))
+    (left,) = runs_json(config, "--failed")[0]["failures"]
+    assert (left["url"], left["attempts"]) == (gone, 2)
+    assert f"failed fetch: {gone} — HTTP 404 (attempt 2" in "\n".join(lines)
+    assert broken not in "\n".join(lines[1:])
+
+
+def _back_off_over(url: str) -> None:
+    db = Database(url)
+    with db.session() as session:
+        session.execute(update(PageFailure).values(next_attempt_at=utcnow() - timedelta(1)))
+    db.dispose()
+
+
+def test_metrics_count_failing_pages_by_source_and_stage(
+    site: SiteServer, config: Path, tmp_path: Path
+) -> None:
+    crawl(config)
+    db = Database(db_url(tmp_path))
+    registry = CollectorRegistry()
+    registry.register(PageFailureCollector(SimpleNamespace(ctx=SimpleNamespace(db=db))))  # type: ignore[arg-type]
+    text = generate_latest(registry).decode()
+    db.dispose()
+    assert 'eventwatch_failing_pages{source="newsroom",stage="fetch"} 2.0' in text
+
+
+def test_explain_gives_the_crawls_own_verdict_on_each_link(
+    site: SiteServer, config: Path, tmp_path: Path
+) -> None:
+    assert run_cli(config, "db", "upgrade").returncode == 0  # explain creates no database
+    before = run_cli(config, "sources", "explain", "newsroom", "--json")
+    assert before.returncode == 0, before.stderr
+    verdicts = [json.loads(line) for line in before.stdout.splitlines()]
+    by_url = {v["url"]: v for v in verdicts}
+    mirror = by_url[site.base_url + newsroom.ARCHIVE_ORG[0]]
+    assert (mirror["follow"], mirror["rule"]) == (True, "article shape: page file")
+    dated = by_url[site.base_url + newsroom.ARCHIVE_DATED]
+    assert (dated["follow"], dated["action"]) == (True, "try")
+    assert by_url["https://elsewhere.example/news/story-99.html"]["rule"] == "off-site"
+    explained = Counter(
+        f"{'followed' if v['follow'] else 'skipped'}: {v['rule']}" for v in verdicts
+    )
+
+    crawl(config)
+    assert dict(explained) == runs_json(config)[0]["links"]["rules"]  # the crawl agrees
+
+    text = run_cli(config, "sources", "explain", "newsroom").stdout
+    story = site.base_url + newsroom.STORIES[0]
+    assert f"skipped  article   {story}  — already stored" in text
+    assert "46 links: 1 followed, 45 skipped" in text  # the photos page, not tried yet
+    one = run_cli(config, "sources", "explain", "newsroom", site.base_url + newsroom.GONE)
+    assert one.stdout.splitlines()[0].startswith("skipped  article")
+    assert "failed before: tried again later (back-off)" in one.stdout
+    assert "failed fetch: " in one.stdout and "HTTP 404" in one.stdout
+
+
+def test_explain_of_an_unknown_source_or_a_dead_page_is_one_line(config: Path) -> None:
+    unknown = run_cli(config, "sources", "explain", "nosuch")
+    assert unknown.returncode == 2 and unknown.stderr.count("\n") == 1
+    assert "no database" in run_cli(config, "sources", "explain", "newsroom").stderr
+    assert run_cli(config, "db", "upgrade").returncode == 0
+    dead = run_cli(config, "sources", "explain", "newsroom", "http://127.0.0.1:9/", "--listing")
+    assert dead.returncode == 1 and "could not be fetched" in dead.stderr
+    assert "Traceback" not in dead.stderr

@@ -1,0 +1,115 @@
+"""Failed pages on the database: one row per page, tried again after a growing wait, cleared
+when the page is had again, at most a bounded number per source; and a page whose extraction
+worker died is recorded at the extract stage and shown by `eventwatch runs`."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from datetime import timedelta
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from scrapy.exceptions import DropItem
+from scrapy.settings import Settings
+
+from crawlers import workers
+from crawlers.items import PageItem
+from crawlers.linkplan import LinkBook
+from crawlers.pipelines import ExtractPipeline
+from crawlers.runledger import RunLedger
+from crawlers.runrecord import record_ledger
+from storage import pagefailures
+from storage.db import Database
+from storage.pagefailures import (
+    FAILED,
+    NO_ARTICLE,
+    FailedPage,
+    backoff,
+    held_back,
+    page_failures,
+    record_run_pages,
+)
+from storage.runs import open_run
+from tests.test_crawl import run_cli, write_config
+from tests.test_workers import PAGE
+
+URL = "https://pam.example/news/1"
+
+
+def test_a_page_failing_again_waits_longer_and_is_cleared_when_had(db: Database) -> None:
+    first, second = open_run(db, "pam"), open_run(db, "pam")
+    record_run_pages(db, first, "pam", [FailedPage(URL, "fetch", 503, "HTTP 503")], (), None)
+    record_run_pages(db, second, "pam", [FailedPage(URL, "extract", None, "broken")], (), None)
+    (row,) = page_failures(db, source="pam")
+    assert (row.run_id, row.stage, row.attempts) == (second, "extract", 2)
+    assert row.next_attempt_at - row.last_failed_at == backoff(2) == 2 * backoff(1)
+    assert row.first_failed_at < row.last_failed_at
+    record_run_pages(db, second, "pam", [], (), None, not_articles=[URL + "g"])
+    with db.session() as session:
+        assert held_back(session, "pam", [URL, URL + "0", URL + "g"]) == {
+            URL: FAILED,
+            URL + "g": NO_ARTICLE,
+        }
+        assert held_back(session, "other", [URL]) == {}
+    record_run_pages(db, open_run(db, "pam"), "pam", [], {URL}, {"seen": 1})
+    assert page_failures(db, source="pam") == []
+    assert backoff(40) == timedelta(days=7)
+
+
+def test_failures_kept_per_source_are_bounded_newest_first(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pagefailures, "MAX_PER_SOURCE", 3)
+    for number in range(5):
+        page = FailedPage(f"{URL}{number}", "fetch", 404, "HTTP 404")
+        record_run_pages(db, open_run(db, "pam"), "pam", [page], (), None)
+    record_run_pages(
+        db, open_run(db, "other"), "other", [FailedPage(URL, "fetch", 404, "")], (), None
+    )
+    assert [f.url for f in page_failures(db, source="pam")] == [f"{URL}{n}" for n in (4, 3, 2)]
+    assert len(page_failures(db, source="other")) == 1
+
+
+def test_a_page_whose_extraction_worker_died_is_shown_failed_at_extract(tmp_path: Path) -> None:
+    config = write_config(tmp_path, [{"name": "pam", "start_urls": ["https://pam.example/"]}])
+    run_cli(config, "db", "upgrade")
+    db = Database(f"sqlite:///{tmp_path / 'eventwatch.db'}")
+    ledger = RunLedger("pam", LinkBook(10))
+    settings = Settings({"EVENTWATCH_EXTRACT_WORKERS": 1})
+    crawler = SimpleNamespace(stats=None, settings=settings, spider=SimpleNamespace(ledger=ledger))
+    pipeline = ExtractPipeline(crawler)  # type: ignore[arg-type]
+    try:
+        asyncio.run(_kill_worker_then_extract(pipeline))
+    finally:
+        workers.shutdown()
+    (fault,) = ledger.failures.values()
+    assert (fault.url, fault.stage) == (URL, "extract")
+    record_ledger(db, open_run(db, "pam"), ledger)
+    db.dispose()
+    shown = run_cli(config, "runs", "--failed").stdout
+    assert f"failed extract: {URL} — extraction failed: WorkerDied" in shown
+
+
+async def _kill_worker_then_extract(pipeline: ExtractPipeline) -> None:
+    assert await workers.extract_page(PAGE, "http://127.0.0.1/a", 1) is not None
+    assert workers._pool is not None
+    for pid in workers._pool.pids():  # the OOM killer, or a crash in a C parser
+        os.kill(pid, signal.SIGKILL)
+    with pytest.raises(DropItem):
+        await pipeline.process_item(PageItem("pam", URL, PAGE))
+
+
+def test_the_runs_error_names_pages_that_failed_after_their_fetch() -> None:
+    from crawlers.sources import CrawlSource
+    from spiders.site import SiteSpider
+
+    spider = SiteSpider(CrawlSource("pam", start_urls=("https://pam.example/",)))
+    spider.reached = 1
+    spider.ledger.failed(URL, "extract", "extraction failed: ValueError('offset')")
+    assert spider.verdict("finished") == (
+        "ok",
+        f"{URL}: extraction failed: ValueError('offset')",
+    )
