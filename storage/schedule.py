@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import or_, select, update
 
 from storage.db import Database
-from storage.models import ScheduleState
+from storage.models import CrawlRun, ScheduleState, Source
 
 
 def next_due_times(db: Database) -> dict[str, datetime]:
@@ -28,9 +28,18 @@ def save_next_due_times(db: Database, times: Mapping[str, datetime]) -> None:
 
 def claim_source(db: Database, source: str, owner: str, due_at: datetime, until: datetime) -> bool:
     """Take the crawl of ``source`` for its due time ``due_at``: False when another worker's
-    lease on it still runs, or that due time (or a later one) was crawled already."""
+    lease on it still runs, or that due time (or a later one) was crawled already: released as
+    done, or closed ``ok`` by a worker that died before it could release it."""
     now = datetime.now(due_at.tzinfo)
     with db.session() as session:
+        served = (
+            select(CrawlRun.id)
+            .join(Source, Source.id == CrawlRun.source_id)
+            .where(Source.name == source, CrawlRun.due_at >= due_at)
+            .where(CrawlRun.status.in_(("ok", "timeout")))
+        )
+        if session.scalar(served.limit(1)) is not None:
+            return False
         if session.get(ScheduleState, source) is None:
             session.add(ScheduleState(source=source, next_due_at=due_at))
             session.flush()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from storage.db import Database
 from storage.migrate import upgrade
+from storage.runs import RunCounts, finish_run, open_run
 from storage.schedule import claim_source, release_source, renew_leases
 
 DUE = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
@@ -57,4 +58,15 @@ def test_a_lease_renewed_holds_and_one_left_to_run_out_is_taken(tmp_path: Path) 
     renew_leases(db, "a", {"pam"}, later())  # the worker lives and still crawls pam
     assert not claim_source(db, "pam", "b", DUE, later())
     assert claim_source(db, "doc", "b", DUE, later())  # a dead worker's lease ran out
+    db.dispose()
+
+
+def test_a_due_time_whose_run_closed_ok_is_not_crawled_again(tmp_path: Path) -> None:
+    """The worker that ran it died after its run was closed, before it released the lease:
+    the job queued again once the lease ran out finds the run."""
+    db = _db(tmp_path)
+    run_id = open_run(db, "pam", due_at=DUE)
+    finish_run(db, run_id, "ok", None, RunCounts(pages=3))
+    assert not claim_source(db, "pam", "b", DUE, later())
+    assert claim_source(db, "pam", "b", DUE + timedelta(seconds=60), later())
     db.dispose()
