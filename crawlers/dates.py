@@ -7,10 +7,14 @@ feed item or sitemap entry that led to the page (:class:`DateHint`), and where t
 template states its dates, learned over its stored pages (:mod:`crawlers.date_places`).
 
 In order: htmldate's day when another signal names it too (the page's published stamp, the
-hint or the URL, whose time and offset it then takes); else the day at the site's learned
-place; else htmldate's day alone; else the stamp, the hint, the URL; else the first full
-date of the text after the heading, where a byline states it. Never a date in the future,
-and never the crawl's own day found only above the article (a warning says so).
+hint or the URL, whose time and offset it then takes), or the page's modified stamp instead
+of its published one when the text after the heading names the modified day (the page
+states it as its date); else the day at the site's learned place; else htmldate's day alone;
+else the stamp, the hint, the URL; else htmldate's extensive search where the text after the
+heading names the same day or none (a bare 1 January is a year alone, not a day); else the
+first full date of that text. Where the extensive search and the text disagree, no date: a
+warning says so. Never a date in the future, and never the crawl's own day found only above
+the article (a warning says so).
 """
 
 from __future__ import annotations
@@ -21,11 +25,12 @@ from collections.abc import Callable
 from copy import deepcopy
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 
 from htmldate import find_date
-from lxml.html import HtmlElement
+from lxml.html import HtmlElement, fromstring
 
-from crawlers.date_parsing import YEAR, DateHint, published_stamps
+from crawlers.date_parsing import YEAR, DateHint, modified_stamps, published_stamps
 from crawlers.date_places import date_places, day_at
 from crawlers.mentioned_dates import mentioned_dates
 
@@ -44,7 +49,7 @@ CHROME_TAGS = frozenset(("header", "nav"))
 class PageDate:
     instant: datetime  # aware; in the page's own offset when it gave one, else UTC
     day: date  # the calendar day the page states, in its own time zone
-    source: str  # meta, jsonld, page, text, url, feed, sitemap, lastmod
+    source: str  # meta, jsonld, modified, page, search, text, site, url, feed, sitemap, lastmod
     offset_known: bool
 
     @property
@@ -131,14 +136,23 @@ def _pruned(
     return copied
 
 
-def _htmldate(tree: HtmlElement, latest: date) -> date | None:
-    """htmldate's fast search for the original date, never after ``latest``."""
+def _htmldate(tree: HtmlElement, latest: date, *, extensive: bool = False) -> date | None:
+    """htmldate's search for the original date (fast unless ``extensive``), never after
+    ``latest``. The extensive one reads the text with dateparser, whose locales load at its
+    first use in a process: the workers' fork server does that once (:func:`warm_up`)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         found = find_date(
-            tree, extensive_search=False, original_date=True, max_date=latest.isoformat()
+            tree, extensive_search=extensive, original_date=True, max_date=latest.isoformat()
         )
     return date.fromisoformat(found) if found else None
+
+
+def warm_up() -> None:
+    """Load what htmldate's extensive search loads at its first use (dateparser's locales),
+    by reading a date only dateparser reads."""
+    sample = "<html><body><h1>Заголовок</h1><p>Опубликовано 5 марта 2023 года</p></body></html>"
+    _htmldate(fromstring(sample), date(2100, 1, 1), extensive=True)
 
 
 def page_date(
@@ -164,10 +178,13 @@ def page_date(
         return DateVerdict(others[0] if others else None)
     page = without_chrome(tree)  # this call's own copy: pruned further in place below
     fast = _htmldate(page, latest)
+    searched = None if fast is not None else _htmldate(page, latest, extensive=True)
     article = article_part(page, in_place=True)
+    text_day = cache(lambda: _text_day(article, latest))  # read once, and only if asked
     confirmed = _confirmed(fast, others, stated, hinted)
     if confirmed is not None:
-        return DateVerdict(confirmed, places=date_places(article, confirmed.day))
+        found = _revised(confirmed, stated, tree, text_day, latest)
+        return DateVerdict(found, places=date_places(article, found.day))
     at_place = day_at(article, site_places) if site_places else None
     if at_place is not None and at_place <= latest:
         return DateVerdict(_with_time(day_date(at_place, "site"), others))
@@ -175,7 +192,7 @@ def page_date(
         return _not_today(fast, today, article, latest)
     if others:  # a visible place naming the day confirms a stamp or hint
         return DateVerdict(others[0], places=date_places(article, others[0].day))
-    return _from_text(article, latest)
+    return _searched(searched, text_day(), today)
 
 
 def _confirmed(
@@ -210,12 +227,44 @@ def _hint_date(hint: DateHint | None, latest: date) -> PageDate | None:
     return stamp_date(hint.stamp, hint.kind)
 
 
-def _from_text(article: HtmlElement, latest: date) -> DateVerdict:
+def _revised(
+    found: PageDate,
+    stated: PageDate | None,
+    tree: HtmlElement,
+    text_day: Callable[[], date | None],
+    latest: date,
+) -> PageDate:
+    """The page's modified stamp instead of its published one, when the two name other days
+    and the text after the heading states the modified day: the page gives that as its date."""
+    if stated is None or found.day != stated.day:
+        return found
+    later = [stamp for stamp, _ in modified_stamps(tree) if stamp.date() <= latest]
+    if not later or later[0].date() == found.day or text_day() != later[0].date():
+        return found
+    return stamp_date(later[0], "modified")
+
+
+def _searched(searched: date | None, named: date | None, today: date) -> DateVerdict:
+    """htmldate's extensive search where fast found nothing, weighed against ``named``, the
+    first day the text after the heading names. A bare 1 January is the year alone, not a
+    day: the text's day goes first. Another day stands alone only if not today's (the
+    site's), and where it and the text's disagree, neither is given."""
+    if searched is None or searched == named:
+        return DateVerdict(day_date(named, "text") if named else None)
+    if (searched.month, searched.day) == (1, 1) or (named is None and searched == today):
+        if named is not None:
+            return DateVerdict(day_date(named, "text"))
+        return DateVerdict(None, f"date: {searched.isoformat()} alone is too weak a sign")
+    if named is None:
+        return DateVerdict(day_date(searched, "search"))
+    return DateVerdict(
+        None, f"date: the page's dates disagree ({searched.isoformat()}, {named.isoformat()})"
+    )
+
+
+def _text_day(article: HtmlElement, latest: date) -> date | None:
     """The first day, year included, that the page's text names from its heading on: where
-    a byline would state it. A text search of our own (:mod:`crawlers.mentioned_dates`), not
-    htmldate's extensive one, whose first use in a process loads every locale of dateparser:
-    seconds of CPU in each extraction worker of every crawl."""
-    text = " ".join(article.text_content().split())
+    a byline would state it (:mod:`crawlers.mentioned_dates`)."""
+    text = " ".join(" ".join(article.itertext()).split())  # elements apart: "2024" "Next"
     named = [m.start for m in mentioned_dates(text) if m.start == m.end and YEAR.search(m.text)]
-    days = [day for day in named if day <= latest]
-    return DateVerdict(day_date(days[0], "text") if days else None)
+    return next((day for day in named if day <= latest), None)
