@@ -7,14 +7,14 @@ feed item or sitemap entry that led to the page (:class:`DateHint`), and where t
 template states its dates, learned over its stored pages (:mod:`crawlers.date_places`).
 
 In order: htmldate's day when another signal names it too (the page's published stamp, the
-hint or the URL, whose time and offset it then takes), or the page's modified stamp instead
-of its published one when the text after the heading names the modified day (the page
-states it as its date); else the day at the site's learned place; else htmldate's day alone;
-else the stamp, the hint, the URL; else htmldate's extensive search where the text after the
-heading names the same day or none (a bare 1 January is a year alone, not a day); else the
-first full date of that text. Where the extensive search and the text disagree, no date: a
-warning says so. Never a date in the future, and never the crawl's own day found only above
-the article (a warning says so).
+hint or the URL, whose time and offset it then takes), with two corrections from the first
+full date of the text after the heading, where a byline states it: the page's modified stamp
+instead of its published one when the text names the modified day, and the text's day when
+the stamp is in UTC and the text names the day next to it (the site's own day). Else the day
+at the site's learned place; else htmldate's day alone; else the stamp, the hint, the URL;
+else the text's first full date; else htmldate's extensive search, but not a bare 1 January
+(a year alone) nor today. Never a date in the future, and never the crawl's own day found
+only above the article. A date seen and not given is said in a warning.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ CHROME = re.compile(
     re.IGNORECASE,
 )
 CHROME_TAGS = frozenset(("header", "nav"))
+HEAD_CHARS = 3000  # the text's first day is looked for here first, then in all of it
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +179,6 @@ def page_date(
         return DateVerdict(others[0] if others else None)
     page = without_chrome(tree)  # this call's own copy: pruned further in place below
     fast = _htmldate(page, latest)
-    searched = None if fast is not None else _htmldate(page, latest, extensive=True)
     article = article_part(page, in_place=True)
     text_day = cache(lambda: _text_day(article, latest))  # read once, and only if asked
     confirmed = _confirmed(fast, others, stated, hinted)
@@ -192,7 +192,10 @@ def page_date(
         return _not_today(fast, today, article, latest)
     if others:  # a visible place naming the day confirms a stamp or hint
         return DateVerdict(others[0], places=date_places(article, others[0].day))
-    return _searched(searched, text_day(), today)
+    named = text_day()
+    if named is not None:
+        return DateVerdict(day_date(named, "text"))
+    return _searched(_htmldate(without_chrome(tree), latest, extensive=True), today)
 
 
 def _confirmed(
@@ -234,37 +237,41 @@ def _revised(
     text_day: Callable[[], date | None],
     latest: date,
 ) -> PageDate:
-    """The page's modified stamp instead of its published one, when the two name other days
-    and the text after the heading states the modified day: the page gives that as its date."""
+    """The published stamp as the page states it: its modified stamp instead when the two
+    name other days and the text after the heading states the modified day; the text's day
+    when the stamp is in UTC and the text names the day next to it (the site's own day)."""
     if stated is None or found.day != stated.day:
         return found
     later = [stamp for stamp, _ in modified_stamps(tree) if stamp.date() <= latest]
-    if not later or later[0].date() == found.day or text_day() != later[0].date():
-        return found
-    return stamp_date(later[0], "modified")
+    if later and later[0].date() != found.day and text_day() == later[0].date():
+        return stamp_date(later[0], "modified")
+    named = text_day() if found.offset_minutes == 0 else None
+    if named is not None and abs((named - found.day).days) == 1:
+        return replace(found, day=named)
+    return found
 
 
-def _searched(searched: date | None, named: date | None, today: date) -> DateVerdict:
-    """htmldate's extensive search where fast found nothing, weighed against ``named``, the
-    first day the text after the heading names. A bare 1 January is the year alone, not a
-    day: the text's day goes first. Another day stands alone only if not today's (the
-    site's), and where it and the text's disagree, neither is given."""
-    if searched is None or searched == named:
-        return DateVerdict(day_date(named, "text") if named else None)
-    if (searched.month, searched.day) == (1, 1) or (named is None and searched == today):
-        if named is not None:
-            return DateVerdict(day_date(named, "text"))
+def _searched(searched: date | None, today: date) -> DateVerdict:
+    """htmldate's extensive search, the last resort: a bare 1 January is the year alone, not
+    a day, and today's is the site's; neither is given."""
+    if searched is None:
+        return DateVerdict(None)
+    if (searched.month, searched.day) == (1, 1) or searched == today:
         return DateVerdict(None, f"date: {searched.isoformat()} alone is too weak a sign")
-    if named is None:
-        return DateVerdict(day_date(searched, "search"))
-    return DateVerdict(
-        None, f"date: the page's dates disagree ({searched.isoformat()}, {named.isoformat()})"
-    )
+    return DateVerdict(day_date(searched, "search"))
 
 
 def _text_day(article: HtmlElement, latest: date) -> date | None:
     """The first day, year included, that the page's text names from its heading on: where
     a byline would state it (:mod:`crawlers.mentioned_dates`)."""
     text = " ".join(" ".join(article.itertext()).split())  # elements apart: "2024" "Next"
+    if len(text) > HEAD_CHARS:  # whole words: a date the head has is the text's first
+        day = _first_day(text[: text.rfind(" ", 0, HEAD_CHARS)], latest)
+        if day is not None:
+            return day
+    return _first_day(text, latest)
+
+
+def _first_day(text: str, latest: date) -> date | None:
     named = [m.start for m in mentioned_dates(text) if m.start == m.end and YEAR.search(m.text)]
     return next((day for day in named if day <= latest), None)

@@ -1,12 +1,12 @@
 """The date's decision rules beyond the confirmed stamp: a page's modified stamp where its
-text states that day, htmldate's extensive search as the last resort, and no date, with a
-warning, where the evidence is a year alone or the page's dates disagree."""
+text states that day, the text's day beside a UTC stamp, htmldate's extensive search as the
+last resort, and no date, with a warning, where the evidence is a year alone."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from trafilatura.utils import load_html
@@ -61,12 +61,34 @@ def test_a_year_alone_gives_no_date_and_says_so() -> None:
     assert "2021-01-01" in verdict.warning
 
 
-def test_dates_that_disagree_give_no_date_and_say_so() -> None:
+def test_a_day_the_text_names_comes_before_the_extensive_search() -> None:
     byline = "Yayınlanma: 5 Mart 2023</div><p>The talks began on 7 January 2024.</p><div>"
     verdict = page_date(load_html(article(byline)))
-    assert verdict.found is None
-    assert verdict.warning is not None
-    assert "disagree" in verdict.warning
+    assert verdict.found is not None
+    assert (verdict.found.day, verdict.found.source) == (date(2024, 1, 7), "text")
+
+
+@pytest.mark.parametrize(("named", "day"), [("19 January 2020", 19), ("21 January 2020", 21)])
+def test_a_utc_stamp_takes_the_day_next_to_it_that_the_text_names(named: str, day: int) -> None:
+    head = '<meta property="article:published_time" content="2020-01-20T02:10:00+00:00">'
+    verdict = page_date(load_html(article(f"Posted {named}", head)))
+    assert verdict.found is not None
+    assert verdict.found.day == date(2020, 1, day)
+    assert verdict.found.utc == datetime(2020, 1, 20, 2, 10, tzinfo=UTC)  # the instant stays
+
+
+@pytest.mark.parametrize(
+    ("stamp", "named"),
+    [
+        ("2020-01-20T02:10:00+01:00", "19 January 2020"),  # the page's own zone: its day
+        ("2020-01-20T02:10:00+00:00", "18 January 2020"),  # two days off: another date
+    ],
+)
+def test_a_stamp_s_day_stays_unless_utc_and_next_to_the_text_s(stamp: str, named: str) -> None:
+    head = f'<meta property="article:published_time" content="{stamp}">'
+    verdict = page_date(load_html(article(f"Posted {named}", head)))
+    assert verdict.found is not None
+    assert verdict.found.day == date(2020, 1, 20)
 
 
 def test_the_workers_fork_server_loads_the_extensive_search_s_locales() -> None:
