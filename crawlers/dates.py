@@ -43,7 +43,7 @@ CHROME = re.compile(
     re.IGNORECASE,
 )
 CHROME_TAGS = frozenset(("header", "nav"))
-HEAD_CHARS = 3000  # the text's first day is looked for here first, then in all of it
+HEAD_CHARS = 3000  # the text's first characters after the heading: where a byline is
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,10 +180,10 @@ def page_date(
     page = without_chrome(tree)  # this call's own copy: pruned further in place below
     fast = _htmldate(page, latest)
     article = article_part(page, in_place=True)
-    text_day = cache(lambda: _text_day(article, latest))  # read once, and only if asked
+    byline = cache(lambda: _text_day(article, latest, HEAD_CHARS))  # once, and only if asked
     confirmed = _confirmed(fast, others, stated, hinted)
     if confirmed is not None:
-        found = _revised(confirmed, stated, tree, text_day, latest)
+        found = _revised(confirmed, stated, tree, byline, latest)
         return DateVerdict(found, places=date_places(article, found.day))
     at_place = day_at(article, site_places) if site_places else None
     if at_place is not None and at_place <= latest:
@@ -192,7 +192,7 @@ def page_date(
         return _not_today(fast, today, article, latest)
     if others:  # a visible place naming the day confirms a stamp or hint
         return DateVerdict(others[0], places=date_places(article, others[0].day))
-    named = text_day()
+    named = byline() or _text_day(article, latest)
     if named is not None:
         return DateVerdict(day_date(named, "text"))
     return _searched(_htmldate(without_chrome(tree), latest, extensive=True), today)
@@ -234,18 +234,18 @@ def _revised(
     found: PageDate,
     stated: PageDate | None,
     tree: HtmlElement,
-    text_day: Callable[[], date | None],
+    byline: Callable[[], date | None],
     latest: date,
 ) -> PageDate:
     """The published stamp as the page states it: its modified stamp instead when the two
-    name other days and the text after the heading states the modified day; the text's day
-    when the stamp is in UTC and the text names the day next to it (the site's own day)."""
+    name other days and the byline (the text's first ``HEAD_CHARS``) states the modified day;
+    the byline's day when the stamp is in UTC and that is the day next to it (the site's)."""
     if stated is None or found.day != stated.day:
         return found
     later = [stamp for stamp, _ in modified_stamps(tree) if stamp.date() <= latest]
-    if later and later[0].date() != found.day and text_day() == later[0].date():
+    if later and later[0].date() != found.day and byline() == later[0].date():
         return stamp_date(later[0], "modified")
-    named = text_day() if found.offset_minutes == 0 else None
+    named = byline() if found.offset_minutes == 0 else None
     if named is not None and abs((named - found.day).days) == 1:
         return replace(found, day=named)
     return found
@@ -261,14 +261,18 @@ def _searched(searched: date | None, today: date) -> DateVerdict:
     return DateVerdict(day_date(searched, "search"))
 
 
-def _text_day(article: HtmlElement, latest: date) -> date | None:
-    """The first day, year included, that the page's text names from its heading on: where
-    a byline would state it (:mod:`crawlers.mentioned_dates`)."""
-    text = " ".join(" ".join(article.itertext()).split())  # elements apart: "2024" "Next"
-    if len(text) > HEAD_CHARS:  # whole words: a date the head has is the text's first
-        day = _first_day(text[: text.rfind(" ", 0, HEAD_CHARS)], latest)
-        if day is not None:
-            return day
+def _text_day(article: HtmlElement, latest: date, chars: int | None = None) -> date | None:
+    """The first day, year included, that the page's text names from its heading on (where
+    a byline would state it), in its first ``chars`` characters or all of it."""
+    pieces, size = [], 0
+    for piece in article.itertext():  # elements apart: "2024" "Next"
+        pieces.append(piece)
+        size += len(piece)
+        if chars is not None and size > chars:
+            break
+    text = " ".join(" ".join(pieces).split())
+    if chars is not None and len(text) > chars:
+        text = text[: text.rfind(" ", 0, chars)]  # whole words
     return _first_day(text, latest)
 
 
