@@ -242,11 +242,13 @@ def _revised(
     the byline's day when the stamp is in UTC and that is the day next to it (the site's)."""
     if stated is None or found.day != stated.day:
         return found
+    named = byline()  # first: most pages have none, or the stamp's day, and end here
+    if named is None or named == found.day:
+        return found
     later = [stamp for stamp, _ in modified_stamps(tree) if stamp.date() <= latest]
-    if later and later[0].date() != found.day and byline() == later[0].date():
+    if later and later[0].date() == named:
         return stamp_date(later[0], "modified")
-    named = byline() if found.offset_minutes == 0 else None
-    if named is not None and abs((named - found.day).days) == 1:
+    if found.offset_minutes == 0 and abs((named - found.day).days) == 1:
         return replace(found, day=named)
     return found
 
