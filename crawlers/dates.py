@@ -28,6 +28,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 
 from htmldate import find_date
+from lxml import etree
 from lxml.html import HtmlElement, fromstring
 
 from crawlers.date_parsing import YEAR, DateHint, modified_stamps, published_stamps
@@ -180,6 +181,7 @@ def page_date(
     page = without_chrome(tree)  # this call's own copy: pruned further in place below
     fast = _htmldate(page, latest)
     article = article_part(page, in_place=True)
+    etree.strip_elements(article, "script", "style", with_tail=False)  # no text a reader sees
     byline = cache(lambda: _text_day(article, latest, HEAD_CHARS))  # once, and only if asked
     confirmed = _confirmed(fast, others, stated, hinted)
     if confirmed is not None:

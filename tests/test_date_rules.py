@@ -95,3 +95,10 @@ def test_the_workers_fork_server_loads_the_extensive_search_s_locales() -> None:
     probe = "import sys, crawlers.preload; print('dateparser.languages.loader' in sys.modules)"
     ran = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert ran.stdout.strip() == "True", ran.stderr
+
+
+def test_a_byline_after_a_long_script_is_still_read() -> None:
+    script = "<script>var words = '" + "word " * 1000 + "';</script>"
+    verdict = page_date(load_html(stamped(f"{script}Updated on 2 April 2024")))
+    assert verdict.found is not None
+    assert (verdict.found.day, verdict.found.source) == (date(2024, 4, 2), "modified")
