@@ -11,7 +11,8 @@ hint or the URL, whose time and offset it then takes), with two corrections from
 full date of the text after the heading, where a byline states it: the page's modified stamp
 instead of its published one when the text names the modified day, and the text's day when
 the stamp is in UTC and the text names the day next to it (the site's own day). Else the day
-at the site's learned place; else htmldate's day alone; else the stamp, the hint, the URL;
+at the site's learned place; else htmldate's day alone, or the byline's when that is
+within ``NEAR_DAYS`` of it; else the stamp, the hint, the URL;
 else the text's first full date; else htmldate's extensive search, but not a bare 1 January
 (a year alone) nor today. Never a date in the future, and never the crawl's own day found
 only above the article. A date seen and not given is said in a warning.
@@ -44,6 +45,7 @@ CHROME = re.compile(
     re.IGNORECASE,
 )
 CHROME_TAGS = frozenset(("header", "nav"))
+NEAR_DAYS = 10  # a byline's day this near htmldate's lone answer is taken instead
 HEAD_CHARS = 3000  # the text's first characters after the heading: where a byline is
 
 
@@ -191,7 +193,7 @@ def page_date(
     if at_place is not None and at_place <= latest:
         return DateVerdict(_with_time(day_date(at_place, "site"), others))
     if fast is not None:
-        return _not_today(fast, today, article, latest)
+        return _alone(fast, today, article, byline)
     if others:  # a visible place naming the day confirms a stamp or hint
         return DateVerdict(others[0], places=date_places(article, others[0].day))
     named = byline() or _text_day(article, latest)
@@ -218,11 +220,18 @@ def _with_time(found: PageDate, others: list[PageDate]) -> PageDate:
     return next((replace(o, source=found.source) for o in others if o.day == found.day), found)
 
 
-def _not_today(day: date, today: date, article: HtmlElement, latest: date) -> DateVerdict:
-    """htmldate's day, named by nothing else: the crawl's own day must be in the article,
-    not in the page's top, where it is the site's "today"."""
-    if day == today and _htmldate(article, latest) != today:
+def _alone(
+    day: date, today: date, article: HtmlElement, byline: Callable[[], date | None]
+) -> DateVerdict:
+    """htmldate's day, named by nothing else. The crawl's own day must be in the article,
+    not in the page's top, where it is the site's "today". A byline naming a day near it is
+    the page's own statement: alone, htmldate often takes a neighbouring date (a comment's,
+    an update's, a related story's); a day far off is rather one the story is about."""
+    if day == today and _htmldate(article, today + timedelta(days=1)) != today:
         return DateVerdict(None, f"date: {today.isoformat()} is today's, above the article")
+    named = byline()
+    if named is not None and named != day and abs((named - day).days) <= NEAR_DAYS:
+        return DateVerdict(day_date(named, "text"))
     return DateVerdict(day_date(day, "page"))
 
 

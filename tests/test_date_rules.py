@@ -102,3 +102,22 @@ def test_a_byline_after_a_long_script_is_still_read() -> None:
     verdict = page_date(load_html(stamped(f"{script}Updated on 2 April 2024")))
     assert verdict.found is not None
     assert (verdict.found.day, verdict.found.source) == (date(2024, 4, 2), "modified")
+
+
+def unstamped(byline: str, comment_day: str) -> str:
+    """A page whose only date element is a reader's comment: htmldate's lone answer."""
+    comment = f'<div class="comments"><time datetime="{comment_day}">{comment_day}</time></div>'
+    return article(byline).replace("</article>", f"{comment}</article>")
+
+
+@pytest.mark.parametrize(
+    ("byline", "day", "source"),
+    [
+        ("Posted 5 March 2024", date(2024, 3, 5), "text"),  # near: the page's own statement
+        ("About the flood of 2 June 2023", date(2024, 3, 9), "page"),  # far: the story's day
+    ],
+)
+def test_a_byline_near_htmldate_s_lone_day_is_taken(byline: str, day: date, source: str) -> None:
+    verdict = page_date(load_html(unstamped(byline, "2024-03-09")))
+    assert verdict.found is not None
+    assert (verdict.found.day, verdict.found.source) == (day, source)
