@@ -30,6 +30,8 @@ PUBLISHED_NAMES = (
     "sailthru.date",
     "parsely-pub-date",
 )
+# Where a page states that its article was changed after it was published.
+MODIFIED_NAMES = ("article:modified_time", "og:updated_time", "datemodified", "dc.date.modified")
 YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d")
 MAX_OFFSET = timedelta(hours=14)  # the widest offset in use (Kiribati)
 FIRST_DEFAULT, SECOND_DEFAULT = datetime(2000, 1, 1), datetime(2001, 2, 28)
@@ -115,42 +117,51 @@ def _english(text: str) -> str:
 
 def published_stamps(tree: HtmlElement) -> list[tuple[datetime, str]]:
     """The page's publication stamps, meta tags first, then JSON-LD ``datePublished``."""
-    found = [(parse_date(v), "meta") for v in _meta_values(tree)]
-    found += [(parse_date(v), "jsonld") for v in _jsonld_values(tree)]
+    return _stamps(tree, PUBLISHED_NAMES, "datePublished")
+
+
+def modified_stamps(tree: HtmlElement) -> list[tuple[datetime, str]]:
+    """The page's stamps of a later change, meta tags first, then JSON-LD ``dateModified``."""
+    return _stamps(tree, MODIFIED_NAMES, "dateModified")
+
+
+def _stamps(tree: HtmlElement, names: tuple[str, ...], key: str) -> list[tuple[datetime, str]]:
+    found = [(parse_date(v), "meta") for v in _meta_values(tree, names)]
+    found += [(parse_date(v), "jsonld") for v in _jsonld_values(tree, key)]
     return [(stamp, origin) for stamp, origin in found if stamp is not None]
 
 
-def _meta_values(tree: HtmlElement) -> Iterator[str]:
+def _meta_values(tree: HtmlElement, names: tuple[str, ...]) -> Iterator[str]:
     metas: dict[str, str] = {}
     for meta in tree.iter("meta"):
         key = (meta.get("property") or meta.get("name") or meta.get("itemprop") or "").lower()
         content = meta.get("content")
-        if key in PUBLISHED_NAMES and content:
+        if key in names and content:
             metas.setdefault(key, content)
-    for name in PUBLISHED_NAMES:
+    for name in names:
         if name in metas:
             yield metas[name]
 
 
-def _jsonld_values(tree: HtmlElement) -> Iterator[str]:
+def _jsonld_values(tree: HtmlElement, key: str) -> Iterator[str]:
     for script in tree.xpath('//script[@type="application/ld+json"]/text()'):
         try:
             data = json.loads(script)
         except (ValueError, RecursionError):
             continue
-        yield from _walk_jsonld(data, depth=0)
+        yield from _walk_jsonld(data, key, depth=0)
 
 
-def _walk_jsonld(data: object, depth: int) -> Iterator[str]:
+def _walk_jsonld(data: object, key: str, depth: int) -> Iterator[str]:
     if depth > 8:  # the article is near the top; a deeper walk is a hostile page's
         return
     if isinstance(data, list):
         for item in data:
-            yield from _walk_jsonld(item, depth + 1)
+            yield from _walk_jsonld(item, key, depth + 1)
     elif isinstance(data, dict):
-        value = data.get("datePublished")
+        value = data.get(key)
         if isinstance(value, str):
             yield value
-        for key in ("@graph", "mainEntity", "mainEntityOfPage"):
-            if key in data:
-                yield from _walk_jsonld(data[key], depth + 1)
+        for inner in ("@graph", "mainEntity", "mainEntityOfPage"):
+            if inner in data:
+                yield from _walk_jsonld(data[inner], key, depth + 1)

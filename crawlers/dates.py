@@ -7,10 +7,15 @@ feed item or sitemap entry that led to the page (:class:`DateHint`), and where t
 template states its dates, learned over its stored pages (:mod:`crawlers.date_places`).
 
 In order: htmldate's day when another signal names it too (the page's published stamp, the
-hint or the URL, whose time and offset it then takes); else the day at the site's learned
-place; else htmldate's day alone; else the stamp, the hint, the URL; else the first full
-date of the text after the heading, where a byline states it. Never a date in the future,
-and never the crawl's own day found only above the article (a warning says so).
+hint or the URL, whose time and offset it then takes), with two corrections from the first
+full date of the text after the heading, where a byline states it: the page's modified stamp
+instead of its published one when the text names the modified day, and the text's day when
+the stamp is in UTC and the text names the day next to it (the site's own day). Else the day
+at the site's learned place; else htmldate's day alone, or the byline's when that is
+within ``NEAR_DAYS`` of it; else the stamp, the hint, the URL;
+else the text's first full date; else htmldate's extensive search, but not a bare 1 January
+(a year alone) nor today. Never a date in the future, and never the crawl's own day found
+only above the article. A date seen and not given is said in a warning.
 """
 
 from __future__ import annotations
@@ -21,11 +26,13 @@ from collections.abc import Callable
 from copy import deepcopy
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 
 from htmldate import find_date
-from lxml.html import HtmlElement
+from lxml import etree
+from lxml.html import HtmlElement, fromstring
 
-from crawlers.date_parsing import YEAR, DateHint, published_stamps
+from crawlers.date_parsing import YEAR, DateHint, modified_stamps, published_stamps
 from crawlers.date_places import date_places, day_at
 from crawlers.mentioned_dates import mentioned_dates
 
@@ -38,13 +45,15 @@ CHROME = re.compile(
     re.IGNORECASE,
 )
 CHROME_TAGS = frozenset(("header", "nav"))
+NEAR_DAYS = 10  # a byline's day this near htmldate's lone answer is taken instead
+HEAD_CHARS = 3000  # the text's first characters after the heading: where a byline is
 
 
 @dataclass(frozen=True, slots=True)
 class PageDate:
     instant: datetime  # aware; in the page's own offset when it gave one, else UTC
     day: date  # the calendar day the page states, in its own time zone
-    source: str  # meta, jsonld, page, text, url, feed, sitemap, lastmod
+    source: str  # meta, jsonld, modified, page, search, text, site, url, feed, sitemap, lastmod
     offset_known: bool
 
     @property
@@ -131,14 +140,23 @@ def _pruned(
     return copied
 
 
-def _htmldate(tree: HtmlElement, latest: date) -> date | None:
-    """htmldate's fast search for the original date, never after ``latest``."""
+def _htmldate(tree: HtmlElement, latest: date, *, extensive: bool = False) -> date | None:
+    """htmldate's search for the original date (fast unless ``extensive``), never after
+    ``latest``. The extensive one reads the text with dateparser, whose locales load at its
+    first use in a process: the workers' fork server does that once (:func:`warm_up`)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         found = find_date(
-            tree, extensive_search=False, original_date=True, max_date=latest.isoformat()
+            tree, extensive_search=extensive, original_date=True, max_date=latest.isoformat()
         )
     return date.fromisoformat(found) if found else None
+
+
+def warm_up() -> None:
+    """Load what htmldate's extensive search loads at its first use (dateparser's locales),
+    by reading a date only dateparser reads."""
+    sample = "<html><body><h1>Заголовок</h1><p>Опубликовано 5 марта 2023 года</p></body></html>"
+    _htmldate(fromstring(sample), date(2100, 1, 1), extensive=True)
 
 
 def page_date(
@@ -165,17 +183,23 @@ def page_date(
     page = without_chrome(tree)  # this call's own copy: pruned further in place below
     fast = _htmldate(page, latest)
     article = article_part(page, in_place=True)
+    etree.strip_elements(article, "script", "style", with_tail=False)  # no text a reader sees
+    byline = cache(lambda: _text_day(article, latest, HEAD_CHARS))  # once, and only if asked
     confirmed = _confirmed(fast, others, stated, hinted)
     if confirmed is not None:
-        return DateVerdict(confirmed, places=date_places(article, confirmed.day))
+        found = _revised(confirmed, stated, tree, byline, latest)
+        return DateVerdict(found, places=date_places(article, found.day))
     at_place = day_at(article, site_places) if site_places else None
     if at_place is not None and at_place <= latest:
         return DateVerdict(_with_time(day_date(at_place, "site"), others))
     if fast is not None:
-        return _not_today(fast, today, article, latest)
+        return _alone(fast, today, article, byline)
     if others:  # a visible place naming the day confirms a stamp or hint
         return DateVerdict(others[0], places=date_places(article, others[0].day))
-    return _from_text(article, latest)
+    named = byline() or _text_day(article, latest)
+    if named is not None:
+        return DateVerdict(day_date(named, "text"))
+    return _searched(_htmldate(without_chrome(tree), latest, extensive=True), today)
 
 
 def _confirmed(
@@ -196,11 +220,18 @@ def _with_time(found: PageDate, others: list[PageDate]) -> PageDate:
     return next((replace(o, source=found.source) for o in others if o.day == found.day), found)
 
 
-def _not_today(day: date, today: date, article: HtmlElement, latest: date) -> DateVerdict:
-    """htmldate's day, named by nothing else: the crawl's own day must be in the article,
-    not in the page's top, where it is the site's "today"."""
-    if day == today and _htmldate(article, latest) != today:
+def _alone(
+    day: date, today: date, article: HtmlElement, byline: Callable[[], date | None]
+) -> DateVerdict:
+    """htmldate's day, named by nothing else. The crawl's own day must be in the article,
+    not in the page's top, where it is the site's "today". A byline naming a day near it is
+    the page's own statement: alone, htmldate often takes a neighbouring date (a comment's,
+    an update's, a related story's); a day far off is rather one the story is about."""
+    if day == today and _htmldate(article, today + timedelta(days=1)) != today:
         return DateVerdict(None, f"date: {today.isoformat()} is today's, above the article")
+    named = byline()
+    if named is not None and named != day and abs((named - day).days) <= NEAR_DAYS:
+        return DateVerdict(day_date(named, "text"))
     return DateVerdict(day_date(day, "page"))
 
 
@@ -210,12 +241,54 @@ def _hint_date(hint: DateHint | None, latest: date) -> PageDate | None:
     return stamp_date(hint.stamp, hint.kind)
 
 
-def _from_text(article: HtmlElement, latest: date) -> DateVerdict:
-    """The first day, year included, that the page's text names from its heading on: where
-    a byline would state it. A text search of our own (:mod:`crawlers.mentioned_dates`), not
-    htmldate's extensive one, whose first use in a process loads every locale of dateparser:
-    seconds of CPU in each extraction worker of every crawl."""
-    text = " ".join(article.text_content().split())
+def _revised(
+    found: PageDate,
+    stated: PageDate | None,
+    tree: HtmlElement,
+    byline: Callable[[], date | None],
+    latest: date,
+) -> PageDate:
+    """The published stamp as the page states it: its modified stamp instead when the two
+    name other days and the byline (the text's first ``HEAD_CHARS``) states the modified day;
+    the byline's day when the stamp is in UTC and that is the day next to it (the site's)."""
+    if stated is None or found.day != stated.day:
+        return found
+    named = byline()  # first: most pages have none, or the stamp's day, and end here
+    if named is None or named == found.day:
+        return found
+    later = [stamp for stamp, _ in modified_stamps(tree) if stamp.date() <= latest]
+    if later and later[0].date() == named:
+        return stamp_date(later[0], "modified")
+    if found.offset_minutes == 0 and abs((named - found.day).days) == 1:
+        return replace(found, day=named)
+    return found
+
+
+def _searched(searched: date | None, today: date) -> DateVerdict:
+    """htmldate's extensive search, the last resort: a bare 1 January is the year alone, not
+    a day, and today's is the site's; neither is given."""
+    if searched is None:
+        return DateVerdict(None)
+    if (searched.month, searched.day) == (1, 1) or searched == today:
+        return DateVerdict(None, f"date: {searched.isoformat()} alone is too weak a sign")
+    return DateVerdict(day_date(searched, "search"))
+
+
+def _text_day(article: HtmlElement, latest: date, chars: int | None = None) -> date | None:
+    """The first day, year included, that the page's text names from its heading on (where
+    a byline would state it), in its first ``chars`` characters or all of it."""
+    pieces, size = [], 0
+    for piece in article.itertext():  # elements apart: "2024" "Next"
+        pieces.append(piece)
+        size += len(piece)
+        if chars is not None and size > chars:
+            break
+    text = " ".join(" ".join(pieces).split())
+    if chars is not None and len(text) > chars:
+        text = text[: text.rfind(" ", 0, chars)]  # whole words
+    return _first_day(text, latest)
+
+
+def _first_day(text: str, latest: date) -> date | None:
     named = [m.start for m in mentioned_dates(text) if m.start == m.end and YEAR.search(m.text)]
-    days = [day for day in named if day <= latest]
-    return DateVerdict(day_date(days[0], "text") if days else None)
+    return next((day for day in named if day <= latest), None)
