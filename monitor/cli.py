@@ -56,7 +56,9 @@ class _WithGlobals:
         return self.sub.add_parser(name, parents=[self.common], **kwargs)  # type: ignore[no-any-return]
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line's parser: every command, and the global options taken before or after
+    one (tests read what it parses)."""
     parser = argparse.ArgumentParser(prog="eventwatch", description=__doc__)
     _global_options(parser, None)
     sub = _commands(parser, "command")
@@ -161,7 +163,7 @@ DAEMONS = ("run", "worker")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     logging.basicConfig(
         # The daemon's log is its record: one line per crawl, delivery batch and health change.
         level=logging.INFO

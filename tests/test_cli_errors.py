@@ -14,7 +14,7 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from monitor.cli import _parser, main
+from monitor.cli import build_parser, main
 from monitor.config import ConfigError, load_config
 from storage.db import Database
 from storage.migrate import stored_revision, upgrade
@@ -198,7 +198,7 @@ def test_an_unknown_key_gets_the_nearest_known_one(
     ],
 )
 def test_global_options_go_before_or_after_the_command(argv: list[str]) -> None:
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     assert (args.verbose, args.config, args.sources) == (True, "x.yaml", ["mirror"])
 
 
@@ -208,7 +208,7 @@ def test_global_options_after_a_nested_command(
     path = config_file(tmp_path)
     code, _, err = run(capsys, "db", "upgrade", "--config", str(path), "-v")
     assert code == 0, err
-    assert _parser().parse_args(["events", "list"]).verbose is False
+    assert build_parser().parse_args(["events", "list"]).verbose is False
 
 
 def start_daemon(config: Path) -> subprocess.Popen[str]:
