@@ -32,7 +32,7 @@ from functools import cache
 
 from htmldate import find_date
 from lxml import etree
-from lxml.html import HtmlElement, fromstring
+from lxml.html import HtmlElement
 
 from crawlers.date_parsing import YEAR, DateHint, modified_stamps, published_stamps
 from crawlers.date_places import date_places, day_at
@@ -145,20 +145,14 @@ def _pruned(
 def _htmldate(tree: HtmlElement, latest: date, *, extensive: bool = False) -> date | None:
     """htmldate's search for the original date (fast unless ``extensive``), never after
     ``latest``. The extensive one reads the text with dateparser, whose locales load at its
-    first use in a process: the workers' fork server does that once (:func:`warm_up`)."""
+    first use in a process. They are not loaded ahead: in a crawl few pages get that far, as
+    a dated URL or the date of a feed item or sitemap entry comes first."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         found = find_date(
             tree, extensive_search=extensive, original_date=True, max_date=latest.isoformat()
         )
     return date.fromisoformat(found) if found else None
-
-
-def warm_up() -> None:
-    """Load what htmldate's extensive search loads at its first use (dateparser's locales),
-    by reading a date only dateparser reads."""
-    sample = "<html><body><h1>Заголовок</h1><p>Опубликовано 5 марта 2023 года</p></body></html>"
-    _htmldate(fromstring(sample), date(2100, 1, 1), extensive=True)
 
 
 def page_date(
