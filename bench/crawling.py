@@ -16,7 +16,7 @@ from bench.figures import Figure
 from bench.mirror import MirrorServer
 from bench.rss import CrawlPeak
 from bench.setup import eventwatch
-from crawlers.prepared import prepare_page
+from crawlers.workers.prepared import prepare_page
 
 CRAWL_RATIO_TARGET = 0.85
 RECRAWL_SHARE_TARGET = 0.05

@@ -8,7 +8,7 @@ import time
 
 import psutil
 
-from crawlers.child import CRAWL_COMMAND
+from crawlers.launcher.child import CRAWL_COMMAND
 
 CLI_MODULE = "monitor.cli"
 # an extraction worker, forked by the fork server (whose command line it keeps) or spawned

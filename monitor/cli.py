@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from crawlers.child import CrawlChild
+from crawlers.launcher.child import CrawlChild
 
 logger = logging.getLogger("eventwatch")
 

@@ -10,9 +10,9 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from crawlers.child import CrawlChild
-from crawlers.entities import names_for_matching
-from crawlers.pagefile import expand, load
+from crawlers.enrichment.entities import names_for_matching
+from crawlers.extraction.pagefile import expand, load
+from crawlers.launcher.child import CrawlChild
 from crawlers.urls import is_http_url
 from monitor import explain, flow, opening, runlog
 from monitor.channels.alert import Alert, AlertArticle, DeliveryError
@@ -204,7 +204,9 @@ def _event_fields(event: Any) -> dict[str, Any]:
 
 
 def extract(args: argparse.Namespace) -> int:
-    from crawlers.extract import extract as extract_page  # trafilatura: only this command
+    from crawlers.extraction.extract import (
+        extract as extract_page,  # trafilatura: only this command
+    )
 
     if args.url is not None and (len(args.pages) != 1 or not is_http_url(args.url)):
         raise UsageError("extract --url: give one saved page and the http(s) URL it came from")

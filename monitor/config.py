@@ -16,7 +16,7 @@ import yaml
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from crawlers.sources import CrawlSource
+from crawlers.launcher.sources import CrawlSource
 from crawlers.urls import is_http_url
 from monitor.channels import ChannelConfig
 from monitor.rules import RuleSpec, RuleSyntaxError, parse_query

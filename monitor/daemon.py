@@ -2,7 +2,7 @@
 
 One APScheduler job per source says when it is due; due sources wait in a queue, oldest
 first (:mod:`monitor.due`), and start as the crawl pool has room: a few long-lived crawl
-processes, each running many crawls side by side (:mod:`crawlers.runner`). SIGHUP reloads
+processes, each running many crawls side by side (:mod:`crawlers.launcher.runner`). SIGHUP reloads
 the config (a bad one is rejected and the old one kept); SIGTERM/SIGINT stop new crawls, ask
 running ones to stop, and kill those that outlive the bound.
 """
@@ -24,7 +24,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from crawlers.runner import KILL_GRACE_SECONDS, CrawlJob, CrawlPool, PoolSettings
+from crawlers.launcher.runner import KILL_GRACE_SECONDS, CrawlJob, CrawlPool, PoolSettings
 from monitor import flow, heap
 from monitor.channels import DeliveryError
 from monitor.config import (

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import InitVar, dataclass, field
 from datetime import UTC, datetime
 
-from crawlers.child import CrawlChild
-from crawlers.entities import names_for_matching
-from crawlers.runner import crawl_sources
+from crawlers.enrichment.entities import names_for_matching
+from crawlers.launcher.child import CrawlChild
+from crawlers.launcher.runner import crawl_sources
 from monitor.backoff import next_attempt
 from monitor.channels import Channel, build_channel
 from monitor.channels.alert import Alert, AlertArticle, AlertDate, DeliveryError
@@ -78,7 +78,7 @@ def crawl(
     on_progress: Callable[[str], None] | None = None,
 ) -> list[RunSummary]:
     """Crawl ``names`` together in one crawl process (``child`` if one was started early);
-    ``on_progress`` is given each line it prints as it goes (see crawlers.runner)."""
+    ``on_progress`` is given each line it prints as it goes (see crawlers.launcher.runner)."""
     sources = [ctx.config.source(name).crawl_source() for name in names]
     return crawl_sources(
         sources,

@@ -7,7 +7,7 @@ so one worker runs it. The tick reads each source's next due time from the datab
 (:mod:`storage.schedule`), asks for a ``crawl`` job per due source and writes the next due
 times. A crawl job carries its source's name as both its queueing lock (at most one waits)
 and its lock (never two run at once, and they run in order); any worker with room takes it
-and hands it to its own crawl pool (:mod:`crawlers.runner`). Matching and dispatch are jobs
+and hands it to its own crawl pool (:mod:`crawlers.launcher.runner`). Matching and dispatch are jobs
 too, under locks of their own. A worker killed outright leaves its jobs "doing"; another
 worker's ``stalled`` job puts them back in the queue once the dead one's heartbeat is stale,
 and the crawl processes of the dead worker have ended with it (their stdin closed). A crawl also
@@ -34,7 +34,7 @@ from procrastinate import exceptions as job_errors
 from procrastinate.jobs import Status
 from sqlalchemy.engine import make_url
 
-from crawlers.runner import KILL_GRACE_SECONDS, CrawlPool, PoolSettings
+from crawlers.launcher.runner import KILL_GRACE_SECONDS, CrawlPool, PoolSettings
 from monitor import flow
 from monitor.config import Config, ConfigError, load_config, parse_duration
 from monitor.schedules import first_run, trigger_for

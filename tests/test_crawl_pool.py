@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from crawlers import child as crawl_child
-from crawlers.runner import CrawlPool, PoolSettings
-from crawlers.sources import CrawlSource
+from crawlers.launcher import child as crawl_child
+from crawlers.launcher.runner import CrawlPool, PoolSettings
+from crawlers.launcher.sources import CrawlSource
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.runs import RunSummary

@@ -12,9 +12,9 @@ from lxml.html import HtmlElement
 from sqlalchemy import select
 from trafilatura.utils import load_html
 
-from crawlers.date_parsing import DateHint, parse_date
-from crawlers.dates import page_date
-from crawlers.sitedates import MIN_PAGES, SiteDateBook
+from crawlers.crawling.sitedates import MIN_PAGES, SiteDateBook
+from crawlers.extraction.date_parsing import DateHint, parse_date
+from crawlers.extraction.dates import page_date
 from storage.db import Database
 from storage.models import Article
 from tests.sitehost import serve

@@ -9,8 +9,8 @@ import threading
 
 import pytest
 
-from crawlers import workers
-from crawlers.pool import AHEAD, MAX_DEATHS_IN_ROW, PIPE_BYTES, LoopPool, WorkerDied
+from crawlers.workers import server as workers
+from crawlers.workers.pool import AHEAD, MAX_DEATHS_IN_ROW, PIPE_BYTES, LoopPool, WorkerDied
 
 
 def _nothing() -> None:
