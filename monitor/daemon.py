@@ -24,7 +24,8 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from crawlers.launcher.runner import KILL_GRACE_SECONDS, CrawlJob, CrawlPool, PoolSettings
+from crawlers.launcher.jobs import CrawlJob, PoolSettings
+from crawlers.launcher.runner import KILL_GRACE_SECONDS, CrawlPool
 from monitor import flow, heap
 from monitor.channels import DeliveryError
 from monitor.config import (

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from crawlers.enrichment.entities import names_for_matching
 from crawlers.launcher.child import CrawlChild
-from crawlers.launcher.runner import crawl_sources
+from crawlers.launcher.oneshot import crawl_sources
 from monitor.backoff import next_attempt
 from monitor.channels import Channel, build_channel
 from monitor.channels.alert import Alert, AlertArticle, AlertDate, DeliveryError

@@ -34,7 +34,8 @@ from procrastinate import exceptions as job_errors
 from procrastinate.jobs import Status
 from sqlalchemy.engine import make_url
 
-from crawlers.launcher.runner import KILL_GRACE_SECONDS, CrawlPool, PoolSettings
+from crawlers.launcher.jobs import PoolSettings
+from crawlers.launcher.runner import KILL_GRACE_SECONDS, CrawlPool
 from monitor import flow
 from monitor.config import Config, ConfigError, load_config, parse_duration
 from monitor.schedules import first_run, trigger_for

@@ -24,7 +24,7 @@ from scrapy.utils.python import without_none_values
 from sqlalchemy import select
 
 from crawlers.crawling.crawl import crawl_settings
-from crawlers.launcher.runner import crawl_source
+from crawlers.launcher.oneshot import crawl_source
 from crawlers.launcher.sources import CrawlSource
 from crawlers.urls import normalize_url
 from monitor.config import SourceConfig

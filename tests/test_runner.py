@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from crawlers.launcher import child as crawl_child
 from crawlers.launcher.child import CRAWL_COMMAND
-from crawlers.launcher.runner import crawl_sources
+from crawlers.launcher.oneshot import crawl_sources
 from crawlers.launcher.sources import CrawlSource
 from monitor.cli import main
 from storage.db import Database

@@ -26,7 +26,7 @@ import psutil
 from crawlers.launcher.report import RunReport, apply_line
 
 if TYPE_CHECKING:
-    from crawlers.launcher.runner import CrawlJob
+    from crawlers.launcher.jobs import CrawlJob
 
 Popen = subprocess.Popen[str]
 STDERR_TAIL_LINES = 20

@@ -22,13 +22,12 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
 from crawlers.launcher.child import CrawlChild
+from crawlers.launcher.jobs import CrawlJob, PoolSettings
 from crawlers.launcher.pagerecord import record_pages
 from crawlers.launcher.process import CrawlProcess, Popen
 from crawlers.launcher.report import BEAT, RunReport
@@ -42,39 +41,11 @@ logger = logging.getLogger(__name__)
 
 KILL_GRACE_SECONDS = 60.0  # Scrapy closes a crawl at its limit; this is the backstop
 STOP_GRACE_SECONDS = 30.0  # a crawl told to stop that has not ended by then: kill
-BEAT_TIMEOUT_SECONDS = 60.0  # a process whose loop said nothing for this long is hung
 RECYCLE_SHARE = 0.75  # a process past this share of its memory cap takes no new crawls
 MAX_TRIES = 3  # a crawl whose process died under it is run again, the last time alone
 TICK_SECONDS = 0.5
 RUN_COUNTS = [f.name for f in dataclasses.fields(RunCounts)]
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class PoolSettings:
-    processes: int = 1
-    crawls_per_process: int = 50
-    max_crawls_per_process: int = 500  # then the process is recycled
-    memory_mb: int = 1024  # a process over this is killed, its crawls run again
-    extract_workers: int = 0  # per process; 0 extracts in the crawl process itself
-    log_level: str = "WARNING"
-    beat_timeout: float = BEAT_TIMEOUT_SECONDS
-    progress: bool = False  # the crawls tell how they go (crawlers.crawling.progress)
-
-
-@dataclass(eq=False)
-class CrawlJob:
-    """One crawl of one source, from the moment it is asked for until its run is closed."""
-
-    source: CrawlSource
-    refresh: bool = False
-    due_at: datetime | None = None
-    done: Future[RunSummary] = field(default_factory=Future)
-    tries: int = 0
-    run_id: int = 0
-    started: float = 0.0  # time.monotonic() when handed to its process
-    deadline: float = 0.0
-    over_time: bool = False
 
 
 Done = Callable[[CrawlJob, RunSummary], None]
@@ -425,55 +396,3 @@ class CrawlPool:
 def _grace(time_limit: float) -> float:
     """Time after the limit before a kill: up to a minute, less for short test limits."""
     return min(KILL_GRACE_SECONDS, max(10.0, time_limit))
-
-
-def crawl_sources(
-    sources: Sequence[CrawlSource],
-    db: Database,
-    *,
-    extract_workers: int | None = None,
-    refresh: bool = False,
-    log_level: str = "WARNING",
-    child: CrawlChild | None = None,
-    on_start: Callable[[Popen], None] | None = None,
-    on_progress: Callable[[str], None] | None = None,
-) -> list[RunSummary]:
-    """Crawl ``sources`` now, side by side in one crawl process (``child``, if one was
-    started early), pages extracted by ``extract_workers`` processes (default: one per
-    CPU); one closed run per source, whatever happens. ``on_progress``: see
-    :class:`CrawlPool`'s ``on_line``."""
-    if not sources:
-        if child is not None:
-            child.abandon()
-        return []
-    import os
-
-    workers = extract_workers if extract_workers is not None else os.cpu_count() or 1
-    settings = PoolSettings(
-        processes=1,
-        crawls_per_process=len(sources),
-        extract_workers=workers,
-        log_level=log_level,
-        progress=on_progress is not None,
-    )
-    pool = CrawlPool(db, settings, child=child, on_start=on_start, on_line=on_progress)
-    try:
-        jobs = [pool.submit(source, refresh=refresh) for source in sources]
-        return [job.done.result() for job in jobs]
-    finally:
-        pool.close(KILL_GRACE_SECONDS, stop_crawls=False)
-
-
-def crawl_source(
-    source: CrawlSource,
-    db: Database,
-    *,
-    refresh: bool = False,
-    log_level: str = "WARNING",
-    on_start: Callable[[Popen], None] | None = None,
-) -> RunSummary:
-    """Crawl one source now, extracting in its crawl process."""
-    runs = crawl_sources(
-        [source], db, extract_workers=0, refresh=refresh, log_level=log_level, on_start=on_start
-    )
-    return runs[0]
