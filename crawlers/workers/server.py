@@ -5,13 +5,13 @@ above zero, pages are extracted by a pool of that many processes, shared by ever
 crawl process runs, while the reactor goes on downloading. The pool starts on the first page
 to extract; its fork server (below) starts when the first article is asked for, so that its
 imports run while that page downloads, and a re-crawl that finds nothing new never starts it.
-At zero, pages are extracted in the crawl process itself: the daemon runs one process per
-source, in parallel, and a small crawl there would spend more starting workers than extracting.
+At zero, pages are extracted in the crawl process itself (``eventwatch crawl SOURCE``, and
+tests that want one process).
 
 Workers are forked from a fork server that has imported extraction once
-(:mod:`crawlers.workers.preload`), not spawned to import it each: the server is a fresh interpreter,
-so no lock held by one of the crawl process's threads is inherited, and each worker starts
-without its second or so of imports.
+(:mod:`crawlers.workers.preload`), not spawned to import it each: the server is a fresh
+interpreter, so no lock held by one of the crawl process's threads is inherited, and each
+worker starts without importing extraction again.
 """
 
 from __future__ import annotations
