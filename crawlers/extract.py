@@ -2,7 +2,7 @@
 
 trafilatura finds the main text with its default (balanced) setting, first without its
 comparison against readability and jusText (``fast``), which changes nothing on most pages and
-costs a third of the time; only a short result is extracted again with the comparison, and then
+is its costliest step; only a short result is extracted again with the comparison, and then
 with the recall setting. trafilatura's own recall retry, which first measures the whole page's
 text, and its baseline rescue run in the comparison pass only (:func:`_fast_pass`). What
 trafilatura leaves in (shortcodes, image names, "Comments are Closed", "see also" lines,
@@ -52,7 +52,7 @@ _T = TypeVar("_T")
 trafilatura_xpaths.install()  # the same selections, for a fraction of the work
 # Every element of a parsed page is a plain HtmlElement, made without calling into Python:
 # lxml.html's default picks a class per tag (forms, inputs) that extraction never uses, and
-# asks for it each time an element is touched; about 5% of extraction time.
+# asks for it each time an element is touched, work for nothing.
 PLAIN_ELEMENTS = etree.ElementDefaultClassLookup(
     element=HtmlElement, comment=HtmlComment, pi=HtmlProcessingInstruction, entity=HtmlEntity
 )
@@ -136,8 +136,8 @@ def _main_text(tree: HtmlElement, html: str, url: str) -> str:
 
     A short result is where the balanced setting fails most (odd markup, one long ``div``); a
     long one is already the article, and the comparison or the recall setting would mostly
-    add the chrome around it. Measured on the evaluation corpus: the same precision and
-    recall as always comparing, at two thirds of the time (``bench/extraction.py``).
+    add the chrome around it. On the evaluation corpus this scores as always comparing does,
+    for less work (``bench/extraction.py``).
 
     The fast pass works on ``tree`` itself, which it prunes; the pages that need a second
     pass, about one in eight, are parsed again for it (see :func:`_fast_pass`).
@@ -188,21 +188,20 @@ def _fast_pass() -> Iterator[None]:
 
     - **The recall escalation.** trafilatura 2.3 measures the whole page's text (a cleaned
       copy of the tree) whenever it extracts less than 3,000 characters, and re-extracts in
-      recall mode when that is under a fifth of the page. In the fast pass that measure alone
-      took a tenth of the extraction time, and :func:`_main_text` gives short results its own
-      second chances; kept in the comparison pass only, the evaluation corpus scores as before
-      (``bench/extraction.py``: F1 0.935) at about 15% less CPU per page.
+      recall mode when that is under a fifth of the page. That measure is work the fast pass
+      does not need, since :func:`_main_text` gives short results its own second chances;
+      kept in the comparison pass only, the evaluation corpus scores as before
+      (``bench/extraction.py``).
     - **The backup copy of the cleaned tree**, which only the comparison pass and the comment
-      extraction read (:func:`_prepare_in_place`). In an interleaved A/B over the 990
-      evaluation pages, 51.5 ms per page with it and 48.0 without.
+      extraction read (:func:`_prepare_in_place`).
     - **The two copies of the page's tree**, made so that the caller's stays as it was and so
       that the baseline rescue reads it uncleaned: the fast pass cleans the tree it is given,
-      and the pages that need a later pass parse again (133 of the 990).
+      and the pages that need a later pass parse again.
     - **The baseline rescue** (:func:`_no_baseline`), which would read that cleaned tree. A
       result short enough to call for it (under 250 characters) is far under COMPARE_BELOW,
       so the comparison pass, rescue included, extracts the page again. Without the rescue
-      and the second copy, 7 of the 990 pages come out otherwise and the corpus scores as
-      before (F1 0.936 against 0.935); an interleaved A/B: 0.3 ms less per page (about 2%).
+      and the second copy, a few evaluation pages come out otherwise and the corpus scores as
+      before (``bench/README.md``, history).
 
     Without the copies, every page the fast pass alone extracts is the same as with them
     (``tests/test_extract.py`` checks it on the fixture pages, and that the escalation and
@@ -256,7 +255,7 @@ def _text(tree: HtmlElement, url: str, *, fast: bool, favor_recall: bool) -> str
             tree,
             url=url,
             fast=fast,
-            with_metadata=False,  # page_metadata: trafilatura's author search is half its time
+            with_metadata=False,  # page_metadata: trafilatura's author search is costly
             include_comments=False,  # also what _fast_pass needs
             include_tables=True,
             favor_recall=favor_recall,

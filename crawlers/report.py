@@ -8,7 +8,7 @@ The crawl process writes to the database only what it finds new (articles, and t
 checks against those stored). Runs, their counts and verdicts, and the validators of listing
 pages, feeds and sitemaps are recorded by its starter (:mod:`crawlers.runner`), which has
 the database open already and gives the validators with the job. A re-crawl of unchanged
-sites therefore never loads SQLAlchemy in the crawl process, a third of what it imported.
+sites therefore never loads SQLAlchemy, a large part of the crawl process's imports.
 
 Each report is one JSON object on a line of its own, marked, so that nothing else printed
 can pass for one. A line is written as soon as its spider closes: a process killed later
