@@ -11,7 +11,7 @@ source, in parallel, and a small crawl there would spend more starting workers t
 Workers are forked from a fork server that has imported extraction once
 (:mod:`crawlers.preload`), not spawned to import it each: the server is a fresh interpreter,
 so no lock held by one of the crawl process's threads is inherited, and each worker starts
-without its second or so of imports.
+without repeating those imports.
 """
 
 from __future__ import annotations
