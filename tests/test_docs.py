@@ -6,6 +6,10 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import socket
+import subprocess
+import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -13,7 +17,7 @@ from pydantic import BaseModel
 
 from monitor.channels import CHANNELS
 from monitor.cli import build_parser
-from monitor.config import DaemonConfig, DeliveryConfig, Schedule, SourceConfig
+from monitor.config import DaemonConfig, DeliveryConfig, Schedule, SourceConfig, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -61,3 +65,27 @@ def test_every_channel_type_is_documented() -> None:
 def test_every_link_leads_to_a_file(page: Path) -> None:
     targets = [t for t in LINK.findall(page.read_text(encoding="utf-8")) if "://" not in t]
     assert not [t for t in targets if not (page.parent / t).exists()]
+
+
+def test_the_first_crawl_serves_its_fixture_site_and_its_config_loads() -> None:
+    """What README.md's first crawl runs: the site server as a command, and its config."""
+    _, config = load_config(DOCS / "first-crawl.yaml")
+    assert config.sources[0].start_urls == ["http://127.0.0.1:8765/"]
+    with socket.socket() as probe:  # a free port, so the test never meets a running server
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    folder = "tests/fixtures/sites/wpnews"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tests.sitehost", folder, "--port", str(port)],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert server.stdout is not None
+        assert f"at http://127.0.0.1:{port}/" in server.stdout.readline()
+        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with direct.open(f"http://127.0.0.1:{port}/", timeout=10) as answer:
+            page = answer.read().decode()
+        assert "{{BASE}}" not in page and f"http://127.0.0.1:{port}/2024/12/24/" in page
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
