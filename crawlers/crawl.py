@@ -4,8 +4,8 @@ It imports first and reads its jobs from stdin after, one JSON line each, so it 
 started before its starter knows them (:mod:`crawlers.child`). Its crawls share one reactor
 and one pool of extraction workers (:mod:`crawlers.workers`), so Python and Scrapy start once
 for hundreds of crawls. Each run's verdict, counts and validators go back on stdout
-(:mod:`crawlers.report`); the database is opened only to check and store articles, so
-re-crawls of unchanged sites do not load SQLAlchemy. The starter (:mod:`crawlers.runner`)
+(:mod:`crawlers.report`); the database is opened to check and store articles and to record
+each run's pages (:mod:`crawlers.runrecord`). The starter (:mod:`crawlers.runner`)
 recycles the process after some crawls or megabytes, and replaces it when it dies or hangs.
 """
 
@@ -29,6 +29,9 @@ from scrapy.settings import Settings
 from scrapy.utils.project import get_project_settings
 from twisted.internet.task import LoopingCall
 
+# Every run writes its ledger (its pages had, failed and judged) at its end: storage and
+# SQLAlchemy imported now, while the starter reads its config, not at the end of the first run.
+import storage.pagefailures  # noqa: F401
 from crawlers.database import close_databases, crawl_database
 from crawlers.report import send_beat, send_finished, send_verdict
 from crawlers.sources import CrawlSource

@@ -6,7 +6,9 @@ article's. A crawler adds what a page-only reader lacks: a date in the URL, the 
 feed item or sitemap entry that led to the page (:class:`DateHint`), and where the site's
 template states its dates, learned over its stored pages (:mod:`crawlers.date_places`).
 
-In order: htmldate's day when another signal names it too (the page's published stamp, the
+In order: the page's published stamp when the crawler's hint or the URL names its day, or
+the hint when the URL names its day and the page states none (htmldate is not asked);
+htmldate's day when another signal names it too (the page's published stamp, the
 hint or the URL, whose time and offset it then takes), with two corrections from the first
 full date of the text after the heading, where a byline states it: the page's modified stamp
 instead of its published one when the text names the modified day, and the text's day when
@@ -30,7 +32,7 @@ from functools import cache
 
 from htmldate import find_date
 from lxml import etree
-from lxml.html import HtmlElement, fromstring
+from lxml.html import HtmlElement
 
 from crawlers.date_parsing import YEAR, DateHint, modified_stamps, published_stamps
 from crawlers.date_places import date_places, day_at
@@ -143,20 +145,14 @@ def _pruned(
 def _htmldate(tree: HtmlElement, latest: date, *, extensive: bool = False) -> date | None:
     """htmldate's search for the original date (fast unless ``extensive``), never after
     ``latest``. The extensive one reads the text with dateparser, whose locales load at its
-    first use in a process: the workers' fork server does that once (:func:`warm_up`)."""
+    first use in a process. They are not loaded ahead: in a crawl few pages get that far, as
+    a dated URL or the date of a feed item or sitemap entry comes first."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         found = find_date(
             tree, extensive_search=extensive, original_date=True, max_date=latest.isoformat()
         )
     return date.fromisoformat(found) if found else None
-
-
-def warm_up() -> None:
-    """Load what htmldate's extensive search loads at its first use (dateparser's locales),
-    by reading a date only dateparser reads."""
-    sample = "<html><body><h1>Заголовок</h1><p>Опубликовано 5 марта 2023 года</p></body></html>"
-    _htmldate(fromstring(sample), date(2100, 1, 1), extensive=True)
 
 
 def page_date(
@@ -175,17 +171,17 @@ def page_date(
     stated = next((stamp_date(s, o) for s, o in stamps if s.date() <= latest), None)
     hinted = _hint_date(hint, latest)
     from_url = url_day(url)
-    others = [d for d in (stated, hinted) if d is not None]
-    if from_url is not None and from_url <= latest:
-        others.append(day_date(from_url, "url"))
+    in_url = day_date(from_url, "url") if from_url is not None and from_url <= latest else None
+    others = [d for d in (stated, hinted, in_url) if d is not None]
     if tree is None:
         return DateVerdict(others[0] if others else None)
-    page = without_chrome(tree)  # this call's own copy: pruned further in place below
-    fast = _htmldate(page, latest)
+    settled = _settled(stated, hinted, in_url)
+    page = article_part(tree) if settled else without_chrome(tree)  # this call's own copy
+    fast = None if settled else _htmldate(page, latest)
     article = article_part(page, in_place=True)
     etree.strip_elements(article, "script", "style", with_tail=False)  # no text a reader sees
     byline = cache(lambda: _text_day(article, latest, HEAD_CHARS))  # once, and only if asked
-    confirmed = _confirmed(fast, others, stated, hinted)
+    confirmed = settled or _confirmed(fast, others)
     if confirmed is not None:
         found = _revised(confirmed, stated, tree, byline, latest)
         return DateVerdict(found, places=date_places(article, found.day))
@@ -202,17 +198,23 @@ def page_date(
     return _searched(_htmldate(without_chrome(tree), latest, extensive=True), today)
 
 
-def _confirmed(
-    day: date | None, others: list[PageDate], stated: PageDate | None, hinted: PageDate | None
+def _settled(
+    stated: PageDate | None, hinted: PageDate | None, from_url: PageDate | None
 ) -> PageDate | None:
-    """The day htmldate found, as another signal naming it gives it (time and offset), when
-    one does; a stated stamp and the crawler's hint that agree confirm each other too."""
-    for other in others:
-        if day is not None and other.day == day:
-            return other
-    if stated is not None and hinted is not None and stated.day == hinted.day:
-        return stated
+    """The page's stamp when the crawler's hint or the URL names its day; else the hint when
+    the URL names its day and the page has no stamp. Two signals that agree settle the date,
+    and htmldate need not read the page."""
+    crawler = [d for d in (hinted, from_url) if d is not None]
+    if stated is not None:
+        return stated if any(d.day == stated.day for d in crawler) else None
+    if hinted is not None and from_url is not None and hinted.day == from_url.day:
+        return hinted
     return None
+
+
+def _confirmed(day: date | None, others: list[PageDate]) -> PageDate | None:
+    """The day htmldate found, as another signal naming it gives it (time and offset)."""
+    return next((other for other in others if day is not None and other.day == day), None)
 
 
 def _with_time(found: PageDate, others: list[PageDate]) -> PageDate:

@@ -2,9 +2,7 @@
 
 Importing trafilatura and the rest of extraction is slow, and the language classifier
 decompresses its model on first use. The fork server does both once per crawl, by preparing
-one short article at import, and loads dateparser's locales, which
-htmldate's extensive date search needs (:func:`crawlers.dates.warm_up`); each worker forked
-from it starts ready.
+one short article at import; each worker forked from it starts ready.
 """
 
 from __future__ import annotations
@@ -12,7 +10,6 @@ from __future__ import annotations
 import gc
 import logging
 
-from crawlers.dates import warm_up
 from crawlers.prepared import prepare_page
 
 # Its words are not all ASCII, so that folding them builds the character classes once here.
@@ -28,7 +25,6 @@ SAMPLE = (
 
 try:
     prepare_page(SAMPLE, "http://127.0.0.1/warm-up")
-    warm_up()  # dateparser's locales, for the date search's last resort
 except Exception:  # only an import error is harmless to a fork server: it must still start
     logging.getLogger(__name__).exception("extraction warm-up failed")
 

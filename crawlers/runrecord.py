@@ -2,8 +2,8 @@
 process, keyed by the run's id; and the pages that wait for their next try after a failure.
 
 Written once the crawl's pipelines have stored every article
-(:class:`crawlers.pipelines.StorePipeline`). Storage is imported only then, and only when there
-is something to record: a re-crawl of an unchanged site does not load SQLAlchemy.
+(:class:`crawlers.pipelines.StorePipeline`). A run always has something to record (its
+navigation pages had again, its link counts), so the crawl process imports storage up front.
 """
 
 from __future__ import annotations

@@ -137,6 +137,15 @@ def test_a_dated_url_dates_a_page_without_one() -> None:
     assert (verdict.found.day, verdict.found.source) == (date(2024, 3, 12), "url")
 
 
+def test_a_feed_item_and_the_url_naming_one_day_settle_it_over_htmldate_s_reading() -> None:
+    hint = DateHint(datetime(2024, 3, 12, 9, 15), "feed")
+    html = page(meta=False, extra=EARLIER)  # htmldate alone reads the earlier day
+    verdict = page_date(tree(html), "http://x.test/2024/03/12/talks/", hint)
+    assert verdict.found is not None
+    assert (verdict.found.day, verdict.found.source) == (date(2024, 3, 12), "feed")
+    assert "span.stamp" in verdict.places  # settled: the template's place is learned
+
+
 def test_without_other_signals_the_text_s_first_full_date_after_the_heading_is_taken() -> None:
     text = "<p>Talks were held on 5 January 2024.</p><p>They resumed on 12 März 2024.</p>"
     html = page(meta=False, stamp="", extra=text).replace(
