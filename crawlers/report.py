@@ -4,11 +4,10 @@ A crawl process lives for many crawls (:mod:`crawlers.crawl`): each of its runs 
 verdict, counts and validators when its spider closes, then that it has finished, so its
 starter knows the slot is free; a heartbeat line every few seconds says the process is alive.
 
-The crawl process writes to the database only what it finds new (articles, and the URLs it
-checks against those stored). Runs, their counts and verdicts, and the validators of listing
+The crawl process writes to the database only what it finds (articles, and each run's pages:
+:mod:`crawlers.runrecord`). Runs, their counts and verdicts, and the validators of listing
 pages, feeds and sitemaps are recorded by its starter (:mod:`crawlers.runner`), which has
-the database open already and gives the validators with the job. A re-crawl of unchanged
-sites therefore never loads SQLAlchemy, a large part of the crawl process's imports.
+the database open already and gives the validators with the job.
 
 Each report is one JSON object on a line of its own, marked, so that nothing else printed
 can pass for one. A line is written as soon as its spider closes: a process killed later
