@@ -76,9 +76,7 @@ def check(args: argparse.Namespace) -> int:
           f"{len(config.channels)} channels")  # fmt: skip
     print(f"  database: {_where_database(config.database)}")
     for source in config.sources:
-        schedule = (
-            source.schedule.every and f"every {source.schedule.every}"
-        ) or f"cron {source.schedule.cron}"
+        schedule = str(source.schedule)
         entries = len(source.start_urls) + len(source.feeds) + len(source.sitemaps)
         state = "" if source.enabled else " (disabled)"
         print(f"  {source.name:<20} {schedule:<18} {entries} entry URLs{state}")

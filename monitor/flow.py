@@ -19,7 +19,7 @@ from crawlers.launcher.oneshot import crawl_sources
 from monitor.backoff import next_attempt
 from monitor.channels import Channel, build_channel
 from monitor.channels.alert import Alert, AlertArticle, AlertDate, DeliveryError
-from monitor.config import Config, parse_duration
+from monitor.config import Config
 from monitor.rules import RuleSet
 from storage.db import DATABASE_FAILURES, Database
 from storage.outbox import (
@@ -144,7 +144,7 @@ def _match_failed(ctx: Context, article_id: int, exc: Exception) -> None:
 def deliver_pending(ctx: Context) -> DispatchCounts:
     """Send every due delivery once; failures wait for their back-off, then fail for good."""
     counts = {"sent": 0, "pending": 0, "failed": 0}
-    lease = parse_duration(ctx.config.delivery.lease)
+    lease = ctx.config.delivery.lease
     while tasks := claim_due(ctx.db, lease):
         for task in tasks:
             counts[_deliver(ctx, task)] += 1
@@ -179,8 +179,8 @@ def _retry_later(ctx: Context, task: DeliveryTask, exc: DeliveryError) -> str:
         datetime.now(UTC),
         task.attempts,
         max_attempts=policy.max_attempts,
-        initial=parse_duration(policy.backoff_initial),
-        ceiling=parse_duration(policy.backoff_max),
+        initial=policy.backoff_initial,
+        ceiling=policy.backoff_max,
         retry_after=exc.retry_after,
     )
     status = mark_failed_attempt(ctx.db, task.id, str(exc), retry_at)

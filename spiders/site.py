@@ -51,6 +51,7 @@ from crawlers.crawling.links import (
     feed_links,
     robots_sitemaps,
 )
+from crawlers.crawling.middlewares import OffSiteRequest
 from crawlers.crawling.runledger import RunLedger
 from crawlers.crawling.xmlguard import news_publication_dates, parse_feed, without_doctype
 from crawlers.extraction.date_parsing import DateHint, date_hint
@@ -63,7 +64,6 @@ logger = logging.getLogger(__name__)
 ENTRY_KINDS = frozenset({"listing", "feed", "sitemap"})
 MAX_SUBSITEMAPS = 20
 MAX_RECORDED_FAILURES = 50
-OFF_SITE = "off-site"  # how crawlers.crawling.middlewares.SiteBoundsMiddleware's refusals begin
 # What a failure says when its exception says nothing.
 QUIET_ERRORS: dict[type[BaseException], str] = {
     DownloadCancelledError: "larger than the page-size limit (max_page_size_mb)",
@@ -328,14 +328,18 @@ class SiteSpider(Spider):
 
 def _expected_skip(request: Request, reason: BaseException) -> bool:
     """robots.txt said no, or a link off the site (a redirect off the site is a failure)."""
-    text = str(reason)
-    if text.startswith("Forbidden by robots.txt"):
+    if _robots_refusal(reason):
         return True
-    return text.startswith(OFF_SITE) and not request.meta.get("redirect_urls")
+    return isinstance(reason, OffSiteRequest) and not request.meta.get("redirect_urls")
+
+
+def _robots_refusal(reason: BaseException) -> bool:
+    """Scrapy's robots.txt middleware raises a plain IgnoreRequest: only its text tells."""
+    return str(reason).startswith("Forbidden by robots.txt")
 
 
 def _skip_rule(reason: BaseException) -> str:
-    return "robots.txt forbids it" if str(reason).startswith("Forbidden by") else "off-site"
+    return "robots.txt forbids it" if _robots_refusal(reason) else "off-site"
 
 
 def _sitemap_hints(

@@ -191,8 +191,8 @@ def test_article_date_from_meta_jsonld_url_or_byline(
 
 def test_the_fast_pass_does_not_measure_the_whole_page(monkeypatch: pytest.MonkeyPatch) -> None:
     """The fast pass turns trafilatura's recall escalation off through a module constant. An
-    upgrade that renames it, or moves the check, must fail here, not silently cost 15% more
-    CPU per page: the escalation's first step, measuring the page's text, must not run."""
+    upgrade that renames it, or moves the check, must fail here, not silently cost CPU on
+    every page: the escalation's first step, measuring the page's text, must not run."""
     from trafilatura import core
 
     before = core.ESCALATION_MAX_LENGTH

@@ -222,7 +222,7 @@ def run() -> NoReturn:
 
     Not ``python -m``: multiprocessing then imports the main module again in every extraction
     worker, as it prepares a child to find functions defined there, and each worker would
-    load Scrapy and SQLAlchemy for nothing, a second or so before its first page.
+    load Scrapy and SQLAlchemy for nothing before its first page.
     """
     # What the imports left is kept for the process's life: frozen, later collections
     # (a first crawl allocates for seconds) do not walk it.

@@ -11,8 +11,8 @@ Opened on first use only, and SQLAlchemy with it: a crawl that finds nothing new
 needs the database (:mod:`crawlers.launcher.report`).
 
 Articles are written on a thread of their own (:func:`store_thread`), not on the event loop:
-a batch takes some 40 ms of ORM work and commit, up to 100, and for that long the loop would
-neither download nor hand pages to the extraction workers, which sat idle. One thread for every
+while a batch's ORM work and commit ran there, the loop would neither download nor hand pages
+to the extraction workers, which sat idle. One thread for every
 crawler of the process: SQLite takes one writer at a time, so more would only queue on its lock.
 """
 

@@ -2,7 +2,7 @@
 
 trafilatura finds the main text with its default (balanced) setting, first without its
 comparison against readability and jusText (``fast``), which changes nothing on most pages and
-costs a third of the time; only a short result is extracted again with the comparison, and then
+is its costliest step; only a short result is extracted again with the comparison, and then
 with the recall setting. trafilatura's own recall retry, which first measures the whole page's
 text, runs in the comparison pass only (:mod:`crawlers.extraction.trafilatura_internals`). What
 trafilatura leaves in (shortcodes, image names, "Comments are Closed", "see also" lines,
@@ -152,7 +152,7 @@ def _text(tree: HtmlElement, url: str, *, fast: bool, favor_recall: bool) -> str
             tree,
             url=url,
             fast=fast,
-            with_metadata=False,  # page_metadata: trafilatura's author search is half its time
+            with_metadata=False,  # page_metadata: trafilatura's author search is costly
             include_comments=False,  # the fast pass keeps no backup for the comments
             include_tables=True,
             favor_recall=favor_recall,

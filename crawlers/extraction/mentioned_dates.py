@@ -44,7 +44,7 @@ _Trie: TypeAlias = "dict[str, _Trie]"  # a character to the rest; "" marks a wor
 def longest_first(words: Iterable[str]) -> str:
     """An alternation of ``words`` as a trie (``ma(?:i|r(?:ch|s|)|y)``...): where several match,
     the longest is tried first, as in a list sorted longest first, but a word start costs a
-    few character tests instead of one per word (half of the month-first pattern's time)."""
+    few character tests instead of one per word."""
     root: _Trie = {}
     for word in words:
         node = root
@@ -63,8 +63,8 @@ def longest_first(words: Iterable[str]) -> str:
 
 _MONTH = "(" + longest_first(MONTHS) + r")\.?"
 # Each pattern looks ahead for the character its match starts with (a digit, a month's first
-# letter) before it tries the rest: most positions fail there, cheaply. A third of the time
-# or more, on the same matches.
+# letter) before it tries the rest: most positions fail there, cheaply, and the matches are
+# the same.
 _DAY_FIRST = re.compile(rf"(?=\d)(?<![\w.]){_DAY}(?:{_UNTIL}{_DAY})?\s+{_MONTH}(?!\w){_YEAR}",
                         re.IGNORECASE)  # fmt: skip
 _INITIALS = re.escape("".join(sorted({name[0] for name in MONTHS})))

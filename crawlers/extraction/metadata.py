@@ -1,7 +1,7 @@
 """A page's title, declared URL and authors, from its meta tags and JSON-LD.
 
 trafilatura's own metadata pass does this and much more (sitename, categories, tags, license,
-a date, and an author search through the whole page that takes half of its extraction time);
+a date, and an author search through the whole page, the costliest part of its extraction);
 eventwatch finds the date itself (:mod:`crawlers.extraction.dates`), so it asks trafilatura
 only for the parts it stores.
 """

@@ -18,7 +18,7 @@ import sys
 
 # -c, not -m: see crawlers.crawling.crawl.run. The collector is off while Scrapy and Twisted are
 # imported (their objects are not garbage, and walking them again and again as they pile up
-# took a tenth of the imports' time); ``run`` turns it back on.
+# is wasted work); ``run`` turns it back on.
 CRAWL_COMMAND = "import gc; gc.disable(); from crawlers.crawling.crawl import run; run()"
 
 

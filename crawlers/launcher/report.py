@@ -4,11 +4,12 @@ A crawl process lives for many crawls (:mod:`crawlers.crawling.crawl`): each of 
 verdict, counts and validators when its spider closes, then that it has finished, so its
 starter knows the slot is free; a heartbeat line every few seconds says the process is alive.
 
-The crawl process writes to the database only what it finds new (articles, and the URLs it
-checks against those stored). Runs, their counts and verdicts, and the validators of listing
-pages, feeds and sitemaps are recorded by its starter (:mod:`crawlers.launcher.runner`), which has
-the database open already and gives the validators with the job. A re-crawl of unchanged
-sites therefore never loads SQLAlchemy in the crawl process, a third of what it imported.
+The crawl process writes to the database only the articles it finds new (and reads the URLs
+it checks against those stored). Runs, their counts and verdicts, their pages (failed, had
+again, found no article in), and the validators of listing pages, feeds and sitemaps are
+recorded by its starter (:mod:`crawlers.launcher.runner`), which has the database open already
+and gives the validators with the job. A re-crawl of unchanged sites therefore never loads
+SQLAlchemy in the crawl process.
 
 Each report is one JSON object on a line of its own, marked, so that nothing else printed
 can pass for one. A line is written as soon as its spider closes: a process killed later

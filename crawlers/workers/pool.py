@@ -1,8 +1,8 @@
 """A pool of worker processes driven by the crawl's event loop: no threads.
 
 ``concurrent.futures.ProcessPoolExecutor`` runs two threads in the parent, one to pickle and
-write tasks and one to read results; beside the reactor's busy thread, they took 0.7 ms of
-the crawl process's CPU per page. Here the event loop writes each worker's tasks to a pipe of
+write tasks and one to read results; beside the reactor's busy thread, they cost the crawl
+process CPU on every page. Here the event loop writes each worker's tasks to a pipe of
 its own, without blocking, and reads its results when they are ready. Each worker is given
 the next tasks while it runs the current one (AHEAD), and its task pipe is widened so that
 whole pages wait there, not half of one until the loop comes round again; its results pipe
@@ -31,10 +31,8 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-# Tasks a worker holds: the one it runs and three more. Storing a batch of articles holds the
-# event loop for about 42 ms (up to 96), and a worker holding only its next page sat idle; in paired
-# crawls of the benchmark's mirror, 2 against 4 (with the results pipe widened): 20.2 s
-# against 19.4 s (medians of four).
+# Tasks a worker holds: the one it runs and three more, so that a worker still has pages to
+# extract while the event loop is busy elsewhere (bench/README.md, history).
 AHEAD = 4
 MAX_DEATHS_IN_ROW = 8  # workers dead in a row, none answering between: the pool gives up
 PIPE_BYTES = 1 << 20  # Linux's default limit for an unprivileged process's pipe

@@ -1,8 +1,8 @@
 """Loaded once into the extraction workers' fork server (:mod:`crawlers.workers.server`).
 
-Importing trafilatura and the rest of extraction takes a process over a second, and the
-language classifier decompresses its model on first use. The fork server does both once per
-crawl, by preparing one short article at import; each worker forked from it starts ready.
+Importing trafilatura and the rest of extraction is slow, and the language classifier
+decompresses its model on first use. The fork server does both once per crawl, by preparing
+one short article at import; each worker forked from it starts ready.
 """
 
 from __future__ import annotations
