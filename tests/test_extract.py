@@ -218,14 +218,14 @@ def test_the_fast_pass_skips_the_backup_copy_and_extracts_what_trafilatura_would
     from crawlers.extraction import trafilatura_internals as internals
 
     prepared: list[bool] = []
-    real = internals._prepare_without_backup
+    real = internals._prepare_in_place
     monkeypatch.setattr(
-        internals, "_prepare_without_backup", lambda *a: prepared.append(True) or real(*a)
+        internals, "_prepare_in_place", lambda *a: prepared.append(True) or real(*a)
     )
     pages = [decode_file(p.read_bytes()) for p in sorted((FIXTURES / "sites").rglob("*.html"))]
     ours = [extract(html, URL) for html in pages]
     assert len(prepared) == len(pages)  # each page's fast pass
-    monkeypatch.setattr(internals, "_prepare_without_backup", core._prepare_tree)
+    monkeypatch.setattr(internals, "_prepare_in_place", core._prepare_tree)
     with_backup = [extract(html, URL) for html in pages]
     assert sum(found is not None for found in ours) >= 20
     assert ours == with_backup

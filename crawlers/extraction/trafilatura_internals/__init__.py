@@ -5,8 +5,8 @@ gives their gains; a patch worth less than a twentieth of the crawl's CPU is not
 
 - trafilatura's XPath expressions, rewritten to select the same elements for less work
   (:mod:`.xpaths`);
-- the fast pass without the recall escalation and without the backup copy of the cleaned
-  tree (:func:`fast_pass`);
+- the fast pass without the recall escalation, the copies of the tree its preparation makes,
+  and the baseline rescue, which the caller's later passes run (:func:`fast_pass`);
 - pages parsed into plain ``HtmlElement`` objects (:data:`PLAIN_ELEMENTS`).
 
 On another trafilatura version, or with ``EVENTWATCH_DEPENDENCY_PATCHES=off`` in the
@@ -20,7 +20,6 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from copy import deepcopy
 from typing import Any
 
 import trafilatura
@@ -80,34 +79,46 @@ def hit_depth_limit() -> bool:
 
 
 def fast_pass() -> Any:
-    """Around a fast ``bare_extraction``: two of its steps left out (see :func:`_lighter`)."""
+    """Around a fast ``bare_extraction``: three of its steps left out (see :func:`_lighter`)."""
     return _lighter() if ACTIVE else nullcontext()
 
 
 @contextmanager
 def _lighter() -> Iterator[None]:
-    """Two names of trafilatura's ``core`` swapped around a call (one thread per process):
+    """Three names of trafilatura's ``core`` swapped around a call (one thread per process):
 
     - **the recall escalation**: trafilatura 2.3 measures the whole page's text (a cleaned
       copy of the tree) whenever it extracts less than 3,000 characters, and re-extracts in
       recall mode when that is under a fifth of the page. The caller gives short results its
       own second chances (:func:`crawlers.extraction.extract._main_text`).
-    - **the backup copy of the cleaned tree**, which only the comparison pass and the comment
-      extraction read (:func:`_prepare_without_backup`).
+    - **the copies of the tree** its preparation makes (:func:`_prepare_in_place`): the tree
+      it is given is already ``bare_extraction``'s own copy, and the backup is read only by
+      the comparison pass and the comment extraction.
+    - **the baseline rescue** (:func:`_no_baseline`), which would read that tree cleaned. A
+      result short enough to call for it is far under the caller's threshold for a
+      comparison pass, which extracts the page again, rescue included.
     """
     saved = (trafilatura_core.ESCALATION_MAX_LENGTH, trafilatura_core._prepare_tree)
+    saved_baseline = trafilatura_core.baseline
     trafilatura_core.ESCALATION_MAX_LENGTH = 0
-    trafilatura_core._prepare_tree = _prepare_without_backup
+    trafilatura_core._prepare_tree = _prepare_in_place
+    trafilatura_core.baseline = _no_baseline
     try:
         yield
     finally:
         trafilatura_core.ESCALATION_MAX_LENGTH, trafilatura_core._prepare_tree = saved
+        trafilatura_core.baseline = saved_baseline
 
 
-def _prepare_without_backup(
+def _prepare_in_place(
     tree: HtmlElement, options: Extractor, url: str | None
 ) -> tuple[HtmlElement, HtmlElement]:
-    """trafilatura's ``_prepare_tree`` (cleaned and converted tree, backup) without the
-    backup's copy: the converted tree stands in for it, and the fast pass never reads it."""
-    converted = convert_tags(tree_cleaning(deepcopy(tree), options), options, url)
+    """trafilatura's ``_prepare_tree`` (cleaned and converted tree, backup) without its two
+    copies: ``tree`` is cleaned itself, and the converted tree stands in for the backup."""
+    converted = convert_tags(tree_cleaning(tree, options), options, url)
     return converted, converted
+
+
+def _no_baseline(filecontent: object) -> tuple[HtmlElement, str, int]:
+    """The baseline rescue in a fast pass: nothing (see :func:`_lighter`)."""
+    return etree.Element("body"), "", 0
