@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from storage.db import Database
 
 # Warnings of steps that run again on a text without its recurring lines.
-ENRICHED_AGAIN = frozenset(("names", "mentioned dates", "near-duplicate keys"))
+ENRICHED_AGAIN = frozenset(("names", "mentioned dates", "near-duplicate keys", "story signals"))
 Written = tuple[str, int | None]  # what storing an article did, and its id; ("store_error", None)
 
 logger = logging.getLogger(__name__)
@@ -134,6 +134,7 @@ class ExtractPipeline:
             places=named.places,
             organisations=named.organisations,
             dates_mentioned=named.dates,
+            signals=named.signals,
             keys=keys,
             warnings=tuple(warnings),
             date_places=found.date_places,

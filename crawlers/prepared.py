@@ -18,6 +18,7 @@ from crawlers.entities import Entities, find_names
 from crawlers.extracted import Extracted
 from crawlers.failsoft import soft
 from crawlers.mentioned_dates import MentionedDate, mentioned_dates
+from crawlers.story_signals import story_signals
 from storage.similarity import TextKeys, text_keys
 
 
@@ -53,7 +54,10 @@ def enrich(
     no_dates: tuple[MentionedDate, ...] = ()
     dates = soft("mentioned dates", warnings, mentioned, no_dates)
     keys = soft("near-duplicate keys", warnings, lambda: text_keys(title, text), None)
-    return Entities(places, organisations, dates), keys or plain_keys(title, text)
+    said = lambda: story_signals(title, text, places, organisations, dates)  # noqa: E731
+    nothing_said: tuple[str, ...] = ()
+    found = soft("story signals", warnings, said, nothing_said)
+    return Entities(places, organisations, dates, found), keys or plain_keys(title, text)
 
 
 def plain_keys(title: str, text: str) -> TextKeys:
