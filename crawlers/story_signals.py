@@ -51,8 +51,10 @@ _NOT_NAME_WORDS = """
     министр президент министерство республики республика собрание ассамблея конференция
     комитет организации наций"""
 _NOT_NAMES = frozenset(_NOT_NAME_WORDS.split())
-_SOUNDS = (("dzh", "j"), ("dj", "j"), ("zh", "j"), ("kh", "h"), ("tch", "c"), ("sh", "s"),
-           ("ch", "c"), ("ts", "s"), ("ph", "f"), ("ou", "u"), ("v", "f"), ("q", "k"))  # fmt: skip
+# French writes "ch" where English writes "sh" and Romanian "c" where Russian has "к".
+_SOUNDS = (("dzh", "j"), ("dj", "j"), ("zh", "j"), ("kh", "h"), ("tch", "s"), ("sh", "s"),
+           ("ch", "s"), ("ts", "s"), ("ph", "f"), ("ou", "u"), ("c", "k"), ("v", "f"),
+           ("q", "k"))  # fmt: skip
 _VOWELS = re.compile(r"[aeiouyw]+")
 _REPEATS = re.compile(r"(.)\1+")
 
@@ -100,8 +102,8 @@ def _date_signals(dates: tuple[MentionedDate, ...]) -> Iterator[str]:
 
 
 def _without_dates(text: str, dates: tuple[MentionedDate, ...]) -> str:
-    for mention in dates:
-        text = text.replace(mention.text, " ")
+    for mention in dates:  # each distinct date is kept once, with the words of its first
+        text = text.replace(mention.text.rstrip(". "), " ")  # mention: "23 июня." or not
     return text
 
 
@@ -161,10 +163,12 @@ def name_key(word: str) -> str:
 
 @cache
 def _place_keys() -> frozenset[str]:
-    """Name keys of the gazetteer's one-word aliases: a place is never a person."""
+    """Name keys of every word of the gazetteer's aliases: a place is never a person, and
+    "Cooperation" or "Assembly" in an organisation's name are no one's surname."""
     return frozenset(
-        name_key(alias.rstrip("*"))
+        name_key(word)
         for aliases in gazetteer().names.values()
         for alias in aliases
-        if " " not in alias
+        for word in re.split(r"[\W\d_]+", alias)
+        if word
     )
