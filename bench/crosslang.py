@@ -12,6 +12,7 @@ import itertools
 import sys
 import tempfile
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +35,7 @@ class Scores:
     pair_recall: float
     bcubed_f1: float
     hard_negative_precision: float
-    false_merges: tuple[tuple[str, str], ...]
+    false_merges: tuple[tuple[str, ...], ...]
 
 
 def hard_negatives(folder: Path = REPORTS) -> list[tuple[str, str]]:
@@ -106,7 +107,7 @@ def score(reports: list[Report], found: dict[str, int], negatives: list[tuple[st
     )  # fmt: skip
 
 
-def _together(labels: dict[str, object], pair: tuple[str, ...]) -> bool:
+def _together(labels: Mapping[str, object], pair: tuple[str, ...]) -> bool:
     first, second = pair
     return labels[first] == labels[second]
 

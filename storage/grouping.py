@@ -204,13 +204,13 @@ def join_event(
     connection = session.connection()
     if event_id is None:
         row = {"title": title, "first_seen": now, "updated_at": now}
-        inserted = connection.execute(_INSERT_EVENT, {**row, **_merged_names(None, names)})
+        inserted = connection.execute(_INSERT_EVENT, {**row, **merged_names(None, names)})
         (new_id,) = inserted.inserted_primary_key or (None,)
         if new_id is None:  # every backend reports an autoincrement key (cursor.lastrowid)
             raise RuntimeError("the database gave no id for the event just inserted")
         return int(new_id)
     held = connection.execute(_EVENT_NAMES, {"event_id": event_id}).one()._asdict()
-    merged = _merged_names(held, names)
+    merged = merged_names(held, names)
     connection.execute(_UPDATE_EVENT, {"event_id": event_id, "updated_at": now, **merged})
     return event_id
 
@@ -246,7 +246,7 @@ def record_signals(session: Session, article_id: int, keys: StoryKeys) -> None:
         connection.exec_driver_sql(statement, [(k, d.isoformat(), a) for k, d, a in rows])
 
 
-def _merged_names(
+def merged_names(
     held: dict[str, list[Any]] | None, names: dict[str, list[Any]]
 ) -> dict[str, list[Any]]:
     """An event's places, organisations and dates mentioned (``held``, None for a new event)
