@@ -13,14 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from bench.crosslang import hard_negatives, score
 from tests.crosslang_sites import load_reports, write_sites
 from tests.receivers import WebhookReceiver
-from tests.sitehost import SiteServer, serve
-from tests.test_crawl import source_yaml
-from tests.test_events import SECRET, alert_sources, cli
+from tests.sitehost import serve
+from tests.test_events import SECRET, alert_sources, cli, write_config
 
 RULE = "place:Dushanbe"  # two events there, on two days: seven reports in four languages
 
@@ -32,22 +30,9 @@ def crawled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, We
     roots = write_sites(folder / "sites", load_reports())
     with ExitStack() as stack, WebhookReceiver() as hook:
         sites = {name: stack.enter_context(serve(root)) for name, root in roots.items()}
-        config = _config(folder, sites, hook.url)
+        config = write_config(folder, sites, hook.url, RULE)
         cli(config, "crawl", *sites)
         yield config, hook
-
-
-def _config(folder: Path, sites: dict[str, SiteServer], hook_url: str) -> Path:
-    config: dict[str, Any] = {
-        "database": f"sqlite:///{folder / 'eventwatch.db'}",
-        "sources": [source_yaml(name, site.base_url) for name, site in sites.items()],
-        "rules": [{"name": "dushanbe", "query": RULE, "notify": ["soc"]}],
-        "channels": {"soc": {"type": "webhook", "url": hook_url, "secret_env": "SOC_SECRET"}},
-    }
-    path = folder / "eventwatch.yaml"
-    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
-    assert SECRET  # the webhook's key, set by tests.test_events.cli
-    return path
 
 
 def events(config: Path) -> list[dict[str, Any]]:
