@@ -123,12 +123,16 @@ def measure(db: Database, count: int) -> tuple[float, float, float]:
     return finding, text_only, _median_ms(storing)
 
 
-def grouping_cost_figures(database: Path, count: int, raw: dict[str, object]) -> list[Figure]:
+def grouping_cost_figures(
+    database: Path, count: int, raw: dict[str, object], *, filled_by_storage: bool = False
+) -> list[Figure]:
+    """``filled_by_storage``: the database is bench.storing's, already filled with ``count``
+    articles (bench.run measures both on one database)."""
     url = f"sqlite:///{database}"
     upgrade(url)
     db = Database(url)
     try:
-        filled = fill(db, count) + fill_signals(db, count)
+        filled = (0.0 if filled_by_storage else fill(db, count)) + fill_signals(db, count)
         finding, text_only, storing = measure(db, count)
     finally:
         db.dispose()
