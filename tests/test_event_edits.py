@@ -86,3 +86,15 @@ def test_edits_that_cannot_be_made_are_refused_and_change_nothing(db: Database) 
         merge_events(db, 1, 999)
     with db.session() as session:
         assert session.scalar(select(func.count(EventEdit.id))) == 0
+
+
+def test_an_alert_knows_the_languages_of_its_event(db: Database) -> None:
+    from datetime import timedelta
+
+    from storage.outbox import claim_due
+
+    _, first = store_article(db, report("desk", "Lawmakers in Dushanbe", WIRE, language="en"))
+    store_article(db, report("wire", "Dushanbe hosts lawmakers", REWRITE, language="fr"))
+    record_matches(db, first, [ALERT])
+    [task] = claim_due(db, timedelta(minutes=1))
+    assert [article.language for article in task.articles] == ["en", "fr"]
