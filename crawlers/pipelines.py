@@ -115,7 +115,7 @@ class ExtractPipeline:
             from crawlers.prepared import enrich
 
             warnings = [w for w in warnings if w.split(":")[0] not in ENRICHED_AGAIN]
-            named, keys = enrich(found.title, text, found.published_at, warnings)
+            named, keys = enrich(found.title, text, found.published_at, warnings, found.language)
         return NewArticle(
             source=item.source,
             url=normalize_url(item.url),

@@ -40,12 +40,16 @@ def prepare_page(
     if found is None:
         return None
     warnings = list(found.warnings)
-    named, keys = enrich(found.title, found.text, found.published_at, warnings)
+    named, keys = enrich(found.title, found.text, found.published_at, warnings, found.language)
     return PreparedPage(replace(found, warnings=tuple(warnings)), named, keys)
 
 
 def enrich(
-    title: str, text: str, published_at: datetime | None, warnings: list[str]
+    title: str,
+    text: str,
+    published_at: datetime | None,
+    warnings: list[str],
+    language: str | None = None,
 ) -> tuple[Entities, TextKeys]:
     """Names, mentioned dates and near-duplicate keys of an article, each failing soft."""
     no_names: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
@@ -54,7 +58,7 @@ def enrich(
     no_dates: tuple[MentionedDate, ...] = ()
     dates = soft("mentioned dates", warnings, mentioned, no_dates)
     keys = soft("near-duplicate keys", warnings, lambda: text_keys(title, text), None)
-    said = lambda: story_signals(title, text, places, organisations, dates)  # noqa: E731
+    said = lambda: story_signals(title, text, places, organisations, dates, language)  # noqa: E731
     nothing_said: tuple[str, ...] = ()
     found = soft("story signals", warnings, said, nothing_said)
     return Entities(places, organisations, dates, found), keys or plain_keys(title, text)

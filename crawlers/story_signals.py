@@ -29,6 +29,8 @@ MAX_NUMBERS = 12
 MAX_NAMES = 12
 MAX_ARABIC_WORDS = 60
 MIN_NAME_CONSONANTS = 3  # "Li" or "Shoigu" reduce to too few letters to tell names apart
+# Languages that capitalise every noun: a capitalised run there names no one in particular.
+NOUNS_CAPITALISED = frozenset(("de", "lb"))
 _EASTERN_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 # Digits with thousands grouped by comma, dot, space or a narrow space ("1,400", "1 400"),
 # not touching a letter, a colon (times), or other digits.
@@ -65,8 +67,10 @@ def story_signals(
     places: Iterable[str],
     organisations: Iterable[str],
     dates: Iterable[MentionedDate],
+    language: str | None = None,
 ) -> tuple[str, ...]:
-    """The article's signals, each kind in order of first mention."""
+    """The article's signals, each kind in order of first mention; ``language`` (detected)
+    says whether capitals can tell names."""
     dates = tuple(dates)
     body = f"{title}\n{text}"
     found = [
@@ -74,7 +78,7 @@ def story_signals(
         *(f"org:{name}" for name in organisations),
         *_date_signals(dates),
         *(f"number:{n}" for n in numbers(_without_dates(body, dates))),
-        *(f"name:{n}" for n in names(body)),
+        *(f"name:{n}" for n in (names(body) if language not in NOUNS_CAPITALISED else ())),
         *(f"word:{n}" for n in arabic_words(body)),
     ]
     return tuple(dict.fromkeys(found))

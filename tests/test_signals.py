@@ -114,3 +114,9 @@ def test_reports_of_one_labelled_event_are_weighed_as_one_across_languages() -> 
         if ra.event == rb.event
     ]
     assert sum(compare(sa, sb).same_event for sa, sb in pairs) >= 0.9 * len(pairs)
+
+
+def test_in_a_language_that_capitalises_every_noun_no_run_is_taken_for_a_name() -> None:
+    text = "Die Abgeordneten stimmten ab. Premierminister Boris Johnson verlor."
+    assert not [s for s in story_signals("", text, (), (), (), "de") if s.startswith("name:")]
+    assert f"name:{name_key('Johnson')}" in story_signals("", text, (), (), (), "en")
