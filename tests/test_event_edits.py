@@ -98,3 +98,26 @@ def test_an_alert_knows_the_languages_of_its_event(db: Database) -> None:
     record_matches(db, first, [ALERT])
     [task] = claim_due(db, timedelta(minutes=1))
     assert [article.language for article in task.articles] == ["en", "fr"]
+
+
+CONFERENCE = ("where:Tajikistan", "city:Dushanbe", "country:Tajikistan", "org:OSCE",
+              "date:2025-09-05", "number:420", "name:nzrf")  # fmt: skip
+WATER = ("where:Tajikistan", "city:Dushanbe", "country:Tajikistan", "org:OSCE",
+         "date:2025-09-06", "number:420")  # fmt: skip
+
+
+def test_reports_in_two_languages_sharing_signals_join_one_event_and_say_why(
+    db: Database,
+) -> None:
+    _, first = store_article(db, report("desk", "Conference in Dushanbe", WIRE, signals=CONFERENCE))
+    _, second = store_article(db, report("vestnik", "Конференция в Душанбе", OTHER,
+                                         signals=CONFERENCE, language="ru"))  # fmt: skip
+    _, water = store_article(db, report("wire", "Water in Dushanbe", REWRITE[::-1], signals=WATER))
+    with db.session() as session:
+        events = [session.get_one(Article, a).event_id for a in (first, second, water)]
+    assert events[0] == events[1] != events[2]
+    [_, joined] = join_reasons(db, events[0])
+    assert (joined.by, joined.article) == ("shared signals", first)
+    shared = {(s["kind"], s["value"]): s["weight"] for s in joined.shared}
+    assert shared[("city", "Dushanbe")] == 2.0 and shared[("date", "2025-09-05")] == 2.5
+    assert joined.score == sum(shared.values())
