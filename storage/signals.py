@@ -11,9 +11,10 @@ rules are strict:
   whatever else they share: a water conference in Dushanbe the next day, the OSCE's Council
   in Vienna the same day, a CSTO exercise in Kazakhstan the same month.
 - Then the shared signals are weighed. A shared date or name is specific; a country is
-  background. SAME_EVENT_SCORE is reached by a city, an organisation and a date together,
-  or by a city with a name and numbers; never by places and organisations alone (the same
-  city, organisation and week are not enough).
+  background. SAME_EVENT_SCORE needs a city, an organisation and a date and one thing more
+  (a number, a name, a second organisation), or a city with a name and numbers; never
+  places and organisations alone (the same city, organisation and week are not enough),
+  nor a city, an organisation and a day alone (two OSCE meetings in Vienna on one day).
 - And at least MIN_KINDS different kinds must agree, so that many numbers alone, or a name
   alone, never suffice.
 
@@ -32,7 +33,7 @@ from datetime import timedelta
 # What one shared value of each kind weighs, and how many values of a kind count at most.
 WEIGHTS = {"city": 2.0, "country": 0.5, "org": 1.5, "date": 2.5, "number": 1.5, "name": 2.0}
 MOST_COUNTED = {"city": 1, "country": 1, "org": 2, "date": 2, "number": 3, "name": 2}
-SAME_EVENT_SCORE = 6.5  # city 2 + organisation 1.5 + date 2.5 + country 0.5
+SAME_EVENT_SCORE = 7.0  # city 2 + organisation 1.5 + date 2.5 + country 0.5 + 0.5 more
 MIN_KINDS = 3  # kinds that must agree, countries aside
 PUBLICATION_WINDOW = timedelta(days=3)  # reports of one event are published within days
 MAX_ANCHOR_KEYS = 32  # per article: rows of article_signals

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from bench.crosslang import hard_negatives, score
+from storage.signals import SAME_EVENT_SCORE
 from tests.crosslang_sites import load_reports, write_sites
 from tests.receivers import WebhookReceiver
 from tests.sitehost import serve
@@ -83,7 +84,7 @@ def test_each_report_says_why_it_joined_its_event(crawled: tuple[Path, WebhookRe
     assert {r["by"] for r in others} == {"shared signals"}
     shared = {(s["kind"], s["value"]) for r in others for s in r["shared"]}
     assert {("city", "Dushanbe"), ("org", "OSCE"), ("date", "2026-05-16")} <= shared
-    assert all(r["score"] >= 6.5 and r["article"] for r in others)
+    assert all(r["score"] >= SAME_EVENT_SCORE and r["article"] for r in others)
 
 
 def test_a_split_report_alerts_as_its_own_event_once_and_a_merge_alerts_nothing_more(

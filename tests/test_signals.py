@@ -68,6 +68,12 @@ def test_same_city_organisation_and_week_alone_are_not_one_event() -> None:
     assert not verdict.same_event
 
 
+def test_same_city_organisation_and_day_alone_are_not_one_event() -> None:
+    meeting = ("where:Austria", "city:Vienna", "country:Austria", "org:OSCE", "date:2026-05-16")
+    assert not compare(meeting, (*meeting, "number:57")).same_event  # nothing more shared
+    assert compare((*meeting, "number:57"), (*meeting, "number:57")).same_event
+
+
 def test_reports_with_nothing_specific_have_no_anchor_keys() -> None:
     assert anchor_keys(("where:Tajikistan", "city:Dushanbe", "org:OSCE")) == []
     assert anchor_keys(("city:Dushanbe", "org:OSCE", "date:2026-05-16"))
