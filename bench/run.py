@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.crawling import crawl_figures
+from bench.crosslang import crosslang_figures
 from bench.daemon import daemon_figures
 from bench.dates import date_figures
 from bench.figures import Figure, machine, table, write_json
+from bench.grouping_cost import grouping_cost_figures
 from bench.matching import rule_figures
 from bench.mirror import MirrorServer, article_pages, build_sites
 from bench.scale import scale_figures
@@ -73,6 +75,10 @@ def run(
         figures += rule_figures(database, mode.rules, mode.naive_sample, raw)
         figures += daemon_figures(folder, database, mirror, mode.cycles, raw)
         figures += storage_figures(folder / "storage.db", mode.storage_articles, raw)
+        figures += grouping_cost_figures(
+            folder / "storage.db", mode.storage_articles, raw, filled_by_storage=True
+        )
+        figures += crosslang_figures(folder / "xlang", raw)
     if dates is not None:
         figures += date_figures(dates, raw)
         figures += scale_figures(folder / "scale", mode.name == "quick", raw)

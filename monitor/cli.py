@@ -79,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--since", type=_iso_date, metavar="ISO_DATE")
     listing.add_argument("--limit", type=int, default=50)
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
+    split = events.add_parser("split", help="move a wrongly grouped article to its own event")
+    split.add_argument("article_id", type=int, metavar="ARTICLE_ID")
+    merge = events.add_parser("merge", help="move every report of OTHER into event KEPT")
+    merge.add_argument("kept", type=int, metavar="KEPT")
+    merge.add_argument("other", type=int, metavar="OTHER")
 
     extract = sub.add_parser(
         "extract", help="what extraction makes of pages (files, folders, URLs)"

@@ -14,7 +14,7 @@ from crawlers.enrichment.entities import names_for_matching
 from crawlers.extraction.pagefile import expand, load
 from crawlers.launcher.child import CrawlChild
 from crawlers.urls import is_http_url
-from monitor import explain, flow, opening, runlog
+from monitor import event_commands, explain, flow, opening, runlog
 from monitor.channels.alert import Alert, AlertArticle, DeliveryError
 from monitor.config import Config, load_config
 from monitor.crawl_display import crawl_display
@@ -170,10 +170,22 @@ def _send_alerts(ctx: flow.Context) -> None:
 
 
 def events_list(args: argparse.Namespace) -> int:
+    if args.events_command == "split":
+        return event_commands.events_split(args)
+    if args.events_command == "merge":
+        return event_commands.events_merge(args)
     ctx = _reading(args)
-    for event in list_events(ctx.db, source=args.source, since=args.since, limit=args.limit):
+    events = list(list_events(ctx.db, source=args.source, since=args.since, limit=args.limit))
+    reports = event_commands.reports_json(ctx.db, [e.event_id for e in events]) if args.json else {}
+    for event in events:
         if args.json:
-            _emit({"id": event.event_id, **_event_fields(event)})
+            _emit(
+                {
+                    "id": event.event_id,
+                    **_event_fields(event),
+                    "reports": reports.get(event.event_id, []),
+                }
+            )
         else:
             day = event.published_day
             date = day.isoformat() if day else "no date   "

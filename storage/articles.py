@@ -19,6 +19,7 @@ from storage.grouping import (
     hold_grouping_lock,
     join_event,
     record_bands,
+    record_signals,
 )
 from storage.models import Article, ArticleUrl, Base, Source, utcnow
 from storage.similarity import TextKeys, text_keys
@@ -64,6 +65,9 @@ class NewArticle:
     display_url: str = ""  # the page's own link, shown and sent; default: canonical_url
     warnings: tuple[str, ...] = ()  # fields of the page that could not be read
     date_places: tuple[str, ...] = ()  # where the page stated its confirmed date
+    signals: tuple[
+        str, ...
+    ] = ()  # what it says in any language (crawlers.enrichment.story_signals)
 
 
 Outcome = Literal["new", "duplicate"]
@@ -136,7 +140,7 @@ def _insert(session: Session, source: Source, item: NewArticle, given: TextKeys)
     """The new article's row and band keys, in the event it reports; its id."""
     now = utcnow()
     when = item.published_at or now
-    keys = StoryKeys(given.digest, given.title_key, given.shingles, given.bands, when)
+    keys = StoryKeys(given.digest, given.title_key, given.shingles, given.bands, when, item.signals)
     row: dict[str, Any] = {
         "source_id": source.id,
         "url": item.url,
@@ -160,18 +164,23 @@ def _insert(session: Session, source: Source, item: NewArticle, given: TextKeys)
         "places": list(item.places),
         "organisations": list(item.organisations),
         "dates_mentioned": _dates_json(item),
+        "signals": list(item.signals),
     }
     hold_grouping_lock(session)
     names = {key: row[key] for key in ("places", "organisations", "dates_mentioned")}
-    event_id = join_event(session, find_event(session, keys), item.title, names, now)
+    found = find_event(session, keys)
+    event_id, joined = found or (None, {"by": "first report"})
+    event_id = join_event(session, event_id, item.title, names, now)
     # The article's row goes in as a plain INSERT, like its event, URLs and band keys: nothing
     # in this transaction reads them back through the session, so an ORM flush would be work
     # for nothing on every article a crawl stores.
-    inserted = session.connection().execute(_INSERT_ARTICLE, {**row, "event_id": event_id})
+    row.update(event_id=event_id, joined=joined)
+    inserted = session.connection().execute(_INSERT_ARTICLE, row)
     (article_id,) = inserted.inserted_primary_key or (None,)
     if article_id is None:  # every backend reports an autoincrement key (cursor.lastrowid)
         raise RuntimeError("the database gave no id for the article just inserted")
     record_bands(session, article_id, keys)
+    record_signals(session, article_id, keys)
     return article_id
 
 

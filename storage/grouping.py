@@ -2,8 +2,11 @@
 
 Within EVENT_WINDOW of the article's date (published, else first seen), in this order:
 identical words; a near-duplicate text (storage.similarity: candidates by LSH band key, then
-exact shingle Jaccard); the same normalised title. What articles name (places, organisations,
-dates mentioned) is merged into their event, so an event carries what all its reports say.
+exact shingle Jaccard); the same normalised title; then, in any language, the signals it
+shares with a report published within days (storage.signals: candidates by anchor key, then
+weighed). What articles name (places, organisations, dates mentioned) is merged into their
+event, so an event carries what all its reports say. Why an article joined its event is
+returned with the event, to be kept on the article.
 """
 
 from __future__ import annotations
@@ -11,13 +14,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from storage.models import Article, ArticleBand, Base, Event, UTCDateTime
+from storage import signals
+from storage.models import Article, ArticleBand, ArticleSignal, Base, Event, UTCDateTime
 from storage.similarity import NEAR_DUPLICATE, jaccard, shingles
 
 logger = logging.getLogger(__name__)
@@ -29,6 +33,8 @@ _GROUPING_LOCK = 0x6576_656E_7473  # PostgreSQL advisory lock key ("events")
 # record_bands's statement in the driver's own parameter style, for the drivers the tests run
 # (SQLite's); any other goes through SQLAlchemy's insert.
 _INSERT_BANDS = {"qmark": "INSERT INTO article_bands (band, article_id) VALUES (?, ?)"}
+_INSERT_SIGNALS = {"qmark": "INSERT INTO article_signals (key, day, article_id) VALUES (?, ?, ?)"}
+Reason = dict[str, Any]  # why an article joined its event: {"by": ..., "article": id, ...}
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +46,13 @@ class StoryKeys:
     shingles: frozenset[int]
     bands: tuple[int, ...]
     when: datetime  # published, else now
+    signals: tuple[
+        str, ...
+    ] = ()  # what it says in any language (crawlers.enrichment.story_signals)
+
+    @property
+    def day(self) -> date:
+        return self.when.date()
 
 
 # The lookups run for every article stored. Built once, with bound parameters: building a
@@ -50,7 +63,9 @@ _IN_WINDOW = _STORY_TIME.between(
     bindparam("earliest", type_=UTCDateTime()), bindparam("latest", type_=UTCDateTime())
 )
 _SAME_TEXT = (
-    select(Article.event_id).where(Article.content_hash == bindparam("digest"), _IN_WINDOW).limit(1)
+    select(Article.event_id, Article.id)
+    .where(Article.content_hash == bindparam("digest"), _IN_WINDOW)
+    .limit(1)
 )
 _BAND_CANDIDATES = (
     select(ArticleBand.article_id)
@@ -64,10 +79,23 @@ _CANDIDATES = select(Article.id, Article.text, Article.event_id).where(
     Article.id.in_(bindparam("article_ids", expanding=True))
 )
 _SAME_TITLE = (
-    select(Article.event_id)
+    select(Article.event_id, Article.id)
     .where(Article.title_key == bindparam("title_key"), _IN_WINDOW)
     .order_by(Article.id.desc())
     .limit(1)
+)
+_SIGNAL_CANDIDATES = (
+    select(ArticleSignal.article_id)
+    .where(
+        ArticleSignal.key.in_(bindparam("keys", expanding=True)),
+        ArticleSignal.day.between(bindparam("first_day"), bindparam("last_day")),
+    )
+    .group_by(ArticleSignal.article_id)
+    .order_by(func.count(ArticleSignal.key).desc(), ArticleSignal.article_id.desc())
+    .limit(signals.MAX_SIGNAL_CANDIDATES)
+)
+_SIGNALS = select(Article.id, Article.event_id, Article.signals).where(
+    Article.id.in_(bindparam("article_ids", expanding=True))
 )
 _EVENTS = Base.metadata.tables[Event.__tablename__]
 _INSERT_EVENT = insert(_EVENTS)
@@ -98,22 +126,24 @@ def hold_grouping_lock(session: Session) -> None:
     session.info[_LOCK_HELD] = transaction
 
 
-def find_event(session: Session, keys: StoryKeys) -> int | None:
-    """The id of the event this article reports, or None for a story not seen in the window."""
+def find_event(session: Session, keys: StoryKeys) -> tuple[int, Reason] | None:
+    """The id of the event this article reports and why, or None for a story not seen in
+    the window."""
     connection = session.connection()
-    for finder in (_same_text, _near_duplicate, _same_title):
-        event_id = finder(connection, keys)
-        if event_id is not None:
-            logger.debug("joins event %d by %s", event_id, finder.__name__.lstrip("_"))
-            return event_id
+    for finder in (_same_text, _near_duplicate, _same_title, _shared_signals):
+        found = finder(connection, keys)
+        if found is not None:
+            logger.debug("joins event %d by %s", found[0], found[1]["by"])
+            return found
     return None
 
 
-def _same_text(connection: Connection, keys: StoryKeys) -> int | None:
-    return connection.execute(_SAME_TEXT, {"digest": keys.digest, **_window(keys)}).scalar()
+def _same_text(connection: Connection, keys: StoryKeys) -> tuple[int, Reason] | None:
+    row = connection.execute(_SAME_TEXT, {"digest": keys.digest, **_window(keys)}).first()
+    return (row.event_id, {"by": "same text", "article": row.id}) if row else None
 
 
-def _near_duplicate(connection: Connection, keys: StoryKeys) -> int | None:
+def _near_duplicate(connection: Connection, keys: StoryKeys) -> tuple[int, Reason] | None:
     if not keys.bands:
         return None
     window = _window(keys)
@@ -122,19 +152,50 @@ def _near_duplicate(connection: Connection, keys: StoryKeys) -> int | None:
     if not order:
         return None
     found = {row.id: row for row in connection.execute(_CANDIDATES, {"article_ids": order})}
-    best: tuple[float, int] | None = None
+    best: tuple[float, int, int] | None = None
     for article_id in order:
         _, text, event_id = found[article_id]
         score = jaccard(keys.shingles, shingles(text))
         if score >= NEAR_DUPLICATE and (best is None or score > best[0]):
-            best = (score, event_id)
-    return best[1] if best else None
+            best = (score, event_id, article_id)
+    if best is None:
+        return None
+    score, event_id, article_id = best
+    return event_id, {"by": "near duplicate", "article": article_id, "score": round(score, 3)}
 
 
-def _same_title(connection: Connection, keys: StoryKeys) -> int | None:
+def _same_title(connection: Connection, keys: StoryKeys) -> tuple[int, Reason] | None:
     if len(keys.title_key) < MIN_TITLE_KEY_CHARS:
         return None
-    return connection.execute(_SAME_TITLE, {"title_key": keys.title_key, **_window(keys)}).scalar()
+    row = connection.execute(_SAME_TITLE, {"title_key": keys.title_key, **_window(keys)}).first()
+    return (row.event_id, {"by": "same title", "article": row.id}) if row else None
+
+
+def _shared_signals(connection: Connection, keys: StoryKeys) -> tuple[int, Reason] | None:
+    """The event of the report that shares the most weight of signals with this one, if
+    they are one event (storage.signals) and no other report of that event vetoes it."""
+    anchors = signals.anchor_keys(keys.signals)
+    if not anchors:
+        return None
+    days = {"first_day": keys.day - signals.PUBLICATION_WINDOW,
+            "last_day": keys.day + signals.PUBLICATION_WINDOW}  # fmt: skip
+    order = connection.execute(_SIGNAL_CANDIDATES, {"keys": anchors, **days}).scalars().all()
+    if not order:
+        return None
+    rows = connection.execute(_SIGNALS, {"article_ids": order}).all()
+    verdicts = [(signals.compare(keys.signals, row.signals or ()), row) for row in rows]
+    vetoed = {row.event_id for verdict, row in verdicts if verdict.veto}
+    best = max(
+        ((v, row) for v, row in verdicts if v.same_event and row.event_id not in vetoed),
+        key=lambda pair: (pair[0].score, pair[1].id),
+        default=None,
+    )
+    if best is None:
+        return None
+    verdict, row = best
+    shared = [{"kind": s.kind, "value": s.value, "weight": s.weight} for s in verdict.shared]
+    reason = {"by": "shared signals", "article": row.id, "score": verdict.score, "shared": shared}
+    return row.event_id, reason
 
 
 def join_event(
@@ -145,13 +206,13 @@ def join_event(
     connection = session.connection()
     if event_id is None:
         row = {"title": title, "first_seen": now, "updated_at": now}
-        inserted = connection.execute(_INSERT_EVENT, {**row, **_merged_names(None, names)})
+        inserted = connection.execute(_INSERT_EVENT, {**row, **merged_names(None, names)})
         (new_id,) = inserted.inserted_primary_key or (None,)
         if new_id is None:  # every backend reports an autoincrement key (cursor.lastrowid)
             raise RuntimeError("the database gave no id for the event just inserted")
         return int(new_id)
     held = connection.execute(_EVENT_NAMES, {"event_id": event_id}).one()._asdict()
-    merged = _merged_names(held, names)
+    merged = merged_names(held, names)
     connection.execute(_UPDATE_EVENT, {"event_id": event_id, "updated_at": now, **merged})
     return event_id
 
@@ -171,7 +232,23 @@ def record_bands(session: Session, article_id: int, keys: StoryKeys) -> None:
         connection.exec_driver_sql(statement, rows)
 
 
-def _merged_names(
+def record_signals(session: Session, article_id: int, keys: StoryKeys) -> None:
+    """The article's anchor keys on its story's day, as record_bands stores band keys."""
+    anchors = signals.anchor_keys(keys.signals)
+    if not anchors:
+        return
+    connection = session.connection()
+    rows = [(key, keys.day, article_id) for key in anchors]
+    statement = _INSERT_SIGNALS.get(connection.dialect.paramstyle)
+    if statement is None:
+        table = Base.metadata.tables[ArticleSignal.__tablename__]
+        named = [{"key": k, "day": d, "article_id": a} for k, d, a in rows]
+        connection.execute(insert(table), named)
+    else:
+        connection.exec_driver_sql(statement, [(k, d.isoformat(), a) for k, d, a in rows])
+
+
+def merged_names(
     held: dict[str, list[Any]] | None, names: dict[str, list[Any]]
 ) -> dict[str, list[Any]]:
     """An event's places, organisations and dates mentioned (``held``, None for a new event)

@@ -192,6 +192,36 @@ class Article(Base):
     places: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
     organisations: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
     dates_mentioned: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    # What it says in any language (crawlers.enrichment.story_signals), and why it joined its event:
+    # {"by": ..., "article": id, "score": ..., "shared": [{kind, value, weight}]} (None
+    # for articles stored before the column).
+    signals: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    joined: Mapped[dict[str, Any] | None]
+
+
+class ArticleSignal(Base):
+    """One anchor key of an article (storage.signals.anchor_keys) on its story's day: reports
+    of one event in other languages share one, found by an indexed lookup by key and day."""
+
+    __tablename__ = "article_signals"
+
+    key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), primary_key=True)
+
+
+class EventEdit(Base):
+    """An analyst's split of an article out of its event, or merge of two events: kept, so
+    what was grouped by hand can be told from what was grouped by the signals."""
+
+    __tablename__ = "event_edits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "split" or "merge"
+    article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id"))  # split only
+    from_event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+    to_event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ArticleBand(Base):

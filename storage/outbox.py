@@ -46,6 +46,7 @@ class EventArticle:
     title: str
     published_at: datetime | None  # at the offset the page gave (UTC when it gave none)
     published_day: date | None = None  # the calendar day the page states
+    language: str | None = None  # so that an alert can list its event's languages
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,14 +228,15 @@ def event_articles(session: Session, event_id: int) -> list[EventArticle]:
             Article.published_at,
             Article.published_offset_minutes,
             Article.published_day,
+            Article.language,
         )
         .join(Source, Source.id == Article.source_id)
         .where(Article.event_id == event_id)
         .order_by(Article.id)
     ).all()
     return [
-        EventArticle(name, url, title, page_instant(at, offset), page_day(day, at))
-        for name, url, title, at, offset, day in rows
+        EventArticle(name, url, title, page_instant(at, offset), page_day(day, at), language)
+        for name, url, title, at, offset, day, language in rows
     ]
 
 

@@ -37,11 +37,13 @@ def sites(tmp_path: Path) -> Iterator[dict[str, SiteServer]]:
         yield servers
 
 
-def write_config(tmp_path: Path, sites: dict[str, SiteServer], hook_url: str) -> Path:
+def write_config(
+    tmp_path: Path, sites: dict[str, SiteServer], hook_url: str, rule: str = RULE
+) -> Path:
     config: dict[str, Any] = {
         "database": f"sqlite:///{tmp_path / 'eventwatch.db'}",
         "sources": [source_yaml(name, site.base_url) for name, site in sites.items()],
-        "rules": [{"name": "dushanbe-ct", "query": RULE, "notify": ["soc"]}],
+        "rules": [{"name": "dushanbe-ct", "query": rule, "notify": ["soc"]}],
         "channels": {"soc": {"type": "webhook", "url": hook_url, "secret_env": "SOC_SECRET"}},
     }
     path = tmp_path / "eventwatch.yaml"

@@ -28,6 +28,11 @@ from storage.models import Article, Event
 from tests import postgres
 from tests.sitehost import SiteServer
 from tests.test_crawl import SITES, expected_for, run_cli, site, source_yaml  # noqa: F401
+from tests.test_event_edits import (  # noqa: F401
+    test_a_merge_moves_reports_and_alerts_and_never_sends_one_twice,
+    test_a_split_report_gets_its_own_event_and_is_matched_again,
+    test_reports_in_two_languages_sharing_signals_join_one_event_and_say_why,
+)
 from tests.test_flow import (  # noqa: F401
     ctx,
     receiver,

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from storage.db import Database
 
 # Warnings of steps that run again on a text without its recurring lines.
-ENRICHED_AGAIN = frozenset(("names", "mentioned dates", "near-duplicate keys"))
+ENRICHED_AGAIN = frozenset(("names", "mentioned dates", "near-duplicate keys", "story signals"))
 Written = tuple[str, int | None]  # what storing an article did, and its id; ("store_error", None)
 
 logger = logging.getLogger(__name__)
@@ -116,7 +116,7 @@ class ExtractPipeline:
             from crawlers.workers.prepared import enrich
 
             warnings = [w for w in warnings if w.split(":")[0] not in ENRICHED_AGAIN]
-            named, keys = enrich(found.title, text, found.published_at, warnings)
+            named, keys = enrich(found.title, text, found.published_at, warnings, found.language)
         return NewArticle(
             source=item.source,
             url=normalize_url(item.url),
@@ -135,6 +135,7 @@ class ExtractPipeline:
             places=named.places,
             organisations=named.organisations,
             dates_mentioned=named.dates,
+            signals=named.signals,
             keys=keys,
             warnings=tuple(warnings),
             date_places=found.date_places,

@@ -42,6 +42,9 @@ class Entities:
     places: tuple[str, ...] = ()
     organisations: tuple[str, ...] = ()
     dates: tuple[MentionedDate, ...] = ()
+    signals: tuple[
+        str, ...
+    ] = ()  # what it says in any language (crawlers.enrichment.story_signals)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from crawlers.enrichment.entities import Entities, find_names
+from crawlers.enrichment.story_signals import story_signals
 from crawlers.extraction.date_parsing import DateHint
 from crawlers.extraction.extracted import Extracted
 from crawlers.extraction.failsoft import soft
@@ -40,12 +41,16 @@ def prepare_page(
     if found is None:
         return None
     warnings = list(found.warnings)
-    named, keys = enrich(found.title, found.text, found.published_at, warnings)
+    named, keys = enrich(found.title, found.text, found.published_at, warnings, found.language)
     return PreparedPage(replace(found, warnings=tuple(warnings)), named, keys)
 
 
 def enrich(
-    title: str, text: str, published_at: datetime | None, warnings: list[str]
+    title: str,
+    text: str,
+    published_at: datetime | None,
+    warnings: list[str],
+    language: str | None = None,
 ) -> tuple[Entities, TextKeys]:
     """Names, mentioned dates and near-duplicate keys of an article, each failing soft."""
     no_names: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
@@ -54,7 +59,10 @@ def enrich(
     no_dates: tuple[MentionedDate, ...] = ()
     dates = soft("mentioned dates", warnings, mentioned, no_dates)
     keys = soft("near-duplicate keys", warnings, lambda: text_keys(title, text), None)
-    return Entities(places, organisations, dates), keys or plain_keys(title, text)
+    said = lambda: story_signals(title, text, places, organisations, dates, language)  # noqa: E731
+    nothing_said: tuple[str, ...] = ()
+    found = soft("story signals", warnings, said, nothing_said)
+    return Entities(places, organisations, dates, found), keys or plain_keys(title, text)
 
 
 def plain_keys(title: str, text: str) -> TextKeys:

@@ -1,0 +1,162 @@
+"""Why each report joined its event, and an analyst's corrections: splitting a report out of
+its event and merging two events.
+
+Both corrections are kept (table ``event_edits``) and neither loses nor doubles an alert:
+- a report split out starts an event of its own and is matched again, so the alert its
+  wrong grouping silenced is sent now, once (the unique key of matches sees to it);
+- on a merge, the other event's reports, matches and deliveries move to the kept event,
+  except a match for a rule the kept event has matched already: that alert exists, so the
+  other event's match stays where it was, and its delivery, if not sent yet, is marked
+  ``merged`` instead of being sent a second time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from storage.db import Database
+from storage.events import ARTICLE_LINK
+from storage.grouping import hold_grouping_lock, merged_names
+from storage.models import Article, Delivery, Event, EventEdit, Match, Source, utcnow
+
+
+class EventEditError(ValueError):
+    """An edit that cannot be made, said in one line (an unknown id, nothing to split)."""
+
+
+@dataclass(frozen=True, slots=True)
+class JoinReason:
+    """One report of an event and why it is there: ``by`` is "first report", "same text",
+    "near duplicate", "same title", "shared signals", "split" or "merge"; ``shared`` lists
+    the signals it shares with ``article`` ({"kind", "value", "weight"}), for "shared
+    signals"; ``score`` their total weight (or the Jaccard of a near duplicate)."""
+
+    article_id: int
+    source: str
+    url: str
+    title: str
+    language: str | None
+    by: str
+    article: int | None = None  # the report it was found to match
+    score: float | None = None
+    shared: tuple[dict[str, Any], ...] = ()
+    detail: dict[str, Any] | None = None  # the whole stored reason, for JSON output
+
+
+def join_reasons(db: Database, event_id: int) -> list[JoinReason]:
+    """Each report of the event, first stored first, with why it joined the event."""
+    return join_reasons_by_event(db, [event_id]).get(event_id, [])
+
+
+def join_reasons_by_event(db: Database, event_ids: list[int]) -> dict[int, list[JoinReason]]:
+    """:func:`join_reasons` of many events in one query, by event id."""
+    found: dict[int, list[JoinReason]] = {}
+    with db.session() as session:
+        rows = session.execute(
+            select(Article.event_id, Article.id, Source.name, ARTICLE_LINK.label("link"),
+                   Article.title, Article.language, Article.joined)
+            .join(Source, Source.id == Article.source_id)
+            .where(Article.event_id.in_(event_ids))
+            .order_by(Article.id)
+        ).all()  # fmt: skip
+    for r in rows:
+        reason = _reason(r.id, r.name, r.link, r.title, r.language, r.joined)
+        found.setdefault(r.event_id, []).append(reason)
+    return found
+
+
+def _reason(
+    article_id: int, source: str, url: str, title: str, language: str | None, joined: Any
+) -> JoinReason:
+    joined = joined or {"by": "stored before reasons were kept"}
+    return JoinReason(
+        article_id, source, url, title, language, str(joined.get("by")),
+        joined.get("article"), joined.get("score"), tuple(joined.get("shared") or ()), joined,
+    )  # fmt: skip
+
+
+def split_article(db: Database, article_id: int) -> int:
+    """Move the article out of its event into a new event of its own; the new event's id."""
+    with db.session() as session:
+        hold_grouping_lock(session)
+        article = session.get(Article, article_id)
+        if article is None:
+            raise EventEditError(f"no article {article_id}")
+        old = article.event_id
+        others = session.scalars(
+            select(Article).where(Article.event_id == old, Article.id != article_id)
+        ).all()
+        if not others:
+            raise EventEditError(f"article {article_id} is the only report of event {old}")
+        event = Event(title=article.title, **merged_names(None, _names(article)))
+        session.add(event)
+        session.flush()
+        article.event_id, article.matched_at = event.id, None  # matched again, as its event
+        article.joined = {"by": "split", "from_event": old, "before": article.joined}
+        _rename(session, old, others)
+        session.add(EventEdit(kind="split", article_id=article_id, from_event_id=old,
+                              to_event_id=event.id))  # fmt: skip
+        return event.id
+
+
+def merge_events(db: Database, kept_id: int, other_id: int) -> int:
+    """Move every report of ``other_id`` into ``kept_id``; how many moved."""
+    if kept_id == other_id:
+        raise EventEditError("an event cannot be merged with itself")
+    with db.session() as session:
+        hold_grouping_lock(session)
+        kept, other = session.get(Event, kept_id), session.get(Event, other_id)
+        for event_id, event in ((kept_id, kept), (other_id, other)):
+            if event is None:
+                raise EventEditError(f"no event {event_id}")
+        moved = session.scalars(select(Article).where(Article.event_id == other_id)).all()
+        for article in moved:
+            article.event_id = kept_id
+            article.joined = {"by": "merge", "from_event": other_id, "before": article.joined}
+        _move_alerts(session, kept_id, other_id)
+        reports = session.scalars(select(Article).where(Article.event_id == kept_id)).all()
+        _rename(session, kept_id, reports)
+        session.add(EventEdit(kind="merge", from_event_id=other_id, to_event_id=kept_id))
+        return len(moved)
+
+
+def _move_alerts(session: Session, kept_id: int, other_id: int) -> None:
+    """The other event's matches and deliveries, to the kept event where it has none for
+    their rule; the rest stay, their unsent deliveries marked ``merged``."""
+    matched = set(session.scalars(select(Match.rule).where(Match.event_id == kept_id)))
+    for match in session.scalars(select(Match).where(Match.event_id == other_id)).all():
+        deliveries = select(Delivery.id).where(Delivery.match_id == match.id)
+        if match.rule in matched:
+            session.execute(
+                update(Delivery)
+                .where(Delivery.id.in_(deliveries), Delivery.status == "pending")
+                .values(status="merged", last_error=f"event merged into {kept_id}")
+            )
+            continue
+        match.event_id = kept_id
+        session.execute(
+            update(Delivery).where(Delivery.id.in_(deliveries)).values(event_id=kept_id)
+        )
+
+
+def _names(article: Article) -> dict[str, list[Any]]:
+    return {
+        "places": list(article.places or ()),
+        "organisations": list(article.organisations or ()),
+        "dates_mentioned": list(article.dates_mentioned or ()),
+    }
+
+
+def _rename(session: Session, event_id: int, reports: Any) -> None:
+    """The event's places, organisations and dates again from its reports now."""
+    names: dict[str, list[Any]] | None = None
+    for article in reports:
+        names = merged_names(names, _names(article))
+    event = session.get(Event, event_id)
+    if event is not None and names is not None:
+        event.places, event.organisations = names["places"], names["organisations"]
+        event.dates_mentioned, event.updated_at = names["dates_mentioned"], utcnow()

@@ -1,0 +1,123 @@
+"""Splitting a report out of its event and merging two events, in storage: kept as edits,
+and no alert lost or doubled (the outbox's rows move with the reports)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from storage.articles import store_article
+from storage.db import Database
+from storage.event_edits import (
+    EventEditError,
+    join_reasons,
+    merge_events,
+    split_article,
+)
+from storage.models import Article, Delivery, EventEdit, Match
+from storage.outbox import MatchRecord, record_matches
+from tests.test_grouping import OTHER, REWRITE, WIRE, report
+
+ALERT = MatchRecord("dushanbe", ("dushanbe",), ("...",), ("soc",))
+
+
+def _deliveries(db: Database) -> list[tuple[int, str]]:
+    with db.session() as session:
+        return [
+            (d.event_id, d.status) for d in session.scalars(select(Delivery).order_by(Delivery.id))
+        ]
+
+
+def test_a_split_report_gets_its_own_event_and_is_matched_again(db: Database) -> None:
+    _, first = store_article(db, report("desk", "Parliamentarians gather in Dushanbe", WIRE))
+    _, second = store_article(db, report("wire", "Dushanbe hosts lawmakers", REWRITE))
+    record_matches(db, first, [ALERT])
+    record_matches(db, second, [ALERT])  # one event: no second alert
+    [(event, status)] = _deliveries(db)
+    assert status == "pending"
+    new_event = split_article(db, second)
+    assert new_event != event
+    assert record_matches(db, second, [ALERT]) == 1  # the alert the grouping silenced
+    assert [e for e, _ in _deliveries(db)] == [event, new_event]
+    [reason] = join_reasons(db, new_event)
+    assert reason.by == "split" and reason.detail and reason.detail["from_event"] == event
+    assert [r.by for r in join_reasons(db, event)] == ["first report"]
+
+
+def test_a_merge_moves_reports_and_alerts_and_never_sends_one_twice(db: Database) -> None:
+    _, first = store_article(db, report("desk", "Parliamentarians gather in Dushanbe", WIRE))
+    _, other = store_article(db, report("wire", "Water experts meet", OTHER))
+    record_matches(db, first, [ALERT, MatchRecord("water", ("w",), ("...",), ("soc",))])
+    record_matches(db, other, [ALERT])
+    with db.session() as session:
+        kept_id, other_id = (session.get_one(Article, a).event_id for a in (first, other))
+    assert merge_events(db, kept_id, other_id) == 1
+    with db.session() as session:
+        assert session.scalar(select(func.count()).where(Article.event_id == other_id)) == 0
+        assert set(session.scalars(select(Match.rule).where(Match.event_id == kept_id))) == {
+            "dushanbe", "water"
+        }  # fmt: skip
+        assert session.scalar(select(func.count(EventEdit.id))) == 1
+    statuses = _deliveries(db)
+    assert statuses.count((kept_id, "pending")) == 2  # the kept event's two alerts
+    assert statuses.count((other_id, "merged")) == 1  # the other's, for a rule alerted
+    assert [r.by for r in join_reasons(db, kept_id)] == ["first report", "merge"]
+
+
+def test_a_merge_moves_an_alert_for_a_rule_the_kept_event_has_not_matched(db: Database) -> None:
+    _, first = store_article(db, report("desk", "Parliamentarians gather in Dushanbe", WIRE))
+    _, other = store_article(db, report("wire", "Water experts meet", OTHER))
+    record_matches(db, other, [ALERT])
+    with db.session() as session:
+        kept_id, other_id = (session.get_one(Article, a).event_id for a in (first, other))
+    merge_events(db, kept_id, other_id)
+    assert _deliveries(db) == [(kept_id, "pending")]
+
+
+def test_edits_that_cannot_be_made_are_refused_and_change_nothing(db: Database) -> None:
+    _, only = store_article(db, report("desk", "Parliamentarians gather in Dushanbe", WIRE))
+    with pytest.raises(EventEditError, match="only report"):
+        split_article(db, only)
+    with pytest.raises(EventEditError, match="no article 999"):
+        split_article(db, 999)
+    with pytest.raises(EventEditError, match="itself"):
+        merge_events(db, 1, 1)
+    with pytest.raises(EventEditError, match="no event 999"):
+        merge_events(db, 1, 999)
+    with db.session() as session:
+        assert session.scalar(select(func.count(EventEdit.id))) == 0
+
+
+def test_an_alert_knows_the_languages_of_its_event(db: Database) -> None:
+    from datetime import timedelta
+
+    from storage.outbox import claim_due
+
+    _, first = store_article(db, report("desk", "Lawmakers in Dushanbe", WIRE, language="en"))
+    store_article(db, report("wire", "Dushanbe hosts lawmakers", REWRITE, language="fr"))
+    record_matches(db, first, [ALERT])
+    [task] = claim_due(db, timedelta(minutes=1))
+    assert [article.language for article in task.articles] == ["en", "fr"]
+
+
+CONFERENCE = ("where:Tajikistan", "city:Dushanbe", "country:Tajikistan", "org:OSCE",
+              "date:2025-09-05", "number:420", "name:nzrf")  # fmt: skip
+WATER = ("where:Tajikistan", "city:Dushanbe", "country:Tajikistan", "org:OSCE",
+         "date:2025-09-06", "number:420")  # fmt: skip
+
+
+def test_reports_in_two_languages_sharing_signals_join_one_event_and_say_why(
+    db: Database,
+) -> None:
+    _, first = store_article(db, report("desk", "Conference in Dushanbe", WIRE, signals=CONFERENCE))
+    _, second = store_article(db, report("vestnik", "Конференция в Душанбе", OTHER,
+                                         signals=CONFERENCE, language="ru"))  # fmt: skip
+    _, water = store_article(db, report("wire", "Water in Dushanbe", REWRITE[::-1], signals=WATER))
+    with db.session() as session:
+        events = [session.get_one(Article, a).event_id for a in (first, second, water)]
+    assert events[0] == events[1] != events[2]
+    [_, joined] = join_reasons(db, events[0])
+    assert (joined.by, joined.article) == ("shared signals", first)
+    shared = {(s["kind"], s["value"]): s["weight"] for s in joined.shared}
+    assert shared[("city", "Dushanbe")] == 2.0 and shared[("date", "2025-09-05")] == 2.5
+    assert joined.score == sum(shared.values())
