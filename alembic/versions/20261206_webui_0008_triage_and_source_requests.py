@@ -1,0 +1,53 @@
+"""triage of events, requests to sources, events by last activity
+
+An analyst's triage of each event (read, starred, dismissed; written by the web UI and its
+API), what the web UI asked of each source (a crawl now, or held whatever the config says),
+and an index on events.updated_at, the time of an event's newest report: the web UI and
+`events list` show the newest activity first.
+
+Revision ID: webui_0008
+Revises: 0007
+Create Date: 2026-12-06 17:00:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "webui_0008"
+down_revision = "0007"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("events", schema=None) as batch_op:
+        batch_op.create_index("ix_events_updated_at", ["updated_at"], unique=False)
+    op.create_table(
+        "event_states",
+        sa.Column("event_id", sa.Integer(), nullable=False),
+        sa.Column("read", sa.Boolean(), nullable=False),
+        sa.Column("starred", sa.Boolean(), nullable=False),
+        sa.Column("dismissed", sa.Boolean(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_by", sa.String(length=128), nullable=True),
+        sa.ForeignKeyConstraint(["event_id"], ["events.id"]),
+        sa.PrimaryKeyConstraint("event_id"),
+    )
+    op.create_table(
+        "source_requests",
+        sa.Column("source", sa.String(length=64), nullable=False),
+        sa.Column("crawl_requested_at", sa.DateTime(), nullable=True),
+        sa.Column("disabled", sa.Boolean(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_by", sa.String(length=128), nullable=True),
+        sa.PrimaryKeyConstraint("source"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("source_requests")
+    op.drop_table("event_states")
+    with op.batch_alter_table("events", schema=None) as batch_op:
+        batch_op.drop_index("ix_events_updated_at")
