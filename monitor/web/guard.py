@@ -73,12 +73,13 @@ async def actor(request: Request, state: Annotated[WebState, Depends(web_state)]
 
 
 async def _check_csrf(request: Request) -> None:
-    sent = request.headers.get("x-csrf-token")
-    if sent is None and "form" in request.headers.get("content-type", ""):
-        value = (await request.form()).get("csrf")
-        sent = value if isinstance(value, str) else None
+    sent = [request.headers.get("x-csrf-token")]
+    if "form" in request.headers.get("content-type", ""):
+        sent.append(str((await request.form()).get("csrf") or ""))
     expected = request.session.get("csrf")
-    if not (sent and isinstance(expected, str) and hmac.compare_digest(sent, expected)):
+    if not isinstance(expected, str) or not any(
+        token and hmac.compare_digest(token, expected) for token in sent
+    ):
         raise HTTPException(403, "missing or wrong CSRF token: reload the page and try again")
 
 
