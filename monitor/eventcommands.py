@@ -6,7 +6,6 @@ import argparse
 import csv
 import json
 import sys
-from datetime import UTC, datetime
 from typing import Any
 
 from monitor import opening
@@ -130,12 +129,3 @@ def _show(db: Database, event_id: int, *, as_json: bool) -> int:
         print(f"\n[{number}] {report.source} · {report.language or '?'} · {day}")
         print(f"{report.title}\n{report.url}\n\n{report.text}")
     return 0
-
-
-def since_day(text: str) -> datetime:
-    """``--first-seen-since``: a day (UTC midnight) or an instant."""
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO date (2024-12-31)") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

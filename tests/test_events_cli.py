@@ -41,7 +41,9 @@ def test_first_seen_since_filters_on_arrival_not_publication(world: World) -> No
 def test_an_unknown_source_is_one_line_and_exit_2(world: World) -> None:
     result = run_cli(world.config, "events", "list", "--source", "nosuch")
     assert result.returncode == 2 and result.stdout == ""
-    assert result.stderr.strip() == "eventwatch: events list: no source named 'nosuch' in the config"
+    assert (
+        result.stderr.strip() == "eventwatch: events list: no source named 'nosuch' in the config"
+    )
 
 
 def test_csv_has_a_header_and_the_same_events(world: World) -> None:

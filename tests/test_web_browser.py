@@ -78,7 +78,9 @@ def test_backtest_a_rule(browser: Browser, world: World, shots: Path) -> None:
     page.fill("input[name=q]", "Dushanbe AND terror*")
     page.click("button:has-text('Backtest')")
     expect(page.locator("#backtest-count")).to_have_text(re.compile(r"^[1-9]\d* matching"))
-    expect(page.locator("ol.backtest mark").first).to_have_text(re.compile("dushanbe|terror", re.IGNORECASE))
+    expect(page.locator("ol.backtest mark").first).to_have_text(
+        re.compile("dushanbe|terror", re.IGNORECASE)
+    )
     snap(page, shots, "rules")
 
 
