@@ -25,6 +25,7 @@ from bench.mirror import MirrorServer, article_pages, build_sites
 from bench.scale import scale_figures
 from bench.setup import ROOT, eventwatch, write_config
 from bench.storing import storage_figures
+from bench.webui import web_figures
 from bench.workers import worker_figures
 
 
@@ -73,6 +74,8 @@ def run(
         figures += rule_figures(database, mode.rules, mode.naive_sample, raw)
         figures += daemon_figures(folder, database, mirror, mode.cycles, raw)
         figures += storage_figures(folder / "storage.db", mode.storage_articles, raw)
+        events = mode.storage_articles * 2 // 3  # two articles in three start an event
+        figures += web_figures(folder, folder / "storage.db", events, raw)
     if dates is not None:
         figures += date_figures(dates, raw)
         figures += scale_figures(folder / "scale", mode.name == "quick", raw)

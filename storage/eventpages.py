@@ -147,6 +147,13 @@ def _filtered(chosen: EventFilter) -> Select[Any]:
 
 
 def count_events(db: Database, chosen: EventFilter) -> int:
+    if chosen == EventFilter():  # the unfiltered page: two counts, not a check per event
+        with db.session() as session:
+            events = session.scalar(select(func.count(Event.id))) or 0
+            dismissed = select(func.count(EventState.event_id)).where(
+                EventState.dismissed.is_(True)
+            )
+            return int(events) - int(session.scalar(dismissed) or 0)
     with db.session() as session:
         counted = select(func.count()).select_from(_filtered(chosen).subquery())
         return int(session.scalar(counted) or 0)

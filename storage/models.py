@@ -232,7 +232,10 @@ class FetchState(Base):
 
 class Match(Base):
     __tablename__ = "matches"
-    __table_args__ = (UniqueConstraint("rule", "event_id", name="uq_matches_rule_event"),)
+    __table_args__ = (
+        UniqueConstraint("rule", "event_id", name="uq_matches_rule_event"),
+        Index("ix_matches_event", "event_id"),  # an event's matches (its page, its row)
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     rule: Mapped[str] = mapped_column(String(128))
@@ -250,6 +253,7 @@ class Delivery(Base):
     __table_args__ = (
         UniqueConstraint("rule", "event_id", "channel", name="uq_deliveries_rule_event_channel"),
         Index("ix_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_deliveries_event", "event_id"),  # an event's deliveries (its page)
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

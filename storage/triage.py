@@ -5,6 +5,7 @@ its charts draw."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select, update
@@ -85,46 +86,44 @@ def held_sources(db: Database) -> set[str]:
         return set(session.scalars(query))
 
 
-def _days(since: datetime, stamps: list[tuple[str, datetime]]) -> dict[str, Counter[date]]:
+def _by_day(rows: Iterable[tuple[str, object, int]]) -> dict[str, Counter[date]]:
     counts: dict[str, Counter[date]] = {}
-    for key, stamp in stamps:
-        if stamp >= since:
-            counts.setdefault(key, Counter())[stamp.date()] += 1
+    for key, day, count in rows:
+        when = day if isinstance(day, date) else date.fromisoformat(str(day)[:10])
+        counts.setdefault(key, Counter())[when] += int(count)
     return counts
 
 
 def rule_hits_by_day(
     db: Database, days: int, now: datetime | None = None
 ) -> dict[str, Counter[date]]:
-    """Per rule, the events it matched on each of the last ``days`` days."""
+    """Per rule, the events it matched on each of the last ``days`` days (UTC)."""
     since = (now or utcnow()) - timedelta(days=days)
+    day = func.date(Match.created_at)
     with db.session() as session:
         rows = session.execute(
-            select(Match.rule, Match.created_at).where(Match.created_at >= since)
+            select(Match.rule, day, func.count())
+            .where(Match.created_at >= since)
+            .group_by(Match.rule, day)
         ).all()
-    return _days(since, [(rule, at) for rule, at in rows])
+    return _by_day(rows)
 
 
 def articles_by_day(
     db: Database, days: int, now: datetime | None = None
 ) -> dict[str, Counter[date]]:
-    """Per source, the articles first seen on each of the last ``days`` days (the
-    (source, first_seen) index)."""
+    """Per source, the articles first seen on each of the last ``days`` days (UTC), counted
+    by the database along the (source, first_seen) index."""
     since = (now or utcnow()) - timedelta(days=days)
+    day = func.date(Article.first_seen)
     with db.session() as session:
         rows = session.execute(
-            select(Source.name, Article.first_seen)
+            select(Source.name, day, func.count())
             .join(Source, Source.id == Article.source_id)
             .where(Article.first_seen >= since)
+            .group_by(Source.name, day)
         ).all()
-    return _days(since, [(name, at) for name, at in rows])
-
-
-def events_by_day(db: Database, days: int, now: datetime | None = None) -> Counter[date]:
-    since = (now or utcnow()) - timedelta(days=days)
-    with db.session() as session:
-        rows = session.scalars(select(Event.first_seen).where(Event.first_seen >= since)).all()
-    return Counter(at.date() for at in rows)
+    return _by_day(rows)
 
 
 def event_count(db: Database) -> int:

@@ -2,8 +2,9 @@
 
 An analyst's triage of each event (read, starred, dismissed; written by the web UI and its
 API), what the web UI asked of each source (a crawl now, or held whatever the config says),
-and an index on events.updated_at, the time of an event's newest report: the web UI and
-`events list` show the newest activity first.
+an index on events.updated_at, the time of an event's newest report (the web UI and
+`events list` show the newest activity first), and indexes on the event of matches and
+deliveries (an event's page).
 
 Revision ID: webui_0008
 Revises: 0007
@@ -24,6 +25,10 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.create_index("ix_events_updated_at", ["updated_at"], unique=False)
+    with op.batch_alter_table("matches", schema=None) as batch_op:
+        batch_op.create_index("ix_matches_event", ["event_id"], unique=False)
+    with op.batch_alter_table("deliveries", schema=None) as batch_op:
+        batch_op.create_index("ix_deliveries_event", ["event_id"], unique=False)
     op.create_table(
         "event_states",
         sa.Column("event_id", sa.Integer(), nullable=False),
@@ -49,5 +54,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("source_requests")
     op.drop_table("event_states")
+    with op.batch_alter_table("deliveries", schema=None) as batch_op:
+        batch_op.drop_index("ix_deliveries_event")
+    with op.batch_alter_table("matches", schema=None) as batch_op:
+        batch_op.drop_index("ix_matches_event")
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.drop_index("ix_events_updated_at")

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from urllib.parse import quote
 
 from fastapi import FastAPI, HTTPException, Request
@@ -12,7 +11,9 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.datastructures import MutableHeaders
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from monitor.config import Config
 from monitor.web import actions, api, feeds, pages
@@ -58,18 +59,32 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     )  # fmt: skip
 
 
-async def _headers_and_log(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    """Security headers on every answer, and one log line per request: its path without the
-    query string, which may carry a feed reader's token."""
-    response = await call_next(request)
-    response.headers.update(SECURITY_HEADERS)
-    path = request.url.path
-    quiet = path in ("/healthz", "/metrics") or path.startswith("/static/")
-    level = logging.DEBUG if quiet else logging.INFO
-    logger.log(level, "web: %s %s %d", request.method, path, response.status_code)
-    return response
+class HeadersAndLog:
+    """Security headers on every answer, and one log line per request: its path without
+    the query string, which may carry a feed reader's token. Plain ASGI: the per-request
+    cost of a ``BaseHTTPMiddleware`` is avoided."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def answer(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message).update(SECURITY_HEADERS)
+            await send(message)
+
+        await self.app(scope, receive, answer)
+        path = scope["path"]
+        quiet = path in ("/healthz", "/metrics") or path.startswith("/static/")
+        logger.log(logging.DEBUG if quiet else logging.INFO, "web: %s %s %d",
+                   scope["method"], path, status)  # fmt: skip
 
 
 def create_app(config: Config, db: Database, access: Access) -> FastAPI:
@@ -82,7 +97,7 @@ def create_app(config: Config, db: Database, access: Access) -> FastAPI:
         SessionMiddleware, secret_key=access.session_secret, session_cookie="eventwatch_session",
         same_site="lax", https_only=access.secure_cookies, max_age=12 * 3600,
     )  # fmt: skip
-    app.middleware("http")(_headers_and_log)
+    app.add_middleware(HeadersAndLog)
     app.add_exception_handler(LoginNeeded, _login_needed)
     app.add_exception_handler(HTTPException, _http_error)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")

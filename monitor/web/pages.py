@@ -52,9 +52,9 @@ def events(request: Request, state: State, who: Reader) -> HTMLResponse:
     page, problem = _find(state, params)
     today = datetime.now(UTC).date()
     days = charts.last_days(30, today)
+    by_source = state.cached("articles_by_day", lambda: articles_by_day(state.db, 30))
     chart = charts.stacked_days(
-        "new articles per day by source, last 30 days", days, articles_by_day(state.db, 30),
-        charts.Box(720, 90, 48),
+        "new articles per day by source, last 30 days", days, by_source, charts.Box(720, 90, 48)
     )  # fmt: skip
     plain = {k: v for k, v in params.items() if k not in ("offset",) and v}
     return render(request, state, "events.html", who, page=page, problem=problem,
