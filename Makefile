@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install crawl clean bench bench-quick browser screenshots web
+.PHONY: run test lint install crawl clean bench bench-quick browser screenshots web demo
 
 # The project is installed editable in compat mode: a path in a .pth file, where the default
 # editable finder added 9 ms to the start of every Python process (the CLI, each crawl
@@ -55,6 +55,10 @@ browser:
 ## screenshots: the browser tests, saving each page's screenshot in docs/screenshots.
 screenshots: install browser
 	EVENTWATCH_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/test_web_browser.py
+
+## demo: offline: sample sites, an SMTP sink, a webhook receiver and the daemon; prints the UI's URL.
+demo: install
+	exec $(BIN)/python -m demo
 
 ## web: the web UI alone (the daemon serves it too, on daemon.listen).
 web: install
