@@ -4,7 +4,7 @@ rules, triage and source requests on a real SQLite file."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -82,3 +82,15 @@ def test_triage_and_source_requests_are_rows_the_daemon_takes_once(db: Database)
     assert held_sources(db) == {"desk"}
     set_source_held(db, "desk", False, "ana")
     assert held_sources(db) == set()
+
+
+def test_a_worker_skips_held_sources_and_adds_those_asked_for() -> None:
+    from monitor.config import Config, SourceConfig
+    from monitor.worker import with_web_requests
+
+    config = Config(sources=[SourceConfig(name=n, start_urls=["http://127.0.0.1:9/"])
+                             for n in ("a", "b", "c")])  # fmt: skip
+    then, now = datetime(2026, 12, 6, 9, tzinfo=UTC), datetime(2026, 12, 6, 10, tzinfo=UTC)
+    due = [("a", then), ("b", then)]
+    found = with_web_requests(config, due, held={"b"}, asked=["c", "a", "gone", "c"], now=now)
+    assert found == [("a", then), ("c", now)]
