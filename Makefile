@@ -54,7 +54,7 @@ browser:
 
 ## screenshots: the browser tests, saving each page's screenshot in docs/screenshots.
 screenshots: install browser
-	EVENTWATCH_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/test_web_browser.py
+	EVENTWATCH_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/web/test_browser.py
 
 ## demo: offline: sample sites, an SMTP sink, a webhook receiver and the daemon; prints the UI's URL.
 demo: install
