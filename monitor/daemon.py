@@ -93,18 +93,19 @@ class Daemon:
         )
         self.server: ObservabilityServer | None = None
         self.scheduled: dict[str, Schedule] = {}
+        self.held: set[str] = set()  # sources held from the web UI (requests_job)
 
     # -- jobs ---------------------------------------------------------------------------
     def crawl_job(self, name: str) -> None:
         """The schedule's say: ``name`` is due now; it starts when the pool has room. A
-        source held from the web UI is skipped."""
-        with _cycle("schedule"):
-            if not self.stopping.is_set() and name not in held_sources(self.ctx.db):
-                self.due.add(name, datetime.now(UTC))
+        source held from the web UI (as ``requests_job`` last read) is skipped."""
+        if not self.stopping.is_set() and name not in self.held:
+            self.due.add(name, datetime.now(UTC))
 
     def requests_job(self) -> None:
-        """Crawls asked for from the web UI ("crawl now") join the due queue."""
+        """What the web UI asked: crawls now join the due queue; held sources are noted."""
         with _cycle("requests"):
+            self.held = held_sources(self.ctx.db)
             known = {source.name for source in self.ctx.config.sources}
             for name in take_crawl_requests(self.ctx.db):
                 if name in known and not self.stopping.is_set():
