@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install crawl clean bench bench-quick
+.PHONY: run test lint install crawl clean bench bench-quick browser screenshots web demo
 
 # The project is installed editable in compat mode: a path in a .pth file, where the default
 # editable finder slows the start of every Python process (the CLI, each crawl process, each
@@ -38,9 +38,32 @@ lint: install
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
-## test: lint, layering contracts, types, then the test suite.
-test: lint
+## test: lint, layering contracts, types, then the test suite (with the browser tests).
+test: lint browser
 	$(BIN)/pytest -q
+
+# The browser tests drive Debian's chromium through Playwright: Playwright never downloads a
+# browser of its own.
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+## browser: install Debian's chromium for the browser tests when it is missing.
+browser:
+	@test -x $(CHROMIUM) || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
+
+## screenshots: the browser tests, saving each page's screenshot in docs/screenshots.
+screenshots: install browser
+	EVENTWATCH_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/web/test_browser.py
+
+## demo: offline: sample sites, an SMTP sink, a webhook receiver and the daemon; prints the UI's URL.
+demo: install
+	exec $(BIN)/python -m tests.demo
+
+## web: the web UI alone (the daemon serves it too, on daemon.listen).
+web: install
+	$(BIN)/eventwatch db upgrade
+	exec $(BIN)/eventwatch web
 
 ## bench: the benchmark table (bench/README.md); real pages from ../shared when present.
 BENCH_PAGES ?= $(wildcard ../shared/eval/trafilatura-eval/pages)

@@ -27,6 +27,7 @@ from bench.mirror import MirrorServer, article_pages, build_sites
 from bench.scale import scale_figures
 from bench.setup import ROOT, eventwatch, write_config
 from bench.storing import storage_figures
+from bench.webui import web_figures
 from bench.workers import worker_figures
 
 
@@ -79,6 +80,8 @@ def run(
             folder / "storage.db", mode.storage_articles, raw, filled_by_storage=True
         )
         figures += crosslang_figures(folder / "xlang", raw)
+        events = mode.storage_articles * 2 // 3  # two articles in three start an event
+        figures += web_figures(folder, folder / "storage.db", events, raw)
     if dates is not None:
         figures += date_figures(dates, raw)
         figures += scale_figures(folder / "scale", mode.name == "quick", raw)

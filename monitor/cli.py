@@ -73,17 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     crawl.add_argument("--refresh", action="store_true", help="fetch stored articles again")
     crawl.add_argument("--no-alerts", action="store_true", help="skip matching and dispatch")
 
-    events = _commands(sub.add_parser("events", help="stored events"), "events_command")
-    listing = events.add_parser("list", help="newest first")
-    listing.add_argument("--source")
-    listing.add_argument("--since", type=_iso_date, metavar="ISO_DATE")
-    listing.add_argument("--limit", type=int, default=50)
-    listing.add_argument("--json", action="store_true", help="one JSON object per line")
-    split = events.add_parser("split", help="move a wrongly grouped article to its own event")
-    split.add_argument("article_id", type=int, metavar="ARTICLE_ID")
-    merge = events.add_parser("merge", help="move every report of OTHER into event KEPT")
-    merge.add_argument("kept", type=int, metavar="KEPT")
-    merge.add_argument("other", type=int, metavar="OTHER")
+    _events(sub)
 
     extract = sub.add_parser(
         "extract", help="what extraction makes of pages (files, folders, URLs)"
@@ -107,6 +97,37 @@ def build_parser() -> argparse.ArgumentParser:
     ctest = channels.add_parser("test", help="send a test message")
     ctest.add_argument("name")
     return parser
+
+
+def _events(sub: _WithGlobals) -> None:
+    events = _commands(sub.add_parser("events", help="stored events"), "events_command")
+    listing = events.add_parser("list", help="newest activity first")
+    listing.add_argument("--source", help="reported by this source")
+    listing.add_argument(
+        "--since", type=_iso_date, metavar="ISO_DATE", help="published that day or later"
+    )
+    listing.add_argument(
+        "--first-seen-since", type=_iso_date, metavar="ISO_DATE", help="first seen then or later"
+    )
+    listing.add_argument("--query", help="a query in the rule language")
+    listing.add_argument("--limit", type=int, default=50)
+    shape = listing.add_mutually_exclusive_group()
+    shape.add_argument("--json", action="store_true", help="one JSON object per line")
+    shape.add_argument("--csv", action="store_true", help="CSV with a header row")
+    show = events.add_parser("show", help="one event with all its reports")
+    show.add_argument("id", type=int, metavar="ID")
+    show.add_argument("--json", action="store_true", help="one JSON object")
+    split = events.add_parser("split", help="move a wrongly grouped article to its own event")
+    split.add_argument("article_id", type=int, metavar="ARTICLE_ID")
+    merge = events.add_parser("merge", help="move every report of OTHER into event KEPT")
+    merge.add_argument("kept", type=int, metavar="KEPT")
+    merge.add_argument("other", type=int, metavar="OTHER")
+
+    web = sub.add_parser("web", help="serve the web UI and JSON API on web.listen")
+    web.add_argument("--listen", metavar="HOST:PORT", help="instead of web.listen")
+    sub.add_parser(
+        "hash-password", help="read a password on stdin, print its argon2 hash (web.users)"
+    )
 
 
 def _rules_and_alerts(sub: _WithGlobals) -> None:
@@ -151,7 +172,9 @@ def _status_runs_and_sources(sub: _WithGlobals) -> None:
 HANDLERS = {  # command -> function of monitor.commands; `crawl` is _dispatch's own case
     "check": "check",
     "db": "db_upgrade",
-    "events": "events_list",
+    "events": "events",
+    "web": "web",
+    "hash-password": "hash_password",
     "extract": "extract",
     "rules": "rules_test",
     "alerts": "alerts",
@@ -218,6 +241,8 @@ def _outcome(exc: Exception) -> tuple[int | None, str]:
     from monitor.config import ConfigError
     from monitor.observe import ListenError
     from monitor.single_daemon import DaemonRunning
+    from monitor.web.access import AccessError
+    from monitor.web.serve import AddressTaken
     from storage.db import DATABASE_FAILURES
 
     if isinstance(exc, ConfigError):
@@ -225,6 +250,8 @@ def _outcome(exc: Exception) -> tuple[int | None, str]:
         return 2, "config error:" + ("\n" if "\n" in text else " ") + text
     if isinstance(exc, commands.UsageError):
         return 2, str(exc)
+    if isinstance(exc, AccessError | AddressTaken):
+        return 2 if isinstance(exc, AccessError) else 1, str(exc)
     if isinstance(exc, opening.DatabaseUnavailable | ListenError | DaemonRunning):
         return 1, str(exc)
     if isinstance(exc, DATABASE_FAILURES):

@@ -14,7 +14,7 @@ from crawlers.enrichment.entities import names_for_matching
 from crawlers.extraction.pagefile import expand, load
 from crawlers.launcher.child import CrawlChild
 from crawlers.urls import is_http_url
-from monitor import event_commands, explain, flow, opening, runlog
+from monitor import eventcommands, explain, flow, opening, runlog
 from monitor.channels.alert import Alert, AlertArticle, DeliveryError
 from monitor.config import Config, load_config
 from monitor.crawl_display import crawl_display
@@ -31,6 +31,7 @@ from storage.stats import article_counts, delivery_counts
 # Commands of their own modules, dispatched by name like the rest (monitor.cli.HANDLERS)
 runs = runlog.runs
 sources_explain = explain.sources_explain
+events = eventcommands.events
 
 
 def quiet_stdout() -> None:
@@ -167,50 +168,6 @@ def _send_alerts(ctx: flow.Context) -> None:
     print(
         f"alerts: {queued} queued, {sent.sent} sent, {sent.retrying} to retry, {sent.failed} failed"
     )
-
-
-def events_list(args: argparse.Namespace) -> int:
-    if args.events_command == "split":
-        return event_commands.events_split(args)
-    if args.events_command == "merge":
-        return event_commands.events_merge(args)
-    ctx = _reading(args)
-    events = list(list_events(ctx.db, source=args.source, since=args.since, limit=args.limit))
-    reports = event_commands.reports_json(ctx.db, [e.event_id for e in events]) if args.json else {}
-    for event in events:
-        if args.json:
-            _emit(
-                {
-                    "id": event.event_id,
-                    **_event_fields(event),
-                    "reports": reports.get(event.event_id, []),
-                }
-            )
-        else:
-            day = event.published_day
-            date = day.isoformat() if day else "no date   "
-            print(f"{event.event_id:>6}  {date}  {','.join(event.sources):<16} {event.title}")
-    return 0
-
-
-def _event_fields(event: Any) -> dict[str, Any]:
-    return {
-        "event_id": event.event_id,
-        "url": event.url,
-        "source": event.source,
-        "sources": list(event.sources),
-        "urls": list(event.urls),
-        "title": event.title,
-        "published_at": event.published_at,
-        "published_day": event.published_day,
-        "language": event.language,
-        "languages": list(event.languages),
-        "text": event.text,
-        "first_seen": event.first_seen,
-        "places": list(event.places),
-        "organisations": list(event.organisations),
-        "dates_mentioned": list(event.dates_mentioned),
-    }
 
 
 def extract(args: argparse.Namespace) -> int:
@@ -411,4 +368,27 @@ def status(args: argparse.Namespace) -> int:
     pending = delivery_counts(ctx.db)
     print(f"deliveries: {pending.get('pending', 0)} pending, {pending.get('sent', 0)} sent, "
           f"{pending.get('failed', 0)} failed")  # fmt: skip
+    return 0
+
+
+def web(args: argparse.Namespace) -> int:
+    from monitor.web.serve import serve  # the web stack is only loaded to serve it
+
+    config = load_config(args.config)[1]
+    if args.listen:
+        config = config.model_copy(
+            update={"web": config.web.model_copy(update={"listen": args.listen})}
+        )
+    if not args.verbose:
+        logging.getLogger().setLevel(logging.INFO)
+    return serve(config, opening.for_writing(config).db)
+
+
+def hash_password(args: argparse.Namespace) -> int:
+    from monitor.web.access import hash_password as argon2_hash
+
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise UsageError("hash-password: give the password on stdin (one line)")
+    print(argon2_hash(password))
     return 0

@@ -10,7 +10,7 @@ import os
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, get_args
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from apscheduler.triggers.cron import CronTrigger
@@ -194,6 +194,45 @@ class DaemonConfig(Strict):
     health_min_quiet: Duration = timedelta(days=2)
 
 
+Role = Literal["viewer", "analyst"]
+
+
+class WebUser(Strict):
+    """A person who logs in to the web UI; the argon2 hash of their password is read from the
+    environment variable ``password_hash_env`` (`eventwatch web hash-password` makes one)."""
+
+    name: Annotated[str, Field(pattern=r"^[\w.@-]{1,64}$")]
+    role: Role = "viewer"
+    password_hash_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+
+
+class WebToken(Strict):
+    """A token for scripts and feed readers (``Authorization: Bearer``, or ``?token=`` on a
+    feed), read from the environment variable ``token_env``."""
+
+    name: Annotated[str, Field(pattern=r"^[\w.@-]{1,64}$")]
+    role: Role = "viewer"
+    token_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+
+
+class WebConfig(Strict):
+    listen: str = "127.0.0.1:8788"  # `eventwatch web`; the daemon serves it on daemon.listen
+    # The address people reach the UI at (https://eventwatch.example.org/), for links that
+    # leave it: feeds, and alerts that link to their event. None: the address asked.
+    public_url: str | None = None
+    users: list[WebUser] = []
+    tokens: list[WebToken] = []
+    session_secret_env: str | None = None  # unset: a new secret each start (logins end)
+    secure_cookies: bool | None = None  # None: on unless the UI listens on loopback only
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, url: str | None) -> str | None:
+        if url is not None and not is_http_url(url):
+            raise ValueError(f"{url!r} is not an http(s) URL")
+        return url
+
+
 class Config(Strict):
     database: str = "sqlite:///eventwatch.db"
     sources: list[SourceConfig] = []
@@ -201,6 +240,7 @@ class Config(Strict):
     channels: dict[str, ChannelConfig] = {}
     delivery: DeliveryConfig = DeliveryConfig()
     daemon: DaemonConfig = DaemonConfig()
+    web: WebConfig = WebConfig()
 
     @field_validator("database")
     @classmethod

@@ -42,6 +42,7 @@ from monitor.schedules import first_run, trigger_for
 from monitor.single_daemon import only_daemon
 from storage.migrate import upgrade
 from storage.runs import RunSummary, close_abandoned_runs, failures_in_row, source_rhythms
+from storage.triage import held_sources, take_crawl_requests
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ SHUTDOWN_BOUND_SECONDS = 30.0
 MISFIRE_GRACE_SECONDS = 300
 RUNS_EVERY = timedelta(minutes=10)  # how often runs left open are looked for (and at start)
 ABANDONED_AFTER = timedelta(hours=1)  # past the longest time limit and the kill's grace
+REQUESTS_EVERY = timedelta(seconds=2)  # how often crawls asked for from the web UI are looked for
 
 
 @contextmanager
@@ -89,12 +91,24 @@ class Daemon:
         )
         self.server: ObservabilityServer | None = None
         self.scheduled: dict[str, Schedule] = {}
+        self.held: set[str] = set()  # sources held from the web UI (requests_job)
 
     # -- jobs ---------------------------------------------------------------------------
     def crawl_job(self, name: str) -> None:
-        """The schedule's say: ``name`` is due now; it starts when the pool has room."""
-        if not self.stopping.is_set():
+        """The schedule's say: ``name`` is due now; it starts when the pool has room. A
+        source held from the web UI (as ``requests_job`` last read) is skipped."""
+        if not self.stopping.is_set() and name not in self.held:
             self.due.add(name, datetime.now(UTC))
+
+    def requests_job(self) -> None:
+        """What the web UI asked: crawls now join the due queue; held sources are noted."""
+        with _cycle("requests"):
+            self.held = held_sources(self.ctx.db)
+            known = {source.name for source in self.ctx.config.sources}
+            for name in take_crawl_requests(self.ctx.db):
+                if name in known and not self.stopping.is_set():
+                    logger.info("crawl source=%s requested from the web UI", name)
+                    self.due.add(name, datetime.now(UTC))
 
     def _start_due(self) -> None:
         """Hand the oldest due sources to the pool, as many as it has room for."""
@@ -221,6 +235,7 @@ class Daemon:
             ("match", self.match_job, config.daemon.match_every),
             ("dispatch", self.dispatch_job, config.daemon.dispatch_every),
             ("runs", self.runs_job, RUNS_EVERY),
+            ("requests", self.requests_job, REQUESTS_EVERY),
         ):
             self.scheduler.add_job(
                 func, "interval", seconds=every.total_seconds(), id=job_id,
@@ -243,6 +258,8 @@ class Daemon:
                 self.pool.db = ctx.db
         self.schedule_sources(config)
         self._periodic(config)
+        if self.server is not None:
+            self.server.reconfigure(config, ctx.db)
         logger.info("config reloaded: %d sources, %d rules", len(config.sources), len(config.rules))
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:

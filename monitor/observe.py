@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
+from fastapi import FastAPI
+from fastapi.responses import Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -21,7 +21,9 @@ from storage.runs import latest_runs
 from storage.stats import delivery_counts, reachable
 
 if TYPE_CHECKING:
+    from monitor.config import Config
     from monitor.daemon import Daemon
+    from storage.db import Database
 
 logger = logging.getLogger(__name__)
 
@@ -188,47 +190,47 @@ def _taken(listen: str, exc: OSError) -> ListenError:
 
 
 class ObservabilityServer:
+    """``daemon.listen``: the web UI and its API (monitor.web), with /healthz and /metrics
+    beside them, served from a thread of the daemon."""
+
     def __init__(self, listen: str, daemon: Daemon) -> None:
-        host, _, port = listen.rpartition(":")
+        from monitor.web.serve import WebServer, bind, split_listen, web_app
+
+        host, port = split_listen(listen)
+        app = web_app(daemon.ctx.config, daemon.ctx.db, host)  # AccessError: no users
         try:
-            self.httpd = ThreadingHTTPServer((host or "127.0.0.1", int(port)), _handler(daemon))
+            sock = bind(host, port)
         except OSError as exc:
-            raise _taken(f"{host or '127.0.0.1'}:{port}", exc) from exc
+            raise _taken(f"{host}:{port}", exc) from exc
+        _observe_routes(app, daemon)
         daemon.metrics.registry.register(DeliveryCollector(daemon))
         daemon.metrics.registry.register(QueueCollector(daemon))
         daemon.metrics.registry.register(PageFailureCollector(daemon))
-        self.thread = threading.Thread(target=self.httpd.serve_forever, name="observe", daemon=True)
+        self.app = app
+        self.server = WebServer(app, sock)
+        self.address = sock.getsockname()[:2]
+
+    def reconfigure(self, config: Config, db: Database) -> None:
+        """After a reload: the pages read the new config (and database)."""
+        self.app.state.web.config, self.app.state.web.db = config, db
 
     def start(self) -> None:
-        self.thread.start()
-        logger.info("serving /healthz and /metrics on %s:%d", *self.httpd.server_address[:2])
+        self.server.start()
+        logger.info("serving the web UI, /healthz and /metrics on %s:%d", *self.address)
 
     def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.server.stop()
 
 
-def _handler(daemon: Daemon) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            if self.path == "/healthz":
-                status, body = health_report(daemon)
-                self._send(status, json.dumps(body, default=str).encode(), "application/json")
-            elif self.path == "/metrics":
-                self._send(
-                    200, generate_latest(daemon.metrics.registry), "text/plain; version=0.0.4"
-                )
-            else:
-                self._send(404, b"not found\n", "text/plain")
+def _observe_routes(app: FastAPI, daemon: Daemon) -> None:
+    def healthz() -> Response:
+        status, body = health_report(daemon)
+        return Response(json.dumps(body, default=str), status, media_type="application/json")
 
-        def _send(self, status: int, body: bytes, kind: str) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def metrics() -> Response:
+        return Response(
+            generate_latest(daemon.metrics.registry), media_type="text/plain; version=0.0.4"
+        )
 
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    return Handler
+    app.add_api_route("/healthz", healthz, include_in_schema=False)
+    app.add_api_route("/metrics", metrics, include_in_schema=False)

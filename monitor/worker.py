@@ -48,6 +48,7 @@ from storage.schedule import (
     renew_leases,
     save_next_due_times,
 )
+from storage.triage import held_sources, take_crawl_requests
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +95,21 @@ def due_now(config: Config, known: dict[str, datetime], now: datetime) -> tuple[
                 following = trigger.get_next_fire_time(following, now)
             later[source.name] = following or now + timedelta(days=365)
     return due, later
+
+
+def with_web_requests(
+    config: Config,
+    due: list[tuple[str, datetime]],
+    held: set[str],
+    asked: list[str],
+    now: datetime,
+) -> list[tuple[str, datetime]]:
+    """The due sources less those held from the web UI, plus those it asked to crawl now
+    (sources of the config only)."""
+    known = {source.name for source in config.sources}
+    kept = [(name, due_at) for name, due_at in due if name not in held]
+    waiting = {name for name, _ in kept}
+    return kept + [(name, now) for name in dict.fromkeys(asked) if name in known - waiting]
 
 
 class Worker:
@@ -147,7 +163,9 @@ class Worker:
         now = datetime.now(UTC)
         known = await asyncio.to_thread(next_due_times, self.ctx.db)
         due, later = due_now(self.config, known, now)
-        for name, due_at in due:
+        held = await asyncio.to_thread(held_sources, self.ctx.db)
+        asked = await asyncio.to_thread(take_crawl_requests, self.ctx.db)
+        for name, due_at in with_web_requests(self.config, due, held, asked, now):
             key = f"crawl:{name}"
             with contextlib.suppress(job_errors.AlreadyEnqueued):  # one waiting serves this too
                 await self.crawl_task.configure(lock=key, queueing_lock=key).defer_async(

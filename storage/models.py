@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Date,
     DateTime,
     ForeignKey,
@@ -142,11 +143,14 @@ class Event(Base):
     """One real-world story; its articles are the reports of it."""
 
     __tablename__ = "events"
+    # Newest activity first (a new report moves its event up): the web UI's and
+    # `events list`'s order.
+    __table_args__ = (Index("ix_events_updated_at", "updated_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(Text)
     first_seen: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)  # its newest report's arrival
     # What its articles name, merged in the order they were stored (see storage.articles).
     places: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
     organisations: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
@@ -258,7 +262,10 @@ class FetchState(Base):
 
 class Match(Base):
     __tablename__ = "matches"
-    __table_args__ = (UniqueConstraint("rule", "event_id", name="uq_matches_rule_event"),)
+    __table_args__ = (
+        UniqueConstraint("rule", "event_id", name="uq_matches_rule_event"),
+        Index("ix_matches_event", "event_id"),  # an event's matches (its page, its row)
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     rule: Mapped[str] = mapped_column(String(128))
@@ -276,6 +283,7 @@ class Delivery(Base):
     __table_args__ = (
         UniqueConstraint("rule", "event_id", "channel", name="uq_deliveries_rule_event_channel"),
         Index("ix_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_deliveries_event", "event_id"),  # an event's deliveries (its page)
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -291,3 +299,30 @@ class Delivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None]
+
+
+class EventState(Base):
+    """An analyst's triage of an event, written by the web UI and its API: read, starred,
+    dismissed. An event without a row is unread, not starred and not dismissed."""
+
+    __tablename__ = "event_states"
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), primary_key=True)
+    read: Mapped[bool] = mapped_column(Boolean, default=False)
+    starred: Mapped[bool] = mapped_column(Boolean, default=False)
+    dismissed: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(128))
+
+
+class SourceRequest(Base):
+    """What an analyst asked of a source through the web UI, for the daemon to act on:
+    a crawl now (until the daemon takes it), or hold the source whatever the config says."""
+
+    __tablename__ = "source_requests"
+
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    crawl_requested_at: Mapped[datetime | None]
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(128))

@@ -269,10 +269,10 @@ def list_deliveries(
     if status:
         query = query.where(Delivery.status == status)
     with db.session() as session:
-        return [_row(d) for d in session.scalars(query)]
+        return [delivery_row(d) for d in session.scalars(query)]
 
 
-def _row(d: Delivery) -> DeliveryRow:
+def delivery_row(d: Delivery) -> DeliveryRow:
     return DeliveryRow(
         d.id, d.key, d.rule, d.event_id, d.channel, d.status, d.attempts,
         d.next_attempt_at, d.last_error, d.created_at, d.delivered_at,

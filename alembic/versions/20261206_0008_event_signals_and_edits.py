@@ -5,7 +5,7 @@ anchor keys of those signals by day, for an indexed lookup of reports of one eve
 languages; and the analysts' splits and merges of events. Articles stored before this
 revision have no signals: they are still grouped by text and title.
 
-Revision ID: xlang_0008
+Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-06 17:00:00
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "xlang_0008"
+revision = "0008"
 down_revision = "0007"
 branch_labels = None
 depends_on = None

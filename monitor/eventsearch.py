@@ -1,0 +1,114 @@
+"""Finding events for people: the storage filters, then a query in the rule language run
+over every report of each candidate event, newest activity first. Shared by the web UI, its
+API, its feeds and `events list`.
+
+A query cannot be answered by an index, so it is run over the newest ``SCAN_LIMIT``
+candidate events at most; a page then says it looked no further.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from crawlers.enrichment.entities import names_for_matching
+from monitor.rules import Hit, RuleSet, RuleSpec
+from storage.db import Database
+from storage.eventpages import (
+    EventFilter,
+    EventRow,
+    Report,
+    count_events,
+    event_ids,
+    event_rows,
+    report_texts,
+)
+
+SCAN_LIMIT = 5000
+_CHUNK = 250
+
+
+@dataclass(frozen=True, slots=True)
+class EventPage:
+    rows: list[EventRow]
+    total: int  # events that pass the filters (and the query, among those looked at)
+    offset: int
+    limit: int
+    looked_at_all: bool = True  # False: a query stopped at SCAN_LIMIT candidates
+    hits: dict[int, list[Hit]] = field(default_factory=dict)  # event → what the query found
+
+
+def compile_query(query: str) -> RuleSet:
+    """Raises RuleSyntaxError with the column of the problem."""
+    return RuleSet.compile([RuleSpec("query", query)])
+
+
+def find_events(
+    db: Database, chosen: EventFilter, query: str = "", *, limit: int = 50, offset: int = 0
+) -> EventPage:
+    if not query.strip():
+        ids = event_ids(db, chosen, limit, offset)
+        return EventPage(event_rows(db, ids), count_events(db, chosen), offset, limit)
+    ruleset = compile_query(query)
+    matched: dict[int, list[Hit]] = {}
+    scanned = 0
+    while scanned < SCAN_LIMIT:
+        ids = event_ids(db, chosen, min(_CHUNK, SCAN_LIMIT - scanned), scanned)
+        scanned += len(ids)
+        matched.update(_matching(db, ruleset, ids))
+        if len(ids) < _CHUNK:
+            break
+    ordered = list(matched)  # scanned newest activity first, chunk after chunk
+    chosen_ids = ordered[offset : offset + limit]
+    return EventPage(
+        event_rows(db, chosen_ids), len(ordered), offset, limit,
+        looked_at_all=scanned < SCAN_LIMIT, hits={i: matched[i] for i in chosen_ids},
+    )  # fmt: skip
+
+
+def _matching(db: Database, ruleset: RuleSet, ids: list[int]) -> dict[int, list[Hit]]:
+    """Of ``ids``, in their order, the events the rules find something in."""
+    texts = report_texts(db, ids)
+    rows = {row.event_id: row for row in event_rows(db, ids)}
+    found: dict[int, list[Hit]] = {}
+    for event_id in ids:
+        row = rows.get(event_id)
+        if row is None:
+            continue
+        hits = event_hits(ruleset, texts.get(event_id, []), (row.places, row.organisations))
+        if hits:
+            found[event_id] = hits
+    return found
+
+
+def event_hits(
+    ruleset: RuleSet, reports: list[Report], names: tuple[tuple[str, ...], tuple[str, ...]]
+) -> list[Hit]:
+    """What the rules find in any report of an event, with the names all its reports carry
+    (in every alias)."""
+    places = names_for_matching("places", names[0])
+    organisations = names_for_matching("organisations", names[1])
+    for report in reports:
+        hits = ruleset.match(
+            title=report.title, text=report.text, source=report.source,
+            places=places, organisations=organisations,
+        )  # fmt: skip
+        if hits:
+            return hits
+    return []
+
+
+CSV_COLUMNS = (
+    "id", "title", "url", "published_day", "first_seen", "updated_at", "sources", "languages",
+    "places", "organisations", "rules", "read", "starred",
+)  # fmt: skip
+
+
+def csv_row(row: EventRow) -> list[str]:
+    """An event as a CSV row of ``CSV_COLUMNS``; lists joined with "; "."""
+    return [
+        str(row.event_id), row.title, row.url,
+        row.published_day.isoformat() if row.published_day else "",
+        row.first_seen.isoformat(), row.updated_at.isoformat(), "; ".join(row.sources),
+        "; ".join(row.languages), "; ".join(row.places), "; ".join(row.organisations),
+        "; ".join(row.rules), "yes" if row.read else "no", "yes" if row.starred else "no",
+    ]  # fmt: skip

@@ -1,0 +1,1 @@
+"""The web UI and JSON API: pages, actions, API, feeds and charts over the database."""

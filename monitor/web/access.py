@@ -1,0 +1,123 @@
+"""Who may do what in the web UI and its API.
+
+Bound to loopback with no users configured, everyone who can reach it is the local analyst:
+no login. With users, a person logs in (argon2 password hashes); bound anywhere else it will
+not start without users. Roles: ``viewer`` reads, ``analyst`` also triages, retries and asks
+for crawls. Scripts and feed readers use tokens. Every secret comes from the environment and
+none is ever logged.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import os
+import secrets
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from monitor.config import WebConfig
+
+_HASHER = PasswordHasher()
+# Checked against when the name is unknown, so an unknown name costs what a wrong password does.
+_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+
+
+class AccessError(Exception):
+    """The web UI cannot start as configured: one line saying why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    name: str
+    role: str
+
+    @property
+    def may_act(self) -> bool:
+        return self.role == "analyst"
+
+
+LOCAL = Identity("local", "analyst")
+
+
+def hash_password(password: str) -> str:
+    return _HASHER.hash(password)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _from_environment(variable: str, what: str) -> str:
+    value = os.environ.get(variable, "")
+    if not value:
+        raise AccessError(f"web: {what}: environment variable {variable} is not set")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class _User:
+    role: str
+    password_hash: str
+
+
+class Access:
+    def __init__(self, web: WebConfig, host: str) -> None:
+        self.loopback = is_loopback(host)
+        if not self.loopback and not web.users:
+            raise AccessError(
+                f"web: listening on {host} needs users (web.users): without them anyone who "
+                "reaches it could read and act; listen on 127.0.0.1 or configure users"
+            )
+        self.users = {
+            u.name: _User(u.role, _from_environment(u.password_hash_env, f"user {u.name}"))
+            for u in web.users
+        }
+        self.tokens = [
+            (Identity(t.name, t.role), _from_environment(t.token_env, f"token {t.name}"))
+            for t in web.tokens
+        ]
+        secret = web.session_secret_env and _from_environment(web.session_secret_env, "session")
+        self.session_secret = secret or secrets.token_urlsafe(32)
+        secure = web.secure_cookies
+        self.secure_cookies = (not self.loopback) if secure is None else secure
+        self.public_url = web.public_url
+
+    @property
+    def login_required(self) -> bool:
+        return bool(self.users)
+
+    def check_password(self, name: str, password: str) -> Identity | None:
+        user = self.users.get(name)
+        try:
+            _HASHER.verify(user.password_hash if user else _DUMMY_HASH, password)
+        except (VerificationError, InvalidHashError):
+            return None
+        return Identity(name, user.role) if user else None
+
+    def by_token(self, token: str) -> Identity | None:
+        found = None
+        for identity, expected in self.tokens:  # every one compared: no early exit to time
+            if hmac.compare_digest(token.encode(), expected.encode()):
+                found = identity
+        return found
+
+    def by_session(self, name: str | None) -> Identity | None:
+        if not self.login_required:
+            return LOCAL
+        user = self.users.get(name or "")
+        return Identity(name or "", user.role) if user else None
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after logging in: a path of this site only, never another site."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/events"
+    return target

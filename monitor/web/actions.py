@@ -1,0 +1,111 @@
+"""What analysts do from the pages: triage an event, ask for a crawl, hold a source, retry a
+delivery; and logging in and out. Each answers with a redirect back (303), so a plain form
+works without JavaScript."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from monitor.web.access import safe_next
+from monitor.web.guard import Actor, State, csrf_token
+from storage.outbox import delivery_statuses, requeue
+from storage.triage import request_crawl, set_source_held, set_triage
+
+logger = logging.getLogger(__name__)
+router = APIRouter(include_in_schema=False)
+
+TRIAGE = {
+    "read": {"read": True}, "unread": {"read": False},
+    "star": {"starred": True}, "unstar": {"starred": False},
+    "dismiss": {"dismissed": True}, "restore": {"dismissed": False},
+}  # fmt: skip
+
+
+def back(target: str | None, default: str) -> Response:
+    return RedirectResponse(safe_next(target or default), status_code=303)
+
+
+@router.post("/events/{event_id}/triage")
+def triage(
+    state: State, who: Actor, event_id: int, action: Annotated[str, Form()],
+    back_to: Annotated[str | None, Form()] = None,
+) -> Response:  # fmt: skip
+    if action not in TRIAGE:
+        raise HTTPException(400, f"action: one of {', '.join(TRIAGE)}")
+    if not set_triage(state.db, event_id, who.name, **TRIAGE[action]):
+        raise HTTPException(404, f"no event {event_id}")
+    logger.info("web: %s set %s on event %d", who.name, action, event_id)
+    return back(back_to, f"/events/{event_id}")
+
+
+def _known(state: State, name: str) -> None:
+    if name not in {s.name for s in state.config.sources}:
+        raise HTTPException(404, f"no source named {name!r}")
+
+
+@router.post("/sources/{name}/crawl")
+def crawl_now(state: State, who: Actor, name: str,
+              back_to: Annotated[str | None, Form()] = None) -> Response:  # fmt: skip
+    _known(state, name)
+    request_crawl(state.db, name, who.name)
+    logger.info("web: %s asked for a crawl of %s", who.name, name)
+    return back(back_to, f"/sources/{name}")
+
+
+@router.post("/sources/{name}/hold")
+def hold(state: State, who: Actor, name: str, held: Annotated[bool, Form()],
+         back_to: Annotated[str | None, Form()] = None) -> Response:  # fmt: skip
+    _known(state, name)
+    set_source_held(state.db, name, held, who.name)
+    logger.info("web: %s %s source %s", who.name, "held" if held else "released", name)
+    return back(back_to, "/sources")
+
+
+@router.post("/deliveries/{delivery_id}/retry")
+def retry(state: State, who: Actor, delivery_id: int,
+          back_to: Annotated[str | None, Form()] = None) -> Response:  # fmt: skip
+    if delivery_id not in delivery_statuses(state.db, [delivery_id]):
+        raise HTTPException(404, f"no delivery {delivery_id}")
+    requeue(state.db, [delivery_id])
+    logger.info("web: %s queued delivery %d again", who.name, delivery_id)
+    return back(back_to, "/deliveries")
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, state: State) -> HTMLResponse:
+    return state.templates.TemplateResponse(request, "login.html", {
+        "who": None, "csrf": csrf_token(request), "problem": "", "login_required": True,
+        "next": safe_next(request.query_params.get("next")),
+    })  # fmt: skip
+
+
+@router.post("/login", response_model=None)
+async def login(
+    request: Request, state: State, name: Annotated[str, Form()],
+    password: Annotated[str, Form()], csrf: Annotated[str, Form()] = "",
+    next_page: Annotated[str | None, Form(alias="next")] = None,
+) -> Response:  # fmt: skip
+    if csrf != request.session.get("csrf"):
+        raise HTTPException(403, "missing or wrong CSRF token: reload the page and try again")
+    identity = state.access.check_password(name, password)
+    if identity is None:
+        logger.warning("web: failed login for %r", name[:64])
+        response = state.templates.TemplateResponse(request, "login.html", {
+            "who": None, "csrf": csrf_token(request), "login_required": True,
+            "problem": "wrong name or password", "next": safe_next(next_page),
+        }, status_code=401)  # fmt: skip
+        return response
+    request.session.clear()  # a new session on login: nothing set before carries over
+    request.session["user"] = identity.name
+    logger.info("web: %s logged in", identity.name)
+    return RedirectResponse(safe_next(next_page), status_code=303)
+
+
+@router.post("/logout")
+def logout(request: Request, who: Actor) -> Response:
+    request.session.clear()
+    return RedirectResponse("/login", status_code=303)

@@ -1,0 +1,106 @@
+"""The web UI and JSON API as one ASGI app (FastAPI, Jinja2 templates, htmx shipped in
+``static/``), served by `eventwatch web` and by the daemon beside /healthz and /metrics."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import quote
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.datastructures import MutableHeaders
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from monitor.config import Config
+from monitor.web import actions, api, feeds, pages
+from monitor.web.access import Access
+from monitor.web.guard import LoginNeeded
+from monitor.web.state import STATIC, TEMPLATES, WebState
+from storage.db import Database
+
+logger = logging.getLogger(__name__)
+
+SECURITY_HEADERS = {
+    # No script or style from anywhere but this app; no framing; no leaking of addresses.
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def templates() -> Jinja2Templates:
+    found = Jinja2Templates(directory=str(TEMPLATES))
+    found.env.autoescape = True  # every template, whatever its name
+    found.env.filters["thousands"] = lambda n: f"{n:,}"
+    return found
+
+
+async def _login_needed(request: Request, _exc: Exception) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """A page's error as a page; the API's as JSON."""
+    assert isinstance(exc, HTTPException)
+    if request.url.path.startswith("/api/") or request.headers.get("authorization"):
+        return await http_exception_handler(request, exc)
+    state: WebState = request.app.state.web
+    return state.templates.TemplateResponse(
+        request, "error.html", {"who": None, "status": exc.status_code, "detail": exc.detail,
+                                "login_required": state.access.login_required},
+        status_code=exc.status_code, headers=exc.headers,
+    )  # fmt: skip
+
+
+class HeadersAndLog:
+    """Security headers on every answer, and one log line per request: its path without
+    the query string, which may carry a feed reader's token. Plain ASGI: the per-request
+    cost of a ``BaseHTTPMiddleware`` is avoided."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def answer(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message).update(SECURITY_HEADERS)
+            await send(message)
+
+        await self.app(scope, receive, answer)
+        path = scope["path"]
+        quiet = path in ("/healthz", "/metrics") or path.startswith("/static/")
+        logger.log(logging.DEBUG if quiet else logging.INFO, "web: %s %s %d",
+                   scope["method"], path, status)  # fmt: skip
+
+
+def create_app(config: Config, db: Database, access: Access) -> FastAPI:
+    app = FastAPI(
+        title="eventwatch", version="1", openapi_url="/api/v1/openapi.json",
+        docs_url=None, redoc_url=None,  # their pages load scripts from a CDN
+    )  # fmt: skip
+    app.state.web = WebState(config, db, access, templates())
+    app.add_middleware(
+        SessionMiddleware, secret_key=access.session_secret, session_cookie="eventwatch_session",
+        same_site="lax", https_only=access.secure_cookies, max_age=12 * 3600,
+    )  # fmt: skip
+    app.add_middleware(HeadersAndLog)
+    app.add_exception_handler(LoginNeeded, _login_needed)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+    for router in (pages.router, actions.router, api.router, feeds.router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,89 @@
+"""Who is asking, and whether they may: FastAPI dependencies shared by pages, actions and
+the API. An action by a logged-in person must carry the session's CSRF token (a form field
+``csrf`` or the header ``X-CSRF-Token``); a script with a bearer token carries no cookie, so
+no other site can make its browser act for it."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+
+from monitor.web.access import Access, Identity
+from monitor.web.state import WebState
+
+
+class LoginNeeded(Exception):
+    """A page asked for by someone not logged in: they are sent to the login page."""
+
+
+def web_state(request: Request) -> WebState:
+    state: WebState = request.app.state.web
+    return state
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not isinstance(token, str):
+        token = request.session["csrf"] = secrets.token_urlsafe(32)
+    return token
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def who(request: Request, access: Access) -> tuple[Identity | None, bool]:
+    """The identity behind a request, and whether it came by token (no cookie)."""
+    token = _bearer(request)
+    if token is not None:
+        return access.by_token(token), True
+    return access.by_session(request.session.get("user")), False
+
+
+def page_reader(request: Request, state: Annotated[WebState, Depends(web_state)]) -> Identity:
+    identity, _ = who(request, state.access)
+    if identity is None:
+        raise LoginNeeded
+    return identity
+
+
+def api_reader(request: Request, state: Annotated[WebState, Depends(web_state)]) -> Identity:
+    identity, _ = who(request, state.access)
+    if identity is None:
+        raise HTTPException(401, "a token or a login is needed",
+                            headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+    return identity
+
+
+async def actor(request: Request, state: Annotated[WebState, Depends(web_state)]) -> Identity:
+    """Someone who may act, with a valid CSRF token unless they came with a bearer token."""
+    identity, by_token = who(request, state.access)
+    if identity is None:
+        raise HTTPException(401, "a token or a login is needed")
+    if not by_token:
+        await _check_csrf(request)
+    if not identity.may_act:
+        raise HTTPException(403, f"{identity.name} is a {identity.role}: only an analyst may")
+    return identity
+
+
+async def _check_csrf(request: Request) -> None:
+    sent = [request.headers.get("x-csrf-token")]
+    if "form" in request.headers.get("content-type", ""):
+        sent.append(str((await request.form()).get("csrf") or ""))
+    expected = request.session.get("csrf")
+    if not isinstance(expected, str) or not any(
+        token and hmac.compare_digest(token, expected) for token in sent
+    ):
+        raise HTTPException(403, "missing or wrong CSRF token: reload the page and try again")
+
+
+Reader = Annotated[Identity, Depends(page_reader)]
+ApiReader = Annotated[Identity, Depends(api_reader)]
+Actor = Annotated[Identity, Depends(actor)]
+State = Annotated[WebState, Depends(web_state)]

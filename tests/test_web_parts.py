@@ -1,0 +1,96 @@
+"""The web UI's pure parts and its storage: highlights, charts, safe redirects, access
+rules, triage and source requests on a real SQLite file."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, date, datetime
+
+import pytest
+
+from monitor.config import WebConfig, WebUser
+from monitor.web.access import Access, AccessError, hash_password, is_loopback, safe_next
+from monitor.web.charts import Box, RunMark, run_timeline, stacked_days
+from monitor.web.highlight import highlight
+from storage.db import Database
+from storage.models import Event
+from storage.triage import (
+    held_sources,
+    request_crawl,
+    set_source_held,
+    set_triage,
+    take_crawl_requests,
+)
+
+
+def test_highlight_marks_words_phrases_and_prefixes_and_escapes_the_rest() -> None:
+    text = "<b>Terrorism</b> talks: the border security of Душанбе; terrorists left."
+    marked = str(highlight(text, ["terror*", '"border security"', "душанбе", "place:Dushanbe"]))
+    assert marked.startswith("&lt;b&gt;<mark>Terrorism</mark>&lt;/b&gt;")
+    assert "<mark>border security</mark>" in marked and "<mark>Душанбе</mark>" in marked
+    assert "<mark>terrorists</mark>" in marked and "<b>" not in marked
+
+
+def test_charts_are_svg_with_every_name_escaped() -> None:
+    days = [date(2026, 12, 1), date(2026, 12, 2)]
+    svg = str(stacked_days("t", days, {"<x>": Counter({days[1]: 3})}, Box(200, 50, 20)))
+    assert svg.startswith("<svg") and "&lt;x&gt;" in svg and "<x>" not in svg
+    assert "2026-12-02: &lt;x&gt; 3" in svg
+    timeline = str(run_timeline("runs", [RunMark("then", "failed", 0, 2)]))
+    assert "then: failed, 0 new, 2 errors" in timeline
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [("/sources?x=1", "/sources?x=1"), ("https://evil.example", "/events"),
+     ("//evil.example", "/events"), ("/\\evil.example", "/events"), (None, "/events")],
+)  # fmt: skip
+def test_after_login_only_a_path_of_this_site(target: str | None, expected: str) -> None:
+    assert safe_next(target) == expected
+
+
+def test_access_needs_users_off_loopback_and_reads_secrets_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and not is_loopback("0.0.0.0")
+    with pytest.raises(AccessError, match="needs users"):
+        Access(WebConfig(), "0.0.0.0")
+    web = WebConfig(users=[WebUser(name="ana", role="analyst", password_hash_env="H_ANA")])
+    with pytest.raises(AccessError, match="H_ANA is not set"):
+        Access(web, "0.0.0.0")
+    monkeypatch.setenv("H_ANA", hash_password("right"))
+    access = Access(web, "0.0.0.0")
+    assert access.secure_cookies and access.login_required
+    assert access.check_password("ana", "wrong") is None
+    assert access.check_password("nobody", "right") is None
+    identity = access.check_password("ana", "right")
+    assert identity is not None and identity.may_act
+
+
+def test_triage_and_source_requests_are_rows_the_daemon_takes_once(db: Database) -> None:
+    with db.session() as session:
+        session.add(Event(id=7, title="t"))
+    assert set_triage(db, 7, "ana", read=True, starred=True)
+    assert not set_triage(db, 8, "ana", read=True)
+    with pytest.raises(ValueError, match="no triage flag"):
+        set_triage(db, 7, "ana", pinned=True)
+    request_crawl(db, "desk", "ana")
+    request_crawl(db, "wire", "ana")
+    assert sorted(take_crawl_requests(db)) == ["desk", "wire"]
+    assert take_crawl_requests(db) == []
+    set_source_held(db, "desk", True, "ana")
+    assert held_sources(db) == {"desk"}
+    set_source_held(db, "desk", False, "ana")
+    assert held_sources(db) == set()
+
+
+def test_a_worker_skips_held_sources_and_adds_those_asked_for() -> None:
+    from monitor.config import Config, SourceConfig
+    from monitor.worker import with_web_requests
+
+    config = Config(sources=[SourceConfig(name=n, start_urls=["http://127.0.0.1:9/"])
+                             for n in ("a", "b", "c")])  # fmt: skip
+    then, now = datetime(2026, 12, 6, 9, tzinfo=UTC), datetime(2026, 12, 6, 10, tzinfo=UTC)
+    due = [("a", then), ("b", then)]
+    found = with_web_requests(config, due, held={"b"}, asked=["c", "a", "gone", "c"], now=now)
+    assert found == [("a", then), ("c", now)]

@@ -1,0 +1,2 @@
+"""Tests against one real daemon serving the web UI (tests.webworld), started once for
+this package."""

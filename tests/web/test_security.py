@@ -1,0 +1,180 @@
+"""The web UI's defences, against the real daemon: page text escaped everywhere, logins that
+send nowhere but this site, CSRF and roles on every action, secrets kept out of the log, and
+no start on an open address without users."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from tests.receivers import free_port
+from tests.test_crawl import source_yaml
+from tests.webworld import HOSTILE_TITLE, PASSWORDS, TOKENS, World, wait_until_up
+
+VIEWER = {"Authorization": f"Bearer {TOKENS['viewer']}"}
+ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
+
+
+def logged_in(world: World, name: str) -> tuple[httpx.Client, str]:
+    """A browser-like client logged in as ``name``, and its CSRF token."""
+    client = httpx.Client(base_url=world.base)
+    csrf = _csrf(client.get("/login").text)
+    answer = client.post("/login", data={"name": name, "password": PASSWORDS[name],
+                                         "csrf": csrf, "next": "/events"})  # fmt: skip
+    assert answer.status_code == 303, answer.text
+    return client, _csrf(client.get("/events").text)
+
+
+def _csrf(page: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found, page
+    return found.group(1)
+
+
+def hostile_event(world: World) -> int:
+    found = httpx.get(world.base + "/api/v1/events", headers=VIEWER, params={"q": "alert"})
+    (event,) = [e for e in found.json()["events"] if e["title"] == HOSTILE_TITLE]
+    return int(event["id"])
+
+
+@pytest.mark.parametrize("page", ["/events", "/events/{id}", "/rules?q=alert", "/events.csv"])
+def test_a_title_that_is_a_script_tag_is_shown_as_text(world: World, page: str) -> None:
+    body = httpx.get(world.base + page.format(id=hostile_event(world)), headers=VIEWER).text
+    assert HOSTILE_TITLE not in body if page != "/events.csv" else HOSTILE_TITLE in body
+    if page != "/events.csv":
+        assert ESCAPED in body
+
+
+def test_the_feed_carries_the_title_as_escaped_text(world: World) -> None:
+    body = httpx.get(world.base + "/feeds/events.atom", headers=VIEWER).text
+    assert HOSTILE_TITLE not in body and ESCAPED in body
+
+
+@pytest.mark.parametrize(
+    "target", ["https://evil.example/", "//evil.example/", "/\\evil.example", "javascript:x"]
+)
+def test_login_never_redirects_off_the_site(world: World, target: str) -> None:
+    client = httpx.Client(base_url=world.base)
+    csrf = _csrf(client.get("/login", params={"next": target}).text)
+    answer = client.post("/login", data={"name": "ana", "password": PASSWORDS["ana"],
+                                         "csrf": csrf, "next": target})  # fmt: skip
+    assert answer.status_code == 303 and answer.headers["location"] == "/events"
+
+
+def test_login_returns_to_the_page_asked_for_on_this_site(world: World) -> None:
+    first = httpx.get(world.base + "/sources")
+    assert first.status_code == 303 and first.headers["location"] == "/login?next=%2Fsources"
+    client = httpx.Client(base_url=world.base)
+    csrf = _csrf(client.get("/login", params={"next": "/sources"}).text)
+    answer = client.post("/login", data={"name": "vera", "password": PASSWORDS["vera"],
+                                         "csrf": csrf, "next": "/sources"})  # fmt: skip
+    assert answer.headers["location"] == "/sources"
+    assert client.get("/sources").status_code == 200
+
+
+def test_a_wrong_password_is_refused_and_never_logged(world: World) -> None:
+    client = httpx.Client(base_url=world.base)
+    csrf = _csrf(client.get("/login").text)
+    wrong = client.post("/login", data={"name": "ana", "password": "guess-Zq81",
+                                        "csrf": csrf})  # fmt: skip
+    assert wrong.status_code == 401 and "wrong name or password" in wrong.text
+    assert client.get("/events").status_code == 303
+    assert "guess-Zq81" not in world.log.read_text()
+
+
+def test_an_action_without_the_csrf_token_is_refused(world: World) -> None:
+    client, csrf = logged_in(world, "ana")
+    event = hostile_event(world)
+    refused = client.post(f"/events/{event}/triage", data={"action": "star"})
+    assert refused.status_code == 403 and "CSRF" in refused.text
+    forged = client.post(f"/events/{event}/triage", data={"action": "star", "csrf": "x" * 43})
+    assert forged.status_code == 403
+    assert client.post("/api/v1/sources/wpnews/hold", json={"held": True}).status_code == 403
+    done = client.post(f"/events/{event}/triage", data={"action": "star", "csrf": csrf})
+    assert done.status_code == 303
+    assert httpx.get(f"{world.base}/api/v1/events/{event}", headers=VIEWER).json()["starred"]
+
+
+def test_a_viewer_reads_but_is_refused_every_action(world: World) -> None:
+    client, csrf = logged_in(world, "vera")
+    assert client.get("/deliveries").status_code == 200
+    for path, data in (
+        ("/events/1/triage", {"action": "read"}), ("/sources/wpnews/crawl", {}),
+        ("/sources/wpnews/hold", {"held": "true"}), ("/deliveries/1/retry", {}),
+    ):  # fmt: skip
+        assert client.post(path, data={**data, "csrf": csrf}).status_code == 403, path
+
+
+def test_a_token_in_the_query_string_never_reaches_the_log(world: World) -> None:
+    token = TOKENS["viewer"]
+    answer = httpx.get(world.base + "/feeds/events.atom", params={"token": token})
+    assert answer.status_code == 200
+    httpx.get(world.base + "/api/v1/events", params={"token": token, "q": "x"})
+    httpx.get(world.base + "/events", params={"token": token})
+    time.sleep(0.5)  # the daemon's log is written by another process
+    log = world.log.read_text()
+    assert "GET /feeds/events.atom 200" in log
+    assert token not in log and TOKENS["analyst"] not in log
+
+
+def test_answers_carry_the_security_headers_and_a_secure_session_cookie(world: World) -> None:
+    answer = httpx.get(world.base + "/login")
+    assert "default-src 'self'" in answer.headers["content-security-policy"]
+    assert answer.headers["x-frame-options"] == "DENY"
+    cookie = answer.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie
+
+
+def _web_config(tmp_path: Path, listen: str) -> Path:
+    config = {
+        "database": f"sqlite:///{tmp_path / 'eventwatch.db'}",
+        "sources": [source_yaml("desk", "http://127.0.0.1:9")],
+        "web": {"listen": listen},
+    }
+    path = tmp_path / "eventwatch.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path
+
+
+def test_an_open_address_without_users_refuses_to_start(tmp_path: Path) -> None:
+    config = _web_config(tmp_path, f"0.0.0.0:{free_port()}")
+    result = subprocess.run([sys.executable, "-m", "monitor.cli", "--config", str(config), "web"],
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert result.returncode == 2
+    assert "needs users" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_on_loopback_without_users_no_login_is_needed_but_csrf_still_is(tmp_path: Path) -> None:
+    port = free_port()
+    config = _web_config(tmp_path, f"127.0.0.1:{port}")
+    web = subprocess.Popen([sys.executable, "-m", "monitor.cli", "--config", str(config), "web"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_until_up_page(base)
+        client = httpx.Client(base_url=base)
+        assert client.get("/events").status_code == 200
+        assert client.post("/sources/desk/crawl", data={}).status_code == 403
+        csrf = _csrf(client.get("/sources").text)
+        assert client.post("/sources/desk/crawl", data={"csrf": csrf}).status_code == 303
+    finally:
+        web.terminate()
+        web.wait(30)
+
+
+def wait_until_up_page(base: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(base + "/login", timeout=2)
+            return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    wait_until_up(base, 0)
