@@ -19,7 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from crawlers.sources import CrawlSource
 from crawlers.urls import is_http_url
 from monitor.channels import ChannelConfig
+from monitor.rule_checks import unknown_names
 from monitor.rules import RuleSpec, RuleSyntaxError, parse_query
+from monitor.user_gazetteer import gazetteer_problems
 from storage.db import url_problem
 
 DEFAULT_CONFIG = "eventwatch.yaml"
@@ -188,6 +190,12 @@ class Config(Strict):
     channels: dict[str, ChannelConfig] = {}
     delivery: DeliveryConfig = DeliveryConfig()
     daemon: DaemonConfig = DaemonConfig()
+    gazetteer: str | None = None  # a gazetteer file of the user's own (monitor.user_gazetteer)
+
+    @property
+    def own_gazetteer(self) -> Path | None:
+        """The user's gazetteer file; load_config makes a relative path the config's."""
+        return Path(self.gazetteer) if self.gazetteer else None
 
     @field_validator("database")
     @classmethod
@@ -277,6 +285,18 @@ def _rule_problems(entry: str, rule: RuleConfig, sources: set[str], config: Conf
     return problems
 
 
+def _names_problems(config: Config) -> list[str]:
+    """The user's gazetteer first: the rules' place: and org: names are checked against it."""
+    own = config.own_gazetteer
+    if own is not None and (problems := gazetteer_problems(own)):
+        return [f"gazetteer: {problem}" for problem in problems]
+    return [
+        f"rules[{i}] (name {rule.name!r}): field query: {problem}"
+        for i, rule in enumerate(config.rules)
+        for problem in unknown_names(rule.name, rule.query, own)
+    ]
+
+
 def _cross_check(path: Path, config: Config) -> None:
     problems: list[str] = []
     seen: set[str] = set()
@@ -293,6 +313,7 @@ def _cross_check(path: Path, config: Config) -> None:
             problems.append(f"daemon: field health_notify: no channel named {name!r}")
     if len({r.name for r in config.rules}) != len(config.rules):
         problems.append("rules: field name: duplicate rule names")
+    problems += _names_problems(config)
     if problems:
         raise ConfigError("\n".join(f"{path}: {p}" for p in problems))
 
@@ -334,5 +355,8 @@ def load_config(path: str | os.PathLike[str] | None = None) -> tuple[Path, Confi
         config = Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_describe(chosen, data, exc)) from None
+    if config.gazetteer is not None:  # relative to the config file, wherever it is run from
+        own = chosen.parent / Path(config.gazetteer).expanduser()
+        config = config.model_copy(update={"gazetteer": str(own)})
     _cross_check(chosen, config)
     return chosen, config

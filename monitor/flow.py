@@ -12,9 +12,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import InitVar, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from crawlers.child import CrawlChild
-from crawlers.entities import names_for_matching
+from crawlers.entities import GAZETTEER, gazetteer, names_for_matching
 from crawlers.runner import crawl_sources
 from monitor.backoff import next_attempt
 from monitor.channels import Channel, build_channel
@@ -114,12 +115,14 @@ def match_new_articles(ctx: Context) -> int:
 
 
 def _match(ctx: Context, article: UnmatchedArticle) -> int:
+    own = ctx.config.own_gazetteer
+    places, organisations = _names(article, own)
     hits = ctx.rules.match(
         title=article.title,
         text=article.text,
         source=article.source,
-        places=names_for_matching("places", article.places),
-        organisations=names_for_matching("organisations", article.organisations),
+        places=names_for_matching("places", places, own),
+        organisations=names_for_matching("organisations", organisations, own),
     )
     records = [
         MatchRecord(hit.rule, hit.terms, hit.snippets, ctx.notify.get(hit.rule, ())) for hit in hits
@@ -127,6 +130,18 @@ def _match(ctx: Context, article: UnmatchedArticle) -> int:
     queued = record_matches(ctx.db, article.id, records)
     ctx.unmatchable.pop(article.id, None)
     return queued
+
+
+def _names(article: UnmatchedArticle, own: Path | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The names the article carries: crawls tag with the shipped gazetteer, so the names only
+    the user's own gazetteer knows are looked for here."""
+    if own is None:
+        return article.places, article.organisations
+    places, organisations = gazetteer(GAZETTEER, own).find(f"{article.title}\n{article.text}")
+    return (
+        tuple(dict.fromkeys(article.places + places)),
+        tuple(dict.fromkeys(article.organisations + organisations)),
+    )
 
 
 def _match_failed(ctx: Context, article_id: int, exc: Exception) -> None:

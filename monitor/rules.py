@@ -171,6 +171,22 @@ def _lex(query: str, rule: str) -> list[_Token]:
     return found
 
 
+def operator_lookalikes(query: str) -> list[tuple[int, str]]:
+    """(1-based column, word) of each ``and``, ``or`` or ``not`` not written in capitals:
+    the parser reads it as a word to find, which is rarely what its writer meant."""
+    try:
+        found = _lex(query, "query")
+    except RuleSyntaxError:
+        return []
+    return [
+        (token.position + 1, token.value)
+        for before, token in zip([None, *found], found, strict=False)
+        if token.kind == "WORD"
+        and token.value.upper() in _KEYWORDS
+        and (before is None or before.kind not in {"SCOPE", "ENTITY"})
+    ]
+
+
 def _entity_scope(query: str, start: int) -> str | None:
     return next((s for s in _ENTITY_SCOPES if query[start : start + len(s)].lower() == s), None)
 
@@ -378,6 +394,11 @@ def _holds(node: Node, title: frozenset[str], anywhere: frozenset[str]) -> bool:
     if isinstance(node, And):
         return all(_holds(child, title, anywhere) for child in node.children)
     return any(_holds(child, title, anywhere) for child in node.children)
+
+
+def query_terms(node: Node) -> list[Term]:
+    """Every term of a parsed query, in query order."""
+    return [term for term, _ in _terms(node)]
 
 
 def _terms(node: Node, positive: bool = True) -> Iterator[tuple[Term, bool]]:
