@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from crawlers.sources import CrawlSource
 from crawlers.urls import is_http_url
 from monitor.channels import ChannelConfig
+from monitor.channels.digest import DigestConfig
 from monitor.rule_checks import unknown_names
 from monitor.rules import RuleSpec, RuleSyntaxError, parse_query
 from monitor.user_gazetteer import gazetteer_problems
@@ -139,6 +140,14 @@ class RuleConfig(Strict):
     query: Annotated[str, Field(min_length=1)]
     sources: list[str] | None = None
     notify: list[str] = []
+    digest: DigestConfig | None = None  # its alerts held and sent together, on each channel
+    on_update: bool = False  # a short update when an alerted event gains new sources
+    update_every: Duration = "6h"  # at most one update per event in this time
+
+    @model_validator(mode="after")
+    def _durations(self) -> RuleConfig:
+        _check_durations(self.update_every)
+        return self
 
     def spec(self) -> RuleSpec:
         return RuleSpec(self.name, self.query, tuple(self.sources) if self.sources else None)
@@ -158,6 +167,17 @@ class DeliveryConfig(Strict):
 
 class DaemonConfig(Strict):
     listen: str | None = "127.0.0.1:8787"
+    # The address the web UI is reached at from the analysts' browsers (it may differ from
+    # `listen` behind a proxy); alerts link each event's page under it.
+    public_url: str | None = None
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, url: str | None) -> str | None:
+        if url is not None and not is_http_url(url):
+            raise ValueError(f"{url!r} is not an http(s) URL")
+        return url
+
     max_parallel_crawls: Annotated[int, Field(ge=1, le=64)] | None = None
     crawl_processes: Annotated[int, Field(ge=1, le=64)] | None = None  # default: CPU count
     crawls_per_process: Annotated[int, Field(ge=1, le=1000)] = 100
@@ -226,7 +246,7 @@ def _entry_name(data: Any, loc: tuple[int | str, ...]) -> str:
 
 def _field_name(loc: tuple[int | str, ...]) -> str:
     depth = 2 if len(loc) >= 2 and (isinstance(loc[1], int) or loc[0] == "channels") else 1
-    if loc[:1] == ("channels",) and len(loc) > 2 and loc[2] in ("email", "webhook"):
+    if loc[:1] == ("channels",) and len(loc) > 2 and loc[2] in ("email", "webhook", "apprise"):
         depth = 3  # pydantic's discriminator tag is not a field the user wrote
     rest = [str(part) for part in loc[depth:]]
     return ".".join(rest) if rest else "(entry)"
@@ -283,6 +303,15 @@ def _rule_problems(entry: str, rule: RuleConfig, sources: set[str], config: Conf
         if name not in config.channels:
             problems.append(f"{entry}: field notify: no channel named {name!r}")
     return problems
+
+
+def held_channels(config: Config, rule_name: str) -> tuple[str, ...]:
+    """The channels of the rule whose alerts wait for a digest: all of them if the rule has
+    a digest of its own, else those with a digest."""
+    rule = next(r for r in config.rules if r.name == rule_name)
+    if rule.digest is not None:
+        return tuple(rule.notify)
+    return tuple(n for n in rule.notify if getattr(config.channels.get(n), "digest", None))
 
 
 def _names_problems(config: Config) -> list[str]:

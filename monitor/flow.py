@@ -20,7 +20,7 @@ from crawlers.runner import crawl_sources
 from monitor.backoff import next_attempt
 from monitor.channels import Channel, build_channel
 from monitor.channels.alert import Alert, AlertArticle, AlertDate, DeliveryError
-from monitor.config import Config, parse_duration
+from monitor.config import Config, held_channels, parse_duration
 from monitor.rules import RuleSet
 from storage.db import DATABASE_FAILURES, Database
 from storage.outbox import (
@@ -48,12 +48,14 @@ class Context:
     rules: RuleSet = field(init=False)
     channels: dict[str, Channel] = field(init=False)
     notify: dict[str, tuple[str, ...]] = field(init=False)
+    held: dict[str, tuple[str, ...]] = field(init=False)  # rule -> its channels that digest
     unmatchable: dict[int, int] = field(default_factory=dict)  # article id -> failed attempts
 
     def __post_init__(self, running: Database | None) -> None:
         self.rules = RuleSet.compile(rule.spec() for rule in self.config.rules)
         self.channels = {n: build_channel(n, c) for n, c in self.config.channels.items()}
         self.notify = {rule.name: tuple(rule.notify) for rule in self.config.rules}
+        self.held = {rule.name: held_channels(self.config, rule.name) for rule in self.config.rules}
         # last: a config rejected above opens nothing. A reload keeps the running engine, as
         # each new one would leave its statements in SQLAlchemy's per-mapper caches.
         if running is not None and running.url == self.config.database:
@@ -125,7 +127,15 @@ def _match(ctx: Context, article: UnmatchedArticle) -> int:
         organisations=names_for_matching("organisations", organisations, own),
     )
     records = [
-        MatchRecord(hit.rule, hit.terms, hit.snippets, ctx.notify.get(hit.rule, ())) for hit in hits
+        MatchRecord(
+            hit.rule,
+            hit.terms,
+            hit.snippets,
+            ctx.notify.get(hit.rule, ()),
+            hit.words,
+            ctx.held.get(hit.rule, ()),
+        )
+        for hit in hits
     ]
     queued = record_matches(ctx.db, article.id, records)
     ctx.unmatchable.pop(article.id, None)
@@ -171,7 +181,7 @@ def _deliver(ctx: Context, task: DeliveryTask) -> str:
     try:
         if channel is None:
             raise DeliveryError(f"channel {task.channel!r} is not configured")
-        channel.send(_alert(task))
+        channel.send(_alert(task, ctx.config.daemon.public_url))
     except DeliveryError as exc:
         return _retry_later(ctx, task, exc)
     except Exception as exc:  # a bug this one alert sets off: it backs off, the rest go on
@@ -207,7 +217,12 @@ def _retry_later(ctx: Context, task: DeliveryTask, exc: DeliveryError) -> str:
     return status
 
 
-def _alert(task: DeliveryTask) -> Alert:
+def event_link(public_url: str | None, event_id: int) -> str | None:
+    """The event's page in the web UI, if the address it is reached at is configured."""
+    return f"{public_url.rstrip('/')}/events/{event_id}" if public_url else None
+
+
+def _alert(task: DeliveryTask, public_url: str | None) -> Alert:
     return Alert(
         delivery_id=task.key,
         rule=task.rule,
@@ -216,11 +231,13 @@ def _alert(task: DeliveryTask) -> Alert:
         terms=task.terms,
         snippets=task.snippets,
         articles=tuple(
-            AlertArticle(a.source, a.url, a.title, a.published_at, a.published_day)
+            AlertArticle(a.source, a.url, a.title, a.published_at, a.published_day, a.language)
             for a in task.articles
         ),
         created_at=task.created_at,
         places=task.places,
         organisations=task.organisations,
         dates=tuple(AlertDate(*mentioned) for mentioned in task.dates_mentioned),
+        words=task.words,
+        link=event_link(public_url, task.event_id),
     )

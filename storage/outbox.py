@@ -37,6 +37,8 @@ class MatchRecord:
     terms: tuple[str, ...]
     snippets: tuple[str, ...]
     channels: tuple[str, ...]
+    words: tuple[str, ...] = ()  # the words found, as the article wrote them
+    held: tuple[str, ...] = ()  # of `channels`, those that wait for a digest
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,7 @@ class EventArticle:
     title: str
     published_at: datetime | None  # at the offset the page gave (UTC when it gave none)
     published_day: date | None = None  # the calendar day the page states
+    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +67,7 @@ class DeliveryTask:
     places: tuple[str, ...] = ()  # what the event's reports name, merged
     organisations: tuple[str, ...] = ()
     dates_mentioned: tuple[tuple[str, date, date], ...] = ()  # (words, first day, last day)
+    words: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +130,8 @@ def _add_match(session: Session, article: Article, record: MatchRecord) -> int:
         article_id=article.id,
         terms=list(record.terms),
         snippets=list(record.snippets),
+        words=list(record.words),
+        told_sources=event_sources(session, article.event_id),
     )
     session.add(match)
     session.flush()
@@ -137,6 +143,7 @@ def _add_match(session: Session, article: Article, record: MatchRecord) -> int:
                 rule=record.rule,
                 event_id=article.event_id,
                 channel=channel,
+                status="held" if channel in record.held else "pending",
             )
         )
     return len(dict.fromkeys(record.channels))
@@ -199,6 +206,7 @@ def _task(session: Session, delivery: Delivery) -> DeliveryTask:
         places=tuple(event.places or ()),
         organisations=tuple(event.organisations or ()),
         dates_mentioned=tuple(_dates_mentioned(event.dates_mentioned)),
+        words=tuple(match.words or ()),
     )
 
 
@@ -227,15 +235,27 @@ def event_articles(session: Session, event_id: int) -> list[EventArticle]:
             Article.published_at,
             Article.published_offset_minutes,
             Article.published_day,
+            Article.language,
         )
         .join(Source, Source.id == Article.source_id)
         .where(Article.event_id == event_id)
         .order_by(Article.id)
     ).all()
     return [
-        EventArticle(name, url, title, page_instant(at, offset), page_day(day, at))
-        for name, url, title, at, offset, day in rows
+        EventArticle(name, url, title, page_instant(at, offset), page_day(day, at), language)
+        for name, url, title, at, offset, day, language in rows
     ]
+
+
+def event_sources(session: Session, event_id: int) -> list[str]:
+    """The names of the sources that reported the event, in the order they first did."""
+    rows = session.scalars(
+        select(Source.name)
+        .join(Article, Article.source_id == Source.id)
+        .where(Article.event_id == event_id)
+        .order_by(Article.id)
+    )
+    return list(dict.fromkeys(rows))
 
 
 def mark_sent(db: Database, delivery_id: int) -> None:

@@ -17,6 +17,7 @@ from typing import Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from monitor.channels.alert import Alert, AlertArticle, AlertDate, DeliveryError
+from monitor.channels.digest import DigestConfig
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ class EmailChannelConfig(BaseModel):
     password_env: str | None = None
     ca_file: str | None = None  # extra CA bundle, for relays with a private certificate
     timeout: float = Field(default=30, gt=0)
+    digest: DigestConfig | None = None  # alerts held and sent together (channels/digest.py)
 
     @field_validator("to")
     @classmethod
@@ -132,8 +134,10 @@ def text_body(alert: Alert) -> str:
         lines += ["This is a test alert.", ""]
     lines += [
         f"Rule: {alert.rule}",
-        f"Event: {alert.title}",
-        f"Matched terms: {', '.join(alert.terms) or '-'}",
+        f"Event {alert.event_id}: {one_line(alert.title)}",
+        *([f"Link: {alert.link}"] if alert.link else []),
+        f"Words found: {', '.join(alert.words or alert.terms) or '-'}",
+        f"Rule terms: {', '.join(alert.terms) or '-'}",
         *(f"{label}: {value}" for label, value in _names(alert)),
         "",
     ]
@@ -145,7 +149,7 @@ def text_body(alert: Alert) -> str:
     for article in alert.articles:
         lines += [
             f"  - {one_line(article.title)}",
-            f"    source: {article.source}",
+            f"    source: {article.source} · language: {article.language or 'unknown'}",
             f"    published: {_published(article)}",
             f"    {article.url}",
         ]
@@ -166,10 +170,14 @@ def html_body(alert: Alert) -> str:
     parts = ["<!DOCTYPE html>", '<html><head><meta charset="utf-8"></head><body>']
     if alert.test:
         parts.append("<p><strong>This is a test alert.</strong></p>")
+    found = alert.words or alert.terms
     parts += [
         f"<h2>{esc(alert.title)}</h2>",
-        f"<p>Rule: <strong>{esc(alert.rule)}</strong></p>",
-        "<p>Matched terms: " + (", ".join(f"<b>{esc(t)}</b>" for t in alert.terms) or "-") + "</p>",
+        f"<p>Event {alert.event_id}"
+        + (f" · {_link(alert.link, 'open')}" if alert.link else "")
+        + "</p>",
+        f"<p>Rule: <strong>{esc(alert.rule)}</strong> ({esc(', '.join(alert.terms))})</p>",
+        "<p>Words found: " + (", ".join(f"<b>{esc(w)}</b>" for w in found) or "-") + "</p>",
         *(f"<p>{label}: {esc(value)}</p>" for label, value in _names(alert)),
     ]
     if alert.snippets:
@@ -180,7 +188,8 @@ def html_body(alert: Alert) -> str:
     for article in alert.articles:
         parts.append(
             f"<li>{_link(article.url, article.title or article.url)}"
-            f" <br><small>{esc(article.source)} · {esc(_published(article))}"
+            f" <br><small>{esc(article.source)} · {esc(article.language or 'unknown')}"
+            f" · {esc(_published(article))}"
             f" · {esc(article.url)}</small></li>"
         )
     parts += ["</ol>", f"<p><small>Delivery {esc(alert.delivery_id)}</small></p>", "</body></html>"]

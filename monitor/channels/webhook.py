@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from monitor.channels.alert import Alert, DeliveryError
+from monitor.channels.digest import DigestConfig
 
 SCHEMA = "eventwatch.alert/1"
 _TIMESTAMP = re.compile(r"-?[0-9]{1,15}")
@@ -36,6 +37,7 @@ class WebhookChannelConfig(BaseModel):
     secret_env: str | None = None
     timeout: float = Field(default=10, gt=0)
     headers: dict[str, str] = Field(default_factory=dict)
+    digest: DigestConfig | None = None  # alerts held and sent together (channels/digest.py)
 
     @field_validator("url")
     @classmethod
@@ -66,6 +68,7 @@ def payload(alert: Alert) -> dict[str, Any]:
         "event": {
             "id": alert.event_id,
             "title": alert.title,
+            "link": alert.link,
             "articles": [
                 {
                     "source": article.source,
@@ -75,6 +78,7 @@ def payload(alert: Alert) -> dict[str, Any]:
                         article.published_at.isoformat() if article.published_at else None
                     ),
                     "published_day": article.day.isoformat() if article.day else None,
+                    "language": article.language,
                 }
                 for article in alert.articles
             ],
@@ -86,6 +90,7 @@ def payload(alert: Alert) -> dict[str, Any]:
             ],
         },
         "terms": list(alert.terms),
+        "words": list(alert.words),
         "snippets": list(alert.snippets),
         "created_at": alert.created_at.isoformat(),
         "test": alert.test,
