@@ -113,7 +113,7 @@ def _driver_problems(url: str) -> list[str]:
 def _unset_secrets(config: Config) -> list[str]:
     problems = []
     for name, channel in config.channels.items():
-        for key in ("password_env", "secret_env"):
+        for key in ("password_env", "secret_env", "url_env"):
             variable = getattr(channel, key, None)
             if variable and variable not in os.environ:
                 problems.append(

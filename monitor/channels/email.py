@@ -17,7 +17,7 @@ from typing import Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from monitor.channels.alert import Alert, AlertArticle, AlertDate, DeliveryError
-from monitor.channels.digest import DigestConfig
+from monitor.channels.digest import Digest, DigestConfig, digest_text, digest_title
 
 log = logging.getLogger(__name__)
 
@@ -222,6 +222,22 @@ class EmailChannel:
         msg.add_alternative(html_body(alert), subtype="html")
         return msg
 
+    def build_digest(self, digest: Digest) -> EmailMessage:
+        """The MIME message for ``digest``: plain text, readable in any client."""
+        token = _MESSAGE_ID_UNSAFE.sub("-", digest.digest_id) or "digest"
+        msg = EmailMessage()
+        msg["Subject"] = one_line(digest_title(digest), SUBJECT_LIMIT)
+        msg["From"] = self.config.sender
+        msg["To"] = ", ".join(self.config.to)
+        msg["Date"] = format_datetime(datetime.now(UTC))
+        msg["Message-ID"] = f"<{token}@eventwatch>"
+        msg["X-Eventwatch-Delivery"] = one_line(digest.digest_id)
+        msg.set_content(digest_text(digest))
+        return msg
+
+    def send_digest(self, digest: Digest) -> None:
+        self._send_message(self.build_digest(digest))
+
     def _password(self) -> str | None:
         if self.config.username is None:
             return None
@@ -241,11 +257,14 @@ class EmailChannel:
 
     def send(self, alert: Alert) -> None:
         """Deliver ``alert``; raises DeliveryError (retryable) on any SMTP or network failure."""
-        password = self._password()
         try:
             msg = self.build_message(alert)
         except (ValueError, TypeError) as exc:
             raise DeliveryError(f"cannot build message: {exc}", permanent=True) from exc
+        self._send_message(msg)
+
+    def _send_message(self, msg: EmailMessage) -> None:
+        password = self._password()
         try:
             self._deliver(msg, password)
         except smtplib.SMTPResponseException as exc:
