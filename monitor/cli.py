@@ -117,7 +117,7 @@ def _rules_and_alerts(sub: _WithGlobals) -> None:
 
     alerts = _commands(sub.add_parser("alerts", help="deliveries of alerts"), "alerts_command")
     alist = alerts.add_parser("list", help="deliveries, newest first")
-    alist.add_argument("--status", choices=["pending", "sent", "failed"])
+    alist.add_argument("--status", choices=["pending", "held", "digested", "sent", "failed"])
     alist.add_argument("--json", action="store_true")
     alerts.add_parser("send", help="match new articles and send pending alerts now")
     retry = alerts.add_parser("retry", help="queue failed deliveries again")

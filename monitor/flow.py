@@ -21,8 +21,10 @@ from monitor.backoff import next_attempt
 from monitor.channels import Channel, build_channel
 from monitor.channels.alert import Alert, AlertArticle, AlertDate, DeliveryError
 from monitor.config import Config, held_channels, parse_duration
+from monitor.digesting import as_digest, digest_failed, digest_sent, open_due_digests
 from monitor.rules import RuleSet
 from storage.db import DATABASE_FAILURES, Database
+from storage.digests import DigestTask, claim_due_digests
 from storage.outbox import (
     DeliveryTask,
     MatchRecord,
@@ -166,13 +168,18 @@ def _match_failed(ctx: Context, article_id: int, exc: Exception) -> None:
     )  # fmt: skip
 
 
-def deliver_pending(ctx: Context) -> DispatchCounts:
-    """Send every due delivery once; failures wait for their back-off, then fail for good."""
+def deliver_pending(ctx: Context, now: datetime | None = None) -> DispatchCounts:
+    """Open the digests due by `now` (default: now), then send every due delivery and digest
+    once; failures wait for their back-off, then fail for good."""
     counts = {"sent": 0, "pending": 0, "failed": 0}
     lease = parse_duration(ctx.config.delivery.lease)
+    open_due_digests(ctx.config, ctx.db, now or datetime.now(UTC))
     while tasks := claim_due(ctx.db, lease):
         for task in tasks:
             counts[_deliver(ctx, task)] += 1
+    while digests := claim_due_digests(ctx.db, lease):
+        for digest in digests:
+            counts[_deliver_digest(ctx, digest)] += 1
     return DispatchCounts(counts["sent"], counts["pending"], counts["failed"])
 
 
@@ -198,16 +205,40 @@ def _deliver(ctx: Context, task: DeliveryTask) -> str:
     return "sent"
 
 
-def _retry_later(ctx: Context, task: DeliveryTask, exc: DeliveryError) -> str:
+def _deliver_digest(ctx: Context, task: DigestTask) -> str:
+    channel = ctx.channels.get(task.channel)
+    public_url = ctx.config.daemon.public_url
+    try:
+        if channel is None:
+            raise DeliveryError(f"channel {task.channel!r} is not configured")
+        channel.send_digest(as_digest(task, lambda event_id: event_link(public_url, event_id)))
+    except DeliveryError as exc:
+        return digest_failed(ctx.db, task, exc, _retry_at(ctx, task.attempts, exc))
+    except Exception as exc:  # a bug this digest sets off: it backs off, the rest go on
+        logger.error("digest=%s could not be sent", task.key, exc_info=True)
+        failure = DeliveryError(f"{type(exc).__name__}: {exc}")
+        return digest_failed(ctx.db, task, failure, _retry_at(ctx, task.attempts, failure))
+    digest_sent(ctx.db, task)
+    return "sent"
+
+
+def _retry_at(ctx: Context, attempts: int, exc: DeliveryError) -> datetime | None:
+    """When to try again after `attempts`; None: give up (a permanent failure, or the last)."""
+    if exc.permanent:
+        return None
     policy = ctx.config.delivery
-    retry_at = next_attempt(
+    return next_attempt(
         datetime.now(UTC),
-        task.attempts,
+        attempts,
         max_attempts=policy.max_attempts,
         initial=parse_duration(policy.backoff_initial),
         ceiling=parse_duration(policy.backoff_max),
         retry_after=exc.retry_after,
     )
+
+
+def _retry_later(ctx: Context, task: DeliveryTask, exc: DeliveryError) -> str:
+    retry_at = _retry_at(ctx, task.attempts, exc)
     status = mark_failed_attempt(ctx.db, task.id, str(exc), retry_at)
     logger.warning(
         "delivery=%s channel=%s attempt=%d failed: %s; %s",

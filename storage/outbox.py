@@ -12,11 +12,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 
 from storage.db import Database
 from storage.events import ARTICLE_LINK, page_day, page_instant
+from storage.leases import due_ids, record_failure, record_sent, take_lease
 from storage.models import Article, Delivery, Event, Match, Source, utcnow
 
 
@@ -163,28 +164,14 @@ def record_matches(db: Database, article_id: int, records: Sequence[MatchRecord]
 def claim_due(db: Database, lease: timedelta, limit: int = 100) -> list[DeliveryTask]:
     """Lease due deliveries so that two dispatchers never send the same one at once."""
     now = utcnow()
-    with db.session() as session:
-        ids = session.scalars(
-            select(Delivery.id)
-            .where(Delivery.status == "pending", Delivery.next_attempt_at <= now)
-            .where(or_(Delivery.lease_until.is_(None), Delivery.lease_until < now))
-            .order_by(Delivery.id)
-            .limit(limit)
-        ).all()
+    ids = due_ids(db, Delivery, now, limit)
     return [task for task in (_claim(db, i, now, lease) for i in ids) if task is not None]
 
 
 def _claim(db: Database, delivery_id: int, now: datetime, lease: timedelta) -> DeliveryTask | None:
+    if not take_lease(db, Delivery, delivery_id, now, lease):
+        return None
     with db.session() as session:
-        claimed = session.execute(
-            update(Delivery)
-            .where(Delivery.id == delivery_id, Delivery.status == "pending")
-            .where(or_(Delivery.lease_until.is_(None), Delivery.lease_until < now))
-            .values(lease_until=now + lease, attempts=Delivery.attempts + 1)
-            .execution_options(synchronize_session=False)
-        )
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
-            return None
         return _task(session, session.get_one(Delivery, delivery_id))
 
 
@@ -259,25 +246,14 @@ def event_sources(session: Session, event_id: int) -> list[str]:
 
 
 def mark_sent(db: Database, delivery_id: int) -> None:
-    with db.session() as session:
-        delivery = session.get_one(Delivery, delivery_id)
-        delivery.status, delivery.delivered_at = "sent", utcnow()
-        delivery.lease_until, delivery.last_error = None, None
+    record_sent(db, Delivery, delivery_id)
 
 
 def mark_failed_attempt(
     db: Database, delivery_id: int, error: str, retry_at: datetime | None
 ) -> str:
     """Record a failed attempt: pending again at ``retry_at``, or failed for good if None."""
-    with db.session() as session:
-        delivery = session.get_one(Delivery, delivery_id)
-        delivery.last_error = error[:2000]
-        delivery.lease_until = None
-        if retry_at is None:
-            delivery.status = "failed"
-        else:
-            delivery.next_attempt_at = retry_at
-        return delivery.status
+    return record_failure(db, Delivery, delivery_id, error, retry_at)
 
 
 def list_deliveries(

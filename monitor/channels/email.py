@@ -210,29 +210,27 @@ class EmailChannel:
 
     def build_message(self, alert: Alert) -> EmailMessage:
         """The MIME message for ``alert`` (text/plain with an HTML alternative)."""
-        token = _MESSAGE_ID_UNSAFE.sub("-", alert.delivery_id) or "alert"
-        msg = EmailMessage()
-        msg["Subject"] = subject(alert)
-        msg["From"] = self.config.sender
-        msg["To"] = ", ".join(self.config.to)
-        msg["Date"] = format_datetime(datetime.now(UTC))
-        msg["Message-ID"] = f"<{token}@eventwatch>"
-        msg["X-Eventwatch-Delivery"] = one_line(alert.delivery_id)
+        msg = self._headed(subject(alert), alert.delivery_id)
         msg.set_content(text_body(alert))
         msg.add_alternative(html_body(alert), subtype="html")
         return msg
 
     def build_digest(self, digest: Digest) -> EmailMessage:
         """The MIME message for ``digest``: plain text, readable in any client."""
-        token = _MESSAGE_ID_UNSAFE.sub("-", digest.digest_id) or "digest"
+        msg = self._headed(one_line(digest_title(digest), SUBJECT_LIMIT), digest.digest_id)
+        msg.set_content(digest_text(digest))
+        return msg
+
+    def _headed(self, title: str, delivery_id: str) -> EmailMessage:
+        """A message with its headers; its Message-ID comes from the delivery id, for dedupe."""
+        token = _MESSAGE_ID_UNSAFE.sub("-", delivery_id) or "alert"
         msg = EmailMessage()
-        msg["Subject"] = one_line(digest_title(digest), SUBJECT_LIMIT)
+        msg["Subject"] = title
         msg["From"] = self.config.sender
         msg["To"] = ", ".join(self.config.to)
         msg["Date"] = format_datetime(datetime.now(UTC))
         msg["Message-ID"] = f"<{token}@eventwatch>"
-        msg["X-Eventwatch-Delivery"] = one_line(digest.digest_id)
-        msg.set_content(digest_text(digest))
+        msg["X-Eventwatch-Delivery"] = one_line(delivery_id)
         return msg
 
     def send_digest(self, digest: Digest) -> None:
