@@ -25,17 +25,18 @@ from monitor.digesting import as_digest, digest_failed, digest_sent, open_due_di
 from monitor.rules import RuleSet
 from storage.db import DATABASE_FAILURES, Database
 from storage.digests import DigestTask, claim_due_digests
+from storage.leases import record_failure, record_sent
+from storage.models import Delivery, Update
 from storage.outbox import (
     DeliveryTask,
     MatchRecord,
     UnmatchedArticle,
     claim_due,
-    mark_failed_attempt,
-    mark_sent,
     record_matches,
     unmatched_articles,
 )
 from storage.runs import RunSummary
+from storage.updates import UpdatePolicies, queue_updates
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class Context:
     channels: dict[str, Channel] = field(init=False)
     notify: dict[str, tuple[str, ...]] = field(init=False)
     held: dict[str, tuple[str, ...]] = field(init=False)  # rule -> its channels that digest
+    updates: UpdatePolicies = field(init=False)  # the rules with on_update
     unmatchable: dict[int, int] = field(default_factory=dict)  # article id -> failed attempts
 
     def __post_init__(self, running: Database | None) -> None:
@@ -58,6 +60,11 @@ class Context:
         self.channels = {n: build_channel(n, c) for n, c in self.config.channels.items()}
         self.notify = {rule.name: tuple(rule.notify) for rule in self.config.rules}
         self.held = {rule.name: held_channels(self.config, rule.name) for rule in self.config.rules}
+        self.updates = {
+            rule.name: (tuple(rule.notify), parse_duration(rule.update_every))
+            for rule in self.config.rules
+            if rule.on_update
+        }
         # last: a config rejected above opens nothing. A reload keeps the running engine, as
         # each new one would leave its statements in SQLAlchemy's per-mapper caches.
         if running is not None and running.url == self.config.database:
@@ -140,6 +147,8 @@ def _match(ctx: Context, article: UnmatchedArticle) -> int:
         for hit in hits
     ]
     queued = record_matches(ctx.db, article.id, records)
+    # The article may be a report from a new source of an event alerted before.
+    queued += queue_updates(ctx.db, article.event_id, ctx.updates)
     ctx.unmatchable.pop(article.id, None)
     return queued
 
@@ -174,27 +183,28 @@ def deliver_pending(ctx: Context, now: datetime | None = None) -> DispatchCounts
     counts = {"sent": 0, "pending": 0, "failed": 0}
     lease = parse_duration(ctx.config.delivery.lease)
     open_due_digests(ctx.config, ctx.db, now or datetime.now(UTC))
-    while tasks := claim_due(ctx.db, lease):
-        for task in tasks:
-            counts[_deliver(ctx, task)] += 1
+    for model in (Delivery, Update):
+        while tasks := claim_due(ctx.db, lease, model=model):
+            for task in tasks:
+                counts[_deliver(ctx, task, model)] += 1
     while digests := claim_due_digests(ctx.db, lease):
         for digest in digests:
             counts[_deliver_digest(ctx, digest)] += 1
     return DispatchCounts(counts["sent"], counts["pending"], counts["failed"])
 
 
-def _deliver(ctx: Context, task: DeliveryTask) -> str:
+def _deliver(ctx: Context, task: DeliveryTask, model: type[Delivery | Update]) -> str:
     channel = ctx.channels.get(task.channel)
     try:
         if channel is None:
             raise DeliveryError(f"channel {task.channel!r} is not configured")
         channel.send(_alert(task, ctx.config.daemon.public_url))
     except DeliveryError as exc:
-        return _retry_later(ctx, task, exc)
+        return _retry_later(ctx, task, model, exc)
     except Exception as exc:  # a bug this one alert sets off: it backs off, the rest go on
         logger.error("delivery=%s could not be sent", task.key, exc_info=True)
-        return _retry_later(ctx, task, DeliveryError(f"{type(exc).__name__}: {exc}"))
-    mark_sent(ctx.db, task.id)
+        return _retry_later(ctx, task, model, DeliveryError(f"{type(exc).__name__}: {exc}"))
+    record_sent(ctx.db, model, task.id)
     logger.info(
         "delivery=%s rule=%s event=%d channel=%s sent",
         task.key,
@@ -237,9 +247,11 @@ def _retry_at(ctx: Context, attempts: int, exc: DeliveryError) -> datetime | Non
     )
 
 
-def _retry_later(ctx: Context, task: DeliveryTask, exc: DeliveryError) -> str:
+def _retry_later(
+    ctx: Context, task: DeliveryTask, model: type[Delivery | Update], exc: DeliveryError
+) -> str:
     retry_at = _retry_at(ctx, task.attempts, exc)
-    status = mark_failed_attempt(ctx.db, task.id, str(exc), retry_at)
+    status = record_failure(ctx.db, model, task.id, str(exc), retry_at)
     logger.warning(
         "delivery=%s channel=%s attempt=%d failed: %s; %s",
         task.key, task.channel, task.attempts, exc,
@@ -271,4 +283,5 @@ def _alert(task: DeliveryTask, public_url: str | None) -> Alert:
         dates=tuple(AlertDate(*mentioned) for mentioned in task.dates_mentioned),
         words=task.words,
         link=event_link(public_url, task.event_id),
+        new_sources=task.new_sources,
     )

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from storage.db import Database
 from storage.events import ARTICLE_LINK, page_day, page_instant
 from storage.leases import due_ids, record_failure, record_sent, take_lease
-from storage.models import Article, Delivery, Event, Match, Source, utcnow
+from storage.models import Article, Delivery, Event, Match, Source, Update, utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +69,7 @@ class DeliveryTask:
     organisations: tuple[str, ...] = ()
     dates_mentioned: tuple[tuple[str, date, date], ...] = ()  # (words, first day, last day)
     words: tuple[str, ...] = ()
+    new_sources: tuple[str, ...] = ()  # an update: the sources the event gained
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,21 +162,26 @@ def record_matches(db: Database, article_id: int, records: Sequence[MatchRecord]
         return queued
 
 
-def claim_due(db: Database, lease: timedelta, limit: int = 100) -> list[DeliveryTask]:
-    """Lease due deliveries so that two dispatchers never send the same one at once."""
+def claim_due(
+    db: Database, lease: timedelta, limit: int = 100, model: type[Delivery | Update] = Delivery
+) -> list[DeliveryTask]:
+    """Lease due deliveries (or updates) so that two dispatchers never send one at once."""
     now = utcnow()
-    ids = due_ids(db, Delivery, now, limit)
-    return [task for task in (_claim(db, i, now, lease) for i in ids) if task is not None]
+    ids = due_ids(db, model, now, limit)
+    return [task for task in (_claim(db, model, i, now, lease) for i in ids) if task is not None]
 
 
-def _claim(db: Database, delivery_id: int, now: datetime, lease: timedelta) -> DeliveryTask | None:
-    if not take_lease(db, Delivery, delivery_id, now, lease):
+def _claim(
+    db: Database, model: type[Delivery | Update], row_id: int, now: datetime, lease: timedelta
+) -> DeliveryTask | None:
+    if not take_lease(db, model, row_id, now, lease):
         return None
     with db.session() as session:
-        return _task(session, session.get_one(Delivery, delivery_id))
+        row: Delivery | Update = session.get_one(model, row_id)  # type: ignore[assignment]
+        return _task(session, row)
 
 
-def _task(session: Session, delivery: Delivery) -> DeliveryTask:
+def _task(session: Session, delivery: Delivery | Update) -> DeliveryTask:
     match = session.get_one(Match, delivery.match_id)
     event = session.get_one(Event, delivery.event_id)
     return DeliveryTask(
@@ -194,6 +200,7 @@ def _task(session: Session, delivery: Delivery) -> DeliveryTask:
         organisations=tuple(event.organisations or ()),
         dates_mentioned=tuple(_dates_mentioned(event.dates_mentioned)),
         words=tuple(match.words or ()),
+        new_sources=tuple(delivery.sources) if isinstance(delivery, Update) else (),
     )
 
 

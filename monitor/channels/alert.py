@@ -52,10 +52,16 @@ class Alert:
     dates: tuple[AlertDate, ...] = ()
     words: tuple[str, ...] = ()  # the words found for `terms`, as the reports wrote them
     link: str | None = None  # the event's page in the web UI, when its address is configured
+    new_sources: tuple[str, ...] = ()  # an update: the sources the event gained since
+
+    @property
+    def is_update(self) -> bool:
+        return bool(self.new_sources)
 
     def __post_init__(self) -> None:
         # Callers often hand over lists; store tuples so the alert stays immutable and hashable.
-        fields = ("terms", "snippets", "articles", "places", "organisations", "dates", "words")
+        fields = ("terms", "snippets", "articles", "places", "organisations", "dates", "words",
+                  "new_sources")  # fmt: skip
         for field in fields:
             value: Sequence[object] = getattr(self, field)
             if not isinstance(value, tuple):

@@ -47,6 +47,8 @@ def _escaped(text: str) -> str:
 def alert_markdown(alert: Alert) -> str:
     """The alert in Markdown, which Apprise converts for each service."""
     lines = [f"**Event {alert.event_id}**: {_escaped(alert.title)}"]
+    if alert.is_update:
+        lines.append(f"New sources: {_escaped(', '.join(alert.new_sources))}")
     if alert.link:
         lines.append(f"[Open in eventwatch]({alert.link})")
     lines.append(f"Words found: {_escaped(', '.join(alert.words or alert.terms))}")

@@ -91,6 +91,8 @@ def one_line(text: str, limit: int | None = None) -> str:
 def subject(alert: Alert) -> str:
     """The subject line; the tag makes alerts filterable and test sends recognisable."""
     prefix = "[eventwatch test]" if alert.test else "[eventwatch]"
+    if alert.is_update:
+        prefix += " update"
     return one_line(f"{prefix} {alert.rule}: {alert.title}", SUBJECT_LIMIT)
 
 
@@ -132,6 +134,8 @@ def text_body(alert: Alert) -> str:
     lines = []
     if alert.test:
         lines += ["This is a test alert.", ""]
+    if alert.is_update:
+        lines += [f"New sources: {', '.join(alert.new_sources)}", ""]
     lines += [
         f"Rule: {alert.rule}",
         f"Event {alert.event_id}: {one_line(alert.title)}",
@@ -171,6 +175,8 @@ def html_body(alert: Alert) -> str:
     if alert.test:
         parts.append("<p><strong>This is a test alert.</strong></p>")
     found = alert.words or alert.terms
+    if alert.is_update:
+        parts.append(f"<p>New sources: <b>{esc(', '.join(alert.new_sources))}</b></p>")
     parts += [
         f"<h2>{esc(alert.title)}</h2>",
         f"<p>Event {alert.event_id}"

@@ -65,6 +65,8 @@ def payload(alert: Alert) -> dict[str, Any]:
     return {
         "schema": SCHEMA,
         "id": alert.delivery_id,
+        "kind": "update" if alert.is_update else "alert",
+        "new_sources": list(alert.new_sources),
         "rule": alert.rule,
         "event": {
             "id": alert.event_id,
