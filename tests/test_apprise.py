@@ -9,6 +9,7 @@ import base64
 import json
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -114,3 +115,33 @@ def test_an_unset_variable_or_an_unknown_scheme_is_a_clear_error(hook: WebhookRe
         channel.send(make_alert())
     assert caught.value.permanent and PASSWORD not in str(caught.value)
     assert "the URL in EW_NOWHERE is not one Apprise knows" in str(caught.value)
+
+
+def test_a_digest_reaches_a_json_receiver_through_apprise(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, hook: WebhookReceiver
+) -> None:
+    monkeypatch.setenv("EW_CHAT_URL", json_url(hook))
+    upgrade(db_url)
+    config = Config.model_validate({
+        "database": db_url,
+        "rules": [{"name": "dushanbe", "query": "Dushanbe", "notify": ["chat"]}],
+        "channels": {"chat": {"type": "apprise", "url_env": "EW_CHAT_URL",
+                              "digest": {"every": "1h"}}},
+    })  # fmt: skip
+    ctx = flow.Context(config)
+    page = "https://pam.example/2"
+    talks = NewArticle(
+        source="pam",
+        url=page,
+        canonical_url=page,
+        title="Talks",
+        text="In Dushanbe.",
+        language="ru",
+    )
+    store_article(ctx.db, talks)
+    flow.match_new_articles(ctx)
+    assert flow.deliver_pending(ctx, datetime.now(UTC) + timedelta(hours=1)).sent == 1
+    [(_, body)] = hook.received
+    doc = json.loads(body)
+    assert doc["title"].startswith("[eventwatch] digest: 1 event to ")
+    assert "Rule dushanbe (1):" in doc["message"] and "languages: ru" in doc["message"]

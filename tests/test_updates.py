@@ -17,7 +17,7 @@ from monitor.config import Config
 from storage.articles import NewArticle, store_article
 from storage.migrate import upgrade
 from storage.models import Update
-from tests.receivers import WebhookReceiver
+from tests.receivers import SmtpSink, WebhookReceiver
 
 TITLE = "Delegates meet in Dushanbe on border security"
 TEXT = "Delegates from twelve countries met in Dushanbe on Monday to discuss border security."
@@ -94,3 +94,23 @@ def test_a_rule_without_on_update_sends_no_update(db_url: str, hook: WebhookRece
     report(ctx, "wire")
     assert flow.deliver_pending(ctx).sent == 1
     assert [doc["kind"] for doc in sent(hook)] == ["alert"]
+
+
+def test_an_update_by_mail_says_so_and_names_the_new_sources(db_url: str) -> None:
+    upgrade(db_url)
+    with SmtpSink() as smtp:
+        mail = {"type": "email", "to": ["soc@example.org"], "from": "ew@example.org",
+                "host": "127.0.0.1", "port": smtp.port}  # fmt: skip
+        ctx = flow.Context(Config.model_validate({
+            "database": db_url, "channels": {"mail": mail},
+            "rules": [{"name": "dushanbe", "query": "Dushanbe", "notify": ["mail"],
+                       "on_update": True}],
+        }))  # fmt: skip
+        report(ctx, "pam")
+        flow.deliver_pending(ctx)
+        report(ctx, "wire")
+        flow.deliver_pending(ctx)
+        alert, news = smtp.messages
+    assert alert["Subject"].strip() == f"[eventwatch] dushanbe: {TITLE}"
+    assert news["Subject"].strip() == f"[eventwatch update] dushanbe: {TITLE}"
+    assert "New sources: wire" in news.get_body(("plain",)).get_content()  # type: ignore[union-attr]

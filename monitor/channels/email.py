@@ -92,7 +92,7 @@ def subject(alert: Alert) -> str:
     """The subject line; the tag makes alerts filterable and test sends recognisable."""
     prefix = "[eventwatch test]" if alert.test else "[eventwatch]"
     if alert.is_update:
-        prefix += " update"
+        prefix = "[eventwatch update]"
     return one_line(f"{prefix} {alert.rule}: {alert.title}", SUBJECT_LIMIT)
 
 
