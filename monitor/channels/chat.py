@@ -13,7 +13,6 @@ import re
 from collections.abc import Mapping
 from typing import Literal
 
-import apprise
 from pydantic import BaseModel, ConfigDict, Field
 
 from monitor.channels.alert import Alert, DeliveryError
@@ -72,12 +71,14 @@ class AppriseChannel:
         _quiet_apprise()
 
     def send(self, alert: Alert) -> None:
-        self._notify(subject(alert), alert_markdown(alert), apprise.NotifyFormat.MARKDOWN)
+        self._notify(subject(alert), alert_markdown(alert), "markdown")
 
     def send_digest(self, digest: Digest) -> None:
-        self._notify(digest_title(digest), digest_text(digest), apprise.NotifyFormat.TEXT)
+        self._notify(digest_title(digest), digest_text(digest), "text")
 
-    def _notify(self, title: str, body: str, body_format: apprise.NotifyFormat) -> None:
+    def _notify(self, title: str, body: str, body_format: str) -> None:
+        import apprise  # half a second of imports, paid only by a process that sends with it
+
         variable = self.config.url_env
         url = self._env.get(variable)
         if not url:
@@ -88,5 +89,7 @@ class AppriseChannel:
                 f"apprise: the URL in {variable} is not one Apprise knows", permanent=True
             )
         where = f"apprise {service[0].service_name} (URL from {variable})"
-        if not service.notify(body=body, title=title, body_format=body_format):
+        if not service.notify(
+            body=body, title=title, body_format=apprise.NotifyFormat(body_format)
+        ):
             raise DeliveryError(f"{where}: the service did not accept the message")
