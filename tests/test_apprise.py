@@ -10,6 +10,7 @@ import json
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -23,6 +24,7 @@ from storage.migrate import upgrade
 from storage.models import Delivery
 from tests.receivers import WebhookReceiver
 from tests.test_channels import make_alert
+from tests.test_cli_errors import config_file, run
 
 PASSWORD = "pa55-word-in-url"
 
@@ -145,3 +147,16 @@ def test_a_digest_reaches_a_json_receiver_through_apprise(
     doc = json.loads(body)
     assert doc["title"].startswith("[eventwatch] digest: 1 event to ")
     assert "Rule dushanbe (1):" in doc["message"] and "languages: ru" in doc["message"]
+
+
+def test_check_names_an_unset_apprise_variable_and_never_a_set_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = config_file(tmp_path, channels={"chat": {"type": "apprise", "url_env": "EW_CHAT"}})
+    monkeypatch.delenv("EW_CHAT", raising=False)
+    code, _, err = run(capsys, "--config", str(path), "check")
+    assert code == 1
+    assert "channels.chat: field url_env: environment variable EW_CHAT is not set" in err
+    monkeypatch.setenv("EW_CHAT", f"json://u:{PASSWORD}@127.0.0.1:9/")
+    code, out, err = run(capsys, "--config", str(path), "check")
+    assert code == 0 and PASSWORD not in out + err

@@ -226,3 +226,11 @@ def test_matching_finds_names_only_the_users_gazetteer_knows(tmp_path: Path) -> 
         ctx.db, NewArticle(source="news", url=page, canonical_url=page, title="Talks", text=text)
     )
     assert flow.match_new_articles(ctx) == 1
+
+
+def test_rules_test_warns_of_a_name_the_gazetteer_lacks_in_a_query(
+    stored: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "--config", str(stored), "rules", "test", "place:Narnia")
+    assert code == 0 and "0 matching events" in out
+    assert "place:Narnia is not in the gazetteer, so it can never match" in one_line(err)
