@@ -65,23 +65,13 @@ def open_digest(
     scope = rule or ""
     try:
         with db.session() as session:
-            opened = select(Digest.id).where(Digest.channel == channel, Digest.scope == scope)
-            if session.scalar(opened.where(Digest.slot_at == slot)) is not None:
+            mine = (Digest.channel == channel, Digest.scope == scope)
+            if session.scalar(select(Digest.id).where(*mine, Digest.slot_at == slot)):
                 return False
             since = session.scalar(
-                select(func.max(Digest.slot_at)).where(
-                    Digest.channel == channel, Digest.scope == scope, Digest.slot_at < slot
-                )
+                select(func.max(Digest.slot_at)).where(*mine, Digest.slot_at < slot)
             )
-            held = select(Delivery.id).where(
-                Delivery.channel == channel, Delivery.status == "held", Delivery.created_at <= slot
-            )
-            held = (
-                held.where(Delivery.rule == rule)
-                if rule
-                else held.where(Delivery.rule.not_in(list(excluded)))
-            )
-            ids = session.scalars(held).all()
+            ids = _held(session, channel, slot, rule, excluded)
             digest = Digest(
                 key=str(uuid.uuid4()), channel=channel, scope=scope, slot_at=slot,
                 since_at=since, status="pending" if ids or send_empty else "empty",
@@ -97,6 +87,19 @@ def open_digest(
     except IntegrityError:
         return False
     return True
+
+
+def _held(
+    session: Session, channel: str, slot: datetime, rule: str | None, excluded: Collection[str]
+) -> Sequence[int]:
+    """The held deliveries on `channel` made up to `slot`: of `rule`, or of every rule but
+    `excluded`."""
+    held = select(Delivery.id).where(
+        Delivery.channel == channel, Delivery.status == "held", Delivery.created_at <= slot
+    )
+    if rule:
+        return session.scalars(held.where(Delivery.rule == rule)).all()
+    return session.scalars(held.where(Delivery.rule.not_in(list(excluded)))).all()
 
 
 def release_held(db: Database, channel: str, keep: Collection[str] | None) -> int:

@@ -24,6 +24,7 @@ from monitor import flow
 from monitor.channels.digest import DigestConfig
 from monitor.config import load_config
 from storage.articles import NewArticle, store_article
+from storage.digests import open_digest
 from storage.migrate import upgrade
 from storage.models import Delivery, Digest
 from tests.receivers import SmtpSink, WebhookReceiver
@@ -224,3 +225,18 @@ def test_the_slot_a_digest_is_due_at(settings: dict[str, Any], now: str, slot: s
 def test_a_bad_digest_setting_is_a_config_error(settings: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         DigestConfig.model_validate(settings)
+
+
+def test_a_digest_is_opened_once_per_slot_whoever_asks(
+    tmp_path: Path, hook: WebhookReceiver
+) -> None:
+    path = write_config(tmp_path, {"soc": {"type": "webhook", "url": hook.url, "digest": DAILY}})
+    first, second = context(path), context(path)  # two workers on one database
+    report(first, 1, "Dushanbe")
+    slot = datetime.now(UTC) + timedelta(minutes=1)
+    assert open_digest(first.db, "soc", slot) is True
+    assert open_digest(second.db, "soc", slot) is False
+    with first.db.session() as session:
+        [digest] = session.scalars(select(Digest)).all()
+        listed = session.scalars(select(Delivery.digest_id)).all()
+    assert listed == [digest.id]
