@@ -7,8 +7,8 @@ STAMP := $(VENV)/.installed
 .PHONY: run test lint install crawl clean bench bench-quick
 
 # The project is installed editable in compat mode: a path in a .pth file, where the default
-# editable finder added 9 ms to the start of every Python process (the CLI, each crawl
-# process, each test's subprocess).
+# editable finder slows the start of every Python process (the CLI, each crawl process, each
+# test's subprocess).
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml requirements.lock
 # Byte-compiled on every install (only what changed): where PYTHONDONTWRITEBYTECODE is set,
 # as on this project's CI machines, Python never writes .pyc files itself, and each process
 # (the CLI, each crawl process, the extraction fork server) would compile the project's
-# modules again: a fifth of the CLI's start-up.
+# modules again at every start.
 install: $(STAMP)
 	$(BIN)/python -m compileall -q crawlers monitor spiders storage alembic bench >/dev/null
 

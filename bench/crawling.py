@@ -16,7 +16,7 @@ from bench.figures import Figure
 from bench.mirror import MirrorServer
 from bench.rss import CrawlPeak
 from bench.setup import eventwatch
-from crawlers.prepared import prepare_page
+from crawlers.workers.prepared import prepare_page
 
 CRAWL_RATIO_TARGET = 0.85
 RECRAWL_SHARE_TARGET = 0.05
@@ -82,7 +82,7 @@ def extraction_limit(
 def crawl_figures(
     config: Path, mirror: MirrorServer, pages: list[Path], raw: dict[str, object]
 ) -> list[Figure]:
-    # This machine's speed drifts by a fifth within minutes: the limit is measured just before
+    # This machine's speed drifts within minutes: the limit is measured just before
     # and just after the crawl, and the crawl is set against the mean of the two.
     before, extracted, before_cpu = extraction_limit(pages)
     mark = mirror.log.mark()
@@ -97,7 +97,7 @@ def crawl_figures(
     own, _, own_cpu = extraction_limit(pages, _prepare_file)  # dates, languages, entities, keys
     limit, limit_cpu = (before + after) / 2, (before_cpu + after_cpu) / 2
     mark = mirror.log.mark()
-    # Each re-crawl takes a second or two, within this machine's noise: the median of a few.
+    # One re-crawl is short enough to be within this machine's noise: the median of a few.
     recrawls = [eventwatch(config, "crawl", "--all", "--no-alerts") for _ in range(RECRAWLS)]
     second, again = sorted(recrawls)[len(recrawls) // 2]
     refetched = mirror.log.article_fetches(mark)

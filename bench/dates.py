@@ -27,8 +27,8 @@ from htmldate import find_date
 from trafilatura.utils import load_html
 
 from bench.figures import Figure
-from crawlers.dates import page_date
-from crawlers.pagefile import decode
+from crawlers.extraction.dates import page_date
+from crawlers.extraction.pagefile import decode
 
 DateFinder = Callable[[str, str], str | None]  # (html, url) -> "YYYY-MM-DD" or None
 
@@ -136,8 +136,8 @@ def table(scores: dict[str, Score]) -> str:
 
 def robustness(folder: Path) -> tuple[int, int, list[str]]:
     """Every page under ``folder``'s ``pages`` folders through what a crawl's worker does
-    (:func:`crawlers.prepared.prepare_page`): (pages, articles, the pages that raised)."""
-    from crawlers.prepared import prepare_page
+    (:func:`crawlers.workers.prepared.prepare_page`): (pages, articles, the pages that raised)."""
+    from crawlers.workers.prepared import prepare_page
 
     pages = articles = 0
     raised: list[str] = []

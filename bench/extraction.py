@@ -34,8 +34,8 @@ import trafilatura
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from crawlers.extract import extract
-from crawlers.pagefile import decode
+from crawlers.extraction.extract import extract
+from crawlers.extraction.pagefile import decode
 
 WORD = re.compile(r"\w+")
 Page = tuple[str, str, dict]

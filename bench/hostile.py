@@ -56,7 +56,7 @@ def write_config(folder: Path, site: HostileSite, args: argparse.Namespace) -> P
 
 def run_and_watch(command: list[str], env: dict[str, str]) -> tuple[str, float, int, int]:
     """Run the CLI; return its output, the wall time, the peak RSS of the crawl subprocess
-    (``python -m crawlers.crawl``) and the peak of the whole tree's summed RSS."""
+    (``python -m crawlers.crawling.crawl``) and the peak of the whole tree's summed RSS."""
     started = time.monotonic()
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     crawl_peak = tree_peak = 0
@@ -65,7 +65,7 @@ def run_and_watch(command: list[str], env: dict[str, str]) -> tuple[str, float, 
         try:
             tree = [watched, *watched.children(recursive=True)]
             sizes = {p.pid: p.memory_info().rss for p in tree}
-            crawls = [p.pid for p in tree if "crawlers.crawl" in " ".join(p.cmdline())]
+            crawls = [p.pid for p in tree if "crawlers.crawling.crawl" in " ".join(p.cmdline())]
         except psutil.Error:
             continue
         tree_peak = max(tree_peak, sum(sizes.values()))

@@ -185,8 +185,8 @@ def _handler(site: Site, log: RequestLog) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as real servers and Scrapy do
         # The headers and the body go out in two writes. With Nagle's algorithm on, the body
-        # of a small answer on a kept-alive connection waited for the client's delayed ACK:
-        # 40 ms per robots.txt or feed, a fifteenth of a re-crawl.
+        # of a small answer on a kept-alive connection waited for the client's delayed ACK, a
+        # wait of this server's making that the re-crawl figure would count.
         disable_nagle_algorithm = True
 
         def do_GET(self) -> None:

@@ -8,7 +8,7 @@ import time
 
 import psutil
 
-from crawlers.child import CRAWL_COMMAND
+from crawlers.launcher.child import CRAWL_COMMAND
 
 CLI_MODULE = "monitor.cli"
 # an extraction worker, forked by the fork server (whose command line it keeps) or spawned
@@ -25,8 +25,8 @@ class CrawlPeak:
     (what a process spends after its last sample, at most `interval`, is not counted).
 
     The processes under `pid` are listed again every `rescan` seconds only: listing them reads
-    every process on the machine, and doing so every tenth of a second took 4% of a core from
-    the crawl being measured (the extraction limit it is compared with runs unobserved).
+    every process on the machine, and doing so at every sample would take CPU from the crawl
+    being measured (the extraction limit it is compared with runs unobserved).
     """
 
     def __init__(self, pid: int, interval: float = 0.1, rescan: float = 0.5) -> None:

@@ -76,7 +76,9 @@ def _rss(pid: int) -> tuple[float, float]:
     """(daemon's RSS, the largest crawl process's RSS), in MB."""
     root = psutil.Process(pid)
     crawls = [
-        p.memory_info().rss for p in root.children() if "crawlers.crawl" in " ".join(p.cmdline())
+        p.memory_info().rss
+        for p in root.children()
+        if "crawlers.crawling.crawl" in " ".join(p.cmdline())
     ]
     return root.memory_info().rss / 2**20, max(crawls, default=0) / 2**20
 

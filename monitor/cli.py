@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from crawlers.child import CrawlChild
+from crawlers.launcher.child import CrawlChild
 
 logger = logging.getLogger("eventwatch")
 
@@ -232,7 +232,7 @@ def _outcome(exc: Exception) -> tuple[int | None, str]:
 def script() -> None:
     """The ``eventwatch`` command. Once its work is committed and no other thread is left,
     it exits without tearing the interpreter down: freeing every module's objects one by one
-    would add a fifth of a second to each ``eventwatch crawl``. The collector is off until
+    is slow, and nothing needs it. The collector is off until
     the commands are imported (:func:`_dispatch`): it would only walk their objects again and
     again as they pile up."""
     gc.disable()

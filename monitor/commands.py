@@ -10,8 +10,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from crawlers.child import CrawlChild
-from crawlers.pagefile import expand, load
+from crawlers.extraction.pagefile import expand, load
+from crawlers.launcher.child import CrawlChild
 from crawlers.urls import is_http_url
 from monitor import explain, flow, opening, rules_command, runlog
 from monitor.channels.alert import Alert, AlertArticle, DeliveryError
@@ -76,9 +76,7 @@ def check(args: argparse.Namespace) -> int:
           f"{len(config.channels)} channels")  # fmt: skip
     print(f"  database: {_where_database(config.database)}")
     for source in config.sources:
-        schedule = (
-            source.schedule.every and f"every {source.schedule.every}"
-        ) or f"cron {source.schedule.cron}"
+        schedule = str(source.schedule)
         entries = len(source.start_urls) + len(source.feeds) + len(source.sitemaps)
         state = "" if source.enabled else " (disabled)"
         print(f"  {source.name:<20} {schedule:<18} {entries} entry URLs{state}")
@@ -208,7 +206,9 @@ def _event_fields(event: Any) -> dict[str, Any]:
 
 
 def extract(args: argparse.Namespace) -> int:
-    from crawlers.extract import extract as extract_page  # trafilatura: only this command
+    from crawlers.extraction.extract import (
+        extract as extract_page,  # trafilatura: only this command
+    )
 
     if args.url is not None and (len(args.pages) != 1 or not is_http_url(args.url)):
         raise UsageError("extract --url: give one saved page and the http(s) URL it came from")

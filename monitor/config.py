@@ -14,9 +14,18 @@ from typing import Annotated, Any, get_args
 
 import yaml
 from apscheduler.triggers.cron import CronTrigger
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from crawlers.sources import CrawlSource
+from crawlers.launcher.sources import CrawlSource
 from crawlers.urls import is_http_url
 from monitor.channels import ChannelConfig
 from monitor.channels.digest import DigestConfig
@@ -41,7 +50,27 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=float(found.group(1)) * UNIT_SECONDS[found.group(2)])
 
 
-Duration = Annotated[str, Field(description="a duration: 30s, 15m, 2h, 1d")]
+def format_duration(duration: timedelta) -> str:
+    """A duration as the config file writes it: ``30m``, ``2h``, ``1.5s``."""
+    seconds = duration.total_seconds()
+    for unit in ("d", "h", "m"):
+        if seconds and seconds % UNIT_SECONDS[unit] == 0:
+            return f"{int(seconds // UNIT_SECONDS[unit])}{unit}"
+    return f"{seconds:g}s"
+
+
+def _duration(value: object) -> timedelta:
+    """The file holds text (``15m``); code that builds a config may pass a timedelta."""
+    return value if isinstance(value, timedelta) else parse_duration(str(value))
+
+
+# Parsed once, when the config loads: code reads a timedelta, the file keeps its ``30m``.
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(_duration),
+    PlainSerializer(format_duration, return_type=str),
+    Field(description="a duration: 30s, 15m, 2h, 1d"),
+]
 
 
 class Strict(BaseModel):
@@ -51,24 +80,22 @@ class Strict(BaseModel):
 class Schedule(Strict):
     every: Duration | None = None
     cron: str | None = None
-    jitter: Duration = "0s"
+    jitter: Duration = timedelta(0)
 
     @model_validator(mode="after")
     def _one_kind(self) -> Schedule:
         if (self.every is None) == (self.cron is None):
             raise ValueError("give exactly one of 'every' or 'cron'")
-        if self.every is not None and parse_duration(self.every) < timedelta(seconds=1):
+        if self.every is not None and self.every < timedelta(seconds=1):
             raise ValueError("'every' must be at least 1s")
         if self.cron is not None:
             CronTrigger.from_crontab(self.cron)
-        parse_duration(self.jitter)
         return self
 
-
-def _check_durations(*values: str | None) -> None:
-    for value in values:
-        if value is not None:
-            parse_duration(value)
+    def __str__(self) -> str:
+        if self.every is not None:
+            return f"every {format_duration(self.every)}"
+        return f"cron {self.cron}"
 
 
 class SourceConfig(Strict):
@@ -78,11 +105,11 @@ class SourceConfig(Strict):
     sitemaps: list[str] = []
     follow: list[str] = []
     allowed_domains: list[str] = []
-    schedule: Schedule = Schedule(every="30m")
+    schedule: Schedule = Schedule(every=timedelta(minutes=30))
     enabled: bool = True
     max_pages: Annotated[int, Field(ge=1, le=100_000)] = 500
     max_listing_pages: Annotated[int, Field(ge=1, le=1000)] = 3
-    time_limit: Duration = "15m"
+    time_limit: Duration = timedelta(minutes=15)
     max_page_size_mb: Annotated[float, Field(gt=0, le=1024)] = 10
     per_host_concurrency: Annotated[int, Field(ge=1, le=32)] = 2
     download_delay: Annotated[float, Field(ge=0, le=300)] = 0.5
@@ -112,7 +139,6 @@ class SourceConfig(Strict):
     def _has_entry(self) -> SourceConfig:
         if not (self.start_urls or self.feeds or self.sitemaps):
             raise ValueError("give at least one of start_urls, feeds or sitemaps")
-        _check_durations(self.time_limit)
         return self
 
     def crawl_source(self) -> CrawlSource:
@@ -125,7 +151,7 @@ class SourceConfig(Strict):
             allowed_domains=tuple(self.allowed_domains),
             max_pages=self.max_pages,
             max_listing_pages=self.max_listing_pages,
-            time_limit=parse_duration(self.time_limit).total_seconds(),
+            time_limit=self.time_limit.total_seconds(),
             max_page_bytes=int(self.max_page_size_mb * 1024 * 1024),
             per_host_concurrency=self.per_host_concurrency,
             download_delay=self.download_delay,
@@ -142,12 +168,7 @@ class RuleConfig(Strict):
     notify: list[str] = []
     digest: DigestConfig | None = None  # its alerts held and sent together, on each channel
     on_update: bool = False  # a short update when an alerted event gains new sources
-    update_every: Duration = "6h"  # at most one update per event in this time
-
-    @model_validator(mode="after")
-    def _durations(self) -> RuleConfig:
-        _check_durations(self.update_every)
-        return self
+    update_every: Duration = timedelta(hours=6)  # at most one update per event in this time
 
     def spec(self) -> RuleSpec:
         return RuleSpec(self.name, self.query, tuple(self.sources) if self.sources else None)
@@ -155,14 +176,9 @@ class RuleConfig(Strict):
 
 class DeliveryConfig(Strict):
     max_attempts: Annotated[int, Field(ge=1, le=100)] = 8
-    backoff_initial: Duration = "30s"
-    backoff_max: Duration = "2h"
-    lease: Duration = "5m"
-
-    @model_validator(mode="after")
-    def _durations(self) -> DeliveryConfig:
-        _check_durations(self.backoff_initial, self.backoff_max, self.lease)
-        return self
+    backoff_initial: Duration = timedelta(seconds=30)
+    backoff_max: Duration = timedelta(hours=2)
+    lease: Duration = timedelta(minutes=5)
 
 
 class DaemonConfig(Strict):
@@ -185,22 +201,14 @@ class DaemonConfig(Strict):
     crawl_process_memory_mb: Annotated[int, Field(ge=64, le=65536)] = 2048
     # `eventwatch worker` only: how often due sources are looked for, how often a worker says
     # it is alive, and after how long without a word its jobs are given to the others
-    tick_every: Duration = "5s"
-    heartbeat_every: Duration = "10s"
-    stalled_after: Duration = "30s"
-    match_every: Duration = "10s"
-    dispatch_every: Duration = "10s"
+    tick_every: Duration = timedelta(seconds=5)
+    heartbeat_every: Duration = timedelta(seconds=10)
+    stalled_after: Duration = timedelta(seconds=30)
+    match_every: Duration = timedelta(seconds=10)
+    dispatch_every: Duration = timedelta(seconds=10)
     health_notify: list[str] = []  # channels told when a source goes down, stale or recovers
     health_failures: Annotated[int, Field(ge=1, le=1000)] = 3
-    health_min_quiet: Duration = "2d"
-
-    @model_validator(mode="after")
-    def _durations(self) -> DaemonConfig:
-        _check_durations(
-            self.match_every, self.dispatch_every, self.health_min_quiet, self.tick_every,
-            self.heartbeat_every, self.stalled_after,
-        )  # fmt: skip
-        return self
+    health_min_quiet: Duration = timedelta(days=2)
 
 
 class Config(Strict):

@@ -2,7 +2,7 @@
 with its pages fetched, stored and failed and a bar once the number of article pages is known;
 with ``-v``, a log line per page. Piped output stays plain: the log lines only, no bars.
 
-The crawl process tells its progress and logs as it goes (:mod:`crawlers.progress`); the
+The crawl process tells its progress and logs as it goes (:mod:`crawlers.crawling.progress`); the
 runner passes each line on (``on_progress``); this only renders them.
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, TextIO
 
-from crawlers.report import Progress, read_progress
+from crawlers.launcher.report import Progress, read_progress
 
 if TYPE_CHECKING:
     from rich.progress import Progress as Bars

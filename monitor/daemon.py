@@ -2,7 +2,7 @@
 
 One APScheduler job per source says when it is due; due sources wait in a queue, oldest
 first (:mod:`monitor.due`), and start as the crawl pool has room: a few long-lived crawl
-processes, each running many crawls side by side (:mod:`crawlers.runner`). SIGHUP reloads
+processes, each running many crawls side by side (:mod:`crawlers.launcher.runner`). SIGHUP reloads
 the config (a bad one is rejected and the old one kept); SIGTERM/SIGINT stop new crawls, ask
 running ones to stop, and kill those that outlive the bound.
 """
@@ -24,7 +24,8 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from crawlers.runner import KILL_GRACE_SECONDS, CrawlJob, CrawlPool, PoolSettings
+from crawlers.launcher.jobs import CrawlJob, PoolSettings
+from crawlers.launcher.runner import KILL_GRACE_SECONDS, CrawlPool
 from monitor import flow, heap
 from monitor.channels import DeliveryError
 from monitor.config import (
@@ -33,7 +34,6 @@ from monitor.config import (
     Schedule,
     SourceConfig,
     load_config,
-    parse_duration,
 )
 from monitor.due import DueQueue
 from monitor.health import HealthTracker, Transition, health_alert
@@ -47,7 +47,7 @@ logger = logging.getLogger(__name__)
 
 SHUTDOWN_BOUND_SECONDS = 30.0
 MISFIRE_GRACE_SECONDS = 300
-RUNS_EVERY = "10m"  # how often runs left open are looked for (and at start)
+RUNS_EVERY = timedelta(minutes=10)  # how often runs left open are looked for (and at start)
 ABANDONED_AFTER = timedelta(hours=1)  # past the longest time limit and the kill's grace
 
 
@@ -70,9 +70,7 @@ class Daemon:
         self.config_path = config_path
         self.crawl_log_level = crawl_log_level
         self.ctx = flow.Context(config)
-        self.health = HealthTracker(
-            config.daemon.health_failures, parse_duration(config.daemon.health_min_quiet)
-        )
+        self.health = HealthTracker(config.daemon.health_failures, config.daemon.health_min_quiet)
         self.metrics = Metrics()
         self.due = DueQueue()
         self.pool: CrawlPool | None = None
@@ -212,7 +210,7 @@ class Daemon:
         after the longest of them has no process behind it."""
         with _cycle("runs"):
             limits = [source.time_limit for source in self.ctx.config.sources]
-            longest = max(map(parse_duration, limits), default=timedelta(0))
+            longest = max(limits, default=timedelta(0))
             margin = longest + timedelta(seconds=KILL_GRACE_SECONDS) + ABANDONED_AFTER
             closed = close_abandoned_runs(self.ctx.db, datetime.now(UTC) - margin)
             if closed:
@@ -225,7 +223,7 @@ class Daemon:
             ("runs", self.runs_job, RUNS_EVERY),
         ):
             self.scheduler.add_job(
-                func, "interval", seconds=parse_duration(every).total_seconds(), id=job_id,
+                func, "interval", seconds=every.total_seconds(), id=job_id,
                 replace_existing=True, next_run_time=datetime.now(UTC),
             )  # fmt: skip
 

@@ -2,9 +2,9 @@
 of its listing pages, or with one URL, and why.
 
 The listing page is fetched live. Its links are judged by the crawl's own functions
-(:func:`crawlers.links.classify_links`, :class:`crawlers.linkplan.LinkBook`) against the
-articles stored and the pages held back (failed, or tried and no article), so the answer is
-the crawl's.
+(:func:`crawlers.crawling.links.classify_links`, :class:`crawlers.crawling.linkplan.LinkBook`)
+against the articles stored and the pages held back (failed, or tried and no article), so the answer
+is the crawl's.
 """
 
 from __future__ import annotations
@@ -19,10 +19,17 @@ from urllib.parse import urljoin
 from parsel import Selector
 from protego import Protego
 
-from crawlers.linkplan import LinkBook, LinkVerdict, ListingState
-from crawlers.links import ARTICLE, TRY, LinkDecision, classify_links, compile_follow, decide_link
-from crawlers.pagefile import fetch
-from crawlers.sources import CrawlSource
+from crawlers.crawling.linkplan import LinkBook, LinkVerdict, ListingState
+from crawlers.crawling.links import (
+    ARTICLE,
+    TRY,
+    LinkDecision,
+    classify_links,
+    compile_follow,
+    decide_link,
+)
+from crawlers.extraction.pagefile import fetch
+from crawlers.launcher.sources import CrawlSource
 from crawlers.urls import normalize_url
 from monitor import opening
 from monitor.config import load_config

@@ -14,13 +14,13 @@ from dataclasses import InitVar, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from crawlers.child import CrawlChild
-from crawlers.entities import GAZETTEER, gazetteer, names_for_matching
-from crawlers.runner import crawl_sources
+from crawlers.enrichment.entities import GAZETTEER, gazetteer, names_for_matching
+from crawlers.launcher.child import CrawlChild
+from crawlers.launcher.oneshot import crawl_sources
 from monitor.backoff import next_attempt
 from monitor.channels import Channel, build_channel
 from monitor.channels.alert import Alert, AlertArticle, AlertDate, DeliveryError
-from monitor.config import Config, held_channels, parse_duration
+from monitor.config import Config, held_channels
 from monitor.digesting import as_digest, digest_failed, digest_sent, open_due_digests
 from monitor.rules import RuleSet
 from storage.db import DATABASE_FAILURES, Database
@@ -61,7 +61,7 @@ class Context:
         self.notify = {rule.name: tuple(rule.notify) for rule in self.config.rules}
         self.held = {rule.name: held_channels(self.config, rule.name) for rule in self.config.rules}
         self.updates = {
-            rule.name: (tuple(rule.notify), parse_duration(rule.update_every))
+            rule.name: (tuple(rule.notify), rule.update_every)
             for rule in self.config.rules
             if rule.on_update
         }
@@ -90,7 +90,7 @@ def crawl(
     on_progress: Callable[[str], None] | None = None,
 ) -> list[RunSummary]:
     """Crawl ``names`` together in one crawl process (``child`` if one was started early);
-    ``on_progress`` is given each line it prints as it goes (see crawlers.runner)."""
+    ``on_progress`` is given each line it prints as it goes (see crawlers.launcher.runner)."""
     sources = [ctx.config.source(name).crawl_source() for name in names]
     return crawl_sources(
         sources,
@@ -181,7 +181,7 @@ def deliver_pending(ctx: Context, now: datetime | None = None) -> DispatchCounts
     """Open the digests due by `now` (default: now), then send every due delivery and digest
     once; failures wait for their back-off, then fail for good."""
     counts = {"sent": 0, "pending": 0, "failed": 0}
-    lease = parse_duration(ctx.config.delivery.lease)
+    lease = ctx.config.delivery.lease
     open_due_digests(ctx.config, ctx.db, now or datetime.now(UTC))
     for model in (Delivery, Update):
         while tasks := claim_due(ctx.db, lease, model=model):
@@ -241,8 +241,8 @@ def _retry_at(ctx: Context, attempts: int, exc: DeliveryError) -> datetime | Non
         datetime.now(UTC),
         attempts,
         max_attempts=policy.max_attempts,
-        initial=parse_duration(policy.backoff_initial),
-        ceiling=parse_duration(policy.backoff_max),
+        initial=policy.backoff_initial,
+        ceiling=policy.backoff_max,
         retry_after=exc.retry_after,
     )
 

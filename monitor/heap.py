@@ -1,7 +1,7 @@
 """Give the C heap's free memory back to the system, so a daemon's resident size stays flat.
 
-With its live objects flat, the daemon's RSS still crept up by 15-20 MB over 200 crawl cycles
-(``bench/daemon.py``): glibc's heap kept what a batch of matched articles or a crawl's
+With its live objects flat, the daemon's RSS still crept up over many crawl cycles
+(``bench/daemon.py`` watches it): glibc's heap kept what a batch of matched articles or a crawl's
 bookkeeping had freed, in holes between blocks still in use, and returns to the system only
 what lies at its top. Two glibc settings undo that. ``malloc_trim`` hands back every whole
 free page, wherever it lies. A fixed mmap threshold keeps buffers of 128 KiB and more (a long

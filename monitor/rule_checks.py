@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from crawlers.entities import GAZETTEER, gazetteer
+from crawlers.enrichment.entities import GAZETTEER, gazetteer
 from monitor.rules import RuleSyntaxError, Term, operator_lookalikes, parse_query, query_terms
 
 GAZETTEER_KINDS = {"place": "places", "org": "organisations"}

@@ -5,8 +5,9 @@ prefix, ``title:`` to look in the title only, and ``place:NAME`` / ``org:NAME`` 
 organisation the article names (the caller passes those names; any alias may be given).
 Every distinct word sequence of every rule goes into one Aho-Corasick automaton over the folded
 words of an article, so matching an article costs one scan of its title and one of its text,
-then only the rules that a found term can make hold are evaluated: 10,000 rules cost about what
-10 do. Snippets are cut only when read. Matching is pure: no database, no network.
+then only the rules that a found term can make hold are evaluated: the cost follows the terms
+found, not the number of rules. Snippets are cut only when read. Matching is pure: no
+database, no network.
 """
 
 from __future__ import annotations
@@ -527,7 +528,7 @@ def _commonness(keys: frozenset[str]) -> tuple[int, int]:
 
 def _decided_by_finding(node: Node) -> bool:
     """Whether a rule that is a candidate (see `_Rule.keys`) holds without evaluation: one
-    term, or terms joined by OR. Half the rules are so."""
+    term, or terms joined by OR, as many rules are."""
     children = node.children if isinstance(node, Or) else (node,)
     return all(isinstance(child, Term) for child in children)
 
@@ -639,7 +640,7 @@ class RuleSet:
             if (source is None or rule.sources is None or source in rule.sources)
             and (rule.check is None or rule.check(found))
         ]
-        holding.sort(key=_NUMBER)  # the candidates unsorted: twice as many as hold
+        holding.sort(key=_NUMBER)  # the candidates unsorted: more of them than hold
         article = _Article(in_title, in_text, named)
         return [_Found(rule, article) for rule in holding]
 

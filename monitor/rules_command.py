@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from crawlers.entities import names_for_matching
+from crawlers.enrichment.entities import names_for_matching
 from monitor import opening
 from monitor.config import load_config
 from monitor.rule_checks import operator_warnings, unknown_names, unknown_rule

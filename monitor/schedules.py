@@ -9,7 +9,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from monitor.config import Schedule, parse_duration
+from monitor.config import Schedule
 
 CRON_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 MAX_STAGGER = timedelta(minutes=5)
@@ -21,11 +21,9 @@ def _crontab_weekdays(field: str) -> str:
 
 
 def trigger_for(schedule: Schedule) -> BaseTrigger:
-    jitter = int(parse_duration(schedule.jitter).total_seconds()) or None
+    jitter = int(schedule.jitter.total_seconds()) or None
     if schedule.every is not None:
-        return IntervalTrigger(
-            seconds=parse_duration(schedule.every).total_seconds(), jitter=jitter
-        )
+        return IntervalTrigger(seconds=schedule.every.total_seconds(), jitter=jitter)
     assert schedule.cron is not None
     minute, hour, day, month, weekday = schedule.cron.split()
     return CronTrigger(
@@ -43,5 +41,5 @@ def first_run(schedule: Schedule, index: int, count: int, now: datetime) -> date
     sources do not fire at once; cron sources keep their times."""
     if schedule.every is None:
         return None
-    window = min(parse_duration(schedule.every), MAX_STAGGER)
+    window = min(schedule.every, MAX_STAGGER)
     return now + window * (index / max(count, 1))

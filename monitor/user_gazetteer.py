@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from crawlers.entities import GAZETTEER, Gazetteer, merged, read_gazetteer
+from crawlers.enrichment.entities import GAZETTEER, Gazetteer, merged, read_gazetteer
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 

@@ -7,7 +7,7 @@ so one worker runs it. The tick reads each source's next due time from the datab
 (:mod:`storage.schedule`), asks for a ``crawl`` job per due source and writes the next due
 times. A crawl job carries its source's name as both its queueing lock (at most one waits)
 and its lock (never two run at once, and they run in order); any worker with room takes it
-and hands it to its own crawl pool (:mod:`crawlers.runner`). Matching and dispatch are jobs
+and hands it to its own crawl pool (:mod:`crawlers.launcher.runner`). Matching and dispatch are jobs
 too, under locks of their own. A worker killed outright leaves its jobs "doing"; another
 worker's ``stalled`` job puts them back in the queue once the dead one's heartbeat is stale,
 and the crawl processes of the dead worker have ended with it (their stdin closed). A crawl also
@@ -34,9 +34,10 @@ from procrastinate import exceptions as job_errors
 from procrastinate.jobs import Status
 from sqlalchemy.engine import make_url
 
-from crawlers.runner import KILL_GRACE_SECONDS, CrawlPool, PoolSettings
+from crawlers.launcher.jobs import PoolSettings
+from crawlers.launcher.runner import KILL_GRACE_SECONDS, CrawlPool
 from monitor import flow
-from monitor.config import Config, ConfigError, load_config, parse_duration
+from monitor.config import Config, ConfigError, load_config
 from monitor.schedules import first_run, trigger_for
 from storage.migrate import upgrade
 from storage.runs import close_abandoned_runs
@@ -131,10 +132,10 @@ class Worker:
         periodic: dict[
             str, tuple[Any, timedelta, str]
         ] = {  # task name: (function, how often, the lock it runs under)
-            "tick": (self.tick, parse_duration(daemon.tick_every), "tick"),
-            "match-every": (self.match, parse_duration(daemon.match_every), "match"),
-            "dispatch-every": (self.dispatch, parse_duration(daemon.dispatch_every), "dispatch"),
-            "stalled": (self.stalled, parse_duration(daemon.stalled_after) / 3, "stalled"),
+            "tick": (self.tick, daemon.tick_every, "tick"),
+            "match-every": (self.match, daemon.match_every, "match"),
+            "dispatch-every": (self.dispatch, daemon.dispatch_every, "dispatch"),
+            "stalled": (self.stalled, daemon.stalled_after / 3, "stalled"),
             "runs": (self.runs, timedelta(minutes=10), "runs"),
         }
         for name, (function, every, lock) in periodic.items():
@@ -162,7 +163,7 @@ class Worker:
         except KeyError:
             return f"{name}: not in this worker's config"
         due = datetime.fromisoformat(due_at)
-        until = datetime.now(UTC) + parse_duration(self.config.daemon.stalled_after)
+        until = datetime.now(UTC) + self.config.daemon.stalled_after
         claimed = await asyncio.to_thread(claim_source, self.ctx.db, name, self.owner, due, until)
         if not claimed:
             return f"{name}: crawled elsewhere"
@@ -195,7 +196,7 @@ class Worker:
     async def stalled(self, timestamp: int) -> None:
         """Jobs of workers whose heartbeat stopped go back in the queue; a crawl for which
         another job waits already is ended instead (that one crawls the source)."""
-        seconds = parse_duration(self.config.daemon.stalled_after).total_seconds()
+        seconds = self.config.daemon.stalled_after.total_seconds()
         manager = self.app.job_manager
         for job in await manager.get_stalled_jobs(seconds_since_heartbeat=seconds):
             logger.warning("job %s (%s %s) of a worker gone silent: queued again",
@@ -206,7 +207,7 @@ class Worker:
                 await manager.finish_job(job, status=Status.FAILED, delete_job=False)
 
     def runs(self, timestamp: int) -> None:
-        limits = [parse_duration(s.time_limit) for s in self.config.sources]
+        limits = [s.time_limit for s in self.config.sources]
         margin = max(limits, default=timedelta(0)) + ABANDONED_AFTER
         margin += timedelta(seconds=KILL_GRACE_SECONDS)
         close_abandoned_runs(self.ctx.db, datetime.now(UTC) - margin)
@@ -219,8 +220,8 @@ class Worker:
     def _renew(self) -> None:
         """On a thread of its own, not the job engine's loop: a busy loop must not let the
         leases of live crawls run out, or another worker would crawl the same source."""
-        beat = parse_duration(self.config.daemon.heartbeat_every).total_seconds()
-        stalled = parse_duration(self.config.daemon.stalled_after)
+        beat = self.config.daemon.heartbeat_every.total_seconds()
+        stalled = self.config.daemon.stalled_after
         while not self.stopped.wait(beat):
             try:
                 renew_leases(
@@ -232,7 +233,7 @@ class Worker:
     def serve(self) -> int:
         daemon = self.config.daemon
         threading.Thread(target=self._renew, name="leases", daemon=True).start()
-        heartbeat = parse_duration(daemon.heartbeat_every).total_seconds()
+        heartbeat = daemon.heartbeat_every.total_seconds()
         capacity = self.settings.processes * self.settings.crawls_per_process
         try:
             with self.app.open():
@@ -241,7 +242,7 @@ class Worker:
                     listen_notify=True,
                     fetch_job_polling_interval=1.0,
                     update_heartbeat_interval=heartbeat,
-                    stalled_worker_timeout=parse_duration(daemon.stalled_after).total_seconds(),
+                    stalled_worker_timeout=daemon.stalled_after.total_seconds(),
                     shutdown_graceful_timeout=30,
                     delete_jobs="successful",
                     install_signal_handlers=True,

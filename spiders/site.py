@@ -37,11 +37,10 @@ from scrapy.utils.misc import load_object
 from scrapy.utils.sitemap import Sitemap
 from twisted.python.failure import Failure
 
-from crawlers.charsets import page_text
-from crawlers.date_parsing import DateHint, date_hint
-from crawlers.items import PageItem
-from crawlers.linkplan import LinkBook, LinkVerdict, ListingState
-from crawlers.links import (
+from crawlers.crawling.charsets import page_text
+from crawlers.crawling.items import PageItem
+from crawlers.crawling.linkplan import LinkBook, LinkVerdict, ListingState
+from crawlers.crawling.links import (
     ARTICLE,
     NEXT_PAGE,
     SECTION,
@@ -52,18 +51,19 @@ from crawlers.links import (
     feed_links,
     robots_sitemaps,
 )
-from crawlers.report import Validators
-from crawlers.runledger import RunLedger
-from crawlers.sources import CrawlSource
+from crawlers.crawling.middlewares import OffSiteRequest
+from crawlers.crawling.runledger import RunLedger
+from crawlers.crawling.xmlguard import news_publication_dates, parse_feed, without_doctype
+from crawlers.extraction.date_parsing import DateHint, date_hint
+from crawlers.launcher.report import Validators
+from crawlers.launcher.sources import CrawlSource
 from crawlers.urls import clean_url, normalize_url, on_site
-from crawlers.xmlguard import news_publication_dates, parse_feed, without_doctype
 
 logger = logging.getLogger(__name__)
 
 ENTRY_KINDS = frozenset({"listing", "feed", "sitemap"})
 MAX_SUBSITEMAPS = 20
 MAX_RECORDED_FAILURES = 50
-OFF_SITE = "off-site"  # how crawlers.middlewares.SiteBoundsMiddleware's refusals begin
 # What a failure says when its exception says nothing.
 QUIET_ERRORS: dict[type[BaseException], str] = {
     DownloadCancelledError: "larger than the page-size limit (max_page_size_mb)",
@@ -84,7 +84,7 @@ class SiteSpider(Spider):
     ) -> None:
         """``stored_of``: which of these URLs (normalised) are stored; none when not given.
         ``validators``: of listing pages, feeds and sitemaps fetched before, by URL, for
-        conditional GET (:class:`crawlers.middlewares.ConditionalGetMiddleware`)."""
+        conditional GET (:class:`crawlers.crawling.middlewares.ConditionalGetMiddleware`)."""
         super().__init__(name=self.name, **kwargs)
         self.source = source
         self.stored_of = stored_of or (lambda _urls: ())
@@ -97,7 +97,7 @@ class SiteSpider(Spider):
         self.stored: dict[str, bool] = {}  # article URL (normalised) -> stored before this crawl
         # which of these URLs (normalised) are held back, and why (failed before and waiting
         # for their next try, or tried and no article); given by the store pipeline
-        # (crawlers.runrecord), as spiders never import storage
+        # (crawlers.crawling.heldback), as spiders never import storage
         self.held_back_of: Callable[[Sequence[str]], Mapping[str, str]] = lambda _urls: {}
         self.held: dict[str, str] = {}
         self.sitemaps_followed = 0
@@ -175,7 +175,8 @@ class SiteSpider(Spider):
 
     def _article_request(self, verdict: LinkVerdict, hint: DateHint | None = None) -> Request:
         """``hint``: the date of the feed item or sitemap entry of the URL, passed on to its
-        article (:mod:`crawlers.dates`); a link to try is kept only if it is an article."""
+        article (:mod:`crawlers.extraction.dates`); a link to try is kept only if it is an
+        article."""
         trial = verdict.action == TRY
         return self._request(
             verdict.url, "article", self.parse_article, trial=trial, date_hint=hint
@@ -327,14 +328,18 @@ class SiteSpider(Spider):
 
 def _expected_skip(request: Request, reason: BaseException) -> bool:
     """robots.txt said no, or a link off the site (a redirect off the site is a failure)."""
-    text = str(reason)
-    if text.startswith("Forbidden by robots.txt"):
+    if _robots_refusal(reason):
         return True
-    return text.startswith(OFF_SITE) and not request.meta.get("redirect_urls")
+    return isinstance(reason, OffSiteRequest) and not request.meta.get("redirect_urls")
+
+
+def _robots_refusal(reason: BaseException) -> bool:
+    """Scrapy's robots.txt middleware raises a plain IgnoreRequest: only its text tells."""
+    return str(reason).startswith("Forbidden by robots.txt")
 
 
 def _skip_rule(reason: BaseException) -> str:
-    return "robots.txt forbids it" if str(reason).startswith("Forbidden by") else "off-site"
+    return "robots.txt forbids it" if _robots_refusal(reason) else "off-site"
 
 
 def _sitemap_hints(

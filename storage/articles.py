@@ -165,8 +165,8 @@ def _insert(session: Session, source: Source, item: NewArticle, given: TextKeys)
     names = {key: row[key] for key in ("places", "organisations", "dates_mentioned")}
     event_id = join_event(session, find_event(session, keys), item.title, names, now)
     # The article's row goes in as a plain INSERT, like its event, URLs and band keys: nothing
-    # in this transaction reads them back through the session, and storing a crawl's batch
-    # took half as long again when the ORM flushed them.
+    # in this transaction reads them back through the session, so an ORM flush would be work
+    # for nothing on every article a crawl stores.
     inserted = session.connection().execute(_INSERT_ARTICLE, {**row, "event_id": event_id})
     (article_id,) = inserted.inserted_primary_key or (None,)
     if article_id is None:  # every backend reports an autoincrement key (cursor.lastrowid)

@@ -137,8 +137,8 @@ def list_events(
                 )
 
 
-# Events whose reports and places are read together: two queries for a page, where one
-# query per event took most of a page's time (100 of them for 50 events).
+# Events whose reports and places are read together: two queries for a page, however many
+# events it shows, rather than two per event.
 _DETAILS_CHUNK = 500
 
 

@@ -15,7 +15,7 @@ _ALL_VALIDATORS = select(
 
 
 class Validators(NamedTuple):
-    """A tuple, so that it travels to the crawl process as it is (crawlers.report)."""
+    """A tuple, so that it travels to the crawl process as it is (crawlers.launcher.report)."""
 
     etag: str | None
     last_modified: str | None

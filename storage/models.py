@@ -82,7 +82,7 @@ class CrawlRun(Base):
     errors: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     due_at: Mapped[datetime | None]  # when the schedule wanted it: its lag is started_at - due_at
-    # links seen, followed and skipped, by rule (crawlers.linkplan.LinkBook.counts)
+    # links seen, followed and skipped, by rule (crawlers.crawling.linkplan.LinkBook.counts)
     links: Mapped[dict[str, Any] | None]
 
 
@@ -178,9 +178,9 @@ class Article(Base):
     published_offset_minutes: Mapped[int | None] = mapped_column(Integer)
     published_day: Mapped[date | None] = mapped_column(Date)
     date_source: Mapped[str | None] = mapped_column(String(16))
-    # Fields of the page that could not be read, one line each (crawlers.failsoft).
+    # Fields of the page that could not be read, one line each (crawlers.extraction.failsoft).
     warnings: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
-    # Where the page stated its confirmed date (crawlers.date_places): per-site learning.
+    # Where the page stated its confirmed date (crawlers.extraction.date_places): per-site learning.
     date_places: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
     authors: Mapped[list[Any]] = mapped_column(default=list)
     language: Mapped[str | None] = mapped_column(String(16))

@@ -1,7 +1,7 @@
 """Read-only: the stored texts of one source's articles, for learning its recurring lines,
 and where they stated their dates, for learning where its template puts them.
 
-The site-level boilerplate learner (``crawlers.sitelines``) needs many pages of a site; the
+The site-level boilerplate learner (``crawlers.crawling.sitelines``) needs many pages of a site; the
 database already holds them. Texts are stored after the learned lines were stripped, so the
 most recent articles alone would slowly forget a line they no longer contain; the source's
 first articles, stored before anything was learned, keep it remembered.
@@ -32,7 +32,8 @@ def source_article_texts(
 
 
 def source_date_places(db: Database, source: str, *, latest: int = LATEST) -> list[list[str]]:
-    """Where the source's newest articles stated their confirmed date (crawlers.sitedates)."""
+    """Where the source's newest articles stated their confirmed date
+    (crawlers.crawling.sitedates)."""
     query = select(Article.date_places).join(Source).where(Source.name == source)
     with db.session() as session:
         rows = session.scalars(query.order_by(Article.id.desc()).limit(latest)).all()

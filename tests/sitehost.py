@@ -1,5 +1,8 @@
 """A real HTTP server on 127.0.0.1 serving a fixture site folder, with a request log.
 
+Also a command, for a first crawl without the internet (README.md):
+``.venv/bin/python -m tests.sitehost tests/fixtures/sites/wpnews --port 8765``.
+
 ``{{BASE}}`` in served files becomes the server's base URL. A path in ``answers`` is answered
 with that HTTP status and no page, as a broken server would. A folder answers with its
 ``index.html``; with a query string, with ``index@QUERY.html`` when that file exists.
@@ -10,6 +13,7 @@ the most requests open at once is kept.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import mimetypes
 import threading
@@ -25,7 +29,7 @@ CONTENT_TYPES = {".html": "text/html", ".xml": "application/xml", ".txt": "text/
 
 
 class SiteServer:
-    def __init__(self, root: Path, delay: float = 0.0) -> None:
+    def __init__(self, root: Path, delay: float = 0.0, port: int = 0) -> None:
         self.root = root
         self.name = root.name
         self.delay = delay
@@ -34,7 +38,7 @@ class SiteServer:
         self.lock = threading.Lock()
         self.open_requests = 0
         self.most_open_requests = 0
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
         self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
     def paths(self) -> list[str]:
@@ -124,3 +128,28 @@ def silent_server() -> Iterator[str]:
         listener.bind(("127.0.0.1", 0))
         listener.listen(64)  # the kernel completes handshakes; nobody ever reads
         yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+
+def main() -> None:
+    """Serve one fixture site until Ctrl-C."""
+    parser = argparse.ArgumentParser(description="Serve a fixture site on 127.0.0.1.")
+    parser.add_argument("folder", type=Path, help="e.g. tests/fixtures/sites/wpnews")
+    parser.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args()
+    if not args.folder.is_dir():
+        parser.error(f"{args.folder}: not a folder")
+    try:
+        site = SiteServer(args.folder, port=args.port)
+    except OSError as exc:
+        parser.exit(1, f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror}\n")
+    print(f"serving {args.folder} at {site.base_url}/ (Ctrl-C stops it)", flush=True)
+    try:
+        site.httpd.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        site.httpd.server_close()
+
+
+if __name__ == "__main__":
+    main()

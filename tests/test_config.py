@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from monitor.cli import main
-from monitor.config import ConfigError, load_config
+from monitor.config import ConfigError, format_duration, load_config
 
 GOOD = """
 database: sqlite:///{db}
@@ -41,6 +42,34 @@ def test_the_contract_shape_loads(tmp_path: Path) -> None:
     assert [s.name for s in config.sources] == ["pam", "asiaplus"]
     assert config.rules[0].notify == ["soc"]
     assert config.sources[1].crawl_source().follow == ("/en/news/\\d+",)
+
+
+def test_durations_are_parsed_once_when_the_config_loads(tmp_path: Path) -> None:
+    extra = "delivery: {{lease: 90s}}\ndaemon: {{match_every: 1.5s, health_min_quiet: 3d}}\n"
+    _, config = load_config(write(tmp_path, GOOD + extra))
+    assert config.sources[0].schedule.every == timedelta(minutes=30)
+    assert config.sources[0].time_limit == timedelta(minutes=15)  # the default
+    assert config.sources[0].crawl_source().time_limit == 900
+    assert config.delivery.lease == timedelta(seconds=90)
+    assert config.daemon.match_every == timedelta(seconds=1.5)
+    assert config.daemon.health_min_quiet == timedelta(days=3)
+    assert str(config.sources[0].schedule) == "every 30m"
+    assert config.model_dump(mode="json")["daemon"]["match_every"] == "1.5s"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [(30, "30s"), (900, "15m"), (7200, "2h"), (86400, "1d"), (90, "90s"), (1.5, "1.5s")],
+)
+def test_a_duration_is_shown_as_the_config_writes_it(seconds: float, shown: str) -> None:
+    assert format_duration(timedelta(seconds=seconds)) == shown
+
+
+def test_a_bad_duration_names_its_field(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD + "delivery: {{backoff_max: soon}}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert "delivery: field backoff_max: 'soon' is not a duration" in str(caught.value)
 
 
 def test_shipped_default_config_is_valid() -> None:

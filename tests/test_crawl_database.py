@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from crawlers.database import close_databases, crawl_database
+from crawlers.crawling.database import close_databases, crawl_database
 
 
 def test_every_part_gets_the_same_handle_until_the_process_closes_them(tmp_path: Path) -> None:

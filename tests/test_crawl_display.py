@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from crawlers.report import Progress, read_progress
+from crawlers.launcher.report import Progress, read_progress
 from monitor.crawl_display import CrawlDisplay
 from tests.conftest import FIXTURES
 from tests.sitehost import SiteServer, serve
@@ -100,7 +100,9 @@ def test_verbose_piped_gives_one_plain_line_per_page(wpnews: tuple[SiteServer, P
     lines = result.stderr.splitlines()
     stored = [line for line in lines if re.search(r"source=wpnews new article \d+ http", line)]
     assert len(stored) == ARTICLES
-    listings = [line for line in lines if "[crawlers.progress]" in line and " listing " in line]
+    listings = [
+        line for line in lines if "[crawlers.crawling.progress]" in line and " listing " in line
+    ]
     assert len(listings) == 3 and all(site.base_url in line for line in listings)
     assert "\x1b[" not in result.stderr and "━" not in result.stderr
     assert "eventwatch-progress" not in result.stderr + result.stdout
@@ -123,7 +125,7 @@ def test_a_plain_display_keeps_warnings_and_page_lines_only(tmp_path: Path) -> N
         for line in (
             "2026-12-06 14:00:00 [scrapy.middleware] INFO: Enabled extensions:",
             "['scrapy.extensions.corestats.CoreStats']",
-            "2026-12-06 14:00:01 [crawlers.pipelines] INFO: source=pam new article 1 http://a/1",
+            "2026-12-06 14:00:01 [crawlers.crawling.pipelines] INFO: source=pam new article 1 http://a/1",
             "2026-12-06 14:00:02 [scrapy.core.scraper] ERROR: Spider error processing",
             "Traceback (most recent call last):",
             'eventwatch-progress {"run": 1, "source": "pam"}',
@@ -132,7 +134,7 @@ def test_a_plain_display_keeps_warnings_and_page_lines_only(tmp_path: Path) -> N
         display.close()
         stream.seek(0)
         assert stream.read().splitlines() == [
-            "2026-12-06 14:00:01 [crawlers.pipelines] INFO: source=pam new article 1 http://a/1",
+            "2026-12-06 14:00:01 [crawlers.crawling.pipelines] INFO: source=pam new article 1 http://a/1",
             "2026-12-06 14:00:02 [scrapy.core.scraper] ERROR: Spider error processing",
             "Traceback (most recent call last):",
         ]

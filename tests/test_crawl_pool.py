@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from crawlers import child as crawl_child
-from crawlers.runner import CrawlPool, PoolSettings
-from crawlers.sources import CrawlSource
+from crawlers.launcher import child as crawl_child
+from crawlers.launcher.jobs import PoolSettings
+from crawlers.launcher.runner import CrawlPool
+from crawlers.launcher.sources import CrawlSource
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.runs import RunSummary
@@ -114,6 +115,7 @@ def test_a_recycled_crawl_process_finishes_its_crawls_and_another_takes_the_next
     settings = PoolSettings(processes=1, crawls_per_process=2, max_crawls_per_process=2)
     runs = _crawl(url, ["a", "b", "c", "d", "e"], settings)
     assert {run.status for run in runs.values()} == {"ok"}
-    pids = [pid for pid, _ in _given(fake_log)]
+    # by the order the crawls were asked for: the processes append to the log side by side
+    pids = [pid for pid, _ in sorted(_given(fake_log), key=lambda given: given[1])]
     assert len(set(pids)) == 3  # two crawls each, then recycled
     assert pids == sorted(pids, key=pids.index)  # one process after another, never mixed

@@ -4,14 +4,12 @@ last resort, and no date, with a warning, where the evidence is a year alone."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import UTC, date, datetime
 
 import pytest
 from trafilatura.utils import load_html
 
-from crawlers.dates import page_date
+from crawlers.extraction.dates import page_date
 from tests.test_dates import BODY
 
 PUBLISHED = "2024-03-12T09:00:00+01:00"
@@ -89,12 +87,6 @@ def test_a_stamp_s_day_stays_unless_utc_and_next_to_the_text_s(stamp: str, named
     verdict = page_date(load_html(article(f"Posted {named}", head)))
     assert verdict.found is not None
     assert verdict.found.day == date(2020, 1, 20)
-
-
-def test_the_workers_fork_server_loads_the_extensive_search_s_locales() -> None:
-    probe = "import sys, crawlers.preload; print('dateparser.languages.loader' in sys.modules)"
-    ran = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
-    assert ran.stdout.strip() == "True", ran.stderr
 
 
 def test_a_byline_after_a_long_script_is_still_read() -> None:

@@ -12,9 +12,9 @@ from lxml.html import HtmlElement
 from sqlalchemy import select
 from trafilatura.utils import load_html
 
-from crawlers.date_parsing import DateHint, parse_date
-from crawlers.dates import page_date
-from crawlers.sitedates import MIN_PAGES, SiteDateBook
+from crawlers.crawling.sitedates import MIN_PAGES, SiteDateBook
+from crawlers.extraction.date_parsing import DateHint, parse_date
+from crawlers.extraction.dates import page_date
 from storage.db import Database
 from storage.models import Article
 from tests.sitehost import serve
@@ -135,6 +135,15 @@ def test_a_dated_url_dates_a_page_without_one() -> None:
     verdict = page_date(tree(page(meta=False, stamp="")), "http://x.test/2024/03/12/talks/")
     assert verdict.found is not None
     assert (verdict.found.day, verdict.found.source) == (date(2024, 3, 12), "url")
+
+
+def test_a_feed_item_and_the_url_naming_one_day_settle_it_over_htmldate_s_reading() -> None:
+    hint = DateHint(datetime(2024, 3, 12, 9, 15), "feed")
+    html = page(meta=False, extra=EARLIER)  # htmldate alone reads the earlier day
+    verdict = page_date(tree(html), "http://x.test/2024/03/12/talks/", hint)
+    assert verdict.found is not None
+    assert (verdict.found.day, verdict.found.source) == (date(2024, 3, 12), "feed")
+    assert "span.stamp" in verdict.places  # settled: the template's place is learned
 
 
 def test_without_other_signals_the_text_s_first_full_date_after_the_heading_is_taken() -> None:

@@ -7,13 +7,13 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from crawlers.entities import (
+from crawlers.enrichment.entities import (
     Gazetteer,
     find_entities,
     gazetteer,
     names_for_matching,
 )
-from crawlers.mentioned_dates import MONTHS, longest_first, mentioned_dates
+from crawlers.extraction.mentioned_dates import MONTHS, longest_first, mentioned_dates
 
 PUBLISHED = datetime(2025, 8, 20, tzinfo=UTC)
 

@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from crawlers.cleaning import clean_lines
-from crawlers.date_parsing import parse_date
-from crawlers.extract import Extracted, extract
-from crawlers.languages import classify, detect_languages
+from crawlers.extraction.cleaning import clean_lines
+from crawlers.extraction.date_parsing import parse_date
+from crawlers.extraction.extract import Extracted, extract
+from crawlers.extraction.languages import classify, detect_languages
 from tests.conftest import FIXTURES
 
 URL = "http://127.0.0.1/news/item-42"
@@ -191,8 +191,8 @@ def test_article_date_from_meta_jsonld_url_or_byline(
 
 def test_the_fast_pass_does_not_measure_the_whole_page(monkeypatch: pytest.MonkeyPatch) -> None:
     """The fast pass turns trafilatura's recall escalation off through a module constant. An
-    upgrade that renames it, or moves the check, must fail here, not silently cost 15% more
-    CPU per page: the escalation's first step, measuring the page's text, must not run."""
+    upgrade that renames it, or moves the check, must fail here, not silently cost CPU on
+    every page: the escalation's first step, measuring the page's text, must not run."""
     from trafilatura import core
 
     before = core.ESCALATION_MAX_LENGTH
@@ -207,58 +207,35 @@ def test_the_fast_pass_does_not_measure_the_whole_page(monkeypatch: pytest.Monke
     assert before == core.ESCALATION_MAX_LENGTH
 
 
-def test_the_fast_pass_copies_no_tree_and_extracts_what_trafilatura_would_with_copies(
+def test_the_fast_pass_skips_the_backup_copy_and_extracts_what_trafilatura_would(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The fast pass lets trafilatura clean the page's tree itself, and prepares it without
-    the backup copy it never reads. An upgrade that copies in another place, starts reading
-    the backup, or renames either step must fail here."""
-    from copy import copy
-
+    """The fast pass prepares the page's tree without the backup copy it never reads. An
+    upgrade that renames the step, or starts reading the backup, must fail here."""
     from trafilatura import core
     from trafilatura.utils import decode_file
 
-    import crawlers.extract as extraction
+    from crawlers.extraction import trafilatura_internals as internals
 
     prepared: list[bool] = []
-    real_prepare = core._prepare_tree
-    monkeypatch.setattr(core, "_prepare_tree", lambda *a: prepared.append(True) or real_prepare(*a))
-    taken: list[bool] = []
-    monkeypatch.setattr(extraction, "_itself", lambda tree: taken.append(True) or tree)
-    in_place: list[bool] = []
-    real_in_place = extraction._prepare_in_place
+    real = internals._prepare_without_backup
     monkeypatch.setattr(
-        extraction, "_prepare_in_place", lambda *a: in_place.append(True) or real_in_place(*a)
+        internals, "_prepare_without_backup", lambda *a: prepared.append(True) or real(*a)
     )
     pages = [decode_file(p.read_bytes()) for p in sorted((FIXTURES / "sites").rglob("*.html"))]
     ours = [extract(html, URL) for html in pages]
-    assert len(taken) == len(in_place) == len(pages)  # each page's fast pass, where
-    by_later_passes = len(prepared)  # trafilatura copies twice; later passes keep its own
-    monkeypatch.setattr(extraction, "_itself", copy)
-    monkeypatch.setattr(extraction, "_prepare_in_place", core._prepare_tree)
-    monkeypatch.setattr(extraction, "_no_baseline", core.baseline)
-    with_copies = [extract(html, URL) for html in pages]
-    assert len(prepared) - by_later_passes == by_later_passes + len(pages)  # + each fast pass
+    assert len(prepared) == len(pages)  # each page's fast pass
+    monkeypatch.setattr(internals, "_prepare_without_backup", core._prepare_tree)
+    with_backup = [extract(html, URL) for html in pages]
     assert sum(found is not None for found in ours) >= 20
-    assert ours == with_copies
+    assert ours == with_backup
 
 
-def test_the_fast_pass_leaves_trafilatura_s_rescue_to_the_comparison_pass(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The fast pass cleans the raw tree that trafilatura's baseline rescue reads: a page
-    whose main text trafilatura's rules miss (here, lines in ``span``s) is extracted again by
-    the comparison pass, rescue included, from the page parsed anew. An upgrade that renames
-    the rescue must fail here, not rescue from a cleaned tree."""
-    import crawlers.extract as extraction
-
-    stood_in: list[bool] = []
-    real = extraction._no_baseline
-    monkeypatch.setattr(extraction, "_no_baseline", lambda t: stood_in.append(True) or real(t))
+def test_a_page_whose_text_trafilatura_s_rules_miss_is_rescued() -> None:
+    """Lines in ``span``s: trafilatura's baseline rescue, or the comparison pass, finds them."""
     lines = "".join(f"<span>{BODY[n % 3]} Line {n}.</span><br>" for n in range(9))
     html = f"<html><head><title>Notice</title></head><body>{lines}</body></html>"
     found = extract(html, URL)
-    assert stood_in == [True]  # the fast pass called for the rescue and got nothing
     assert found is not None
     assert all(f"Line {n}." in found.text for n in range(9))
 

@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-import crawlers.extract as extraction
-import crawlers.prepared as preparation
-from crawlers.extract import extract
-from crawlers.pagefile import decode
-from crawlers.prepared import prepare_page
+import crawlers.extraction.extract as extraction
+import crawlers.workers.prepared as preparation
+from crawlers.extraction.extract import extract
+from crawlers.extraction.pagefile import decode
+from crawlers.workers.prepared import prepare_page
 from storage.articles import NewArticle, store_article
 from storage.db import Database
 from storage.models import Article

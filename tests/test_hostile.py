@@ -23,9 +23,9 @@ from scrapy.utils.conf import build_component_list
 from scrapy.utils.python import without_none_values
 from sqlalchemy import select
 
-from crawlers.crawl import crawl_settings
-from crawlers.runner import crawl_source
-from crawlers.sources import CrawlSource
+from crawlers.crawling.crawl import crawl_settings
+from crawlers.launcher.oneshot import crawl_source
+from crawlers.launcher.sources import CrawlSource
 from crawlers.urls import normalize_url
 from monitor.config import SourceConfig
 from storage.db import Database
@@ -195,12 +195,12 @@ def test_a_crawl_runs_no_remote_console_and_fetches_web_urls_only() -> None:
     settings = crawl_settings(source, "sqlite://", 1, refresh=False)
     extensions = build_component_list(settings.getwithbase("EXTENSIONS"))
     assert not [e for e in extensions if "remote_control" in e or "telnet" in e]
-    assert "crawlers.extensions.CrawlRunRecorder" in extensions
+    assert "crawlers.crawling.extensions.CrawlRunRecorder" in extensions
     assert "scrapy.extensions.closespider.CloseSpider" in extensions  # time and page limits
     assert "scrapy.extensions.memusage.MemoryUsage" in extensions
     middlewares = build_component_list(settings.getwithbase("DOWNLOADER_MIDDLEWARES"))
     assert "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware" in middlewares
-    assert "crawlers.middlewares.SiteBoundsMiddleware" in middlewares
+    assert "crawlers.crawling.middlewares.SiteBoundsMiddleware" in middlewares
     handlers = without_none_values(settings.getwithbase("DOWNLOAD_HANDLERS"))
     assert set(handlers) == {"http", "https"}
 

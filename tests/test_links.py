@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from parsel import Selector
 
-from crawlers.linkplan import TRIES_PER_CRAWL, TRIES_PER_LISTING, LinkBook, ListingState
-from crawlers.links import (
+from crawlers.crawling.linkplan import TRIES_PER_CRAWL, TRIES_PER_LISTING, LinkBook, ListingState
+from crawlers.crawling.links import (
     ARTICLE,
     TRY,
     article_decision,

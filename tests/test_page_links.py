@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from crawlers.extract import extract
+from crawlers.extraction.extract import extract
 from monitor.cli import main
 from storage.db import Database
 from storage.events import list_events

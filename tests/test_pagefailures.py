@@ -15,12 +15,12 @@ import pytest
 from scrapy.exceptions import DropItem
 from scrapy.settings import Settings
 
-from crawlers import workers
-from crawlers.items import PageItem
-from crawlers.linkplan import LinkBook
-from crawlers.pipelines import ExtractPipeline
-from crawlers.runledger import RunLedger
-from crawlers.runrecord import record_ledger
+from crawlers.crawling.items import PageItem
+from crawlers.crawling.linkplan import LinkBook
+from crawlers.crawling.pipelines import ExtractPipeline
+from crawlers.crawling.runledger import RunLedger
+from crawlers.launcher.pagerecord import record_pages
+from crawlers.workers import server as workers
 from storage import pagefailures
 from storage.db import Database
 from storage.pagefailures import (
@@ -87,7 +87,7 @@ def test_a_page_whose_extraction_worker_died_is_shown_failed_at_extract(tmp_path
         workers.shutdown()
     (fault,) = ledger.failures.values()
     assert (fault.url, fault.stage) == (URL, "extract")
-    record_ledger(db, open_run(db, "pam"), ledger)
+    record_pages(db, open_run(db, "pam"), "pam", ledger.report())
     db.dispose()
     shown = run_cli(config, "runs", "--failed").stdout
     assert f"failed extract: {URL} — extraction failed: WorkerDied" in shown
@@ -103,7 +103,7 @@ async def _kill_worker_then_extract(pipeline: ExtractPipeline) -> None:
 
 
 def test_the_runs_error_names_pages_that_failed_after_their_fetch() -> None:
-    from crawlers.sources import CrawlSource
+    from crawlers.launcher.sources import CrawlSource
     from spiders.site import SiteSpider
 
     spider = SiteSpider(CrawlSource("pam", start_urls=("https://pam.example/",)))

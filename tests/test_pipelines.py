@@ -18,10 +18,10 @@ from scrapy.exceptions import DropItem
 from scrapy.logformatter import LogFormatter
 from scrapy.settings import Settings
 
-from crawlers import workers
-from crawlers.database import close_databases
-from crawlers.items import PageItem
-from crawlers.pipelines import ExtractPipeline, StorePipeline
+from crawlers.crawling.database import close_databases
+from crawlers.crawling.items import PageItem
+from crawlers.crawling.pipelines import ExtractPipeline, StorePipeline
+from crawlers.workers import server as workers
 from storage import articles
 from storage.articles import NewArticle, store_articles
 from storage.db import Database
@@ -46,7 +46,7 @@ class Stats:
 
 @pytest.fixture(autouse=True)
 def _crawl_databases_closed() -> Iterator[None]:
-    """The store pipeline opens the crawl process's handle (crawlers.database) when it
+    """The store pipeline opens the crawl process's handle (crawlers.crawling.database) when it
     first stores; a test closes it as the process would."""
     yield
     close_databases()
@@ -182,7 +182,7 @@ def test_an_article_that_cannot_be_stored_costs_only_itself(tmp_path: Path) -> N
 
 def test_the_process_ends_only_after_the_store_thread_has_written(tmp_path: Path) -> None:
     """A batch handed to the store thread as the crawl ends is written before the
-    process closes its handles (crawlers.crawl.main), never dropped with the thread."""
+    process closes its handles (crawlers.crawling.crawl.main), never dropped with the thread."""
     pipeline, _, url = pipeline_on(tmp_path)
     other = sqlite3.connect(tmp_path / "p.db", isolation_level=None)
     other.execute("BEGIN IMMEDIATE")

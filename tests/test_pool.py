@@ -9,8 +9,8 @@ import threading
 
 import pytest
 
-from crawlers import workers
-from crawlers.pool import AHEAD, MAX_DEATHS_IN_ROW, PIPE_BYTES, LoopPool, WorkerDied
+from crawlers.workers import server as workers
+from crawlers.workers.pool import AHEAD, MAX_DEATHS_IN_ROW, PIPE_BYTES, LoopPool, WorkerDied
 
 
 def _nothing() -> None:
@@ -85,7 +85,7 @@ def test_the_pool_feeds_its_workers_without_threads() -> None:
 
 
 def test_a_worker_holds_pages_ahead_and_room_for_its_answers_while_the_loop_is_busy() -> None:
-    """The loop stores articles between reads, for tens of milliseconds: a worker must have
+    """The loop stores articles between reads, which takes a while: a worker must have
     its next pages already and be able to write its answers meanwhile."""
 
     async def given() -> tuple[int, int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from crawlers import report
+from crawlers.launcher import report
 
 VERDICT = {"status": "ok", "error": None, "counts": {"pages": 4, "new_articles": 1}}
 
@@ -58,3 +58,10 @@ def test_a_report_with_malformed_fields_is_ignored_whole() -> None:
         ]
     )
     assert report.read(output) == {}
+
+
+def test_a_run_s_pages_come_back_with_it_for_its_starter_to_record() -> None:
+    pages = {"failures": [["http://a.example/x", "fetch", 503, "HTTP 503"]], "had": ["u"]}
+    reports = report.read("\n".join([_line(7, ledger=pages), _line(7, **VERDICT)]))
+    assert reports[7].ledger == pages
+    assert report.read(_line(8, **VERDICT))[8].ledger is None  # an old process sends none

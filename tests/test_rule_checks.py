@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from crawlers.entities import GAZETTEER, find_names, gazetteer
+from crawlers.enrichment.entities import GAZETTEER, find_names, gazetteer
 from monitor import flow
 from monitor.config import Config, ConfigError, load_config
 from storage.articles import NewArticle, store_article

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crawlers.entities import names_for_matching
+from crawlers.enrichment.entities import names_for_matching
 from monitor.rules import RuleSet, RuleSpec, RuleSyntaxError, parse_query
 
 TEXT = "Lawmakers discussed terrorism and border security."

@@ -11,10 +11,10 @@ import psutil
 import pytest
 from sqlalchemy import select
 
-from crawlers import child as crawl_child
-from crawlers.child import CRAWL_COMMAND
-from crawlers.runner import crawl_sources
-from crawlers.sources import CrawlSource
+from crawlers.launcher import child as crawl_child
+from crawlers.launcher.child import CRAWL_COMMAND
+from crawlers.launcher.oneshot import crawl_sources
+from crawlers.launcher.sources import CrawlSource
 from monitor.cli import main
 from storage.db import Database
 from storage.fetchstate import Validators, fetch_states, save_validators

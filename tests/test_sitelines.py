@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from crawlers.sitelines import MAX_CHARS, SiteLineBook, SiteLines, line_key
+from crawlers.crawling.sitelines import MAX_CHARS, SiteLineBook, SiteLines, line_key
 from crawlers.urls import normalize_url
 from tests.conftest import FIXTURES
 from tests.sitehost import serve

@@ -8,7 +8,7 @@ import unicodedata
 
 import pytest
 
-from crawlers.entities import Gazetteer
+from crawlers.enrichment.entities import Gazetteer
 from monitor.rules import RuleSet, RuleSpec
 from storage import textfold
 from storage.similarity import title_key

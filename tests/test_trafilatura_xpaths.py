@@ -17,18 +17,23 @@ from trafilatura.htmlprocessing import convert_tags, tree_cleaning
 from trafilatura.settings import Extractor
 from trafilatura.utils import HTML_PARSER, decode_file, load_html
 
-from crawlers import trafilatura_xpaths
-from crawlers.extract import PLAIN_ELEMENTS, extract
-from crawlers.trafilatura_xpaths import EXSLT, RewrittenXPath, with_name_steps
+from crawlers.extraction.extract import extract
+from crawlers.extraction.trafilatura_internals import PLAIN_ELEMENTS
+from crawlers.extraction.trafilatura_internals import xpaths as rewrite
+from crawlers.extraction.trafilatura_internals.xpaths import (
+    EXSLT,
+    RewrittenXPath,
+    with_name_steps,
+)
 
 SITES = Path(__file__).parent / "fixtures" / "sites"
 
 
 def _rewritten() -> list[RewrittenXPath]:
-    trafilatura_xpaths.install()
+    rewrite.install()
     found = [
         expression
-        for name in trafilatura_xpaths._LISTS
+        for name in rewrite._LISTS
         for expression in getattr(xpaths, name)
         if isinstance(expression, RewrittenXPath)
     ]
@@ -72,7 +77,7 @@ def test_answering_from_the_page_selects_what_originals_select_on_its_pruned_cop
     compared = 0
     for page in sorted(SITES.rglob("*.html")):
         raw, *copies = _trees(page)
-        with trafilatura_xpaths.answering(raw):
+        with rewrite.answering(raw):
             for tree in (*copies, raw):
                 for expression in rewritten:
                     assert _same(expression.original(tree), expression(tree)), page.name
@@ -154,7 +159,7 @@ def test_a_page_tests_each_value_once_for_every_expression_that_uses_its_pattern
     counting = Counting(first.tests[0].pattern)
     for expression in (first, second):
         expression.tests = (expression.tests[0]._replace(pattern=counting),)  # type: ignore[arg-type]
-    with trafilatura_xpaths.answering(tree):
+    with rewrite.answering(tree):
         assert [p.text for p in first(tree)] == ["a"]
         assert [p.text for p in second(tree)] == ["a"]
     assert sorted(searched) == ["b", "cookie"]
@@ -194,9 +199,10 @@ def test_case_flags_are_honoured_and_a_pattern_matching_nothing_at_all_stays_wit
 
 
 def test_extraction_is_the_same_with_the_answered_expressions_and_plain_elements() -> None:
-    """Both of extraction's speed-ups (``crawlers.extract``) against trafilatura as shipped."""
+    """Both of extraction's speed-ups (:mod:`crawlers.extraction.trafilatura_internals`)
+    against trafilatura as shipped."""
     pages = sorted(SITES.rglob("*.html"))
-    lists = {name: getattr(xpaths, name) for name in trafilatura_xpaths._LISTS}
+    lists = {name: getattr(xpaths, name) for name in rewrite._LISTS}
     answered = {name: list(expressions) for name, expressions in lists.items()}
     assert any(isinstance(e, RewrittenXPath) for e in answered["OVERALL_DISCARD_XPATH"])
     assert any(isinstance(e, RewrittenXPath) for e in answered["DISCARD_IMAGE_ELEMENTS"])

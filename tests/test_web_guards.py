@@ -11,11 +11,11 @@ import pytest
 from scrapy.http import HtmlResponse
 from scrapy.utils.sitemap import Sitemap
 
-from crawlers.charsets import page_text
-from crawlers.middlewares import BlockedAddress, _refuse_private, retry_after_seconds
-from crawlers.sources import CrawlSource
+from crawlers.crawling.charsets import page_text
+from crawlers.crawling.middlewares import BlockedAddress, _refuse_private, retry_after_seconds
+from crawlers.crawling.xmlguard import parse_feed, without_doctype
+from crawlers.launcher.sources import CrawlSource
 from crawlers.urls import on_site
-from crawlers.xmlguard import parse_feed, without_doctype
 
 LAUGHS = "".join(f'<!ENTITY l{i} "{("&l" + str(i - 1) + ";") * 10}">' for i in range(1, 10))
 

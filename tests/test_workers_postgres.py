@@ -19,7 +19,7 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from crawlers.child import CRAWL_COMMAND
+from crawlers.launcher.child import CRAWL_COMMAND
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Article, CrawlRun, Source

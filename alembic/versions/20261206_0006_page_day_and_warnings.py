@@ -3,8 +3,8 @@
 ``published_offset_minutes`` is the UTC offset the page gave with its date, ``published_day``
 the calendar day the page states (an article of 15 February 01:00 +05:00 is of 15 February),
 ``warnings`` the fields of the page that could not be read, ``date_places`` where the page
-stated its confirmed date (learned per source, crawlers.sitedates). Articles stored before this
-revision get the day of their UTC instant: their offset was not kept.
+stated its confirmed date (learned per source, crawlers.crawling.sitedates). Articles
+stored before this revision get the day of their UTC instant: their offset was not kept.
 
 Revision ID: 0006
 Revises: 0005

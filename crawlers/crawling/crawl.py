@@ -1,0 +1,239 @@
+"""The crawl process: a long-lived server of crawls, many at once in one reactor (:func:`run`).
+
+It imports first and reads its jobs from stdin after, one JSON line each, so it can be
+started before its starter knows them (:mod:`crawlers.launcher.child`). Its crawls share one
+reactor and one pool of extraction workers (:mod:`crawlers.workers.server`), so Python and
+Scrapy start once for hundreds of crawls. Each run's verdict, counts, validators and pages go
+back on stdout (:mod:`crawlers.launcher.report`), and its starter records them; the database
+is opened here only to check and store articles, so a re-crawl of an unchanged site loads no
+database layer. The starter (:mod:`crawlers.launcher.runner`) recycles the process after some
+crawls or megabytes, and replaces it when it dies or hangs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any, NoReturn, cast
+
+# Scrapy loads its HTTP handler when a crawl starts. Imported here instead, before the job
+# is read, while the caller is still reading its config; and at module level, where the
+# inspect.stack() calls it makes on import walk a few frames, not the reactor's deep stack.
+import scrapy.core.downloader.handlers.http11  # noqa: F401
+from scrapy.crawler import AsyncCrawlerProcess
+from scrapy.settings import Settings
+from scrapy.utils.project import get_project_settings
+from twisted.internet.task import LoopingCall
+
+from crawlers.crawling.database import close_databases, crawl_database
+from crawlers.launcher.report import send_beat, send_finished, send_verdict
+from crawlers.launcher.sources import CrawlSource
+from crawlers.workers.server import shutdown as shutdown_workers
+
+BEAT_SECONDS = 2.0  # the starter takes a process silent for much longer as hung
+
+
+def crawl_settings(source: CrawlSource, database: str, run_id: int, refresh: bool) -> Settings:
+    """The settings a crawler of ``source`` runs with, built as :func:`main` builds them."""
+    settings = _process_settings("WARNING", 0)
+    _add_source_settings(settings, source, database, run_id, refresh)
+    return settings
+
+
+def _add_source_settings(
+    settings: Settings, source: CrawlSource, database: str, run_id: int, refresh: bool
+) -> None:
+    """The source's own settings over a copy of the crawl process's, which hold the
+    project's already: they need not be built again per crawler."""
+    own = {
+        "EVENTWATCH_DATABASE": database,
+        "EVENTWATCH_RUN_ID": run_id,
+        "EVENTWATCH_REFRESH": refresh,
+        "CLOSESPIDER_TIMEOUT": source.time_limit,
+        "DOWNLOAD_TIMEOUT": min(settings.getfloat("DOWNLOAD_TIMEOUT"), source.time_limit),
+        "CLOSESPIDER_PAGECOUNT": 2 * source.max_pages + 100,
+        "DOWNLOAD_MAXSIZE": source.max_page_bytes,
+        "DOWNLOAD_WARNSIZE": min(source.max_page_bytes, 4 * 1024 * 1024),
+        "CONCURRENT_REQUESTS_PER_DOMAIN": source.per_host_concurrency,
+        "DOWNLOAD_DELAY": source.download_delay,
+        "AUTOTHROTTLE_START_DELAY": max(source.download_delay, 0.1),
+        **source.extra_settings,
+    }
+    settings.setdict(own, priority="cmdline")
+
+
+def stored_checker(database: str) -> Callable[[Sequence[str]], set[str]]:
+    """Which article URLs are stored; the database is opened when first asked, which a
+    listing page that has not changed never does."""
+
+    def stored_of(urls: Sequence[str]) -> set[str]:
+        from storage.articles import stored_urls
+
+        with crawl_database(database).session() as session:
+            return stored_urls(session, urls)
+
+    return stored_of
+
+
+def main() -> int:
+    """Serve the jobs on stdin (:mod:`crawlers.launcher.child`); no options line, nothing to do."""
+    header, rest = _first_line(sys.stdin.fileno())
+    if not header.strip():
+        return 0  # abandoned by its starter before it had work
+    options = json.loads(header)
+    settings = _process_settings(options["log_level"], options["extract_workers"])
+    settings.set("EVENTWATCH_PROGRESS", bool(options.get("progress")), priority="cmdline")
+    service = CrawlService(AsyncCrawlerProcess(settings), rest)
+    try:
+        service.serve()
+    finally:
+        shutdown_workers()
+        close_databases()
+    return 0
+
+
+def _first_line(fd: int) -> tuple[bytes, bytes]:
+    """The options line, read from the file descriptor itself (a buffered reader would
+    keep the jobs after it out of the service's reach), and what came after it."""
+    read = b""
+    while b"\n" not in read:
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            return read, b""
+        read += chunk
+    header, _, rest = read.partition(b"\n")
+    return header, rest
+
+
+class CrawlService:
+    """Runs each crawl it is sent beside the others, in one reactor, until told to drain.
+
+    Every crawl is a crawler of its own (its own politeness slots, limits and stats), so a
+    crawl waiting on a site's delay holds nothing another source could use. The end of stdin
+    means the starter is gone: the process then ends at once, as nobody would record its
+    runs, and another process may be crawling the same sources again already.
+    """
+
+    def __init__(self, process: AsyncCrawlerProcess, unread: bytes = b"") -> None:
+        self.process = process
+        self.active: dict[int, asyncio.Task[None]] = {}
+        self.draining = False
+        self.unread = unread
+        self.beat = LoopingCall(send_beat)
+
+    def serve(self) -> None:
+        from twisted.internet import reactor
+
+        cast(Any, reactor).callWhenRunning(self._listen)
+        self.process.start(stop_after_crawl=False)
+
+    def _listen(self) -> None:
+        fd = sys.stdin.fileno()
+        os.set_blocking(fd, False)
+        asyncio.get_event_loop().add_reader(fd, self._read, fd)
+        self.beat.start(BEAT_SECONDS)
+        self._take(b"")  # jobs that came with the options line
+
+    def _read(self, fd: int) -> None:
+        try:
+            chunk = os.read(fd, 1 << 16)
+        except BlockingIOError:
+            return
+        if not chunk:  # the starter died: stop now, recording nothing more
+            sys.stdout.flush()
+            os._exit(3)
+        self._take(chunk)
+
+    def _take(self, chunk: bytes) -> None:
+        *lines, self.unread = (self.unread + chunk).split(b"\n")
+        for line in lines:
+            if line.strip():
+                self._handle(json.loads(line))
+
+    def _handle(self, message: dict[str, Any]) -> None:
+        if message["op"] == "crawl":
+            self._crawl(message)
+        elif message["op"] == "drain":
+            self.draining = True
+            self._stop_when_idle()
+        elif message["op"] == "stop":
+            self._stop(int(message["run"]))
+
+    def _stop(self, run_id: int) -> None:
+        """A crawl past its time limit that Scrapy did not close: given up, the rest go on."""
+        task = self.active.get(run_id)
+        if task is not None:
+            send_verdict(run_id, "timeout", "stopped: still running past its time limit", {})
+            task.cancel()
+
+    def _crawl(self, job: dict[str, Any]) -> None:
+        run_id, database, refresh = int(job["run"]), job["database"], bool(job["refresh"])
+        source = CrawlSource.from_dict(job["source"])
+        known = {url: tuple(v) for url, v in job.get("validators", {}).items()}
+        try:
+            crawler = self.process.create_crawler("site")  # by name: spiders sit above us
+            _add_source_settings(crawler.settings, source, database, run_id, refresh)
+            task = self.process.crawl(
+                crawler,
+                source=source,
+                stored_of=None if refresh else stored_checker(database),
+                validators=known,
+            )
+        except Exception as exc:  # a source whose settings Scrapy refuses fails alone
+            send_verdict(run_id, "failed", f"crawl could not start: {exc!r}", {})
+            send_finished(run_id)
+            return
+        self.active[run_id] = task
+        task.add_done_callback(partial(self._finished, run_id))
+
+    def _finished(self, run_id: int, task: asyncio.Task[None]) -> None:
+        self.active.pop(run_id, None)
+        error = None if task.cancelled() else task.exception()
+        if error is not None:  # no-op when the spider closed and reported its own verdict
+            send_verdict(run_id, "failed", f"crawl ended with {error!r}", {})
+        send_finished(run_id)
+        self._stop_when_idle()
+
+    def _stop_when_idle(self) -> None:
+        if self.draining and not self.active:
+            from twisted.internet import reactor
+
+            if self.beat.running:
+                self.beat.stop()
+            cast(Any, reactor).stop()  # the module stands for the installed reactor
+
+
+def _process_settings(log_level: str, extract_workers: int) -> Settings:
+    settings = get_project_settings()
+    settings.setmodule("crawlers.crawling.settings", priority="project")
+    settings.set("LOG_LEVEL", log_level, priority="cmdline")
+    settings.set("EVENTWATCH_EXTRACT_WORKERS", extract_workers, priority="cmdline")
+    return settings
+
+
+def run() -> NoReturn:
+    """The crawl process from start to end, as :mod:`crawlers.launcher.child` starts it
+    (``python -c``).
+
+    Not ``python -m``: multiprocessing then imports the main module again in every extraction
+    worker, as it prepares a child to find functions defined there, and each worker would
+    load Scrapy and SQLAlchemy for nothing before its first page.
+    """
+    # What the imports left is kept for the process's life: frozen, later collections
+    # (a first crawl allocates for seconds) do not walk it.
+    gc.freeze()
+    gc.enable()
+    code = main()
+    # Everything is committed and closed. Tearing the interpreter down would take longer than
+    # a re-crawl's whole crawl (Twisted, Scrapy and SQLAlchemy objects freed one by one).
+    sys.stderr.flush()
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,59 @@
+"""What a crawl records on its run besides its counts: each page that failed (its URL, the
+stage, the HTTP status and the reason), the pages that were had again, and the links it
+followed and skipped, by rule.
+
+Kept by the spider and the pipelines, with no storage import (spiders never import storage),
+and sent to the starter with the run's report (:meth:`RunLedger.report`), which writes it
+(:mod:`crawlers.launcher.pagerecord`): a re-crawl of an unchanged site loads no database layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from crawlers.crawling.linkplan import LinkBook
+from crawlers.urls import normalize_url
+
+MAX_FAILURES_PER_RUN = 200
+MAX_REASON_CHARS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class PageFault:
+    url: str
+    stage: str  # fetch, extract or store
+    reason: str
+    http_status: int | None = None
+
+
+@dataclass
+class RunLedger:
+    source: str
+    links: LinkBook
+    failures: dict[str, PageFault] = field(default_factory=dict)  # by normalised URL
+    had: set[str] = field(default_factory=set)  # normalised URLs fetched and handled well
+    not_articles: set[str] = field(default_factory=set)  # tried, and no article there
+
+    def failed(self, url: str, stage: str, reason: str, http_status: int | None = None) -> None:
+        key = normalize_url(url)
+        self.had.discard(key)
+        if key in self.failures or len(self.failures) < MAX_FAILURES_PER_RUN:
+            self.failures[key] = PageFault(key, stage, reason[:MAX_REASON_CHARS], http_status)
+
+    def succeeded(self, url: str) -> None:
+        key = normalize_url(url)
+        if key not in self.failures:
+            self.had.add(key)
+
+    def worth_recording(self) -> bool:
+        return bool(self.failures or self.had or self.not_articles or self.links.verdicts)
+
+    def report(self) -> dict[str, Any]:
+        """The ledger as the run's report carries it (:func:`crawlers.launcher.report.send`)."""
+        return {
+            "failures": [[f.url, f.stage, f.http_status, f.reason] for f in self.failures.values()],
+            "had": sorted(self.had),
+            "not_articles": sorted(self.not_articles),
+            "links": self.links.counts(),
+        }

@@ -1,0 +1,1 @@
+"""What an article names: places and organisations, from the gazetteer beside this module."""

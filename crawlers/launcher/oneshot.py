@@ -1,0 +1,64 @@
+"""Crawls asked for now (``eventwatch crawl``): one crawl process for all of them, then gone."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+
+from crawlers.launcher.child import CrawlChild
+from crawlers.launcher.jobs import PoolSettings
+from crawlers.launcher.process import Popen
+from crawlers.launcher.runner import KILL_GRACE_SECONDS, CrawlPool
+from crawlers.launcher.sources import CrawlSource
+from storage.db import Database
+from storage.runs import RunSummary
+
+
+def crawl_sources(
+    sources: Sequence[CrawlSource],
+    db: Database,
+    *,
+    extract_workers: int | None = None,
+    refresh: bool = False,
+    log_level: str = "WARNING",
+    child: CrawlChild | None = None,
+    on_start: Callable[[Popen], None] | None = None,
+    on_progress: Callable[[str], None] | None = None,
+) -> list[RunSummary]:
+    """Crawl ``sources`` now, side by side in one crawl process (``child``, if one was
+    started early), pages extracted by ``extract_workers`` processes (default: one per
+    CPU); one closed run per source, whatever happens. ``on_progress``: see
+    :class:`CrawlPool`'s ``on_line``."""
+    if not sources:
+        if child is not None:
+            child.abandon()
+        return []
+    workers = extract_workers if extract_workers is not None else os.cpu_count() or 1
+    settings = PoolSettings(
+        processes=1,
+        crawls_per_process=len(sources),
+        extract_workers=workers,
+        log_level=log_level,
+        progress=on_progress is not None,
+    )
+    pool = CrawlPool(db, settings, child=child, on_start=on_start, on_line=on_progress)
+    try:
+        jobs = [pool.submit(source, refresh=refresh) for source in sources]
+        return [job.done.result() for job in jobs]
+    finally:
+        pool.close(KILL_GRACE_SECONDS, stop_crawls=False)
+
+
+def crawl_source(
+    source: CrawlSource,
+    db: Database,
+    *,
+    refresh: bool = False,
+    log_level: str = "WARNING",
+    on_start: Callable[[Popen], None] | None = None,
+) -> RunSummary:
+    """Crawl one source now, extracting in its crawl process."""
+    runs = crawl_sources(
+        [source], db, extract_workers=0, refresh=refresh, log_level=log_level, on_start=on_start
+    )
+    return runs[0]

@@ -1,0 +1,1 @@
+"""Extraction in worker processes forked from a fork server, fed by the crawl process."""

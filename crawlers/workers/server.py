@@ -1,0 +1,116 @@
+"""Extraction in worker processes, so a crawl uses every core and downloads never wait on it.
+
+Scrapy runs in one thread; trafilatura is pure CPU. With ``EVENTWATCH_EXTRACT_WORKERS`` set
+above zero, pages are extracted by a pool of that many processes, shared by every source the
+crawl process runs, while the reactor goes on downloading. The pool starts on the first page
+to extract; its fork server (below) starts when the first article is asked for, so that its
+imports run while that page downloads, and a re-crawl that finds nothing new never starts it.
+At zero, pages are extracted in the crawl process itself (``eventwatch crawl SOURCE``, and
+tests that want one process).
+
+Workers are forked from a fork server that has imported extraction once
+(:mod:`crawlers.workers.preload`), not spawned to import it each: the server is a fresh
+interpreter, so no lock held by one of the crawl process's threads is inherited, and each
+worker starts without importing extraction again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+from multiprocessing import forkserver
+from multiprocessing.context import BaseContext
+from typing import TYPE_CHECKING
+
+from crawlers.workers.forkserver_internals import stop_fork_server
+from crawlers.workers.pool import LoopPool, WorkerDied
+
+if TYPE_CHECKING:
+    from crawlers.extraction.date_parsing import DateHint
+    from crawlers.workers.prepared import PreparedPage
+
+logger = logging.getLogger(__name__)
+
+PRELOAD = "crawlers.workers.preload"
+
+_pool: LoopPool | None = None
+
+
+def _warm_up() -> None:
+    """Runs in each worker once: the first page should not pay for trafilatura's imports
+    (already done where the fork server preloaded them)."""
+    from crawlers.workers.prepared import prepare_page
+
+    prepare_page("<html><body><p>warm up</p></body></html>", "http://127.0.0.1/")
+
+
+def _context() -> BaseContext:
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([PRELOAD])
+    return context
+
+
+def start(size: int) -> None:
+    """Start the fork server now, if workers of ``size`` will come from one: it imports
+    extraction and warms up while the crawl goes on, and the first page finds it ready."""
+    if size > 0 and _context().get_start_method() == "forkserver":
+        forkserver.ensure_running()
+
+
+def _pool_of(size: int) -> LoopPool:
+    """The pool of ``size`` workers, fed by the running event loop (made anew for another)."""
+    global _pool
+    if _pool is None or _pool.size != size or _pool.loop is not asyncio.get_running_loop():
+        if _pool is not None:
+            shutdown()
+        # never a plain fork: the crawl process has threads (the reactor's pool, SQLite's
+        # busy waits), and a forked child could inherit a lock held by one of them.
+        _pool = LoopPool(size, _context(), _warm_up)
+    return _pool
+
+
+async def extract_page(
+    html: str,
+    url: str,
+    workers: int,
+    hint: DateHint | None = None,
+    site_places: tuple[str, ...] = (),
+) -> PreparedPage | None:
+    """The page's article, extracted and prepared in a worker (here, with ``workers`` at 0).
+
+    A worker that dies (a crash in a C parser, the kernel's OOM killer) fails the pages it
+    held, which are reported as failed, and is replaced (:mod:`crawlers.workers.pool`).
+    """
+    if workers <= 0:
+        # imported on the first page, not at start: a crawl that finds nothing new never
+        # needs trafilatura, and loading it is most of a short crawl's time
+        from crawlers.workers.prepared import prepare_page
+
+        return prepare_page(html, url, hint, site_places)
+    from crawlers.workers.prepared import prepare_page  # does not import trafilatura itself
+
+    pool = _pool_of(workers)
+    try:
+        prepared: PreparedPage | None = await pool.submit(
+            prepare_page, html, url, hint, site_places
+        )
+    except WorkerDied:
+        logger.warning("an extraction worker died on %s; starting another", url)
+        raise
+    return prepared
+
+
+def shutdown() -> None:
+    """Stop the workers (at the end of the crawl process, or after one died), then the fork
+    server (:mod:`crawlers.workers.forkserver_internals`). A server that never forked a
+    worker is killed first: it may still be importing, and the crawl (a re-crawl whose one
+    new article did not download) need not wait for that."""
+    global _pool
+    never_forked = _pool is None
+    if _pool is not None:
+        _pool.shutdown()
+    stop_fork_server(kill_first=never_forked)
+    _pool = None
