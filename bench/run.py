@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.alerting import digest_figures, dispatch_figures
 from bench.crawling import crawl_figures
 from bench.crosslang import crosslang_figures
 from bench.daemon import daemon_figures
@@ -40,12 +41,13 @@ class Mode:
     naive_sample: int  # articles the regex loop is timed on (it takes seconds per article)
     cycles: int
     storage_articles: int
+    deliveries: int = 10_000  # dispatched to a local webhook (bench.alerting)
 
 
 FULL = Mode("full", sites=4, articles=1000, rules=10_000, naive_sample=8, cycles=200,
             storage_articles=1_000_000)  # fmt: skip
 QUICK = Mode("quick", sites=2, articles=100, rules=10_000, naive_sample=5, cycles=10,
-             storage_articles=50_000)  # fmt: skip
+             storage_articles=50_000, deliveries=1000)  # fmt: skip
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -82,6 +84,8 @@ def run(
         figures += crosslang_figures(folder / "xlang", raw)
         events = mode.storage_articles * 2 // 3  # two articles in three start an event
         figures += web_figures(folder, folder / "storage.db", events, raw)
+        figures += digest_figures(folder, 1000, raw)
+        figures += dispatch_figures(folder, mode.deliveries, raw)
     if dates is not None:
         figures += date_figures(dates, raw)
         figures += scale_figures(folder / "scale", mode.name == "quick", raw)

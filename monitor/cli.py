@@ -137,11 +137,13 @@ def _rules_and_alerts(sub: _WithGlobals) -> None:
     )
     rtest.add_argument("query", metavar="QUERY_OR_RULE_NAME")
     rtest.add_argument("--since", type=_iso_date, metavar="ISO_DATE")
-    rtest.add_argument("--limit", type=int, default=1000)
+    rtest.add_argument(
+        "--limit", type=int, default=1000, help="most matches shown (all events are searched)"
+    )
 
     alerts = _commands(sub.add_parser("alerts", help="deliveries of alerts"), "alerts_command")
     alist = alerts.add_parser("list", help="deliveries, newest first")
-    alist.add_argument("--status", choices=["pending", "sent", "failed"])
+    alist.add_argument("--status", choices=["pending", "held", "digested", "sent", "failed"])
     alist.add_argument("--json", action="store_true")
     alerts.add_parser("send", help="match new articles and send pending alerts now")
     retry = alerts.add_parser("retry", help="queue failed deliveries again")

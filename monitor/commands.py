@@ -10,19 +10,18 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from crawlers.enrichment.entities import names_for_matching
 from crawlers.extraction.pagefile import expand, load
 from crawlers.launcher.child import CrawlChild
 from crawlers.urls import is_http_url
-from monitor import eventcommands, explain, flow, opening, runlog
+from monitor import eventcommands, explain, flow, opening, rules_command, runlog
 from monitor.channels.alert import Alert, AlertArticle, DeliveryError
 from monitor.config import Config, load_config
 from monitor.crawl_display import crawl_display
-from monitor.rules import Hit, RuleSet, RuleSpec, RuleSyntaxError
+from monitor.rule_checks import operator_warnings
 from monitor.schedules import trigger_for
 from monitor.usage import UsageError, known_source
 from storage.db import shown_url, sqlite_file
-from storage.events import EventView, list_events, page_instant
+from storage.events import page_instant
 from storage.migrate import upgrade
 from storage.outbox import delivery_statuses, list_deliveries, requeue
 from storage.runs import RunSummary, failures_in_row, latest_runs
@@ -30,6 +29,7 @@ from storage.stats import article_counts, delivery_counts
 
 # Commands of their own modules, dispatched by name like the rest (monitor.cli.HANDLERS)
 runs = runlog.runs
+rules_test = rules_command.rules_test
 sources_explain = explain.sources_explain
 events = eventcommands.events
 
@@ -81,6 +81,10 @@ def check(args: argparse.Namespace) -> int:
         entries = len(source.start_urls) + len(source.feeds) + len(source.sitemaps)
         state = "" if source.enabled else " (disabled)"
         print(f"  {source.name:<20} {schedule:<18} {entries} entry URLs{state}")
+    for i, rule in enumerate(config.rules):
+        for warning in operator_warnings(rule.name, rule.query):
+            print(f"eventwatch: {path}: warning: rules[{i}]: field query: {warning}",
+                  file=sys.stderr)  # fmt: skip
     problems = [*_driver_problems(config.database), *_unset_secrets(config)]
     for problem in problems:
         print(f"eventwatch: {path}: {problem}", file=sys.stderr)
@@ -108,7 +112,7 @@ def _driver_problems(url: str) -> list[str]:
 def _unset_secrets(config: Config) -> list[str]:
     problems = []
     for name, channel in config.channels.items():
-        for key in ("password_env", "secret_env"):
+        for key in ("password_env", "secret_env", "url_env"):
             variable = getattr(channel, key, None)
             if variable and variable not in os.environ:
                 problems.append(
@@ -215,39 +219,6 @@ def _print_extracted(item: str, url: str, found: Any, *, as_json: bool) -> None:
     for key in ("url", "title", "published_day", "published_at", "languages", "warnings"):
         print(f"{key}: {fields[key]}")
     print(f"\n{fields['text']}\n")
-
-
-def rules_test(args: argparse.Namespace) -> int:
-    ctx = _reading(args)
-    rule = next((r for r in ctx.config.rules if r.name == args.query), None)
-    spec = rule.spec() if rule else RuleSpec("query", args.query)
-    try:
-        ruleset = RuleSet.compile([spec])
-    except RuleSyntaxError as exc:
-        raise UsageError(str(exc)) from None
-    found = 0
-    for event in list_events(ctx.db, since=args.since, limit=args.limit):
-        for hit in _match_event(ruleset, event):
-            found += 1
-            print(
-                f"{event.event_id:>6}  {event.title}\n        {event.url}\n"
-                f"        terms: {', '.join(hit.terms)}"
-            )
-            for snippet in hit.snippets:
-                print(f"        {snippet}")
-    print(f"{found} matching events")
-    return 0
-
-
-def _match_event(ruleset: RuleSet, event: EventView) -> list[Hit]:
-    """The event's first report, with the names all its reports carry (in every alias)."""
-    return ruleset.match(
-        title=event.title,
-        text=event.text,
-        source=event.source,
-        places=names_for_matching("places", event.places),
-        organisations=names_for_matching("organisations", event.organisations),
-    )
 
 
 def alerts(args: argparse.Namespace) -> int:

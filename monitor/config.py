@@ -28,7 +28,10 @@ from pydantic import (
 from crawlers.launcher.sources import CrawlSource
 from crawlers.urls import is_http_url
 from monitor.channels import ChannelConfig
+from monitor.channels.digest import DigestConfig
+from monitor.rule_checks import unknown_names
 from monitor.rules import RuleSpec, RuleSyntaxError, parse_query
+from monitor.user_gazetteer import gazetteer_problems
 from storage.db import url_problem
 
 DEFAULT_CONFIG = "eventwatch.yaml"
@@ -163,6 +166,9 @@ class RuleConfig(Strict):
     query: Annotated[str, Field(min_length=1)]
     sources: list[str] | None = None
     notify: list[str] = []
+    digest: DigestConfig | None = None  # its alerts held and sent together, on each channel
+    on_update: bool = False  # a short update when an alerted event gains new sources
+    update_every: Duration = timedelta(hours=6)  # at most one update per event in this time
 
     def spec(self) -> RuleSpec:
         return RuleSpec(self.name, self.query, tuple(self.sources) if self.sources else None)
@@ -241,6 +247,12 @@ class Config(Strict):
     delivery: DeliveryConfig = DeliveryConfig()
     daemon: DaemonConfig = DaemonConfig()
     web: WebConfig = WebConfig()
+    gazetteer: str | None = None  # a gazetteer file of the user's own (monitor.user_gazetteer)
+
+    @property
+    def own_gazetteer(self) -> Path | None:
+        """The user's gazetteer file; load_config makes a relative path the config's."""
+        return Path(self.gazetteer) if self.gazetteer else None
 
     @field_validator("database")
     @classmethod
@@ -271,7 +283,7 @@ def _entry_name(data: Any, loc: tuple[int | str, ...]) -> str:
 
 def _field_name(loc: tuple[int | str, ...]) -> str:
     depth = 2 if len(loc) >= 2 and (isinstance(loc[1], int) or loc[0] == "channels") else 1
-    if loc[:1] == ("channels",) and len(loc) > 2 and loc[2] in ("email", "webhook"):
+    if loc[:1] == ("channels",) and len(loc) > 2 and loc[2] in ("email", "webhook", "apprise"):
         depth = 3  # pydantic's discriminator tag is not a field the user wrote
     rest = [str(part) for part in loc[depth:]]
     return ".".join(rest) if rest else "(entry)"
@@ -330,6 +342,27 @@ def _rule_problems(entry: str, rule: RuleConfig, sources: set[str], config: Conf
     return problems
 
 
+def held_channels(config: Config, rule_name: str) -> tuple[str, ...]:
+    """The channels of the rule whose alerts wait for a digest: all of them if the rule has
+    a digest of its own, else those with a digest."""
+    rule = next(r for r in config.rules if r.name == rule_name)
+    if rule.digest is not None:
+        return tuple(rule.notify)
+    return tuple(n for n in rule.notify if getattr(config.channels.get(n), "digest", None))
+
+
+def _names_problems(config: Config) -> list[str]:
+    """The user's gazetteer first: the rules' place: and org: names are checked against it."""
+    own = config.own_gazetteer
+    if own is not None and (problems := gazetteer_problems(own)):
+        return [f"gazetteer: {problem}" for problem in problems]
+    return [
+        f"rules[{i}] (name {rule.name!r}): field query: {problem}"
+        for i, rule in enumerate(config.rules)
+        for problem in unknown_names(rule.name, rule.query, own)
+    ]
+
+
 def _cross_check(path: Path, config: Config) -> None:
     problems: list[str] = []
     seen: set[str] = set()
@@ -346,6 +379,7 @@ def _cross_check(path: Path, config: Config) -> None:
             problems.append(f"daemon: field health_notify: no channel named {name!r}")
     if len({r.name for r in config.rules}) != len(config.rules):
         problems.append("rules: field name: duplicate rule names")
+    problems += _names_problems(config)
     if problems:
         raise ConfigError("\n".join(f"{path}: {p}" for p in problems))
 
@@ -387,5 +421,8 @@ def load_config(path: str | os.PathLike[str] | None = None) -> tuple[Path, Confi
         config = Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_describe(chosen, data, exc)) from None
+    if config.gazetteer is not None:  # relative to the config file, wherever it is run from
+        own = chosen.parent / Path(config.gazetteer).expanduser()
+        config = config.model_copy(update={"gazetteer": str(own)})
     _cross_check(chosen, config)
     return chosen, config

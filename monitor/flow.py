@@ -12,27 +12,31 @@ import logging
 from collections.abc import Callable
 from dataclasses import InitVar, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
-from crawlers.enrichment.entities import names_for_matching
+from crawlers.enrichment.entities import GAZETTEER, gazetteer, names_for_matching
 from crawlers.launcher.child import CrawlChild
 from crawlers.launcher.oneshot import crawl_sources
 from monitor.backoff import next_attempt
 from monitor.channels import Channel, build_channel
 from monitor.channels.alert import Alert, AlertArticle, AlertDate, DeliveryError
-from monitor.config import Config
+from monitor.config import Config, held_channels
+from monitor.digesting import as_digest, digest_failed, digest_sent, open_due_digests
 from monitor.rules import RuleSet
 from storage.db import DATABASE_FAILURES, Database
+from storage.digests import DigestTask, claim_due_digests
+from storage.leases import record_failure, record_sent
+from storage.models import Delivery, Update
 from storage.outbox import (
     DeliveryTask,
     MatchRecord,
     UnmatchedArticle,
     claim_due,
-    mark_failed_attempt,
-    mark_sent,
     record_matches,
     unmatched_articles,
 )
 from storage.runs import RunSummary
+from storage.updates import UpdatePolicies, queue_updates
 
 logger = logging.getLogger(__name__)
 
@@ -47,12 +51,20 @@ class Context:
     rules: RuleSet = field(init=False)
     channels: dict[str, Channel] = field(init=False)
     notify: dict[str, tuple[str, ...]] = field(init=False)
+    held: dict[str, tuple[str, ...]] = field(init=False)  # rule -> its channels that digest
+    updates: UpdatePolicies = field(init=False)  # the rules with on_update
     unmatchable: dict[int, int] = field(default_factory=dict)  # article id -> failed attempts
 
     def __post_init__(self, running: Database | None) -> None:
         self.rules = RuleSet.compile(rule.spec() for rule in self.config.rules)
         self.channels = {n: build_channel(n, c) for n, c in self.config.channels.items()}
         self.notify = {rule.name: tuple(rule.notify) for rule in self.config.rules}
+        self.held = {rule.name: held_channels(self.config, rule.name) for rule in self.config.rules}
+        self.updates = {
+            rule.name: (tuple(rule.notify), rule.update_every)
+            for rule in self.config.rules
+            if rule.on_update
+        }
         # last: a config rejected above opens nothing. A reload keeps the running engine, as
         # each new one would leave its statements in SQLAlchemy's per-mapper caches.
         if running is not None and running.url == self.config.database:
@@ -114,19 +126,43 @@ def match_new_articles(ctx: Context) -> int:
 
 
 def _match(ctx: Context, article: UnmatchedArticle) -> int:
+    own = ctx.config.own_gazetteer
+    places, organisations = _names(article, own)
     hits = ctx.rules.match(
         title=article.title,
         text=article.text,
         source=article.source,
-        places=names_for_matching("places", article.places),
-        organisations=names_for_matching("organisations", article.organisations),
+        places=names_for_matching("places", places, own),
+        organisations=names_for_matching("organisations", organisations, own),
     )
     records = [
-        MatchRecord(hit.rule, hit.terms, hit.snippets, ctx.notify.get(hit.rule, ())) for hit in hits
+        MatchRecord(
+            hit.rule,
+            hit.terms,
+            hit.snippets,
+            ctx.notify.get(hit.rule, ()),
+            hit.words,
+            ctx.held.get(hit.rule, ()),
+        )
+        for hit in hits
     ]
     queued = record_matches(ctx.db, article.id, records)
+    # The article may be a report from a new source of an event alerted before.
+    queued += queue_updates(ctx.db, article.event_id, ctx.updates)
     ctx.unmatchable.pop(article.id, None)
     return queued
+
+
+def _names(article: UnmatchedArticle, own: Path | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The names the article carries: crawls tag with the shipped gazetteer, so the names only
+    the user's own gazetteer knows are looked for here."""
+    if own is None:
+        return article.places, article.organisations
+    places, organisations = gazetteer(GAZETTEER, own).find(f"{article.title}\n{article.text}")
+    return (
+        tuple(dict.fromkeys(article.places + places)),
+        tuple(dict.fromkeys(article.organisations + organisations)),
+    )
 
 
 def _match_failed(ctx: Context, article_id: int, exc: Exception) -> None:
@@ -141,28 +177,34 @@ def _match_failed(ctx: Context, article_id: int, exc: Exception) -> None:
     )  # fmt: skip
 
 
-def deliver_pending(ctx: Context) -> DispatchCounts:
-    """Send every due delivery once; failures wait for their back-off, then fail for good."""
+def deliver_pending(ctx: Context, now: datetime | None = None) -> DispatchCounts:
+    """Open the digests due by `now` (default: now), then send every due delivery and digest
+    once; failures wait for their back-off, then fail for good."""
     counts = {"sent": 0, "pending": 0, "failed": 0}
     lease = ctx.config.delivery.lease
-    while tasks := claim_due(ctx.db, lease):
-        for task in tasks:
-            counts[_deliver(ctx, task)] += 1
+    open_due_digests(ctx.config, ctx.db, now or datetime.now(UTC))
+    for model in (Delivery, Update):
+        while tasks := claim_due(ctx.db, lease, model=model):
+            for task in tasks:
+                counts[_deliver(ctx, task, model)] += 1
+    while digests := claim_due_digests(ctx.db, lease):
+        for digest in digests:
+            counts[_deliver_digest(ctx, digest)] += 1
     return DispatchCounts(counts["sent"], counts["pending"], counts["failed"])
 
 
-def _deliver(ctx: Context, task: DeliveryTask) -> str:
+def _deliver(ctx: Context, task: DeliveryTask, model: type[Delivery | Update]) -> str:
     channel = ctx.channels.get(task.channel)
     try:
         if channel is None:
             raise DeliveryError(f"channel {task.channel!r} is not configured")
-        channel.send(_alert(task))
+        channel.send(_alert(task, ctx.config.web.public_url))
     except DeliveryError as exc:
-        return _retry_later(ctx, task, exc)
+        return _retry_later(ctx, task, model, exc)
     except Exception as exc:  # a bug this one alert sets off: it backs off, the rest go on
         logger.error("delivery=%s could not be sent", task.key, exc_info=True)
-        return _retry_later(ctx, task, DeliveryError(f"{type(exc).__name__}: {exc}"))
-    mark_sent(ctx.db, task.id)
+        return _retry_later(ctx, task, model, DeliveryError(f"{type(exc).__name__}: {exc}"))
+    record_sent(ctx.db, model, task.id)
     logger.info(
         "delivery=%s rule=%s event=%d channel=%s sent",
         task.key,
@@ -173,17 +215,43 @@ def _deliver(ctx: Context, task: DeliveryTask) -> str:
     return "sent"
 
 
-def _retry_later(ctx: Context, task: DeliveryTask, exc: DeliveryError) -> str:
+def _deliver_digest(ctx: Context, task: DigestTask) -> str:
+    channel = ctx.channels.get(task.channel)
+    public_url = ctx.config.web.public_url
+    try:
+        if channel is None:
+            raise DeliveryError(f"channel {task.channel!r} is not configured")
+        channel.send_digest(as_digest(task, lambda event_id: event_link(public_url, event_id)))
+    except DeliveryError as exc:
+        return digest_failed(ctx.db, task, exc, _retry_at(ctx, task.attempts, exc))
+    except Exception as exc:  # a bug this digest sets off: it backs off, the rest go on
+        logger.error("digest=%s could not be sent", task.key, exc_info=True)
+        failure = DeliveryError(f"{type(exc).__name__}: {exc}")
+        return digest_failed(ctx.db, task, failure, _retry_at(ctx, task.attempts, failure))
+    digest_sent(ctx.db, task)
+    return "sent"
+
+
+def _retry_at(ctx: Context, attempts: int, exc: DeliveryError) -> datetime | None:
+    """When to try again after `attempts`; None: give up (a permanent failure, or the last)."""
+    if exc.permanent:
+        return None
     policy = ctx.config.delivery
-    retry_at = next_attempt(
+    return next_attempt(
         datetime.now(UTC),
-        task.attempts,
+        attempts,
         max_attempts=policy.max_attempts,
         initial=policy.backoff_initial,
         ceiling=policy.backoff_max,
         retry_after=exc.retry_after,
     )
-    status = mark_failed_attempt(ctx.db, task.id, str(exc), retry_at)
+
+
+def _retry_later(
+    ctx: Context, task: DeliveryTask, model: type[Delivery | Update], exc: DeliveryError
+) -> str:
+    retry_at = _retry_at(ctx, task.attempts, exc)
+    status = record_failure(ctx.db, model, task.id, str(exc), retry_at)
     logger.warning(
         "delivery=%s channel=%s attempt=%d failed: %s; %s",
         task.key, task.channel, task.attempts, exc,
@@ -192,7 +260,12 @@ def _retry_later(ctx: Context, task: DeliveryTask, exc: DeliveryError) -> str:
     return status
 
 
-def _alert(task: DeliveryTask) -> Alert:
+def event_link(public_url: str | None, event_id: int) -> str | None:
+    """The event's page in the web UI, if the address it is reached at is configured."""
+    return f"{public_url.rstrip('/')}/events/{event_id}" if public_url else None
+
+
+def _alert(task: DeliveryTask, public_url: str | None) -> Alert:
     return Alert(
         delivery_id=task.key,
         rule=task.rule,
@@ -201,11 +274,14 @@ def _alert(task: DeliveryTask) -> Alert:
         terms=task.terms,
         snippets=task.snippets,
         articles=tuple(
-            AlertArticle(a.source, a.url, a.title, a.published_at, a.published_day)
+            AlertArticle(a.source, a.url, a.title, a.published_at, a.published_day, a.language)
             for a in task.articles
         ),
         created_at=task.created_at,
         places=task.places,
         organisations=task.organisations,
         dates=tuple(AlertDate(*mentioned) for mentioned in task.dates_mentioned),
+        words=task.words,
+        link=event_link(public_url, task.event_id),
+        new_sources=task.new_sources,
     )

@@ -22,17 +22,16 @@ from typing import NamedTuple
 
 import ahocorasick_rs
 
+from monitor.snippets import merged_spans, snippet
 from storage.textfold import Words, tokens
 
-SNIPPET_CONTEXT = 80
+__all__ = ["Hit", "RuleSet", "RuleSpec", "RuleSyntaxError", "parse_query", "snippet"]
+
 MAX_SNIPPETS = 5
 _KEYWORDS = {"AND", "OR", "NOT"}
 _SCOPE = "title:"
 _ENTITY_SCOPES = ("place:", "org:")  # kinds of names an article carries besides its words
 _BARE_END = re.compile(r"[\s()\"]")
-_SPACE = re.compile(r"\s")
-_THROUGH_LAST_SPACE = re.compile(r".*\s", re.DOTALL)
-_UNEVEN_SPACE = re.compile(r"\s\s|[^\S ]")
 
 
 class RuleSyntaxError(ValueError):
@@ -62,21 +61,31 @@ class Hit:
     of rules, and describing every hit cost more than the matching itself.
     """
 
-    __slots__ = ("_snippets", "_terms", "rule")
+    __slots__ = ("_snippets", "_terms", "_words", "rule")
 
     def __init__(
         self,
         rule: str,
         terms: tuple[str, ...],
         snippets: tuple[str, ...] | Callable[[], tuple[str, ...]],
+        words: tuple[str, ...] | Callable[[], tuple[str, ...]] = (),
     ) -> None:
         self.rule = rule
         self._terms = terms
         self._snippets = snippets
+        self._words = words
 
     @property
     def terms(self) -> tuple[str, ...]:
         return self._terms
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        """The words found for the terms, as the article writes them (``Terrorismus`` for
+        ``terror*``); a ``place:``/``org:`` term gives its name."""
+        if callable(self._words):
+            self._words = self._words()
+        return self._words
 
     @property
     def snippets(self) -> tuple[str, ...]:
@@ -170,6 +179,22 @@ def _lex(query: str, rule: str) -> list[_Token]:
         else:
             i = _lex_bare(query, i, found)
     return found
+
+
+def operator_lookalikes(query: str) -> list[tuple[int, str]]:
+    """(1-based column, word) of each ``and``, ``or`` or ``not`` not written in capitals:
+    the parser reads it as a word to find, which is rarely what its writer meant."""
+    try:
+        found = _lex(query, "query")
+    except RuleSyntaxError:
+        return []
+    return [
+        (token.position + 1, token.value)
+        for before, token in zip([None, *found], found, strict=False)
+        if token.kind == "WORD"
+        and token.value.upper() in _KEYWORDS
+        and (before is None or before.kind not in {"SCOPE", "ENTITY"})
+    ]
 
 
 def _entity_scope(query: str, start: int) -> str | None:
@@ -381,6 +406,11 @@ def _holds(node: Node, title: frozenset[str], anywhere: frozenset[str]) -> bool:
     return any(_holds(child, title, anywhere) for child in node.children)
 
 
+def query_terms(node: Node) -> list[Term]:
+    """Every term of a parsed query, in query order."""
+    return [term for term, _ in _terms(node)]
+
+
 def _terms(node: Node, positive: bool = True) -> Iterator[tuple[Term, bool]]:
     """Every term in query order with whether it counts for the rule (not negated)."""
     if isinstance(node, Term):
@@ -553,11 +583,19 @@ class _Scan:
         text only now: most patterns found serve no snippet, and many rules share a term."""
         cut = self.snippets.get(pattern)
         if cut is None:
-            count = pattern.count(" ") - pattern.endswith(" ")
-            # The automaton's first match of a pattern is where `find` finds it.
-            span = self.words.span(self.words.joined.find(pattern), count)
-            cut = self.snippets[pattern] = snippet(self.words.text, *span)
+            cut = self.snippets[pattern] = snippet(self.words.text, *self.span(pattern))
         return cut
+
+    def span(self, pattern: str) -> tuple[int, int]:
+        """Where the first occurrence of `pattern` stands in the original text."""
+        count = pattern.count(" ") - pattern.endswith(" ")
+        # The automaton's first match of a pattern is where `find` finds it.
+        return self.words.span(self.words.joined.find(pattern), count)
+
+    def written(self, pattern: str) -> str:
+        """The first occurrence of `pattern` as the text writes it."""
+        start, end = self.span(pattern)
+        return " ".join(self.words.text[start:end].split())
 
 
 class RuleSet:
@@ -676,25 +714,37 @@ class _Found(Hit):
             self._describe(self._of)
         return super().snippets
 
-    def _describe(self, rule: _Rule) -> None:
-        self._terms, self._snippets = self._described(rule)
-        self._of = None  # only once both are set
+    @property
+    def words(self) -> tuple[str, ...]:
+        if self._of is not None:
+            self._describe(self._of)
+        return super().words
 
-    def _described(self, rule: _Rule) -> tuple[tuple[str, ...], Callable[[], tuple[str, ...]]]:
+    def _describe(self, rule: _Rule) -> None:
+        terms, found, names = self._described(rule)
+        self._terms = terms
+        self._snippets = partial(_cut, found)
+        self._words = partial(_written, found, names)
+        self._of = None  # only once all are set
+
+    def _described(self, rule: _Rule) -> tuple[tuple[str, ...], list[_At], list[str]]:
+        """The terms found, where each found in the text is, and the names found."""
         in_title, in_text, named = self._article
         if len(rule.positive) == 1 and not rule.positive[0].entity:
             # As the rule holds, its one term that counts is found: nothing to look up but where.
             text, pattern, title, _ = rule.positive[0]
             scan = in_text if not title and pattern in in_text.found else in_title
-            return (text,), partial(_cut, [(scan, pattern)])
+            return (text,), [(scan, pattern)], []
         terms: list[str] = []
-        cuts: list[tuple[_Scan, str]] = []
+        found: list[_At] = []
+        names: list[str] = []
         for text, pattern, title, entity in rule.positive:
             if text in terms:
                 continue
             if entity:  # a name, not a place in the text: no snippet
                 if pattern in named:
                     terms.append(text)
+                    names.append(text.partition(":")[2].strip('"'))
                 continue
             if not title and pattern in in_text.found:
                 scan = in_text
@@ -703,26 +753,33 @@ class _Found(Hit):
             else:
                 continue
             terms.append(text)
-            if len(cuts) < MAX_SNIPPETS:
-                cuts.append((scan, pattern))
-        return tuple(terms), partial(_cut, cuts)
+            found.append((scan, pattern))
+        return tuple(terms), found, names
 
 
-def _cut(cuts: list[tuple[_Scan, str]]) -> tuple[str, ...]:
-    return tuple(scan.snippet(pattern) for scan, pattern in cuts)
+_At = tuple[_Scan, str]  # a pattern found in a field of the article
 
 
-def snippet(text: str, start: int, end: int, context: int = SNIPPET_CONTEXT) -> str:
-    """`text[start:end]` with up to `context` characters each side, cut between words."""
-    left = max(0, start - context)
-    if left > 0 and not text[left - 1].isspace():
-        space = _SPACE.search(text, left, start)
-        left = space.end() if space else left
-    right = min(len(text), end + context)
-    if right < len(text) and not text[right].isspace():
-        through_last_space = _THROUGH_LAST_SPACE.match(text, end, right)
-        right = through_last_space.end() - 1 if through_last_space else right
-    body = text[left:right]
-    # Most snippets hold single spaces only: then trimming the ends is all normalising does.
-    body = " ".join(body.split()) if _UNEVEN_SPACE.search(body) else body.strip()
-    return ("…" if left > 0 else "") + body + ("…" if right < len(text) else "")
+def _cut(found: list[_At]) -> tuple[str, ...]:
+    """One snippet per stretch of text: terms whose snippets would overlap share one."""
+    if len(found) == 1:
+        scan, pattern = found[0]
+        return (scan.snippet(pattern),)
+    cut: list[str] = []
+    scans: list[_Scan] = []  # the fields, in order of first use (a _Scan is not hashable)
+    for scan, _ in found:
+        if all(scan is not seen for seen in scans):
+            scans.append(scan)
+    for scan in scans:
+        spans = merged_spans(scan.span(pattern) for at, pattern in found if at is scan)
+        cut += [snippet(scan.words.text, start, end) for start, end in spans]
+    return tuple(dict.fromkeys(cut))[:MAX_SNIPPETS]
+
+
+def _written(found: list[_At], names: list[str]) -> tuple[str, ...]:
+    """The words found, as written, each once (whatever its case), then the names found."""
+    written: dict[str, str] = {}
+    for scan, pattern in found:
+        word = scan.written(pattern)
+        written.setdefault(word.casefold(), word)
+    return (*written.values(), *names)

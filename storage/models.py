@@ -274,9 +274,58 @@ class Match(Base):
     terms: Mapped[list[Any]] = mapped_column(default=list)
     snippets: Mapped[list[Any]] = mapped_column(default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The words found for the terms, as the article wrote them.
+    words: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    # The sources its alert and updates have named so far, and when the last update was queued.
+    told_sources: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    updated_at: Mapped[datetime | None]
 
 
-class Delivery(Base):
+class Outbox:
+    """What every kind of message waiting to be sent has: a stable key receivers dedupe on,
+    a status (pending, sent, failed), and its attempts."""
+
+    key: Mapped[str] = mapped_column(String(36), unique=True)
+    channel: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None]
+
+
+class Digest(Outbox, Base):
+    """One message listing the alerts of a channel (or of one rule on it) held since the
+    previous digest; its deliveries name it. ``slot_at`` is the time it was due."""
+
+    __tablename__ = "digests"
+    __table_args__ = (
+        UniqueConstraint("channel", "scope", "slot_at", name="uq_digests_channel_scope_slot"),
+        Index("ix_digests_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(128))  # "": the channel's; else the rule's name
+    slot_at: Mapped[datetime]
+    since_at: Mapped[datetime | None]  # the previous digest's slot
+
+
+class Update(Outbox, Base):
+    """A short message that an alerted event gained reports from sources not named before."""
+
+    __tablename__ = "updates"
+    __table_args__ = (Index("ix_updates_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    match_id: Mapped[int] = mapped_column(ForeignKey("matches.id"), index=True)
+    rule: Mapped[str] = mapped_column(String(128))
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+    sources: Mapped[list[Any]] = mapped_column(default=list)  # the new ones it names
+
+
+class Delivery(Outbox, Base):
     """One alert to one channel: the outbox row that dispatch works through."""
 
     __tablename__ = "deliveries"
@@ -287,7 +336,6 @@ class Delivery(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    key: Mapped[str] = mapped_column(String(36), unique=True)
     match_id: Mapped[int] = mapped_column(ForeignKey("matches.id"))
     rule: Mapped[str] = mapped_column(String(128))
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
@@ -299,6 +347,8 @@ class Delivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None]
+    # Held for a digest (status "held"), then the digest that lists it (status "digested").
+    digest_id: Mapped[int | None] = mapped_column(ForeignKey("digests.id"), index=True)
 
 
 class EventState(Base):

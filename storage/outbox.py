@@ -12,12 +12,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 
 from storage.db import Database
 from storage.events import ARTICLE_LINK, page_day, page_instant
-from storage.models import Article, Delivery, Event, Match, Source, utcnow
+from storage.leases import due_ids, record_failure, record_sent, take_lease
+from storage.models import Article, Delivery, Event, Match, Source, Update, utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,8 @@ class MatchRecord:
     terms: tuple[str, ...]
     snippets: tuple[str, ...]
     channels: tuple[str, ...]
+    words: tuple[str, ...] = ()  # the words found, as the article wrote them
+    held: tuple[str, ...] = ()  # of `channels`, those that wait for a digest
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +68,8 @@ class DeliveryTask:
     places: tuple[str, ...] = ()  # what the event's reports name, merged
     organisations: tuple[str, ...] = ()
     dates_mentioned: tuple[tuple[str, date, date], ...] = ()  # (words, first day, last day)
+    words: tuple[str, ...] = ()
+    new_sources: tuple[str, ...] = ()  # an update: the sources the event gained
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +132,8 @@ def _add_match(session: Session, article: Article, record: MatchRecord) -> int:
         article_id=article.id,
         terms=list(record.terms),
         snippets=list(record.snippets),
+        words=list(record.words),
+        told_sources=event_sources(session, article.event_id),
     )
     session.add(match)
     session.flush()
@@ -138,6 +145,7 @@ def _add_match(session: Session, article: Article, record: MatchRecord) -> int:
                 rule=record.rule,
                 event_id=article.event_id,
                 channel=channel,
+                status="held" if channel in record.held else "pending",
             )
         )
     return len(dict.fromkeys(record.channels))
@@ -154,35 +162,26 @@ def record_matches(db: Database, article_id: int, records: Sequence[MatchRecord]
         return queued
 
 
-def claim_due(db: Database, lease: timedelta, limit: int = 100) -> list[DeliveryTask]:
-    """Lease due deliveries so that two dispatchers never send the same one at once."""
+def claim_due(
+    db: Database, lease: timedelta, limit: int = 100, model: type[Delivery | Update] = Delivery
+) -> list[DeliveryTask]:
+    """Lease due deliveries (or updates) so that two dispatchers never send one at once."""
     now = utcnow()
+    ids = due_ids(db, model, now, limit)
+    return [task for task in (_claim(db, model, i, now, lease) for i in ids) if task is not None]
+
+
+def _claim(
+    db: Database, model: type[Delivery | Update], row_id: int, now: datetime, lease: timedelta
+) -> DeliveryTask | None:
+    if not take_lease(db, model, row_id, now, lease):
+        return None
     with db.session() as session:
-        ids = session.scalars(
-            select(Delivery.id)
-            .where(Delivery.status == "pending", Delivery.next_attempt_at <= now)
-            .where(or_(Delivery.lease_until.is_(None), Delivery.lease_until < now))
-            .order_by(Delivery.id)
-            .limit(limit)
-        ).all()
-    return [task for task in (_claim(db, i, now, lease) for i in ids) if task is not None]
+        row: Delivery | Update = session.get_one(model, row_id)  # type: ignore[assignment]
+        return _task(session, row)
 
 
-def _claim(db: Database, delivery_id: int, now: datetime, lease: timedelta) -> DeliveryTask | None:
-    with db.session() as session:
-        claimed = session.execute(
-            update(Delivery)
-            .where(Delivery.id == delivery_id, Delivery.status == "pending")
-            .where(or_(Delivery.lease_until.is_(None), Delivery.lease_until < now))
-            .values(lease_until=now + lease, attempts=Delivery.attempts + 1)
-            .execution_options(synchronize_session=False)
-        )
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
-            return None
-        return _task(session, session.get_one(Delivery, delivery_id))
-
-
-def _task(session: Session, delivery: Delivery) -> DeliveryTask:
+def _task(session: Session, delivery: Delivery | Update) -> DeliveryTask:
     match = session.get_one(Match, delivery.match_id)
     event = session.get_one(Event, delivery.event_id)
     return DeliveryTask(
@@ -200,6 +199,8 @@ def _task(session: Session, delivery: Delivery) -> DeliveryTask:
         places=tuple(event.places or ()),
         organisations=tuple(event.organisations or ()),
         dates_mentioned=tuple(_dates_mentioned(event.dates_mentioned)),
+        words=tuple(match.words or ()),
+        new_sources=tuple(delivery.sources) if isinstance(delivery, Update) else (),
     )
 
 
@@ -240,26 +241,26 @@ def event_articles(session: Session, event_id: int) -> list[EventArticle]:
     ]
 
 
+def event_sources(session: Session, event_id: int) -> list[str]:
+    """The names of the sources that reported the event, in the order they first did."""
+    rows = session.scalars(
+        select(Source.name)
+        .join(Article, Article.source_id == Source.id)
+        .where(Article.event_id == event_id)
+        .order_by(Article.id)
+    )
+    return list(dict.fromkeys(rows))
+
+
 def mark_sent(db: Database, delivery_id: int) -> None:
-    with db.session() as session:
-        delivery = session.get_one(Delivery, delivery_id)
-        delivery.status, delivery.delivered_at = "sent", utcnow()
-        delivery.lease_until, delivery.last_error = None, None
+    record_sent(db, Delivery, delivery_id)
 
 
 def mark_failed_attempt(
     db: Database, delivery_id: int, error: str, retry_at: datetime | None
 ) -> str:
     """Record a failed attempt: pending again at ``retry_at``, or failed for good if None."""
-    with db.session() as session:
-        delivery = session.get_one(Delivery, delivery_id)
-        delivery.last_error = error[:2000]
-        delivery.lease_until = None
-        if retry_at is None:
-            delivery.status = "failed"
-        else:
-            delivery.next_attempt_at = retry_at
-        return delivery.status
+    return record_failure(db, Delivery, delivery_id, error, retry_at)
 
 
 def list_deliveries(

@@ -32,7 +32,7 @@ _IDEOGRAPHIC = (
 )
 _PUNCTUATION = str.maketrans(
     {
-        **dict.fromkeys("\u2018\u2019\u201b\u02bc\u2032\uff07`", "'"),
+        **dict.fromkeys("\u2018\u2019\u201b\u02bb\u02bc\u2032\uff07`", "'"),
         **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d", "-"),
     }
 )

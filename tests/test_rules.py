@@ -139,15 +139,33 @@ def test_snippet_comes_from_original_text_around_first_occurrence() -> None:
     rules = RuleSet.compile([RuleSpec("r", "geneve terror*")])
     [hit] = rules.match(title="", text=text)
     assert hit.terms == ("geneve", "terror*")
-    first, second = hit.snippets
+    assert hit.words == ("Genève", "TERRORISM")  # the words found, not the patterns
+    # Both terms stand in one sentence: one snippet holds them, not two that repeat it.
+    [first] = hit.snippets
     assert "Talks in Genève on TERRORISM today." in first
     assert first.startswith("…") and first.endswith("…")
     assert "again" not in first
     body = first.strip("…")
-    assert len(body) <= 80 + len("Genève") + 80
+    assert len(body) <= 80 + len("Genève on TERRORISM") + 80
     # Cut between words: every word in the snippet is a whole word of the text.
     assert set(body.split()) <= set(text.split())
-    assert "TERRORISM" in second
+
+
+def test_terms_far_apart_get_a_snippet_each_and_words_as_written() -> None:
+    filler = " ".join(f"w{i}" for i in range(80))
+    text = f"Die Polizei kam. {filler} Der Terrorismus wuchs. {filler} Polizei again."
+    rules = RuleSet.compile([RuleSpec("r", "polizei AND terror*")])
+    [hit] = rules.match(title="", text=text)
+    assert hit.words == ("Polizei", "Terrorismus")
+    first, second = hit.snippets
+    assert "Die Polizei kam." in first and "Terrorismus" not in first
+    assert "Der Terrorismus wuchs." in second and "Polizei" not in second
+
+
+def test_a_name_term_gives_its_name_among_the_words_found() -> None:
+    rules = RuleSet.compile([RuleSpec("r", "place:Dushanbe AND talks")])
+    [hit] = rules.match(title="", text="Talks were held.", places=["Dushanbe"])
+    assert hit.words == ("Talks", "Dushanbe")
 
 
 def test_snippet_is_whole_text_when_short() -> None:
@@ -177,7 +195,8 @@ def test_negated_terms_are_not_reported() -> None:
 def test_at_most_five_snippets() -> None:
     words = [f"word{i}" for i in range(7)]
     rules = RuleSet.compile([RuleSpec("r", " OR ".join(words))])
-    [hit] = rules.match(title="", text=" ".join(words))
+    filler = " ".join(f"x{i}" for i in range(60))  # far apart: a snippet each
+    [hit] = rules.match(title="", text=f" {filler} ".join(words))
     assert hit.terms == tuple(words)
     assert len(hit.snippets) == 5
 

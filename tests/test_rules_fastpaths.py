@@ -213,8 +213,7 @@ def test_a_hit_describes_itself_alike_whichever_is_read_first() -> None:
         (rule, snippets, terms) for rule, terms, snippets in described
     ]
     assert described == [
-        ("r", ("counter terrorism", "sanctions"), (
-            "Sanctions and counter-terrorism, OSCE PA said.",
+        ("r", ("counter terrorism", "sanctions"), (  # one sentence: one snippet
             "Sanctions and counter-terrorism, OSCE PA said.",
         )),
         ("s", ("osce",), ("Sanctions and counter-terrorism, OSCE PA said.",)),

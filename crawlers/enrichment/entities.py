@@ -86,6 +86,20 @@ class Gazetteer:
                     _add_alias(keyed, entry, alias)
         return cls(ahocorasick_rs.AhoCorasick(list(keyed)), tuple(keyed.values()), names)
 
+    def known(self, kind: str) -> dict[str, str]:
+        """Every name of `kind` a rule may give, folded (words joined by spaces), with the
+        canonical name it stands for; for places, the countries that cities name too."""
+        found: dict[str, str] = {}
+        for (entry_kind, name), aliases in self.names.items():
+            if entry_kind == kind:
+                for alias in aliases:
+                    found.setdefault(_folded(alias), name)
+        if kind == "places":
+            for country in {known.entry.country for known in self.aliases}:
+                if country:
+                    found.setdefault(_folded(country), country)
+        return found
+
     def find(self, text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """Canonical (places, organisations) named in `text`, in order of first mention."""
         found: dict[str, dict[str, None]] = {kind: {} for kind in KINDS}
@@ -113,6 +127,10 @@ class Gazetteer:
         return hits
 
 
+def _folded(name: str) -> str:
+    return " ".join(token.word for token in tokens(name.removesuffix("*")))
+
+
 def _add_alias(keyed: dict[str, _Alias], entry: Entry, alias: str) -> None:
     key, count = _pattern(alias)
     capitals = alias.removesuffix("*").isupper()
@@ -136,11 +154,30 @@ def _longest_first(hits: list[tuple[int, int, Entry]]) -> list[Entry]:
     return chosen
 
 
-@cache
-def gazetteer(path: Path = GAZETTEER) -> Gazetteer:
+def read_gazetteer(path: Path) -> Any:
+    """The data of a gazetteer file (the shipped one or a user's), unchecked."""
     # libyaml's safe loader when PyYAML has it: the same data, loaded far faster
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 (safe)
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 (safe)
+
+
+def merged(shipped: dict[str, Any], own: dict[str, Any]) -> dict[str, Any]:
+    """The shipped entries with a user's own: an entry of the same kind and name replaces the
+    shipped one whole, and the others are added."""
+    data: dict[str, Any] = {}
+    for kind in KINDS:
+        entries = {item["name"]: item for item in shipped.get(kind) or []}
+        entries.update({item["name"]: item for item in own.get(kind) or []})
+        data[kind] = list(entries.values())
+    return data
+
+
+@cache
+def gazetteer(path: Path = GAZETTEER, own: Path | None = None) -> Gazetteer:
+    """The shipped gazetteer, with the entries of the user's file ``own`` if given."""
+    data = read_gazetteer(path)
+    if own is not None:
+        data = merged(data, read_gazetteer(own) or {})
     return Gazetteer.from_data(data)
 
 
@@ -157,9 +194,11 @@ def find_names(title: str, text: str) -> tuple[tuple[str, ...], tuple[str, ...]]
     return gazetteer().find(f"{title}\n{text}")
 
 
-def names_for_matching(kind: str, canonical: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+def names_for_matching(
+    kind: str, canonical: tuple[str, ...] | list[str], own: Path | None = None
+) -> tuple[str, ...]:
     """Every alias of each canonical name, so a rule may name a place in any language."""
-    names = gazetteer().names
+    names = gazetteer(GAZETTEER, own).names
     found: dict[str, None] = {}
     for name in canonical:
         found.update(dict.fromkeys(names.get((kind, name), (name,))))

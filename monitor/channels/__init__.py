@@ -9,6 +9,8 @@ from typing import Annotated, Protocol
 from pydantic import Field
 
 from monitor.channels.alert import Alert, AlertArticle, DeliveryError
+from monitor.channels.chat import AppriseChannel, AppriseChannelConfig
+from monitor.channels.digest import Digest
 from monitor.channels.email import EmailChannel, EmailChannelConfig
 from monitor.channels.webhook import WebhookChannel, WebhookChannelConfig
 
@@ -16,6 +18,8 @@ __all__ = [
     "CHANNELS",
     "Alert",
     "AlertArticle",
+    "AppriseChannel",
+    "AppriseChannelConfig",
     "Channel",
     "ChannelConfig",
     "DeliveryError",
@@ -26,7 +30,8 @@ __all__ = [
     "build_channel",
 ]
 
-ChannelConfig = Annotated[EmailChannelConfig | WebhookChannelConfig, Field(discriminator="type")]
+AnyChannelConfig = EmailChannelConfig | WebhookChannelConfig | AppriseChannelConfig
+ChannelConfig = Annotated[AnyChannelConfig, Field(discriminator="type")]
 
 
 class Channel(Protocol):
@@ -36,13 +41,19 @@ class Channel(Protocol):
 
     def send(self, alert: Alert) -> None: ...
 
+    def send_digest(self, digest: Digest) -> None: ...
 
-CHANNELS: dict[str, type] = {"email": EmailChannel, "webhook": WebhookChannel}
+
+CHANNELS: dict[str, type] = {
+    "email": EmailChannel,
+    "webhook": WebhookChannel,
+    "apprise": AppriseChannel,
+}
 
 
 def build_channel(
     name: str,
-    config: EmailChannelConfig | WebhookChannelConfig,
+    config: AnyChannelConfig,
     env: Mapping[str, str] | None = None,
 ) -> Channel:
     """The sender for ``config``; secrets are looked up in ``env`` (default: os.environ)."""
@@ -51,4 +62,6 @@ def build_channel(
         return EmailChannel(name, config, environ)
     if isinstance(config, WebhookChannelConfig):
         return WebhookChannel(name, config, environ)
+    if isinstance(config, AppriseChannelConfig):
+        return AppriseChannel(name, config, environ)
     raise TypeError(f"unknown channel config {type(config).__name__}")

@@ -16,6 +16,7 @@ class AlertArticle:
     title: str
     published_at: datetime | None  # at the offset the page gave (UTC when it gave none)
     published_day: date | None = None  # the calendar day the page states
+    language: str | None = None  # as extraction detected it
 
     @property
     def day(self) -> date | None:
@@ -49,10 +50,19 @@ class Alert:
     places: tuple[str, ...] = ()  # where, who and when, as the event's reports name them
     organisations: tuple[str, ...] = ()
     dates: tuple[AlertDate, ...] = ()
+    words: tuple[str, ...] = ()  # the words found for `terms`, as the reports wrote them
+    link: str | None = None  # the event's page in the web UI, when its address is configured
+    new_sources: tuple[str, ...] = ()  # an update: the sources the event gained since
+
+    @property
+    def is_update(self) -> bool:
+        return bool(self.new_sources)
 
     def __post_init__(self) -> None:
         # Callers often hand over lists; store tuples so the alert stays immutable and hashable.
-        for field in ("terms", "snippets", "articles", "places", "organisations", "dates"):
+        fields = ("terms", "snippets", "articles", "places", "organisations", "dates", "words",
+                  "new_sources")  # fmt: skip
+        for field in fields:
             value: Sequence[object] = getattr(self, field)
             if not isinstance(value, tuple):
                 object.__setattr__(self, field, tuple(value))

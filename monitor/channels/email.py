@@ -17,6 +17,7 @@ from typing import Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from monitor.channels.alert import Alert, AlertArticle, AlertDate, DeliveryError
+from monitor.channels.digest import Digest, DigestConfig, digest_text, digest_title
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ class EmailChannelConfig(BaseModel):
     password_env: str | None = None
     ca_file: str | None = None  # extra CA bundle, for relays with a private certificate
     timeout: float = Field(default=30, gt=0)
+    digest: DigestConfig | None = None  # alerts held and sent together (channels/digest.py)
 
     @field_validator("to")
     @classmethod
@@ -89,6 +91,8 @@ def one_line(text: str, limit: int | None = None) -> str:
 def subject(alert: Alert) -> str:
     """The subject line; the tag makes alerts filterable and test sends recognisable."""
     prefix = "[eventwatch test]" if alert.test else "[eventwatch]"
+    if alert.is_update:
+        prefix = "[eventwatch update]"
     return one_line(f"{prefix} {alert.rule}: {alert.title}", SUBJECT_LIMIT)
 
 
@@ -130,10 +134,14 @@ def text_body(alert: Alert) -> str:
     lines = []
     if alert.test:
         lines += ["This is a test alert.", ""]
+    if alert.is_update:
+        lines += [f"New sources: {', '.join(alert.new_sources)}", ""]
     lines += [
         f"Rule: {alert.rule}",
-        f"Event: {alert.title}",
-        f"Matched terms: {', '.join(alert.terms) or '-'}",
+        f"Event {alert.event_id}: {one_line(alert.title)}",
+        *([f"Link: {alert.link}"] if alert.link else []),
+        f"Words found: {', '.join(alert.words or alert.terms) or '-'}",
+        f"Rule terms: {', '.join(alert.terms) or '-'}",
         *(f"{label}: {value}" for label, value in _names(alert)),
         "",
     ]
@@ -145,7 +153,7 @@ def text_body(alert: Alert) -> str:
     for article in alert.articles:
         lines += [
             f"  - {one_line(article.title)}",
-            f"    source: {article.source}",
+            f"    source: {article.source} · language: {article.language or 'unknown'}",
             f"    published: {_published(article)}",
             f"    {article.url}",
         ]
@@ -166,10 +174,16 @@ def html_body(alert: Alert) -> str:
     parts = ["<!DOCTYPE html>", '<html><head><meta charset="utf-8"></head><body>']
     if alert.test:
         parts.append("<p><strong>This is a test alert.</strong></p>")
+    found = alert.words or alert.terms
+    if alert.is_update:
+        parts.append(f"<p>New sources: <b>{esc(', '.join(alert.new_sources))}</b></p>")
     parts += [
         f"<h2>{esc(alert.title)}</h2>",
-        f"<p>Rule: <strong>{esc(alert.rule)}</strong></p>",
-        "<p>Matched terms: " + (", ".join(f"<b>{esc(t)}</b>" for t in alert.terms) or "-") + "</p>",
+        f"<p>Event {alert.event_id}"
+        + (f" · {_link(alert.link, 'open')}" if alert.link else "")
+        + "</p>",
+        f"<p>Rule: <strong>{esc(alert.rule)}</strong> ({esc(', '.join(alert.terms))})</p>",
+        "<p>Words found: " + (", ".join(f"<b>{esc(w)}</b>" for w in found) or "-") + "</p>",
         *(f"<p>{label}: {esc(value)}</p>" for label, value in _names(alert)),
     ]
     if alert.snippets:
@@ -180,7 +194,8 @@ def html_body(alert: Alert) -> str:
     for article in alert.articles:
         parts.append(
             f"<li>{_link(article.url, article.title or article.url)}"
-            f" <br><small>{esc(article.source)} · {esc(_published(article))}"
+            f" <br><small>{esc(article.source)} · {esc(article.language or 'unknown')}"
+            f" · {esc(_published(article))}"
             f" · {esc(article.url)}</small></li>"
         )
     parts += ["</ol>", f"<p><small>Delivery {esc(alert.delivery_id)}</small></p>", "</body></html>"]
@@ -201,17 +216,31 @@ class EmailChannel:
 
     def build_message(self, alert: Alert) -> EmailMessage:
         """The MIME message for ``alert`` (text/plain with an HTML alternative)."""
-        token = _MESSAGE_ID_UNSAFE.sub("-", alert.delivery_id) or "alert"
+        msg = self._headed(subject(alert), alert.delivery_id)
+        msg.set_content(text_body(alert))
+        msg.add_alternative(html_body(alert), subtype="html")
+        return msg
+
+    def build_digest(self, digest: Digest) -> EmailMessage:
+        """The MIME message for ``digest``: plain text, readable in any client."""
+        msg = self._headed(one_line(digest_title(digest), SUBJECT_LIMIT), digest.digest_id)
+        msg.set_content(digest_text(digest))
+        return msg
+
+    def _headed(self, title: str, delivery_id: str) -> EmailMessage:
+        """A message with its headers; its Message-ID comes from the delivery id, for dedupe."""
+        token = _MESSAGE_ID_UNSAFE.sub("-", delivery_id) or "alert"
         msg = EmailMessage()
-        msg["Subject"] = subject(alert)
+        msg["Subject"] = title
         msg["From"] = self.config.sender
         msg["To"] = ", ".join(self.config.to)
         msg["Date"] = format_datetime(datetime.now(UTC))
         msg["Message-ID"] = f"<{token}@eventwatch>"
-        msg["X-Eventwatch-Delivery"] = one_line(alert.delivery_id)
-        msg.set_content(text_body(alert))
-        msg.add_alternative(html_body(alert), subtype="html")
+        msg["X-Eventwatch-Delivery"] = one_line(delivery_id)
         return msg
+
+    def send_digest(self, digest: Digest) -> None:
+        self._send_message(self.build_digest(digest))
 
     def _password(self) -> str | None:
         if self.config.username is None:
@@ -232,11 +261,14 @@ class EmailChannel:
 
     def send(self, alert: Alert) -> None:
         """Deliver ``alert``; raises DeliveryError (retryable) on any SMTP or network failure."""
-        password = self._password()
         try:
             msg = self.build_message(alert)
         except (ValueError, TypeError) as exc:
             raise DeliveryError(f"cannot build message: {exc}", permanent=True) from exc
+        self._send_message(msg)
+
+    def _send_message(self, msg: EmailMessage) -> None:
+        password = self._password()
         try:
             self._deliver(msg, password)
         except smtplib.SMTPResponseException as exc:

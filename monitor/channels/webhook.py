@@ -19,8 +19,10 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from monitor.channels.alert import Alert, DeliveryError
+from monitor.channels.digest import Digest, DigestConfig, DigestEvent
 
 SCHEMA = "eventwatch.alert/1"
+DIGEST_SCHEMA = "eventwatch.digest/1"
 _TIMESTAMP = re.compile(r"-?[0-9]{1,15}")
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _BAD_VALUE = re.compile(r"[\x00-\x1f\x7f]")
@@ -36,6 +38,7 @@ class WebhookChannelConfig(BaseModel):
     secret_env: str | None = None
     timeout: float = Field(default=10, gt=0)
     headers: dict[str, str] = Field(default_factory=dict)
+    digest: DigestConfig | None = None  # alerts held and sent together (channels/digest.py)
 
     @field_validator("url")
     @classmethod
@@ -62,10 +65,13 @@ def payload(alert: Alert) -> dict[str, Any]:
     return {
         "schema": SCHEMA,
         "id": alert.delivery_id,
+        "kind": "update" if alert.is_update else "alert",
+        "new_sources": list(alert.new_sources),
         "rule": alert.rule,
         "event": {
             "id": alert.event_id,
             "title": alert.title,
+            "link": alert.link,
             "articles": [
                 {
                     "source": article.source,
@@ -75,6 +81,7 @@ def payload(alert: Alert) -> dict[str, Any]:
                         article.published_at.isoformat() if article.published_at else None
                     ),
                     "published_day": article.day.isoformat() if article.day else None,
+                    "language": article.language,
                 }
                 for article in alert.articles
             ],
@@ -86,6 +93,7 @@ def payload(alert: Alert) -> dict[str, Any]:
             ],
         },
         "terms": list(alert.terms),
+        "words": list(alert.words),
         "snippets": list(alert.snippets),
         "created_at": alert.created_at.isoformat(),
         "test": alert.test,
@@ -95,6 +103,38 @@ def payload(alert: Alert) -> dict[str, Any]:
 def body(alert: Alert) -> bytes:
     """Compact UTF-8 JSON; these exact bytes are what gets signed."""
     return json.dumps(payload(alert), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def digest_payload(digest: Digest) -> dict[str, Any]:
+    """The JSON document (schema ``eventwatch.digest/1``) of one digest."""
+    return {
+        "schema": DIGEST_SCHEMA,
+        "id": digest.digest_id,
+        "since": digest.since.isoformat() if digest.since else None,
+        "until": digest.until.isoformat(),
+        "rules": [
+            {"rule": rule, "events": [_digest_event(event) for event in events]}
+            for rule, events in digest.rules
+        ],
+    }
+
+
+def _digest_event(event: DigestEvent) -> dict[str, Any]:
+    return {
+        "id": event.event_id,
+        "title": event.title,
+        "sources": list(event.sources),
+        "languages": list(event.languages),
+        "places": list(event.places),
+        "day": event.day.isoformat() if event.day else None,
+        "words": list(event.words),
+        "url": event.url,
+        "link": event.link,
+    }
+
+
+def digest_body(digest: Digest) -> bytes:
+    return json.dumps(digest_payload(digest), ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def sign(secret: bytes, timestamp: str, body: bytes) -> str:
@@ -177,14 +217,16 @@ class WebhookChannel:
 
     def request(self, alert: Alert) -> urllib.request.Request:
         """The signed HTTP request for ``alert``."""
-        data = body(alert)
+        return self._request(body(alert), alert.delivery_id)
+
+    def _request(self, data: bytes, delivery_id: str) -> urllib.request.Request:
         timestamp = str(int(self._clock()))
         headers = dict(self.config.headers)
         headers.update(
             {
                 "Content-Type": "application/json",
                 "User-Agent": "eventwatch",
-                "X-Eventwatch-Delivery": alert.delivery_id,
+                "X-Eventwatch-Delivery": delivery_id,
                 "X-Eventwatch-Timestamp": timestamp,
             }
         )
@@ -198,7 +240,13 @@ class WebhookChannel:
 
     def send(self, alert: Alert) -> None:
         """Deliver ``alert``; raises DeliveryError for non-2xx answers and network failures."""
-        req = self.request(alert)
+        self._post(self.request(alert))
+
+    def send_digest(self, digest: Digest) -> None:
+        """Deliver ``digest`` (schema ``eventwatch.digest/1``), signed like an alert."""
+        self._post(self._request(digest_body(digest), digest.digest_id))
+
+    def _post(self, req: urllib.request.Request) -> None:
         try:
             with self._opener.open(req, timeout=self.config.timeout) as response:
                 status = response.status

@@ -1,0 +1,88 @@
+"""Digests at dispatch: open those due, then send them like any other delivery.
+
+Which alerts wait for a digest is decided at matching (monitor.config.held_channels); here,
+each digest due by now is opened once for its slot (storage.digests) and sent through its
+channel. A digest is never lost and never doubled: its row is the outbox entry, leased while
+sent and resent under the same id if its sender died before recording it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from datetime import datetime
+
+from monitor.channels.alert import DeliveryError
+from monitor.channels.digest import Digest, DigestConfig, DigestEvent
+from monitor.config import Config
+from storage.db import Database
+from storage.digests import DigestTask, mark_digest_sent, open_digest, release_held
+from storage.leases import record_failure
+from storage.models import Digest as DigestRow
+
+logger = logging.getLogger(__name__)
+
+# (channel, rule or None for the channel's own, when) of every digest the config asks for
+Plan = tuple[str, str | None, DigestConfig]
+
+
+def digest_plans(config: Config) -> Iterator[Plan]:
+    for name, channel in config.channels.items():
+        if channel.digest is not None:
+            yield name, None, channel.digest
+    for rule in config.rules:
+        if rule.digest is not None:
+            for name in rule.notify:
+                yield name, rule.name, rule.digest
+
+
+def open_due_digests(config: Config, db: Database, now: datetime) -> int:
+    """Open every digest due by `now` not yet opened; return how many were."""
+    own = [rule.name for rule in config.rules if rule.digest is not None]
+    for name, settings in config.channels.items():  # held by a digest since removed: sent alone
+        release_held(db, name, None if settings.digest is not None else own)
+    opened = 0
+    for channel, rule, when in digest_plans(config):
+        slot = when.latest_slot(now)
+        opened += open_digest(
+            db, channel, slot, rule=rule, excluded=own, send_empty=when.send_empty
+        )
+    return opened
+
+
+def as_digest(task: DigestTask, link: Callable[[int], str | None]) -> Digest:
+    """The message of a digest task: its events grouped by rule, in rule then event order."""
+    groups: dict[str, list[DigestEvent]] = {}
+    for entry in task.entries:
+        groups.setdefault(entry.rule, []).append(
+            DigestEvent(
+                entry.event_id,
+                entry.title,
+                entry.sources,
+                entry.languages,
+                entry.places,
+                entry.day,
+                entry.words,
+                entry.url,
+                link(entry.event_id),
+            )
+        )
+    rules = tuple((rule, tuple(events)) for rule, events in groups.items())
+    return Digest(task.key, task.channel, task.since, task.until, rules)
+
+
+def digest_failed(
+    db: Database, task: DigestTask, exc: DeliveryError, retry_at: datetime | None
+) -> str:
+    status = record_failure(db, DigestRow, task.id, str(exc), retry_at)
+    logger.warning(
+        "digest=%s channel=%s attempt=%d failed: %s; %s",
+        task.key, task.channel, task.attempts, exc,
+        f"retry at {retry_at:%Y-%m-%d %H:%M:%S}Z" if retry_at else "giving up",
+    )  # fmt: skip
+    return status
+
+
+def digest_sent(db: Database, task: DigestTask) -> None:
+    mark_digest_sent(db, task.id)
+    logger.info("digest=%s channel=%s events=%d sent", task.key, task.channel, len(task.entries))

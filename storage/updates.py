@@ -1,0 +1,79 @@
+"""Updates: an alerted event gained reports from sources its alert did not name.
+
+Each match remembers the sources its alert and updates have named (``told_sources``) and when
+its last update goes out (``updated_at``). A new source queues one update per channel, due no
+sooner than the rule's interval after the previous one; sources found while one waits are
+added to it, so an event with a burst of new reports gets one update naming them all.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from storage.db import Database
+from storage.models import Match, Update, utcnow
+from storage.outbox import event_sources
+
+# rule -> (its channels, the least time between two updates of one event)
+UpdatePolicies = Mapping[str, tuple[tuple[str, ...], timedelta]]
+
+
+def queue_updates(
+    db: Database, event_id: int, policies: UpdatePolicies, now: datetime | None = None
+) -> int:
+    """Queue an update for every alert of a rule in `policies` on the event that has not
+    named all its sources yet; return how many were queued (not counting those extended)."""
+    if not policies:
+        return 0
+    when = now or utcnow()
+    with db.session() as session:
+        current = event_sources(session, event_id)
+        matches = session.scalars(
+            select(Match).where(Match.event_id == event_id, Match.rule.in_(list(policies)))
+        ).all()
+        queued = 0
+        for match in matches:
+            new = [source for source in current if source not in (match.told_sources or [])]
+            if new:
+                queued += _update(session, match, new, *policies[match.rule], when)
+        return queued
+
+
+def _update(
+    session: Session,
+    match: Match,
+    new: list[str],
+    channels: tuple[str, ...],
+    every: timedelta,
+    now: datetime,
+) -> int:
+    match.told_sources = [*(match.told_sources or []), *new]
+    waiting = session.scalars(
+        select(Update).where(
+            Update.match_id == match.id, Update.status == "pending", Update.attempts == 0
+        )
+    ).all()
+    for update in waiting:  # not sent yet: it names these too
+        update.sources = [*update.sources, *new]
+    if waiting:
+        return 0
+    due = now if match.updated_at is None else max(now, match.updated_at + every)
+    match.updated_at = due
+    for channel in dict.fromkeys(channels):
+        session.add(
+            Update(
+                key=str(uuid.uuid4()),
+                match_id=match.id,
+                rule=match.rule,
+                event_id=match.event_id,
+                channel=channel,
+                sources=new,
+                next_attempt_at=due,
+            )
+        )
+    return len(dict.fromkeys(channels))
