@@ -21,6 +21,7 @@ from monitor.web.views import (
     rule_stats,
     source_statuses,
 )
+from storage.event_edits import JoinReason, join_reasons
 from storage.eventpages import event_detail
 from storage.outbox import delivery_statuses, list_deliveries, requeue
 from storage.triage import request_crawl, set_source_held, set_triage
@@ -83,6 +84,7 @@ def event(state: State, who: ApiReader, event_id: int) -> dict[str, Any]:
     detail = event_detail(state.db, event_id)
     if detail is None:
         raise HTTPException(404, f"no event {event_id}")
+    joined = {r.article_id: r for r in join_reasons(state.db, event_id)}
     return {
         **event_json(detail.row),
         "dates_mentioned": list(detail.dates_mentioned),
@@ -90,7 +92,7 @@ def event(state: State, who: ApiReader, event_id: int) -> dict[str, Any]:
             {"article_id": r.article_id, "source": r.source, "url": r.url, "title": r.title,
              "language": r.language, "published_day": r.published_day and
              r.published_day.isoformat(), "first_seen": r.first_seen.isoformat(),
-             "text": r.text}
+             "text": r.text, "joined": _joined(joined.get(r.article_id))}
             for r in detail.reports
         ],
         "matches": [
@@ -173,3 +175,11 @@ def retry(state: State, who: Actor, delivery_id: int) -> dict[str, Any]:
         raise HTTPException(409, f"delivery {delivery_id} was sent already")
     requeue(state.db, [delivery_id])
     return {"id": delivery_id, "status": "pending"}
+
+
+def _joined(reason: JoinReason | None) -> dict[str, Any] | None:
+    """Why a report joined its event (docs/grouping.md), as ``events list --json`` says it."""
+    if reason is None:
+        return None
+    return {"by": reason.by, "article": reason.article, "score": reason.score,
+            "shared": list(reason.shared)}  # fmt: skip

@@ -15,6 +15,7 @@ from monitor.web import charts
 from monitor.web.guard import Reader, State, csrf_token
 from monitor.web.highlight import highlight
 from monitor.web.views import BadFilter, event_query, rule_stats, source_statuses
+from storage.event_edits import join_reasons
 from storage.eventpages import event_detail
 from storage.outbox import list_deliveries
 from storage.pagefailures import page_failures
@@ -74,7 +75,8 @@ def event(request: Request, state: State, who: Reader, event_id: int) -> HTMLRes
             r.article_id, everything)))
         for r in detail.reports
     }  # fmt: skip
-    return render(request, state, "event.html", who, detail=detail, texts=texts)
+    joined = {r.article_id: r for r in join_reasons(state.db, event_id)}
+    return render(request, state, "event.html", who, detail=detail, texts=texts, joined=joined)
 
 
 @router.get("/sources", response_class=HTMLResponse)

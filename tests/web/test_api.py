@@ -79,6 +79,10 @@ def test_event_has_its_reports_matches_and_deliveries(world: World) -> None:
     event = get(world, f"/api/v1/events/{story['id']}")
     assert {r["source"] for r in event["reports"]} == {"storydesk", "storywire"}
     assert all(r["text"] for r in event["reports"])
+    # why each report is there: the first started the event, the other joined it
+    assert sorted(r["joined"]["by"] == "first report" for r in event["reports"]) == [False, True]
+    page = httpx.get(f"{world.base}/events/{story['id']}", headers=VIEWER)
+    assert "Joined: first report" in page.text
     assert [m["rule"] for m in event["matches"]] == ["dushanbe-ct"]
     assert event["deliveries"] and event["deliveries"][0]["channel"] == "soc"
     missing = httpx.get(world.base + "/api/v1/events/999999", headers=VIEWER)
