@@ -73,14 +73,19 @@ def tree_cpu(pid: int) -> float:
 
 
 def _rss(pid: int) -> tuple[float, float]:
-    """(daemon's RSS, the largest crawl process's RSS), in MB."""
+    """(daemon's RSS, the largest crawl process's RSS), in MB; a crawl process that ends
+    while it is read (the pool recycles them) counts for nothing."""
     root = psutil.Process(pid)
-    crawls = [
-        p.memory_info().rss
-        for p in root.children()
-        if "crawlers.crawling.crawl" in " ".join(p.cmdline())
-    ]
+    crawls = [_crawl_rss(child) for child in root.children()]
     return root.memory_info().rss / 2**20, max(crawls, default=0) / 2**20
+
+
+def _crawl_rss(process: psutil.Process) -> int:
+    try:
+        is_crawl = "crawlers.crawling.crawl" in " ".join(process.cmdline())
+        return process.memory_info().rss if is_crawl else 0
+    except psutil.Error:  # gone, or a zombie not yet reaped
+        return 0
 
 
 def run_scale(
