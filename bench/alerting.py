@@ -30,7 +30,7 @@ def _config(database: Path, channels: dict[str, dict[str, object]]) -> Config:
     upgrade(url)
     return Config.model_validate({
         "database": url, "channels": channels,
-        "daemon": {"public_url": "https://eventwatch.example"},
+        "web": {"public_url": "https://eventwatch.example"},
     })  # fmt: skip
 
 
