@@ -94,3 +94,14 @@ def test_a_worker_skips_held_sources_and_adds_those_asked_for() -> None:
     due = [("a", then), ("b", then)]
     found = with_web_requests(config, due, held={"b"}, asked=["c", "a", "gone", "c"], now=now)
     assert found == [("a", then), ("c", now)]
+
+
+def test_the_ui_listens_on_a_socket_asyncio_gives_tcp_nodelay() -> None:
+    """asyncio sets TCP_NODELAY only on connections of a socket named TCP: otherwise each
+    response on a kept-alive connection waited for the browser's delayed ACK."""
+    import socket
+
+    from monitor.web.serve import bind
+
+    with bind("127.0.0.1", 0) as listening:
+        assert listening.proto == socket.IPPROTO_TCP

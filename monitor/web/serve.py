@@ -33,7 +33,9 @@ def split_listen(listen: str) -> tuple[str, int]:
 def bind(host: str, port: int) -> socket.socket:
     """A listening socket; OSError when the address is taken or cannot be had."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # Named TCP, so that asyncio sets TCP_NODELAY on each connection it accepts: without it a
+    # response written in parts waited for the browser's delayed ACK on a kept-alive connection.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
