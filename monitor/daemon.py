@@ -78,6 +78,7 @@ class Daemon:
         self.pool: CrawlPool | None = None
         self.stopping = threading.Event()
         self.reload_requested = threading.Event()
+        self.signalled: list[int] = []  # by the signal handler, read by the main loop
         self.soon: set[str] = set()  # periodic jobs to run now (see _run_soon)
         self.soon_lock = threading.Lock()
         self.scheduler = BackgroundScheduler(
@@ -263,10 +264,19 @@ class Daemon:
         logger.info("config reloaded: %d sources, %d rules", len(config.sources), len(config.rules))
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
-        if signum == signal.SIGHUP:
-            self.reload_requested.set()
-        else:
-            self.stopping.set()
+        # Only noted here: an Event's set() takes a lock that the main thread may hold at that
+        # instant (inside its own wait), and would then wait on itself for ever.
+        self.signalled.append(signum)
+
+    def _stop_signalled(self) -> bool:
+        """Act on the signals noted since the last look; True once asked to stop."""
+        time.sleep(0.2)
+        while self.signalled:
+            if self.signalled.pop(0) == signal.SIGHUP:
+                self.reload_requested.set()
+            else:
+                self.stopping.set()
+        return self.stopping.is_set()
 
     def stop(self) -> None:
         """No new crawls; ask running ones to stop; kill what outlives the bound."""
@@ -309,7 +319,7 @@ class Daemon:
         self._periodic(config)
         self.scheduler.start()
         logger.info("eventwatch running: %d sources", len([s for s in config.sources if s.enabled]))
-        while not self.stopping.wait(0.2):
+        while not self._stop_signalled():
             if self.reload_requested.is_set():
                 self.reload_requested.clear()
                 self.reload()
