@@ -339,15 +339,8 @@ class Delivery(Outbox, Base):
     match_id: Mapped[int] = mapped_column(ForeignKey("matches.id"))
     rule: Mapped[str] = mapped_column(String(128))
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
-    channel: Mapped[str] = mapped_column(String(128))
-    status: Mapped[str] = mapped_column(String(16), default="pending")
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
-    lease_until: Mapped[datetime | None]
-    last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    delivered_at: Mapped[datetime | None]
-    # Held for a digest (status "held"), then the digest that lists it (status "digested").
+    # The channel, status and attempts are Outbox's. Held for a digest (status "held"), then
+    # the digest that lists it (status "digested").
     digest_id: Mapped[int | None] = mapped_column(ForeignKey("digests.id"), index=True)
 
 
