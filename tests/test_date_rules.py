@@ -113,3 +113,78 @@ def test_a_byline_near_htmldate_s_lone_day_is_taken(byline: str, day: date, sour
     verdict = page_date(load_html(unstamped(byline, "2024-03-09")))
     assert verdict.found is not None
     assert (verdict.found.day, verdict.found.source) == (day, source)
+
+
+@pytest.mark.parametrize(
+    ("stamp", "day"),
+    [
+        ("2021-11-04T23:00Z", 5),  # Berlin's midnight of the 5th, stored in UTC
+        ("2021-11-04T21:00:00+00:00", 5),  # Moscow's
+        ("2021-11-04T23:17:00Z", 4),  # a time of day: the UTC day stands
+        ("2021-11-04T23:00:00+01:00", 4),  # an offset of its own: its day stands
+    ],
+)
+def test_a_utc_stamp_at_a_midnight_east_of_utc_is_the_next_day(stamp: str, day: int) -> None:
+    head = f'<meta property="article:published_time" content="{stamp}">'
+    verdict = page_date(load_html(article("By Staff", head)))
+    assert verdict.found is not None
+    assert verdict.found.day == date(2021, 11, day)
+    assert verdict.found.instant.date() == date(2021, 11, 4)  # the instant stays
+
+
+def test_a_saved_page_s_canonical_link_is_its_url() -> None:
+    head = '<link rel="canonical" href="https://news.test/2024/03/12/conference-opens/">'
+    verdict = page_date(
+        load_html(
+            unstamped("Posted 14 March 2024", "2024-03-12").replace("</head>", f"{head}</head>")
+        )
+    )
+    assert verdict.found is not None
+    assert (verdict.found.day, verdict.found.source) == (date(2024, 3, 12), "url")
+
+
+def test_a_byline_naming_htmldate_s_day_with_day_and_month_swapped_is_taken() -> None:
+    verdict = page_date(load_html(unstamped("Posted 1 November 2023", "2023-01-11")))
+    assert verdict.found is not None
+    assert (verdict.found.day, verdict.found.source) == (date(2023, 11, 1), "text")
+
+
+@pytest.mark.parametrize(
+    ("head", "byline", "day", "source"),
+    [
+        # htmldate takes an update stamp: the text's earlier day is the publication's
+        (
+            '<meta property="og:updated_time" content="2020-06-02T11:57:06+02:00">',
+            "Published 31 March 2020, updated 2 June 2020",
+            date(2020, 3, 31),
+            "text",
+        ),
+        # a date only a meta tag states, and the reader sees another: the one seen
+        (
+            '<meta name="date" content="2021-12-20T11:02:44+01:00">',
+            "Posted 27 January 2022",
+            date(2022, 1, 27),
+            "text",
+        ),
+        # the meta tag's day is also the one the reader sees: it stands
+        (
+            '<meta name="date" content="2021-12-20T11:02:44+01:00">',
+            "Posted 20 December 2021",
+            date(2021, 12, 20),
+            "page",
+        ),
+    ],
+)
+def test_a_day_the_reader_sees_comes_before_a_hidden_or_updated_one(
+    head: str, byline: str, day: date, source: str
+) -> None:
+    verdict = page_date(load_html(article(byline, head)))
+    assert verdict.found is not None
+    assert (verdict.found.day, verdict.found.source) == (day, source)
+
+
+def test_a_month_alone_from_the_extensive_search_gives_no_date() -> None:
+    verdict = page_date(load_html(article("Stand: 03/2020")))
+    assert verdict.found is None
+    assert verdict.warning is not None
+    assert "2020-03-01" in verdict.warning

@@ -6,18 +6,20 @@ article's. A crawler adds what a page-only reader lacks: a date in the URL, the 
 feed item or sitemap entry that led to the page (:class:`DateHint`), and where the site's
 template states its dates, learned over its stored pages (:mod:`crawlers.extraction.date_places`).
 
-In order: the page's published stamp when the crawler's hint or the URL names its day, or
-the hint when the URL names its day and the page states none (htmldate is not asked);
-htmldate's day when another signal names it too (the page's published stamp, the
-hint or the URL, whose time and offset it then takes), with two corrections from the first
-full date of the text after the heading, where a byline states it: the page's modified stamp
-instead of its published one when the text names the modified day, and the text's day when
-the stamp is in UTC and the text names the day next to it (the site's own day). Else the day
-at the site's learned place; else htmldate's day alone, or the byline's when that is
-within ``NEAR_DAYS`` of it; else the stamp, the hint, the URL;
-else the text's first full date; else htmldate's extensive search, but not a bare 1 January
-(a year alone) nor today. Never a date in the future, and never the crawl's own day found
-only above the article. A date seen and not given is said in a warning.
+In order: the page's published stamp when the crawler's hint or the URL (a saved page's
+canonical link when there is no URL) names its day, or the hint when the URL names its day and
+the page states none (htmldate is not asked); htmldate's day when another signal names it too
+(the page's published stamp, the hint or the URL, whose time and offset it then takes), with
+two corrections from the first full date of the text after the heading, where a byline states
+it: the page's modified stamp instead of its published one when the text names the modified
+day, and the text's day when the stamp is in UTC and the text names the day next to it (the
+site's own day). Else the day at the site's learned place; else htmldate's day alone, or the
+byline's when that is within ``NEAR_DAYS`` of it or is it with day and month swapped, or the
+text's when htmldate took the modified stamp or a meta tag's day the reader never sees; else
+the stamp, the hint, the URL; else the text's first full date; else htmldate's extensive
+search, but not a bare first of a month (a month or a year alone) nor today. Never a date in
+the future, and never the crawl's own day found only above the article. A date seen and not
+given is said in a warning.
 """
 
 from __future__ import annotations
@@ -34,7 +36,13 @@ from htmldate import find_date
 from lxml import etree
 from lxml.html import HtmlElement
 
-from crawlers.extraction.date_parsing import YEAR, DateHint, modified_stamps, published_stamps
+from crawlers.extraction.date_parsing import (
+    YEAR,
+    DateHint,
+    modified_stamps,
+    parse_date,
+    published_stamps,
+)
 from crawlers.extraction.date_places import date_places, day_at
 from crawlers.extraction.mentioned_dates import mentioned_dates
 
@@ -49,6 +57,7 @@ CHROME = re.compile(
 CHROME_TAGS = frozenset(("header", "nav"))
 NEAR_DAYS = 10  # a byline's day this near htmldate's lone answer is taken instead
 HEAD_CHARS = 3000  # the text's first characters after the heading: where a byline is
+MIDNIGHT_HOURS = frozenset((21, 22, 23))  # UTC hours of midnight at UTC+3, +2 and +1
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,10 +87,19 @@ class DateVerdict:
 
 
 def stamp_date(stamp: datetime, source: str) -> PageDate:
-    """The page's date from a parsed stamp: naive means no offset was given (read as UTC)."""
+    """The page's date from a parsed stamp: naive means no offset was given (read as UTC).
+    A UTC stamp at 21:00, 22:00 or 23:00 sharp is a day alone stored as the midnight that
+    starts it east of UTC (Moscow, Athens, Berlin): the page's day is the next one."""
     known = stamp.tzinfo is not None
     instant = stamp if known else stamp.replace(tzinfo=UTC)
-    return PageDate(instant, stamp.date(), source, known)
+    day = stamp.date()
+    if known and stamp.utcoffset() == timedelta(0) and _local_midnight(stamp.time()):
+        day += timedelta(days=1)
+    return PageDate(instant, day, source, known)
+
+
+def _local_midnight(moment: time) -> bool:
+    return moment.hour in MIDNIGHT_HOURS and moment.replace(hour=0) == time()
 
 
 def day_date(day: date, source: str) -> PageDate:
@@ -93,6 +111,12 @@ def url_day(url: str) -> date | None:
         year, month, day = (int(part) for part in match.groups())
         return date(year, month, day)
     return None
+
+
+def _canonical(tree: HtmlElement) -> str:
+    """The page's canonical link: its own URL when the crawler has none (a saved page)."""
+    link = tree.find('.//link[@rel="canonical"]')
+    return (link.get("href") or "") if link is not None else ""
 
 
 def without_chrome(tree: HtmlElement) -> HtmlElement:
@@ -170,7 +194,7 @@ def page_date(
     stamps = [] if tree is None else published_stamps(tree)
     stated = next((stamp_date(s, o) for s, o in stamps if s.date() <= latest), None)
     hinted = _hint_date(hint, latest)
-    from_url = url_day(url)
+    from_url = url_day(url) or (None if tree is None else url_day(_canonical(tree)))
     in_url = day_date(from_url, "url") if from_url is not None and from_url <= latest else None
     others = [d for d in (stated, hinted, in_url) if d is not None]
     if tree is None:
@@ -189,7 +213,7 @@ def page_date(
     if at_place is not None and at_place <= latest:
         return DateVerdict(_with_time(day_date(at_place, "site"), others))
     if fast is not None:
-        return _alone(fast, today, article, byline)
+        return _alone(fast, today, article, byline, tree)
     if others:  # a visible place naming the day confirms a stamp or hint
         return DateVerdict(others[0], places=date_places(article, others[0].day))
     named = byline() or _text_day(article, latest)
@@ -214,7 +238,7 @@ def _settled(
 
 def _confirmed(day: date | None, others: list[PageDate]) -> PageDate | None:
     """The day htmldate found, as another signal naming it gives it (time and offset)."""
-    return next((other for other in others if day is not None and other.day == day), None)
+    return next((o for o in others if day is not None and day in (o.day, o.instant.date())), None)
 
 
 def _with_time(found: PageDate, others: list[PageDate]) -> PageDate:
@@ -223,18 +247,50 @@ def _with_time(found: PageDate, others: list[PageDate]) -> PageDate:
 
 
 def _alone(
-    day: date, today: date, article: HtmlElement, byline: Callable[[], date | None]
+    day: date,
+    today: date,
+    article: HtmlElement,
+    byline: Callable[[], date | None],
+    tree: HtmlElement,
 ) -> DateVerdict:
     """htmldate's day, named by nothing else. The crawl's own day must be in the article,
     not in the page's top, where it is the site's "today". A byline naming a day near it is
     the page's own statement: alone, htmldate often takes a neighbouring date (a comment's,
-    an update's, a related story's); a day far off is rather one the story is about."""
-    if day == today and _htmldate(article, today + timedelta(days=1)) != today:
+    an update's, a related story's); a day far off is rather one the story is about, unless
+    it is htmldate's with day and month read the other way round (``11/01/2023``). When
+    htmldate's day is the page's modified stamp, the text's first earlier day is the
+    publication's; when it is a day that only a meta tag states and the reader never sees,
+    the text's first day comes before it."""
+    latest = today + timedelta(days=1)
+    if day == today and _htmldate(article, latest) != today:
         return DateVerdict(None, f"date: {today.isoformat()} is today's, above the article")
     named = byline()
-    if named is not None and named != day and abs((named - day).days) <= NEAR_DAYS:
+    near = named is not None and abs((named - day).days) <= NEAR_DAYS
+    if named is not None and named != day and (near or named == _swapped(day)):
         return DateVerdict(day_date(named, "text"))
+    if any(stamp.date() == day for stamp, _ in modified_stamps(tree)):
+        first = named or _text_day(article, latest)
+        if first is not None and first < day:
+            return DateVerdict(day_date(first, "text"))
+    if _in_meta(tree, day) and day not in _text_days(without_chrome(tree), latest):
+        first = named or _text_day(article, latest)
+        if first is not None:
+            return DateVerdict(day_date(first, "text"))
     return DateVerdict(day_date(day, "page"))
+
+
+def _in_meta(tree: HtmlElement, day: date) -> bool:
+    """Whether a ``<meta>`` tag of the page states ``day``."""
+    for meta in tree.iter("meta"):
+        content = meta.get("content") or ""
+        if YEAR.search(content) and (stamp := parse_date(content)) and stamp.date() == day:
+            return True
+    return False
+
+
+def _swapped(day: date) -> date | None:
+    """``day`` with its day and month exchanged, where that is a date."""
+    return date(day.year, day.day, day.month) if day.day <= 12 else None
 
 
 def _hint_date(hint: DateHint | None, latest: date) -> PageDate | None:
@@ -267,11 +323,12 @@ def _revised(
 
 
 def _searched(searched: date | None, today: date) -> DateVerdict:
-    """htmldate's extensive search, the last resort: a bare 1 January is the year alone, not
-    a day, and today's is the site's; neither is given."""
+    """htmldate's extensive search, the last resort: a first of the month is a month or a
+    year alone (dateparser fills the day), not a day, and today's is the site's; neither is
+    given."""
     if searched is None:
         return DateVerdict(None)
-    if (searched.month, searched.day) == (1, 1) or searched == today:
+    if searched.day == 1 or searched == today:
         return DateVerdict(None, f"date: {searched.isoformat()} alone is too weak a sign")
     return DateVerdict(day_date(searched, "search"))
 
@@ -292,5 +349,15 @@ def _text_day(article: HtmlElement, latest: date, chars: int | None = None) -> d
 
 
 def _first_day(text: str, latest: date) -> date | None:
+    return next(iter(_named_days(text, latest)), None)
+
+
+def _named_days(text: str, latest: date) -> list[date]:
     named = [m.start for m in mentioned_dates(text) if m.start == m.end and YEAR.search(m.text)]
-    return next((day for day in named if day <= latest), None)
+    return [day for day in named if day <= latest]
+
+
+def _text_days(tree: HtmlElement, latest: date) -> list[date]:
+    """Every day, year included, that the text a reader sees in ``tree`` names, in order."""
+    etree.strip_elements(tree, "script", "style", with_tail=False)
+    return _named_days(" ".join(" ".join(tree.itertext()).split()), latest)
