@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url, safe_url_string
@@ -34,6 +35,7 @@ def _is_tracking(name: str) -> bool:
     return lowered in TRACKING_PARAMS or lowered.startswith(TRACKING_PREFIXES)
 
 
+@lru_cache(maxsize=16384)  # a crawl normalises each URL several times (plan, ledger, store)
 def normalize_url(url: str) -> str:
     """Lower-case scheme and host, drop fragments, default ports, tracking
     parameters and trailing slashes; sort the remaining query."""

@@ -12,6 +12,7 @@ import pytest
 
 from crawlers.crawling.sitelines import MAX_CHARS, SiteLineBook, SiteLines, line_key
 from crawlers.urls import normalize_url
+from storage.similarity import text_keys
 from tests.conftest import FIXTURES
 from tests.sitehost import serve
 from tests.test_crawl import run_cli, source_yaml, stored, write_config
@@ -147,3 +148,6 @@ def test_crawl_strips_a_notice_recurring_across_the_sites_articles(tmp_path: Pat
             text = articles[normalize_url(site.base_url + path)].text
             assert own_paragraph in text
             assert NOTICE not in text  # learned from the stored articles plus this page
+            # its keys were computed again (in a worker) from the text as stored
+            article = articles[normalize_url(site.base_url + path)]
+            assert article.content_hash == text_keys(article.title, text).digest

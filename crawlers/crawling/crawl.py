@@ -34,6 +34,7 @@ from crawlers.crawling.database import close_databases, crawl_database
 from crawlers.launcher.report import send_beat, send_finished, send_verdict
 from crawlers.launcher.sources import CrawlSource
 from crawlers.workers.server import shutdown as shutdown_workers
+from crawlers.workers.server import start as start_workers
 
 BEAT_SECONDS = 2.0  # the starter takes a process silent for much longer as hung
 
@@ -188,6 +189,10 @@ class CrawlService:
             send_verdict(run_id, "failed", f"crawl could not start: {exc!r}", {})
             send_finished(run_id)
             return
+        if refresh or not known:
+            # nothing known of its pages: a first crawl, whose articles all want extracting,
+            # so the workers' fork server starts now rather than at its first article
+            start_workers(crawler.settings.getint("EVENTWATCH_EXTRACT_WORKERS"))
         self.active[run_id] = task
         task.add_done_callback(partial(self._finished, run_id))
 

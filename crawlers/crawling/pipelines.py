@@ -26,7 +26,7 @@ from crawlers.crawling.sitedates import SiteDateBook, stored_places
 from crawlers.crawling.sitelines import SiteLineBook, stored_texts
 from crawlers.launcher.report import send_ledger
 from crawlers.urls import normalize_url
-from crawlers.workers.server import extract_page
+from crawlers.workers.server import enrich_text, extract_page
 from crawlers.workers.server import start as start_workers
 
 if TYPE_CHECKING:
@@ -112,11 +112,10 @@ class ExtractPipeline:
         warnings = list(found.warnings)
         text = self.site_lines.clean(item.source, found.url, found.text)
         if text != found.text:  # recurring lines went: what depends on the text, again
-            # imported here: a crawl process that finds nothing new never loads the gazetteer
-            from crawlers.workers.prepared import enrich
-
             warnings = [w for w in warnings if w.split(":")[0] not in ENRICHED_AGAIN]
-            named, keys = enrich(found.title, text, found.published_at, warnings, found.language)
+            named, keys, warnings = await enrich_text(
+                found.title, text, found.published_at, warnings, found.language, self.workers
+            )
         return NewArticle(
             source=item.source,
             url=normalize_url(item.url),

@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
 
 from dateutil import parser as dateparser
 from lxml.html import HtmlElement
@@ -35,6 +36,10 @@ MODIFIED_NAMES = ("article:modified_time", "og:updated_time", "datemodified", "d
 YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d")
 MAX_OFFSET = timedelta(hours=14)  # the widest offset in use (Kiribati)
 FIRST_DEFAULT, SECOND_DEFAULT = datetime(2000, 1, 1), datetime(2001, 2, 28)
+ISO_DATE = re.compile(r"\d{4}-\d\d-\d\d(?:[T ]|$)")
+RFC_DATE = re.compile(
+    r"(?:[A-Z][a-z]{2}, )?\d{1,2} [A-Z][a-z]{2} \d{4} \d\d:\d\d(?::\d\d)? [+-](?!0000)\d{4}$"
+)  # "-0000" says the zone is unknown: dateutil's reading of it is kept
 MAX_LENGTH = 200  # a date is short: longer values are text, and dateutil is slow on them
 # Zone abbreviations the watched sites print after a time, as UTC offsets in seconds. dateutil
 # knows only UTC and GMT by name, and would read "23:40 MSK" as 23:40 UTC, three hours late,
@@ -71,7 +76,11 @@ def date_hint(values: Iterator[object] | tuple[object, ...], kind: str) -> DateH
 def parse_date(value: str) -> datetime | None:
     """A datetime from a date as pages write it, aware when the page gave a usable zone;
     None when it is not a whole date (a year and a month alone are not), or is before 1990."""
-    text = _english(value.strip().replace("\x00", ""))
+    text = value.strip().replace("\x00", "")
+    parsed = _standard(text)
+    if parsed is not None:
+        return _checked(parsed)
+    text = _english(text)
     if len(text) > MAX_LENGTH or not YEAR.search(text):
         return None
     parsed = _parsed(text, FIRST_DEFAULT)
@@ -82,7 +91,27 @@ def parse_date(value: str) -> datetime | None:
     again = _parsed(text, SECOND_DEFAULT)
     if again is None or again.date() != parsed.date():
         return None
+    return _checked(parsed)
+
+
+def _checked(parsed: datetime) -> datetime | None:
+    if parsed.year < 1990:
+        return None
     return parsed if _usable_offset(parsed) else parsed.replace(tzinfo=None)
+
+
+def _standard(text: str) -> datetime | None:
+    """A date in one of the two formats most stamps, feeds and sitemaps use, ISO 8601 and
+    RFC 2822 with a numeric offset, read by the standard library; None for any other text,
+    which dateutil reads (and much more slowly)."""
+    try:
+        if ISO_DATE.match(text):
+            return datetime.fromisoformat(text)
+        if RFC_DATE.match(text):
+            return parsedate_to_datetime(text)
+    except (ValueError, TypeError):
+        pass
+    return None
 
 
 def _parsed(text: str, default: datetime) -> datetime | None:

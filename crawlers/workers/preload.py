@@ -1,8 +1,10 @@
 """Loaded once into the extraction workers' fork server (:mod:`crawlers.workers.server`).
 
-Importing trafilatura and the rest of extraction is slow, and the language classifier
-decompresses its model on first use. The fork server does both once per crawl, by preparing
-one short article at import; each worker forked from it starts ready.
+Importing trafilatura and the rest of extraction is slow, the language classifier
+decompresses its model on first use, and trafilatura reads all of jusText's stoplists the
+first time a page is too short for its own extraction. The fork server does all of it once
+per crawl, by preparing one short article and one near-empty page at import; each worker
+forked from it starts ready.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import gc
 import logging
 
 from crawlers.workers.prepared import prepare_page
+from crawlers.workers.server import NEAR_EMPTY
 
 # Its words are not all ASCII, so that folding them builds the character classes once here.
 SAMPLE = (
@@ -25,6 +28,7 @@ SAMPLE = (
 
 try:
     prepare_page(SAMPLE, "http://127.0.0.1/warm-up")
+    prepare_page(NEAR_EMPTY, "http://127.0.0.1/")
 except Exception:  # only an import error is harmless to a fork server: it must still start
     logging.getLogger(__name__).exception("extraction warm-up failed")
 

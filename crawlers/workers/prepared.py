@@ -2,8 +2,8 @@
 
 The crawl process keeps what needs the crawl's state: the source's recurring lines
 (:mod:`crawlers.crawling.sitelines`) and storing. When stripping those lines changes the text, the
-parts that depend on it are computed again there (:func:`enrich`); on most pages it changes
-nothing. trafilatura is imported with the first page prepared, not with this module: a crawl
+parts that depend on it are computed again, in a worker too (:func:`enriched`); on most pages it
+changes nothing. trafilatura is imported with the first page prepared, not with this module: a crawl
 process whose workers extract only reads what they send back.
 """
 
@@ -63,6 +63,19 @@ def enrich(
     nothing_said: tuple[str, ...] = ()
     found = soft("story signals", warnings, said, nothing_said)
     return Entities(places, organisations, dates, found), keys or plain_keys(title, text)
+
+
+def enriched(
+    title: str,
+    text: str,
+    published_at: datetime | None,
+    warnings: list[str],
+    language: str | None = None,
+) -> tuple[Entities, TextKeys, list[str]]:
+    """:func:`enrich` for another process: the warnings come back with the result."""
+    warnings = list(warnings)
+    named, keys = enrich(title, text, published_at, warnings, language)
+    return named, keys, warnings
 
 
 def plain_keys(title: str, text: str) -> TextKeys:

@@ -27,8 +27,12 @@ from crawlers.workers.forkserver_internals import stop_fork_server
 from crawlers.workers.pool import LoopPool, WorkerDied
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    from crawlers.enrichment.entities import Entities
     from crawlers.extraction.date_parsing import DateHint
     from crawlers.workers.prepared import PreparedPage
+    from storage.similarity import TextKeys
 
 logger = logging.getLogger(__name__)
 
@@ -37,12 +41,16 @@ PRELOAD = "crawlers.workers.preload"
 _pool: LoopPool | None = None
 
 
+# Too short for trafilatura's own extraction: it takes the comparison with jusText.
+NEAR_EMPTY = "<html><body><p>warm up</p></body></html>"
+
+
 def _warm_up() -> None:
     """Runs in each worker once: the first page should not pay for trafilatura's imports
-    (already done where the fork server preloaded them)."""
+    and first-use loading (already done where the fork server preloaded them)."""
     from crawlers.workers.prepared import prepare_page
 
-    prepare_page("<html><body><p>warm up</p></body></html>", "http://127.0.0.1/")
+    prepare_page(NEAR_EMPTY, "http://127.0.0.1/")
 
 
 def _context() -> BaseContext:
@@ -101,6 +109,30 @@ async def extract_page(
         logger.warning("an extraction worker died on %s; starting another", url)
         raise
     return prepared
+
+
+async def enrich_text(
+    title: str,
+    text: str,
+    published_at: datetime | None,
+    warnings: list[str],
+    language: str | None,
+    workers: int,
+) -> tuple[Entities, TextKeys, list[str]]:
+    """Names, mentioned dates and keys of a text changed after its extraction (recurring
+    lines taken out), in a worker: the crawl process loads no gazetteer. Here when there
+    are no workers, or the one asked died on it."""
+    from crawlers.workers.prepared import enriched
+
+    if workers > 0:
+        try:
+            result: tuple[Entities, TextKeys, list[str]] = await _pool_of(workers).submit(
+                enriched, title, text, published_at, warnings, language
+            )
+            return result
+        except WorkerDied:
+            logger.warning("an extraction worker died enriching a text; enriching it here")
+    return enriched(title, text, published_at, warnings, language)
 
 
 def shutdown() -> None:
