@@ -34,8 +34,10 @@ NOUNS_CAPITALISED = frozenset(("de", "lb"))
 _EASTERN_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 # Digits with thousands grouped by comma, dot, space or a narrow space ("1,400", "1 400"),
 # not touching a letter, a colon (times), or other digits.
-_NUMBER = re.compile(r"(?<![\w.,:])\d{1,3}(?:[,.\u00a0\u202f ]\d{3})+(?![\w:]|[.,]\d)|"
-                     r"(?<![\w.,:])\d+(?![\w:]|[.,]\d)")  # fmt: skip
+# The lookahead first lets the engine skip to digits rather than test the lookbehind everywhere.
+_NUMBER = re.compile(r"(?=\d)(?<![\w.,:])(?:\d{1,3}(?:[,.\u00a0\u202f ]\d{3})+(?![\w:]|[.,]\d)|"
+                     r"\d+(?![\w:]|[.,]\d))")  # fmt: skip
+_HAS_EASTERN_DIGITS = re.compile("[٠-٩۰-۹]")
 _GROUPING = re.compile(r"[,.\u00a0\u202f ]")
 # Runs of two to four capitalised words, Latin or Cyrillic: a person named in full.
 _CAPITALISED = r"[A-ZÀ-ÖØ-ÞА-ЯЁ][a-zß-öø-ÿа-яё'’-]+"
@@ -114,7 +116,9 @@ def _without_dates(text: str, dates: tuple[MentionedDate, ...]) -> str:
 def numbers(text: str) -> list[str]:
     """Quantities of 10 or more, separators dropped; years (1900-2099) are dates, not counts."""
     found: dict[str, None] = {}
-    for match in _NUMBER.finditer(text.translate(_EASTERN_DIGITS)):
+    if _HAS_EASTERN_DIGITS.search(text):
+        text = text.translate(_EASTERN_DIGITS)
+    for match in _NUMBER.finditer(text):
         digits = _GROUPING.sub("", match[0])
         if len(digits) > 12 or int(digits) < 10:
             continue

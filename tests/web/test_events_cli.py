@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 from tests.test_crawl import run_cli
@@ -60,7 +61,10 @@ def test_show_prints_every_report_in_full(world: World) -> None:
     assert sorted(event["sources"]) == ["storydesk", "storywire"]
     shown = run_cli(world.config, "events", "show", str(event["id"]))
     assert shown.returncode == 0, shown.stderr
-    assert "[1] storydesk" in shown.stdout and "[2] storywire" in shown.stdout
+    # numbered in the order stored: the two sources are crawled side by side, either first
+    headers = re.findall(r"^\[(\d+)\] (\S+) · ", shown.stdout, re.MULTILINE)
+    assert [number for number, _ in headers] == ["1", "2"]
+    assert sorted(source for _, source in headers) == ["storydesk", "storywire"]
     assert "rule dushanbe-ct" in shown.stdout and "delivery " in shown.stdout
     assert "working group of legislators" in shown.stdout  # the full text
     missing = run_cli(world.config, "events", "show", "999999")
