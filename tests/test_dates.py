@@ -184,6 +184,49 @@ def test_a_year_or_a_month_alone_is_no_date(partial: str) -> None:
     assert parse_date(partial) is None
 
 
+@pytest.mark.parametrize(
+    "written", ["9999-12-31T23:59:59-05:00", "2150-01-01", "1985-06-01T10:00:00+02:00"]
+)
+def test_a_year_outside_1990_to_2099_is_no_date(written: str) -> None:
+    assert parse_date(written) is None
+
+
+@pytest.mark.parametrize(
+    ("written", "offset"),
+    [
+        ("2024-03-12T10:00:00+01:00", 60),  # ISO 8601, read by the standard library
+        ("Tue, 12 Mar 2024 10:00:00 +0100", 60),  # RFC 2822, as feeds write it
+        ("Tue, 12 Mar 2024 10:00:00 -0000", 0),  # read as UTC, as dateutil always has
+        ("12 March 2024, 10:00 CET", 60),  # anything else: dateutil
+    ],
+)
+def test_each_way_of_writing_a_stamp_gives_its_day_time_and_offset(
+    written: str, offset: int
+) -> None:
+    parsed = parse_date(written)
+    assert parsed is not None
+    assert (parsed.date(), parsed.hour) == (date(2024, 3, 12), 10)
+    given = parsed.utcoffset()
+    assert given is not None and int(given.total_seconds() // 60) == offset
+
+
+def test_a_url_naming_a_day_no_calendar_has_costs_the_page_no_date() -> None:
+    html = page(stamp="").replace(
+        "</head>", '<link rel="canonical" href="https://news.test/2024/02/30/story"></head>'
+    )
+    for url in ("http://x.test/2024/02/30/talks/", "https://news.test/story", ""):
+        verdict = page_date(tree(html), url)
+        assert verdict.found is not None
+        assert verdict.found.day == date(2024, 3, 12)  # the page's own stamp
+
+
+def test_a_stamp_moved_to_its_next_day_is_never_in_the_future() -> None:
+    head = '<meta property="article:published_time" content="2024-03-13T23:00:00Z">'
+    html = page(meta=False, stamp="").replace("</head>", f"{head}</head>")
+    verdict = page_date(tree(html), now=datetime(2024, 3, 12, 10, tzinfo=UTC))
+    assert verdict.found is None or verdict.found.day <= date(2024, 3, 13)
+
+
 def test_a_crawl_learns_where_a_site_states_its_dates_and_uses_it_on_later_pages(
     tmp_path: Path,
 ) -> None:

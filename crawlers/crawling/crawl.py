@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -35,6 +36,8 @@ from crawlers.launcher.report import send_beat, send_finished, send_verdict
 from crawlers.launcher.sources import CrawlSource
 from crawlers.workers.server import shutdown as shutdown_workers
 from crawlers.workers.server import start as start_workers
+
+logger = logging.getLogger(__name__)
 
 BEAT_SECONDS = 2.0  # the starter takes a process silent for much longer as hung
 
@@ -96,6 +99,15 @@ def main() -> int:
         shutdown_workers()
         close_databases()
     return 0
+
+
+def _start_workers_early(size: int) -> None:
+    """Start the fork server ahead of the first article; if it cannot start now (no process
+    or file left), the first article tries again and its crawl records why."""
+    try:
+        start_workers(size)
+    except Exception as exc:
+        logger.warning("the extraction workers could not start ahead: %r", exc)
 
 
 def _first_line(fd: int) -> tuple[bytes, bytes]:
@@ -190,9 +202,9 @@ class CrawlService:
             send_finished(run_id)
             return
         if refresh or not known:
-            # nothing known of its pages: a first crawl, whose articles all want extracting,
-            # so the workers' fork server starts now rather than at its first article
-            start_workers(crawler.settings.getint("EVENTWATCH_EXTRACT_WORKERS"))
+            # nothing known of its pages (a first crawl, or one whose last run did not finish):
+            # its articles will want extracting, so the workers' fork server starts now
+            _start_workers_early(crawler.settings.getint("EVENTWATCH_EXTRACT_WORKERS"))
         self.active[run_id] = task
         task.add_done_callback(partial(self._finished, run_id))
 

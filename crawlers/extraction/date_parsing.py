@@ -39,7 +39,7 @@ FIRST_DEFAULT, SECOND_DEFAULT = datetime(2000, 1, 1), datetime(2001, 2, 28)
 ISO_DATE = re.compile(r"\d{4}-\d\d-\d\d(?:[T ]|$)")
 RFC_DATE = re.compile(
     r"(?:[A-Z][a-z]{2}, )?\d{1,2} [A-Z][a-z]{2} \d{4} \d\d:\d\d(?::\d\d)? [+-](?!0000)\d{4}$"
-)  # "-0000" says the zone is unknown: dateutil's reading of it is kept
+)  # "-0000" (the zone unknown) is left to dateutil, which reads it as UTC, as it always has
 MAX_LENGTH = 200  # a date is short: longer values are text, and dateutil is slow on them
 # Zone abbreviations the watched sites print after a time, as UTC offsets in seconds. dateutil
 # knows only UTC and GMT by name, and would read "23:40 MSK" as 23:40 UTC, three hours late,
@@ -77,11 +77,13 @@ def parse_date(value: str) -> datetime | None:
     """A datetime from a date as pages write it, aware when the page gave a usable zone;
     None when it is not a whole date (a year and a month alone are not), or is before 1990."""
     text = value.strip().replace("\x00", "")
+    if len(text) > MAX_LENGTH or not YEAR.search(text):  # no year of 1900-2099: no date
+        return None
     parsed = _standard(text)
     if parsed is not None:
         return _checked(parsed)
     text = _english(text)
-    if len(text) > MAX_LENGTH or not YEAR.search(text):
+    if len(text) > MAX_LENGTH:
         return None
     parsed = _parsed(text, FIRST_DEFAULT)
     if parsed is None or parsed.year < 1990:

@@ -107,9 +107,14 @@ def day_date(day: date, source: str) -> PageDate:
 
 
 def url_day(url: str) -> date | None:
+    """The day a dated URL names (``/2024/03/12/``); None for none, or for a day no
+    calendar has (``/2024/02/30/``)."""
     if match := URL_DATE.search(url):
         year, month, day = (int(part) for part in match.groups())
-        return date(year, month, day)
+        try:
+            return date(year, month, day)
+        except ValueError:
+            return None
     return None
 
 
@@ -192,9 +197,10 @@ def page_date(
     today = (now or datetime.now(UTC)).date()
     latest = today + timedelta(days=1)
     stamps = [] if tree is None else published_stamps(tree)
-    stated = next((stamp_date(s, o) for s, o in stamps if s.date() <= latest), None)
+    stated = next((d for d in (stamp_date(s, o) for s, o in stamps) if d.day <= latest), None)
     hinted = _hint_date(hint, latest)
-    from_url = url_day(url) or (None if tree is None else url_day(_canonical(tree)))
+    own_url = url or ("" if tree is None else _canonical(tree))  # a saved page has no URL
+    from_url = url_day(own_url)
     in_url = day_date(from_url, "url") if from_url is not None and from_url <= latest else None
     others = [d for d in (stated, hinted, in_url) if d is not None]
     if tree is None:
@@ -294,9 +300,8 @@ def _swapped(day: date) -> date | None:
 
 
 def _hint_date(hint: DateHint | None, latest: date) -> PageDate | None:
-    if hint is None or hint.stamp.date() > latest:
-        return None
-    return stamp_date(hint.stamp, hint.kind)
+    found = None if hint is None else stamp_date(hint.stamp, hint.kind)
+    return found if found is not None and found.day <= latest else None
 
 
 def _revised(
@@ -314,9 +319,9 @@ def _revised(
     named = byline()  # first: most pages have none, or the stamp's day, and end here
     if named is None or named == found.day:
         return found
-    later = [stamp for stamp, _ in modified_stamps(tree) if stamp.date() <= latest]
-    if later and later[0].date() == named:
-        return stamp_date(later[0], "modified")
+    later = [m for s, _ in modified_stamps(tree) if (m := stamp_date(s, "modified")).day <= latest]
+    if later and later[0].day == named:
+        return later[0]
     if found.offset_minutes == 0 and abs((named - found.day).days) == 1:
         return replace(found, day=named)
     return found

@@ -3,8 +3,9 @@
 Scrapy runs in one thread; trafilatura is pure CPU. With ``EVENTWATCH_EXTRACT_WORKERS`` set
 above zero, pages are extracted by a pool of that many processes, shared by every source the
 crawl process runs, while the reactor goes on downloading. The pool starts on the first page
-to extract; its fork server (below) starts when the first article is asked for, so that its
-imports run while that page downloads, and a re-crawl that finds nothing new never starts it.
+to extract; its fork server (below) starts when a job arrives that knows nothing of its
+source's pages (a first crawl) or when the first article is asked for, so that its imports run
+while the pages download, and a re-crawl that finds nothing new never starts it.
 At zero, pages are extracted in the crawl process itself (``eventwatch crawl SOURCE``, and
 tests that want one process).
 
@@ -121,7 +122,7 @@ async def enrich_text(
 ) -> tuple[Entities, TextKeys, list[str]]:
     """Names, mentioned dates and keys of a text changed after its extraction (recurring
     lines taken out), in a worker: the crawl process loads no gazetteer. Here when there
-    are no workers, or the one asked died on it."""
+    are no workers, or the worker asked failed (died, or sent back an error)."""
     from crawlers.workers.prepared import enriched
 
     if workers > 0:
@@ -130,8 +131,8 @@ async def enrich_text(
                 enriched, title, text, published_at, warnings, language
             )
             return result
-        except WorkerDied:
-            logger.warning("an extraction worker died enriching a text; enriching it here")
+        except Exception as exc:  # the text is enriched here rather than the article lost
+            logger.warning("enriching a text in a worker failed (%r); enriching it here", exc)
     return enriched(title, text, published_at, warnings, language)
 
 
