@@ -12,13 +12,10 @@ import logging
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
-from monitor.channels.alert import DeliveryError
 from monitor.channels.digest import Digest, DigestConfig, DigestEvent
 from monitor.config import Config
 from storage.db import Database
 from storage.digests import DigestTask, mark_digest_sent, open_digest, release_held
-from storage.leases import record_failure
-from storage.models import Digest as DigestRow
 
 logger = logging.getLogger(__name__)
 
@@ -69,18 +66,6 @@ def as_digest(task: DigestTask, link: Callable[[int], str | None]) -> Digest:
         )
     rules = tuple((rule, tuple(events)) for rule, events in groups.items())
     return Digest(task.key, task.channel, task.since, task.until, rules)
-
-
-def digest_failed(
-    db: Database, task: DigestTask, exc: DeliveryError, retry_at: datetime | None
-) -> str:
-    status = record_failure(db, DigestRow, task.id, str(exc), retry_at)
-    logger.warning(
-        "digest=%s channel=%s attempt=%d failed: %s; %s",
-        task.key, task.channel, task.attempts, exc,
-        f"retry at {retry_at:%Y-%m-%d %H:%M:%S}Z" if retry_at else "giving up",
-    )  # fmt: skip
-    return status
 
 
 def digest_sent(db: Database, task: DigestTask) -> None:

@@ -21,12 +21,13 @@ from monitor.backoff import next_attempt
 from monitor.channels import Channel, build_channel
 from monitor.channels.alert import Alert, AlertArticle, AlertDate, DeliveryError
 from monitor.config import Config, held_channels
-from monitor.digesting import as_digest, digest_failed, digest_sent, open_due_digests
+from monitor.digesting import as_digest, digest_sent, open_due_digests
 from monitor.rules import RuleSet
 from storage.db import DATABASE_FAILURES, Database
 from storage.digests import DigestTask, claim_due_digests
 from storage.leases import record_failure, record_sent
 from storage.models import Delivery, Update
+from storage.models import Digest as DigestRow
 from storage.outbox import (
     DeliveryTask,
     MatchRecord,
@@ -223,11 +224,10 @@ def _deliver_digest(ctx: Context, task: DigestTask) -> str:
             raise DeliveryError(f"channel {task.channel!r} is not configured")
         channel.send_digest(as_digest(task, lambda event_id: event_link(public_url, event_id)))
     except DeliveryError as exc:
-        return digest_failed(ctx.db, task, exc, _retry_at(ctx, task.attempts, exc))
+        return _retry_later(ctx, task, DigestRow, exc)
     except Exception as exc:  # a bug this digest sets off: it backs off, the rest go on
         logger.error("digest=%s could not be sent", task.key, exc_info=True)
-        failure = DeliveryError(f"{type(exc).__name__}: {exc}")
-        return digest_failed(ctx.db, task, failure, _retry_at(ctx, task.attempts, failure))
+        return _retry_later(ctx, task, DigestRow, DeliveryError(f"{type(exc).__name__}: {exc}"))
     digest_sent(ctx.db, task)
     return "sent"
 
@@ -248,13 +248,18 @@ def _retry_at(ctx: Context, attempts: int, exc: DeliveryError) -> datetime | Non
 
 
 def _retry_later(
-    ctx: Context, task: DeliveryTask, model: type[Delivery | Update], exc: DeliveryError
+    ctx: Context,
+    task: DeliveryTask | DigestTask,
+    model: type[Delivery | Update | DigestRow],
+    exc: DeliveryError,
 ) -> str:
+    """Record a failed send, due again after a back-off or failed for good, and say so."""
     retry_at = _retry_at(ctx, task.attempts, exc)
     status = record_failure(ctx.db, model, task.id, str(exc), retry_at)
+    kind = "digest" if model is DigestRow else "delivery"
     logger.warning(
-        "delivery=%s channel=%s attempt=%d failed: %s; %s",
-        task.key, task.channel, task.attempts, exc,
+        "%s=%s channel=%s attempt=%d failed: %s; %s",
+        kind, task.key, task.channel, task.attempts, exc,
         f"retry at {retry_at:%Y-%m-%d %H:%M:%S}Z" if retry_at else "giving up",
     )  # fmt: skip
     return status

@@ -212,7 +212,6 @@ def test_the_fast_pass_skips_the_backup_copy_and_extracts_what_trafilatura_would
 ) -> None:
     """The fast pass prepares the page's tree without the backup copy it never reads. An
     upgrade that renames the step, or starts reading the backup, must fail here."""
-    from trafilatura import core
     from trafilatura.utils import decode_file
 
     from crawlers.extraction import trafilatura_internals as internals
@@ -225,7 +224,7 @@ def test_the_fast_pass_skips_the_backup_copy_and_extracts_what_trafilatura_would
     pages = [decode_file(p.read_bytes()) for p in sorted((FIXTURES / "sites").rglob("*.html"))]
     ours = [extract(html, URL) for html in pages]
     assert len(prepared) == len(pages)  # each page's fast pass
-    monkeypatch.setattr(internals, "_prepare_in_place", core._prepare_tree)
+    monkeypatch.setattr(internals, "_prepare_in_place", internals.TRAFILATURA_PREPARE)
     with_backup = [extract(html, URL) for html in pages]
     assert sum(found is not None for found in ours) >= 20
     assert ours == with_backup

@@ -274,13 +274,12 @@ def _alone(
     near = named is not None and abs((named - day).days) <= NEAR_DAYS
     if named is not None and named != day and (near or named == _swapped(day)):
         return DateVerdict(day_date(named, "text"))
-    if any(stamp.date() == day for stamp, _ in modified_stamps(tree)):
-        first = named or _text_day(article, latest)
-        if first is not None and first < day:
-            return DateVerdict(day_date(first, "text"))
-    if _in_meta(tree, day) and day not in _text_days(without_chrome(tree), latest):
-        first = named or _text_day(article, latest)
-        if first is not None:
+    updated = any(stamp.date() == day for stamp, _ in modified_stamps(tree))
+    in_meta = _in_meta(tree, day)
+    if updated or in_meta:
+        first = named or _text_day(article, latest)  # the text's first day
+        hidden = in_meta and day not in _text_days(without_chrome(tree), latest)
+        if first is not None and ((updated and first < day) or hidden):
             return DateVerdict(day_date(first, "text"))
     return DateVerdict(day_date(day, "page"))
 

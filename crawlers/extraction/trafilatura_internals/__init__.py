@@ -110,6 +110,10 @@ def _lighter() -> Iterator[None]:
         trafilatura_core.baseline = saved_baseline
 
 
+# trafilatura's own preparation, which _prepare_in_place stands in for: the tests compare them.
+TRAFILATURA_PREPARE = trafilatura_core._prepare_tree
+
+
 def _prepare_in_place(
     tree: HtmlElement, options: Extractor, url: str | None
 ) -> tuple[HtmlElement, HtmlElement]:
