@@ -196,6 +196,8 @@ def test_a_year_outside_1990_to_2099_is_no_date(written: str) -> None:
     [
         ("2024-03-12T10:00:00+01:00", 60),  # ISO 8601, read by the standard library
         ("Tue, 12 Mar 2024 10:00:00 +0100", 60),  # RFC 2822, as feeds write it
+        ("Tue, 12 Mar 2024 10:00:00 +0000", 0),
+        ("Tue, 12 Mar 2024 10:00:00 GMT", 0),
         ("Tue, 12 Mar 2024 10:00:00 -0000", 0),  # read as UTC, as dateutil always has
         ("12 March 2024, 10:00 CET", 60),  # anything else: dateutil
     ],
@@ -208,6 +210,18 @@ def test_each_way_of_writing_a_stamp_gives_its_day_time_and_offset(
     assert (parsed.date(), parsed.hour) == (date(2024, 3, 12), 10)
     given = parsed.utcoffset()
     assert given is not None and int(given.total_seconds() // 60) == offset
+
+
+@pytest.mark.parametrize(
+    "written",
+    ["Tue, 12 Mar 2024 10:00:00 +0000", "12 Mar 2024 10:00 GMT", "Tue, 12 Mar 2024 10:00:00 UT"],
+)
+def test_a_feed_stamp_in_utc_is_read_by_the_standard_library(written: str) -> None:
+    """Most feeds write their dates in UTC this way: dateutil, many times slower, is not
+    needed for them (its reading would carry its own zone object, not the standard one)."""
+    parsed = parse_date(written)
+    assert parsed is not None and parsed.tzinfo is UTC
+    assert (parsed.date(), parsed.hour) == (date(2024, 3, 12), 10)
 
 
 def test_a_url_naming_a_day_no_calendar_has_costs_the_page_no_date() -> None:

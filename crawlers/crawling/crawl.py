@@ -92,6 +92,9 @@ def main() -> int:
     options = json.loads(header)
     settings = _process_settings(options["log_level"], options["extract_workers"])
     settings.set("EVENTWATCH_PROGRESS", bool(options.get("progress")), priority="cmdline")
+    # Scrapy filters by level at its root handler only: each page's debug lines ("Crawled",
+    # "Scraped from") were built in full and then dropped.
+    logging.getLogger("scrapy").setLevel(settings.get("LOG_LEVEL"))
     service = CrawlService(AsyncCrawlerProcess(settings), rest)
     try:
         service.serve()

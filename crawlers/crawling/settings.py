@@ -57,6 +57,8 @@ CLOSESPIDER_TIMEOUT = 900
 # for hundreds of crawls would close every later crawl; its starter watches the current size
 # instead (crawlers.launcher.runner) and recycles or replaces the process.
 MEMUSAGE_ENABLED = False
+# Its byte counts serialise every request and response again; nothing of ours reads them.
+DOWNLOADER_STATS = False
 
 DOWNLOADER = scrapy_internals.DOWNLOADER  # holds CONCURRENT_REQUESTS_PER_DOMAIN
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"

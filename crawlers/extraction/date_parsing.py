@@ -38,7 +38,8 @@ MAX_OFFSET = timedelta(hours=14)  # the widest offset in use (Kiribati)
 FIRST_DEFAULT, SECOND_DEFAULT = datetime(2000, 1, 1), datetime(2001, 2, 28)
 ISO_DATE = re.compile(r"\d{4}-\d\d-\d\d(?:[T ]|$)")
 RFC_DATE = re.compile(
-    r"(?:[A-Z][a-z]{2}, )?\d{1,2} [A-Z][a-z]{2} \d{4} \d\d:\d\d(?::\d\d)? [+-](?!0000)\d{4}$"
+    r"(?:[A-Z][a-z]{2}, )?\d{1,2} [A-Z][a-z]{2} \d{4} \d\d:\d\d(?::\d\d)? "
+    r"(?:\+\d{4}|-(?!0000)\d{4}|GMT|UTC?|Z)$"
 )  # "-0000" (the zone unknown) is left to dateutil, which reads it as UTC, as it always has
 MAX_LENGTH = 200  # a date is short: longer values are text, and dateutil is slow on them
 # Zone abbreviations the watched sites print after a time, as UTC offsets in seconds. dateutil
