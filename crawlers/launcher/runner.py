@@ -28,11 +28,11 @@ from typing import Any, TypeVar
 
 from crawlers.launcher.child import CrawlChild
 from crawlers.launcher.jobs import CrawlJob, PoolSettings
+from crawlers.launcher.known_validators import KnownValidators
 from crawlers.launcher.pagerecord import record_pages
 from crawlers.launcher.process import CrawlProcess, Popen
 from crawlers.launcher.report import BEAT, RunReport
 from crawlers.launcher.sources import CrawlSource
-from crawlers.urls import on_site
 from storage.db import DATABASE_FAILURES, Database
 from storage.fetchstate import Validators, fetch_states, save_validators
 from storage.runs import RunCounts, RunSummary, close_run, finish_run, get_run, open_run
@@ -79,7 +79,7 @@ class CrawlPool:
         self.processes: list[CrawlProcess] = []
         self.child = child
         self.closing = False
-        self.known: dict[str, Validators] | None = None  # read from the database once
+        self.known: KnownValidators | None = None  # read from the database once
         self.thread = threading.Thread(target=self._manage, name="crawl-pool", daemon=True)
         self.thread.start()
 
@@ -252,9 +252,8 @@ class CrawlPool:
         """The validators of the source's own site's pages, from what this pool read once
         and has recorded since (another machine's newer ones only cost a full fetch)."""
         if self.known is None:
-            self.known = self._durably(fetch_states, self.db)
-        domains = source.domains()
-        return {url: v for url, v in self.known.items() if on_site(url, domains)}
+            self.known = KnownValidators(self._durably(fetch_states, self.db))
+        return self.known.of(source.domains())
 
     # -- ends ----------------------------------------------------------------------------
     def _record(
