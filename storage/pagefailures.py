@@ -75,8 +75,12 @@ def record_run_pages(
         _clear(session, source_id, list(had))
         _upsert(session, source_id, run_id, failures, now)
         _judged(session, source_id, list(not_articles), now)
-        _trim(session, PageFailure, source_id, PageFailure.last_failed_at)
-        _trim(session, NotArticlePage, source_id, NotArticlePage.tried_at)
+        # Only rows added can take a source past the bound, and most runs add none: the two
+        # trims, each a sort of the source's rows, ran on every crawl.
+        if failures:
+            _trim(session, PageFailure, source_id, PageFailure.last_failed_at)
+        if not_articles:
+            _trim(session, NotArticlePage, source_id, NotArticlePage.tried_at)
         if links:
             session.get_one(CrawlRun, run_id).links = links
 
