@@ -93,9 +93,14 @@ def on_site(url: str, domains: Sequence[str]) -> bool:
     return any(_covers(domain, host, port) for domain in domains)
 
 
+def domain_host(domain: str) -> str:
+    """The host, lower-cased, that a source's domain (``example.org`` or ``host:port``) names."""
+    return (urlsplit("//" + domain).hostname or "").lower()
+
+
 def _covers(domain: str, host: str, port: int | None) -> bool:
-    allowed = urlsplit("//" + domain)
-    name = (allowed.hostname or "").lower()
+    name = domain_host(domain)
     if not (host == name or host.endswith("." + name)):
         return False
-    return port in STANDARD_PORTS if allowed.port is None else port == allowed.port
+    allowed_port = urlsplit("//" + domain).port  # read only for the domain's own hosts
+    return port in STANDARD_PORTS if allowed_port is None else port == allowed_port

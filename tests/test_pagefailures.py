@@ -14,6 +14,7 @@ from types import SimpleNamespace
 import pytest
 from scrapy.exceptions import DropItem
 from scrapy.settings import Settings
+from sqlalchemy import select
 
 from crawlers.crawling.items import PageItem
 from crawlers.crawling.linkplan import LinkBook
@@ -23,6 +24,7 @@ from crawlers.launcher.pagerecord import record_pages
 from crawlers.workers import server as workers
 from storage import pagefailures
 from storage.db import Database
+from storage.models import NotArticlePage
 from storage.pagefailures import (
     FAILED,
     NO_ARTICLE,
@@ -71,6 +73,18 @@ def test_failures_kept_per_source_are_bounded_newest_first(
     )
     assert [f.url for f in page_failures(db, source="pam")] == [f"{URL}{n}" for n in (4, 3, 2)]
     assert len(page_failures(db, source="other")) == 1
+
+
+def test_pages_without_an_article_kept_per_source_are_bounded_newest_first(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pagefailures, "MAX_PER_SOURCE", 3)
+    for number in range(5):
+        record_run_pages(db, open_run(db, "pam"), "pam", [], (), None, [f"{URL}{number}"])
+    record_run_pages(db, open_run(db, "pam"), "pam", [], {f"{URL}4"}, None)  # adds none
+    with db.session() as session:
+        kept = session.scalars(select(NotArticlePage.url).order_by(NotArticlePage.tried_at))
+        assert list(kept) == [f"{URL}{n}" for n in (2, 3, 4)]
 
 
 def test_a_page_whose_extraction_worker_died_is_shown_failed_at_extract(tmp_path: Path) -> None:

@@ -9,9 +9,8 @@ spent most of its time there.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from urllib.parse import urlsplit
 
-from crawlers.urls import host_of, on_site
+from crawlers.urls import domain_host, host_of, on_site
 from storage.fetchstate import Validators
 
 
@@ -43,8 +42,8 @@ class KnownValidators:
         hosts: set[str] = set()
         for domain in domains:
             try:
-                name = (urlsplit("//" + domain).hostname or "").lower()
-            except ValueError:
+                name = domain_host(domain)
+            except ValueError:  # a domain no URL can be on
                 continue
             hosts |= self._hosts_under.get(name, set())
         return {
