@@ -28,6 +28,14 @@ TRACKING_PARAMS = frozenset(
 )
 TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_")
 DEFAULT_PORTS = {"http": 80, "https": 443}
+# The longest URL the database stores (storage.models.URL_LENGTH, which this must equal; a
+# test says so): PostgreSQL refuses a longer one, so the crawl never follows nor keeps one.
+MAX_URL_LENGTH = 2048
+
+
+def fits(url: str) -> bool:
+    """Short enough to be stored (MAX_URL_LENGTH)."""
+    return len(url) <= MAX_URL_LENGTH
 
 
 def _is_tracking(name: str) -> bool:

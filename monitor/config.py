@@ -26,7 +26,7 @@ from pydantic import (
 )
 
 from crawlers.launcher.sources import CrawlSource
-from crawlers.urls import is_http_url
+from crawlers.urls import MAX_URL_LENGTH, fits, is_http_url
 from monitor.channels import ChannelConfig
 from monitor.channels.digest import DigestConfig
 from monitor.rule_checks import unknown_names
@@ -123,6 +123,8 @@ class SourceConfig(Strict):
         for url in urls:
             if not is_http_url(url):
                 raise ValueError(f"{url!r} is not an http(s) URL")
+            if not fits(url):
+                raise ValueError(f"{url[:60]!r}... is longer than {MAX_URL_LENGTH} characters")
         return urls
 
     @field_validator("follow")

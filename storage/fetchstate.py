@@ -7,7 +7,7 @@ from typing import NamedTuple
 from sqlalchemy import select
 
 from storage.db import Database
-from storage.models import FetchState, utcnow
+from storage.models import ETAG_LENGTH, LAST_MODIFIED_LENGTH, URL_LENGTH, FetchState, utcnow
 
 _ALL_VALIDATORS = select(
     FetchState.url, FetchState.etag, FetchState.last_modified, FetchState.content_hash
@@ -29,9 +29,26 @@ def fetch_states(db: Database) -> dict[str, Validators]:
         return {url: Validators(*rest) for url, *rest in rows}
 
 
+def storable_validators(states: dict[str, Validators]) -> dict[str, Validators]:
+    """What of ``states`` fits its columns: a header longer than any real one (a broken or
+    hostile server's) is dropped, and so is a URL too long to store; the page is then
+    fetched in full next time. PostgreSQL would refuse the whole write, SQLite keep it."""
+    return {
+        url: Validators(
+            v.etag if v.etag is None or len(v.etag) <= ETAG_LENGTH else None,
+            v.last_modified
+            if v.last_modified is None or len(v.last_modified) <= LAST_MODIFIED_LENGTH
+            else None,
+            v.content_hash,
+        )
+        for url, v in states.items()
+        if len(url) <= URL_LENGTH
+    }
+
+
 def save_validators(db: Database, states: dict[str, Validators]) -> None:
     with db.session() as session:
-        for url, v in states.items():
+        for url, v in storable_validators(states).items():
             state = session.get(FetchState, url) or FetchState(url=url)
             state.etag, state.last_modified, state.content_hash = (
                 v.etag,

@@ -27,6 +27,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 URL_LENGTH = 2048
+ETAG_LENGTH = 512
+LAST_MODIFIED_LENGTH = 128
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -254,8 +256,8 @@ class FetchState(Base):
     __tablename__ = "fetch_states"
 
     url: Mapped[str] = mapped_column(String(URL_LENGTH), primary_key=True)
-    etag: Mapped[str | None] = mapped_column(String(512))
-    last_modified: Mapped[str | None] = mapped_column(String(128))
+    etag: Mapped[str | None] = mapped_column(String(ETAG_LENGTH))
+    last_modified: Mapped[str | None] = mapped_column(String(LAST_MODIFIED_LENGTH))
     content_hash: Mapped[str | None] = mapped_column(String(64))
     fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -10,7 +10,7 @@ are kept apart (``not_article_pages``, not failures) and are not tried again for
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from storage.articles import ensure_source
 from storage.db import Database
-from storage.models import CrawlRun, NotArticlePage, PageFailure, Source, utcnow
+from storage.models import URL_LENGTH, CrawlRun, NotArticlePage, PageFailure, Source, utcnow
 
 MAX_PER_SOURCE = 500
 FIRST_WAIT = timedelta(hours=1)
@@ -70,6 +70,10 @@ def record_run_pages(
     it tried and found no article in, the oldest rows past the bound dropped, and the run's
     link counts."""
     now = utcnow()
+    # two URLs cut to fit may become one: one row each, the last failure's
+    fitted = (replace(failure, url=_fitted(failure.url)) for failure in failures)
+    failures = list({failure.url: failure for failure in fitted}.values())
+    had, not_articles = {_fitted(url) for url in had}, {_fitted(url) for url in not_articles}
     with db.session() as session:
         source_id = ensure_source(session, source).id
         _clear(session, source_id, list(had))
@@ -83,6 +87,13 @@ def record_run_pages(
             _trim(session, NotArticlePage, source_id, NotArticlePage.tried_at)
         if links:
             session.get_one(CrawlRun, run_id).links = links
+
+
+def _fitted(url: str) -> str:
+    """The URL cut to what the column holds (PostgreSQL refuses more). The crawl follows no
+    such link, but a redirect or robots.txt can name one: its record is then for the reader,
+    and never holds the page back, which is asked for by its whole URL."""
+    return url if len(url) <= URL_LENGTH else url[: URL_LENGTH - 1] + "…"
 
 
 def _clear(session: Session, source_id: int, urls: list[str]) -> None:

@@ -110,13 +110,20 @@ def _handler(site: SiteServer) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def serve(root: Path, delay: float = 0.0) -> Iterator[SiteServer]:
     site = SiteServer(root, delay)
-    thread = threading.Thread(target=site.httpd.serve_forever, daemon=True)
+    with serving(site.httpd):
+        yield site
+
+
+@contextmanager
+def serving(httpd: ThreadingHTTPServer) -> Iterator[None]:
+    """``httpd`` answering on a thread of its own until the block ends, then closed."""
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
-        yield site
+        yield
     finally:
-        site.httpd.shutdown()
-        site.httpd.server_close()
+        httpd.shutdown()
+        httpd.server_close()
 
 
 @contextmanager

@@ -110,6 +110,10 @@ def test_shipped_default_config_is_valid() -> None:
             ("[https://pam.example.org/]", "[ftp://pam.example.org/]"),
             "sources[0] (name 'pam'): field start_urls",
         ),
+        (
+            ("[https://pam.example.org/]", f"[https://pam.example.org/{'x' * 2048}]"),
+            "xxx'... is longer than 2048 characters",
+        ),
     ],
 )
 def test_errors_name_file_entry_and_field(

@@ -10,8 +10,9 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 from parsel import Selector
 
-from crawlers.urls import clean_url, on_site
+from crawlers.urls import MAX_URL_LENGTH, clean_url, fits, on_site
 
+TOO_LONG = f"longer than {MAX_URL_LENGTH} characters: no database stores it"
 DATE_PATH = re.compile(r"/(19|20)\d\d[/-](0?[1-9]|1[0-2])([/-]\d{1,2})?/")
 ID_SLUG = re.compile(r"/\d{2,}[-_][^/]*\w[^/]*/?$|/[^/]*\w[-_]\d{3,}(\.html?)?/?$")
 NUMERIC_LEAF = re.compile(
@@ -151,6 +152,8 @@ def article_decision(url: str, follow: Sequence[re.Pattern[str]]) -> LinkDecisio
 def entry_decision(url: str, follow: Sequence[re.Pattern[str]], listed_in: str) -> LinkDecision:
     """A URL a feed or a sitemap lists: content unless it is plainly not (``follow`` still
     narrows them)."""
+    if not fits(url):
+        return LinkDecision(url, SKIP, TOO_LONG)
     if follow:
         decision = article_decision(url, follow)
         if decision.action == ARTICLE:
@@ -204,6 +207,8 @@ def decide_link(
     ``eventwatch sources explain`` both ask this."""
     if not on_site(url, domains):
         return LinkDecision(url, SKIP, "off-site")
+    if not fits(url):
+        return LinkDecision(url, SKIP, TOO_LONG)
     if url == clean_url(page_url):
         return LinkDecision(url, SKIP, "the listing page itself")
     if _is_next(url, text, rel, page_url):

@@ -25,7 +25,7 @@ from crawlers.crawling.runledger import RunLedger
 from crawlers.crawling.sitedates import SiteDateBook, stored_places
 from crawlers.crawling.sitelines import SiteLineBook, stored_texts
 from crawlers.launcher.report import send_ledger
-from crawlers.urls import normalize_url
+from crawlers.urls import fits, normalize_url
 from crawlers.workers.server import enrich_text, extract_page
 from crawlers.workers.server import start as start_workers
 
@@ -60,6 +60,12 @@ def _linked(item: PageItem) -> str:
     return item.redirects[0] if item.redirects else item.url
 
 
+def _storable_url(item: PageItem) -> str:
+    """The page's URL; the URL it was linked by when a redirect led somewhere too long to
+    store (the crawl follows no such link itself)."""
+    return item.url if fits(item.url) else _linked(item)
+
+
 class ExtractPipeline:
     """A page without an article is an ordinary outcome, counted in the run's stats and
     dropped at debug level: Scrapy would log it as a warning, and the crawl's stderr is
@@ -91,9 +97,10 @@ class ExtractPipeline:
         from storage.articles import NewArticle
 
         ledger = _ledger(self.crawler)
+        page_url = _storable_url(item)
         try:
             places = self.date_places.places(item.source)
-            prepared = await extract_page(item.html, item.url, self.workers, item.date_hint, places)
+            prepared = await extract_page(item.html, page_url, self.workers, item.date_hint, places)
         except Exception as exc:  # a broken page is recorded, never fatal to the crawl
             _count(self.stats, "extract_error")
             logger.warning("source=%s url=%s extraction failed: %r", item.source, item.url, exc)
@@ -118,10 +125,10 @@ class ExtractPipeline:
             )
         return NewArticle(
             source=item.source,
-            url=normalize_url(item.url),
+            url=normalize_url(page_url),
             canonical_url=found.url,
-            display_url=found.display_url or item.url,
-            aliases=tuple(normalize_url(u) for u in item.redirects),
+            display_url=found.display_url or page_url,
+            aliases=tuple(alias for alias in map(normalize_url, item.redirects) if fits(alias)),
             title=found.title,
             text=text,
             published_at=found.published_at,

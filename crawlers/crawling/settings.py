@@ -5,6 +5,7 @@ from __future__ import annotations
 from scrapy.settings import default_settings as _scrapy
 
 from crawlers.crawling import scrapy_internals
+from crawlers.urls import MAX_URL_LENGTH
 
 BOT_NAME = "eventwatch"
 SPIDER_MODULES = ["spiders"]
@@ -48,6 +49,7 @@ RETRY_EXCEPTIONS = [
     "scrapy.core.downloader.handlers.http11.TunnelError",
 ]
 REDIRECT_MAX_TIMES = 10
+URLLENGTH_LIMIT = MAX_URL_LENGTH  # Scrapy's 2083 is longer than the database stores
 METAREFRESH_ENABLED = False
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False

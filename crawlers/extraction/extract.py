@@ -29,7 +29,7 @@ from crawlers.extraction.extracted import Extracted
 from crawlers.extraction.failsoft import soft
 from crawlers.extraction.languages import detect_languages
 from crawlers.extraction.metadata import PageMetadata, page_metadata
-from crawlers.urls import host_of, is_http_url, normalize_url, registered_domain
+from crawlers.urls import fits, host_of, is_http_url, normalize_url, registered_domain
 
 MIN_CHARS = 200
 FALLBACK_BELOW = 500
@@ -162,12 +162,13 @@ def _text(tree: HtmlElement, url: str, *, fast: bool, favor_recall: bool) -> str
 
 
 def _own_url(url: str, declared: str | None) -> str:
-    """The page's declared canonical URL when it is valid and on the same site, else the URL
-    fetched: a page must not claim another site's address."""
+    """The page's declared canonical URL when it is valid, on the same site and short enough
+    to be stored, else the URL fetched: a page must not claim another site's address."""
     try:
-        if declared and is_http_url(declared) and host_of(declared):
+        if declared and fits(declared) and is_http_url(declared) and host_of(declared):
             same_site = registered_domain(host_of(declared)) == registered_domain(host_of(url))
-            if same_site and normalize_url(declared):
+            canonical = normalize_url(declared)
+            if same_site and canonical and fits(canonical):
                 return declared
     except ValueError:  # a malformed host or port (an unclosed IPv6 bracket, port 99999)
         pass

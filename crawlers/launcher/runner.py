@@ -34,7 +34,7 @@ from crawlers.launcher.process import CrawlProcess, Popen
 from crawlers.launcher.report import BEAT, RunReport
 from crawlers.launcher.sources import CrawlSource
 from storage.db import DATABASE_FAILURES, Database
-from storage.fetchstate import Validators, fetch_states, save_validators
+from storage.fetchstate import Validators, fetch_states, save_validators, storable_validators
 from storage.runs import RunCounts, RunSummary, close_run, finish_run, get_run, open_run
 
 logger = logging.getLogger(__name__)
@@ -260,20 +260,45 @@ class CrawlPool:
         self, job: CrawlJob, report: RunReport, missing: str, status: str = "failed"
     ) -> None:
         """Close the job's run from its report; else as ``status``, for the reason
-        ``missing``."""
+        ``missing``. The job is resolved whatever happens: its source waits for it."""
+        try:
+            self._record_pages(job, report)
+            verdict: tuple[Any, ...] = (close_run, self.db, job.run_id, status, missing)
+            if report.status is not None:
+                counts = RunCounts(**{name: report.counts.get(name, 0) for name in RUN_COUNTS})
+                verdict = (finish_run, self.db, job.run_id, report.status, report.error, counts)
+            if not self._written(job, "verdict", *verdict):
+                why = "its crawl's report could not be recorded (see the log)"
+                self._written(job, "closing", close_run, self.db, job.run_id, "failed", why)
+        finally:
+            self._resolve(job)
+
+    def _record_pages(self, job: CrawlJob, report: RunReport) -> None:
+        """The run's validators and pages, each written on its own: one that cannot be
+        written is logged, and costs the run nothing else."""
         if report.validators:
-            states = {url: Validators(*v) for url, v in report.validators.items()}
-            self._durably(save_validators, self.db, states)
-            if self.known is not None:
+            states = storable_validators(
+                {url: Validators(*v) for url, v in report.validators.items()}
+            )
+            written = self._written(job, "validators", save_validators, self.db, states)
+            if written and self.known is not None:
                 self.known.update(states)
         if report.ledger is not None:
-            self._durably(record_pages, self.db, job.run_id, job.source.name, report.ledger)
-        if report.status is not None:
-            counts = RunCounts(**{name: report.counts.get(name, 0) for name in RUN_COUNTS})
-            self._durably(finish_run, self.db, job.run_id, report.status, report.error, counts)
-        else:
-            self._durably(close_run, self.db, job.run_id, status, missing)
-        self._resolve(job)
+            ledger, name = report.ledger, job.source.name
+            self._written(job, "pages", record_pages, self.db, job.run_id, name, ledger)
+
+    def _written(self, job: CrawlJob, what: str, write: Callable[..., Any], *args: Any) -> bool:
+        """``write`` of the job's run done (the database waited for, as ever); False, and
+        logged, when it failed otherwise: a value the database refuses, or a bug."""
+        try:
+            self._durably(write, *args)
+        except DATABASE_FAILURES:
+            raise  # only when stopping (_durably): the next start closes the run
+        except Exception as exc:
+            logger.error("source=%s run=%d: its %s could not be recorded: %s: %s",
+                         job.source.name, job.run_id, what, type(exc).__name__, exc)  # fmt: skip
+            return False
+        return True
 
     def _resolve(self, job: CrawlJob) -> None:
         with self.lock:
