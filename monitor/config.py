@@ -6,6 +6,7 @@ A typo is an error, never a silently ignored key (``extra="forbid"`` everywhere)
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
 from datetime import timedelta
@@ -126,6 +127,19 @@ class SourceConfig(Strict):
             if not fits(url):
                 raise ValueError(f"{url[:60]!r}... is longer than {MAX_URL_LENGTH} characters")
         return urls
+
+    @field_validator("scrapy_settings")
+    @classmethod
+    def _plain_values(cls, settings: dict[str, Any]) -> dict[str, Any]:
+        """They travel to the crawl process as JSON, which carries no YAML date or time."""
+        for name, value in settings.items():
+            try:
+                json.dumps(value)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"{name}: {value!r} is not text, a number, a list or a mapping; quote it"
+                ) from None
+        return settings
 
     @field_validator("follow")
     @classmethod

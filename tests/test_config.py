@@ -114,6 +114,10 @@ def test_shipped_default_config_is_valid() -> None:
             ("[https://pam.example.org/]", f"[https://pam.example.org/{'x' * 2048}]"),
             "xxx'... is longer than 2048 characters",
         ),
+        (
+            ("{{every: 30m}}", "{{every: 30m}}\n    scrapy_settings: {{SOME_DAY: 2026-01-01}}"),
+            "field scrapy_settings: SOME_DAY: datetime.date(2026, 1, 1) is not text, a number",
+        ),
     ],
 )
 def test_errors_name_file_entry_and_field(

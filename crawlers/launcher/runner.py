@@ -17,6 +17,7 @@ the runs. Imported by the monitor: this module must not import Scrapy or Twisted
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import queue
 import threading
@@ -176,7 +177,7 @@ class CrawlPool:
                 job = waiting[0]
                 process = self._process_for(job)
                 if isinstance(process, OSError):
-                    self._could_not_start(job, process)
+                    self._could_not_start(job, f"crawl process could not start: {process}")
                 elif process is None:
                     left.append(job)
                 else:
@@ -218,6 +219,11 @@ class CrawlPool:
 
     def _start(self, process: CrawlProcess, job: CrawlJob) -> None:
         source = job.source
+        try:  # the config refuses what JSON cannot carry; a crawl it still meets fails alone
+            json.dumps(source.extra_settings)
+        except (TypeError, ValueError) as exc:
+            self._could_not_start(job, f"its scrapy_settings cannot reach a crawl process: {exc}")
+            return
         job.run_id = self._durably(open_run, self.db, source.name, due_at=job.due_at)
         job.tries += 1
         job.started = time.monotonic()
@@ -242,9 +248,8 @@ class CrawlPool:
         elif process.crawls >= self.settings.max_crawls_per_process:
             self._retire(process, f"{process.crawls} crawls done")
 
-    def _could_not_start(self, job: CrawlJob, error: OSError) -> None:
+    def _could_not_start(self, job: CrawlJob, why: str) -> None:
         job.run_id = self._durably(open_run, self.db, job.source.name, due_at=job.due_at)
-        why = f"crawl process could not start: {error}"
         self._durably(close_run, self.db, job.run_id, "failed", why)
         self._resolve(job)
 
