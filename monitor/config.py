@@ -12,6 +12,7 @@ import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
+from urllib.parse import urlsplit
 
 import yaml
 from apscheduler.triggers.cron import CronTrigger
@@ -27,7 +28,7 @@ from pydantic import (
 )
 
 from crawlers.launcher.sources import CrawlSource
-from crawlers.urls import MAX_URL_LENGTH, fits, is_http_url
+from crawlers.urls import MAX_URL_LENGTH, fits, host_of, is_http_url
 from monitor.channels import ChannelConfig
 from monitor.channels.digest import DigestConfig
 from monitor.rule_checks import unknown_names
@@ -124,6 +125,12 @@ class SourceConfig(Strict):
         for url in urls:
             if not is_http_url(url):
                 raise ValueError(f"{url!r} is not an http(s) URL")
+            try:
+                _ = urlsplit(url).port  # reading it checks its range
+            except ValueError as exc:
+                raise ValueError(f"{url!r}: {exc}") from None
+            if not host_of(url):
+                raise ValueError(f"{url!r} names no host")
             if not fits(url):
                 raise ValueError(f"{url[:60]!r}... is longer than {MAX_URL_LENGTH} characters")
         return urls

@@ -115,6 +115,11 @@ def test_shipped_default_config_is_valid() -> None:
             "xxx'... is longer than 2048 characters",
         ),
         (
+            ("[https://pam.example.org/]", "[https://pam.example.org:99999/]"),
+            "field start_urls: 'https://pam.example.org:99999/': Port out of range",
+        ),
+        (("[https://pam.example.org/]", "['https:///news']"), "'https:///news' names no host"),
+        (
             ("{{every: 30m}}", "{{every: 30m}}\n    scrapy_settings: {{SOME_DAY: 2026-01-01}}"),
             "field scrapy_settings: SOME_DAY: datetime.date(2026, 1, 1) is not text, a number",
         ),

@@ -42,23 +42,23 @@ def test_a_crawl_process_that_cannot_start_closes_every_run_as_failed(
 
 
 @pytest.mark.timeout(120)  # such a crawl had held its slot, and `eventwatch crawl`, for ever
-def test_a_source_whose_settings_cannot_reach_the_crawl_process_fails_alone(
-    tmp_path: Path,
-) -> None:
-    """The config refuses such settings (a YAML date); a source built otherwise with them
-    fails alone, and the crawl process takes the other."""
+def test_a_source_the_config_would_refuse_fails_alone(tmp_path: Path) -> None:
+    """The config refuses a YAML date among scrapy_settings and a port out of range; a
+    source built otherwise with one fails alone, and the crawl process takes the other."""
     url = f"sqlite:///{tmp_path / 'r.db'}"
     upgrade(url)
     dead = ("http://127.0.0.1:9/",)
     sources = [
         CrawlSource(name="dated", start_urls=dead, extra_settings={"DAY": date(2026, 1, 1)}),
+        CrawlSource(name="port", start_urls=("http://127.0.0.1:99999/",)),
         CrawlSource(name="plain", start_urls=dead),
     ]
     db = Database(url)
     try:
-        dated, plain = crawl_sources(sources, db)
-        assert (dated.status, plain.status) == ("failed", "failed")
-        assert "scrapy_settings cannot reach a crawl process" in (dated.error or "")
+        dated, port, plain = crawl_sources(sources, db)
+        assert (dated.status, port.status, plain.status) == ("failed", "failed", "failed")
+        assert "could not start: TypeError: Object of type date" in (dated.error or "")
+        assert "could not start: ValueError: Port out of range" in (port.error or "")
         assert "Connection refused" in (plain.error or "")  # crawled, and the site is down
         assert all(run.finished_at is not None for run in latest_runs(db))
     finally:

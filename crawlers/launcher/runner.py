@@ -219,10 +219,10 @@ class CrawlPool:
 
     def _start(self, process: CrawlProcess, job: CrawlJob) -> None:
         source = job.source
-        try:  # the config refuses what JSON cannot carry; a crawl it still meets fails alone
-            json.dumps(source.extra_settings)
-        except (TypeError, ValueError) as exc:
-            self._could_not_start(job, f"its scrapy_settings cannot reach a crawl process: {exc}")
+        try:
+            message = self._message(job)
+        except Exception as exc:  # a source the config let through: its crawl fails alone
+            self._could_not_start(job, f"crawl could not start: {type(exc).__name__}: {exc}")
             return
         job.run_id = self._durably(open_run, self.db, source.name, due_at=job.due_at)
         job.tries += 1
@@ -232,21 +232,24 @@ class CrawlPool:
             self.running += 1
         process.jobs[job.run_id] = job
         process.crawls += 1
-        validators = {} if job.refresh else self._validators_of(source)
-        process.send(
-            {
-                "op": "crawl",
-                "run": job.run_id,
-                "database": self.db.url,
-                "refresh": job.refresh,
-                "source": source.to_dict(),
-                "validators": {url: list(v) for url, v in validators.items()},
-            }
-        )  # a process that died meanwhile: its end closes the run
+        # a process that died meanwhile: its end closes the run
+        process.send({"op": "crawl", "run": job.run_id, **message})
         if process.solo:
             process.retire()  # its one crawl, then it ends
         elif process.crawls >= self.settings.max_crawls_per_process:
             self._retire(process, f"{process.crawls} crawls done")
+
+    def _message(self, job: CrawlJob) -> dict[str, Any]:
+        """What the crawl process is told of the job, checked to travel as JSON."""
+        validators = {} if job.refresh else self._validators_of(job.source)
+        message = {
+            "database": self.db.url,
+            "refresh": job.refresh,
+            "source": job.source.to_dict(),
+            "validators": {url: list(v) for url, v in validators.items()},
+        }
+        json.dumps(message["source"])  # the one part a user writes (scrapy_settings)
+        return message
 
     def _could_not_start(self, job: CrawlJob, why: str) -> None:
         job.run_id = self._durably(open_run, self.db, job.source.name, due_at=job.due_at)
