@@ -5,6 +5,9 @@ the crawl that brought it down fails."""
 from __future__ import annotations
 
 import json
+import sqlite3
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -18,8 +21,9 @@ from storage.migrate import upgrade
 from storage.runs import RunSummary
 
 # Stands in for a crawl process: beats, and answers each job a second later, unless the job
-# is for "hang" (the whole process stops, as a stuck event loop would) or "hog" (it takes
-# 400 MB and keeps them). Each job it is given is appended to a file, with its pid.
+# is for "hang" (the whole process stops, as a stuck event loop would), "hog" (it takes
+# 400 MB and keeps them) or "slow" (it answers after 8 s). Each job it is given is appended
+# to a file, with its pid.
 FAKE_CRAWL = """
 import json, os, signal, sys, threading, time
 log = open({log!r}, "a")
@@ -32,8 +36,8 @@ def beat():
     while True:
         say(run=0)
         time.sleep(0.2)
-def answer(job):
-    time.sleep(1)
+def answer(job, seconds):
+    time.sleep(seconds)
     say(run=job["run"], status="ok", error=None, counts={{"pages": 1}})
     say(run=job["run"], finished=True)
 threading.Thread(target=beat, daemon=True).start()
@@ -52,7 +56,7 @@ for line in sys.stdin:
         for i in range(0, len(hog[0]), 4096):
             hog[0][i] = 1
     else:
-        threading.Thread(target=answer, args=(job,)).start()
+        threading.Thread(target=answer, args=(job, 8 if name == "slow" else 1)).start()
 """
 
 
@@ -119,3 +123,28 @@ def test_a_recycled_crawl_process_finishes_its_crawls_and_another_takes_the_next
     pids = [pid for pid, _ in sorted(_given(fake_log), key=lambda given: given[1])]
     assert len(set(pids)) == 3  # two crawls each, then recycled
     assert pids == sorted(pids, key=pids.index)  # one process after another, never mixed
+
+
+def test_a_database_that_keeps_the_pool_waiting_makes_no_live_process_look_hung(
+    tmp_path: Path, fake_log: Path
+) -> None:
+    """The pool records each crawl's end; while the database holds it there, a process's
+    heartbeats wait in its queue, and were taken for silence once it went on."""
+    path = tmp_path / "p.db"
+    upgrade(f"sqlite:///{path}")
+    settings = PoolSettings(processes=1, crawls_per_process=2, beat_timeout=2)
+    runs: dict[str, RunSummary] = {}
+    crawling = threading.Thread(
+        target=lambda: runs.update(_crawl(f"sqlite:///{path}", ["a", "slow"], settings))
+    )
+    crawling.start()
+    while not fake_log.exists() or len(_given(fake_log)) < 2:
+        time.sleep(0.05)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # "a" ends a second in, and its run must wait
+    time.sleep(3 * settings.beat_timeout)
+    holder.execute("COMMIT")
+    holder.close()
+    crawling.join()
+    assert (runs["a"].status, runs["slow"].status) == ("ok", "ok")
+    assert [name for _, name in _given(fake_log)] == ["a", "slow"]  # none crawled again

@@ -80,7 +80,6 @@ class CrawlProcess:
 
     def read(self, line: str) -> int | None:
         """What ``line`` reported (:func:`crawlers.launcher.report.apply_line`)."""
-        self.last_beat = time.monotonic()  # any line at all shows the loop turns
         return apply_line(line, self.reports)
 
     def retire(self) -> None:
@@ -121,6 +120,9 @@ class CrawlProcess:
         assert self.popen.stdout is not None
         with contextlib.suppress(OSError, ValueError):
             for line in self.popen.stdout:
+                # any line at all shows its loop turns; noted as it comes, not when the pool
+                # reads it, which a slow database can hold up past the heartbeat's limit
+                self.last_beat = time.monotonic()
                 self.events.put(("line", self, line.rstrip("\n")))
         self.events.put(("end", self, None))
 
