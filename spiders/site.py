@@ -110,6 +110,7 @@ class SiteSpider(Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider.request_dropped, signal=signals.request_dropped)
         crawler.signals.connect(spider.robots_parsed, signal=signals.robots_parsed)
+        crawler.signals.connect(spider.callback_failed, signal=signals.spider_error)
         return spider
 
     @property
@@ -300,9 +301,20 @@ class SiteSpider(Spider):
         if request.url in chain:
             self._fail(chain[0], f"redirect loop through {len(chain)} URLs")
 
-    def _fail(self, url: str, message: str, http_status: int | None = None) -> None:
+    def callback_failed(self, failure: Failure, response: Response, spider: Spider) -> None:
+        """A page fetched that could not be read: an error of ours that its markup met, or
+        the database not saying which of its links are stored. Recorded on the run as any
+        failed page is; Scrapy's own line goes to the crawl's log, which the daemon shows
+        only when a crawl process dies."""
+        what = failure.getErrorMessage().strip() or "no detail"
+        message = f"could not be read: {failure.type.__name__}: {what}"
+        self._fail(response.url, message, stage="read")
+
+    def _fail(
+        self, url: str, message: str, http_status: int | None = None, stage: str = "fetch"
+    ) -> None:
         logger.warning("source=%s %s: %s", self.source.name, url, message)
-        self.ledger.failed(url, "fetch", message, http_status)
+        self.ledger.failed(url, stage, message, http_status)
         if len(self.failures) < MAX_RECORDED_FAILURES:
             self.failures.append(f"{url}: {message}")
 

@@ -118,7 +118,7 @@ class PageFailure(Base):
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
     run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id"))
     url: Mapped[str] = mapped_column(String(URL_LENGTH))
-    stage: Mapped[str] = mapped_column(String(16))  # fetch, extract or store
+    stage: Mapped[str] = mapped_column(String(16))  # fetch, read, extract or store
     http_status: Mapped[int | None] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(Text)
     first_failed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -32,7 +32,7 @@ FAILED, NO_ARTICLE = "failed", "no article"  # why a page is held back (held_bac
 @dataclass(frozen=True, slots=True)
 class FailedPage:
     url: str  # normalised, as stored articles' URLs are
-    stage: str  # fetch, extract or store
+    stage: str  # fetch, read, extract or store
     http_status: int | None
     reason: str
 

@@ -5,6 +5,7 @@ links the URL guess turned away are tried for their content and kept when they a
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
@@ -123,6 +124,23 @@ def test_failed_pages_are_named_retried_after_a_back_off_and_cleared_once_mended
     assert (left["url"], left["attempts"]) == (gone, 2)
     assert f"failed fetch: {gone} — HTTP 404 (attempt 2" in "\n".join(lines)
     assert broken not in "\n".join(lines[1:])
+
+
+def test_a_page_fetched_that_cannot_be_read_is_a_failure_in_view(
+    site: SiteServer, config: Path, tmp_path: Path
+) -> None:
+    """Here the database cannot say which of the home page's links are stored. Before, only
+    the crawl's own log (which the daemon shows when a crawl process dies) said so, and the
+    run looked clean: no error, no failed page, no article."""
+    assert run_cli(config, "db", "upgrade").returncode == 0
+    with sqlite3.connect(tmp_path / "eventwatch.db") as connection:
+        connection.execute("DROP TABLE article_urls")
+    lines = crawl(config)
+    home = normalize_url(site.base_url + "/")
+    assert lines[0].startswith("newsroom: ok: ") and ", errors 1" in lines[0]
+    assert f"failed read: {home} — could not be read: OperationalError" in "\n".join(lines)
+    (failed,) = runs_json(config, "--failed")[0]["failures"]
+    assert (failed["url"], failed["stage"], failed["attempts"]) == (home, "read", 1)
 
 
 def _back_off_over(url: str) -> None:

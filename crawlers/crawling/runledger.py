@@ -22,7 +22,7 @@ MAX_REASON_CHARS = 1000
 @dataclass(frozen=True, slots=True)
 class PageFault:
     url: str
-    stage: str  # fetch, extract or store
+    stage: str  # fetch, read, extract or store
     reason: str
     http_status: int | None = None
 
