@@ -34,8 +34,14 @@ MAX_URL_LENGTH = 2048
 
 
 def fits(url: str) -> bool:
-    """Short enough to be stored (MAX_URL_LENGTH)."""
-    return len(url) <= MAX_URL_LENGTH
+    """Short enough to be stored (MAX_URL_LENGTH), as it is and as :func:`normalize_url`
+    spells it, which can be longer (a bare query parameter gains its "=")."""
+    if len(url) > MAX_URL_LENGTH:
+        return False
+    try:
+        return len(normalize_url(url)) <= MAX_URL_LENGTH
+    except ValueError:  # a malformed host or port: refused where it is read, not here
+        return True
 
 
 def _is_tracking(name: str) -> bool:

@@ -37,6 +37,7 @@ from monitor.user_gazetteer import gazetteer_problems
 from storage.db import url_problem
 
 DEFAULT_CONFIG = "eventwatch.yaml"
+MAX_CHANNEL_NAME = 128  # the deliveries' column
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -276,6 +277,17 @@ class Config(Strict):
     def own_gazetteer(self) -> Path | None:
         """The user's gazetteer file; load_config makes a relative path the config's."""
         return Path(self.gazetteer) if self.gazetteer else None
+
+    @field_validator("channels")
+    @classmethod
+    def _channel_names(cls, channels: dict[str, ChannelConfig]) -> dict[str, ChannelConfig]:
+        """A name is stored with each alert (128 characters at most)."""
+        for name in channels:
+            if not 1 <= len(name) <= MAX_CHANNEL_NAME or not name.isprintable():
+                raise ValueError(
+                    f"channel name {name[:40]!r}: give 1 to {MAX_CHANNEL_NAME} printable characters"
+                )
+        return channels
 
     @field_validator("database")
     @classmethod

@@ -30,20 +30,23 @@ def fetch_states(db: Database) -> dict[str, Validators]:
 
 
 def storable_validators(states: dict[str, Validators]) -> dict[str, Validators]:
-    """What of ``states`` fits its columns: a header longer than any real one (a broken or
-    hostile server's) is dropped, and so is a URL too long to store; the page is then
-    fetched in full next time. PostgreSQL would refuse the whole write, SQLite keep it."""
+    """What of ``states`` its columns hold: a header longer than any real one or holding a
+    NUL (a broken or hostile server's) is dropped, and so is a URL too long to store; the page
+    is then fetched in full next time. PostgreSQL would refuse the whole write, SQLite keep
+    it."""
     return {
         url: Validators(
-            v.etag if v.etag is None or len(v.etag) <= ETAG_LENGTH else None,
-            v.last_modified
-            if v.last_modified is None or len(v.last_modified) <= LAST_MODIFIED_LENGTH
-            else None,
+            _header(v.etag, ETAG_LENGTH),
+            _header(v.last_modified, LAST_MODIFIED_LENGTH),
             v.content_hash,
         )
         for url, v in states.items()
         if len(url) <= URL_LENGTH
     }
+
+
+def _header(value: str | None, length: int) -> str | None:
+    return value if value is not None and len(value) <= length and "\x00" not in value else None
 
 
 def save_validators(db: Database, states: dict[str, Validators]) -> None:

@@ -6,6 +6,7 @@ Alembic migrations own the schema in a real database; these models must agree wi
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
@@ -50,6 +51,32 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class PlainText(TypeDecorator[str]):
+    """Text as every database takes it. A page's JSON-LD or a server's header can carry a
+    NUL, which PostgreSQL refuses in text (SQLite keeps it), or a lone surrogate, which no
+    UTF-8 encodes: the NUL is dropped, the surrogate becomes U+FFFD."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else plain_text(value)
+
+
+def plain_text(value: str) -> str:
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            value = _SURROGATE.sub("\ufffd", value)
+    return value
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -83,7 +110,7 @@ class CrawlRun(Base):
     new_articles: Mapped[int] = mapped_column(Integer, default=0)
     duplicates: Mapped[int] = mapped_column(Integer, default=0)
     errors: Mapped[int] = mapped_column(Integer, default=0)
-    error: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(PlainText)
     due_at: Mapped[datetime | None]  # when the schedule wanted it: its lag is started_at - due_at
     # links seen, followed and skipped, by rule (crawlers.crawling.linkplan.LinkBook.counts)
     links: Mapped[dict[str, Any] | None]
@@ -120,7 +147,7 @@ class PageFailure(Base):
     url: Mapped[str] = mapped_column(String(URL_LENGTH))
     stage: Mapped[str] = mapped_column(String(16))  # fetch, read, extract or store
     http_status: Mapped[int | None] = mapped_column(Integer)
-    reason: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(PlainText)
     first_failed_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_failed_at: Mapped[datetime] = mapped_column(default=utcnow)
     attempts: Mapped[int] = mapped_column(Integer, default=1)
@@ -150,7 +177,7 @@ class Event(Base):
     __table_args__ = (Index("ix_events_updated_at", "updated_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    title: Mapped[str] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(PlainText)
     first_seen: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)  # its newest report's arrival
     # What its articles name, merged in the order they were stored (see storage.articles).
@@ -175,9 +202,9 @@ class Article(Base):
     canonical_url: Mapped[str] = mapped_column(String(URL_LENGTH), unique=True)  # dedup key
     # The page's own link, as shown and sent: its declared canonical URL, else as fetched.
     display_url: Mapped[str] = mapped_column(String(URL_LENGTH), server_default="")
-    title: Mapped[str] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(PlainText)
     title_key: Mapped[str] = mapped_column(String(512))
-    text: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(PlainText)
     published_at: Mapped[datetime | None]  # the instant, in UTC
     # The UTC offset the page gave with it (None: not given), and the calendar day the page
     # states: an article of 15 February 01:00 +05:00 is of 15 February, not 14 February.
@@ -293,7 +320,7 @@ class Outbox:
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     lease_until: Mapped[datetime | None]
-    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(PlainText)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None]
 

@@ -26,6 +26,7 @@ FIRST_WAIT = timedelta(hours=1)
 LONGEST_WAIT = timedelta(days=7)
 NOT_ARTICLE_WAIT = timedelta(days=30)
 CHUNK = 500  # URLs per IN (...) list
+MAX_HTTP_STATUS = 999
 FAILED, NO_ARTICLE = "failed", "no article"  # why a page is held back (held_back)
 
 
@@ -71,7 +72,10 @@ def record_run_pages(
     link counts."""
     now = utcnow()
     # two URLs cut to fit may become one: one row each, the last failure's
-    fitted = (replace(failure, url=_fitted(failure.url)) for failure in failures)
+    fitted = (
+        replace(failure, url=_fitted(failure.url), http_status=_status(failure.http_status))
+        for failure in failures
+    )
     failures = list({failure.url: failure for failure in fitted}.values())
     had, not_articles = {_fitted(url) for url in had}, {_fitted(url) for url in not_articles}
     with db.session() as session:
@@ -94,6 +98,12 @@ def _fitted(url: str) -> str:
     such link, but a redirect or robots.txt can name one: its record is then for the reader,
     and never holds the page back, which is asked for by its whole URL."""
     return url if len(url) <= URL_LENGTH else url[: URL_LENGTH - 1] + "…"
+
+
+def _status(code: int | None) -> int | None:
+    """An HTTP status as a status line can give it, or None: the client reads any number
+    there, and one past the column's range would cost the run all its page records."""
+    return code if code is not None and 0 <= code <= MAX_HTTP_STATUS else None
 
 
 def _clear(session: Session, source_id: int, urls: list[str]) -> None:

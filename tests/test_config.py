@@ -120,6 +120,10 @@ def test_shipped_default_config_is_valid() -> None:
         ),
         (("[https://pam.example.org/]", "['https:///news']"), "'https:///news' names no host"),
         (
+            ("  soc: {{type: webhook", f"  {'s' * 129}: {{{{type: webhook"),
+            "give 1 to 128 printable characters",
+        ),
+        (
             ("{{every: 30m}}", "{{every: 30m}}\n    scrapy_settings: {{SOME_DAY: 2026-01-01}}"),
             "field scrapy_settings: SOME_DAY: datetime.date(2026, 1, 1) is not text, a number",
         ),

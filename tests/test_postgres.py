@@ -51,13 +51,6 @@ from tests.test_grouping import (  # noqa: F401
     test_rewritten_report_at_another_site_joins_the_event,
     test_same_normalised_title_joins_within_the_window_only,
 )
-from tests.test_long_values import (  # noqa: F401
-    long_site,
-    test_a_crawl_keeps_its_articles_when_urls_and_headers_are_too_long_to_store,
-    test_a_page_at_a_url_too_long_to_store_is_recorded_cut_and_cleared_when_had,
-    test_a_run_whose_report_the_database_refuses_is_closed_and_its_source_freed,
-    test_validators_too_long_to_store_are_dropped_and_the_rest_kept,
-)
 from tests.test_pagefailures import (  # noqa: F401
     test_a_page_failing_again_waits_longer_and_is_cleared_when_had,
     test_failures_kept_per_source_are_bounded_newest_first,
@@ -65,6 +58,14 @@ from tests.test_pagefailures import (  # noqa: F401
 from tests.test_pipelines import (  # noqa: F401
     test_a_batch_stores_what_one_by_one_would,
     test_a_batch_that_meets_an_article_stored_meanwhile_stores_it_once,
+)
+from tests.test_refused_values import (  # noqa: F401
+    long_site,
+    test_a_crawl_keeps_its_articles_when_urls_and_headers_are_too_long_to_store,
+    test_a_page_at_a_url_too_long_to_store_is_recorded_cut_and_cleared_when_had,
+    test_a_run_whose_report_the_database_refuses_is_closed_and_its_source_freed,
+    test_text_is_stored_without_nul_or_lone_surrogates,
+    test_validators_too_long_to_store_are_dropped_and_the_rest_kept,
 )
 from tests.test_storage import (  # noqa: F401
     test_a_match_queues_each_channel_once_per_event,

@@ -12,6 +12,7 @@ from monitor.config import WebConfig, WebUser
 from monitor.web.access import Access, AccessError, hash_password, is_loopback, safe_next
 from monitor.web.charts import Box, RunMark, run_timeline, stacked_days
 from monitor.web.highlight import highlight
+from monitor.web.views import event_query
 from storage.db import Database
 from storage.models import Event
 from storage.triage import (
@@ -105,3 +106,9 @@ def test_the_ui_listens_on_a_socket_asyncio_gives_tcp_nodelay() -> None:
 
     with bind("127.0.0.1", 0) as listening:
         assert listening.proto == socket.IPPROTO_TCP
+
+
+def test_a_filter_holding_a_nul_is_read_without_it() -> None:
+    """PostgreSQL refuses a NUL in any text: ``?source=%00`` was a server error there."""
+    query = event_query({"source": "pam\x00", "place": "\x00", "q": "\x00 border"})
+    assert (query.filter.source, query.filter.place, query.text) == ("pam", None, "border")

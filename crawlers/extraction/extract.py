@@ -77,7 +77,7 @@ def extract(
     with trafilatura_internals.answering(tree):
         text = _main_text(tree, url)
     # JSON-LD text and double-escaped meta tags leave entities in titles: decoded once, here
-    title = " ".join(unescape(about.title).split())
+    title = " ".join(unescape(about.title).replace("\x00", " ").split())  # NUL: JSON-LD's
     paragraphs = clean_lines(
         text.splitlines(),
         title=title,
@@ -167,8 +167,7 @@ def _own_url(url: str, declared: str | None) -> str:
     try:
         if declared and fits(declared) and is_http_url(declared) and host_of(declared):
             same_site = registered_domain(host_of(declared)) == registered_domain(host_of(url))
-            canonical = normalize_url(declared)
-            if same_site and canonical and fits(canonical):
+            if same_site and normalize_url(declared):
                 return declared
     except ValueError:  # a malformed host or port (an unclosed IPv6 bracket, port 99999)
         pass

@@ -64,11 +64,11 @@ def event_query(params: Mapping[str, str]) -> EventQuery:
     """The filters of an events page, its API call or its feed, from the query string."""
     to = _instant(params, "first_seen_to")
     chosen = EventFilter(
-        source=params.get("source") or None,
-        language=params.get("language") or None,
-        place=params.get("place") or None,
-        organisation=params.get("org") or None,
-        rule=params.get("rule") or None,
+        source=_text(params, "source"),
+        language=_text(params, "language"),
+        place=_text(params, "place"),
+        organisation=_text(params, "org"),
+        rule=_text(params, "rule"),
         first_seen_from=_instant(params, "first_seen_from"),
         first_seen_to=to.replace(hour=23, minute=59, second=59) if to else None,
         published_from=_day(params, "published_from"),
@@ -78,9 +78,14 @@ def event_query(params: Mapping[str, str]) -> EventQuery:
         dismissed=_flag(params, "dismissed"),
     )
     return EventQuery(
-        chosen, (params.get("q") or "").strip(),
+        chosen, (_text(params, "q") or "").strip(),
         _number(params, "offset", 0, 10**9), max(1, _number(params, "limit", 50, MAX_LIMIT)),
     )  # fmt: skip
+
+
+def _text(params: Mapping[str, str], name: str) -> str | None:
+    """A filter as typed, or None; without NUL, which PostgreSQL refuses in any text."""
+    return params.get(name, "").replace("\x00", "") or None
 
 
 def event_json(row: EventRow) -> dict[str, Any]:
