@@ -21,7 +21,8 @@ from storage.migrate import upgrade
 from storage.runs import RunSummary
 
 # Stands in for a crawl process: beats, and answers each job a second later, unless the job
-# is for "hang" (the whole process stops, as a stuck event loop would), "hog" (it takes
+# is for "hang" (the whole process stops, as a stuck event loop would; "hang-once" only the
+# first time), "hog" (it takes
 # 400 MB and keeps them) or "slow" (it answers after 8 s). Each job it is given is appended
 # to a file, with its pid.
 FAKE_CRAWL = """
@@ -49,7 +50,8 @@ for line in sys.stdin:
         break
     name = job["source"]["name"]
     log.write(json.dumps([os.getpid(), name]) + "\\n"); log.flush()
-    if name == "hang":
+    if name == "hang" or (name == "hang-once" and not os.path.exists({log!r} + ".hung")):
+        open({log!r} + ".hung", "w").close()
         os.kill(os.getpid(), signal.SIGSTOP)
     elif name == "hog":
         hog.append(bytearray(400 * 2**20))
@@ -60,12 +62,15 @@ for line in sys.stdin:
 """
 
 
-def _crawl(db_url: str, names: list[str], settings: PoolSettings) -> dict[str, RunSummary]:
+def _crawl(
+    db_url: str, names: list[str], settings: PoolSettings, urls: int = 1
+) -> dict[str, RunSummary]:
+    """``urls``: start URLs per source, which make its job's line that much longer."""
     db = Database(db_url)
     pool = CrawlPool(db, settings)
+    start = tuple(f"http://127.0.0.1:9/section-{n}/" for n in range(urls))
     try:
-        jobs = {name: pool.submit(CrawlSource(name, start_urls=("http://127.0.0.1:9/",)))
-                for name in names}  # fmt: skip
+        jobs = {name: pool.submit(CrawlSource(name, start_urls=start)) for name in names}
         return {name: job.done.result(timeout=120) for name, job in jobs.items()}
     finally:
         pool.close(10)
@@ -148,3 +153,21 @@ def test_a_database_that_keeps_the_pool_waiting_makes_no_live_process_look_hung(
     crawling.join()
     assert (runs["a"].status, runs["slow"].status) == ("ok", "ok")
     assert [name for _, name in _given(fake_log)] == ["a", "slow"]  # none crawled again
+
+
+@pytest.mark.timeout(180)  # before, the pool's thread waited on the hung process for good
+def test_a_hung_process_whose_stdin_fills_up_holds_up_no_other_crawl(
+    tmp_path: Path, fake_log: Path
+) -> None:
+    """The jobs handed to a process whose loop hung fill its stdin's pipe (64 KiB): writing
+    the next one blocked the pool's one thread, so the heartbeat check never killed it and
+    no crawl anywhere ended again."""
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    upgrade(url)
+    settings = PoolSettings(processes=1, crawls_per_process=100, beat_timeout=2)
+    names = ["hang-once", *(f"site-{n}" for n in range(60))]
+    runs = _crawl(url, names, settings, urls=40)  # a line of 2.5 KB a job
+    assert {run.status for run in runs.values()} == {"ok"}
+    given = _given(fake_log)
+    hung = given[0][0]
+    assert {pid for pid, _ in given} - {hung}  # taken again by another process

@@ -54,6 +54,9 @@ class CrawlProcess:
         self.tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
         self.passed_on = bool(options.get("progress"))  # its log goes to the pool's display
         self.echo = options.get("log_level") not in QUIET_LEVELS and not self.passed_on
+        # its stdin is written on a thread of its own (send)
+        self.outbox: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        threading.Thread(target=self._write_stdin, daemon=True).start()
         self.send({**options, "extract_workers": extract_workers})
         self.stderr_reader = threading.Thread(target=self._read_stderr, daemon=True)
         self.stderr_reader.start()
@@ -68,15 +71,20 @@ class CrawlProcess:
         """Takes new crawls: alive, and neither recycled nor killed."""
         return self.alive and not self.retiring
 
-    def send(self, message: dict[str, Any]) -> bool:
-        """False when the process is gone (its end is on its way to the pool)."""
-        assert self.popen.stdin is not None
-        try:
-            self.popen.stdin.write(json.dumps(message) + "\n")
-            self.popen.stdin.flush()
-        except (OSError, ValueError):
-            return False
-        return True
+    def send(self, message: dict[str, Any]) -> None:
+        """Queued for the process's stdin. A process whose loop hangs reads no more, and a
+        write to its full pipe would hold the pool's one thread, and with it every crawl,
+        for good: the heartbeat check that kills it runs on that thread. A process that is
+        gone is told nothing (its end is on its way to the pool)."""
+        self.outbox.put(json.dumps(message) + "\n")
+
+    def _write_stdin(self) -> None:
+        stdin = self.popen.stdin
+        assert stdin is not None
+        with contextlib.suppress(OSError, ValueError):
+            while (line := self.outbox.get()) is not None:
+                stdin.write(line)
+                stdin.flush()
 
     def read(self, line: str) -> int | None:
         """What ``line`` reported (:func:`crawlers.launcher.report.apply_line`)."""
@@ -107,6 +115,7 @@ class CrawlProcess:
 
     def end_reason(self) -> str:
         """Why it ended, once it has: as killed, or its exit code and last words."""
+        self.outbox.put(None)  # its writer ends
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(timeout=5)
         self.stderr_reader.join(timeout=1)
