@@ -50,7 +50,10 @@ def parse_duration(text: str) -> timedelta:
     found = DURATION.match(str(text))
     if not found:
         raise ValueError(f"{text!r} is not a duration like 30s, 15m, 2h or 1d")
-    return timedelta(seconds=float(found.group(1)) * UNIT_SECONDS[found.group(2)])
+    try:
+        return timedelta(seconds=float(found.group(1)) * UNIT_SECONDS[found.group(2)])
+    except OverflowError:
+        raise ValueError(f"{text!r} is longer than any duration can be") from None
 
 
 def format_duration(duration: timedelta) -> str:
@@ -135,6 +138,14 @@ class SourceConfig(Strict):
             if not fits(url):
                 raise ValueError(f"{url[:60]!r}... is longer than {MAX_URL_LENGTH} characters")
         return urls
+
+    @field_validator("time_limit")
+    @classmethod
+    def _some_time(cls, limit: timedelta) -> timedelta:
+        """Scrapy reads 0 as no limit at all (CLOSESPIDER_TIMEOUT)."""
+        if limit < timedelta(seconds=1):
+            raise ValueError("give at least 1s")
+        return limit
 
     @field_validator("scrapy_settings")
     @classmethod

@@ -252,6 +252,10 @@ class Daemon:
         except ConfigError as exc:
             logger.error("reload rejected, keeping the running config:\n%s", exc)
             return
+        except Exception as exc:  # its database out of reach, say: the daemon goes on as it was
+            logger.error("reload rejected, keeping the running config: %s: %s",
+                         type(exc).__name__, exc)  # fmt: skip
+            return
         previous, self.ctx = self.ctx, ctx
         if ctx.db is not previous.db:  # another database: crawls still on the old one go on,
             previous.db.dispose()  # through connections of their own, returned as they end

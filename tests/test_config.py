@@ -120,6 +120,11 @@ def test_shipped_default_config_is_valid() -> None:
         ),
         (("[https://pam.example.org/]", "['https:///news']"), "'https:///news' names no host"),
         (
+            ("{{every: 30m}}", "{{every: 30m}}\n    time_limit: 9999999999d"),
+            "field time_limit: '9999999999d' is longer than any duration can be",
+        ),
+        (("{{every: 30m}}", "{{every: 30m}}\n    time_limit: 0s"), "time_limit: give at least 1s"),
+        (
             ("  soc: {{type: webhook", f"  {'s' * 129}: {{{{type: webhook"),
             "give 1 to 128 printable characters",
         ),

@@ -212,6 +212,19 @@ def test_daemon_cycles_reload_and_stop(
             runs = store.runs("parliament")
             assert wait_for(lambda: store.runs("parliament") >= runs + 1), "old config kept"
 
+            # a database out of reach: an error from SQLAlchemy, not the config, had ended it
+            unreachable = config_for(tmp_path, sources, hook.url, f"127.0.0.1:{port}",
+                                     notices.url, "1h").read_text(encoding="utf-8")  # fmt: skip
+            database = f"sqlite:///{tmp_path / 'eventwatch.db'}"
+            config.write_text(
+                unreachable.replace(database, "postgresql+psycopg://ew@127.0.0.1:9/ew"),
+                encoding="utf-8",
+            )
+            daemon.signal(signal.SIGHUP)
+            runs = store.runs("parliament")
+            assert wait_for(lambda: store.runs("parliament") >= runs + 2), "running config kept"
+            assert daemon.process is not None and daemon.process.poll() is None
+
             assert wait_for(lambda: store.runs("dead") >= 6)
             daemon.signal(signal.SIGTERM)
             assert daemon.wait() == 0
@@ -221,7 +234,7 @@ def test_daemon_cycles_reload_and_stop(
         assert health_notices(notices, "wpnews") == []
         assert daemon.process is not None and daemon.process.stderr is not None
         log = daemon.process.stderr.read()
-        assert "reload rejected" in log
+        assert "reload rejected" in log and "OperationalError" in log
         assert SECRET not in log
 
 
