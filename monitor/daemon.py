@@ -260,7 +260,7 @@ class Daemon:
         if ctx.db is not previous.db:  # another database: crawls still on the old one go on,
             previous.db.dispose()  # through connections of their own, returned as they end
             if self.pool is not None:
-                self.pool.db = ctx.db
+                self.pool.use_database(ctx.db)
         self.schedule_sources(config)
         self._periodic(config)
         if self.server is not None:

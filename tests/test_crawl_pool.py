@@ -18,7 +18,7 @@ from crawlers.launcher.runner import CrawlPool
 from crawlers.launcher.sources import CrawlSource
 from storage.db import Database
 from storage.migrate import upgrade
-from storage.runs import RunSummary
+from storage.runs import RunSummary, latest_runs
 
 # Stands in for a crawl process: beats, and answers each job a second later, unless the job
 # is for "hang" (the whole process stops, as a stuck event loop would; "hang-once" only the
@@ -171,3 +171,30 @@ def test_a_hung_process_whose_stdin_fills_up_holds_up_no_other_crawl(
     given = _given(fake_log)
     hung = given[0][0]
     assert {pid for pid, _ in given} - {hung}  # taken again by another process
+
+
+def test_a_crawl_running_when_the_pool_moves_to_another_database_is_recorded_where_it_began(
+    tmp_path: Path, fake_log: Path
+) -> None:
+    """A reload may name another database. A crawl begun before it was closed in the new
+    one, where its run is not: the job never resolved, and the daemon never crawled that
+    source again."""
+    old, new = (Database(f"sqlite:///{tmp_path / name}") for name in ("old.db", "new.db"))
+    for db in (old, new):
+        upgrade(db.url)
+    pool = CrawlPool(old, PoolSettings(processes=1, crawls_per_process=2))
+    start = ("http://127.0.0.1:9/",)
+    try:
+        slow = pool.submit(CrawlSource("slow", start_urls=start))
+        while not fake_log.exists() or not _given(fake_log):
+            time.sleep(0.05)
+        pool.use_database(new)
+        later = pool.submit(CrawlSource("a", start_urls=start))
+        runs = slow.done.result(timeout=60), later.done.result(timeout=60)
+        assert [run.status for run in runs] == ["ok", "ok"]
+        assert [(run.source, run.status) for run in latest_runs(old)] == [("slow", "ok")]
+        assert [(run.source, run.status) for run in latest_runs(new)] == [("a", "ok")]
+    finally:
+        pool.close(10)
+        old.dispose()
+        new.dispose()

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from crawlers.launcher.sources import CrawlSource
+from storage.db import Database
 from storage.runs import RunSummary
 
 BEAT_TIMEOUT_SECONDS = 60.0  # a process whose loop said nothing for this long is hung
@@ -37,3 +38,4 @@ class CrawlJob:
     started: float = 0.0  # time.monotonic() when handed to its process
     deadline: float = 0.0
     over_time: bool = False
+    db: Database | None = None  # its run's, once opened: a reload may move the pool on

@@ -102,6 +102,11 @@ class CrawlPool:
     def pids(self) -> list[int]:
         return [p.popen.pid for p in list(self.processes)]
 
+    def use_database(self, db: Database) -> None:
+        """Open new runs in ``db`` (a reload moved the config there); the crawls running
+        record theirs where they were opened."""
+        self.events.put(("database", None, db))
+
     def close(self, timeout: float, *, stop_crawls: bool = True) -> None:
         """Stop: crawls asked to stop (``stop_crawls``) or let finish, processes killed
         after ``timeout``; crawls not yet started are cancelled."""
@@ -139,6 +144,8 @@ class CrawlPool:
             time.sleep(0.1 if isinstance(exc, DATABASE_FAILURES) else 0)
 
     def _handle(self, kind: str, process: CrawlProcess | None, data: Any) -> None:
+        if kind == "database":
+            self._move_to(data)
         if process is None:
             return
         if kind == "line":
@@ -147,6 +154,13 @@ class CrawlPool:
             self._pass_on(data)
         elif kind == "end":
             self._ended(process)
+
+    def _move_to(self, db: Database) -> None:
+        """New runs in ``db``. Its run ids are another sequence, which those of the crawls
+        still running could meet in the process that holds them: each process is recycled."""
+        self.db, self.known = db, None
+        for process in self.processes:
+            self._retire(process, "the database changed")
 
     def _line(self, process: CrawlProcess, line: str) -> None:
         run_id = process.read(line)
@@ -224,7 +238,8 @@ class CrawlPool:
         except Exception as exc:  # a source the config let through: its crawl fails alone
             self._could_not_start(job, f"crawl could not start: {type(exc).__name__}: {exc}")
             return
-        job.run_id = self._durably(open_run, self.db, source.name, due_at=job.due_at)
+        job.db = self.db
+        job.run_id = self._durably(open_run, job.db, source.name, due_at=job.due_at)
         job.tries += 1
         job.started = time.monotonic()
         job.deadline = job.started + source.time_limit + _grace(source.time_limit)
@@ -252,8 +267,9 @@ class CrawlPool:
         return message
 
     def _could_not_start(self, job: CrawlJob, why: str) -> None:
-        job.run_id = self._durably(open_run, self.db, job.source.name, due_at=job.due_at)
-        self._durably(close_run, self.db, job.run_id, "failed", why)
+        job.db = self.db
+        job.run_id = self._durably(open_run, job.db, job.source.name, due_at=job.due_at)
+        self._durably(close_run, job.db, job.run_id, "failed", why)
         self._resolve(job)
 
     def _validators_of(self, source: CrawlSource) -> dict[str, Validators]:
@@ -271,29 +287,31 @@ class CrawlPool:
         ``missing``. The job is resolved whatever happens: its source waits for it."""
         try:
             self._record_pages(job, report)
-            verdict: tuple[Any, ...] = (close_run, self.db, job.run_id, status, missing)
+            db = self._db_of(job)
+            verdict: tuple[Any, ...] = (close_run, db, job.run_id, status, missing)
             if report.status is not None:
                 counts = RunCounts(**{name: report.counts.get(name, 0) for name in RUN_COUNTS})
-                verdict = (finish_run, self.db, job.run_id, report.status, report.error, counts)
+                verdict = (finish_run, db, job.run_id, report.status, report.error, counts)
             if not self._written(job, "verdict", *verdict):
                 why = "its crawl's report could not be recorded (see the log)"
-                self._written(job, "closing", close_run, self.db, job.run_id, "failed", why)
+                self._written(job, "closing", close_run, db, job.run_id, "failed", why)
         finally:
             self._resolve(job)
 
     def _record_pages(self, job: CrawlJob, report: RunReport) -> None:
         """The run's validators and pages, each written on its own: one that cannot be
         written is logged, and costs the run nothing else."""
+        db = self._db_of(job)
         if report.validators:
             states = storable_validators(
                 {url: Validators(*v) for url, v in report.validators.items()}
             )
-            written = self._written(job, "validators", save_validators, self.db, states)
-            if written and self.known is not None:
+            written = self._written(job, "validators", save_validators, db, states)
+            if written and self.known is not None and db is self.db:
                 self.known.update(states)
         if report.ledger is not None:
             ledger, name = report.ledger, job.source.name
-            self._written(job, "pages", record_pages, self.db, job.run_id, name, ledger)
+            self._written(job, "pages", record_pages, db, job.run_id, name, ledger)
 
     def _written(self, job: CrawlJob, what: str, write: Callable[..., Any], *args: Any) -> bool:
         """``write`` of the job's run done (the database waited for, as ever); False, and
@@ -308,10 +326,14 @@ class CrawlPool:
             return False
         return True
 
+    def _db_of(self, job: CrawlJob) -> Database:
+        """Where the job's run is: the pool's database when it was opened."""
+        return job.db if job.db is not None else self.db
+
     def _resolve(self, job: CrawlJob) -> None:
         with self.lock:
             self.running = max(0, self.running - 1) if job.tries else self.running
-        summary = self._durably(get_run, self.db, job.run_id)
+        summary = self._durably(get_run, self._db_of(job), job.run_id)
         if not job.done.done():
             job.done.set_result(summary)
         if self.on_done is not None:
@@ -353,7 +375,8 @@ class CrawlPool:
             elif job.over_time:
                 self._record(job, report, self._over_time(job), "timeout")
             elif job.tries < MAX_TRIES and not self.closing:
-                self._durably(close_run, self.db, job.run_id, "failed", f"{why}; crawled again")
+                why_again = f"{why}; crawled again"
+                self._durably(close_run, self._db_of(job), job.run_id, "failed", why_again)
                 again.append(job)
             else:
                 self._record(job, report, why)
