@@ -84,6 +84,21 @@ def test_the_crawl_process_reads_what_workers_send_without_loading_trafilatura()
     assert _printed(script) == ["Summit", "('Dushanbe',", "'Tajikistan')", "False"]
 
 
+def test_workers_let_go_of_the_crawl_process_s_stdout() -> None:
+    """Its starter takes the end of that pipe for the end of the crawl process: a killed
+    crawl process, its crawls and their runs had waited for the page a worker was on."""
+    script = (
+        "import asyncio, os\n"
+        "from crawlers.workers import server as workers\n"
+        "async def link():\n"
+        "    return await workers._pool_of(1).submit(os.readlink, '/proc/self/fd/1')\n"
+        "worker = asyncio.run(link())\n"
+        "workers.shutdown()\n"
+        "print(os.readlink('/proc/self/fd/1').startswith('pipe:'), worker)\n"
+    )
+    assert _printed(script) == ["True", os.devnull]
+
+
 def test_workers_of_the_crawl_process_never_load_scrapy() -> None:
     """multiprocessing imports a ``python -m`` main module again in each worker; the crawl
     process runs from ``-c`` (``crawlers.launcher.child``), so its workers start without Scrapy.

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 from multiprocessing import forkserver
 from multiprocessing.context import BaseContext
 from typing import TYPE_CHECKING
@@ -48,7 +49,15 @@ NEAR_EMPTY = "<html><body><p>warm up</p></body></html>"
 
 def _warm_up() -> None:
     """Runs in each worker once: the first page should not pay for trafilatura's imports
-    and first-use loading (already done where the fork server preloaded them)."""
+    and first-use loading (already done where the fork server preloaded them).
+
+    A worker lets go of the crawl process's stdout, which it holds from its start and never
+    writes to: the crawl process's starter takes the end of that pipe for the end of the
+    process, and a killed crawl process (its crawls, their runs) had waited for the page a
+    worker of its was still on."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.close(devnull)
     from crawlers.workers.prepared import prepare_page
 
     prepare_page(NEAR_EMPTY, "http://127.0.0.1/")
