@@ -198,6 +198,40 @@ def test_crawl_past_its_time_limit_is_stopped_and_recorded(tmp_path: Path) -> No
     db.dispose()
 
 
+def test_a_crawl_scrapy_would_not_stop_is_stopped_at_its_limit_and_keeps_its_counts(
+    tmp_path: Path,
+) -> None:
+    """CLOSESPIDER_TIMEOUT set to 0 by the user: the pool's stop at the limit cancelled the
+    crawl's task, which Scrapy's engine outlived; the run was closed with no counts while
+    the crawl went on, unrecorded, beside the next crawl of its source."""
+    from crawlers.launcher.jobs import PoolSettings  # the pool itself: when its run closes
+    from crawlers.launcher.runner import CrawlPool
+    from crawlers.launcher.sources import CrawlSource
+    from tests import newsroom
+
+    root = tmp_path / "newsroom"
+    newsroom.build(root)
+    url = f"sqlite:///{tmp_path / 'eventwatch.db'}"
+    upgrade(url)
+    db = Database(url)
+    pool = CrawlPool(db, PoolSettings(extract_workers=0))
+    with serve(root, delay=0.3) as site:
+        try:
+            source = CrawlSource(
+                name="newsroom", start_urls=(site.base_url + "/",), time_limit=1.0,
+                download_delay=0.5, extra_settings={"CLOSESPIDER_TIMEOUT": 0},
+            )  # fmt: skip
+            run = pool.submit(source).done.result(timeout=120)
+            asked = len(site.paths())
+            time.sleep(3)  # a crawl left going on asks a page every half second
+            assert len(site.paths()) == asked
+        finally:
+            pool.close(10)
+            db.dispose()
+    assert run.status == "timeout" and "stopped at its time limit" in (run.error or "")
+    assert 1 < run.pages <= asked
+
+
 def test_articles_are_stored_while_the_crawl_goes_on(tmp_path: Path) -> None:
     """Articles are stored in batches, but none waits for the crawl to end: here the crawl
     is held open by a page that never answers, and the site's articles are stored before."""

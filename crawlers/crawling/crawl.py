@@ -26,7 +26,7 @@ from typing import Any, NoReturn, cast
 # is read, while the caller is still reading its config; and at module level, where the
 # inspect.stack() calls it makes on import walk a few frames, not the reactor's deep stack.
 import scrapy.core.downloader.handlers.http11  # noqa: F401
-from scrapy.crawler import AsyncCrawlerProcess
+from scrapy.crawler import AsyncCrawlerProcess, Crawler
 from scrapy.settings import Settings
 from scrapy.utils.project import get_project_settings
 from twisted.internet.task import LoopingCall
@@ -138,6 +138,7 @@ class CrawlService:
     def __init__(self, process: AsyncCrawlerProcess, unread: bytes = b"") -> None:
         self.process = process
         self.active: dict[int, asyncio.Task[None]] = {}
+        self.crawlers: dict[int, Crawler] = {}
         self.draining = False
         self.unread = unread
         self.beat = LoopingCall(send_beat)
@@ -181,9 +182,17 @@ class CrawlService:
             self._stop(int(message["run"]))
 
     def _stop(self, run_id: int) -> None:
-        """A crawl past its time limit that Scrapy did not close: given up, the rest go on."""
-        task = self.active.get(run_id)
-        if task is not None:
+        """A crawl past its time limit that Scrapy did not close (its CLOSESPIDER_TIMEOUT
+        set to 0, say): its spider is closed as Scrapy's limit would have, so the crawl
+        stops and its run keeps its counts. Cancelling the task alone had left the crawl
+        going on, unrecorded, beside the next crawl of its source. One whose spider is not
+        open yet is given up."""
+        crawler, task = self.crawlers.get(run_id), self.active.get(run_id)
+        engine = getattr(crawler, "engine", None)
+        if engine is not None and engine.spider is not None:
+            closing = engine.close_spider_async(reason="closespider_timeout")
+            asyncio.get_event_loop().create_task(closing)
+        elif task is not None:
             send_verdict(run_id, "timeout", "stopped: still running past its time limit", {})
             task.cancel()
 
@@ -208,11 +217,12 @@ class CrawlService:
             # nothing known of its pages (a first crawl, or one whose last run did not finish):
             # its articles will want extracting, so the workers' fork server starts now
             _start_workers_early(crawler.settings.getint("EVENTWATCH_EXTRACT_WORKERS"))
-        self.active[run_id] = task
+        self.active[run_id], self.crawlers[run_id] = task, crawler
         task.add_done_callback(partial(self._finished, run_id))
 
     def _finished(self, run_id: int, task: asyncio.Task[None]) -> None:
         self.active.pop(run_id, None)
+        self.crawlers.pop(run_id, None)
         error = None if task.cancelled() else task.exception()
         if error is not None:  # no-op when the spider closed and reported its own verdict
             send_verdict(run_id, "failed", f"crawl ended with {error!r}", {})
