@@ -229,7 +229,8 @@ def test_a_crawl_scrapy_would_not_stop_is_stopped_at_its_limit_and_keeps_its_cou
             pool.close(10)
             db.dispose()
     assert run.status == "timeout" and "stopped at its time limit" in (run.error or "")
-    assert 1 < run.pages <= asked
+    assert run.pages > 1  # its own counts: a stop that cancelled it recorded none
+    assert run.pages <= asked
 
 
 def test_articles_are_stored_while_the_crawl_goes_on(tmp_path: Path) -> None:

@@ -139,6 +139,7 @@ class CrawlService:
         self.process = process
         self.active: dict[int, asyncio.Task[None]] = {}
         self.crawlers: dict[int, Crawler] = {}
+        self.closing: set[asyncio.Task[None]] = set()  # held: the loop keeps weak references
         self.draining = False
         self.unread = unread
         self.beat = LoopingCall(send_beat)
@@ -190,8 +191,11 @@ class CrawlService:
         crawler, task = self.crawlers.get(run_id), self.active.get(run_id)
         engine = getattr(crawler, "engine", None)
         if engine is not None and engine.spider is not None:
-            closing = engine.close_spider_async(reason="closespider_timeout")
-            asyncio.get_event_loop().create_task(closing)
+            closing = asyncio.get_running_loop().create_task(
+                engine.close_spider_async(reason="closespider_timeout")
+            )
+            self.closing.add(closing)
+            closing.add_done_callback(self.closing.discard)
         elif task is not None:
             send_verdict(run_id, "timeout", "stopped: still running past its time limit", {})
             task.cancel()
