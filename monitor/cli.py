@@ -17,6 +17,37 @@ from crawlers.launcher.child import CrawlChild
 
 logger = logging.getLogger("eventwatch")
 
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL: none is larger
+MAX_LIMIT = 1_000_000
+
+
+def _whole(text: str, what: str, largest: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= largest:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what} (a whole number from 1)")
+    return value
+
+
+def _row_id(text: str) -> int:
+    return _whole(text, "an ID", MAX_ID)
+
+
+def _limit(text: str) -> int:
+    return _whole(text, f"a limit up to {MAX_LIMIT:,}", MAX_LIMIT)
+
+
+def _listen(text: str) -> str:
+    from monitor.config import split_listen
+
+    try:
+        split_listen(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
 
 def _iso_date(text: str) -> datetime:
     try:
@@ -110,21 +141,21 @@ def _events(sub: _WithGlobals) -> None:
         "--first-seen-since", type=_iso_date, metavar="ISO_DATE", help="first seen then or later"
     )
     listing.add_argument("--query", help="a query in the rule language")
-    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--limit", type=_limit, default=50)
     shape = listing.add_mutually_exclusive_group()
     shape.add_argument("--json", action="store_true", help="one JSON object per line")
     shape.add_argument("--csv", action="store_true", help="CSV with a header row")
     show = events.add_parser("show", help="one event with all its reports")
-    show.add_argument("id", type=int, metavar="ID")
+    show.add_argument("id", type=_row_id, metavar="ID")
     show.add_argument("--json", action="store_true", help="one JSON object")
     split = events.add_parser("split", help="move a wrongly grouped article to its own event")
-    split.add_argument("article_id", type=int, metavar="ARTICLE_ID")
+    split.add_argument("article_id", type=_row_id, metavar="ARTICLE_ID")
     merge = events.add_parser("merge", help="move every report of OTHER into event KEPT")
-    merge.add_argument("kept", type=int, metavar="KEPT")
-    merge.add_argument("other", type=int, metavar="OTHER")
+    merge.add_argument("kept", type=_row_id, metavar="KEPT")
+    merge.add_argument("other", type=_row_id, metavar="OTHER")
 
     web = sub.add_parser("web", help="serve the web UI and JSON API on web.listen")
-    web.add_argument("--listen", metavar="HOST:PORT", help="instead of web.listen")
+    web.add_argument("--listen", type=_listen, metavar="HOST:PORT", help="instead of web.listen")
     sub.add_parser(
         "hash-password", help="read a password on stdin, print its argon2 hash (web.users)"
     )
@@ -138,7 +169,7 @@ def _rules_and_alerts(sub: _WithGlobals) -> None:
     rtest.add_argument("query", metavar="QUERY_OR_RULE_NAME")
     rtest.add_argument("--since", type=_iso_date, metavar="ISO_DATE")
     rtest.add_argument(
-        "--limit", type=int, default=1000, help="most matches shown (all events are searched)"
+        "--limit", type=_limit, default=1000, help="most matches shown (all events are searched)"
     )
 
     alerts = _commands(sub.add_parser("alerts", help="deliveries of alerts"), "alerts_command")
@@ -147,7 +178,7 @@ def _rules_and_alerts(sub: _WithGlobals) -> None:
     alist.add_argument("--json", action="store_true")
     alerts.add_parser("send", help="match new articles and send pending alerts now")
     retry = alerts.add_parser("retry", help="queue failed deliveries again")
-    retry.add_argument("ids", nargs="*", type=int, metavar="ID")
+    retry.add_argument("ids", nargs="*", type=_row_id, metavar="ID")
     retry.add_argument("--failed", action="store_true", help="every failed delivery")
 
 
@@ -158,7 +189,7 @@ def _status_runs_and_sources(sub: _WithGlobals) -> None:
     runs = sub.add_parser("runs", help="crawl runs, newest first, with their failed pages")
     runs.add_argument("source", nargs="?", metavar="SOURCE")
     runs.add_argument("--failed", action="store_true", help="only runs with a failure")
-    runs.add_argument("--limit", type=int, default=20)
+    runs.add_argument("--limit", type=_limit, default=20)
     runs.add_argument("--json", action="store_true", help="one JSON object per run")
 
     sources = _commands(sub.add_parser("sources", help="sources of the config"), "sources_command")

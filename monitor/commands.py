@@ -25,7 +25,7 @@ from storage.events import page_instant
 from storage.migrate import upgrade
 from storage.outbox import delivery_statuses, list_deliveries, requeue
 from storage.runs import RunSummary, failures_in_row, latest_runs
-from storage.stats import article_counts, delivery_counts
+from storage.stats import DELIVERY_STATUSES, article_counts, delivery_counts
 
 # Commands of their own modules, dispatched by name like the rest (monitor.cli.HANDLERS)
 runs = runlog.runs
@@ -336,9 +336,8 @@ def status(args: argparse.Namespace) -> int:
               f"{_lag(run):>5}  {_health(failing.get(source.name, 0), threshold)}")  # fmt: skip
     for line in runlog.run_detail_lines(ctx.db, runs[chosen]) if chosen in runs else ():
         print(line)
-    pending = delivery_counts(ctx.db)
-    print(f"deliveries: {pending.get('pending', 0)} pending, {pending.get('sent', 0)} sent, "
-          f"{pending.get('failed', 0)} failed")  # fmt: skip
+    counts = delivery_counts(ctx.db)
+    print("deliveries: " + ", ".join(f"{counts.get(s, 0)} {s}" for s in DELIVERY_STATUSES))
     return 0
 
 

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import yaml
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -40,6 +41,15 @@ DEFAULT_CONFIG = "eventwatch.yaml"
 MAX_CHANNEL_NAME = 128  # the deliveries' column
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# Longer than any schedule or wait a daemon has use for, and short enough that adding it to
+# today's date stays within the dates Python and the scheduler can hold.
+MAX_DURATION = timedelta(days=366)
+MAX_TIME_LIMIT = timedelta(days=7)
+MAX_PORT = 65535
+# An idle crawl process takes about 65 MB and a busy one 100-150: a lower cap would have it
+# killed or recycled over and over.
+MIN_MEMORY_MB = 256
+MIN_INTERVAL = timedelta(seconds=0.1)
 
 
 class ConfigError(Exception):
@@ -50,10 +60,10 @@ def parse_duration(text: str) -> timedelta:
     found = DURATION.match(str(text))
     if not found:
         raise ValueError(f"{text!r} is not a duration like 30s, 15m, 2h or 1d")
-    try:
-        return timedelta(seconds=float(found.group(1)) * UNIT_SECONDS[found.group(2)])
-    except OverflowError:
-        raise ValueError(f"{text!r} is longer than any duration can be") from None
+    seconds = float(found.group(1)) * UNIT_SECONDS[found.group(2)]
+    if seconds > MAX_DURATION.total_seconds():
+        raise ValueError(f"{text!r} is longer than the longest duration, 366d")
+    return timedelta(seconds=seconds)
 
 
 def format_duration(duration: timedelta) -> str:
@@ -79,8 +89,23 @@ Duration = Annotated[
 ]
 
 
+def split_listen(listen: str) -> tuple[str, int]:
+    """HOST:PORT as (host, port); no host is 127.0.0.1. ValueError, saying why, for anything
+    else."""
+    host, colon, port = listen.rpartition(":")
+    if not colon or not port.isdigit() or int(port) > MAX_PORT:
+        raise ValueError(f"{listen!r} is not HOST:PORT with a port from 0 to {MAX_PORT}")
+    return (host.strip("[]") or "127.0.0.1"), int(port)
+
+
+def _listen(listen: str | None) -> str | None:
+    if listen is not None:
+        split_listen(listen)
+    return listen
+
+
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class Schedule(Strict):
@@ -94,6 +119,8 @@ class Schedule(Strict):
             raise ValueError("give exactly one of 'every' or 'cron'")
         if self.every is not None and self.every < timedelta(seconds=1):
             raise ValueError("'every' must be at least 1s")
+        if self.every is not None and self.jitter > self.every:
+            raise ValueError("'jitter' must be at most 'every'")
         if self.cron is not None:
             CronTrigger.from_crontab(self.cron)
         return self
@@ -119,7 +146,7 @@ class SourceConfig(Strict):
     max_page_size_mb: Annotated[float, Field(gt=0, le=1024)] = 10
     per_host_concurrency: Annotated[int, Field(ge=1, le=32)] = 2
     download_delay: Annotated[float, Field(ge=0, le=300)] = 0.5
-    memory_limit_mb: Annotated[int, Field(ge=64, le=65536)] = 1024
+    memory_limit_mb: Annotated[int, Field(ge=MIN_MEMORY_MB, le=65536)] = 1024
     block_private_addresses: bool = False
     scrapy_settings: dict[str, Any] = {}
 
@@ -145,6 +172,8 @@ class SourceConfig(Strict):
         """Scrapy reads 0 as no limit at all (CLOSESPIDER_TIMEOUT)."""
         if limit < timedelta(seconds=1):
             raise ValueError("give at least 1s")
+        if limit > MAX_TIME_LIMIT:
+            raise ValueError("give at most 7d")
         return limit
 
     @field_validator("scrapy_settings")
@@ -217,12 +246,12 @@ class DeliveryConfig(Strict):
 
 
 class DaemonConfig(Strict):
-    listen: str | None = "127.0.0.1:8787"
+    listen: Annotated[str | None, AfterValidator(_listen)] = "127.0.0.1:8787"
     max_parallel_crawls: Annotated[int, Field(ge=1, le=64)] | None = None
     crawl_processes: Annotated[int, Field(ge=1, le=64)] | None = None  # default: CPU count
     crawls_per_process: Annotated[int, Field(ge=1, le=1000)] = 100
     crawl_process_max_crawls: Annotated[int, Field(ge=1, le=1_000_000)] = 1000
-    crawl_process_memory_mb: Annotated[int, Field(ge=64, le=65536)] = 2048
+    crawl_process_memory_mb: Annotated[int, Field(ge=MIN_MEMORY_MB, le=65536)] = 2048
     # `eventwatch worker` only: how often due sources are looked for, how often a worker says
     # it is alive, and after how long without a word its jobs are given to the others
     tick_every: Duration = timedelta(seconds=5)
@@ -233,6 +262,21 @@ class DaemonConfig(Strict):
     health_notify: list[str] = []  # channels told when a source goes down, stale or recovers
     health_failures: Annotated[int, Field(ge=1, le=1000)] = 3
     health_min_quiet: Duration = timedelta(days=2)
+
+    @field_validator("tick_every", "heartbeat_every", "match_every", "dispatch_every")
+    @classmethod
+    def _not_busy(cls, every: timedelta) -> timedelta:
+        """A loop run every 0s would keep a core and the database busy for nothing."""
+        if every < MIN_INTERVAL:
+            raise ValueError(f"give at least {format_duration(MIN_INTERVAL)}")
+        return every
+
+    @model_validator(mode="after")
+    def _beats_before_stalled(self) -> DaemonConfig:
+        """A worker is judged stalled only after it has missed two heartbeats."""
+        if self.stalled_after < 2 * self.heartbeat_every:
+            raise ValueError("'stalled_after' must be at least twice 'heartbeat_every'")
+        return self
 
 
 Role = Literal["viewer", "analyst"]
@@ -257,7 +301,8 @@ class WebToken(Strict):
 
 
 class WebConfig(Strict):
-    listen: str = "127.0.0.1:8788"  # `eventwatch web`; the daemon serves it on daemon.listen
+    # `eventwatch web`; the daemon serves it on daemon.listen
+    listen: Annotated[str, AfterValidator(_listen)] = "127.0.0.1:8788"
     # The address people reach the UI at (https://eventwatch.example.org/), for links that
     # leave it: feeds, and alerts that link to their event. None: the address asked.
     public_url: str | None = None

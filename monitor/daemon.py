@@ -53,6 +53,27 @@ ABANDONED_AFTER = timedelta(hours=1)  # past the longest time limit and the kill
 REQUESTS_EVERY = timedelta(seconds=2)  # how often crawls asked for from the web UI are looked for
 
 
+# Read once, when the daemon starts: its listening socket and its crawl pool.
+RESTART_ONLY = (
+    "listen",
+    "max_parallel_crawls",
+    "crawl_processes",
+    "crawls_per_process",
+    "crawl_process_max_crawls",
+    "crawl_process_memory_mb",
+)
+
+
+def restart_only_changes(before: Config, after: Config) -> list[str]:
+    """The daemon settings that differ and that a reload cannot apply, as the file names
+    them."""
+    return [
+        f"daemon.{name}"
+        for name in RESTART_ONLY
+        if getattr(before.daemon, name) != getattr(after.daemon, name)
+    ]
+
+
 @contextmanager
 def _cycle(job: str) -> Iterator[None]:
     """One job run: a failure (database locked or full, a bug) is one log line, and the job
@@ -72,6 +93,7 @@ class Daemon:
         self.config_path = config_path
         self.crawl_log_level = crawl_log_level
         self.ctx = flow.Context(config)
+        self.started_with = config  # what a reload cannot change stays as this says
         self.health = HealthTracker(config.daemon.health_failures, config.daemon.health_min_quiet)
         self.metrics = Metrics()
         self.due = DueQueue()
@@ -261,11 +283,20 @@ class Daemon:
             previous.db.dispose()  # through connections of their own, returned as they end
             if self.pool is not None:
                 self.pool.use_database(ctx.db)
-        self.schedule_sources(config)
-        self._periodic(config)
-        if self.server is not None:
-            self.server.reconfigure(config, ctx.db)
+        self.health.failure_threshold = config.daemon.health_failures
+        self.health.min_quiet = config.daemon.health_min_quiet
+        try:
+            self.schedule_sources(config)
+            self._periodic(config)
+            if self.server is not None:
+                self.server.reconfigure(config, ctx.db)
+        except Exception as exc:  # a fault of ours: the daemon goes on, and says so
+            logger.error("reload applied in part: %s: %s", type(exc).__name__, exc)
+            logger.debug("reload failure", exc_info=True)
+            return
         logger.info("config reloaded: %d sources, %d rules", len(config.sources), len(config.rules))
+        if kept := restart_only_changes(self.started_with, config):
+            logger.warning("%s changed: they take effect when the daemon restarts", ", ".join(kept))
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         # Only noted here: an Event's set() takes a lock that the main thread may hold at that

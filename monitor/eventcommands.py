@@ -29,8 +29,6 @@ def events(args: argparse.Namespace) -> int:
     if args.events_command == "show":
         return _show(ctx.db, args.id, as_json=args.json)
     known_source(ctx.config, args.source, "events list")
-    if args.limit < 1:
-        raise UsageError("events list: --limit must be 1 or more")
     return _list(ctx.db, args)
 
 

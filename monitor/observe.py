@@ -18,7 +18,7 @@ from prometheus_client.registry import Collector
 
 from storage.pagefailures import failing_counts
 from storage.runs import latest_runs
-from storage.stats import delivery_counts, reachable
+from storage.stats import DELIVERY_STATUSES, delivery_counts, reachable
 
 if TYPE_CHECKING:
     from monitor.config import Config
@@ -117,7 +117,7 @@ class DeliveryCollector(Collector):
             "eventwatch_deliveries", "Deliveries by status", labels=["status"]
         )
         counts = delivery_counts(self.daemon.ctx.db)
-        for status in ("pending", "sent", "failed"):
+        for status in DELIVERY_STATUSES:
             family.add_metric([status], counts.get(status, 0))
         yield family
 
@@ -194,7 +194,8 @@ class ObservabilityServer:
     beside them, served from a thread of the daemon."""
 
     def __init__(self, listen: str, daemon: Daemon) -> None:
-        from monitor.web.serve import WebServer, bind, split_listen, web_app
+        from monitor.config import split_listen
+        from monitor.web.serve import WebServer, bind, web_app
 
         host, port = split_listen(listen)
         app = web_app(daemon.ctx.config, daemon.ctx.db, host)  # AccessError: no users

@@ -16,7 +16,8 @@ from storage.db import sqlite_file
 
 
 class DaemonRunning(Exception):
-    """Another daemon holds the database; one line, exit code 1."""
+    """Another daemon holds the database, or its lock file cannot be had; one line, exit
+    code 1."""
 
 
 @contextmanager
@@ -26,8 +27,11 @@ def only_daemon(database: str) -> Iterator[None]:
         yield
         return
     lock = path.with_name(path.name + ".daemon.lock")
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    handle = lock.open("a+")
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        handle = lock.open("a+")
+    except OSError as exc:
+        raise DaemonRunning(f"cannot hold the daemon's lock file {lock}: {exc.strerror}") from None
     try:
         _take(handle.fileno(), lock)
         handle.truncate(0)

@@ -50,9 +50,13 @@ def url_problem(url: str) -> str | None:
             return f"{url!r} is a path, not a database URL: did you mean 'sqlite:///{absolute}'?"
         return f"{url!r} is not a database URL (sqlite:///eventwatch.db, postgresql+psycopg://…)"
     try:
-        parsed.get_dialect()
+        dialect = parsed.get_dialect()
     except NoSuchModuleError:
         return f"unknown database kind or driver {parsed.drivername!r} in {_shown(parsed)}"
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        return f"the driver for {parsed.drivername!r} is not installed ({exc})"
     return None
 
 

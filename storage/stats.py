@@ -7,6 +7,10 @@ from sqlalchemy import func, select, text
 from storage.db import Database
 from storage.models import Article, Delivery, Source
 
+# Every status a delivery can have: queued, held for a digest, listed in a digest sent, sent,
+# failed for good.
+DELIVERY_STATUSES = ("pending", "held", "digested", "sent", "failed")
+
 
 def delivery_counts(db: Database) -> dict[str, int]:
     with db.session() as session:

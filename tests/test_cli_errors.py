@@ -310,3 +310,51 @@ def test_a_crawl_whose_reader_went_away_still_matches_its_articles(tmp_path: Pat
         matched = session.scalars(select(Article.matched_at)).all()
     db.dispose()
     assert len(matched) == 4 and all(matched)  # the alerts step ran after the lost lines
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["events", "show", "99999999999999999999"], "is not an ID"),
+        (["events", "merge", "1", "0"], "is not an ID"),
+        (["alerts", "retry", "-3"], "is not an ID"),
+        (["events", "list", "--limit", "0"], "is not a limit up to 1,000,000"),
+        (["runs", "--limit", "-1"], "is not a limit up to 1,000,000"),
+        (["rules", "test", "police", "--limit", "99999999999999999999"], "is not a limit"),
+        (["web", "--listen", "nonsense"], "is not HOST:PORT with a port from 0 to 65535"),
+        (["web", "--listen", "127.0.0.1:99999"], "is not HOST:PORT"),
+    ],
+)
+def test_a_number_or_address_out_of_range_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], expected: str
+) -> None:
+    """Had passed argparse and met the database or the socket as a traceback."""
+    with pytest.raises(SystemExit) as exited:
+        main(["--config", str(config_file(tmp_path)), *argv])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert expected in err and "Traceback" not in err
+    assert not (tmp_path / "ew.db").exists()
+
+
+def test_a_database_driver_that_is_not_installed_is_a_config_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The dialect is known to SQLAlchemy, its driver (MySQLdb) is not installed here."""
+    path = config_file(tmp_path, database="mysql://ew@127.0.0.1/ew")
+    for argv in (["status"], ["db", "upgrade"]):
+        code, _, err = run(capsys, "--config", str(path), *argv)
+        assert code == 2
+        assert "the driver for 'mysql' is not installed" in one_line(err)
+
+
+def test_a_daemon_that_cannot_make_its_lock_file_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("", encoding="utf-8")
+    path = config_file(tmp_path, database=f"sqlite:///{blocker / 'ew.db'}", daemon={"listen": None})
+    code, _, err = run(capsys, "--config", str(path), "run")
+    assert code == 1
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("eventwatch: cannot hold the daemon's lock file")

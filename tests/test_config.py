@@ -121,9 +121,20 @@ def test_shipped_default_config_is_valid() -> None:
         (("[https://pam.example.org/]", "['https:///news']"), "'https:///news' names no host"),
         (
             ("{{every: 30m}}", "{{every: 30m}}\n    time_limit: 9999999999d"),
-            "field time_limit: '9999999999d' is longer than any duration can be",
+            "field time_limit: '9999999999d' is longer than the longest duration, 366d",
         ),
         (("{{every: 30m}}", "{{every: 30m}}\n    time_limit: 0s"), "time_limit: give at least 1s"),
+        (("{{every: 30m}}", "{{every: 30m}}\n    time_limit: 8d"), "time_limit: give at most 7d"),
+        (("{{every: 30m}}", "{{every: 3000000d}}"), "is longer than the longest duration, 366d"),
+        (("{{every: 30m}}", "{{every: 30m, jitter: 1h}}"), "'jitter' must be at most 'every'"),
+        (
+            ("{{every: 30m}}", "{{every: 30m}}\n    memory_limit_mb: 64"),
+            "memory_limit_mb: Input should be greater than or equal to 256",
+        ),
+        (
+            ("{{every: 30m}}", "{{every: 30m}}\n    max_pages: true"),
+            "max_pages: Input should be a valid integer",
+        ),
         (
             ("  soc: {{type: webhook", f"  {'s' * 129}: {{{{type: webhook"),
             "give 1 to 128 printable characters",
@@ -182,3 +193,33 @@ def test_daemon_section_is_checked(tmp_path: Path) -> None:
     assert "daemon" in str(caught.value) and "sometimes" in str(caught.value)
     _, config = load_config(write(tmp_path, GOOD + "daemon: {{health_notify: [soc]}}\n"))
     assert config.daemon.health_notify == ["soc"]
+
+
+@pytest.mark.parametrize(
+    ("section", "expected"),
+    [
+        (
+            "daemon: {{listen: nonsense}}",
+            "daemon: field listen: 'nonsense' is not HOST:PORT",
+        ),
+        ("daemon: {{listen: '127.0.0.1:99999'}}", "with a port from 0 to 65535"),
+        ("web: {{listen: '127.0.0.1:80x'}}", "web: field listen: '127.0.0.1:80x'"),
+        ("daemon: {{match_every: 99999999d}}", "longer than the longest duration, 366d"),
+        ("daemon: {{heartbeat_every: 0s}}", "heartbeat_every: give at least 0.1s"),
+        ("daemon: {{tick_every: 0s}}", "tick_every: give at least 0.1s"),
+        (
+            "daemon: {{stalled_after: 15s}}",
+            "'stalled_after' must be at least twice 'heartbeat_every'",
+        ),
+        ("daemon: {{crawl_processes: true}}", "crawl_processes: Input should be a valid integer"),
+        ("daemon: {{crawl_process_memory_mb: 64}}", "greater than or equal to 256"),
+    ],
+)
+def test_daemon_settings_that_could_not_work_are_refused(
+    tmp_path: Path, section: str, expected: str
+) -> None:
+    """Each had passed ``check`` and then ended the daemon in a traceback, or kept a core busy,
+    or had the crawl processes killed over and over."""
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, GOOD + section + "\n"))
+    assert expected in str(caught.value)

@@ -13,7 +13,7 @@ import time
 import uvicorn
 from fastapi import FastAPI
 
-from monitor.config import Config
+from monitor.config import Config, split_listen
 from monitor.web.access import Access
 from monitor.web.app import create_app
 from storage.db import Database
@@ -23,11 +23,6 @@ logger = logging.getLogger(__name__)
 
 class AddressTaken(Exception):
     """The address to listen on cannot be used: one line."""
-
-
-def split_listen(listen: str) -> tuple[str, int]:
-    host, _, port = listen.rpartition(":")
-    return (host.strip("[]") or "127.0.0.1"), int(port)
 
 
 def bind(host: str, port: int) -> socket.socket:

@@ -1,0 +1,54 @@
+"""What a reload (SIGHUP) of the daemon applies, and what it says it cannot."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from monitor.config import load_config
+from monitor.daemon import Daemon
+
+
+def write(path: Path, database: Path, **daemon: Any) -> Path:
+    config = {
+        "database": f"sqlite:///{database}",
+        "sources": [{"name": "news", "start_urls": ["http://127.0.0.1:9/"]}],
+        "daemon": {"listen": None, **daemon},
+    }
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path
+
+
+def test_a_reload_applies_thresholds_and_names_the_settings_read_at_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = write(tmp_path / "ew.yaml", tmp_path / "ew.db", crawl_processes=1, health_failures=3)
+    daemon = Daemon(path, load_config(path)[1])
+    try:
+        write(path, tmp_path / "ew.db", crawl_processes=2, health_failures=5, health_min_quiet="3d",
+              listen="127.0.0.1:18911")  # fmt: skip
+        with caplog.at_level(logging.INFO, logger="monitor.daemon"):
+            daemon.reload()
+        assert "config reloaded: 1 sources" in caplog.text
+        assert daemon.health.failure_threshold == 5
+        assert daemon.health.min_quiet.days == 3
+        assert (
+            "daemon.listen, daemon.crawl_processes changed: they take effect when the daemon "
+            "restarts" in caplog.text
+        )
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="monitor.daemon"):
+            daemon.reload()  # still not in effect: said again
+        assert "daemon.listen, daemon.crawl_processes changed" in caplog.text
+        write(path, tmp_path / "ew.db", crawl_processes=1, health_failures=5)
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="monitor.daemon"):
+            daemon.reload()  # back to what it runs with: nothing to say
+        assert "config reloaded" in caplog.text
+        assert "take effect when the daemon restarts" not in caplog.text
+    finally:
+        daemon.ctx.db.dispose()
