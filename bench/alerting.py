@@ -17,8 +17,9 @@ from monitor.config import Config
 from monitor.digesting import as_digest
 from storage.articles import NewArticle, store_articles
 from storage.digests import digest_task, open_digest
+from storage.leases import Lease
 from storage.migrate import upgrade
-from storage.models import Delivery, Match
+from storage.models import Delivery, Digest, Match
 
 DIGEST_TARGET_S = 1.0
 WORDS = ("border", "security", "summit", "delegates", "Dushanbe", "talks", "treaty", "vote")
@@ -94,7 +95,10 @@ def digest_figures(folder: Path, count: int, raw: dict[str, object]) -> list[Fig
     channel = EmailChannel("mail", EmailChannelConfig.model_validate(mail), {})
     open_digest(ctx.db, "mail", datetime.now(UTC) + timedelta(seconds=1))
     started = time.perf_counter()
-    digest = as_digest(digest_task(ctx.db, 1), lambda event_id: f"https://e.example/{event_id}")
+    leased = Lease(Digest, 1, datetime.now(UTC))  # rendered only: no lease is taken
+    digest = as_digest(
+        digest_task(ctx.db, leased), lambda event_id: f"https://e.example/{event_id}"
+    )
     message = channel.build_digest(digest)
     payload = digest_body(digest)
     seconds = time.perf_counter() - started

@@ -239,8 +239,9 @@ def _alerts_retry(ctx: flow.Context, ids: list[int], *, every_failed: bool) -> i
     if unknown:
         raise UsageError(f"alerts retry: no delivery with id {', '.join(unknown)}; nothing queued")
     for delivery_id, state in sorted(statuses.items()):
-        if state == "sent":
-            print(f"delivery {delivery_id} was sent already: not queued again", file=sys.stderr)
+        if state != "failed":  # pending is queued already; held and digested go in a digest
+            print(f"delivery {delivery_id} is {state}, not failed: not queued again",
+                  file=sys.stderr)  # fmt: skip
     count = requeue(ctx.db, ids, all_failed=every_failed)
     print(f"{count} deliveries queued again")
     return 0

@@ -9,6 +9,7 @@ loses nothing and repeats nothing.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import InitVar, dataclass, field
 from datetime import UTC, datetime
@@ -25,7 +26,7 @@ from monitor.digesting import as_digest, digest_sent, open_due_digests
 from monitor.rules import RuleSet
 from storage.db import DATABASE_FAILURES, Database
 from storage.digests import DigestTask, claim_due_digests
-from storage.leases import record_failure, record_sent
+from storage.leases import kept, record_failure, record_sent
 from storage.models import Delivery, Update
 from storage.models import Digest as DigestRow
 from storage.outbox import (
@@ -181,16 +182,14 @@ def _match_failed(ctx: Context, article_id: int, exc: Exception) -> None:
 def deliver_pending(ctx: Context, now: datetime | None = None) -> DispatchCounts:
     """Open the digests due by `now` (default: now), then send every due delivery and digest
     once; failures wait for their back-off, then fail for good."""
-    counts = {"sent": 0, "pending": 0, "failed": 0}
+    counts: Counter[str] = Counter()
     lease = ctx.config.delivery.lease
     open_due_digests(ctx.config, ctx.db, now or datetime.now(UTC))
     for model in (Delivery, Update):
-        while tasks := claim_due(ctx.db, lease, model=model):
-            for task in tasks:
-                counts[_deliver(ctx, task, model)] += 1
-    while digests := claim_due_digests(ctx.db, lease):
-        for digest in digests:
-            counts[_deliver_digest(ctx, digest)] += 1
+        while outcomes := [_deliver(ctx, t, model) for t in claim_due(ctx.db, lease, model=model)]:
+            counts.update(outcomes)
+    while outcomes := [_deliver_digest(ctx, digest) for digest in claim_due_digests(ctx.db, lease)]:
+        counts.update(outcomes)
     return DispatchCounts(counts["sent"], counts["pending"], counts["failed"])
 
 
@@ -199,13 +198,15 @@ def _deliver(ctx: Context, task: DeliveryTask, model: type[Delivery | Update]) -
     try:
         if channel is None:
             raise DeliveryError(f"channel {task.channel!r} is not configured")
-        channel.send(_alert(task, ctx.config.web.public_url))
+        with kept(ctx.db, task.lease, ctx.config.delivery.lease):
+            channel.send(_alert(task, ctx.config.web.public_url))
     except DeliveryError as exc:
         return _retry_later(ctx, task, model, exc)
     except Exception as exc:  # a bug this one alert sets off: it backs off, the rest go on
         logger.error("delivery=%s could not be sent", task.key, exc_info=True)
         return _retry_later(ctx, task, model, DeliveryError(f"{type(exc).__name__}: {exc}"))
-    record_sent(ctx.db, model, task.id)
+    if not record_sent(ctx.db, task.lease):
+        return _lost(task.key)
     logger.info(
         "delivery=%s rule=%s event=%d channel=%s sent",
         task.key,
@@ -222,14 +223,21 @@ def _deliver_digest(ctx: Context, task: DigestTask) -> str:
     try:
         if channel is None:
             raise DeliveryError(f"channel {task.channel!r} is not configured")
-        channel.send_digest(as_digest(task, lambda event_id: event_link(public_url, event_id)))
+        with kept(ctx.db, task.lease, ctx.config.delivery.lease):
+            channel.send_digest(as_digest(task, lambda event_id: event_link(public_url, event_id)))
     except DeliveryError as exc:
         return _retry_later(ctx, task, DigestRow, exc)
     except Exception as exc:  # a bug this digest sets off: it backs off, the rest go on
         logger.error("digest=%s could not be sent", task.key, exc_info=True)
         return _retry_later(ctx, task, DigestRow, DeliveryError(f"{type(exc).__name__}: {exc}"))
-    digest_sent(ctx.db, task)
-    return "sent"
+    return "sent" if digest_sent(ctx.db, task) else _lost(task.key)
+
+
+def _lost(key: str) -> str:
+    """Sent, but another sender had taken the row meanwhile (this one stalled past its lease
+    and could not renew it): that sender's outcome stands."""
+    logger.warning("%s was sent, but its lease had passed to another sender", key)
+    return "pending"
 
 
 def _retry_at(ctx: Context, attempts: int, exc: DeliveryError) -> datetime | None:
@@ -255,7 +263,10 @@ def _retry_later(
 ) -> str:
     """Record a failed send, due again after a back-off or failed for good, and say so."""
     retry_at = _retry_at(ctx, task.attempts, exc)
-    status = record_failure(ctx.db, model, task.id, str(exc), retry_at)
+    status = record_failure(ctx.db, task.lease, str(exc), retry_at)
+    if status is None:  # another sender has the row now: its outcome stands
+        logger.warning("%s failed: %s; its lease had passed to another sender", task.key, exc)
+        return "pending"
     kind = "digest" if model is DigestRow else "delivery"
     logger.warning(
         "%s=%s channel=%s attempt=%d failed: %s; %s",

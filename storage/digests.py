@@ -8,7 +8,7 @@ deliveries it lists happen in one transaction, so a delivery is in one digest or
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from storage.db import Database
 from storage.events import ARTICLE_LINK, page_day
-from storage.leases import due_ids, take_lease
+from storage.leases import Lease, due_ids, take_lease, write_if_held
 from storage.models import Article, Delivery, Digest, Event, Match, Source, utcnow
 
 
@@ -47,6 +47,7 @@ class DigestTask:
     since: datetime | None
     until: datetime
     entries: tuple[DigestEntry, ...]
+    lease: Lease  # this sender's, until the outcome is recorded
 
 
 def open_digest(
@@ -118,29 +119,33 @@ def release_held(db: Database, channel: str, keep: Collection[str] | None) -> in
         return int(released.rowcount)  # type: ignore[attr-defined]
 
 
-def mark_digest_sent(db: Database, digest_id: int) -> None:
-    """The digest and the deliveries it lists are sent, in one transaction."""
+def mark_digest_sent(db: Database, lease: Lease) -> bool:
+    """The digest and the deliveries it lists are sent, in one transaction; False (nothing
+    written) if the lease had passed to another sender."""
     now = utcnow()
     with db.session() as session:
-        digest = session.get_one(Digest, digest_id)
-        digest.status, digest.delivered_at = "sent", now
-        digest.lease_until, digest.last_error = None, None
+        sent = {"status": "sent", "delivered_at": now, "lease_until": None, "last_error": None}
+        if not write_if_held(session, lease, **sent):
+            return False
         session.execute(
             update(Delivery)
-            .where(Delivery.digest_id == digest_id)
+            .where(Delivery.digest_id == lease.row_id)
             .values(status="sent", delivered_at=now)
             .execution_options(synchronize_session=False)
         )
+        return True
 
 
-def claim_due_digests(db: Database, lease: timedelta, limit: int = 20) -> list[DigestTask]:
-    """Lease due digests, as `claim_due` does deliveries."""
-    now = utcnow()
-    taken = [i for i in due_ids(db, Digest, now, limit) if take_lease(db, Digest, i, now, lease)]
-    return [digest_task(db, digest_id) for digest_id in taken]
+def claim_due_digests(db: Database, lease: timedelta, limit: int = 20) -> Iterator[DigestTask]:
+    """Due digests, each leased only as it is handed over, as `claim_due` does deliveries."""
+    for digest_id in due_ids(db, Digest, utcnow(), limit):
+        taken = take_lease(db, Digest, digest_id, utcnow(), lease)
+        if taken is not None:
+            yield digest_task(db, taken)
 
 
-def digest_task(db: Database, digest_id: int) -> DigestTask:
+def digest_task(db: Database, lease: Lease) -> DigestTask:
+    digest_id = lease.row_id
     with db.session() as session:
         digest = session.get_one(Digest, digest_id)
         rows = session.execute(
@@ -157,7 +162,7 @@ def digest_task(db: Database, digest_id: int) -> DigestTask:
         )
         return DigestTask(
             digest.id, digest.key, digest.channel, digest.attempts, digest.since_at,
-            digest.slot_at, entries,
+            digest.slot_at, entries, lease,
         )  # fmt: skip
 
 

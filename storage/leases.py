@@ -3,20 +3,40 @@
 Every outbox row has a status, a time it is next due and a lease (storage.models.Outbox): a
 sender leases a due row, sends it, then records the outcome. A sender killed in between leaves
 the row pending; once its lease runs out, another sends it again under the same key.
+
+The lease's end, as its holder wrote it, is the holder's proof: a sender renews its lease
+while a send takes long (:func:`kept`), and records the outcome only while the lease is still
+the one it holds. A sender that lost its lease (it stalled past it and another took the row)
+can then neither renew it nor overwrite the other sender's outcome.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
 
-from storage.db import Database
-from storage.models import Delivery, Digest, Outbox, Update, utcnow
+from storage.db import DATABASE_FAILURES, Database
+from storage.models import Delivery, Digest, Update, utcnow
 
 OutboxModel = type[Delivery] | type[Digest] | type[Update]
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Lease:
+    """A row of ``model`` leased to this sender until ``until`` (moved on by each renewal)."""
+
+    model: OutboxModel
+    row_id: int
+    until: datetime
 
 
 def due_ids(db: Database, model: OutboxModel, now: datetime, limit: int) -> Sequence[int]:
@@ -32,37 +52,88 @@ def due_ids(db: Database, model: OutboxModel, now: datetime, limit: int) -> Sequ
 
 
 def take_lease(
-    db: Database, model: OutboxModel, row_id: int, now: datetime, lease: timedelta
-) -> bool:
-    """Lease the row until ``now + lease`` and count the attempt, unless another has it."""
+    db: Database, model: OutboxModel, row_id: int, now: datetime, length: timedelta
+) -> Lease | None:
+    """Lease the row until ``now + length`` and count the attempt, unless another has it."""
+    until = now + length
     with db.session() as session:
         claimed = session.execute(
             update(model)
             .where(model.id == row_id, model.status == "pending")
             .where(or_(model.lease_until.is_(None), model.lease_until < now))
-            .values(lease_until=now + lease, attempts=model.attempts + 1)
+            .values(lease_until=until, attempts=model.attempts + 1)
             .execution_options(synchronize_session=False)
         )
-        return claimed.rowcount == 1  # type: ignore[attr-defined]
+        return Lease(model, row_id, until) if claimed.rowcount == 1 else None  # type: ignore[attr-defined]
 
 
-def record_sent(db: Database, model: OutboxModel, row_id: int) -> None:
+def write_if_held(session: Session, lease: Lease, **values: Any) -> bool:
+    """Write ``values`` to the leased row, in ``session``, if the lease is still the one held."""
+    model = lease.model
+    done = session.execute(
+        update(model)
+        .where(model.id == lease.row_id, model.status == "pending")
+        .where(model.lease_until == lease.until)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(done.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def renew_lease(db: Database, lease: Lease, length: timedelta) -> bool:
+    """Hold the row ``length`` longer from now; False if the lease was lost meanwhile."""
+    until = utcnow() + length
     with db.session() as session:
-        row = cast(Outbox, session.get_one(model, row_id))
-        row.status, row.delivered_at = "sent", utcnow()
-        row.lease_until, row.last_error = None, None
+        if not write_if_held(session, lease, lease_until=until):
+            return False
+    lease.until = until
+    return True
 
 
-def record_failure(
-    db: Database, model: OutboxModel, row_id: int, error: str, retry_at: datetime | None
-) -> str:
-    """Record a failed attempt: pending again at ``retry_at``, or failed for good if None."""
+@contextmanager
+def kept(db: Database, lease: Lease, length: timedelta) -> Iterator[None]:
+    """Renew ``lease`` every third of its length while the block runs (a send): a send that
+    takes longer than a lease stays this sender's, while a sender that dies lets go of the
+    row within one length. A renewal the database refuses is tried again at the next."""
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(length.total_seconds() / 3):
+            try:
+                if not renew_lease(db, lease, length):
+                    logger.warning("%s %d: lease lost during its send", lease.model.__tablename__,
+                                   lease.row_id)  # fmt: skip
+                    return
+            except DATABASE_FAILURES as exc:
+                logger.warning("lease of %s %d not renewed: %s", lease.model.__tablename__,
+                               lease.row_id, exc)  # fmt: skip
+
+    renewer = threading.Thread(target=renew, name="lease-renewal", daemon=True)
+    renewer.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        renewer.join()
+
+
+def record_sent(db: Database, lease: Lease) -> bool:
+    """The row is sent; False (nothing written) if the lease had passed to another sender."""
     with db.session() as session:
-        row = cast(Outbox, session.get_one(model, row_id))
-        row.last_error = error[:2000]
-        row.lease_until = None
-        if retry_at is None:
-            row.status = "failed"
-        else:
-            row.next_attempt_at = retry_at
-        return row.status
+        return write_if_held(
+            session, lease, status="sent", delivered_at=utcnow(), lease_until=None, last_error=None
+        )
+
+
+def record_failure(db: Database, lease: Lease, error: str, retry_at: datetime | None) -> str | None:
+    """Record a failed attempt: pending again at ``retry_at``, or failed for good if None.
+    Returns the row's new status; None (nothing written) if the lease had passed on."""
+    values: dict[str, Any] = {"last_error": error[:2000], "lease_until": None}
+    if retry_at is None:
+        values["status"] = "failed"
+    else:
+        values["next_attempt_at"] = retry_at
+    with db.session() as session:
+        if not write_if_held(session, lease, **values):
+            return None
+    return "failed" if retry_at is None else "pending"

@@ -12,12 +12,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, select, true, update
 from sqlalchemy.orm import Session
 
 from storage.db import Database
 from storage.events import ARTICLE_LINK, page_day, page_instant
-from storage.leases import due_ids, record_failure, record_sent, take_lease
+from storage.leases import Lease, due_ids, record_failure, record_sent, take_lease
 from storage.models import Article, Delivery, Event, Match, Source, Update, utcnow
 
 
@@ -65,6 +65,7 @@ class DeliveryTask:
     snippets: tuple[str, ...]
     articles: tuple[EventArticle, ...]
     created_at: datetime
+    lease: Lease  # this sender's, until the outcome is recorded
     places: tuple[str, ...] = ()  # what the event's reports name, merged
     organisations: tuple[str, ...] = ()
     dates_mentioned: tuple[tuple[str, date, date], ...] = ()  # (words, first day, last day)
@@ -164,24 +165,28 @@ def record_matches(db: Database, article_id: int, records: Sequence[MatchRecord]
 
 def claim_due(
     db: Database, lease: timedelta, limit: int = 100, model: type[Delivery | Update] = Delivery
-) -> list[DeliveryTask]:
-    """Lease due deliveries (or updates) so that two dispatchers never send one at once."""
-    now = utcnow()
-    ids = due_ids(db, model, now, limit)
-    return [task for task in (_claim(db, model, i, now, lease) for i in ids) if task is not None]
+) -> Iterator[DeliveryTask]:
+    """Due deliveries (or updates), each leased only as it is handed over, so that two
+    dispatchers never send one at once: a lease taken for a whole batch ran out while the rows
+    before it were sent, and another dispatcher sent the rest again."""
+    for row_id in due_ids(db, model, utcnow(), limit):
+        task = _claim(db, model, row_id, utcnow(), lease)
+        if task is not None:
+            yield task
 
 
 def _claim(
-    db: Database, model: type[Delivery | Update], row_id: int, now: datetime, lease: timedelta
+    db: Database, model: type[Delivery | Update], row_id: int, now: datetime, length: timedelta
 ) -> DeliveryTask | None:
-    if not take_lease(db, model, row_id, now, lease):
+    lease = take_lease(db, model, row_id, now, length)
+    if lease is None:
         return None
     with db.session() as session:
         row: Delivery | Update = session.get_one(model, row_id)  # type: ignore[assignment]
-        return _task(session, row)
+        return _task(session, row, lease)
 
 
-def _task(session: Session, delivery: Delivery | Update) -> DeliveryTask:
+def _task(session: Session, delivery: Delivery | Update, lease: Lease) -> DeliveryTask:
     match = session.get_one(Match, delivery.match_id)
     event = session.get_one(Event, delivery.event_id)
     return DeliveryTask(
@@ -196,6 +201,7 @@ def _task(session: Session, delivery: Delivery | Update) -> DeliveryTask:
         snippets=tuple(match.snippets),
         articles=tuple(event_articles(session, delivery.event_id)),
         created_at=match.created_at,
+        lease=lease,
         places=tuple(event.places or ()),
         organisations=tuple(event.organisations or ()),
         dates_mentioned=tuple(_dates_mentioned(event.dates_mentioned)),
@@ -252,15 +258,15 @@ def event_sources(session: Session, event_id: int) -> list[str]:
     return list(dict.fromkeys(rows))
 
 
-def mark_sent(db: Database, delivery_id: int) -> None:
-    record_sent(db, Delivery, delivery_id)
+def mark_sent(db: Database, task: DeliveryTask) -> bool:
+    return record_sent(db, task.lease)
 
 
 def mark_failed_attempt(
-    db: Database, delivery_id: int, error: str, retry_at: datetime | None
-) -> str:
+    db: Database, task: DeliveryTask, error: str, retry_at: datetime | None
+) -> str | None:
     """Record a failed attempt: pending again at ``retry_at``, or failed for good if None."""
-    return record_failure(db, Delivery, delivery_id, error, retry_at)
+    return record_failure(db, task.lease, error, retry_at)
 
 
 def list_deliveries(
@@ -281,13 +287,15 @@ def delivery_row(d: Delivery) -> DeliveryRow:
 
 
 def requeue(db: Database, ids: Iterable[int] = (), *, all_failed: bool = False) -> int:
-    """Put failed (or named) deliveries back in the queue with a fresh attempt budget."""
+    """Put failed deliveries (every one, or those named) back in the queue with a fresh
+    attempt budget. Only failed ones: a pending one may be on its way this instant (its lease
+    taken away, it was sent twice), and a held or digested one goes out in its digest."""
     chosen = list(ids)
-    condition = Delivery.status == "failed" if all_failed else Delivery.id.in_(chosen)
+    condition = true() if all_failed else Delivery.id.in_(chosen)
     with db.session() as session:
         result = session.execute(
             update(Delivery)
-            .where(and_(condition, Delivery.status != "sent"))
+            .where(and_(condition, Delivery.status == "failed"))
             .values(status="pending", attempts=0, next_attempt_at=utcnow(), lease_until=None)
             .execution_options(synchronize_session=False)
         )

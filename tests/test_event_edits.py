@@ -96,7 +96,7 @@ def test_an_alert_knows_the_languages_of_its_event(db: Database) -> None:
     _, first = store_article(db, report("desk", "Lawmakers in Dushanbe", WIRE, language="en"))
     store_article(db, report("wire", "Dushanbe hosts lawmakers", REWRITE, language="fr"))
     record_matches(db, first, [ALERT])
-    [task] = claim_due(db, timedelta(minutes=1))
+    [task] = list(claim_due(db, timedelta(minutes=1)))
     assert [article.language for article in task.articles] == ["en", "fr"]
 
 

@@ -51,6 +51,12 @@ from tests.test_grouping import (  # noqa: F401
     test_rewritten_report_at_another_site_joins_the_event,
     test_same_normalised_title_joins_within_the_window_only,
 )
+from tests.test_outbox_leases import (  # noqa: F401
+    slow_hook,
+    test_a_sender_that_lost_its_lease_cannot_renew_it_or_overwrite_the_outcome,
+    test_only_failed_deliveries_are_queued_again,
+    test_two_dispatchers_send_each_alert_once_when_sends_outlast_the_lease,
+)
 from tests.test_pagefailures import (  # noqa: F401
     test_a_page_failing_again_waits_longer_and_is_cleared_when_had,
     test_failures_kept_per_source_are_bounded_newest_first,

@@ -99,13 +99,13 @@ def test_a_match_queues_each_channel_once_per_event(db: Database) -> None:
     queued = [record_matches(db, a.id, [record]) for a in unmatched_articles(db)]
     assert queued == [2, 0]
     assert unmatched_articles(db) == []
-    tasks = claim_due(db, timedelta(minutes=5))
+    tasks = list(claim_due(db, timedelta(minutes=5)))
     assert sorted(t.channel for t in tasks) == ["hook", "mail"]
-    assert claim_due(db, timedelta(minutes=5)) == []  # leased: no second sender gets them
+    assert list(claim_due(db, timedelta(minutes=5))) == []  # leased: no second sender gets them
     assert {a.source for a in tasks[0].articles} == {"pam", "asiaplus"}
     for task in tasks:
-        mark_sent(db, task.id)
-    assert claim_due(db, timedelta(seconds=-1)) == []
+        assert mark_sent(db, task)
+    assert list(claim_due(db, timedelta(seconds=-1))) == []
 
 
 def test_runs_left_open_by_a_process_that_ended_are_closed_as_abandoned(db: Database) -> None:
