@@ -163,6 +163,8 @@ class Daemon:
             self._run_soon("match")  # alerts leave now, not at the next match interval
         if run.status != "ok":
             logger.warning("crawl source=%s run=%d %s: %s", name, run.id, run.status, run.error)
+        if run.status == "stopped":  # the daemon is stopping: no word on the source's health
+            return
         changes = self.health.record(
             name, run.status == "ok", run.new_articles, datetime.now(UTC), run.error
         )

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import socket
 import threading
 import uuid
@@ -43,6 +44,7 @@ from storage.migrate import upgrade
 from storage.runs import close_abandoned_runs
 from storage.schedule import (
     claim_source,
+    lease_of_another,
     next_due_times,
     release_source,
     renew_leases,
@@ -55,6 +57,9 @@ logger = logging.getLogger(__name__)
 SCHEDULE_QUEUE = "schedule"
 CRAWL_QUEUE = "crawls"
 ABANDONED_AFTER = timedelta(hours=1)
+SHUTDOWN_GRACE_SECONDS = 30.0
+ENGINE_RESTART_FIRST = 1.0  # seconds; doubled while the engine keeps stopping
+ENGINE_RESTART_MAX = 60.0
 
 
 def libpq_url(url: str) -> str:
@@ -146,16 +151,20 @@ class Worker:
             name="dispatch", queue=SCHEDULE_QUEUE, lock="dispatch", queueing_lock="dispatch"
         )(self.dispatch)
         periodic: dict[
-            str, tuple[Any, timedelta, str]
+            str, tuple[Any, timedelta, str | None]
         ] = {  # task name: (function, how often, the lock it runs under)
             "tick": (self.tick, daemon.tick_every, "tick"),
             "match-every": (self.match, daemon.match_every, "match"),
             "dispatch-every": (self.dispatch, daemon.dispatch_every, "dispatch"),
-            "stalled": (self.stalled, daemon.stalled_after / 3, "stalled"),
+            # no lock: a worker killed inside it would leave it "doing", and then no stalled
+            # job, which alone could put that one back, would ever run again
+            "stalled": (self.stalled, daemon.stalled_after / 3, None),
             "runs": (self.runs, timedelta(minutes=10), "runs"),
         }
         for name, (function, every, lock) in periodic.items():
-            task: Any = app.task(name=name, queue=SCHEDULE_QUEUE, lock=lock, queueing_lock=lock)
+            task: Any = app.task(
+                name=name, queue=SCHEDULE_QUEUE, lock=lock, queueing_lock=lock or name
+            )
             app.periodic(cron=cron_every(every), periodic_id=name)(task(function))
 
     async def tick(self, timestamp: int) -> None:
@@ -166,11 +175,7 @@ class Worker:
         held = await asyncio.to_thread(held_sources, self.ctx.db)
         asked = await asyncio.to_thread(take_crawl_requests, self.ctx.db)
         for name, due_at in with_web_requests(self.config, due, held, asked, now):
-            key = f"crawl:{name}"
-            with contextlib.suppress(job_errors.AlreadyEnqueued):  # one waiting serves this too
-                await self.crawl_task.configure(lock=key, queueing_lock=key).defer_async(
-                    name=name, due_at=due_at.isoformat()
-                )
+            await self._crawl_later(name, due_at.isoformat())
         await asyncio.to_thread(save_next_due_times, self.ctx.db, later)
 
     async def crawl(self, name: str, due_at: str) -> str:
@@ -184,7 +189,11 @@ class Worker:
         until = datetime.now(UTC) + self.config.daemon.stalled_after
         claimed = await asyncio.to_thread(claim_source, self.ctx.db, name, self.owner, due, until)
         if not claimed:
-            return f"{name}: crawled elsewhere"
+            held = await asyncio.to_thread(lease_of_another, self.ctx.db, name, self.owner)
+            if held is None:
+                return f"{name}: crawled elsewhere"
+            await self._crawl_later(name, due_at, held)  # its holder may have died
+            return f"{name}: held by another worker until {held:%H:%M:%S}Z; asked again then"
         self.crawling.add(name)
         try:
             run = await asyncio.wrap_future(
@@ -194,6 +203,8 @@ class Worker:
             self.crawling.discard(name)
         done = due if run.status in ("ok", "timeout") else None
         await asyncio.to_thread(release_source, self.ctx.db, name, self.owner, done)
+        if run.status == "stopped":  # this worker is stopping: another crawls it, or this on
+            await self._crawl_later(name, due_at)  # its return
         logger.info(
             "crawl source=%s run=%d status=%s pages=%d new=%d errors=%d",
             name, run.id, run.status, run.pages, run.new_articles, run.errors,
@@ -201,6 +212,15 @@ class Worker:
         if run.new_articles:
             await self._defer(self.match_task)
         return run.status
+
+    async def _crawl_later(self, name: str, due_at: str, at: datetime | None = None) -> None:
+        """The crawl of ``name`` for ``due_at`` queued again (at ``at``, or now): one already
+        waiting serves it too."""
+        key = f"crawl:{name}"
+        with contextlib.suppress(job_errors.AlreadyEnqueued):
+            await self.crawl_task.configure(
+                lock=key, queueing_lock=key, schedule_at=at
+            ).defer_async(name=name, due_at=due_at)
 
     def match(self, timestamp: int | None = None) -> None:
         if flow.match_new_articles(self.ctx):
@@ -223,6 +243,8 @@ class Worker:
                 await manager.retry_job(job)
             except job_errors.UniqueViolation:
                 await manager.finish_job(job, status=Status.FAILED, delete_job=False)
+            except job_errors.ConnectorException as exc:  # another worker's stalled job put it
+                logger.info("job %s already queued again: %s", job.id, exc)  # back meanwhile
 
     def runs(self, timestamp: int) -> None:
         limits = [s.time_limit for s in self.config.sources]
@@ -249,27 +271,65 @@ class Worker:
                 logger.warning("leases not renewed: %s", exc)
 
     def serve(self) -> int:
-        daemon = self.config.daemon
         threading.Thread(target=self._renew, name="leases", daemon=True).start()
-        heartbeat = daemon.heartbeat_every.total_seconds()
-        capacity = self.settings.processes * self.settings.crawls_per_process
         try:
-            with self.app.open():
-                self.app.run_worker(
-                    concurrency=capacity + 4,  # the schedule's own jobs never wait on crawls
-                    listen_notify=True,
-                    fetch_job_polling_interval=1.0,
-                    update_heartbeat_interval=heartbeat,
-                    stalled_worker_timeout=daemon.stalled_after.total_seconds(),
-                    shutdown_graceful_timeout=30,
-                    delete_jobs="successful",
-                    install_signal_handlers=True,
-                )
+            return asyncio.run(self._serve())
         finally:
             self.stopped.set()
-            self.pool.close(30)
+            self.pool.close(SHUTDOWN_GRACE_SECONDS)
             self.ctx.db.dispose()
-        return 0
+
+    async def _serve(self) -> int:
+        """Run the job engine until SIGTERM or SIGINT. procrastinate stops its worker when
+        its listener or heartbeat loses the database (PostgreSQL restarted, say), and the
+        process had then ended with nothing left to crawl: the engine is started again, after
+        a pause that grows while it keeps failing, and the crawl pool goes on meanwhile."""
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        pause = ENGINE_RESTART_FIRST
+        while True:
+            engine = asyncio.create_task(self._engine())
+            stopping = asyncio.create_task(stop.wait())
+            await asyncio.wait({engine, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if stop.is_set():
+                await self._stop(engine)
+                return 0
+            stopping.cancel()
+            failure = engine.exception()
+            logger.error("the job engine stopped (%s); starting it again in %.0f s",
+                         failure or "it lost its database", pause)  # fmt: skip
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), pause)
+            if stop.is_set():
+                return 0
+            pause = min(pause * 2, ENGINE_RESTART_MAX)
+
+    async def _engine(self) -> None:
+        daemon = self.config.daemon
+        capacity = self.settings.processes * self.settings.crawls_per_process
+        async with self.app.open_async():
+            await self.app.run_worker_async(
+                concurrency=capacity + 4,  # the schedule's own jobs never wait on crawls
+                listen_notify=True,
+                fetch_job_polling_interval=1.0,
+                update_heartbeat_interval=daemon.heartbeat_every.total_seconds(),
+                stalled_worker_timeout=daemon.stalled_after.total_seconds(),
+                shutdown_graceful_timeout=SHUTDOWN_GRACE_SECONDS,
+                delete_jobs="successful",
+                install_signal_handlers=False,
+            )
+
+    async def _stop(self, engine: asyncio.Task[None]) -> None:
+        """The crawls are asked to stop first, so that their jobs end within the engine's
+        grace, each queueing its crawl again for another worker (see ``crawl``); left to run,
+        they had been aborted at the grace's end, their due crawls lost."""
+        closing = asyncio.create_task(asyncio.to_thread(self.pool.close, SHUTDOWN_GRACE_SECONDS))
+        engine.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await engine
+        await closing
 
 
 def _counts(counts: flow.DispatchCounts) -> tuple[int, int, int]:

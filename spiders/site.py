@@ -322,6 +322,8 @@ class SiteSpider(Spider):
         """(status, error) of the crawl run: failed when no entry page answered at all."""
         if reason == "closespider_timeout":
             return "timeout", f"stopped at its time limit; {self.reached} entry pages answered"
+        if reason == "shutdown":  # its process asked to stop: not done, to be crawled again
+            return "stopped", f"its process was asked to stop; {self.reached} entry pages answered"
         if self.reached == 0:
             return "failed", "; ".join(self.failures[:5]) or f"nothing fetched ({reason})"
         if reason != "finished":

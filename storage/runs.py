@@ -13,6 +13,9 @@ from storage.db import Database
 from storage.models import CrawlRun, PageFailure, Source, utcnow
 
 MAX_ERROR_CHARS = 4000
+# Runs that say nothing against their source: under way, done, or stopped with their crawl
+# process (the daemon or worker was asked to stop) and to be crawled again.
+NOT_FAILED = ("ok", "running", "stopped")
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +157,7 @@ def list_runs(
     if failed:
         query = query.where(
             (CrawlRun.errors > 0)
-            | CrawlRun.status.not_in(("ok", "running"))
+            | CrawlRun.status.not_in(NOT_FAILED)
             | CrawlRun.id.in_(select(PageFailure.run_id))
         )
     with db.session() as session:
@@ -175,7 +178,7 @@ def failures_in_row(db: Database) -> dict[str, int]:
             select(Source.name, func.count(CrawlRun.id))
             .join(Source, Source.id == CrawlRun.source_id)
             .outerjoin(last_ok, last_ok.c.source_id == CrawlRun.source_id)
-            .where(CrawlRun.status.not_in(("ok", "running")))
+            .where(CrawlRun.status.not_in(NOT_FAILED))
             .where((last_ok.c.ok_id.is_(None)) | (CrawlRun.id > last_ok.c.ok_id))
             .group_by(Source.name)
         ).all()

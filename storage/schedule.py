@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import or_, select, update
 
 from storage.db import Database
-from storage.models import CrawlRun, ScheduleState, Source
+from storage.models import CrawlRun, ScheduleState, Source, utcnow
 
 
 def next_due_times(db: Database) -> dict[str, datetime]:
@@ -52,6 +52,17 @@ def claim_source(db: Database, source: str, owner: str, due_at: datetime, until:
             .execution_options(synchronize_session=False)
         )
         return bool(taken.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def lease_of_another(db: Database, source: str, owner: str) -> datetime | None:
+    """When another worker's lease on ``source`` runs out, if it still runs: a crawl that could
+    not be claimed for it waits for that, not for the source's next due time (the lease may be
+    a dead worker's, renewed last just before it died)."""
+    with db.session() as session:
+        state = session.get(ScheduleState, source)
+        if state is None or state.crawling_by in (None, owner) or state.crawling_until is None:
+            return None
+        return state.crawling_until if state.crawling_until > utcnow() else None
 
 
 def renew_leases(db: Database, owner: str, sources: Collection[str], until: datetime) -> None:

@@ -51,6 +51,9 @@ UNAVAILABLE = (
 )
 
 
+_DATA: dict[str, Path] = {}  # a running server's URL -> its data folder
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -80,7 +83,9 @@ def running_server() -> Iterator[str]:
             check=True,
             capture_output=True,
         )  # fmt: skip
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
+        url = f"postgresql+psycopg://postgres@127.0.0.1:{port}"
+        _DATA[url] = data
+        yield url
     finally:  # a server that did not start leaves no folder behind either
         if data.exists():
             subprocess.run(
@@ -88,6 +93,19 @@ def running_server() -> Iterator[str]:
                 capture_output=True,
             )
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def restart(server: str) -> None:
+    """Restart a server of :func:`running_server` (fast shutdown: its clients are cut off),
+    as an upgrade or a crash of PostgreSQL would; back on the same port when this returns."""
+    assert RUNNER is not None and BIN is not None, UNAVAILABLE
+    data = _DATA[server]
+    subprocess.run(
+        [*RUNNER, str(BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "-l",
+         str(data.parent / "server.log"), "restart"],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
 
 
 def create_database(server: str, name: str) -> str:

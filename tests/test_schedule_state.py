@@ -9,7 +9,7 @@ from pathlib import Path
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.runs import RunCounts, finish_run, open_run
-from storage.schedule import claim_source, release_source, renew_leases
+from storage.schedule import claim_source, lease_of_another, release_source, renew_leases
 
 DUE = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 
@@ -69,4 +69,23 @@ def test_a_due_time_whose_run_closed_ok_is_not_crawled_again(tmp_path: Path) -> 
     finish_run(db, run_id, "ok", None, RunCounts(pages=3))
     assert not claim_source(db, "pam", "b", DUE, later())
     assert claim_source(db, "pam", "b", DUE + timedelta(seconds=60), later())
+    db.dispose()
+
+
+def test_a_crawl_that_finds_another_workers_lease_learns_when_it_runs_out(
+    tmp_path: Path,
+) -> None:
+    """A worker killed just after renewing its lease holds the source until the lease ends:
+    the crawl queued again for it must wait for that, not for the next due time."""
+    db = _db(tmp_path)
+    until = later()
+    assert lease_of_another(db, "pam", "b") is None  # never leased
+    assert claim_source(db, "pam", "a", DUE, until)
+    assert not claim_source(db, "pam", "b", DUE, later())
+    assert lease_of_another(db, "pam", "b") == until
+    assert lease_of_another(db, "pam", "a") is None  # its own
+    release_source(db, "pam", "a", None)
+    assert lease_of_another(db, "pam", "b") is None
+    assert claim_source(db, "pam", "b", DUE, datetime.now(UTC) - timedelta(seconds=1))
+    assert lease_of_another(db, "pam", "c") is None  # run out
     db.dispose()

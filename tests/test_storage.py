@@ -12,7 +12,14 @@ from storage.db import Database
 from storage.events import count_articles, list_events
 from storage.models import CrawlRun, utcnow
 from storage.outbox import MatchRecord, claim_due, mark_sent, record_matches, unmatched_articles
-from storage.runs import close_abandoned_runs, close_run, get_run, open_run
+from storage.runs import (
+    close_abandoned_runs,
+    close_run,
+    failures_in_row,
+    get_run,
+    list_runs,
+    open_run,
+)
 
 TEXT = "The assembly met in Dushanbe to discuss border security and counter-terrorism cooperation."
 
@@ -122,3 +129,12 @@ def test_runs_left_open_by_a_process_that_ended_are_closed_as_abandoned(db: Data
     close_run(db, stale, "ok")  # its process cannot come back, but a first verdict stays
     assert get_run(db, stale).status == "abandoned"
     assert close_abandoned_runs(db, utcnow() - timedelta(hours=2)) == 0
+
+
+def test_a_run_stopped_with_its_process_is_no_failure_of_its_source(db: Database) -> None:
+    """The daemon or a worker asked to stop stops its crawls: their runs say so, and neither
+    the source's health nor `runs --failed` holds it against the source."""
+    close_run(db, open_run(db, "pam"), "failed", "connection refused")
+    close_run(db, open_run(db, "pam"), "stopped", "its process was asked to stop")
+    assert failures_in_row(db) == {"pam": 1}
+    assert [run.status for run in list_runs(db, failed=True)] == ["failed"]

@@ -175,3 +175,77 @@ def _doubled(runs: list[Any]) -> list[tuple[str, datetime]]:
         if due is not None and status == "ok":
             seen[(name, due)] = seen.get((name, due), 0) + 1
     return [key for key, count in seen.items() if count > 1]
+
+
+def _slow_source(base_url: str) -> dict[str, Any]:
+    return {"name": "slow", "start_urls": [f"{base_url}/"], "schedule": {"every": "1h"},
+            "time_limit": "300s"}  # fmt: skip
+
+
+def _worker_config(path: Path, url: str, sources: list[dict[str, Any]]) -> Path:
+    daemon = {"listen": None, "crawl_processes": 1, "tick_every": "1s", "match_every": "1s",
+              "dispatch_every": "1s", "heartbeat_every": "1s", "stalled_after": "10s"}  # fmt: skip
+    path.write_text(yaml.safe_dump({"database": url, "sources": sources, "daemon": daemon}))
+    return path
+
+
+def test_a_worker_goes_on_when_postgresql_restarts(tmp_path: Path) -> None:
+    """procrastinate stops its worker when its listener loses the database; the worker had
+    then ended with exit code 0, and nothing was crawled on its machine again."""
+    with postgres.running_server() as server, serve_fleet(2) as fleet:
+        url = postgres.create_database(server, "restarts")
+        db = Database(url)
+        config = _worker_config(tmp_path / "ew.yaml", url, fleet_sources(fleet, "3s"))
+        upgrade(url)
+        worker = _worker(config, tmp_path / "worker.log")
+        try:
+            assert wait_for(
+                lambda: len(_crawled_since(db, datetime.now(UTC).replace(year=2000))) == 2
+            )
+            postgres.restart(server)
+            db.dispose()  # its connections were cut off
+            restarted = datetime.now(UTC)
+            assert wait_for(lambda: len(_crawled_since(db, restarted)) == 2, 90), (
+                tmp_path / "worker.log"
+            ).read_text()[-3000:]
+            assert worker.poll() is None
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            assert worker.wait(90) == 0
+            db.dispose()
+
+
+def test_sigterm_stops_a_crawl_that_another_worker_then_runs_for_its_due_time(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """The crawl cut short is closed ``stopped`` (not ``ok``, which had counted its due time
+    as served and lost it), and its job is queued again for another worker."""
+    from tests.conftest import FIXTURES
+    from tests.sitehost import serve
+
+    db = Database(pg_url)
+    with serve(FIXTURES / "sites" / "wpnews", delay=1.5) as site:
+        config = _worker_config(tmp_path / "ew.yaml", pg_url, [_slow_source(site.base_url)])
+        upgrade(pg_url)
+        first = _worker(config, tmp_path / "first.log")
+        second: subprocess.Popen[bytes] | None = None
+        try:
+            assert wait_for(lambda: _slow(db) and _slow(db)[0][4] == "running", 90)
+            time.sleep(2)  # well into the crawl
+            first.send_signal(signal.SIGTERM)
+            assert first.wait(90) == 0
+            [(_, _, _, due, status)] = _slow(db)
+            assert status == "stopped"
+            second = _worker(config, tmp_path / "second.log")
+            assert wait_for(lambda: [r[4] for r in _slow(db)] == ["stopped", "ok"], 180), _slow(db)
+            assert _slow(db)[1][3] == due  # the same due time, crawled to its end
+        finally:
+            for worker in (first, second):
+                if worker is not None and worker.poll() is None:
+                    worker.send_signal(signal.SIGTERM)
+                    worker.wait(90)
+            db.dispose()
+
+
+def _slow(db: Database) -> list[tuple[str, datetime, datetime | None, datetime | None, str]]:
+    return [run for run in _runs(db) if run[0] == "slow"]
