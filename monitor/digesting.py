@@ -68,9 +68,9 @@ def as_digest(task: DigestTask, link: Callable[[int], str | None]) -> Digest:
     return Digest(task.key, task.channel, task.since, task.until, rules)
 
 
-def digest_sent(db: Database, task: DigestTask) -> bool:
+def digest_sent(db: Database, task: DigestTask, note: str | None = None) -> bool:
     """Record it sent; False if its lease had passed to another sender meanwhile."""
-    if not mark_digest_sent(db, task.lease):
+    if not mark_digest_sent(db, task.lease, note):
         return False
     logger.info("digest=%s channel=%s events=%d sent", task.key, task.channel, len(task.entries))
     return True

@@ -199,13 +199,13 @@ def _deliver(ctx: Context, task: DeliveryTask, model: type[Delivery | Update]) -
         if channel is None:
             raise DeliveryError(f"channel {task.channel!r} is not configured")
         with kept(ctx.db, task.lease, ctx.config.delivery.lease):
-            channel.send(_alert(task, ctx.config.web.public_url))
+            note = channel.send(_alert(task, ctx.config.web.public_url))
     except DeliveryError as exc:
         return _retry_later(ctx, task, model, exc)
     except Exception as exc:  # a bug this one alert sets off: it backs off, the rest go on
         logger.error("delivery=%s could not be sent", task.key, exc_info=True)
         return _retry_later(ctx, task, model, DeliveryError(f"{type(exc).__name__}: {exc}"))
-    if not record_sent(ctx.db, task.lease):
+    if not record_sent(ctx.db, task.lease, note):
         return _lost(task.key)
     logger.info(
         "delivery=%s rule=%s event=%d channel=%s sent",
@@ -224,13 +224,15 @@ def _deliver_digest(ctx: Context, task: DigestTask) -> str:
         if channel is None:
             raise DeliveryError(f"channel {task.channel!r} is not configured")
         with kept(ctx.db, task.lease, ctx.config.delivery.lease):
-            channel.send_digest(as_digest(task, lambda event_id: event_link(public_url, event_id)))
+            note = channel.send_digest(
+                as_digest(task, lambda event_id: event_link(public_url, event_id))
+            )
     except DeliveryError as exc:
         return _retry_later(ctx, task, DigestRow, exc)
     except Exception as exc:  # a bug this digest sets off: it backs off, the rest go on
         logger.error("digest=%s could not be sent", task.key, exc_info=True)
         return _retry_later(ctx, task, DigestRow, DeliveryError(f"{type(exc).__name__}: {exc}"))
-    return "sent" if digest_sent(ctx.db, task) else _lost(task.key)
+    return "sent" if digest_sent(ctx.db, task, note) else _lost(task.key)
 
 
 def _lost(key: str) -> str:

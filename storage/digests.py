@@ -119,12 +119,12 @@ def release_held(db: Database, channel: str, keep: Collection[str] | None) -> in
         return int(released.rowcount)  # type: ignore[attr-defined]
 
 
-def mark_digest_sent(db: Database, lease: Lease) -> bool:
-    """The digest and the deliveries it lists are sent, in one transaction; False (nothing
-    written) if the lease had passed to another sender."""
+def mark_digest_sent(db: Database, lease: Lease, note: str | None = None) -> bool:
+    """The digest and the deliveries it lists are sent, in one transaction (``note``: not to
+    every recipient); False (nothing written) if the lease had passed to another sender."""
     now = utcnow()
     with db.session() as session:
-        sent = {"status": "sent", "delivered_at": now, "lease_until": None, "last_error": None}
+        sent = {"status": "sent", "delivered_at": now, "lease_until": None, "last_error": note}
         if not write_if_held(session, lease, **sent):
             return False
         session.execute(

@@ -117,11 +117,12 @@ def kept(db: Database, lease: Lease, length: timedelta) -> Iterator[None]:
         renewer.join()
 
 
-def record_sent(db: Database, lease: Lease) -> bool:
-    """The row is sent; False (nothing written) if the lease had passed to another sender."""
+def record_sent(db: Database, lease: Lease, note: str | None = None) -> bool:
+    """The row is sent (``note``: not to every recipient); False (nothing written) if the
+    lease had passed to another sender."""
     with db.session() as session:
         return write_if_held(
-            session, lease, status="sent", delivered_at=utcnow(), lease_until=None, last_error=None
+            session, lease, status="sent", delivered_at=utcnow(), lease_until=None, last_error=note
         )
 
 

@@ -35,13 +35,14 @@ ChannelConfig = Annotated[AnyChannelConfig, Field(discriminator="type")]
 
 
 class Channel(Protocol):
-    """Anything that can deliver an alert or raise DeliveryError."""
+    """Anything that can deliver an alert or raise DeliveryError. A send may return a note:
+    it went out, but not to every recipient (kept on the delivery, which counts as sent)."""
 
     name: str
 
-    def send(self, alert: Alert) -> None: ...
+    def send(self, alert: Alert) -> str | None: ...
 
-    def send_digest(self, digest: Digest) -> None: ...
+    def send_digest(self, digest: Digest) -> str | None: ...
 
 
 CHANNELS: dict[str, type] = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 import logging
 import re
@@ -12,7 +13,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -239,8 +240,8 @@ class EmailChannel:
         msg["X-Eventwatch-Delivery"] = one_line(delivery_id)
         return msg
 
-    def send_digest(self, digest: Digest) -> None:
-        self._send_message(self.build_digest(digest))
+    def send_digest(self, digest: Digest) -> str | None:
+        return self._send_message(self.build_digest(digest))
 
     def _password(self) -> str | None:
         if self.config.username is None:
@@ -259,26 +260,29 @@ class EmailChannel:
             text = text.replace(password, "***")
         return text
 
-    def send(self, alert: Alert) -> None:
-        """Deliver ``alert``; raises DeliveryError (retryable) on any SMTP or network failure."""
+    def send(self, alert: Alert) -> str | None:
+        """Deliver ``alert``; raises DeliveryError (retryable) on any SMTP or network failure.
+        Returns a note when the relay took it for some recipients and refused the others:
+        sending it again would duplicate it for the first, so it counts as sent, with the note
+        kept where ``alerts list`` shows it."""
         try:
             msg = self.build_message(alert)
         except (ValueError, TypeError) as exc:
             raise DeliveryError(f"cannot build message: {exc}", permanent=True) from exc
-        self._send_message(msg)
+        return self._send_message(msg)
 
-    def _send_message(self, msg: EmailMessage) -> None:
+    def _send_message(self, msg: EmailMessage) -> str | None:
         password = self._password()
         try:
-            self._deliver(msg, password)
+            refused = self._deliver(msg, password)
         except smtplib.SMTPResponseException as exc:
             reply = exc.smtp_error
             text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
             detail = one_line(f"{type(exc).__name__} {exc.smtp_code} {text}", 300)
             raise DeliveryError(f"{self._where}: {self._scrub(detail, password)}") from None
         except smtplib.SMTPRecipientsRefused as exc:
-            refused = ", ".join(sorted(exc.recipients))
-            raise DeliveryError(f"{self._where}: recipients refused: {refused}") from None
+            everyone = ", ".join(sorted(exc.recipients))
+            raise DeliveryError(f"{self._where}: recipients refused: {everyone}") from None
         except smtplib.SMTPException as exc:
             detail = one_line(f"{type(exc).__name__}: {exc}", 300)
             raise DeliveryError(f"{self._where}: {self._scrub(detail, password)}") from None
@@ -289,8 +293,23 @@ class EmailChannel:
             raise DeliveryError(
                 f"{self._where}: {self._scrub(one_line(detail), password)}"
             ) from None
+        if not refused:
+            return None
+        log.warning("channel %s: recipients refused: %s", self.name, ", ".join(sorted(refused)))
+        return f"{self._where}: sent, but recipients refused: {', '.join(sorted(refused))}"
 
-    def _deliver(self, msg: EmailMessage, password: str | None) -> None:
+    def _login(self, smtp: smtplib.SMTP, username: str, password: str) -> None:
+        try:
+            smtp.login(username, password)
+        except UnicodeError:  # smtplib sends ASCII only; its message would name a character
+            raise DeliveryError(
+                f"{self._where}: the user name or the password in {self.config.password_env} "
+                "is not ASCII, which SMTP login cannot send",
+                permanent=True,
+            ) from None
+
+    def _deliver(self, msg: EmailMessage, password: str | None) -> dict[str, Any]:
+        """The recipients the relay refused while it took the message for the others."""
         cfg = self.config
         smtp: smtplib.SMTP
         context = ssl.create_default_context(cafile=cfg.ca_file)  # verifies host and chain
@@ -298,12 +317,18 @@ class EmailChannel:
             smtp = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout, context=context)
         else:
             smtp = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout)
-        with smtp:
+        try:
             if cfg.starttls:
                 smtp.starttls(context=context)
             if cfg.username is not None:
-                smtp.login(cfg.username, password or "")
-            refused = smtp.send_message(msg)
-        if refused:
-            # Some recipients got it; retrying would duplicate for them, so only warn.
-            log.warning("channel %s: recipients refused: %s", self.name, ", ".join(refused))
+                self._login(smtp, cfg.username, password or "")
+            refused: dict[str, Any] = smtp.send_message(msg)
+        except BaseException:
+            smtp.close()
+            raise
+        # The relay has the message now: an error of the goodbye must not make it a failure
+        # (it was sent again at every retry, though the relay had taken it each time).
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            smtp.quit()
+        smtp.close()
+        return refused
