@@ -22,10 +22,15 @@ from monitor.schedules import trigger_for
 from monitor.usage import UsageError, known_source
 from storage.db import shown_url, sqlite_file
 from storage.events import page_instant
+from storage.leases import requeue_failed
 from storage.migrate import upgrade
+from storage.models import Digest, Update
 from storage.outbox import delivery_statuses, list_deliveries, requeue
 from storage.runs import RunSummary, failures_in_row, latest_runs
-from storage.stats import DELIVERY_STATUSES, article_counts, delivery_counts
+from storage.stats import DELIVERY_STATUSES, article_counts, delivery_counts, failed_messages
+
+# Outbox messages with no delivery row of their own, which `alerts retry --failed` queues too
+FAILED_MESSAGES = (("digests", Digest), ("updates", Update))
 
 # Commands of their own modules, dispatched by name like the rest (monitor.cli.HANDLERS)
 runs = runlog.runs
@@ -244,6 +249,9 @@ def _alerts_retry(ctx: flow.Context, ids: list[int], *, every_failed: bool) -> i
                   file=sys.stderr)  # fmt: skip
     count = requeue(ctx.db, ids, all_failed=every_failed)
     print(f"{count} deliveries queued again")
+    if every_failed:  # a digest or an update failed for good has no delivery of its own
+        again = {kind: requeue_failed(ctx.db, model) for kind, model in FAILED_MESSAGES}
+        print(f"{again['digests']} digests and {again['updates']} updates queued again")
     return 0
 
 
@@ -339,6 +347,10 @@ def status(args: argparse.Namespace) -> int:
         print(line)
     counts = delivery_counts(ctx.db)
     print("deliveries: " + ", ".join(f"{counts.get(s, 0)} {s}" for s in DELIVERY_STATUSES))
+    failed = failed_messages(ctx.db)
+    if any(failed.values()):
+        print(f"failed for good: {failed['digests']} digests, {failed['updates']} updates "
+              "(`eventwatch alerts retry --failed` sends them again)")  # fmt: skip
     return 0
 
 

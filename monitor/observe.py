@@ -18,7 +18,7 @@ from prometheus_client.registry import Collector
 
 from storage.pagefailures import failing_counts
 from storage.runs import latest_runs
-from storage.stats import DELIVERY_STATUSES, delivery_counts, reachable
+from storage.stats import DELIVERY_STATUSES, delivery_counts, failed_messages, reachable
 
 if TYPE_CHECKING:
     from monitor.config import Config
@@ -120,6 +120,12 @@ class DeliveryCollector(Collector):
         for status in DELIVERY_STATUSES:
             family.add_metric([status], counts.get(status, 0))
         yield family
+        failed = GaugeMetricFamily(
+            "eventwatch_messages_failed", "Digests and updates failed for good", labels=["kind"]
+        )
+        for kind, count in failed_messages(self.daemon.ctx.db).items():
+            failed.add_metric([kind], count)
+        yield failed
 
 
 class PageFailureCollector(Collector):

@@ -117,6 +117,18 @@ def kept(db: Database, lease: Lease, length: timedelta) -> Iterator[None]:
         renewer.join()
 
 
+def requeue_failed(db: Database, model: OutboxModel) -> int:
+    """Every row of ``model`` that failed for good, due again now with a fresh attempt budget."""
+    with db.session() as session:
+        done = session.execute(
+            update(model)
+            .where(model.status == "failed")
+            .values(status="pending", attempts=0, next_attempt_at=utcnow(), lease_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        return int(done.rowcount)  # type: ignore[attr-defined]
+
+
 def record_sent(db: Database, lease: Lease, note: str | None = None) -> bool:
     """The row is sent (``note``: not to every recipient); False (nothing written) if the
     lease had passed to another sender."""

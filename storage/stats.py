@@ -5,11 +5,22 @@ from __future__ import annotations
 from sqlalchemy import func, select, text
 
 from storage.db import Database
-from storage.models import Article, Delivery, Source
+from storage.models import Article, Delivery, Digest, Source, Update
 
 # Every status a delivery can have: queued, held for a digest, listed in a digest sent, sent,
 # failed for good.
 DELIVERY_STATUSES = ("pending", "held", "digested", "sent", "failed")
+
+
+def failed_messages(db: Database) -> dict[str, int]:
+    """Digests and updates that failed for good, by kind: their deliveries say nothing of it
+    (a digest's stay ``digested``), so they are counted apart."""
+    counts = {}
+    with db.session() as session:
+        for kind, model in (("digests", Digest), ("updates", Update)):
+            failed = select(func.count()).select_from(model).where(model.status == "failed")
+            counts[kind] = int(session.scalar(failed) or 0)
+    return counts
 
 
 def delivery_counts(db: Database) -> dict[str, int]:

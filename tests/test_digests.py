@@ -240,3 +240,27 @@ def test_a_digest_is_opened_once_per_slot_whoever_asks(
         [digest] = session.scalars(select(Digest)).all()
         listed = session.scalars(select(Delivery.digest_id)).all()
     assert listed == [digest.id]
+
+
+def test_a_digest_failed_for_good_is_shown_and_sent_again_by_retry(
+    tmp_path: Path, hook: WebhookReceiver, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Its deliveries stay ``digested``: `status` said nothing, and `alerts retry --failed`
+    queued nothing, so the digest was never sent."""
+    from monitor.cli import main
+
+    eager = {"type": "webhook", "url": hook.url, "digest": {"every": "1h", "send_empty": True}}
+    path = write_config(tmp_path, {"eager": eager})
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["delivery"]["max_attempts"] = 1
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    ctx = context(path)
+    hook.respond_with([500])
+    assert flow.deliver_pending(ctx).failed == 1
+    assert main(["--config", str(path), "status"]) == 0
+    assert "failed for good: 1 digests, 0 updates" in capsys.readouterr().out
+    assert main(["--config", str(path), "alerts", "retry", "--failed"]) == 0
+    assert "1 digests and 0 updates queued again" in capsys.readouterr().out
+    assert flow.deliver_pending(ctx).sent == 1
+    assert [doc["schema"] for doc in digests(hook)] == ["eventwatch.digest/1"]
+    ctx.db.dispose()
