@@ -244,6 +244,15 @@ class DeliveryConfig(Strict):
     backoff_max: Duration = timedelta(hours=2)
     lease: Duration = timedelta(minutes=5)
 
+    @field_validator("lease")
+    @classmethod
+    def _some_lease(cls, lease: timedelta) -> timedelta:
+        """A lease is renewed every third of its length while a send runs: a shorter one
+        would keep the database busy renewing it."""
+        if lease < timedelta(seconds=1):
+            raise ValueError("give at least 1s")
+        return lease
+
 
 class DaemonConfig(Strict):
     listen: Annotated[str | None, AfterValidator(_listen)] = "127.0.0.1:8787"

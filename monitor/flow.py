@@ -236,9 +236,10 @@ def _deliver_digest(ctx: Context, task: DigestTask) -> str:
 
 
 def _lost(key: str) -> str:
-    """Sent, but another sender had taken the row meanwhile (this one stalled past its lease
-    and could not renew it): that sender's outcome stands."""
-    logger.warning("%s was sent, but its lease had passed to another sender", key)
+    """Sent, but the row had changed meanwhile: another sender took it (this one stalled past
+    its lease and could not renew it), or `events merge` folded it into another event's. The
+    row's new state stands."""
+    logger.warning("%s was sent, but meanwhile its row was taken by another sender or merged", key)
     return "pending"
 
 
@@ -266,8 +267,9 @@ def _retry_later(
     """Record a failed send, due again after a back-off or failed for good, and say so."""
     retry_at = _retry_at(ctx, task.attempts, exc)
     status = record_failure(ctx.db, task.lease, str(exc), retry_at)
-    if status is None:  # another sender has the row now: its outcome stands
-        logger.warning("%s failed: %s; its lease had passed to another sender", task.key, exc)
+    if status is None:  # another sender has the row now, or it was merged: that stands
+        logger.warning("%s failed: %s; meanwhile its row was taken by another sender or merged",
+                       task.key, exc)  # fmt: skip
         return "pending"
     kind = "digest" if model is DigestRow else "delivery"
     logger.warning(

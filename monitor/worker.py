@@ -26,7 +26,9 @@ import signal
 import socket
 import threading
 import uuid
+from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +43,7 @@ from monitor import flow
 from monitor.config import Config, ConfigError, load_config
 from monitor.schedules import first_run, trigger_for
 from storage.migrate import upgrade
-from storage.runs import close_abandoned_runs
+from storage.runs import RunSummary, close_abandoned_runs
 from storage.schedule import (
     claim_source,
     lease_of_another,
@@ -57,7 +59,12 @@ logger = logging.getLogger(__name__)
 SCHEDULE_QUEUE = "schedule"
 CRAWL_QUEUE = "crawls"
 ABANDONED_AFTER = timedelta(hours=1)
-SHUTDOWN_GRACE_SECONDS = 30.0
+# On SIGTERM the crawls are killed after CRAWLS_STOP_SECONDS if they have not closed (a
+# download in flight may take Scrapy's 30 s), well within the engine's grace, so that each
+# crawl's job still queues it again before the engine gives up on the job.
+CRAWLS_STOP_SECONDS = 20.0
+SHUTDOWN_GRACE_SECONDS = 35.0
+REQUEUE_SECONDS = 5.0  # to queue a stopped crawl again before the engine's grace ends
 ENGINE_RESTART_FIRST = 1.0  # seconds; doubled while the engine keeps stopping
 ENGINE_RESTART_MAX = 60.0
 
@@ -195,16 +202,17 @@ class Worker:
             await self._crawl_later(name, due_at, held)  # its holder may have died
             return f"{name}: held by another worker until {held:%H:%M:%S}Z; asked again then"
         self.crawling.add(name)
+        crawl = self.pool.submit(source.crawl_source(), due_at=due).done
         try:
-            run = await asyncio.wrap_future(
-                self.pool.submit(source.crawl_source(), due_at=due).done
-            )
-        finally:
-            self.crawling.discard(name)
+            run = await asyncio.shield(asyncio.wrap_future(crawl))
+        except asyncio.CancelledError:  # the engine gave up on this job; the crawl goes on
+            crawl.add_done_callback(partial(self._ended_apart, name, due))
+            raise
+        self.crawling.discard(name)
         done = due if run.status in ("ok", "timeout") else None
         await asyncio.to_thread(release_source, self.ctx.db, name, self.owner, done)
         if run.status == "stopped":  # this worker is stopping: another crawls it, or this on
-            await self._crawl_later(name, due_at)  # its return
+            await self._requeue_stopped(name, due_at)  # its return
         logger.info(
             "crawl source=%s run=%d status=%s pages=%d new=%d errors=%d",
             name, run.id, run.status, run.pages, run.new_articles, run.errors,
@@ -212,6 +220,28 @@ class Worker:
         if run.new_articles:
             await self._defer(self.match_task)
         return run.status
+
+    def _ended_apart(self, name: str, due: datetime, crawl: Future[RunSummary]) -> None:
+        """A crawl whose job the engine gave up on (its database gone past the engine's
+        grace) keeps its source leased until it ends, then lets it go, as its job would have:
+        another worker must not crawl the source meanwhile."""
+        self.crawling.discard(name)
+        served = None
+        if not crawl.cancelled() and crawl.exception() is None:
+            served = due if crawl.result().status in ("ok", "timeout") else None
+        try:
+            release_source(self.ctx.db, name, self.owner, served)
+        except Exception as exc:  # the lease runs out by itself
+            logger.warning("source %s not released: %s", name, exc)
+
+    async def _requeue_stopped(self, name: str, due_at: str) -> None:
+        """Queue a stopped crawl again, within the engine's grace: with the database away,
+        the engine's pool waits 30 s for a connection, and the whole stop had then taken
+        longer than a service manager waits. Lost so, the crawl waits for its next due time."""
+        try:
+            await asyncio.wait_for(self._crawl_later(name, due_at), REQUEUE_SECONDS)
+        except (TimeoutError, job_errors.ConnectorException) as exc:
+            logger.warning("crawl of %s not queued again: %s", name, type(exc).__name__)
 
     async def _crawl_later(self, name: str, due_at: str, at: datetime | None = None) -> None:
         """The crawl of ``name`` for ``due_at`` queued again (at ``at``, or now): one already
@@ -276,7 +306,7 @@ class Worker:
             return asyncio.run(self._serve())
         finally:
             self.stopped.set()
-            self.pool.close(SHUTDOWN_GRACE_SECONDS)
+            self.pool.close(CRAWLS_STOP_SECONDS)
             self.ctx.db.dispose()
 
     async def _serve(self) -> int:
@@ -325,10 +355,14 @@ class Worker:
         """The crawls are asked to stop first, so that their jobs end within the engine's
         grace, each queueing its crawl again for another worker (see ``crawl``); left to run,
         they had been aborted at the grace's end, their due crawls lost."""
-        closing = asyncio.create_task(asyncio.to_thread(self.pool.close, SHUTDOWN_GRACE_SECONDS))
+        closing = asyncio.create_task(asyncio.to_thread(self.pool.close, CRAWLS_STOP_SECONDS))
         engine.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await engine
+        try:  # bounded: its goodbye to a database that is away waits on its pool's timeout
+            await asyncio.wait_for(engine, SHUTDOWN_GRACE_SECONDS + REQUEUE_SECONDS)
+        except (asyncio.CancelledError, TimeoutError):
+            pass
+        except Exception as exc:  # that goodbye failed: stopped all the same
+            logger.warning("the job engine stopped with an error: %s: %s", type(exc).__name__, exc)
         await closing
 
 

@@ -8,8 +8,8 @@ from storage.db import Database
 from storage.models import Article, Delivery, Digest, Source, Update
 
 # Every status a delivery can have: queued, held for a digest, listed in a digest sent, sent,
-# failed for good.
-DELIVERY_STATUSES = ("pending", "held", "digested", "sent", "failed")
+# failed for good, or folded into another event's alert by `events merge`.
+DELIVERY_STATUSES = ("pending", "held", "digested", "sent", "failed", "merged")
 
 
 def failed_messages(db: Database) -> dict[str, int]:

@@ -108,6 +108,16 @@ def restart(server: str) -> None:
     )  # fmt: skip
 
 
+def stop(server: str) -> None:
+    """Stop a server of :func:`running_server` (fast shutdown), as an outage would."""
+    assert RUNNER is not None and BIN is not None, UNAVAILABLE
+    subprocess.run(
+        [*RUNNER, str(BIN / "pg_ctl"), "-D", str(_DATA[server]), "-m", "fast", "-w", "stop"],
+        check=True,
+        capture_output=True,
+    )
+
+
 def create_database(server: str, name: str) -> str:
     """A new empty database on the server; its SQLAlchemy URL."""
     import psycopg

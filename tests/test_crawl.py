@@ -180,7 +180,7 @@ def test_unreachable_source_is_reported_and_others_still_crawl(tmp_path: Path) -
     table = run_cli(config, "status").stdout.splitlines()
     assert next(line for line in table if line.startswith("dead ")).endswith("ok (1 failed)")
     assert next(line for line in table if line.startswith("wpnews ")).endswith("  ok")
-    assert table[-1] == "deliveries: 0 pending, 0 held, 0 digested, 0 sent, 0 failed"
+    assert table[-1] == "deliveries: 0 pending, 0 held, 0 digested, 0 sent, 0 failed, 0 merged"
 
 
 def test_crawl_past_its_time_limit_is_stopped_and_recorded(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import psutil
 import pytest
 import yaml
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from crawlers.launcher.child import CRAWL_COMMAND
 from storage.db import Database
@@ -177,8 +177,8 @@ def _doubled(runs: list[Any]) -> list[tuple[str, datetime]]:
     return [key for key, count in seen.items() if count > 1]
 
 
-def _slow_source(base_url: str) -> dict[str, Any]:
-    return {"name": "slow", "start_urls": [f"{base_url}/"], "schedule": {"every": "1h"},
+def _slow_source(base_url: str, name: str = "slow") -> dict[str, Any]:
+    return {"name": name, "start_urls": [f"{base_url}/"], "schedule": {"every": "1h"},
             "time_limit": "300s"}  # fmt: skip
 
 
@@ -247,5 +247,70 @@ def test_sigterm_stops_a_crawl_that_another_worker_then_runs_for_its_due_time(
             db.dispose()
 
 
-def _slow(db: Database) -> list[tuple[str, datetime, datetime | None, datetime | None, str]]:
-    return [run for run in _runs(db) if run[0] == "slow"]
+def _slow(
+    db: Database, name: str = "slow"
+) -> list[tuple[str, datetime, datetime | None, datetime | None, str]]:
+    return [run for run in _runs(db) if run[0] == name]
+
+
+def _waiting_crawls(db: Database, name: str) -> int:
+    with db.session() as session:
+        return int(
+            session.scalar(
+                text(
+                    "SELECT count(*) FROM procrastinate_jobs WHERE task_name = 'crawl' "
+                    "AND status = 'todo' AND args->>'name' = :name"
+                ),
+                {"name": name},
+            )
+            or 0
+        )
+
+
+def test_sigterm_during_a_download_that_outlasts_the_grace_still_queues_the_crawl_again(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """A download in flight may take Scrapy's 30 s, as long as the engine's grace had been:
+    the job was aborted before it could queue its crawl again, and the run closed failed."""
+    from tests.conftest import FIXTURES
+    from tests.sitehost import serve
+
+    db = Database(pg_url)
+    with serve(FIXTURES / "sites" / "wpnews", delay=60) as site:
+        config = _worker_config(tmp_path / "ew.yaml", pg_url, [_slow_source(site.base_url, "hung")])
+        upgrade(pg_url)
+        worker = _worker(config, tmp_path / "worker.log")
+        try:
+            assert wait_for(lambda: bool(_slow(db, "hung")), 90)
+            time.sleep(1)
+            worker.send_signal(signal.SIGTERM)
+            assert worker.wait(90) == 0
+            assert [run[4] for run in _slow(db, "hung")] == ["stopped"]
+            assert _waiting_crawls(db, "hung") == 1
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+            db.dispose()
+
+
+def test_sigterm_while_postgresql_is_away_ends_the_worker_cleanly(tmp_path: Path) -> None:
+    """The engine's goodbye to the database that is away had ended it with a traceback and
+    exit code 1."""
+    with postgres.running_server() as server, serve_fleet(1) as fleet:
+        url = postgres.create_database(server, "away")
+        db = Database(url)
+        config = _worker_config(tmp_path / "ew.yaml", url, fleet_sources(fleet, "2s"))
+        upgrade(url)
+        worker = _worker(config, tmp_path / "worker.log")
+        try:
+            started = datetime.now(UTC)
+            assert wait_for(lambda: bool(_crawled_since(db, started)))
+            db.dispose()
+            postgres.stop(server)
+            time.sleep(3)
+            worker.send_signal(signal.SIGTERM)
+            assert worker.wait(90) == 0, (tmp_path / "worker.log").read_text()[-2000:]
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+            db.dispose()

@@ -80,6 +80,9 @@ class CrawlPool:
         self.processes: list[CrawlProcess] = []
         self.child = child
         self.closing = False
+        # Set by close() on its caller's thread: a write waiting for the database to come back
+        # gives up at once, or the pool's thread, retrying it, would never see the close.
+        self.close_asked = threading.Event()
         self.known: KnownValidators | None = None  # read from the database once
         self.thread = threading.Thread(target=self._manage, name="crawl-pool", daemon=True)
         self.thread.start()
@@ -110,6 +113,7 @@ class CrawlPool:
     def close(self, timeout: float, *, stop_crawls: bool = True) -> None:
         """Stop: crawls asked to stop (``stop_crawls``) or let finish, processes killed
         after ``timeout``; crawls not yet started are cancelled."""
+        self.close_asked.set()
         self.events.put(("close", None, (timeout, stop_crawls)))
         self.thread.join()
 
@@ -350,11 +354,11 @@ class CrawlPool:
             try:
                 return write(*args, **kwargs)
             except DATABASE_FAILURES as exc:
-                if self.closing:
+                if self.closing or self.close_asked.is_set():
                     raise
                 logger.warning("crawl pool: the database refused %s (%s); again in %.0f s",
                                write.__name__, exc, wait)  # fmt: skip
-                time.sleep(wait)
+                self.close_asked.wait(wait)
                 wait = min(30.0, wait * 2)
 
     def _ended(self, process: CrawlProcess) -> None:
@@ -378,8 +382,8 @@ class CrawlPool:
                 why_again = f"{why}; crawled again"
                 self._durably(close_run, self._db_of(job), job.run_id, "failed", why_again)
                 again.append(job)
-            else:
-                self._record(job, report, why)
+            else:  # its tries used up, or the pool stopping: stopped, to be crawled again
+                self._record(job, report, why, "stopped" if self.closing else "failed")
         process.jobs.clear()
         with self.lock:  # first in the queue, in the order they were asked for
             self.running -= len(again)
