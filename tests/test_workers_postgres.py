@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -189,30 +190,46 @@ def _worker_config(path: Path, url: str, sources: list[dict[str, Any]]) -> Path:
     return path
 
 
-def test_a_worker_goes_on_when_postgresql_restarts(tmp_path: Path) -> None:
-    """procrastinate stops its worker when its listener loses the database; the worker had
-    then ended with exit code 0, and nothing was crawled on its machine again."""
-    with postgres.running_server() as server, serve_fleet(2) as fleet:
-        url = postgres.create_database(server, "restarts")
+@contextmanager
+def _own_server_worker(
+    tmp_path: Path, sites: int, every: str
+) -> Iterator[tuple[str, Database, subprocess.Popen[bytes]]]:
+    """One worker on a PostgreSQL server of its own (the test stops or restarts it), crawling
+    ``sites`` fleet sites; the server's URL, the database and the worker, once all are crawled."""
+    with postgres.running_server() as server, serve_fleet(sites) as fleet:
+        url = postgres.create_database(server, "own")
         db = Database(url)
-        config = _worker_config(tmp_path / "ew.yaml", url, fleet_sources(fleet, "3s"))
+        config = _worker_config(tmp_path / "ew.yaml", url, fleet_sources(fleet, every))
         upgrade(url)
         worker = _worker(config, tmp_path / "worker.log")
         try:
-            assert wait_for(
-                lambda: len(_crawled_since(db, datetime.now(UTC).replace(year=2000))) == 2
-            )
-            postgres.restart(server)
-            db.dispose()  # its connections were cut off
-            restarted = datetime.now(UTC)
-            assert wait_for(lambda: len(_crawled_since(db, restarted)) == 2, 90), (
-                tmp_path / "worker.log"
-            ).read_text()[-3000:]
-            assert worker.poll() is None
+            started = datetime.now(UTC)
+            assert wait_for(lambda: len(_crawled_since(db, started)) == sites)
+            yield server, db, worker
         finally:
-            worker.send_signal(signal.SIGTERM)
-            assert worker.wait(90) == 0
+            if worker.poll() is None:
+                worker.send_signal(signal.SIGTERM)
+                try:
+                    worker.wait(90)
+                except subprocess.TimeoutExpired:
+                    worker.kill()
             db.dispose()
+
+
+def test_a_worker_goes_on_when_postgresql_restarts(tmp_path: Path) -> None:
+    """procrastinate stops its worker when its listener loses the database; the worker had
+    then ended with exit code 0, and nothing was crawled on its machine again."""
+    with _own_server_worker(tmp_path, 2, "3s") as (server, db, worker):
+        postgres.restart(server)
+        db.dispose()  # its connections were cut off
+        restarted = datetime.now(UTC)
+        log = tmp_path / "worker.log"
+        assert wait_for(lambda: len(_crawled_since(db, restarted)) == 2, 90), log.read_text()[
+            -3000:
+        ]
+        assert worker.poll() is None
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(90) == 0
 
 
 def test_sigterm_stops_a_crawl_that_another_worker_then_runs_for_its_due_time(
@@ -295,22 +312,10 @@ def test_sigterm_during_a_download_that_outlasts_the_grace_still_queues_the_craw
 
 def test_sigterm_while_postgresql_is_away_ends_the_worker_cleanly(tmp_path: Path) -> None:
     """The engine's goodbye to the database that is away had ended it with a traceback and
-    exit code 1."""
-    with postgres.running_server() as server, serve_fleet(1) as fleet:
-        url = postgres.create_database(server, "away")
-        db = Database(url)
-        config = _worker_config(tmp_path / "ew.yaml", url, fleet_sources(fleet, "2s"))
-        upgrade(url)
-        worker = _worker(config, tmp_path / "worker.log")
-        try:
-            started = datetime.now(UTC)
-            assert wait_for(lambda: bool(_crawled_since(db, started)))
-            db.dispose()
-            postgres.stop(server)
-            time.sleep(3)
-            worker.send_signal(signal.SIGTERM)
-            assert worker.wait(90) == 0, (tmp_path / "worker.log").read_text()[-2000:]
-        finally:
-            if worker.poll() is None:
-                worker.kill()
-            db.dispose()
+    exit code 1, and a write the pool retried until the database came back held it for ever."""
+    with _own_server_worker(tmp_path, 1, "2s") as (server, db, worker):
+        db.dispose()
+        postgres.stop(server)
+        time.sleep(3)
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(90) == 0, (tmp_path / "worker.log").read_text()[-2000:]
