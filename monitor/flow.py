@@ -186,14 +186,14 @@ def deliver_pending(ctx: Context, now: datetime | None = None) -> DispatchCounts
     lease = ctx.config.delivery.lease
     open_due_digests(ctx.config, ctx.db, now or datetime.now(UTC))
     for model in (Delivery, Update):
-        while outcomes := [_deliver(ctx, t, model) for t in claim_due(ctx.db, lease, model=model)]:
+        while outcomes := [_deliver(ctx, t) for t in claim_due(ctx.db, lease, model=model)]:
             counts.update(outcomes)
     while outcomes := [_deliver_digest(ctx, digest) for digest in claim_due_digests(ctx.db, lease)]:
         counts.update(outcomes)
     return DispatchCounts(counts["sent"], counts["pending"], counts["failed"])
 
 
-def _deliver(ctx: Context, task: DeliveryTask, model: type[Delivery | Update]) -> str:
+def _deliver(ctx: Context, task: DeliveryTask) -> str:
     channel = ctx.channels.get(task.channel)
     try:
         if channel is None:
@@ -201,10 +201,10 @@ def _deliver(ctx: Context, task: DeliveryTask, model: type[Delivery | Update]) -
         with kept(ctx.db, task.lease, ctx.config.delivery.lease):
             note = channel.send(_alert(task, ctx.config.web.public_url))
     except DeliveryError as exc:
-        return _retry_later(ctx, task, model, exc)
+        return _retry_later(ctx, task, exc)
     except Exception as exc:  # a bug this one alert sets off: it backs off, the rest go on
         logger.error("delivery=%s could not be sent", task.key, exc_info=True)
-        return _retry_later(ctx, task, model, DeliveryError(f"{type(exc).__name__}: {exc}"))
+        return _retry_later(ctx, task, DeliveryError(f"{type(exc).__name__}: {exc}"))
     if not record_sent(ctx.db, task.lease, note):
         return _lost(task.key)
     logger.info(
@@ -228,10 +228,10 @@ def _deliver_digest(ctx: Context, task: DigestTask) -> str:
                 as_digest(task, lambda event_id: event_link(public_url, event_id))
             )
     except DeliveryError as exc:
-        return _retry_later(ctx, task, DigestRow, exc)
+        return _retry_later(ctx, task, exc)
     except Exception as exc:  # a bug this digest sets off: it backs off, the rest go on
         logger.error("digest=%s could not be sent", task.key, exc_info=True)
-        return _retry_later(ctx, task, DigestRow, DeliveryError(f"{type(exc).__name__}: {exc}"))
+        return _retry_later(ctx, task, DeliveryError(f"{type(exc).__name__}: {exc}"))
     return "sent" if digest_sent(ctx.db, task, note) else _lost(task.key)
 
 
@@ -258,12 +258,7 @@ def _retry_at(ctx: Context, attempts: int, exc: DeliveryError) -> datetime | Non
     )
 
 
-def _retry_later(
-    ctx: Context,
-    task: DeliveryTask | DigestTask,
-    model: type[Delivery | Update | DigestRow],
-    exc: DeliveryError,
-) -> str:
+def _retry_later(ctx: Context, task: DeliveryTask | DigestTask, exc: DeliveryError) -> str:
     """Record a failed send, due again after a back-off or failed for good, and say so."""
     retry_at = _retry_at(ctx, task.attempts, exc)
     status = record_failure(ctx.db, task.lease, str(exc), retry_at)
@@ -271,7 +266,7 @@ def _retry_later(
         logger.warning("%s failed: %s; meanwhile its row was taken by another sender or merged",
                        task.key, exc)  # fmt: skip
         return "pending"
-    kind = "digest" if model is DigestRow else "delivery"
+    kind = "digest" if task.lease.model is DigestRow else "delivery"
     logger.warning(
         "%s=%s channel=%s attempt=%d failed: %s; %s",
         kind, task.key, task.channel, task.attempts, exc,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -117,12 +117,17 @@ def kept(db: Database, lease: Lease, length: timedelta) -> Iterator[None]:
         renewer.join()
 
 
-def requeue_failed(db: Database, model: OutboxModel) -> int:
-    """Every row of ``model`` that failed for good, due again now with a fresh attempt budget."""
+def requeue_failed(db: Database, model: OutboxModel, ids: Iterable[int] | None = None) -> int:
+    """The rows of ``model`` that failed for good (all, or those of ``ids``), due again now
+    with a fresh attempt budget. Only failed ones: a pending one may be on its way this
+    instant, and a held or digested delivery goes out in its digest."""
+    chosen = model.status == "failed"
+    if ids is not None:
+        chosen = chosen & model.id.in_(list(ids))
     with db.session() as session:
         done = session.execute(
             update(model)
-            .where(model.status == "failed")
+            .where(chosen)
             .values(status="pending", attempts=0, next_attempt_at=utcnow(), lease_until=None)
             .execution_options(synchronize_session=False)
         )

@@ -12,12 +12,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, select, true, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage.db import Database
 from storage.events import ARTICLE_LINK, page_day, page_instant
-from storage.leases import Lease, due_ids, record_failure, record_sent, take_lease
+from storage.leases import Lease, due_ids, requeue_failed, take_lease
 from storage.models import Article, Delivery, Event, Match, Source, Update, utcnow
 
 
@@ -258,17 +258,6 @@ def event_sources(session: Session, event_id: int) -> list[str]:
     return list(dict.fromkeys(rows))
 
 
-def mark_sent(db: Database, task: DeliveryTask) -> bool:
-    return record_sent(db, task.lease)
-
-
-def mark_failed_attempt(
-    db: Database, task: DeliveryTask, error: str, retry_at: datetime | None
-) -> str | None:
-    """Record a failed attempt: pending again at ``retry_at``, or failed for good if None."""
-    return record_failure(db, task.lease, error, retry_at)
-
-
 def list_deliveries(
     db: Database, status: str | None = None, limit: int = 1000
 ) -> list[DeliveryRow]:
@@ -287,19 +276,9 @@ def delivery_row(d: Delivery) -> DeliveryRow:
 
 
 def requeue(db: Database, ids: Iterable[int] = (), *, all_failed: bool = False) -> int:
-    """Put failed deliveries (every one, or those named) back in the queue with a fresh
-    attempt budget. Only failed ones: a pending one may be on its way this instant (its lease
-    taken away, it was sent twice), and a held or digested one goes out in its digest."""
-    chosen = list(ids)
-    condition = true() if all_failed else Delivery.id.in_(chosen)
-    with db.session() as session:
-        result = session.execute(
-            update(Delivery)
-            .where(and_(condition, Delivery.status == "failed"))
-            .values(status="pending", attempts=0, next_attempt_at=utcnow(), lease_until=None)
-            .execution_options(synchronize_session=False)
-        )
-        return int(result.rowcount)  # type: ignore[attr-defined]
+    """Put failed deliveries (every one, or those named) back in the queue
+    (:func:`storage.leases.requeue_failed`)."""
+    return requeue_failed(db, Delivery, None if all_failed else ids)
 
 
 def delivery_statuses(db: Database, ids: Iterable[int]) -> dict[int, str]:

@@ -10,8 +10,9 @@ from storage import articles
 from storage.articles import NewArticle, store_article, stored_urls
 from storage.db import Database
 from storage.events import count_articles, list_events
+from storage.leases import record_sent
 from storage.models import CrawlRun, utcnow
-from storage.outbox import MatchRecord, claim_due, mark_sent, record_matches, unmatched_articles
+from storage.outbox import MatchRecord, claim_due, record_matches, unmatched_articles
 from storage.runs import (
     close_abandoned_runs,
     close_run,
@@ -111,7 +112,7 @@ def test_a_match_queues_each_channel_once_per_event(db: Database) -> None:
     assert list(claim_due(db, timedelta(minutes=5))) == []  # leased: no second sender gets them
     assert {a.source for a in tasks[0].articles} == {"pam", "asiaplus"}
     for task in tasks:
-        assert mark_sent(db, task)
+        assert record_sent(db, task.lease)
     assert list(claim_due(db, timedelta(seconds=-1))) == []
 
 
