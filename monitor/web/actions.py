@@ -70,8 +70,8 @@ def retry(state: State, who: Actor, delivery_id: int,
           back_to: Annotated[str | None, Form()] = None) -> Response:  # fmt: skip
     if delivery_id not in delivery_statuses(state.db, [delivery_id]):
         raise HTTPException(404, f"no delivery {delivery_id}")
-    requeue(state.db, [delivery_id])
-    logger.info("web: %s queued delivery %d again", who.name, delivery_id)
+    if requeue(state.db, [delivery_id]):  # failed ones only (storage.leases.requeue_failed)
+        logger.info("web: %s queued delivery %d again", who.name, delivery_id)
     return back(back_to, "/deliveries")
 
 

@@ -171,8 +171,8 @@ def retry(state: State, who: Actor, delivery_id: int) -> dict[str, Any]:
     statuses = delivery_statuses(state.db, [delivery_id])
     if delivery_id not in statuses:
         raise HTTPException(404, f"no delivery {delivery_id}")
-    if statuses[delivery_id] == "sent":
-        raise HTTPException(409, f"delivery {delivery_id} was sent already")
+    if statuses[delivery_id] != "failed":  # pending is on its way; held or digested go in a digest
+        raise HTTPException(409, f"delivery {delivery_id} is {statuses[delivery_id]}, not failed")
     requeue(state.db, [delivery_id])
     return {"id": delivery_id, "status": "pending"}
 

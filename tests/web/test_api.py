@@ -137,6 +137,8 @@ def test_deliveries_filter_by_status_and_a_failed_one_is_retried(world: World) -
     retry = f"{world.base}/api/v1/deliveries/{failed[-1]['id']}/retry"
     assert httpx.post(retry, headers=VIEWER).status_code == 403
     assert httpx.post(retry, headers=ANALYST).json()["status"] == "pending"
+    # pending now (or sent already): only a failed one is queued again
+    assert httpx.post(retry, headers=ANALYST).status_code == 409
     assert httpx.post(f"{world.base}/api/v1/deliveries/999999/retry",
                       headers=ANALYST).status_code == 404  # fmt: skip
     bad = httpx.get(world.base + "/api/v1/deliveries", headers=VIEWER, params={"status": "x"})
