@@ -181,19 +181,27 @@ def _match_failed(ctx: Context, article_id: int, exc: Exception) -> None:
 
 def deliver_pending(ctx: Context, now: datetime | None = None) -> DispatchCounts:
     """Open the digests due by `now` (default: now), then send every due delivery and digest
-    once; failures wait for their back-off, then fail for good."""
+    once; failures wait for their back-off, then fail for good. A channel that fails for a
+    reason that may pass (a timeout, a refused connection, a 5xx) is tried once a pass: its
+    other messages wait for the next pass untried, so one endpoint that hangs does not hold
+    up every other channel's alerts for a timeout each."""
     counts: Counter[str] = Counter()
     lease = ctx.config.delivery.lease
+    down: set[str] = set()  # channels not to try again in this pass
     open_due_digests(ctx.config, ctx.db, now or datetime.now(UTC))
     for model in (Delivery, Update):
-        while outcomes := [_deliver(ctx, t) for t in claim_due(ctx.db, lease, model=model)]:
+        while outcomes := [
+            _deliver(ctx, t, down) for t in claim_due(ctx.db, lease, model=model, skip=down)
+        ]:
             counts.update(outcomes)
-    while outcomes := [_deliver_digest(ctx, digest) for digest in claim_due_digests(ctx.db, lease)]:
+    while outcomes := [
+        _deliver_digest(ctx, digest, down) for digest in claim_due_digests(ctx.db, lease, skip=down)
+    ]:
         counts.update(outcomes)
     return DispatchCounts(counts["sent"], counts["pending"], counts["failed"])
 
 
-def _deliver(ctx: Context, task: DeliveryTask) -> str:
+def _deliver(ctx: Context, task: DeliveryTask, down: set[str]) -> str:
     channel = ctx.channels.get(task.channel)
     try:
         if channel is None:
@@ -201,7 +209,7 @@ def _deliver(ctx: Context, task: DeliveryTask) -> str:
         with kept(ctx.db, task.lease, ctx.config.delivery.lease):
             note = channel.send(_alert(task, ctx.config.web.public_url))
     except DeliveryError as exc:
-        return _retry_later(ctx, task, exc)
+        return _retry_later(ctx, task, exc, down)
     except Exception as exc:  # a bug this one alert sets off: it backs off, the rest go on
         logger.error("delivery=%s could not be sent", task.key, exc_info=True)
         return _retry_later(ctx, task, DeliveryError(f"{type(exc).__name__}: {exc}"))
@@ -217,7 +225,7 @@ def _deliver(ctx: Context, task: DeliveryTask) -> str:
     return "sent"
 
 
-def _deliver_digest(ctx: Context, task: DigestTask) -> str:
+def _deliver_digest(ctx: Context, task: DigestTask, down: set[str]) -> str:
     channel = ctx.channels.get(task.channel)
     public_url = ctx.config.web.public_url
     try:
@@ -228,7 +236,7 @@ def _deliver_digest(ctx: Context, task: DigestTask) -> str:
                 as_digest(task, lambda event_id: event_link(public_url, event_id))
             )
     except DeliveryError as exc:
-        return _retry_later(ctx, task, exc)
+        return _retry_later(ctx, task, exc, down)
     except Exception as exc:  # a bug this digest sets off: it backs off, the rest go on
         logger.error("digest=%s could not be sent", task.key, exc_info=True)
         return _retry_later(ctx, task, DeliveryError(f"{type(exc).__name__}: {exc}"))
@@ -258,10 +266,20 @@ def _retry_at(ctx: Context, attempts: int, exc: DeliveryError) -> datetime | Non
     )
 
 
-def _retry_later(ctx: Context, task: DeliveryTask | DigestTask, exc: DeliveryError) -> str:
-    """Record a failed send, due again after a back-off or failed for good, and say so."""
+def _retry_later(
+    ctx: Context,
+    task: DeliveryTask | DigestTask,
+    exc: DeliveryError,
+    down: set[str] | None = None,
+) -> str:
+    """Record a failed send, due again after a back-off or failed for good, and say so. A
+    failure that may pass puts the channel in `down`, when given."""
     retry_at = _retry_at(ctx, task.attempts, exc)
     status = record_failure(ctx.db, task.lease, str(exc), retry_at)
+    if down is not None and not exc.permanent and task.channel not in down:
+        down.add(task.channel)
+        logger.info("channel=%s failed; its other due messages wait for the next dispatch",
+                    task.channel)  # fmt: skip
     if status is None:  # another sender has the row now, or it was merged: that stands
         logger.warning("%s failed: %s; meanwhile its row was taken by another sender or merged",
                        task.key, exc)  # fmt: skip

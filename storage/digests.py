@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from storage.db import Database
 from storage.events import ARTICLE_LINK, page_day
-from storage.leases import Lease, due_ids, take_lease, write_if_held
+from storage.leases import Lease, due_rows, take_lease, write_if_held
 from storage.models import Article, Delivery, Digest, Event, Match, Source, utcnow
 
 
@@ -136,9 +136,14 @@ def mark_digest_sent(db: Database, lease: Lease, note: str | None = None) -> boo
         return True
 
 
-def claim_due_digests(db: Database, lease: timedelta, limit: int = 20) -> Iterator[DigestTask]:
-    """Due digests, each leased only as it is handed over, as `claim_due` does deliveries."""
-    for digest_id in due_ids(db, Digest, utcnow(), limit):
+def claim_due_digests(
+    db: Database, lease: timedelta, limit: int = 20, skip: Collection[str] = ()
+) -> Iterator[DigestTask]:
+    """Due digests, each leased only as it is handed over, as `claim_due` does deliveries,
+    and likewise none of a channel in `skip`."""
+    for digest_id, channel in due_rows(db, Digest, utcnow(), limit, skip):
+        if channel in skip:
+            continue
         taken = take_lease(db, Digest, digest_id, utcnow(), lease)
         if taken is not None:
             yield digest_task(db, taken)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -39,16 +39,21 @@ class Lease:
     until: datetime
 
 
-def due_ids(db: Database, model: OutboxModel, now: datetime, limit: int) -> Sequence[int]:
-    """Rows of `model` due at `now` and leased to no one, oldest first."""
+def due_rows(
+    db: Database, model: OutboxModel, now: datetime, limit: int, skip: Collection[str] = ()
+) -> Sequence[tuple[int, str]]:
+    """(id, channel) of the rows of `model` due at `now` and leased to no one, oldest first,
+    leaving out the channels in `skip`."""
+    query = (
+        select(model.id, model.channel)
+        .where(model.status == "pending", model.next_attempt_at <= now)
+        .where(or_(model.lease_until.is_(None), model.lease_until < now))
+    )
+    if skip:
+        query = query.where(model.channel.not_in(sorted(skip)))
     with db.session() as session:
-        return session.scalars(
-            select(model.id)
-            .where(model.status == "pending", model.next_attempt_at <= now)
-            .where(or_(model.lease_until.is_(None), model.lease_until < now))
-            .order_by(model.id)
-            .limit(limit)
-        ).all()
+        rows = session.execute(query.order_by(model.id).limit(limit)).tuples().all()
+        return [(row_id, channel) for row_id, channel in rows]
 
 
 def take_lease(

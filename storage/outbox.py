@@ -8,7 +8,7 @@ A match and its deliveries are written in the same transaction as the article's
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from storage.db import Database
 from storage.events import ARTICLE_LINK, page_day, page_instant
-from storage.leases import Lease, due_ids, requeue_failed, take_lease
+from storage.leases import Lease, due_rows, requeue_failed, take_lease
 from storage.models import Article, Delivery, Event, Match, Source, Update, utcnow
 
 
@@ -164,12 +164,19 @@ def record_matches(db: Database, article_id: int, records: Sequence[MatchRecord]
 
 
 def claim_due(
-    db: Database, lease: timedelta, limit: int = 100, model: type[Delivery | Update] = Delivery
+    db: Database,
+    lease: timedelta,
+    limit: int = 100,
+    model: type[Delivery | Update] = Delivery,
+    skip: Collection[str] = (),
 ) -> Iterator[DeliveryTask]:
     """Due deliveries (or updates), each leased only as it is handed over, so that two
     dispatchers never send one at once: a lease taken for a whole batch ran out while the rows
-    before it were sent, and another dispatcher sent the rest again."""
-    for row_id in due_ids(db, model, utcnow(), limit):
+    before it were sent, and another dispatcher sent the rest again. None of a channel in
+    `skip`, which the caller may add to while it goes through them."""
+    for row_id, channel in due_rows(db, model, utcnow(), limit, skip):
+        if channel in skip:
+            continue
         task = _claim(db, model, row_id, utcnow(), lease)
         if task is not None:
             yield task

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import ipaddress
 import socket
@@ -250,3 +251,74 @@ class WebhookReceiver:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+
+class SlowPeer:
+    """A TCP endpoint on 127.0.0.1 that takes every connection and then stalls: it says
+    nothing (``drip=None``), or says ``head`` and then ``drip`` over and over, a byte at a
+    time, one every ``every`` seconds. Each wait for it is short; the exchange never ends."""
+
+    def __init__(self, drip: bytes | None = None, every: float = 0.1, head: bytes = b"") -> None:
+        self.drip = drip
+        self.head = head
+        self.every = every
+        self.connections = 0
+        self._stop = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.05)
+        self.port = int(self._listener.getsockname()[1])
+        self.url = f"http://127.0.0.1:{self.port}/hook"
+        self._threads: list[threading.Thread] = []
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.connections += 1
+            thread = threading.Thread(target=self._stall, args=(conn,), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def _stall(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(self.every)
+            position = 0
+            if self.drip is not None and self.head:
+                with contextlib.suppress(OSError):
+                    conn.sendall(self.head)
+            while not self._stop.wait(self.every):
+                try:
+                    conn.recv(65536)  # whatever the sender sends, taken and ignored
+                except TimeoutError:
+                    pass
+                except OSError:
+                    return
+                if self.drip is None:
+                    continue
+                try:
+                    at = position % len(self.drip)
+                    conn.sendall(self.drip[at : at + 1])
+                except OSError:
+                    return
+                position += 1
+
+    def __enter__(self) -> SlowPeer:
+        thread = threading.Thread(target=self._accept, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        self._listener.close()
+        for thread in self._threads:
+            thread.join(timeout=5)

@@ -20,7 +20,7 @@ from storage.articles import NewArticle, store_article
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Article, Delivery, Event
-from tests.receivers import WebhookReceiver
+from tests.receivers import SlowPeer, WebhookReceiver
 
 TITLES = [
     "Assembly meets in Dushanbe on border security",
@@ -52,14 +52,18 @@ def ctx(db_url: str, receiver: WebhookReceiver) -> Iterator[flow.Context]:
         }
     )
     context = flow.Context(config)
+    _store_reports(context.db)
+    yield context
+    context.db.dispose()
+
+
+def _store_reports(db: Database) -> None:
+    """One article for each of TITLES, from one source."""
     for number, (title, text) in enumerate(zip(TITLES, TEXTS, strict=True), start=1):
         url = f"https://pam.example/news/{number}"
         store_article(
-            context.db,
-            NewArticle(source="pam", url=url, canonical_url=url, title=title, text=text),
+            db, NewArticle(source="pam", url=url, canonical_url=url, title=title, text=text)
         )
-    yield context
-    context.db.dispose()
 
 
 class PoisonedRules:
@@ -201,3 +205,35 @@ def test_a_reloaded_config_keeps_the_running_database_unless_it_names_another(
         assert moved.db is not ctx.db and moved.db.url == other_url
     finally:
         moved.db.dispose()
+
+
+def test_a_channel_that_hangs_is_tried_once_a_pass_and_holds_up_no_other(
+    db_url: str, receiver: WebhookReceiver
+) -> None:
+    upgrade(db_url)
+    with SlowPeer() as stuck:
+        config = Config.model_validate(
+            {
+                "database": db_url,
+                "rules": [{"name": "dushanbe", "query": "Dushanbe", "notify": ["stuck", "hook"]}],
+                "channels": {
+                    "stuck": {"type": "webhook", "url": stuck.url, "timeout": 0.2},
+                    "hook": {"type": "webhook", "url": receiver.url, "timeout": 5},
+                },
+            }
+        )
+        context = flow.Context(config)
+        _store_reports(context.db)
+        assert flow.match_new_articles(context) == 6  # three events, two channels
+        counts = flow.deliver_pending(context)
+        assert stuck.connections == 1  # its first alert timed out; the other two were not tried
+        with context.db.session() as session:
+            rows = session.execute(select(Delivery.channel, Delivery.status, Delivery.attempts))
+            by_channel = sorted(tuple(row) for row in rows)
+        context.db.dispose()
+    assert (counts.sent, counts.retrying, counts.failed) == (3, 1, 0)
+    assert len(receiver.received) == 3
+    assert by_channel == [
+        ("hook", "sent", 1), ("hook", "sent", 1), ("hook", "sent", 1),
+        ("stuck", "pending", 0), ("stuck", "pending", 0), ("stuck", "pending", 1),
+    ]  # fmt: skip

@@ -18,6 +18,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from monitor.channels.alert import Alert, AlertArticle, AlertDate, DeliveryError
+from monitor.channels.deadline import SEND_TIMEOUTS, Deadline, watch_current
 from monitor.channels.digest import Digest, DigestConfig, digest_text, digest_title
 
 log = logging.getLogger(__name__)
@@ -273,30 +274,37 @@ class EmailChannel:
 
     def _send_message(self, msg: EmailMessage) -> str | None:
         password = self._password()
+        deadline = Deadline(SEND_TIMEOUTS * self.config.timeout)
         try:
-            refused = self._deliver(msg, password)
-        except smtplib.SMTPResponseException as exc:
-            reply = exc.smtp_error
-            text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
-            detail = one_line(f"{type(exc).__name__} {exc.smtp_code} {text}", 300)
-            raise DeliveryError(f"{self._where}: {self._scrub(detail, password)}") from None
-        except smtplib.SMTPRecipientsRefused as exc:
-            everyone = ", ".join(sorted(exc.recipients))
-            raise DeliveryError(f"{self._where}: recipients refused: {everyone}") from None
-        except smtplib.SMTPException as exc:
-            detail = one_line(f"{type(exc).__name__}: {exc}", 300)
-            raise DeliveryError(f"{self._where}: {self._scrub(detail, password)}") from None
-        except OSError as exc:
-            detail = exc.strerror or str(exc) or type(exc).__name__
-            if isinstance(exc, TimeoutError) and not exc.strerror:
-                detail = "timed out"
-            raise DeliveryError(
-                f"{self._where}: {self._scrub(one_line(detail), password)}"
-            ) from None
+            with deadline:
+                refused = self._deliver(msg, password)
+        except (smtplib.SMTPException, OSError) as exc:
+            detail = self._failure(exc, deadline, password)
+            raise DeliveryError(f"{self._where}: {detail}") from None
         if not refused:
             return None
         log.warning("channel %s: recipients refused: %s", self.name, ", ".join(sorted(refused)))
         return f"{self._where}: sent, but recipients refused: {', '.join(sorted(refused))}"
+
+    def _failure(self, exc: Exception, deadline: Deadline, password: str | None) -> str:
+        """What went wrong, in one line that holds no password."""
+        if deadline.expired:
+            return f"the relay took more than {deadline.seconds:g} s in all"
+        if isinstance(exc, smtplib.SMTPResponseException):
+            reply = exc.smtp_error
+            text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+            detail = one_line(f"{type(exc).__name__} {exc.smtp_code} {text}", 300)
+        elif isinstance(exc, smtplib.SMTPRecipientsRefused):
+            return f"recipients refused: {', '.join(sorted(exc.recipients))}"
+        elif isinstance(exc, smtplib.SMTPException):
+            detail = one_line(f"{type(exc).__name__}: {exc}", 300)
+        else:
+            assert isinstance(exc, OSError)
+            detail = exc.strerror or str(exc) or type(exc).__name__
+            if isinstance(exc, TimeoutError) and not exc.strerror:
+                detail = "timed out"
+            detail = one_line(detail)
+        return self._scrub(detail, password)
 
     def _login(self, smtp: smtplib.SMTP, username: str, password: str) -> None:
         try:
@@ -314,9 +322,9 @@ class EmailChannel:
         smtp: smtplib.SMTP
         context = ssl.create_default_context(cafile=cfg.ca_file)  # verifies host and chain
         if cfg.ssl:
-            smtp = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout, context=context)
+            smtp = _TimedSMTPSSL(cfg.host, cfg.port, timeout=cfg.timeout, context=context)
         else:
-            smtp = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout)
+            smtp = _TimedSMTP(cfg.host, cfg.port, timeout=cfg.timeout)
         try:
             if cfg.starttls:
                 smtp.starttls(context=context)
@@ -332,3 +340,16 @@ class EmailChannel:
             smtp.quit()
         smtp.close()
         return refused
+
+
+class _TimedSMTP(smtplib.SMTP):
+    """An SMTP session whose socket the send's deadline shuts: each reply is read from the
+    socket of the moment, which STARTTLS replaces."""
+
+    def getreply(self) -> tuple[int, bytes]:
+        watch_current(self.sock)
+        return super().getreply()
+
+
+class _TimedSMTPSSL(_TimedSMTP, smtplib.SMTP_SSL):
+    """:class:`_TimedSMTP` over implicit TLS."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import http.client
 import json
 import re
+import ssl
 import time
 import urllib.error
 import urllib.request
@@ -19,6 +21,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from monitor.channels.alert import Alert, DeliveryError
+from monitor.channels.deadline import SEND_TIMEOUTS, Deadline, watch_current
 from monitor.channels.digest import Digest, DigestConfig, DigestEvent
 
 SCHEMA = "eventwatch.alert/1"
@@ -169,6 +172,42 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
+class _TimedHTTPConnection(http.client.HTTPConnection):
+    """A connection whose socket the send's deadline shuts, once connected (and, over TLS,
+    once the handshake is done: each of its few reads is bounded by the timeout alone)."""
+
+    def connect(self) -> None:
+        super().connect()
+        watch_current(self.sock)
+
+
+class _TimedHTTPSConnection(_TimedHTTPConnection, http.client.HTTPSConnection):
+    """:class:`_TimedHTTPConnection` over TLS."""
+
+
+class _TimedHTTPHandler(urllib.request.HTTPHandler):
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(_TimedHTTPConnection, req)
+
+
+class _TimedHTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, context: ssl.SSLContext) -> None:
+        super().__init__(context=context)
+        self.context = context
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(_TimedHTTPSConnection, req, context=self.context)
+
+
+def _opener() -> urllib.request.OpenerDirector:
+    """urllib's opener (proxies from the environment included) that follows no redirect and
+    whose connections the deadline of their send bounds. Its TLS context verifies the host
+    and the chain, as urllib's own does."""
+    return urllib.request.build_opener(
+        _NoRedirect, _TimedHTTPHandler(), _TimedHTTPSHandler(ssl.create_default_context())
+    )
+
+
 def _retry_after(headers: Message | None, now: float) -> float | None:
     value = headers.get("Retry-After") if headers is not None else None
     if not value:
@@ -201,7 +240,7 @@ class WebhookChannel:
         self.config = config
         self._env = env
         self._clock = clock
-        self._opener = urllib.request.build_opener(_NoRedirect)
+        self._opener = _opener()  # built once: it reads the environment and the CAs
         parts = urlsplit(config.url)
         # Messages name only the origin: paths and queries often embed tokens.
         self._where = f"webhook {parts.scheme}://{parts.netloc.rpartition('@')[2]}"
@@ -247,10 +286,17 @@ class WebhookChannel:
         self._post(self._request(digest_body(digest), digest.digest_id))
 
     def _post(self, req: urllib.request.Request) -> None:
+        deadline = Deadline(SEND_TIMEOUTS * self.config.timeout)
         try:
-            with self._opener.open(req, timeout=self.config.timeout) as response:
+            with deadline, self._opener.open(req, timeout=self.config.timeout) as response:
+                # Headers cut short read as complete ones: their status says nothing.
+                if deadline.expired:
+                    raise TimeoutError
                 status = response.status
-                response.read(65536)
+                # The status is the answer: a body cut short changes nothing, and calling a
+                # taken alert failed would send it again.
+                with contextlib.suppress(OSError, http.client.HTTPException):
+                    response.read(65536)
         except urllib.error.HTTPError as exc:
             status = exc.code
             retry_after = None
@@ -260,15 +306,21 @@ class WebhookChannel:
             raise DeliveryError(
                 f"{self._where}: webhook answered {status}", retry_after=retry_after
             ) from None
-        except urllib.error.URLError as exc:
-            reason = exc.reason
-            detail = reason.strerror if isinstance(reason, OSError) else None
-            raise DeliveryError(f"{self._where}: {detail or reason}") from None
-        except OSError as exc:
-            detail = "timed out" if isinstance(exc, TimeoutError) else exc.strerror or str(exc)
-            raise DeliveryError(f"{self._where}: {detail or type(exc).__name__}") from None
-        except (http.client.HTTPException, ValueError) as exc:
-            # Name the kind only: these messages can quote request data.
-            raise DeliveryError(f"{self._where}: {type(exc).__name__}") from None
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            raise DeliveryError(f"{self._where}: {_failure(exc, deadline)}") from None
         if not 200 <= status < 300:
             raise DeliveryError(f"{self._where}: webhook answered {status}")
+
+
+def _failure(exc: Exception, deadline: Deadline) -> str:
+    """What went wrong in reaching the endpoint, in words that quote no request data."""
+    if deadline.expired:
+        return f"no whole answer within {deadline.seconds:g} s"
+    if isinstance(exc, urllib.error.URLError):  # an OSError too
+        reason = exc.reason
+        detail = reason.strerror if isinstance(reason, OSError) else None
+        return str(detail or reason)
+    if isinstance(exc, OSError):
+        detail = "timed out" if isinstance(exc, TimeoutError) else exc.strerror or str(exc)
+        return detail or type(exc).__name__
+    return type(exc).__name__  # their messages can quote request data
