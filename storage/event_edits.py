@@ -4,10 +4,11 @@ its event and merging two events.
 Both corrections are kept (table ``event_edits``) and neither loses nor doubles an alert:
 - a report split out starts an event of its own and is matched again, so the alert its
   wrong grouping silenced is sent now, once (the unique key of matches sees to it);
-- on a merge, the other event's reports, matches and deliveries move to the kept event,
-  except a match for a rule the kept event has matched already: that alert exists, so the
-  other event's match stays where it was, and its delivery, if not sent yet, is marked
-  ``merged`` instead of being sent a second time.
+- on a merge, the other event's reports, matches, deliveries and updates move to the kept
+  event, except a match for a rule the kept event has matched already: the other event's
+  match stays where it was, and of the two events' alerts on each channel one stands. If
+  either was sent (or put in a digest), the unsent rest are marked ``merged``; else the kept
+  event's goes, and the other's is ``merged``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 from storage.db import Database
 from storage.events import ARTICLE_LINK
 from storage.grouping import hold_grouping_lock, merged_names
-from storage.models import Article, Delivery, Event, EventEdit, Match, Source, utcnow
+from storage.models import Article, Delivery, Event, EventEdit, Match, Source, Update, utcnow
 
 
 class EventEditError(ValueError):
@@ -124,23 +125,63 @@ def merge_events(db: Database, kept_id: int, other_id: int) -> int:
         return len(moved)
 
 
+UNSENT = ("pending", "held", "failed")
+# How far an alert has gone: of two for one story on a channel, the further one stands.
+_PROGRESS = {"merged": -1, "failed": 0, "pending": 1, "held": 1, "digested": 2, "sent": 3}
+
+
 def _move_alerts(session: Session, kept_id: int, other_id: int) -> None:
-    """The other event's matches and deliveries, to the kept event where it has none for
-    their rule; the rest stay, their unsent deliveries marked ``merged``."""
-    matched = set(session.scalars(select(Match.rule).where(Match.event_id == kept_id)))
+    """The other event's matches, deliveries and updates, to the kept event where it has no
+    match for their rule; where it has, one alert per channel stands (:func:`_fold`) and
+    the other event's updates not sent yet are marked ``merged``."""
+    note = f"event merged into {kept_id}"
+    matched = {m.rule: m for m in session.scalars(select(Match).where(Match.event_id == kept_id))}
     for match in session.scalars(select(Match).where(Match.event_id == other_id)).all():
-        deliveries = select(Delivery.id).where(Delivery.match_id == match.id)
         if match.rule in matched:
+            mine, theirs = _deliveries(session, matched[match.rule]), _deliveries(session, match)
+            _fold(kept_id, mine, theirs, note)
             session.execute(
-                update(Delivery)
-                .where(Delivery.id.in_(deliveries), Delivery.status == "pending")
-                .values(status="merged", last_error=f"event merged into {kept_id}")
+                update(Update)
+                .where(Update.match_id == match.id, Update.status.in_(UNSENT))
+                .values(status="merged", last_error=note)
             )
             continue
         match.event_id = kept_id
-        session.execute(
-            update(Delivery).where(Delivery.id.in_(deliveries)).values(event_id=kept_id)
-        )
+        for model in (Delivery, Update):
+            session.execute(
+                update(model).where(model.match_id == match.id).values(event_id=kept_id)
+            )
+
+
+def _deliveries(session: Session, match: Match) -> dict[str, Delivery]:
+    rows = session.scalars(select(Delivery).where(Delivery.match_id == match.id))
+    return {row.channel: row for row in rows}
+
+
+def _fold(kept_id: int, kept: dict[str, Delivery], other: dict[str, Delivery], note: str) -> None:
+    """One rule's alerts of both events, channel by channel: one stands, the one that has gone
+    further (sent, in a digest, waiting, failed), the kept event's on a tie; the other is
+    ``merged``. When the other event's stands, the kept event's row takes its state, so that
+    what goes out names the kept event."""
+    for channel, theirs in other.items():
+        mine = kept.get(channel)
+        if theirs.status == "merged":
+            continue
+        if mine is None:  # the kept event's only alert on this channel
+            theirs.event_id = kept_id
+            continue
+        if _PROGRESS[theirs.status] > _PROGRESS[mine.status]:
+            if theirs.status == "sent":
+                _retire(mine, note)
+                continue
+            mine.status, mine.digest_id, mine.attempts = theirs.status, theirs.digest_id, 0
+            mine.next_attempt_at, mine.last_error = theirs.next_attempt_at, note
+        _retire(theirs, note)
+
+
+def _retire(row: Delivery, note: str) -> None:
+    if row.status != "sent":
+        row.status, row.digest_id, row.last_error = "merged", None, note
 
 
 def _names(article: Article) -> dict[str, list[Any]]:
@@ -152,11 +193,14 @@ def _names(article: Article) -> dict[str, list[Any]]:
 
 
 def _rename(session: Session, event_id: int, reports: Any) -> None:
-    """The event's places, organisations and dates again from its reports now."""
+    """The event's title (its first report's, as alerts show it), places, organisations and
+    dates again from its reports now."""
     names: dict[str, list[Any]] | None = None
-    for article in reports:
+    ordered = sorted(reports, key=lambda article: article.id)
+    for article in ordered:
         names = merged_names(names, _names(article))
     event = session.get(Event, event_id)
     if event is not None and names is not None:
+        event.title = ordered[0].title
         event.places, event.organisations = names["places"], names["organisations"]
         event.dates_mentioned, event.updated_at = names["dates_mentioned"], utcnow()

@@ -52,7 +52,7 @@ def due_rows(
     if skip:
         query = query.where(model.channel.not_in(sorted(skip)))
     with db.session() as session:
-        rows = session.execute(query.order_by(model.id).limit(limit)).tuples().all()
+        rows = session.execute(query.order_by(model.id).limit(limit)).all()
         return [(row_id, channel) for row_id, channel in rows]
 
 

@@ -14,7 +14,7 @@ from storage.event_edits import (
     merge_events,
     split_article,
 )
-from storage.models import Article, Delivery, EventEdit, Match
+from storage.models import Article, Delivery, Digest, Event, EventEdit, Match, Update, utcnow
 from storage.outbox import MatchRecord, record_matches
 from tests.test_grouping import OTHER, REWRITE, WIRE, report
 
@@ -121,3 +121,74 @@ def test_reports_in_two_languages_sharing_signals_join_one_event_and_say_why(
     shared = {(s["kind"], s["value"]): s["weight"] for s in joined.shared}
     assert shared[("city", "Dushanbe")] == 2.0 and shared[("date", "2025-09-05")] == 2.5
     assert joined.score == sum(shared.values())
+
+
+def _two_alerted_events(db: Database, kept: str, other: str) -> tuple[int, int, int]:
+    """Two events that both alerted rule dushanbe on one channel, their alerts in the states
+    given ("digested": in one digest not sent yet); (kept event, other event, the digest)."""
+    _, first = store_article(db, report("desk", "Parliamentarians gather in Dushanbe", WIRE))
+    _, second = store_article(db, report("wire", "Water experts meet", OTHER))
+    record_matches(db, first, [ALERT])
+    record_matches(db, second, [ALERT])
+    with db.session() as session:
+        digest = Digest(key="digest-1", channel="soc", scope="", slot_at=utcnow())
+        session.add(digest)
+        session.flush()
+        for article_id, status in ((first, kept), (second, other)):
+            event_id = session.get_one(Article, article_id).event_id
+            row = session.scalars(select(Delivery).where(Delivery.event_id == event_id)).one()
+            row.status, row.attempts = status, 3 if status == "failed" else 0
+            row.digest_id = digest.id if status == "digested" else None
+        ids = [session.get_one(Article, a).event_id for a in (first, second)]
+        return ids[0], ids[1], digest.id
+
+
+@pytest.mark.parametrize(
+    ("kept", "other", "after"),
+    [
+        ("pending", "sent", [("merged", None), ("sent", None)]),  # told once: not again
+        ("sent", "held", [("sent", None), ("merged", None)]),
+        ("pending", "held", [("pending", None), ("merged", None)]),  # the kept event's goes
+        ("failed", "pending", [("pending", None), ("merged", None)]),  # the one that can go
+        ("pending", "digested", [("digested", "digest"), ("merged", None)]),  # in its place
+        ("sent", "digested", [("sent", None), ("merged", None)]),
+    ],
+)
+def test_a_merge_leaves_one_alert_per_channel_for_the_story(
+    db: Database, kept: str, other: str, after: list[tuple[str, str | None]]
+) -> None:
+    kept_id, other_id, digest_id = _two_alerted_events(db, kept, other)
+    merge_events(db, kept_id, other_id)
+    with db.session() as session:
+        rows = session.scalars(select(Delivery).order_by(Delivery.id)).all()
+        found = [(r.status, "digest" if r.digest_id == digest_id else r.digest_id) for r in rows]
+        assert found == after
+        assert rows[0].event_id == kept_id  # what still goes out names the kept event
+        if after[0][0] == "pending":
+            assert rows[0].attempts == 0
+
+
+def test_a_merge_retires_the_other_events_updates_for_a_rule_both_matched(db: Database) -> None:
+    kept_id, other_id, _ = _two_alerted_events(db, "sent", "sent")
+    with db.session() as session:
+        match = session.scalars(select(Match).where(Match.event_id == other_id)).one()
+        session.add(Update(key="update-1", match_id=match.id, rule="dushanbe",
+                           event_id=other_id, channel="soc", sources=["radio"]))  # fmt: skip
+    merge_events(db, kept_id, other_id)
+    with db.session() as session:
+        update = session.scalars(select(Update)).one()
+        assert (update.status, update.last_error) == ("merged", f"event merged into {kept_id}")
+
+
+def test_an_edited_event_is_titled_by_its_first_report_as_its_alerts_are(db: Database) -> None:
+    _, first = store_article(db, report("desk", "Parliamentarians gather in Dushanbe", WIRE))
+    store_article(db, report("wire", "Dushanbe hosts lawmakers", REWRITE))
+    _, water = store_article(db, report("radio", "Water experts meet", OTHER))
+    with db.session() as session:
+        event_id, water_event = (session.get_one(Article, a).event_id for a in (first, water))
+    split_article(db, first)
+    with db.session() as session:
+        assert session.get_one(Event, event_id).title == "Dushanbe hosts lawmakers"
+    merge_events(db, water_event, event_id)
+    with db.session() as session:  # the water report came after the lawmakers' second
+        assert session.get_one(Event, water_event).title == "Dushanbe hosts lawmakers"
