@@ -83,7 +83,7 @@ def json_fields(detail: EventDetail) -> dict[str, Any]:
         "places": list(row.places), "organisations": list(row.organisations),
         "dates_mentioned": list(detail.dates_mentioned),
         "updated_at": row.updated_at, "rules": list(row.rules), "read": row.read,
-        "starred": row.starred,
+        "starred": row.starred, "merged_into": detail.merged_into,
     }  # fmt: skip
 
 
@@ -121,6 +121,8 @@ def _show(db: Database, event_id: int, *, as_json: bool) -> int:
         return 0  # fmt: skip
     row = detail.row
     print(f"event {row.event_id}: {row.title}")
+    if detail.merged_into is not None:
+        print(f"merged into event {detail.merged_into}: its reports are there")
     print(f"first seen {row.first_seen:%Y-%m-%d %H:%M}Z, last report "
           f"{row.updated_at:%Y-%m-%d %H:%M}Z; {'read' if row.read else 'unread'}"
           f"{', starred' if row.starred else ''}")  # fmt: skip

@@ -104,6 +104,29 @@ def split_article(db: Database, article_id: int) -> int:
         return event.id
 
 
+# Events emptied by a merge: they keep their id (old alerts link to it) and the alerts that
+# stayed with them, and are left out of every list.
+MERGED_AWAY = select(EventEdit.from_event_id).where(EventEdit.kind == "merge")
+
+
+def merged_into(session: Session, event_id: int) -> int | None:
+    """The event that ``event_id``'s reports were merged into, at the end of any chain of
+    merges; None if it was never merged away."""
+    seen: list[int] = []
+    while (kept := _merged_into(session, event_id)) is not None and kept not in seen:
+        seen.append(event_id := kept)
+    return seen[-1] if seen else None
+
+
+def _merged_into(session: Session, event_id: int) -> int | None:
+    return session.scalar(
+        select(EventEdit.to_event_id)
+        .where(EventEdit.kind == "merge", EventEdit.from_event_id == event_id)
+        .order_by(EventEdit.id.desc())
+        .limit(1)
+    )
+
+
 def merge_events(db: Database, kept_id: int, other_id: int) -> int:
     """Move every report of ``other_id`` into ``kept_id``; how many moved."""
     if kept_id == other_id:
@@ -114,6 +137,8 @@ def merge_events(db: Database, kept_id: int, other_id: int) -> int:
         for event_id, event in ((kept_id, kept), (other_id, other)):
             if event is None:
                 raise EventEditError(f"no event {event_id}")
+            if (into := merged_into(session, event_id)) is not None:
+                raise EventEditError(f"event {event_id} was merged into event {into}")
         moved = session.scalars(select(Article).where(Article.event_id == other_id)).all()
         for article in moved:
             article.event_id = kept_id

@@ -17,8 +17,9 @@ from sqlalchemy import Select, Text, cast, exists, func, select
 from sqlalchemy.orm import Session
 
 from storage.db import Database
+from storage.event_edits import MERGED_AWAY, merged_into
 from storage.events import ARTICLE_LINK, page_day, page_instant
-from storage.models import Article, Delivery, Event, EventState, Match, Source
+from storage.models import Article, Delivery, Event, EventEdit, EventState, Match, Source
 from storage.outbox import DeliveryRow, delivery_row
 
 
@@ -92,6 +93,7 @@ class EventDetail:
     dates_mentioned: tuple[dict[str, Any], ...]
     matches: tuple[MatchRow, ...]
     deliveries: tuple[DeliveryRow, ...] = field(default=())
+    merged_into: int | None = None  # its reports were merged into that event
 
 
 def _json_holds(column: Any, name: str) -> Any:
@@ -124,7 +126,7 @@ def _report_conditions(chosen: EventFilter) -> list[Any]:
 
 
 def _event_conditions(chosen: EventFilter) -> list[Any]:
-    conditions = []
+    conditions: list[Any] = [Event.id.not_in(MERGED_AWAY)]
     if chosen.place:
         conditions.append(_json_holds(Event.places, chosen.place))
     if chosen.organisation:
@@ -147,13 +149,17 @@ def _filtered(chosen: EventFilter) -> Select[Any]:
 
 
 def count_events(db: Database, chosen: EventFilter) -> int:
-    if chosen == EventFilter():  # the unfiltered page: two counts, not a check per event
+    if chosen == EventFilter():  # the unfiltered page: three counts, not a check per event
         with db.session() as session:
             events = session.scalar(select(func.count(Event.id))) or 0
             dismissed = select(func.count(EventState.event_id)).where(
-                EventState.dismissed.is_(True)
+                EventState.dismissed.is_(True), EventState.event_id.not_in(MERGED_AWAY)
             )
-            return int(events) - int(session.scalar(dismissed) or 0)
+            gone = select(func.count(func.distinct(EventEdit.from_event_id))).where(
+                EventEdit.kind == "merge"
+            )
+            hidden = int(session.scalar(dismissed) or 0) + int(session.scalar(gone) or 0)
+            return int(events) - hidden
     with db.session() as session:
         counted = select(func.count()).select_from(_filtered(chosen).subquery())
         return int(session.scalar(counted) or 0)
@@ -270,4 +276,5 @@ def event_detail(db: Database, event_id: int) -> EventDetail | None:
                 for m in matches
             ),
             deliveries=tuple(delivery_row(d) for d in deliveries),
+            merged_into=merged_into(session, event_id),
         )

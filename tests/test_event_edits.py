@@ -12,8 +12,10 @@ from storage.event_edits import (
     EventEditError,
     join_reasons,
     merge_events,
+    merged_into,
     split_article,
 )
+from storage.eventpages import EventFilter, count_events, event_detail, event_ids
 from storage.models import Article, Delivery, Digest, Event, EventEdit, Match, Update, utcnow
 from storage.outbox import MatchRecord, record_matches
 from tests.test_grouping import OTHER, REWRITE, WIRE, report
@@ -192,3 +194,23 @@ def test_an_edited_event_is_titled_by_its_first_report_as_its_alerts_are(db: Dat
     merge_events(db, water_event, event_id)
     with db.session() as session:  # the water report came after the lawmakers' second
         assert session.get_one(Event, water_event).title == "Dushanbe hosts lawmakers"
+
+
+def test_an_event_merged_away_leaves_every_list_and_takes_no_more_edits(db: Database) -> None:
+    kept_id, other_id, _ = _two_alerted_events(db, "sent", "sent")
+    everything, by_rule = EventFilter(), EventFilter(rule="dushanbe")
+    assert count_events(db, everything) == count_events(db, by_rule) == 2
+    merge_events(db, kept_id, other_id)
+    for chosen in (everything, by_rule):
+        assert count_events(db, chosen) == 1
+        assert event_ids(db, chosen, limit=10) == [kept_id]
+    gone = event_detail(db, other_id)
+    assert gone is not None and gone.merged_into == kept_id  # old alerts link to it
+    with pytest.raises(EventEditError, match=f"event {other_id} was merged into event {kept_id}"):
+        merge_events(db, other_id, kept_id)
+    _, third = store_article(db, report("radio", "Dushanbe hosts lawmakers", REWRITE[::-1]))
+    with db.session() as session:
+        third_id = session.get_one(Article, third).event_id
+    merge_events(db, third_id, kept_id)  # a chain of merges: the last holds the story
+    with db.session() as session:
+        assert merged_into(session, other_id) == third_id

@@ -87,6 +87,7 @@ def event(state: State, who: ApiReader, event_id: int) -> dict[str, Any]:
     joined = {r.article_id: r for r in join_reasons(state.db, event_id)}
     return {
         **event_json(detail.row),
+        "merged_into": detail.merged_into,
         "dates_mentioned": list(detail.dates_mentioned),
         "reports": [
             {"article_id": r.article_id, "source": r.source, "url": r.url, "title": r.title,

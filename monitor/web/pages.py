@@ -64,10 +64,12 @@ def events(request: Request, state: State, who: Reader) -> HTMLResponse:
 
 
 @router.get("/events/{event_id}", response_class=HTMLResponse)
-def event(request: Request, state: State, who: Reader, event_id: int) -> HTMLResponse:
+def event(request: Request, state: State, who: Reader, event_id: int) -> Response:
     detail = event_detail(state.db, event_id)
     if detail is None:
         raise HTTPException(404, f"no event {event_id}")
+    if detail.merged_into is not None:  # an old alert's link: its story is there now
+        return RedirectResponse(f"/events/{detail.merged_into}", status_code=303)
     terms = {m.article_id: m.terms for m in detail.matches}
     everything = tuple(t for m in detail.matches for t in m.terms)
     texts = {
