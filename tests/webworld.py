@@ -1,7 +1,8 @@
 """A real eventwatch for the web tests: fixture sites on 127.0.0.1 (several outlets and
 languages, one story reported by two of them, a page whose title is a script tag), crawled
 by the real command, then the real daemon serving the web UI on a free port, with users,
-tokens, and a webhook receiver that refuses the first alerts (so a delivery has failed)."""
+tokens, and a webhook receiver that refuses the first alerts (so three deliveries have
+failed: one a dispatch pass)."""
 
 from __future__ import annotations
 
@@ -120,6 +121,11 @@ def running_world(tmp: Path) -> Iterator[World]:
             env=env, capture_output=True, text=True, timeout=240,
         )  # fmt: skip
         assert "storywire: ok" in crawled.stdout, crawled.stdout + crawled.stderr
+        for _ in range(2):  # a channel that fails is tried once a pass: two passes more
+            subprocess.run(
+                [sys.executable, "-m", "monitor.cli", "--config", str(config), "alerts", "send"],
+                env=env, capture_output=True, text=True, timeout=60, check=True,
+            )  # fmt: skip
         hook.respond_with([])  # from now on, alerts go through
         log = tmp / "daemon.log"
         with log.open("w") as errors:
