@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from crawlers.launcher.child import CrawlChild
+from storage.ids import MAX_ROW_ID
 
 logger = logging.getLogger("eventwatch")
 
-MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL: none is larger
 MAX_LIMIT = 1_000_000
 
 
@@ -32,7 +32,7 @@ def _whole(text: str, what: str, largest: int) -> int:
 
 
 def _row_id(text: str) -> int:
-    return _whole(text, "an ID", MAX_ID)
+    return _whole(text, "an ID", MAX_ROW_ID)
 
 
 def _limit(text: str) -> int:

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from monitor.web.access import safe_next
-from monitor.web.guard import Actor, State, csrf_token
+from monitor.web.guard import Actor, RowId, SignedIn, State, csrf_token
 from storage.outbox import delivery_statuses, requeue
 from storage.triage import request_crawl, set_source_held, set_triage
 
@@ -31,7 +31,7 @@ def back(target: str | None, default: str) -> Response:
 
 @router.post("/events/{event_id}/triage")
 def triage(
-    state: State, who: Actor, event_id: int, action: Annotated[str, Form()],
+    state: State, who: Actor, event_id: RowId, action: Annotated[str, Form()],
     back_to: Annotated[str | None, Form()] = None,
 ) -> Response:  # fmt: skip
     if action not in TRIAGE:
@@ -66,7 +66,7 @@ def hold(state: State, who: Actor, name: str, held: Annotated[bool, Form()],
 
 
 @router.post("/deliveries/{delivery_id}/retry")
-def retry(state: State, who: Actor, delivery_id: int,
+def retry(state: State, who: Actor, delivery_id: RowId,
           back_to: Annotated[str | None, Form()] = None) -> Response:  # fmt: skip
     if delivery_id not in delivery_statuses(state.db, [delivery_id]):
         raise HTTPException(404, f"no delivery {delivery_id}")
@@ -106,6 +106,6 @@ async def login(
 
 
 @router.post("/logout")
-def logout(request: Request, who: Actor) -> Response:
+def logout(request: Request, who: SignedIn) -> Response:
     request.session.clear()
     return RedirectResponse("/login", status_code=303)

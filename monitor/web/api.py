@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from monitor.eventsearch import find_events
 from monitor.rules import RuleSyntaxError
-from monitor.web.guard import Actor, ApiReader, State
+from monitor.web.guard import Actor, ApiReader, RowId, State
 from monitor.web.views import (
     BadFilter,
     delivery_json,
@@ -80,7 +80,7 @@ def events(
 
 
 @router.get("/events/{event_id}", summary="One event with all its reports")
-def event(state: State, who: ApiReader, event_id: int) -> dict[str, Any]:
+def event(state: State, who: ApiReader, event_id: RowId) -> dict[str, Any]:
     detail = event_detail(state.db, event_id)
     if detail is None:
         raise HTTPException(404, f"no event {event_id}")
@@ -106,7 +106,7 @@ def event(state: State, who: ApiReader, event_id: int) -> dict[str, Any]:
 
 
 @router.post("/events/{event_id}/triage", summary="Mark read, star, dismiss")
-def triage(state: State, who: Actor, event_id: int, body: Triage) -> dict[str, Any]:
+def triage(state: State, who: Actor, event_id: RowId, body: Triage) -> dict[str, Any]:
     flags = {k: v for k, v in body.model_dump().items() if v is not None}
     if not set_triage(state.db, event_id, who.name, **flags):
         raise HTTPException(404, f"no event {event_id}")
@@ -168,7 +168,7 @@ def deliveries(
 
 
 @router.post("/deliveries/{delivery_id}/retry", summary="Queue a failed delivery again")
-def retry(state: State, who: Actor, delivery_id: int) -> dict[str, Any]:
+def retry(state: State, who: Actor, delivery_id: RowId) -> dict[str, Any]:
     statuses = delivery_statuses(state.db, [delivery_id])
     if delivery_id not in statuses:
         raise HTTPException(404, f"no delivery {delivery_id}")

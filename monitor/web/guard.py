@@ -9,10 +9,11 @@ import hmac
 import secrets
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Path, Request
 
 from monitor.web.access import Access, Identity
 from monitor.web.state import WebState
+from storage.ids import MAX_ROW_ID
 
 
 class LoginNeeded(Exception):
@@ -60,13 +61,19 @@ def api_reader(request: Request, state: Annotated[WebState, Depends(web_state)])
     return identity
 
 
-async def actor(request: Request, state: Annotated[WebState, Depends(web_state)]) -> Identity:
-    """Someone who may act, with a valid CSRF token unless they came with a bearer token."""
+async def signed_in(request: Request, state: Annotated[WebState, Depends(web_state)]) -> Identity:
+    """Anyone known, with a valid CSRF token unless they came with a bearer token: what
+    every form needs, logging out included."""
     identity, by_token = who(request, state.access)
     if identity is None:
         raise HTTPException(401, "a token or a login is needed")
     if not by_token:
         await _check_csrf(request)
+    return identity
+
+
+async def actor(identity: Annotated[Identity, Depends(signed_in)]) -> Identity:
+    """Someone who may act (an analyst), as :func:`signed_in` checks them."""
     if not identity.may_act:
         raise HTTPException(403, f"{identity.name} is a {identity.role}: only an analyst may")
     return identity
@@ -86,4 +93,7 @@ async def _check_csrf(request: Request) -> None:
 Reader = Annotated[Identity, Depends(page_reader)]
 ApiReader = Annotated[Identity, Depends(api_reader)]
 Actor = Annotated[Identity, Depends(actor)]
+SignedIn = Annotated[Identity, Depends(signed_in)]
+# Ids in a path: PostgreSQL's are 32-bit; a larger one is refused before any query.
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 State = Annotated[WebState, Depends(web_state)]

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from monitor.eventsearch import EventPage, find_events
 from monitor.rules import RuleSyntaxError
 from monitor.web import charts
-from monitor.web.guard import Reader, State, csrf_token
+from monitor.web.guard import Reader, RowId, State, csrf_token
 from monitor.web.highlight import highlight
 from monitor.web.views import BadFilter, event_query, rule_stats, source_statuses
 from storage.event_edits import join_reasons
@@ -64,7 +64,7 @@ def events(request: Request, state: State, who: Reader) -> HTMLResponse:
 
 
 @router.get("/events/{event_id}", response_class=HTMLResponse)
-def event(request: Request, state: State, who: Reader, event_id: int) -> Response:
+def event(request: Request, state: State, who: Reader, event_id: RowId) -> Response:
     detail = event_detail(state.db, event_id)
     if detail is None:
         raise HTTPException(404, f"no event {event_id}")

@@ -47,7 +47,7 @@ def _number(params: Mapping[str, str], key: str, default: int, most: int) -> int
     text = (params.get(key) or "").strip()
     if not text:
         return default
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):  # isdigit alone takes "²", which int() refuses
         raise BadFilter(f"{key}: {text!r} is not a whole number")
     return min(int(text), most)
 

@@ -112,6 +112,31 @@ def test_a_viewer_reads_but_is_refused_every_action(world: World) -> None:
         assert client.post(path, data={**data, "csrf": csrf}).status_code == 403, path
 
 
+def test_a_viewer_may_log_out(world: World) -> None:
+    client, csrf = logged_in(world, "vera")
+    out = client.post("/logout", data={"csrf": csrf})
+    assert (out.status_code, out.headers["location"]) == (303, "/login")
+    assert client.get("/events").status_code == 303  # the session is gone
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/events?limit=²", "/events?offset=²", "/api/v1/events?limit=²",
+     "/events/2147483648", "/api/v1/events/99999999999999999999"],
+)  # fmt: skip
+def test_a_number_out_of_reach_is_a_clear_refusal_never_a_server_error(
+    world: World, path: str
+) -> None:
+    answer = httpx.get(world.base + path, headers=VIEWER)
+    if path.startswith("/events?"):  # the page says what is wrong with its filter
+        assert answer.status_code == 200 and "is not a whole number" in answer.text
+    else:
+        assert answer.status_code in (400, 422), answer.text
+    client, csrf = logged_in(world, "ana")
+    for action in ("/events/99999999999999999999/triage", "/deliveries/2147483648/retry"):
+        assert client.post(action, data={"action": "read", "csrf": csrf}).status_code == 422
+
+
 def test_a_token_in_the_query_string_never_reaches_the_log(world: World) -> None:
     token = TOKENS["viewer"]
     answer = httpx.get(world.base + "/feeds/events.atom", params={"token": token})
