@@ -55,7 +55,7 @@ from crawlers.crawling.middlewares import OffSiteRequest
 from crawlers.crawling.runledger import RunLedger
 from crawlers.crawling.xmlguard import news_publication_dates, parse_feed, without_doctype
 from crawlers.extraction.date_parsing import DateHint, date_hint
-from crawlers.launcher.report import Validators
+from crawlers.launcher.report import STOPPED_EARLY, Validators
 from crawlers.launcher.sources import CrawlSource
 from crawlers.urls import clean_url, normalize_url, on_site
 
@@ -80,13 +80,17 @@ class SiteSpider(Spider):
         source: CrawlSource,
         stored_of: Callable[[Sequence[str]], Collection[str]] | None = None,
         validators: Mapping[str, Validators] | None = None,
+        walk_all: bool = False,
         **kwargs: Any,
     ) -> None:
         """``stored_of``: which of these URLs (normalised) are stored; none when not given.
         ``validators``: of listing pages, feeds and sitemaps fetched before, by URL, for
-        conditional GET (:class:`crawlers.crawling.middlewares.ConditionalGetMiddleware`)."""
+        conditional GET (:class:`crawlers.crawling.middlewares.ConditionalGetMiddleware`).
+        ``walk_all``: the last crawl was cut short, so listing pages are walked to
+        ``max_listing_pages`` though their articles are known."""
         super().__init__(name=self.name, **kwargs)
         self.source = source
+        self.walk_all = walk_all
         self.stored_of = stored_of or (lambda _urls: ())
         self.validators = dict(validators or {})
         self.domains = source.domains()
@@ -203,6 +207,7 @@ class SiteSpider(Spider):
         state = self._state(
             (d.url for d in decisions if d.action in (ARTICLE, TRY)),
             depth=depth, max_depth=self.source.max_listing_pages, start=start,
+            trust_stale=not self.walk_all,
         )  # fmt: skip
         for verdict in self.ledger.links.plan_listing(decisions, state):
             if not verdict.follow:
@@ -327,7 +332,7 @@ class SiteSpider(Spider):
         if self.reached == 0:
             return "failed", "; ".join(self.failures[:5]) or f"nothing fetched ({reason})"
         if reason != "finished":
-            return "ok", f"stopped early: {reason}"
+            return "ok", f"{STOPPED_EARLY}: {reason}"
         return "ok", "; ".join(self._first_failures()) or None
 
     def _first_failures(self, count: int = 5) -> list[str]:

@@ -282,3 +282,29 @@ def test_per_host_concurrency_holds_without_a_download_delay(tmp_path: Path) -> 
     assert result.returncode == 0, result.stdout + result.stderr
     assert set(paths) <= set(live.paths())
     assert live.most_open_requests == 2
+
+
+@pytest.mark.parametrize("site", ["wpnews"], indirect=True)
+def test_a_crawl_cut_short_is_followed_by_a_walk_to_the_last_listing_page(
+    site: SiteServer, tmp_path: Path
+) -> None:
+    """The first crawl spends its page budget on the home page's two articles; the next one
+    finds the home page's articles all stored, and must still walk on to the older pages,
+    whose articles that crawl never fetched."""
+    config = write_config(tmp_path, [source_yaml("wpnews", site.base_url, max_pages=2)])
+    older = f"{site.base_url}/2024/11/15/new-water-reservoir-to-serve-three-districts"
+    assert run_cli(config, "crawl", "wpnews", "--no-alerts").returncode == 0
+    assert older not in _stored_urls(tmp_path)
+    assert run_cli(config, "crawl", "wpnews", "--no-alerts").returncode == 0
+    assert older in _stored_urls(tmp_path)
+    site.clear()  # a whole walk since: the home page, unchanged, ends the next one again
+    assert run_cli(config, "crawl", "wpnews", "--no-alerts").returncode == 0
+    assert "/page/2/" not in site.paths()
+
+
+def _stored_urls(tmp_path: Path) -> set[str]:
+    db = Database(f"sqlite:///{tmp_path / 'eventwatch.db'}")
+    with db.session() as session:
+        urls = set(session.scalars(select(Article.url)))
+    db.dispose()
+    return urls

@@ -155,3 +155,15 @@ def test_links_to_try_are_few_per_page_and_per_crawl_and_the_budget_holds() -> N
     again = small.plan_listing(classify_links(Selector(text='<a href="/2024/05/03/e/">e</a>'),
         "https://x.example.org/news", ["x.example.org"], ()), ListingState())  # fmt: skip
     assert again[0].rule == "over the page budget (max_pages)" and small.budget_exhausted
+
+
+def test_a_listing_page_of_known_articles_ends_the_walk_unless_the_last_one_was_cut() -> None:
+    html = '<a href="/2024/05/01/a-b/">a</a><a href="/news/page/2">2</a>'
+    decisions = classify_links(
+        Selector(text=html), "https://x.example.org/news", ["x.example.org"], ()
+    )
+    stored = {normalize_url("https://x.example.org/2024/05/01/a-b/")}
+    for trust_stale, follows in ((True, False), (False, True)):
+        state = ListingState(stored=stored, max_depth=3, trust_stale=trust_stale)
+        *_, next_page = LinkBook(budget=10).plan_listing(decisions, state)
+        assert next_page.follow is follows, next_page.rule

@@ -212,6 +212,7 @@ class CrawlService:
                 source=source,
                 stored_of=None if refresh else stored_checker(database),
                 validators=known,
+                walk_all=bool(job.get("walk_all")),
             )
         except Exception as exc:  # a source whose settings Scrapy refuses fails alone
             send_verdict(run_id, "failed", f"crawl could not start: {exc!r}", {})

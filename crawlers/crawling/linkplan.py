@@ -47,6 +47,9 @@ class ListingState:
     depth: int = 1  # 1 for an entry page, then 2 for its next page, and so on
     max_depth: int = 1
     start: bool = False  # an entry page: its news sections are followed
+    # A page whose articles are all known ends the walk down its next pages, unless the last
+    # crawl stopped before the end of its walk: the pages it did not reach may hold new ones.
+    trust_stale: bool = True
 
 
 @dataclass
@@ -74,7 +77,8 @@ class LinkBook:
                 verdicts[index] = self._judge(decision, state, tries_here)
         articles = [d for d in decisions if d.action == ARTICLE]
         known = set(state.stored) | set(state.held)
-        stale = bool(articles) and all(normalize_url(d.url) in known for d in articles)
+        stale = state.trust_stale and bool(articles)
+        stale = stale and all(normalize_url(d.url) in known for d in articles)
         for index, decision in enumerate(decisions):
             if decision.action == NEXT_PAGE:
                 verdicts[index] = self._next_page(decision, state, stale)
@@ -158,4 +162,5 @@ class LinkBook:
             "tried": len(self.tried),
             "kept": self.kept,
             "rules": dict(rules.most_common()),
+            "budget_exhausted": self.budget_exhausted,
         }

@@ -25,6 +25,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MARK = "eventwatch-report "
+# How an ``ok`` verdict begins when Scrapy closed the crawl before its end (a page count):
+# the starter then knows the crawl's walk was cut short.
+STOPPED_EARLY = "stopped early"
 
 # A listing page's validators as they travel: ETag, Last-Modified, hash of the body.
 Validators = tuple[str | None, str | None, str | None]

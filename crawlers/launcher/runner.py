@@ -32,11 +32,19 @@ from crawlers.launcher.jobs import CrawlJob, PoolSettings
 from crawlers.launcher.known_validators import KnownValidators
 from crawlers.launcher.pagerecord import record_pages
 from crawlers.launcher.process import CrawlProcess, Popen
-from crawlers.launcher.report import BEAT, RunReport
+from crawlers.launcher.report import BEAT, STOPPED_EARLY, RunReport
 from crawlers.launcher.sources import CrawlSource
 from storage.db import DATABASE_FAILURES, Database
 from storage.fetchstate import Validators, fetch_states, save_validators, storable_validators
-from storage.runs import RunCounts, RunSummary, close_run, finish_run, get_run, open_run
+from storage.runs import (
+    RunCounts,
+    RunSummary,
+    close_run,
+    finish_run,
+    get_run,
+    last_closed_run,
+    open_run,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -266,9 +274,24 @@ class CrawlPool:
             "refresh": job.refresh,
             "source": job.source.to_dict(),
             "validators": {url: list(v) for url, v in validators.items()},
+            "walk_all": not job.refresh and self._cut_short(job.source),
         }
         json.dumps(message["source"])  # the one part a user writes (scrapy_settings)
         return message
+
+    def _cut_short(self, source: CrawlSource) -> bool:
+        """Whether the source's last crawl ended before the end of its walk (killed, hung,
+        stopped, at its time limit or out of page budget): the listing pages it did not reach
+        may hold articles no crawl has seen. A database that cannot say: as if it had."""
+        try:
+            last = last_closed_run(self.db, source.name)
+        except DATABASE_FAILURES:
+            return True
+        if last is None:
+            return False
+        stopped_early = (last.error or "").startswith(STOPPED_EARLY)
+        budget_spent = bool((last.links or {}).get("budget_exhausted"))
+        return last.status != "ok" or stopped_early or budget_spent
 
     def _could_not_start(self, job: CrawlJob, why: str) -> None:
         job.db = self.db
