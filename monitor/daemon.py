@@ -28,6 +28,7 @@ from crawlers.launcher.jobs import CrawlJob, PoolSettings
 from crawlers.launcher.runner import KILL_GRACE_SECONDS, CrawlPool
 from monitor import flow, heap
 from monitor.channels import DeliveryError
+from monitor.channels.alert import Alert
 from monitor.config import (
     Config,
     ConfigError,
@@ -37,6 +38,7 @@ from monitor.config import (
 )
 from monitor.due import DueQueue
 from monitor.health import HealthTracker, Transition, health_alert
+from monitor.health_notices import HealthNotices
 from monitor.observe import Metrics, ObservabilityServer
 from monitor.schedules import first_run, trigger_for
 from monitor.single_daemon import only_daemon
@@ -47,6 +49,7 @@ from storage.triage import held_sources, take_crawl_requests
 logger = logging.getLogger(__name__)
 
 SHUTDOWN_BOUND_SECONDS = 30.0
+NOTICES_STOP_SECONDS = 5.0  # health notices still queued at a stop: sent if quick, else lost
 MISFIRE_GRACE_SECONDS = 300
 RUNS_EVERY = timedelta(minutes=10)  # how often runs left open are looked for (and at start)
 ABANDONED_AFTER = timedelta(hours=1)  # past the longest time limit and the kill's grace
@@ -96,6 +99,7 @@ class Daemon:
         self.started_with = config  # what a reload cannot change stays as this says
         self.health = HealthTracker(config.daemon.health_failures, config.daemon.health_min_quiet)
         self.metrics = Metrics()
+        self.notices = HealthNotices(self._send_health)
         self.due = DueQueue()
         self.pool: CrawlPool | None = None
         self.stopping = threading.Event()
@@ -211,11 +215,15 @@ class Daemon:
         """Logged always; sent to the health channels once per change, best effort."""
         logger.warning("health source=%s state=%s %s", change.source, change.state, change.detail)
         self.metrics.health_changed(change.source, change.state)
-        config = self.ctx.config
-        alert = health_alert(change, datetime.now(UTC))
-        for name in config.daemon.health_notify:
+        if self.ctx.config.daemon.health_notify:
+            self.notices.put(health_alert(change, datetime.now(UTC)))
+
+    def _send_health(self, alert: Alert) -> None:
+        """On the notices' thread: to each health channel of the config of the moment."""
+        ctx = self.ctx
+        for name in ctx.config.daemon.health_notify:
             try:
-                self.ctx.channels[name].send(alert)
+                ctx.channels[name].send(alert)
             except (DeliveryError, KeyError) as exc:
                 logger.error("health notice to channel %s failed: %s", name, exc)
 
@@ -324,6 +332,7 @@ class Daemon:
         self.scheduler.shutdown(wait=True)
         if self.server is not None:
             self.server.stop()
+        self.notices.close(NOTICES_STOP_SECONDS)
         self.ctx.db.dispose()
         logger.info("stopped")
 

@@ -25,7 +25,7 @@ from storage.db import Database
 from storage.models import Article, CrawlRun, Source, utcnow
 from storage.runs import open_run
 from tests.conftest import FIXTURES
-from tests.receivers import WebhookReceiver
+from tests.receivers import SlowPeer, WebhookReceiver
 from tests.sitehost import SiteServer, serve, silent_server
 from tests.test_alerts import SECRET, free_port
 from tests.test_crawl import source_yaml
@@ -262,6 +262,33 @@ def test_kill_9_then_restart_loses_and_doubles_nothing(
             assert store.articles() == stored
             assert len([s for _, _, s in hook.log() if s == 200]) == 1
             assert store.status(left_open) == "abandoned"  # not "running" for ever
+            daemon.signal(signal.SIGTERM)
+            assert daemon.wait() == 0
+        finally:
+            daemon.stop()
+
+
+def test_a_health_channel_that_hangs_holds_up_no_crawl(
+    sites: tuple[SiteServer, SiteServer], tmp_path: Path
+) -> None:
+    """Health notices are sent on a thread of their own: sent on the crawl pool's, each one
+    stopped every crawl for its channel's timeout (here ten minutes)."""
+    news, _ = sites
+    with WebhookReceiver() as hook, SlowPeer() as pager:
+        dead = source_yaml("dead", "http://127.0.0.1:9", schedule={"every": "1s"})
+        listen = f"127.0.0.1:{free_port()}"
+        config = config_for(tmp_path, [fast("wpnews", news), dead], hook.url, listen, pager.url)
+        settings = yaml.safe_load(config.read_text(encoding="utf-8"))
+        settings["channels"]["health"]["timeout"] = 600
+        settings["daemon"]["health_failures"] = 1
+        config.write_text(yaml.safe_dump(settings), encoding="utf-8")
+        store = Store(f"sqlite:///{tmp_path / 'eventwatch.db'}")
+        daemon = Daemon(config)
+        daemon.start()
+        try:
+            assert wait_for(lambda: pager.connections >= 1), "the source down was told"
+            runs = store.runs("wpnews")
+            assert wait_for(lambda: store.runs("wpnews") >= runs + 3), "crawls went on"
             daemon.signal(signal.SIGTERM)
             assert daemon.wait() == 0
         finally:
