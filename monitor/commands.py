@@ -6,8 +6,12 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from types import FrameType
 from typing import Any
 
 from crawlers.extraction.pagefile import expand, load
@@ -150,10 +154,18 @@ def crawl(args: argparse.Namespace, child: CrawlChild | None = None) -> int:
     upgrade(config.database)
     ctx = flow.Context(config)
     level = "INFO" if args.verbose else "WARNING"
-    with crawl_display(verbose=args.verbose) as show:
-        runs = flow.crawl(
-            ctx, names, refresh=args.refresh, log_level=level, child=child, on_progress=show
-        )
+    try:
+        with crawl_display(verbose=args.verbose) as show, _stopped_by(signal.SIGTERM):
+            runs = flow.crawl(
+                ctx, names, refresh=args.refresh, log_level=level, child=child, on_progress=show
+            )
+    except _Stopped as stop:
+        print(f"eventwatch: crawl stopped by {stop.name}: its runs are closed `stopped`",
+              file=sys.stderr)  # fmt: skip
+        return 128 + stop.number
+    except KeyboardInterrupt:
+        print("eventwatch: crawl interrupted: its runs are closed `stopped`", file=sys.stderr)
+        return 128 + signal.SIGINT
     for run in runs:
         _say_on(_run_line(run))
         for line in runlog.run_failure_lines(ctx.db, run):
@@ -161,6 +173,34 @@ def crawl(args: argparse.Namespace, child: CrawlChild | None = None) -> int:
     if not args.no_alerts:
         _send_alerts(ctx)
     return 0 if all(run.status == "ok" for run in runs) else 1
+
+
+class _Stopped(BaseException):
+    """A signal asked the crawl to stop; a BaseException, as KeyboardInterrupt is, so that
+    nothing on its way out takes it for an error of its own."""
+
+    def __init__(self, number: int) -> None:
+        super().__init__(number)
+        self.number = number
+        self.name = signal.Signals(number).name
+
+
+@contextmanager
+def _stopped_by(*numbers: int) -> Iterator[None]:
+    """While inside, these signals stop the crawl as Ctrl-C does: its crawl process is asked
+    to stop and its runs are closed, where the default action (SIGTERM from ``timeout``,
+    cron or systemd) had ended the command at once and left them ``running`` for ever."""
+
+    def stop(number: int, _frame: FrameType | None) -> None:
+        signal.signal(number, signal.SIG_IGN)  # a second one must not cut the stop short
+        raise _Stopped(number)
+
+    before = {number: signal.signal(number, stop) for number in numbers}
+    try:
+        yield
+    finally:
+        for number, handler in before.items():
+            signal.signal(number, handler)
 
 
 def _run_line(run: RunSummary) -> str:

@@ -8,6 +8,7 @@ stores nothing and fetches no article page again.
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 import yaml
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from crawlers.urls import normalize_url
 from storage.db import Database
@@ -308,3 +310,39 @@ def _stored_urls(tmp_path: Path) -> set[str]:
         urls = set(session.scalars(select(Article.url)))
     db.dispose()
     return urls
+
+
+def test_a_crawl_stopped_by_sigterm_closes_its_runs(tmp_path: Path) -> None:
+    """SIGTERM (from timeout, cron or systemd) stops the command as Ctrl-C does: its default
+    action had left the run `running` for ever, with no daemon to close it."""
+    with silent_server() as hung:
+        source = source_yaml("hung", hung, time_limit="10m")
+        source["scrapy_settings"]["DOWNLOAD_TIMEOUT"] = 600
+        config = write_config(tmp_path, [source])
+        command = subprocess.Popen(
+            [sys.executable, "-m", "monitor.cli", "--config", str(config), "crawl", "hung"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        db = Database(f"sqlite:///{tmp_path / 'eventwatch.db'}")
+        try:
+            for _ in range(600):  # the run is open once the crawl has started
+                if command.poll() is not None or _run_statuses(db) == ["running"]:
+                    break
+                time.sleep(0.1)
+            command.send_signal(signal.SIGTERM)
+            _, errors = command.communicate(timeout=120)
+        finally:
+            if command.poll() is None:
+                command.kill()
+        assert command.returncode == 143, errors
+        assert "crawl stopped by SIGTERM" in errors and "Traceback" not in errors
+        assert _run_statuses(db) == ["stopped"]
+        db.dispose()
+
+
+def _run_statuses(db: Database) -> list[str]:
+    try:
+        with db.session() as session:
+            return [run.status for run in session.scalars(select(CrawlRun))]
+    except OperationalError:  # not made yet: the command is still upgrading the database
+        return []

@@ -44,9 +44,12 @@ def crawl_sources(
     pool = CrawlPool(db, settings, child=child, on_start=on_start, on_line=on_progress)
     try:
         jobs = [pool.submit(source, refresh=refresh) for source in sources]
-        return [job.done.result() for job in jobs]
-    finally:
-        pool.close(KILL_GRACE_SECONDS, stop_crawls=False)
+        runs = [job.done.result() for job in jobs]
+    except BaseException:  # Ctrl-C or a signal: the crawls are asked to stop, runs closed
+        pool.close(KILL_GRACE_SECONDS, stop_crawls=True)
+        raise
+    pool.close(KILL_GRACE_SECONDS, stop_crawls=False)
+    return runs
 
 
 def crawl_source(
