@@ -15,7 +15,9 @@ from storage.models import CrawlRun, PageFailure, Source, utcnow
 MAX_ERROR_CHARS = 4000
 # Runs that say nothing against their source: under way, done, or stopped with their crawl
 # process (the daemon or worker was asked to stop) and to be crawled again.
-NOT_FAILED = ("ok", "running", "stopped")
+# "retried": a try cut short by its crawl process's end, crawled again at once; the job's
+# last try is the one that counts (as the daemon's health does).
+NOT_FAILED = ("ok", "running", "stopped", "retried")
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from storage.db import Database
 from storage.fetchstate import Validators, fetch_states, save_validators
 from storage.migrate import upgrade
 from storage.models import Base, CrawlRun
-from storage.runs import RunSummary, get_run, latest_runs
+from storage.runs import RunSummary, failures_in_row, get_run, latest_runs
 
 
 def test_a_crawl_process_that_cannot_start_closes_every_run_as_failed(
@@ -148,7 +148,8 @@ def test_runs_are_recorded_from_what_the_crawl_process_reported_before_it_crashe
 ) -> None:
     """Each run is given the validators of its own site only; a run reported on keeps its
     counts, verdict and new validators; the runs the crash cut short are closed failed and
-    crawled again, in a new process, the last time in one of its own."""
+    crawled again, in a new process, the last time in one of its own; the tries cut short are
+    closed `retried`, no failure of their source."""
     url = f"sqlite:///{tmp_path / 'r.db'}"
     upgrade(url)
     job_file = tmp_path / "jobs.jsonl"
@@ -177,8 +178,9 @@ def test_runs_are_recorded_from_what_the_crawl_process_reported_before_it_crashe
         assert second.status == "ok"  # cut short, crawled again, reported on the second time
         assert third.status == "ok"  # cut short twice, then crawled alone
         assert len(jobs) == 6  # three, the two cut short, then the last alone
-        cut_short = [run for run in _all_runs(db) if run.status == "failed"]
+        cut_short = [run for run in _all_runs(db) if run.status == "retried"]
         assert [run.source for run in cut_short] == ["s8002", "s8003", "s8003"]
+        assert failures_in_row(db) == {}  # each source's last try went well
         assert all("crawl process exited 3" in (run.error or "") for run in cut_short)
         assert fetch_states(db)["http://127.0.0.1:8001/news"] == Validators("e2", None, "h2")
     finally:

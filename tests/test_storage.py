@@ -139,3 +139,7 @@ def test_a_run_stopped_with_its_process_is_no_failure_of_its_source(db: Database
     close_run(db, open_run(db, "pam"), "stopped", "its process was asked to stop")
     assert failures_in_row(db) == {"pam": 1}
     assert [run.status for run in list_runs(db, failed=True)] == ["failed"]
+    for _ in range(2):  # tries cut short by their process's end: the last try counts alone
+        close_run(db, open_run(db, "pam"), "retried", "crawl process exited -9; crawled again")
+    close_run(db, open_run(db, "pam"), "failed", "crawl process exited -9")
+    assert failures_in_row(db) == {"pam": 2}

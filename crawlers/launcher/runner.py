@@ -402,8 +402,9 @@ class CrawlPool:
             elif job.over_time:
                 self._record(job, report, self._over_time(job), "timeout")
             elif job.tries < MAX_TRIES and not self.closing:
+                # the job's last try alone speaks for the source's health
                 why_again = f"{why}; crawled again"
-                self._durably(close_run, self._db_of(job), job.run_id, "failed", why_again)
+                self._durably(close_run, self._db_of(job), job.run_id, "retried", why_again)
                 again.append(job)
             else:  # its tries used up, or the pool stopping: stopped, to be crawled again
                 self._record(job, report, why, "stopped" if self.closing else "failed")

@@ -14,7 +14,7 @@ from markupsafe import Markup
 # Colour-blind-safe, distinct in greyscale too.
 PALETTE = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f0e442", "#555")
 # A run stopped with its process (the daemon stopping) is no failure of the source.
-STATUS_COLOURS = {"ok": "#009e73", "running": "#56b4e9", "stopped": "#999999"}
+STATUS_COLOURS = {"ok": "#009e73", "running": "#56b4e9", "stopped": "#999999", "retried": "#999999"}
 FAILED_COLOUR = "#d55e00"
 
 
