@@ -9,6 +9,7 @@ candidate events at most; a page then says it looked no further.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from crawlers.enrichment.entities import names_for_matching
 from monitor.rules import Hit, RuleSet, RuleSpec
@@ -81,12 +82,15 @@ def _matching(db: Database, ruleset: RuleSet, ids: list[int]) -> dict[int, list[
 
 
 def event_hits(
-    ruleset: RuleSet, reports: list[Report], names: tuple[tuple[str, ...], tuple[str, ...]]
+    ruleset: RuleSet,
+    reports: list[Report],
+    names: tuple[tuple[str, ...], tuple[str, ...]],
+    own: Path | None = None,
 ) -> list[Hit]:
     """What the rules find in any report of an event, with the names all its reports carry
-    (in every alias)."""
-    places = names_for_matching("places", names[0])
-    organisations = names_for_matching("organisations", names[1])
+    (in every alias; ``own``: the user's gazetteer)."""
+    places = names_for_matching("places", names[0], own)
+    organisations = names_for_matching("organisations", names[1], own)
     for report in reports:
         hits = ruleset.match(
             title=report.title, text=report.text, source=report.source,

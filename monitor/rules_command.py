@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
+from itertools import islice
 
-from crawlers.enrichment.entities import names_for_matching
 from monitor import opening
 from monitor.config import load_config
+from monitor.eventsearch import event_hits
 from monitor.rule_checks import operator_warnings, unknown_names, unknown_rule
 from monitor.rules import Hit, RuleSet, RuleSpec, RuleSyntaxError
 from monitor.usage import UsageError
+from storage.eventpages import report_texts
 from storage.events import EventView, list_events
 
 # Every event since --since is scanned: --limit bounds what is shown, never what is searched.
 EVERY_EVENT = 1_000_000_000
+CHUNK = 500  # events whose reports are read in one query: each report can match
 
 
 def rules_test(args: argparse.Namespace) -> int:
@@ -34,11 +36,16 @@ def rules_test(args: argparse.Namespace) -> int:
     ):
         print(f"eventwatch: warning: {warning}", file=sys.stderr)
     found = 0
-    for event in list_events(ctx.db, since=args.since, limit=EVERY_EVENT):
-        for hit in _match_event(ruleset, event, config.own_gazetteer):
-            found += 1
-            if found <= args.limit:
-                _show(event, hit)
+    listed = iter(list_events(ctx.db, since=args.since, limit=EVERY_EVENT))
+    while events := list(islice(listed, CHUNK)):
+        reports = report_texts(ctx.db, [event.event_id for event in events])
+        for event in events:
+            names = (event.places, event.organisations)
+            hits = event_hits(ruleset, reports.get(event.event_id, []), names, config.own_gazetteer)
+            for hit in hits:
+                found += 1
+                if found <= args.limit:
+                    _show(event, hit)
     shown = f" (first {args.limit} shown)" if found > args.limit else ""
     print(f"{found} matching events{shown}")
     return 0
@@ -49,14 +56,3 @@ def _show(event: EventView, hit: Hit) -> None:
           f"        terms: {', '.join(hit.terms)}")  # fmt: skip
     for snippet in hit.snippets:
         print(f"        {snippet}")
-
-
-def _match_event(ruleset: RuleSet, event: EventView, own: Path | None) -> list[Hit]:
-    """The event's first report, with the names all its reports carry (in every alias)."""
-    return ruleset.match(
-        title=event.title,
-        text=event.text,
-        source=event.source,
-        places=names_for_matching("places", event.places, own),
-        organisations=names_for_matching("organisations", event.organisations, own),
-    )

@@ -9,7 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from storage.articles import NewArticle, store_article
+from storage.db import Database
+from storage.migrate import upgrade
+from storage.models import Article
 from tests.conftest import FIXTURES
 from tests.sitehost import serve
 from tests.test_crawl import run_cli, source_yaml, write_config
@@ -89,3 +94,25 @@ def test_unknown_source_is_a_usage_error(crawled: Path) -> None:
     result = run_cli(crawled, "crawl", "nosuchsource")
     assert result.returncode == 2
     assert "nosuchsource" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_rules_test_finds_a_rule_in_any_report_of_an_event(tmp_path: Path) -> None:
+    """As matching does: one event of two reports, only the second naming the place."""
+    database = f"sqlite:///{tmp_path / 'eventwatch.db'}"
+    upgrade(database)
+    db = Database(database)
+    title = "Regional parliamentary conference on border cooperation opens"
+    for source, text in (
+        ("desk", "Delegations from eleven countries gathered for a conference on borders."),
+        ("wire", "The conference, held in Dushanbe, brought eleven delegations together."),
+    ):
+        url = f"https://{source}.example/conference"
+        store_article(db, NewArticle(source=source, url=url, canonical_url=url, title=title,
+                                     text=text))  # fmt: skip
+    with db.session() as session:
+        assert len(set(session.scalars(select(Article.event_id)))) == 1
+    db.dispose()
+    config = write_config(tmp_path, [], rules=[{"name": "dushanbe", "query": "Dushanbe"}])
+    result = run_cli(config, "rules", "test", "dushanbe")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "1 matching events"
