@@ -97,10 +97,11 @@ class EventDetail:
 
 
 def _json_holds(column: Any, name: str) -> Any:
-    """A JSON list column holds ``name``: its serialised text holds the serialised string
-    (the same escaping both ways, on SQLite and PostgreSQL)."""
+    """A JSON list column holds ``name``, whatever its case: its serialised text holds the
+    serialised string (the same escaping both ways, on SQLite and PostgreSQL; LIKE ignored
+    the case on SQLite only)."""
     needle = json.dumps(name).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return cast(column, Text).like(f"%{needle}%", escape="\\")
+    return cast(column, Text).ilike(f"%{needle}%", escape="\\")
 
 
 def _state_is(flag: Any) -> Any:

@@ -29,8 +29,11 @@ from tests import postgres
 from tests.sitehost import SiteServer
 from tests.test_crawl import SITES, expected_for, run_cli, site, source_yaml  # noqa: F401
 from tests.test_event_edits import (  # noqa: F401
+    test_a_merge_leaves_one_alert_per_channel_for_the_story,
     test_a_merge_moves_reports_and_alerts_and_never_sends_one_twice,
+    test_a_merge_retires_the_other_events_updates_for_a_rule_both_matched,
     test_a_split_report_gets_its_own_event_and_is_matched_again,
+    test_an_event_merged_away_leaves_every_list_and_takes_no_more_edits,
     test_reports_in_two_languages_sharing_signals_join_one_event_and_say_why,
 )
 from tests.test_flow import (  # noqa: F401
@@ -80,6 +83,9 @@ from tests.test_storage import (  # noqa: F401
     test_same_text_at_another_url_of_the_source_is_a_duplicate,
     test_same_url_is_stored_once,
     test_which_urls_are_stored_is_asked_in_chunks_and_knows_aliases,
+)
+from tests.test_web_parts import (  # noqa: F401
+    test_a_place_or_organisation_filter_ignores_case_on_every_database,
 )
 
 pytestmark = pytest.mark.skipif(postgres.UNAVAILABLE is not None, reason=str(postgres.UNAVAILABLE))

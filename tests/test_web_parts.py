@@ -13,7 +13,9 @@ from monitor.web.access import Access, AccessError, hash_password, is_loopback, 
 from monitor.web.charts import Box, RunMark, run_timeline, stacked_days
 from monitor.web.highlight import highlight
 from monitor.web.views import event_query
+from storage.articles import store_article
 from storage.db import Database
+from storage.eventpages import EventFilter, count_events
 from storage.models import Event
 from storage.triage import (
     held_sources,
@@ -22,6 +24,7 @@ from storage.triage import (
     set_triage,
     take_crawl_requests,
 )
+from tests.test_grouping import WIRE, report
 
 
 def test_highlight_marks_words_phrases_and_prefixes_and_escapes_the_rest() -> None:
@@ -112,3 +115,12 @@ def test_a_filter_holding_a_nul_is_read_without_it() -> None:
     """PostgreSQL refuses a NUL in any text: ``?source=%00`` was a server error there."""
     query = event_query({"source": "pam\x00", "place": "\x00", "q": "\x00 border"})
     assert (query.filter.source, query.filter.place, query.text) == ("pam", None, "border")
+
+
+def test_a_place_or_organisation_filter_ignores_case_on_every_database(db: Database) -> None:
+    store_article(db, report("desk", "Border talks", WIRE, places=["Dushanbe"],
+                             organisations=["OSCE"]))  # fmt: skip
+    for chosen in (EventFilter(place="dushanbe"), EventFilter(organisation="osce"),
+                   EventFilter(place="DUSHANBE")):  # fmt: skip
+        assert count_events(db, chosen) == 1, chosen
+    assert count_events(db, EventFilter(place="Vienna")) == 0
