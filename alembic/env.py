@@ -26,6 +26,12 @@ def run_offline() -> None:
 def run_online() -> None:
     engine = make_engine(url)
     with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # Batch mode copies a table, drops it and renames the copy: with foreign keys on,
+            # dropping a table that another references fails (a downgrade past 0010 did).
+            # A pragma is a no-op inside a transaction, so it goes first, committed.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
         context.configure(
             connection=connection,
             target_metadata=target_metadata,

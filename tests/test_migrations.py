@@ -9,10 +9,14 @@ from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, func, inspect, select, text
 
-from storage.migrate import upgrade
-from storage.models import Base
+from alembic import command
+from storage.articles import NewArticle, store_article
+from storage.db import Database
+from storage.migrate import HEAD, alembic_config, current_revision, upgrade
+from storage.models import Base, Delivery
+from storage.outbox import MatchRecord, record_matches
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,3 +71,27 @@ def test_head_constant_is_alembic_head_and_a_stale_database_is_upgraded(tmp_path
     upgrade(url)
     assert current_revision(url) == HEAD
     assert "article_bands" in inspect(create_engine(url)).get_table_names()
+
+
+def test_sqlite_downgrades_and_upgrades_again_with_alerts_stored(tmp_path: Path) -> None:
+    """Batch mode rebuilds tables that others reference; with foreign keys on, dropping
+    one failed and left a half-made copy that a second try tripped over."""
+    url = f"sqlite:///{tmp_path / 'eventwatch.db'}"
+    upgrade(url)
+    db = Database(url)
+    article = NewArticle(source="desk", url="https://desk.example/1",
+                         canonical_url="https://desk.example/1", title="Border talks in Dushanbe",
+                         text="Lawmakers met in Dushanbe to discuss trade.")  # fmt: skip
+    _, article_id = store_article(db, article)
+    record_matches(db, article_id, [MatchRecord("dushanbe", ("Dushanbe",), ("..",), ("hook",))])
+    db.dispose()
+    config = alembic_config(url)
+    command.downgrade(config, "0009")
+    assert current_revision(url) == "0009"
+    command.upgrade(config, "head")
+    assert current_revision(url) == HEAD
+    db = Database(url)
+    with db.session() as session:
+        assert session.scalar(select(func.count(Delivery.id))) == 1
+        assert session.execute(text("PRAGMA foreign_key_check")).all() == []
+    db.dispose()
