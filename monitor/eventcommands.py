@@ -12,7 +12,7 @@ from typing import Any
 
 from monitor import opening
 from monitor.config import load_config
-from monitor.eventsearch import CSV_COLUMNS, csv_row, find_events
+from monitor.eventsearch import CSV_COLUMNS, SCAN_LIMIT, csv_row, find_events
 from monitor.rules import RuleSyntaxError
 from monitor.usage import UsageError, known_source
 from storage.db import Database
@@ -46,6 +46,9 @@ def _list(db: Database, args: argparse.Namespace) -> int:
         page = find_events(db, _filter(args), args.query or "", limit=args.limit)
     except RuleSyntaxError as exc:
         raise UsageError(f"events list: --query: {exc}") from None
+    if not page.looked_at_all:
+        print(f"eventwatch: --query read the newest {SCAN_LIMIT:,} events only: narrow them "
+              "with --since, --first-seen-since or --source", file=sys.stderr)  # fmt: skip
     if args.csv:
         writer = csv.writer(sys.stdout)
         writer.writerow(CSV_COLUMNS)

@@ -60,9 +60,10 @@ def find_events(
             break
     ordered = list(matched)  # scanned newest activity first, chunk after chunk
     chosen_ids = ordered[offset : offset + limit]
+    left_out = scanned == SCAN_LIMIT and bool(event_ids(db, chosen, 1, scanned))
     return EventPage(
         event_rows(db, chosen_ids), len(ordered), offset, limit,
-        looked_at_all=scanned < SCAN_LIMIT, hits={i: matched[i] for i in chosen_ids},
+        looked_at_all=not left_out, hits={i: matched[i] for i in chosen_ids},
     )  # fmt: skip
 
 

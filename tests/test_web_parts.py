@@ -24,7 +24,7 @@ from storage.triage import (
     set_triage,
     take_crawl_requests,
 )
-from tests.test_grouping import WIRE, report
+from tests.test_grouping import OTHER, REWRITE, WIRE, report
 
 
 def test_highlight_marks_words_phrases_and_prefixes_and_escapes_the_rest() -> None:
@@ -124,3 +124,19 @@ def test_a_place_or_organisation_filter_ignores_case_on_every_database(db: Datab
                    EventFilter(place="DUSHANBE")):  # fmt: skip
         assert count_events(db, chosen) == 1, chosen
     assert count_events(db, EventFilter(place="Vienna")) == 0
+
+
+def test_a_query_says_whether_it_read_every_event(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A query reads the newest SCAN_LIMIT events; exactly that many is all of them."""
+    from monitor import eventsearch
+
+    monkeypatch.setattr(eventsearch, "SCAN_LIMIT", 2)
+    monkeypatch.setattr(eventsearch, "_CHUNK", 2)
+    for number, text in enumerate((WIRE, OTHER), start=1):
+        store_article(db, report(f"s{number}", f"Talks {number} in Dushanbe", text))
+    assert eventsearch.find_events(db, EventFilter(), "Dushanbe").looked_at_all
+    store_article(db, report("s3", "Talks 3 in Dushanbe", REWRITE[::-1]))
+    page = eventsearch.find_events(db, EventFilter(), "Dushanbe")
+    assert not page.looked_at_all and page.total == 2
