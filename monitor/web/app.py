@@ -4,10 +4,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from urllib.parse import quote
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.exception_handlers import http_exception_handler
+from fastapi.exception_handlers import (
+    http_exception_handler,
+    request_validation_exception_handler,
+)
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -49,13 +54,34 @@ async def _login_needed(request: Request, _exc: Exception) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     """A page's error as a page; the API's as JSON."""
     assert isinstance(exc, HTTPException)
-    if request.url.path.startswith("/api/") or request.headers.get("authorization"):
+    if _for_a_script(request):
         return await http_exception_handler(request, exc)
+    return _error_page(request, exc.status_code, str(exc.detail), exc.headers)
+
+
+async def _invalid(request: Request, exc: Exception) -> Response:
+    """A path or form value of the wrong kind (an id that is no number, or past any id): the
+    API answers 422 with FastAPI's details, a page says which value in one line."""
+    assert isinstance(exc, RequestValidationError)
+    if _for_a_script(request):
+        return await request_validation_exception_handler(request, exc)
+    first = exc.errors()[0] if exc.errors() else {}
+    where = ".".join(str(part) for part in first.get("loc", ())[1:]) or "request"
+    return _error_page(request, 400, f"{where}: {first.get('msg', 'not valid')}")
+
+
+def _for_a_script(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or bool(request.headers.get("authorization"))
+
+
+def _error_page(
+    request: Request, status: int, detail: str, headers: Mapping[str, str] | None = None
+) -> Response:
     state: WebState = request.app.state.web
     return state.templates.TemplateResponse(
-        request, "error.html", {"who": None, "status": exc.status_code, "detail": exc.detail,
+        request, "error.html", {"who": None, "status": status, "detail": detail,
                                 "login_required": state.access.login_required},
-        status_code=exc.status_code, headers=exc.headers,
+        status_code=status, headers=headers,
     )  # fmt: skip
 
 
@@ -100,6 +126,7 @@ def create_app(config: Config, db: Database, access: Access) -> FastAPI:
     app.add_middleware(HeadersAndLog)
     app.add_exception_handler(LoginNeeded, _login_needed)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _invalid)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     for router in (pages.router, actions.router, api.router, feeds.router):
         app.include_router(router)

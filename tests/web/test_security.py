@@ -134,7 +134,11 @@ def test_a_number_out_of_reach_is_a_clear_refusal_never_a_server_error(
         assert answer.status_code in (400, 422), answer.text
     client, csrf = logged_in(world, "ana")
     for action in ("/events/99999999999999999999/triage", "/deliveries/2147483648/retry"):
-        assert client.post(action, data={"action": "read", "csrf": csrf}).status_code == 422
+        answer = client.post(action, data={"action": "read", "csrf": csrf})
+        assert answer.status_code == 400 and "<html" in answer.text  # a page, for a browser
+    for page in ("/events/2147483648", "/events/abc"):
+        answer = client.get(page)
+        assert answer.status_code == 400 and "event_id:" in answer.text, page
 
 
 def test_a_token_in_the_query_string_never_reaches_the_log(world: World) -> None:
