@@ -22,7 +22,17 @@ from sqlalchemy.orm import Session
 from storage.db import Database
 from storage.events import ARTICLE_LINK
 from storage.grouping import hold_grouping_lock, merged_names
-from storage.models import Article, Delivery, Event, EventEdit, Match, Source, Update, utcnow
+from storage.models import (
+    Article,
+    Delivery,
+    Digest,
+    Event,
+    EventEdit,
+    Match,
+    Source,
+    Update,
+    utcnow,
+)
 
 
 class EventEditError(ValueError):
@@ -139,6 +149,10 @@ def merge_events(db: Database, kept_id: int, other_id: int) -> int:
                 raise EventEditError(f"no event {event_id}")
             if (into := merged_into(session, event_id)) is not None:
                 raise EventEditError(f"event {event_id} was merged into event {into}")
+        if (sending := _being_sent(session, (kept_id, other_id))) is not None:
+            raise EventEditError(
+                f"event {sending}'s alert is being sent right now: merge again in a minute"
+            )
         moved = session.scalars(select(Article).where(Article.event_id == other_id)).all()
         for article in moved:
             article.event_id = kept_id
@@ -155,58 +169,102 @@ UNSENT = ("pending", "held", "failed")
 _PROGRESS = {"merged": -1, "failed": 0, "pending": 1, "held": 1, "digested": 2, "sent": 3}
 
 
+def _being_sent(session: Session, event_ids: tuple[int, ...]) -> int | None:
+    """An event of these whose alert a sender holds now: folding it meanwhile could let the
+    send go through and its rival too."""
+    return session.scalar(
+        select(Delivery.event_id)
+        .where(Delivery.event_id.in_(event_ids), Delivery.status == "pending")
+        .where(Delivery.lease_until > utcnow())
+        .limit(1)
+    )
+
+
 def _move_alerts(session: Session, kept_id: int, other_id: int) -> None:
-    """The other event's matches, deliveries and updates, to the kept event where it has no
-    match for their rule; where it has, one alert per channel stands (:func:`_fold`) and
-    the other event's updates not sent yet are marked ``merged``."""
+    """The other event's matches, alerts and updates, to the kept event. Where both matched a
+    rule, the other's match stays where it was and one alert per channel stands
+    (:func:`_fold`), and the other's updates not sent yet are marked ``merged``."""
     note = f"event merged into {kept_id}"
-    matched = {m.rule: m for m in session.scalars(select(Match).where(Match.event_id == kept_id))}
+    matched = set(session.scalars(select(Match.rule).where(Match.event_id == kept_id)))
     for match in session.scalars(select(Match).where(Match.event_id == other_id)).all():
-        if match.rule in matched:
-            mine, theirs = _deliveries(session, matched[match.rule]), _deliveries(session, match)
-            _fold(kept_id, mine, theirs, note)
-            session.execute(
-                update(Update)
-                .where(Update.match_id == match.id, Update.status.in_(UNSENT))
-                .values(status="merged", last_error=note)
-            )
-            continue
-        match.event_id = kept_id
-        for model in (Delivery, Update):
-            session.execute(
-                update(model).where(model.match_id == match.id).values(event_id=kept_id)
-            )
+        if match.rule not in matched:
+            match.event_id = kept_id
+    mine, theirs = _alerts(session, kept_id), _alerts(session, other_id)
+    digests = {
+        row.digest_id
+        for alerts in (mine, theirs)
+        for rows in alerts.values()
+        for row in rows.values()
+        if row.digest_id is not None
+    }
+    for rule, rows in theirs.items():  # by (rule, event): an earlier merge may have moved one
+        _fold(session, kept_id, mine.get(rule, {}), rows, note)
+    for row in session.scalars(select(Update).where(Update.event_id == other_id)).all():
+        if row.rule not in matched:
+            row.event_id = kept_id
+        elif row.status in UNSENT:
+            row.status, row.last_error = "merged", note
+    _close_emptied_digests(session, digests)
 
 
-def _deliveries(session: Session, match: Match) -> dict[str, Delivery]:
-    rows = session.scalars(select(Delivery).where(Delivery.match_id == match.id))
-    return {row.channel: row for row in rows}
+def _alerts(session: Session, event_id: int) -> dict[str, dict[str, Delivery]]:
+    """The event's alerts by rule, then channel: one each, as the unique key says."""
+    found: dict[str, dict[str, Delivery]] = {}
+    for row in session.scalars(select(Delivery).where(Delivery.event_id == event_id)):
+        found.setdefault(row.rule, {})[row.channel] = row
+    return found
 
 
-def _fold(kept_id: int, kept: dict[str, Delivery], other: dict[str, Delivery], note: str) -> None:
+def _fold(
+    session: Session, kept_id: int, kept: dict[str, Delivery], other: dict[str, Delivery], note: str
+) -> None:
     """One rule's alerts of both events, channel by channel: one stands, the one that has gone
     further (sent, in a digest, waiting, failed), the kept event's on a tie; the other is
     ``merged``. When the other event's stands, the kept event's row takes its state, so that
-    what goes out names the kept event."""
+    what goes out names the kept event; one sent already makes the kept event's row ``sent``
+    too (noted), so that no later merge takes the story for untold."""
     for channel, theirs in other.items():
         mine = kept.get(channel)
-        if theirs.status == "merged":
-            continue
         if mine is None:  # the kept event's only alert on this channel
             theirs.event_id = kept_id
             continue
-        if _PROGRESS[theirs.status] > _PROGRESS[mine.status]:
-            if theirs.status == "sent":
-                _retire(mine, note)
-                continue
+        if _progress(session, theirs) > _progress(session, mine):
             mine.status, mine.digest_id, mine.attempts = theirs.status, theirs.digest_id, 0
-            mine.next_attempt_at, mine.last_error = theirs.next_attempt_at, note
+            mine.next_attempt_at, mine.delivered_at = theirs.next_attempt_at, theirs.delivered_at
+            mine.last_error = (
+                f"sent as event {theirs.event_id}'s alert {theirs.key}; {note}"
+                if theirs.status == "sent"
+                else note
+            )
         _retire(theirs, note)
+
+
+def _progress(session: Session, row: Delivery) -> int:
+    """How far ``row`` has gone; one in a digest that failed for good has not gone at all."""
+    if row.status == "digested" and row.digest_id is not None:
+        digest = session.get(Digest, row.digest_id)
+        if digest is not None and digest.status == "failed":
+            return _PROGRESS["failed"]
+    return _PROGRESS.get(row.status, _PROGRESS["failed"])
 
 
 def _retire(row: Delivery, note: str) -> None:
     if row.status != "sent":
         row.status, row.digest_id, row.last_error = "merged", None, note
+
+
+def _close_emptied_digests(session: Session, digests: set[int]) -> None:
+    """Of ``digests``, one not sent yet whose alerts the merge took away has nothing to list."""
+    if not digests:
+        return
+    session.flush()
+    listed = select(Delivery.digest_id).where(Delivery.digest_id.in_(digests))
+    session.execute(
+        update(Digest)
+        .where(Digest.id.in_(digests), Digest.status == "pending", Digest.id.not_in(listed))
+        .values(status="empty", last_error="its alerts were merged into other events'")
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _names(article: Article) -> dict[str, list[Any]]:

@@ -3,6 +3,8 @@ and no alert lost or doubled (the outbox's rows move with the reports)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import func, select
 
@@ -148,7 +150,7 @@ def _two_alerted_events(db: Database, kept: str, other: str) -> tuple[int, int, 
 @pytest.mark.parametrize(
     ("kept", "other", "after"),
     [
-        ("pending", "sent", [("merged", None), ("sent", None)]),  # told once: not again
+        ("pending", "sent", [("sent", None), ("sent", None)]),  # told once: not again
         ("sent", "held", [("sent", None), ("merged", None)]),
         ("pending", "held", [("pending", None), ("merged", None)]),  # the kept event's goes
         ("failed", "pending", [("pending", None), ("merged", None)]),  # the one that can go
@@ -214,3 +216,66 @@ def test_an_event_merged_away_leaves_every_list_and_takes_no_more_edits(db: Data
     merge_events(db, third_id, kept_id)  # a chain of merges: the last holds the story
     with db.session() as session:
         assert merged_into(session, other_id) == third_id
+
+
+def test_a_story_told_stays_told_through_later_merges(db: Database) -> None:
+    kept_id, other_id, _ = _two_alerted_events(db, "pending", "sent")
+    merge_events(db, kept_id, other_id)
+    _, third = store_article(db, report("radio", "Dushanbe hosts lawmakers", REWRITE[::-1]))
+    record_matches(db, third, [ALERT])
+    with db.session() as session:
+        third_id = session.get_one(Article, third).event_id
+    merge_events(db, kept_id, third_id)  # its pending alert must not bring the story back
+    with db.session() as session:
+        statuses = session.execute(select(Delivery.event_id, Delivery.status)).all()
+    assert sorted(statuses) == [(kept_id, "sent"), (other_id, "sent"), (third_id, "merged")]
+
+
+def test_a_digest_whose_alerts_a_merge_took_away_is_not_sent(db: Database) -> None:
+    kept_id, other_id, digest_id = _two_alerted_events(db, "sent", "digested")
+    merge_events(db, kept_id, other_id)
+    with db.session() as session:
+        assert session.get_one(Digest, digest_id).status == "empty"  # it listed nothing left
+
+
+def test_an_alert_in_a_digest_that_failed_for_good_does_not_win_a_merge(db: Database) -> None:
+    kept_id, other_id, digest_id = _two_alerted_events(db, "pending", "digested")
+    with db.session() as session:
+        session.get_one(Digest, digest_id).status = "failed"
+    merge_events(db, kept_id, other_id)
+    with db.session() as session:
+        rows = session.scalars(select(Delivery).order_by(Delivery.id)).all()
+        assert [(r.status, r.digest_id) for r in rows] == [("pending", None), ("merged", None)]
+
+
+def test_no_merge_while_an_alert_of_either_event_is_being_sent(db: Database) -> None:
+    kept_id, other_id, _ = _two_alerted_events(db, "failed", "pending")
+    with db.session() as session:
+        row = session.scalars(select(Delivery).where(Delivery.event_id == other_id)).one()
+        row.lease_until = utcnow() + timedelta(minutes=1)
+    with pytest.raises(EventEditError, match=f"event {other_id}'s alert is being sent"):
+        merge_events(db, kept_id, other_id)
+    assert [status for _, status in _deliveries(db)] == ["failed", "pending"]
+
+
+def test_alerts_moved_by_one_merge_are_folded_by_the_next(db: Database) -> None:
+    """The kept event had no alert on "mail" (its rule changed channels since), so the other
+    event's moved to it, its match left behind; a later merge must still see it."""
+    both = MatchRecord("dushanbe", ("dushanbe",), ("...",), ("soc", "mail"))
+    _, first = store_article(db, report("desk", "Parliamentarians gather in Dushanbe", WIRE))
+    _, second = store_article(db, report("wire", "Water experts meet", OTHER))
+    _, third = store_article(db, report("radio", "Dushanbe hosts lawmakers", REWRITE[::-1]))
+    record_matches(db, first, [ALERT])
+    record_matches(db, second, [both])
+    record_matches(db, third, [both])
+    with db.session() as session:
+        a, b, c = (session.get_one(Article, x).event_id for x in (first, second, third))
+        for row in session.scalars(select(Delivery).where(Delivery.event_id == b)):
+            row.status = "sent"
+    merge_events(db, a, b)  # b's "mail" alert, sent, now names a
+    merge_events(db, c, a)
+    with db.session() as session:
+        live = session.execute(
+            select(Delivery.channel).where(Delivery.status.in_(("pending", "held")))
+        ).all()
+    assert live == []  # both channels were told through b: nothing of c's goes out

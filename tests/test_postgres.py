@@ -29,11 +29,16 @@ from tests import postgres
 from tests.sitehost import SiteServer
 from tests.test_crawl import SITES, expected_for, run_cli, site, source_yaml  # noqa: F401
 from tests.test_event_edits import (  # noqa: F401
+    test_a_digest_whose_alerts_a_merge_took_away_is_not_sent,
     test_a_merge_leaves_one_alert_per_channel_for_the_story,
     test_a_merge_moves_reports_and_alerts_and_never_sends_one_twice,
     test_a_merge_retires_the_other_events_updates_for_a_rule_both_matched,
     test_a_split_report_gets_its_own_event_and_is_matched_again,
+    test_a_story_told_stays_told_through_later_merges,
+    test_alerts_moved_by_one_merge_are_folded_by_the_next,
+    test_an_alert_in_a_digest_that_failed_for_good_does_not_win_a_merge,
     test_an_event_merged_away_leaves_every_list_and_takes_no_more_edits,
+    test_no_merge_while_an_alert_of_either_event_is_being_sent,
     test_reports_in_two_languages_sharing_signals_join_one_event_and_say_why,
 )
 from tests.test_flow import (  # noqa: F401
