@@ -122,13 +122,13 @@ def get_run(db: Database, run_id: int) -> RunSummary:
         return _summary(row[0], row[1])
 
 
-def last_closed_run(db: Database, source: str) -> RunSummary | None:
-    """The source's newest run that has ended, by the (source, started) index."""
+def last_run(db: Database, source: str) -> RunSummary | None:
+    """The source's newest run, by the (source, started) index."""
     with db.session() as session:
         row = session.execute(
             select(CrawlRun, Source.name)
             .join(Source)
-            .where(Source.name == source, CrawlRun.status != "running")
+            .where(Source.name == source)
             .order_by(CrawlRun.started_at.desc())
             .limit(1)
         ).first()

@@ -25,6 +25,7 @@ from crawlers.urls import normalize_url
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Article, ArticleUrl, CrawlRun
+from storage.runs import open_run
 from tests.conftest import FIXTURES
 from tests.sitehost import SiteServer, serve, silent_server
 
@@ -346,3 +347,20 @@ def _run_statuses(db: Database) -> list[str]:
             return [run.status for run in session.scalars(select(CrawlRun))]
     except OperationalError:  # not made yet: the command is still upgrading the database
         return []
+
+
+@pytest.mark.parametrize("site", ["wpnews"], indirect=True)
+def test_a_run_left_open_by_a_process_that_died_counts_as_cut_short(
+    site: SiteServer, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path, [source_yaml("wpnews", site.base_url, max_pages=2)])
+    older = f"{site.base_url}/2024/11/15/new-water-reservoir-to-serve-three-districts"
+    assert run_cli(config, "crawl", "wpnews", "--no-alerts").returncode == 0
+    db = Database(f"sqlite:///{tmp_path / 'eventwatch.db'}")
+    with db.session() as session:  # as if that walk had been whole...
+        (run,) = session.scalars(select(CrawlRun))
+        run.links = {**(run.links or {}), "budget_exhausted": False}
+    open_run(db, "wpnews")  # ...and a later crawl's process had died with its run open
+    db.dispose()
+    assert run_cli(config, "crawl", "wpnews", "--no-alerts").returncode == 0
+    assert older in _stored_urls(tmp_path)

@@ -42,7 +42,7 @@ from storage.runs import (
     close_run,
     finish_run,
     get_run,
-    last_closed_run,
+    last_run,
     open_run,
 )
 
@@ -281,10 +281,11 @@ class CrawlPool:
 
     def _cut_short(self, source: CrawlSource) -> bool:
         """Whether the source's last crawl ended before the end of its walk (killed, hung,
-        stopped, at its time limit or out of page budget): the listing pages it did not reach
-        may hold articles no crawl has seen. A database that cannot say: as if it had."""
+        stopped, at its time limit or out of page budget; or still open, as the run of a
+        process that died with it is): the listing pages it did not reach may hold articles no
+        crawl has seen. A database that cannot say: as if it had."""
         try:
-            last = last_closed_run(self.db, source.name)
+            last = last_run(self.db, source.name)
         except DATABASE_FAILURES:
             return True
         if last is None:
