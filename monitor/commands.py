@@ -10,12 +10,13 @@ import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import Any
 
 from crawlers.extraction.pagefile import expand, load
 from crawlers.launcher.child import CrawlChild
+from crawlers.launcher.runner import KILL_GRACE_SECONDS
 from crawlers.urls import is_http_url
 from monitor import eventcommands, explain, flow, opening, rules_command, runlog
 from monitor.channels.alert import Alert, AlertArticle, DeliveryError
@@ -30,7 +31,7 @@ from storage.leases import requeue_failed
 from storage.migrate import upgrade
 from storage.models import Digest, Update
 from storage.outbox import delivery_statuses, list_deliveries, requeue
-from storage.runs import RunSummary, failures_in_row, latest_runs
+from storage.runs import RunSummary, failures_in_row, latest_runs, open_runs
 from storage.stats import DELIVERY_STATUSES, article_counts, delivery_counts, failed_messages
 
 # Outbox messages with no delivery row of their own, which `alerts retry --failed` queues too
@@ -153,6 +154,8 @@ def crawl(args: argparse.Namespace, child: CrawlChild | None = None) -> int:
     names = _chosen_sources(args, config)
     upgrade(config.database)
     ctx = flow.Context(config)
+    busy = _being_crawled(ctx, names)
+    names = [name for name in names if name not in busy]
     level = "INFO" if args.verbose else "WARNING"
     try:
         with crawl_display(verbose=args.verbose) as show, _stopped_by(signal.SIGTERM):
@@ -172,7 +175,21 @@ def crawl(args: argparse.Namespace, child: CrawlChild | None = None) -> int:
             _say_on(line)
     if not args.no_alerts:
         _send_alerts(ctx)
-    return 0 if all(run.status == "ok" for run in runs) else 1
+    return 0 if all(run.status == "ok" for run in runs) and not busy else 1
+
+
+def _being_crawled(ctx: flow.Context, names: list[str]) -> set[str]:
+    """Of ``names``, the sources another eventwatch (the daemon, a worker, another `crawl`)
+    is crawling now, said on stderr: a second crawl of a site at once would double its load
+    past its politeness limits. A run left open longer than the longest time limit and the
+    kill's grace is one its process died with, and holds nothing."""
+    limits = [ctx.config.source(name).time_limit for name in names]
+    longest = max(limits, default=timedelta(0)) + timedelta(seconds=KILL_GRACE_SECONDS)
+    busy = open_runs(ctx.db, names, datetime.now(UTC) - longest)
+    for name, run_id in busy.items():
+        print(f"eventwatch: {name} is being crawled now (run {run_id}): not crawled twice "
+              "at once", file=sys.stderr)  # fmt: skip
+    return set(busy)
 
 
 class _Stopped(BaseException):

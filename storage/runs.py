@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -133,6 +134,20 @@ def last_run(db: Database, source: str) -> RunSummary | None:
             .limit(1)
         ).first()
         return None if row is None else _summary(row[0], row[1])
+
+
+def open_runs(db: Database, sources: Collection[str], started_after: datetime) -> dict[str, int]:
+    """Of ``sources``, those with a run still open that started after ``started_after``
+    (older ones are left by processes that died): the newest such run's id, by source."""
+    with db.session() as session:
+        rows = session.execute(
+            select(Source.name, func.max(CrawlRun.id))
+            .join(Source, Source.id == CrawlRun.source_id)
+            .where(Source.name.in_(list(sources)), CrawlRun.status == "running")
+            .where(CrawlRun.started_at > started_after)
+            .group_by(Source.name)
+        ).all()
+        return {name: int(run_id) for name, run_id in rows}
 
 
 def latest_runs(db: Database) -> list[RunSummary]:

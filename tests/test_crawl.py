@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -313,9 +314,10 @@ def _stored_urls(tmp_path: Path) -> set[str]:
     return urls
 
 
-def test_a_crawl_stopped_by_sigterm_closes_its_runs(tmp_path: Path) -> None:
-    """SIGTERM (from timeout, cron or systemd) stops the command as Ctrl-C does: its default
-    action had left the run `running` for ever, with no daemon to close it."""
+@contextmanager
+def crawling_a_hung_site(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[str], Database]]:
+    """`eventwatch crawl hung` under way (its run open) on a site that never answers: its
+    config, the command, and the database."""
     with silent_server() as hung:
         source = source_yaml("hung", hung, time_limit="10m")
         source["scrapy_settings"]["DOWNLOAD_TIMEOUT"] = 600
@@ -330,15 +332,26 @@ def test_a_crawl_stopped_by_sigterm_closes_its_runs(tmp_path: Path) -> None:
                 if command.poll() is not None or _run_statuses(db) == ["running"]:
                     break
                 time.sleep(0.1)
-            command.send_signal(signal.SIGTERM)
-            _, errors = command.communicate(timeout=120)
+            yield config, command, db
         finally:
             if command.poll() is None:
-                command.kill()
+                command.send_signal(signal.SIGTERM)
+                try:
+                    command.communicate(timeout=120)
+                except subprocess.TimeoutExpired:
+                    command.kill()
+            db.dispose()
+
+
+def test_a_crawl_stopped_by_sigterm_closes_its_runs(tmp_path: Path) -> None:
+    """SIGTERM (from timeout, cron or systemd) stops the command as Ctrl-C does: its default
+    action had left the run `running` for ever, with no daemon to close it."""
+    with crawling_a_hung_site(tmp_path) as (_, command, db):
+        command.send_signal(signal.SIGTERM)
+        _, errors = command.communicate(timeout=120)
         assert command.returncode == 143, errors
         assert "crawl stopped by SIGTERM" in errors and "Traceback" not in errors
         assert _run_statuses(db) == ["stopped"]
-        db.dispose()
 
 
 def _run_statuses(db: Database) -> list[str]:
@@ -364,3 +377,13 @@ def test_a_run_left_open_by_a_process_that_died_counts_as_cut_short(
     db.dispose()
     assert run_cli(config, "crawl", "wpnews", "--no-alerts").returncode == 0
     assert older in _stored_urls(tmp_path)
+
+
+def test_a_source_being_crawled_is_not_crawled_again_at_once(tmp_path: Path) -> None:
+    """`eventwatch crawl` beside another crawl of the same source (the daemon's, a worker's,
+    another command's): a second crawl at once would double the site's load."""
+    with crawling_a_hung_site(tmp_path) as (config, _, db):
+        second = run_cli(config, "crawl", "hung", "--no-alerts")
+        assert second.returncode == 1
+        assert "hung is being crawled now (run 1): not crawled twice at once" in second.stderr
+        assert _run_statuses(db) == ["running"]  # no second run was opened
