@@ -188,7 +188,8 @@ def _being_crawled(ctx: flow.Context, names: list[str]) -> set[str]:
     busy = open_runs(ctx.db, names, datetime.now(UTC) - longest)
     for name, run_id in busy.items():
         print(f"eventwatch: {name} is being crawled now (run {run_id}): not crawled twice "
-              "at once", file=sys.stderr)  # fmt: skip
+              f"at once (a run left open by a process that died holds it {longest} at most)",
+              file=sys.stderr)  # fmt: skip
     return set(busy)
 
 

@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -370,10 +371,13 @@ def test_a_run_left_open_by_a_process_that_died_counts_as_cut_short(
     older = f"{site.base_url}/2024/11/15/new-water-reservoir-to-serve-three-districts"
     assert run_cli(config, "crawl", "wpnews", "--no-alerts").returncode == 0
     db = Database(f"sqlite:///{tmp_path / 'eventwatch.db'}")
-    with db.session() as session:  # as if that walk had been whole...
+    with db.session() as session:  # as if that walk had been whole, two hours ago...
         (run,) = session.scalars(select(CrawlRun))
         run.links = {**(run.links or {}), "budget_exhausted": False}
-    open_run(db, "wpnews")  # ...and a later crawl's process had died with its run open
+        run.started_at -= timedelta(hours=2)
+    orphan = open_run(db, "wpnews")  # ...and a later crawl's process had died with its run open
+    with db.session() as session:
+        session.get_one(CrawlRun, orphan).started_at -= timedelta(hours=1)
     db.dispose()
     assert run_cli(config, "crawl", "wpnews", "--no-alerts").returncode == 0
     assert older in _stored_urls(tmp_path)
