@@ -11,6 +11,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from crawlers.launcher.child import CrawlChild
@@ -246,19 +247,28 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace, child: CrawlChild | None) -> int:
-    from monitor import commands
+    from monitor.crawl_command import quiet_stdout
+
+    # A crawl imports its own command only: the other commands' imports would be most of a
+    # re-crawl's time (monitor.crawl_command).
+    command: Callable[[], int]
+    if child is not None:
+        from monitor.crawl_command import crawl
+
+        command = partial(crawl, args, child)
+    else:
+        from monitor import commands
+
+        command = partial(getattr(commands, HANDLERS[args.command]), args)
 
     if not gc.isenabled():  # turned off by script() for the imports, which live as long as
         gc.freeze()  # the process: later collections need not walk them
         gc.enable()
 
     try:
-        if child is not None:
-            return commands.crawl(args, child)
-        handler: Callable[[argparse.Namespace], int] = getattr(commands, HANDLERS[args.command])
-        return handler(args)
+        return command()
     except BrokenPipeError:  # the reader went away (`| head`): what it wanted, it has
-        commands.quiet_stdout()
+        quiet_stdout()
         return 141  # 128 + SIGPIPE, as a shell tool killed by the broken pipe would
     except Exception as exc:  # a user's mistake or an unreachable database: one line
         code, line = _outcome(exc)
@@ -270,10 +280,11 @@ def _dispatch(args: argparse.Namespace, child: CrawlChild | None) -> int:
 
 def _outcome(exc: Exception) -> tuple[int | None, str]:
     """Exit code and message for an error that is no bug (code None for a bug)."""
-    from monitor import commands, opening
+    from monitor import opening
     from monitor.config import ConfigError
     from monitor.observe import ListenError
     from monitor.single_daemon import DaemonRunning
+    from monitor.usage import UsageError
     from monitor.web.access import AccessError
     from monitor.web.serve import AddressTaken
     from storage.db import DATABASE_FAILURES
@@ -281,7 +292,7 @@ def _outcome(exc: Exception) -> tuple[int | None, str]:
     if isinstance(exc, ConfigError):
         text = str(exc)
         return 2, "config error:" + ("\n" if "\n" in text else " ") + text
-    if isinstance(exc, commands.UsageError):
+    if isinstance(exc, UsageError):
         return 2, str(exc)
     if isinstance(exc, AccessError | AddressTaken):
         return 2 if isinstance(exc, AccessError) else 1, str(exc)
@@ -303,7 +314,7 @@ def script() -> None:
         code = main()
         sys.stdout.flush()
     except BrokenPipeError:  # the reader left (`| head`), in --help or the last lines
-        from monitor.commands import quiet_stdout
+        from monitor.crawl_command import quiet_stdout
 
         quiet_stdout()
         code = 141

@@ -6,22 +6,16 @@ import argparse
 import json
 import logging
 import os
-import signal
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
-from types import FrameType
+from datetime import UTC, datetime
 from typing import Any
 
 from crawlers.extraction.pagefile import expand, load
-from crawlers.launcher.child import CrawlChild
-from crawlers.launcher.runner import KILL_GRACE_SECONDS
 from crawlers.urls import is_http_url
 from monitor import eventcommands, explain, flow, opening, rules_command, runlog
 from monitor.channels.alert import Alert, AlertArticle, DeliveryError
 from monitor.config import Config, load_config
-from monitor.crawl_display import crawl_display
+from monitor.crawl_command import send_alerts
 from monitor.rule_checks import operator_warnings
 from monitor.schedules import trigger_for
 from monitor.usage import UsageError, known_source
@@ -31,7 +25,7 @@ from storage.leases import requeue_failed
 from storage.migrate import upgrade
 from storage.models import Digest, Update
 from storage.outbox import delivery_statuses, list_deliveries, requeue
-from storage.runs import RunSummary, failures_in_row, latest_runs, open_runs
+from storage.runs import RunSummary, failures_in_row, latest_runs
 from storage.stats import DELIVERY_STATUSES, article_counts, delivery_counts, failed_messages
 
 # Outbox messages with no delivery row of their own, which `alerts retry --failed` queues too
@@ -42,23 +36,6 @@ runs = runlog.runs
 rules_test = rules_command.rules_test
 sources_explain = explain.sources_explain
 events = eventcommands.events
-
-
-def quiet_stdout() -> None:
-    """After the reader of stdout went away (``| head``): later writes, and the flush at
-    exit, go nowhere instead of raising again."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    os.close(devnull)
-
-
-def _say_on(line: str) -> None:
-    """A line of a command that has more to do than print: a reader gone is no reason to
-    stop (a crawl still sends its alerts)."""
-    try:
-        print(line, flush=True)
-    except BrokenPipeError:
-        quiet_stdout()
 
 
 def _emit(obj: dict[str, Any]) -> None:
@@ -138,105 +115,6 @@ def db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
-def _chosen_sources(args: argparse.Namespace, config: Config) -> list[str]:
-    if args.all == bool(args.sources):
-        raise UsageError("crawl: name one or more sources, or give --all")
-    if args.all:
-        return [s.name for s in config.sources if s.enabled]
-    unknown = [name for name in args.sources if name not in {s.name for s in config.sources}]
-    if unknown:
-        raise UsageError(f"crawl: no source named {', '.join(map(repr, unknown))} in the config")
-    return list(dict.fromkeys(args.sources))
-
-
-def crawl(args: argparse.Namespace, child: CrawlChild | None = None) -> int:
-    _, config = load_config(args.config)
-    names = _chosen_sources(args, config)
-    upgrade(config.database)
-    ctx = flow.Context(config)
-    busy = _being_crawled(ctx, names)
-    names = [name for name in names if name not in busy]
-    level = "INFO" if args.verbose else "WARNING"
-    try:
-        with crawl_display(verbose=args.verbose) as show, _stopped_by(signal.SIGTERM):
-            runs = flow.crawl(
-                ctx, names, refresh=args.refresh, log_level=level, child=child, on_progress=show
-            )
-    except _Stopped as stop:
-        print(f"eventwatch: crawl stopped by {stop.name}: its runs are closed `stopped`",
-              file=sys.stderr)  # fmt: skip
-        return 128 + stop.number
-    except KeyboardInterrupt:
-        print("eventwatch: crawl interrupted: its runs are closed `stopped`", file=sys.stderr)
-        return 128 + signal.SIGINT
-    for run in runs:
-        _say_on(_run_line(run))
-        for line in runlog.run_failure_lines(ctx.db, run):
-            _say_on(line)
-    if not args.no_alerts:
-        _send_alerts(ctx)
-    return 0 if all(run.status == "ok" for run in runs) and not busy else 1
-
-
-def _being_crawled(ctx: flow.Context, names: list[str]) -> set[str]:
-    """Of ``names``, the sources another eventwatch (the daemon, a worker, another `crawl`)
-    is crawling now, said on stderr: a second crawl of a site at once would double its load
-    past its politeness limits. A run left open longer than the longest time limit and the
-    kill's grace is one its process died with, and holds nothing."""
-    limits = [ctx.config.source(name).time_limit for name in names]
-    longest = max(limits, default=timedelta(0)) + timedelta(seconds=KILL_GRACE_SECONDS)
-    busy = open_runs(ctx.db, names, datetime.now(UTC) - longest)
-    for name, run_id in busy.items():
-        print(f"eventwatch: {name} is being crawled now (run {run_id}): not crawled twice "
-              f"at once (a run left open by a process that died holds it {longest} at most)",
-              file=sys.stderr)  # fmt: skip
-    return set(busy)
-
-
-class _Stopped(BaseException):
-    """A signal asked the crawl to stop; a BaseException, as KeyboardInterrupt is, so that
-    nothing on its way out takes it for an error of its own."""
-
-    def __init__(self, number: int) -> None:
-        super().__init__(number)
-        self.number = number
-        self.name = signal.Signals(number).name
-
-
-@contextmanager
-def _stopped_by(*numbers: int) -> Iterator[None]:
-    """While inside, these signals stop the crawl as Ctrl-C does: its crawl process is asked
-    to stop and its runs are closed, where the default action (SIGTERM from ``timeout``,
-    cron or systemd) had ended the command at once and left them ``running`` for ever."""
-
-    def stop(number: int, _frame: FrameType | None) -> None:
-        signal.signal(number, signal.SIG_IGN)  # a second one must not cut the stop short
-        raise _Stopped(number)
-
-    before = {number: signal.signal(number, stop) for number in numbers}
-    try:
-        yield
-    finally:
-        for number, handler in before.items():
-            signal.signal(number, handler)
-
-
-def _run_line(run: RunSummary) -> str:
-    detail = f" — {run.error}" if run.error else ""
-    return (
-        f"{run.source}: {run.status}: pages fetched {run.pages}, new articles {run.new_articles}, "
-        f"duplicates {run.duplicates}, errors {run.errors}{detail}"
-    )
-
-
-def _send_alerts(ctx: flow.Context) -> None:
-    queued = flow.match_new_articles(ctx)
-    sent = flow.deliver_pending(ctx)
-    print(
-        f"alerts: {queued} queued, {sent.sent} sent, {sent.retrying} to retry, {sent.failed} failed"
-    )
-
-
 def extract(args: argparse.Namespace) -> int:
     from crawlers.extraction.extract import (
         extract as extract_page,  # trafilatura: only this command
@@ -288,7 +166,7 @@ def alerts(args: argparse.Namespace) -> int:
     if args.alerts_command == "list":
         return _alerts_list(_reading(args), as_json=args.json, status=args.status)
     if args.alerts_command == "send":
-        _send_alerts(_context(args))
+        send_alerts(_context(args))
         return 0
     if args.failed == bool(args.ids):
         raise UsageError("alerts retry: give delivery IDs or --failed")

@@ -15,7 +15,6 @@ from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit
 
 import yaml
-from apscheduler.triggers.cron import CronTrigger
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -122,6 +121,8 @@ class Schedule(Strict):
         if self.every is not None and self.jitter > self.every:
             raise ValueError("'jitter' must be at most 'every'")
         if self.cron is not None:
+            from apscheduler.triggers.cron import CronTrigger  # here: few configs have one
+
             CronTrigger.from_crontab(self.cron)
         return self
 

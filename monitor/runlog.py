@@ -10,7 +10,6 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from monitor import opening
 from monitor.config import load_config
 from monitor.usage import known_source
 from storage.db import Database
@@ -110,6 +109,8 @@ def runs(args: argparse.Namespace) -> int:
     """`eventwatch runs`: read-only, it creates and migrates nothing."""
     config = load_config(args.config)[1]
     known_source(config, args.source, "runs")
+    from monitor import opening  # here: a crawl prints failure lines without it (and flow)
+
     ctx = opening.for_reading(config)
     for line in run_lines(ctx.db, args):
         print(line)

@@ -166,6 +166,29 @@ def test_conditional_get_on_recrawl(site: SiteServer, tmp_path: Path) -> None:
     assert home and "If-None-Match" in home[0]
 
 
+@pytest.mark.parametrize("site", ["feedsite"], indirect=True)
+def test_a_crawl_without_alerts_loads_only_the_crawl_command(
+    site: SiteServer, tmp_path: Path
+) -> None:
+    """A re-crawl of unchanged sites takes about as long as the command's imports: matching,
+    the channels' sending, the schedules and the other commands wait for a crawl that sends
+    alerts, or never load."""
+    config = write_config(tmp_path, [source_yaml("feedsite", site.base_url)])
+    script = (
+        "import sys\n"
+        "from monitor import cli\n"
+        f"code = cli.main(['--config', {str(config)!r}, 'crawl', '--all', '--no-alerts'])\n"
+        "names = ('monitor.flow', 'monitor.commands', 'monitor.eventcommands', 'apscheduler')\n"
+        "print(code, *(name in sys.modules for name in names))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=240
+    )
+    assert result.stdout.splitlines()[-1] == "0 False False False False", result.stderr
+    assert "feedsite: ok" in result.stdout
+    assert stored(f"sqlite:///{tmp_path / 'eventwatch.db'}")  # it crawled and stored
+
+
 def test_unreachable_source_is_reported_and_others_still_crawl(tmp_path: Path) -> None:
     root = tmp_path / "site"
     shutil.copytree(FIXTURES / "sites" / "wpnews", root)
