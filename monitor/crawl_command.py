@@ -5,9 +5,12 @@ commands are loaded only when the crawl goes on to send alerts."""
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
+import socket
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -24,9 +27,12 @@ from monitor.usage import UsageError
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.runs import RunSummary, open_runs
+from storage.schedule import claim_source, lease_of_another, release_source, renew_leases
 
 if TYPE_CHECKING:
     from monitor.flow import Context
+
+logger = logging.getLogger(__name__)
 
 
 def quiet_stdout() -> None:
@@ -56,7 +62,13 @@ def crawl(args: argparse.Namespace, child: CrawlChild | None = None) -> int:
     names = [name for name in names if name not in busy]
     level = "INFO" if args.verbose else "WARNING"
     try:
-        with crawl_display(verbose=args.verbose) as show, _stopped_by(signal.SIGTERM):
+        with (
+            _holding(config, db, names) as held,
+            crawl_display(verbose=args.verbose) as show,
+            _stopped_by(signal.SIGTERM),
+        ):
+            busy |= set(names) - held
+            names = [name for name in names if name in held]
             runs = crawl_sources(
                 [config.source(name).crawl_source() for name in names],
                 db,
@@ -124,6 +136,44 @@ def _being_crawled(config: Config, db: Database, names: list[str]) -> set[str]:
               f"at once (a run left open by a process that died holds it {longest} at most)",
               file=sys.stderr)  # fmt: skip
     return set(busy)
+
+
+@contextmanager
+def _holding(config: Config, db: Database, names: list[str]) -> Iterator[set[str]]:
+    """Leases on the sources, as a worker takes them, renewed while the command lives: the
+    daemon and the workers leave a source alone while this crawls it. A source another
+    process holds is said on stderr and left out. A command killed outright holds its
+    sources until ``stalled_after``, as a worker does."""
+    owner = f"crawl:{socket.gethostname()}:{os.getpid()}"
+    stalled = config.daemon.stalled_after
+    now = datetime.now(UTC)
+    held = {name for name in names if claim_source(db, name, owner, now, now + stalled)}
+    for name in sorted(set(names) - held):
+        until = lease_of_another(db, name, owner)
+        when = f" until {until:%H:%M:%S}Z" if until is not None else ""
+        print(f"eventwatch: {name} is being crawled now by another eventwatch{when}: not "
+              "crawled twice at once", file=sys.stderr)  # fmt: skip
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(config.daemon.heartbeat_every.total_seconds()):
+            try:
+                renew_leases(db, owner, held, datetime.now(UTC) + stalled)
+            except Exception as exc:  # the database away: tried again at the next beat
+                logger.warning("leases not renewed: %s", exc)
+
+    renewing = threading.Thread(target=renew, name="leases", daemon=True)
+    renewing.start()
+    try:
+        yield held
+    finally:
+        stop.set()
+        renewing.join()
+        for name in held:
+            try:
+                release_source(db, name, owner, None)
+            except Exception as exc:  # the lease runs out by itself
+                logger.warning("source %s not released: %s", name, exc)
 
 
 class _Stopped(BaseException):

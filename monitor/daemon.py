@@ -44,6 +44,7 @@ from monitor.schedules import first_run, trigger_for
 from monitor.single_daemon import only_daemon
 from storage.migrate import upgrade
 from storage.runs import RunSummary, close_abandoned_runs, failures_in_row, source_rhythms
+from storage.schedule import leased_elsewhere
 from storage.triage import held_sources, take_crawl_requests
 
 logger = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ logger = logging.getLogger(__name__)
 SHUTDOWN_BOUND_SECONDS = 30.0
 NOTICES_STOP_SECONDS = 5.0  # health notices still queued at a stop: sent if quick, else lost
 MISFIRE_GRACE_SECONDS = 300
+DAEMON_OWNER = "daemon"  # takes no leases: every live lease it finds is another process's
 RUNS_EVERY = timedelta(minutes=10)  # how often runs left open are looked for (and at start)
 ABANDONED_AFTER = timedelta(hours=1)  # past the longest time limit and the kill's grace
 REQUESTS_EVERY = timedelta(seconds=2)  # how often crawls asked for from the web UI are looked for
@@ -141,14 +143,30 @@ class Daemon:
         """Hand the oldest due sources to the pool, as many as it has room for."""
         if self.pool is None:
             return
-        for name, due_at in self.due.take(self.pool.free_slots()):
+        taken = self.due.take(self.pool.free_slots())
+        elsewhere = self._leased_elsewhere([name for name, _ in taken])
+        for name, due_at in taken:
             try:
                 source = self.ctx.config.source(name)
             except KeyError:  # removed by a reload since it fell due
                 self.due.done(name)
                 continue
+            if name in elsewhere:  # that crawl serves this due time
+                self.due.done(name)
+                logger.info("crawl source=%s skipped: another eventwatch crawls it (held until "
+                            "%s)", name, f"{elsewhere[name]:%H:%M:%S}Z")  # fmt: skip
+                continue
             self.metrics.crawl_started(name, datetime.now(UTC) - due_at)
             self.pool.submit(source.crawl_source(), due_at=due_at)
+
+    def _leased_elsewhere(self, names: list[str]) -> dict[str, datetime]:
+        """The sources an ``eventwatch crawl`` (or a worker) holds now. A database that
+        cannot say: none; the crawls' own writes wait for it anyway."""
+        try:
+            return leased_elsewhere(self.ctx.db, names, DAEMON_OWNER)
+        except Exception as exc:  # the main loop must go on
+            logger.warning("leases not read: %s: %s", type(exc).__name__, exc)
+            return {}
 
     def _crawled(self, job: CrawlJob, run: RunSummary) -> None:
         """On the pool's thread, as each crawl ends."""

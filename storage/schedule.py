@@ -65,6 +65,21 @@ def lease_of_another(db: Database, source: str, owner: str) -> datetime | None:
         return state.crawling_until if state.crawling_until > utcnow() else None
 
 
+def leased_elsewhere(db: Database, sources: Collection[str], owner: str) -> dict[str, datetime]:
+    """Of ``sources``, those another process holds a live lease on (a worker, or an
+    ``eventwatch crawl``), with when the lease runs out: one query for a batch of starts."""
+    if not sources:
+        return {}
+    with db.session() as session:
+        rows = session.execute(
+            select(ScheduleState.source, ScheduleState.crawling_until)
+            .where(ScheduleState.source.in_(list(sources)))
+            .where(ScheduleState.crawling_by.is_not(None), ScheduleState.crawling_by != owner)
+            .where(ScheduleState.crawling_until > utcnow())
+        ).all()
+        return {source: until for source, until in rows if until is not None}
+
+
 def renew_leases(db: Database, owner: str, sources: Collection[str], until: datetime) -> None:
     """The worker is alive: its crawls' leases run on."""
     if not sources:

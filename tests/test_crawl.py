@@ -367,6 +367,38 @@ def crawling_a_hung_site(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Pope
             db.dispose()
 
 
+def test_the_daemon_leaves_a_source_alone_while_eventwatch_crawl_holds_it(
+    tmp_path: Path,
+) -> None:
+    """The command leases its sources as a worker does: the daemon's schedule, due meanwhile,
+    does not start a second crawl of the site beside it, and crawls it once it is let go."""
+    with crawling_a_hung_site(tmp_path) as (config, command, db):
+        assert _run_statuses(db) == ["running"]
+        every_second = yaml.safe_load(config.read_text(encoding="utf-8"))
+        every_second["sources"][0]["schedule"] = {"every": "1s"}
+        daemon_config = tmp_path / "daemon.yaml"
+        daemon_config.write_text(yaml.safe_dump(every_second), encoding="utf-8")
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "monitor.cli", "--config", str(daemon_config), "run"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            time.sleep(6)  # about five due times of the source
+            assert daemon.poll() is None
+            assert _run_statuses(db) == ["running"]  # the command's run alone
+            command.send_signal(signal.SIGTERM)
+            command.communicate(timeout=120)
+            for _ in range(300):  # let go: the daemon's crawl starts
+                if len(_run_statuses(db)) == 2:
+                    break
+                time.sleep(0.1)
+            assert _run_statuses(db) == ["stopped", "running"]
+        finally:
+            daemon.send_signal(signal.SIGTERM)
+            _, log = daemon.communicate(timeout=120)
+    assert "crawl source=hung skipped: another eventwatch crawls it" in log
+
+
 def test_a_crawl_stopped_by_sigterm_closes_its_runs(tmp_path: Path) -> None:
     """SIGTERM (from timeout, cron or systemd) stops the command as Ctrl-C does: its default
     action had left the run `running` for ever, with no daemon to close it."""
