@@ -369,3 +369,41 @@ def test_canonical_url_on_another_host_is_rejected() -> None:
 def test_page_with_too_little_text_is_no_article() -> None:
     html = "<html><body><h1>Contacts</h1><p>Call us.</p></body></html>"
     assert extract(html, URL) is None
+
+
+FILLER = " ".join(
+    ["Delegates from twelve states met in Dushanbe to agree on border security and training."] * 4
+)
+
+
+@pytest.mark.parametrize("reference", ["&#1;", "&#8;", "&#27;", "&#11;", "&#x1f;", "&#xFFFE;",
+                                       "&#65535;", "&#xD800;", "&#x110000;"])  # fmt: skip
+def test_a_reference_to_a_character_xml_cannot_hold_loses_neither_article_nor_title(
+    reference: str,
+) -> None:
+    """One such reference anywhere made trafilatura discard the whole page, or the title."""
+    html = (
+        f"<html><head><title>Talks{reference} in Dushanbe</title></head><body><article>"
+        f"<h1>Talks{reference} in Dushanbe</h1><p>{FILLER}{reference} More.</p>"
+        f"<p>{FILLER}</p></article></body></html>"
+    )
+    found = extract(html, "http://127.0.0.1/news/talks")
+    assert found is not None
+    assert found.title == "Talks in Dushanbe"
+    assert "More." in found.text and "Dushanbe" in found.text
+
+
+def test_control_and_bidi_override_characters_never_reach_the_title() -> None:
+    """A JSON-LD headline's escapes: terminal sequences, a bell, backspaces, and an override
+    that shows "gpj.exe" as "exe.jpg"."""
+    headline = "Dushanbe \u001b[31mRED \u0007bell \u202egpj.exe\u202c \b\bXYZ"
+    ld = json.dumps(
+        {"@context": "https://schema.org", "@type": "NewsArticle", "headline": headline}
+    )
+    html = (
+        f'<html><head><script type="application/ld+json">{ld}</script></head><body><article>'
+        f"<p>{FILLER}</p><p>{FILLER}</p></article></body></html>"
+    )
+    found = extract(html, "http://127.0.0.1/news/talks")
+    assert found is not None
+    assert found.title == "Dushanbe [31mRED bell gpj.exe XYZ"

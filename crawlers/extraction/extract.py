@@ -15,6 +15,7 @@ crawl knows), never the site's "today" header.
 
 from __future__ import annotations
 
+import re
 from contextlib import nullcontext
 from html import unescape
 
@@ -63,6 +64,7 @@ def extract(
     be read is left empty, and the article carries a warning that says why.
     """
     html = html.replace("\x00", "")  # no NUL, ever: no database stores one in text
+    html = _CHARACTER_REFERENCE.sub(_xml_safe_reference, html)
     tree = _parsed(html)
     if tree is None:
         return None
@@ -77,7 +79,7 @@ def extract(
     with trafilatura_internals.answering(tree):
         text = _main_text(tree, url)
     # JSON-LD text and double-escaped meta tags leave entities in titles: decoded once, here
-    title = " ".join(unescape(about.title).replace("\x00", " ").split())  # NUL: JSON-LD's
+    title = " ".join(_UNSHOWABLE.sub(" ", unescape(about.title)).split())
     paragraphs = clean_lines(
         text.splitlines(),
         title=title,
@@ -106,6 +108,25 @@ def extract(
         warnings=tuple(warnings),
         date_places=verdict.places,
     )
+
+
+# Control characters (a JSON-LD headline's escapes, NUL included) and the bidirectional
+# overrides and isolates, which can show "gpj.exe" as "exe.jpg": never part of a shown title
+_UNSHOWABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+# A reference to a character XML cannot hold (a control character, a surrogate, U+FFFE): parsed,
+# it made trafilatura discard the whole page ("discarding data") or lxml the title
+_CHARACTER_REFERENCE = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));?")
+
+
+def _xml_safe_reference(match: re.Match[str]) -> str:
+    hexadecimal, decimal = match.groups()
+    point = int(hexadecimal, 16) if hexadecimal is not None else int(decimal)
+    if point in (0x9, 0xA, 0xD) or 0x20 <= point <= 0xD7FF or 0xE000 <= point <= 0xFFFD:
+        return match.group()
+    if 0x10000 <= point <= 0x10FFFF:
+        return match.group()
+    return " "
 
 
 def _main_text(tree: HtmlElement, url: str) -> str:
