@@ -66,12 +66,33 @@ def test_an_alert_reaches_a_json_receiver_through_apprise(
     assert flow.deliver_pending(ctx).sent == 1
     [(headers, body)] = hook.received
     doc = json.loads(body)
-    assert doc["title"].startswith("[eventwatch] dushanbe: Talks in Dushanbe")
+    assert doc["title"].startswith(r"\[eventwatch\] dushanbe: Talks in Dushanbe")
     assert "Words found: Dushanbe" in doc["message"]
     assert "https://ew.example.org/events/" in doc["message"]
     assert "pam (en): https://pam.example/1" in doc["message"]
     credentials = base64.b64decode(headers["Authorization"].split()[1]).decode()
     assert credentials == f"analyst:{PASSWORD}"  # the URL's secret reached the service only
+
+
+def test_a_page_title_cannot_put_a_link_or_markup_in_the_chat_title(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, hook: WebhookReceiver
+) -> None:
+    """Apprise renders the title as Markdown, as the body: Telegram or Mattermost showed a
+    title's ``[text](url)`` as a link an analyst could click."""
+    ctx = context(db_url, monkeypatch, json_url(hook))
+    url_ = "https://pam.example/9"
+    store_article(ctx.db, NewArticle(
+        source="pam", url=url_, canonical_url=url_,
+        title="Dushanbe [Verify](http://evil.example/login) **URGENT** <b>x</b>",
+        text="Delegates met in Dushanbe on Tuesday about the border.", language="en",
+    ))  # fmt: skip
+    flow.match_new_articles(ctx)
+    assert flow.deliver_pending(ctx).sent == 2
+    titles = [json.loads(body)["title"] for _, body in hook.received]
+    hostile = next(title for title in titles if "Verify" in title)
+    assert r"\[Verify\]\(http://evil.example/login\)" in hostile
+    assert r"\*\*URGENT\*\*" in hostile and r"\<b\>" in hostile
+    assert "[Verify](" not in hostile and "**" not in hostile.replace(r"\*", "")
 
 
 def test_an_alert_reaches_an_ntfy_server_through_apprise(

@@ -71,7 +71,9 @@ class AppriseChannel:
         _quiet_apprise()
 
     def send(self, alert: Alert) -> None:
-        self._notify(subject(alert), alert_markdown(alert), "markdown")
+        # Apprise reads the title in the body's format: a service that shows it apart, or
+        # joins it to the body (Telegram, Mattermost), renders its Markdown too
+        self._notify(_escaped(subject(alert)), alert_markdown(alert), "markdown")
 
     def send_digest(self, digest: Digest) -> None:
         self._notify(digest_title(digest), digest_text(digest), "text")
