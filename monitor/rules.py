@@ -220,6 +220,7 @@ def _lex_bare(query: str, start: int, found: list[_Token]) -> int:
 # --- parser ------------------------------------------------------------------------------------
 
 _OPERAND_START = {"WORD", "PHRASE", "(", "NOT", "SCOPE", "ENTITY"}
+MAX_NESTING = 50
 
 
 @dataclass
@@ -229,6 +230,14 @@ class _Parser:
     rule: str
     items: list[_Token]
     at: int = 0
+    depth: int = 0  # groups, NOTs and title: scopes open around the current token
+
+    def deeper(self, token: _Token) -> None:
+        """One more level, refused past MAX_NESTING: deeper would exhaust Python's stack (a
+        traceback, a web page's 500) and no rule a person writes needs it."""
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise self.fail(token, f"nested more than {MAX_NESTING} levels deep")
 
     def peek(self) -> _Token | None:
         return self.items[self.at] if self.at < len(self.items) else None
@@ -270,7 +279,10 @@ class _Parser:
         token = self.take()
         if token.kind == "NOT":
             self.operand_after(token)
-            return Not(self.parse_unary(), token.position + 1)
+            self.deeper(token)
+            negated = Not(self.parse_unary(), token.position + 1)
+            self.depth -= 1
+            return negated
         if token.kind == "SCOPE":
             following = self.peek()
             if (
@@ -279,7 +291,10 @@ class _Parser:
                 or following.kind not in {"WORD", "PHRASE", "("}
             ):
                 raise self.fail(token, "title: needs a term, phrase or group right after it")
-            return _in_title(self.parse_unary())
+            self.deeper(token)
+            scoped = _in_title(self.parse_unary())
+            self.depth -= 1
+            return scoped
         if token.kind == "ENTITY":
             return self.parse_entity(token)
         return self.parse_primary(token)
@@ -319,7 +334,9 @@ class _Parser:
             raise self.fail(opening, "empty parentheses")
         if following is None:
             raise self.fail(opening, "unclosed '('")
+        self.deeper(opening)
         inner = self.parse_or()
+        self.depth -= 1
         closing = self.peek()
         if closing is None or closing.kind != ")":
             raise self.fail(opening, "unclosed '('")

@@ -89,6 +89,9 @@ def test_tokens_keep_offsets_in_original_text() -> None:
         ("ter*ror", 4, "'*' is only allowed at the end"),
         ("Dushanbe ()", 10, "empty parentheses"),
         ("title: Dushanbe", 1, "title: needs a term, phrase or group right after it"),
+        # past Python's stack, a traceback (and a 500 from the web UI), not this line
+        ("(" * 200 + "a" + ")" * 200, 51, "nested more than 50 levels deep"),
+        ("NOT " * 3000 + "a", 201, "nested more than 50 levels deep"),
     ],
 )
 def test_syntax_error_position_and_message(query: str, position: int, message: str) -> None:
@@ -103,6 +106,13 @@ def test_compile_reports_the_bad_rule_by_name() -> None:
     specs = [RuleSpec("good", "Dushanbe"), RuleSpec("broken", "(Dushanbe")]
     with pytest.raises(RuleSyntaxError, match=r"^rule 'broken': position 1: unclosed '\('$"):
         RuleSet.compile(specs)
+
+
+def test_a_rule_nested_as_deep_as_allowed_compiles_and_matches() -> None:
+    query = "(" * 48 + "Dushanbe AND NOT (Almaty" + ")" * 49  # 50 levels
+    rules = RuleSet.compile([RuleSpec("deep", query)])
+    assert [hit.rule for hit in rules.match(title="Talks", text="Talks in Dushanbe.")] == ["deep"]
+    assert rules.match(title="Talks", text="Talks in Dushanbe and Almaty.") == []
 
 
 def test_syntax_error_is_a_value_error() -> None:
