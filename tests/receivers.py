@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime
 import ipaddress
@@ -80,6 +81,14 @@ def self_signed_cert(folder: str) -> tuple[str, str]:
     return cert_path, key_path
 
 
+def _echoing(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+    login, password = data.login.decode(), data.password.decode()
+    blob = base64.b64encode(f"\0{login}\0{password}".encode()).decode()
+    typed = base64.b64encode(password.encode()).decode()
+    message = f"535 5.7.8 {mechanism} {blob} {typed} refused for {login}|{password}"
+    return AuthResult(success=False, handled=False, message=message)
+
+
 class SmtpSink:
     """An SMTP server that accepts everything and keeps the parsed messages.
 
@@ -94,7 +103,10 @@ class SmtpSink:
         cert: tuple[str, str] | None = None,
         implicit_tls: bool = False,
         login: tuple[str, str] | None = None,
+        echo_auth: bool = False,
     ) -> None:
+        """``echo_auth``: refuse every login with a reply that quotes it back, base64 and
+        decoded, as a chatty relay does (no TLS needed)."""
         self.port = free_port() if port is None else port
         self._lock = threading.Lock()
         self._messages: list[EmailMessage] = []
@@ -114,6 +126,8 @@ class SmtpSink:
             # aiosmtpd cannot see implicit TLS, so it would refuse AUTH there; it is TLS anyway.
             options["auth_require_tls"] = not implicit_tls
             options["auth_required"] = True
+        if echo_auth:
+            options.update(authenticator=_echoing, auth_require_tls=False, auth_required=True)
         self._controller = Controller(
             _StoreHandler(self), hostname="127.0.0.1", port=self.port, **options
         )

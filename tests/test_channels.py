@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from datetime import UTC, date, datetime
@@ -233,6 +234,38 @@ def test_email_login_failure_never_leaks_password() -> None:
     assert SECRET not in info.value.message
     assert SECRET not in str(info.value)
     assert not info.value.permanent
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
+@pytest.mark.parametrize("password", ["Hunter2Secret!", "tall  Hunter2Secret!"])
+def test_a_relay_that_quotes_the_login_back_gets_no_password_into_the_error(
+    password: str,
+) -> None:
+    """A chatty relay can only echo what it was sent: the password, base64 as AUTH carries it,
+    and spaced as it was typed (the error's one line squeezed spaces before the blanking)."""
+    with SmtpSink(echo_auth=True) as sink:
+        config = EmailChannelConfig.model_validate(
+            {
+                "type": "email",
+                "to": ["a@example.org"],
+                "from": "b@example.org",
+                "host": "127.0.0.1",
+                "port": sink.port,
+                "username": "bot",
+                "password_env": "PW",
+            }
+        )
+        with pytest.raises(DeliveryError) as info:
+            EmailChannel("mail", config, {"PW": password}).send(make_alert())
+    message = info.value.message
+    assert "535" in message and "refused for bot|***" in message  # the reply is still shown
+    for secret in (
+        password,
+        " ".join(password.split()),
+        base64.b64encode(password.encode()).decode(),
+        base64.b64encode(f"\0bot\0{password}".encode()).decode(),
+    ):
+        assert secret not in message
 
 
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import html
 import logging
@@ -256,9 +257,13 @@ class EmailChannel:
         return password
 
     def _scrub(self, text: str, password: str | None) -> str:
-        # Belt and braces: a chatty server could echo credentials back in its reply.
-        if password:
-            text = text.replace(password, "***")
+        """Belt and braces: a chatty server can echo back what it was sent, the password
+        as typed or base64 as AUTH LOGIN and AUTH PLAIN carry it."""
+        if not password:
+            return text
+        sent = [password.encode(), f"\0{self.config.username or ''}\0{password}".encode()]
+        for secret in [password, *(base64.b64encode(s).decode() for s in sent)]:
+            text = text.replace(secret, "***")
         return text
 
     def send(self, alert: Alert) -> str | None:
@@ -290,21 +295,22 @@ class EmailChannel:
         """What went wrong, in one line that holds no password."""
         if deadline.expired:
             return f"the relay took more than {deadline.seconds:g} s in all"
+        limit: int | None = 300  # blanked before it is made one line and cut
         if isinstance(exc, smtplib.SMTPResponseException):
             reply = exc.smtp_error
             text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
-            detail = one_line(f"{type(exc).__name__} {exc.smtp_code} {text}", 300)
+            detail = f"{type(exc).__name__} {exc.smtp_code} {text}"
         elif isinstance(exc, smtplib.SMTPRecipientsRefused):
             return f"recipients refused: {', '.join(sorted(exc.recipients))}"
         elif isinstance(exc, smtplib.SMTPException):
-            detail = one_line(f"{type(exc).__name__}: {exc}", 300)
+            detail = f"{type(exc).__name__}: {exc}"
         else:
             assert isinstance(exc, OSError)
             detail = exc.strerror or str(exc) or type(exc).__name__
             if isinstance(exc, TimeoutError) and not exc.strerror:
                 detail = "timed out"
-            detail = one_line(detail)
-        return self._scrub(detail, password)
+            limit = None
+        return one_line(self._scrub(detail, password), limit)
 
     def _login(self, smtp: smtplib.SMTP, username: str, password: str) -> None:
         try:
