@@ -111,7 +111,7 @@ def _unset_secrets(config: Config) -> list[str]:
 def db_upgrade(args: argparse.Namespace) -> int:
     _, config = load_config(args.config)
     upgrade(config.database)
-    print(f"database at {config.database} is up to date")
+    print(f"database at {shown_url(config.database)} is up to date")
     return 0
 
 

@@ -185,3 +185,16 @@ def test_a_crawl_and_a_recrawl_store_each_article_once_on_postgresql(
         assert count_articles(database) == expected
     finally:
         database.dispose()
+
+
+def test_db_upgrade_names_the_database_without_its_password(
+    postgres_server: str, tmp_path: Path
+) -> None:
+    """The line printed after `db upgrade` showed the URL whole, password included."""
+    url = postgres.create_database(postgres_server, f"eventwatch_{next(_NAMES)}")
+    with_password = url.replace("postgres@", "postgres:DBPASSWORD77@")  # the server trusts
+    config = tmp_path / "eventwatch.yaml"
+    config.write_text(yaml.safe_dump({"database": with_password}), encoding="utf-8")
+    result = run_cli(config, "db", "upgrade")
+    assert result.returncode == 0, result.stderr
+    assert "postgres:***@" in result.stdout and "DBPASSWORD77" not in result.stdout
