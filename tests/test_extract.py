@@ -78,6 +78,10 @@ def assert_body_kept(found: Extracted) -> None:
         "<p>© 2024 Example Herald. All rights reserved.</p>",
         "<p>Posted on December 24, 2024 by admin</p>",
         "<p>Опубликовано: 03.04.2023</p>",
+        "<p>Share: Facebook | Twitter — #Dushanbe #terrorism</p>",
+        "<p>Поделиться: ВКонтакте | Telegram</p>",
+        "<p>Partager : Facebook, X, LinkedIn</p>",
+        "<p>#Dushanbe #terrorism #OSCE</p>",
     ],
 )
 def test_residue_line_is_removed_and_article_kept(residue: str) -> None:
@@ -120,6 +124,8 @@ def test_headline_linked_elsewhere_is_removed_but_a_table_of_contents_heading_ke
         "(c) the member states shall exchange information on seized goods;",
         "Register of seized goods to be shared between the customs services.",
         "Follow-up talks are planned for the spring session in Baku.",
+        "Share prices in Dushanbe fell: the exchange closed two per cent lower.",
+        "#1 on the agenda was the exchange of border-crossing data.",
     ],
 )
 def test_sentence_that_begins_with_a_chrome_word_is_kept(sentence: str) -> None:

@@ -3,8 +3,9 @@
 Each rule removes a whole line only, never part of a sentence (shortcodes aside, which are
 cut out), and only when the line is chrome by its shape: an image file name, a stock phrase of
 site furniture, a "see also" cross-reference, a call to subscribe, follow or log in, a label
-line (category, tags, photo credit, copyright), a byline date or a date standing alone, or a
-headline that is the whole text of a link to another page. Rules that look at a line's first
+line (category, tags, photo credit, share buttons, copyright), a line of hashtags only, a
+byline date or a date standing alone, or a headline that is the whole text of a link to
+another page. Rules that look at a line's first
 words only apply to short lines: a long line is a paragraph, whatever its first word. The
 wording lives in :mod:`crawlers.extraction.furniture`; lines that recur across a site's articles are
 :mod:`crawlers.crawling.sitelines`' job.
@@ -21,6 +22,7 @@ from crawlers.extraction.furniture import (
     CALL_TO_ACTION,
     CROSS_REFERENCE,
     DATELINE,
+    HASHTAGS_ONLY,
     LABEL_LINE,
     STOCK_LINES,
 )
@@ -108,6 +110,8 @@ def is_residue(
     if len(line) <= MAX_PROMPT and (CROSS_REFERENCE.match(line) or CALL_TO_ACTION.match(line)):
         return True
     if len(line) <= MAX_LABEL and (LABEL_LINE.match(line) or _is_dateline(line)):
+        return True
+    if HASHTAGS_ONLY.match(line):
         return True
     if IMAGE_NAME.match(line) or (folded in image_names and SLUG_WORD.match(folded)):
         return True

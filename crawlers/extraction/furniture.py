@@ -83,13 +83,14 @@ CALL_TO_ACTION = re.compile(
     re.IGNORECASE,
 )
 
-# A metadata label line: "Category: News", "Tags: a, b", "Photo: …", "© …".
+# A metadata label line: "Category: News", "Tags: a, b", "Photo: …", "Share: Facebook", "© …".
 LABEL_LINE = re.compile(
     r"^(?:(?:categor(?:y|ies)|filed under|posted in|tags?|topics?|"
     r"catégories?|étiquettes|mots-clés|categorías?|etiquetas|temas|"
     r"kategorien?|schlagwörter|schlagworte|рубрика|теги|метки|"
     r"photos?|photo credit|image|credits?|crédits? photos?|fotos?|fot\.|bild|titelbild|"
-    r"beitragsbild|фото)\s*:\s*\S|©|(?:copyright|\(c\))\s*(?:©|\d{4}))",
+    r"beitragsbild|фото|share|partager|compartir|teilen|поделиться|شارك)\s*:\s*\S|©|"
+    r"(?:copyright|\(c\))\s*(?:©|\d{4}))",
     re.IGNORECASE,
 )
 
@@ -101,3 +102,6 @@ DATELINE = re.compile(
     r"\s*(?:on|at|le|am|el|в)?\s*:?\s*",
     re.IGNORECASE,
 )
+
+# A line of hashtags only: a tag list, or an embedded post's tags, never the article's sentence.
+HASHTAGS_ONLY = re.compile(r"^#\w+(?:[\s,;|·•]+#\w+)*$")
