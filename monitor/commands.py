@@ -105,6 +105,20 @@ def _unset_secrets(config: Config) -> list[str]:
                 problems.append(
                     f"channels.{name}: field {key}: environment variable {variable} is not set"
                 )
+    # the web UI refuses to start without these (monitor.web.access), empty counting as unset
+    web = config.web
+    wanted = [
+        *((f"web.users.{u.name}", "password_hash_env", u.password_hash_env) for u in web.users),
+        *((f"web.tokens.{t.name}", "token_env", t.token_env) for t in web.tokens),
+        *(
+            [("web", "session_secret_env", web.session_secret_env)]
+            if web.session_secret_env
+            else []
+        ),
+    ]
+    for where, key, variable in wanted:
+        if not os.environ.get(variable):
+            problems.append(f"{where}: field {key}: environment variable {variable} is not set")
     return problems
 
 

@@ -132,6 +132,32 @@ def test_output_to_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
         assert "Error" not in result.stderr and "Traceback" not in result.stderr
 
 
+def test_check_reports_a_web_secret_variable_that_is_not_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`check` said OK, then `web` and `run` refused to start for want of them."""
+    web = {
+        "users": [{"name": "ana", "role": "analyst", "password_hash_env": "EW_ANA_HASH"}],
+        "tokens": [{"name": "feeds", "token_env": "EW_FEED_TOKEN"}],
+        "session_secret_env": "EW_SESSION",
+    }
+    path = config_file(tmp_path, web=web)
+    for variable in ("EW_ANA_HASH", "EW_FEED_TOKEN", "EW_SESSION"):
+        monkeypatch.delenv(variable, raising=False)
+    code, _, err = run(capsys, "--config", str(path), "check")
+    assert code == 1 and "Traceback" not in err
+    said = [line.split(": ", 2)[2] for line in err.splitlines()]
+    assert said == [
+        "web.users.ana: field password_hash_env: environment variable EW_ANA_HASH is not set",
+        "web.tokens.feeds: field token_env: environment variable EW_FEED_TOKEN is not set",
+        "web: field session_secret_env: environment variable EW_SESSION is not set",
+    ]
+    for variable in ("EW_ANA_HASH", "EW_FEED_TOKEN", "EW_SESSION"):
+        monkeypatch.setenv(variable, "set")
+    code, _, err = run(capsys, "--config", str(path), "check")
+    assert code == 0 and err == ""
+
+
 def test_check_reports_a_secret_variable_that_is_not_set(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
