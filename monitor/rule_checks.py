@@ -66,4 +66,7 @@ def unknown_rule(query: str, rule_names: Iterable[str]) -> str | None:
     if query in names or not _RULE_NAME.fullmatch(query):
         return None
     close = difflib.get_close_matches(query, names, n=1, cutoff=0.75)
-    return f"no rule named {query!r}; did you mean {close[0]!r}?" if close else None
+    if not close:
+        return None
+    word = f'"{query}"'
+    return f"no rule named {query!r}; did you mean {close[0]!r}? (the word itself: {word!r})"

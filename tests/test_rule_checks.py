@@ -161,7 +161,11 @@ def test_rules_test_with_a_mistyped_rule_name_says_which_was_meant(
 ) -> None:
     code, out, err = run(capsys, "--config", str(stored), "rules", "test", "nato-phrse")
     assert code == 2 and out == ""
-    assert "no rule named 'nato-phrse'; did you mean 'nato-phrase'?" in one_line(err)
+    line = one_line(err)
+    assert "no rule named 'nato-phrse'; did you mean 'nato-phrase'?" in line
+    assert """(the word itself: '"nato-phrse"')""" in line  # a word close to a rule's name
+    code, out, err = run(capsys, "--config", str(stored), "rules", "test", '"nato-phrse"')
+    assert code == 0, err  # tested as the word it is
 
 
 def test_rules_test_warns_of_a_lowercase_operator(
