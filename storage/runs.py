@@ -19,6 +19,7 @@ MAX_ERROR_CHARS = 4000
 # "retried": a try cut short by its crawl process's end, crawled again at once; the job's
 # last try is the one that counts (as the daemon's health does).
 NOT_FAILED = ("ok", "running", "stopped", "retried")
+SHOWN_AS_CLEAN = ("ok", "running", "stopped")  # by `runs --failed`
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,9 +186,11 @@ def list_runs(
     if source is not None:
         query = query.where(Source.name == source)
     if failed:
+        # a try cut short (retried) is shown: its process died, which is worth looking into,
+        # though the source's health does not count it (the try after it does)
         query = query.where(
             (CrawlRun.errors > 0)
-            | CrawlRun.status.not_in(NOT_FAILED)
+            | CrawlRun.status.not_in(SHOWN_AS_CLEAN)
             | CrawlRun.id.in_(select(PageFailure.run_id))
         )
     with db.session() as session:

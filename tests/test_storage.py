@@ -143,3 +143,5 @@ def test_a_run_stopped_with_its_process_is_no_failure_of_its_source(db: Database
         close_run(db, open_run(db, "pam"), "retried", "crawl process exited -9; crawled again")
     close_run(db, open_run(db, "pam"), "failed", "crawl process exited -9")
     assert failures_in_row(db) == {"pam": 2}
+    shown = [run.status for run in list_runs(db, failed=True)]  # the process's deaths shown
+    assert shown == ["failed", "retried", "retried", "failed"]
