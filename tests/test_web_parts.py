@@ -117,6 +117,18 @@ def test_a_filter_holding_a_nul_is_read_without_it() -> None:
     assert (query.filter.source, query.filter.place, query.text) == ("pam", None, "border")
 
 
+def test_first_seen_to_takes_the_whole_of_its_day(db: Database) -> None:
+    """The day ended at 23:59:59: an event first seen in that day's last second was out."""
+    store_article(db, report("desk", "Border talks", WIRE))
+    with db.session() as session:
+        session.query(Event).update({Event.first_seen: datetime(2026, 3, 4, 23, 59, 59, 500000,
+                                                                tzinfo=UTC)})  # fmt: skip
+    chosen = event_query({"first_seen_from": "2026-03-04", "first_seen_to": "2026-03-04"})
+    assert count_events(db, chosen.filter) == 1
+    later = event_query({"first_seen_to": "2026-03-03"})
+    assert count_events(db, later.filter) == 0
+
+
 def test_a_place_or_organisation_filter_ignores_case_on_every_database(db: Database) -> None:
     store_article(db, report("desk", "Border talks", WIRE, places=["Dushanbe"],
                              organisations=["OSCE"]))  # fmt: skip

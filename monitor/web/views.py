@@ -70,7 +70,7 @@ def event_query(params: Mapping[str, str]) -> EventQuery:
         organisation=_text(params, "org"),
         rule=_text(params, "rule"),
         first_seen_from=_instant(params, "first_seen_from"),
-        first_seen_to=to.replace(hour=23, minute=59, second=59) if to else None,
+        first_seen_to=to.replace(hour=23, minute=59, second=59, microsecond=999999) if to else None,
         published_from=_day(params, "published_from"),
         published_to=_day(params, "published_to"),
         unread=_flag(params, "unread"),
