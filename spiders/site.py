@@ -39,7 +39,13 @@ from twisted.python.failure import Failure
 
 from crawlers.crawling.charsets import page_text
 from crawlers.crawling.items import PageItem
-from crawlers.crawling.linkplan import LinkBook, LinkVerdict, ListingState
+from crawlers.crawling.linkplan import (
+    ASKED_ALREADY,
+    BACKING_OFF,
+    LinkBook,
+    LinkVerdict,
+    ListingState,
+)
 from crawlers.crawling.links import (
     ARTICLE,
     NEXT_PAGE,
@@ -210,6 +216,7 @@ class SiteSpider(Spider):
             trust_stale=not self.walk_all,
         )  # fmt: skip
         for verdict in self.ledger.links.plan_listing(decisions, state):
+            self._note_link(verdict, response.url)
             if not verdict.follow:
                 continue
             if verdict.action in (ARTICLE, TRY):
@@ -219,15 +226,27 @@ class SiteSpider(Spider):
             elif verdict.action == NEXT_PAGE:
                 yield self._request(verdict.url, "listing", self.parse_listing, depth=depth + 1)
 
+    def _note_link(self, verdict: LinkVerdict, page: str) -> None:
+        """What the page's validator depends on (crawlers.crawling.runledger)."""
+        if verdict.rule == BACKING_OFF:
+            self.ledger.unsettled.add(page)
+        elif verdict.action in (ARTICLE, TRY) and (verdict.follow or verdict.rule == ASKED_ALREADY):
+            self.ledger.followed(verdict.url, page)
+
     def _entry_requests(
-        self, urls: Iterable[str], listed_in: str, hints: Mapping[str, DateHint] | None = None
+        self,
+        urls: Iterable[str],
+        listed_in: str,
+        page: str,
+        hints: Mapping[str, DateHint] | None = None,
     ) -> Iterator[Request]:
-        """The articles a feed or sitemap lists, on the site, as the link plan admits them;
-        ``hints``: the dates the feed or sitemap gives them."""
+        """The articles a feed or sitemap (``page``) lists, on the site, as the link plan
+        admits them; ``hints``: the dates the feed or sitemap gives them."""
         on_site_urls = (url for url in urls if on_site(url, self.domains))
         decisions = [entry_decision(url, self.follow, listed_in) for url in on_site_urls]
         state = self._state(d.url for d in decisions if d.action == ARTICLE)
         for verdict in self.ledger.links.plan_entries(decisions, state):
+            self._note_link(verdict, page)
             if verdict.follow:
                 yield self._article_request(verdict, (hints or {}).get(verdict.url))
 
@@ -237,7 +256,8 @@ class SiteSpider(Spider):
         parsed = parse_feed(response.body)
         links = [clean_url(response.urljoin(e.get("link", ""))) for e in parsed.entries]
         hints = {u: _feed_hint(e) for u, e in zip(links, parsed.entries, strict=True)}
-        yield from self._entry_requests(links, "feed", {u: h for u, h in hints.items() if h})
+        dated = {u: h for u, h in hints.items() if h}
+        yield from self._entry_requests(links, "feed", response.url, dated)
 
     def parse_robots(self, response: Response) -> Iterator[Request]:
         if response.status != 200 or not isinstance(response, TextResponse):
@@ -261,7 +281,8 @@ class SiteSpider(Spider):
         entries.sort(key=lambda e: e.get("lastmod", ""), reverse=True)
         urls = [clean_url(e["loc"]) for e in entries]
         hints = _sitemap_hints(urls, entries, news_publication_dates(body))
-        yield from self._entry_requests(urls, "sitemap", {u: h for u, h in hints.items() if h})
+        dated = {u: h for u, h in hints.items() if h}
+        yield from self._entry_requests(urls, "sitemap", response.url, dated)
 
     def _subsitemaps(self, entries: list[dict[str, Any]]) -> Iterator[Request]:
         entries.sort(key=lambda e: e.get("lastmod", ""), reverse=True)

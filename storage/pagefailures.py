@@ -28,6 +28,9 @@ NOT_ARTICLE_WAIT = timedelta(days=30)
 CHUNK = 500  # URLs per IN (...) list
 MAX_HTTP_STATUS = 999
 FAILED, NO_ARTICLE = "failed", "no article"  # why a page is held back (held_back)
+# The reason of a page whose article the database could not take (locked, away, full): no
+# fault of the page, so it waits for no back-off and the next crawl fetches it again
+DATABASE_FAULT = "database: "
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +146,8 @@ def _upsert(
         row.run_id, row.stage, row.http_status = run_id, failure.stage, failure.http_status
         row.reason, row.last_failed_at = failure.reason, now
         row.attempts += 1
-        row.next_attempt_at = now + backoff(row.attempts)
+        ours = failure.stage == "store" and failure.reason.startswith(DATABASE_FAULT)
+        row.next_attempt_at = now if ours else now + backoff(row.attempts)
 
 
 def _judged(session: Session, source_id: int, urls: list[str], now: datetime) -> None:

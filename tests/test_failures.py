@@ -17,6 +17,8 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from sqlalchemy import update
 
+from crawlers.crawling.linkplan import LinkBook
+from crawlers.crawling.runledger import RunLedger
 from crawlers.urls import normalize_url
 from monitor.observe import PageFailureCollector
 from storage.db import Database
@@ -141,6 +143,39 @@ def test_a_page_fetched_that_cannot_be_read_is_a_failure_in_view(
     assert f"failed read: {home} — could not be read: OperationalError" in "\n".join(lines)
     (failed,) = runs_json(config, "--failed")[0]["failures"]
     assert (failed["url"], failed["stage"], failed["attempts"]) == (home, "read", 1)
+
+
+def test_a_failed_page_is_tried_again_though_its_listing_never_changes(
+    site: SiteServer, config: Path, tmp_path: Path
+) -> None:
+    """A listing that linked a page which failed, or waits for its next try, keeps no
+    validator from that crawl: with one, the next crawls were answered 304, never met the
+    link again, and the page (or an article the database could not take) was lost."""
+    broken = normalize_url(site.base_url + newsroom.BROKEN)
+    crawl(config)
+    assert broken not in stored(db_url(tmp_path))
+    site.clear()
+    crawl(config)  # the back-off runs: the link is met and held back
+    home = [headers for path, headers in site.requests if path == "/"]
+    assert home and "If-None-Match" not in home[0]
+    _back_off_over(db_url(tmp_path))
+    newsroom.mend(site.root)
+    del site.answers[newsroom.BROKEN]
+    site.clear()
+    crawl(config)  # the listing is as it was in the first crawl
+    assert newsroom.BROKEN in site.paths()
+    assert broken in stored(db_url(tmp_path))
+
+
+def test_a_listing_whose_article_the_database_could_not_take_keeps_no_validator() -> None:
+    """The store's failure reaches the pages that linked the article, as a fetch's does."""
+    ledger = RunLedger("newsroom", LinkBook(budget=10))
+    ledger.followed("http://127.0.0.1:9/news/a.html?utm_source=feed", "http://127.0.0.1:9/feed")
+    ledger.followed("http://127.0.0.1:9/news/a.html", "http://127.0.0.1:9/")
+    ledger.followed("http://127.0.0.1:9/news/b.html", "http://127.0.0.1:9/page/2")
+    ledger.failed("http://127.0.0.1:9/news/a.html", "store", "database: database is locked")
+    assert ledger.unsettled >= {"http://127.0.0.1:9/feed", "http://127.0.0.1:9/"}
+    assert "http://127.0.0.1:9/page/2" not in ledger.unsettled
 
 
 def _back_off_over(url: str) -> None:

@@ -26,6 +26,7 @@ from storage import pagefailures
 from storage.db import Database
 from storage.models import NotArticlePage
 from storage.pagefailures import (
+    DATABASE_FAULT,
     FAILED,
     NO_ARTICLE,
     FailedPage,
@@ -59,6 +60,18 @@ def test_a_page_failing_again_waits_longer_and_is_cleared_when_had(db: Database)
     record_run_pages(db, open_run(db, "pam"), "pam", [], {URL}, {"seen": 1})
     assert page_failures(db, source="pam") == []
     assert backoff(40) == timedelta(days=7)
+
+
+def test_a_page_the_database_could_not_take_waits_for_no_back_off(db: Database) -> None:
+    """The database away or locked is no fault of the page: an hour's back-off had kept a
+    new article (and its alert) out that long after the database came back."""
+    run = open_run(db, "pam")
+    ours = FailedPage(URL, "store", None, f"{DATABASE_FAULT}database is locked")
+    refused = FailedPage(URL + "2", "store", None, "could not be stored: ValueError()")
+    record_run_pages(db, run, "pam", [ours, refused], (), None)
+    with db.session() as session:
+        assert held_back(session, "pam", [URL, URL + "2"]) == {URL + "2": FAILED}
+    assert {row.url for row in page_failures(db, source="pam")} == {URL, URL + "2"}  # shown
 
 
 def test_failures_kept_per_source_are_bounded_newest_first(

@@ -18,6 +18,7 @@ TRIES_PER_LISTING = 3
 TRIES_PER_CRAWL = 6
 
 ALREADY_STORED = "already stored"
+ASKED_ALREADY = "asked for already in this crawl"
 BACKING_OFF = "failed before: tried again later (back-off)"
 NO_ARTICLE_BEFORE = "tried before: no article there (tried again in a month)"
 # Why the store holds a page back (storage.pagefailures.held_back), as a rule
@@ -115,7 +116,7 @@ class LinkBook:
         url, action = decision.url, decision.action
         key = normalize_url(url)
         refused = (
-            (key in self.requested and "asked for already in this crawl")
+            (key in self.requested and ASKED_ALREADY)
             or (key in state.stored and ALREADY_STORED)
             or (key in state.held and HELD_BACK_RULES.get(state.held[key], BACKING_OFF))
             or (action == TRY and min(self.tries_left, tries_here[0]) <= 0 and NO_TRIES_LEFT)

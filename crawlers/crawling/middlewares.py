@@ -162,8 +162,12 @@ class ConditionalGetMiddleware:
 
     def spider_closed(self, spider: Any, reason: str) -> None:
         complete = reason == "finished" and not getattr(spider, "budget_exhausted", False)
-        if complete and self.pending:
-            send_validators(self.run_id, self.pending)
+        # a page that linked one that failed, or waits for its next try, must be read again
+        ledger = getattr(spider, "ledger", None)
+        unsettled = ledger.unsettled if ledger is not None else set()
+        settled = {url: v for url, v in self.pending.items() if url not in unsettled}
+        if complete and settled:
+            send_validators(self.run_id, settled)
 
 
 def _header(response: Response, name: bytes) -> str | None:

@@ -213,6 +213,7 @@ class StorePipeline:
         # the handle opened and storage imported here, on the loop, so the thread never
         # races the loop to do either
         import storage.articles  # noqa: F401
+        import storage.pagefailures  # noqa: F401
 
         batch, self.waiting = self.waiting, []
         loop = asyncio.get_running_loop()
@@ -224,13 +225,14 @@ class StorePipeline:
         """On the store thread: each article's outcome and id, or ``store_error`` and None."""
         from storage.articles import store_articles
         from storage.db import DATABASE_FAILURES
+        from storage.pagefailures import DATABASE_FAULT
 
         try:
             return list(store_articles(db, batch))
         except DATABASE_FAILURES as exc:  # the database, not an article: locked past the
             logger.warning("%d articles could not be stored: %s", len(batch), exc)  # timeout,
-            self.store_faults.update((item.url, f"database: {exc}") for item in batch)  # disk
-            return [("store_error", None)] * len(batch)  # full; the next crawl fetches them
+            self.store_faults.update((item.url, f"{DATABASE_FAULT}{exc}") for item in batch)
+            return [("store_error", None)] * len(batch)  # disk full; the next crawl has them
         except Exception:  # an article that cannot be stored: the others still go in
             return [self._write_one(db, item) for item in batch]
 

@@ -34,10 +34,21 @@ class RunLedger:
     failures: dict[str, PageFault] = field(default_factory=dict)  # by normalised URL
     had: set[str] = field(default_factory=set)  # normalised URLs fetched and handled well
     not_articles: set[str] = field(default_factory=set)  # tried, and no article there
+    # The listings, feeds and sitemaps (as fetched) that linked each article followed, and
+    # those whose validators must not be kept: they linked a page that failed or waits for
+    # its next try, and only reading them again (not a 304) meets that link again.
+    linked_from: dict[str, set[str]] = field(default_factory=dict)  # by normalised URL
+    unsettled: set[str] = field(default_factory=set)
+
+    def followed(self, url: str, page: str) -> None:
+        """``page`` linked the article ``url``, which this crawl asks for."""
+        self.linked_from.setdefault(normalize_url(url), set()).add(page)
 
     def failed(self, url: str, stage: str, reason: str, http_status: int | None = None) -> None:
         key = normalize_url(url)
         self.had.discard(key)
+        self.unsettled.add(url)  # a listing, feed or sitemap that could not be read
+        self.unsettled.update(self.linked_from.get(key, ()))
         if key in self.failures or len(self.failures) < MAX_FAILURES_PER_RUN:
             self.failures[key] = PageFault(key, stage, reason[:MAX_REASON_CHARS], http_status)
 
