@@ -9,6 +9,7 @@ loses nothing and repeats nothing.
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import InitVar, dataclass, field
@@ -16,8 +17,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from crawlers.enrichment.entities import GAZETTEER, gazetteer, names_for_matching
-from crawlers.launcher.child import CrawlChild
-from crawlers.launcher.oneshot import crawl_sources
 from monitor.backoff import next_attempt
 from monitor.channels import Channel, build_channel
 from monitor.channels.alert import Alert, AlertArticle, AlertDate, DeliveryError
@@ -26,7 +25,7 @@ from monitor.digesting import as_digest, digest_sent, open_due_digests
 from monitor.rules import RuleSet
 from storage.db import DATABASE_FAILURES, Database
 from storage.digests import DigestTask, claim_due_digests
-from storage.leases import kept, record_failure, record_sent
+from storage.leases import Lease, kept, record_failure, record_sent
 from storage.models import Delivery, Update
 from storage.models import Digest as DigestRow
 from storage.outbox import (
@@ -37,10 +36,11 @@ from storage.outbox import (
     record_matches,
     unmatched_articles,
 )
-from storage.runs import RunSummary
 from storage.updates import UpdatePolicies, queue_updates
 
 logger = logging.getLogger(__name__)
+
+RECORD_FOR_SECONDS = 30.0  # how long a message sent is tried to be recorded (_recorded)
 
 
 @dataclass
@@ -80,29 +80,6 @@ class DispatchCounts:
     sent: int = 0
     retrying: int = 0
     failed: int = 0
-
-
-def crawl(
-    ctx: Context,
-    names: list[str],
-    *,
-    refresh: bool = False,
-    log_level: str = "WARNING",
-    child: CrawlChild | None = None,
-    on_progress: Callable[[str], None] | None = None,
-) -> list[RunSummary]:
-    """Crawl ``names`` together in one crawl process (``child`` if one was started early);
-    ``on_progress`` is given each line it prints as it goes (see crawlers.launcher.runner)."""
-    sources = [ctx.config.source(name).crawl_source() for name in names]
-    return crawl_sources(
-        sources,
-        ctx.db,
-        extract_workers=ctx.config.daemon.max_parallel_crawls,
-        refresh=refresh,
-        log_level=log_level,
-        child=child,
-        on_progress=on_progress,
-    )
 
 
 def match_new_articles(ctx: Context) -> int:
@@ -148,9 +125,11 @@ def _match(ctx: Context, article: UnmatchedArticle) -> int:
         )
         for hit in hits
     ]
-    queued = record_matches(ctx.db, article.id, records)
-    # The article may be a report from a new source of an event alerted before.
-    queued += queue_updates(ctx.db, article.event_id, ctx.updates)
+    # The article may be a report from a new source of an event alerted before. Its update
+    # is queued first: marking the article matched is the pass's last write, so a failure
+    # between the two leaves it unmatched, to be matched again (queuing again adds nothing).
+    queued = queue_updates(ctx.db, article.event_id, ctx.updates)
+    queued += record_matches(ctx.db, article.id, records)
     ctx.unmatchable.pop(article.id, None)
     return queued
 
@@ -213,7 +192,7 @@ def _deliver(ctx: Context, task: DeliveryTask, down: set[str]) -> str:
     except Exception as exc:  # a bug this one alert sets off: it backs off, the rest go on
         logger.error("delivery=%s could not be sent", task.key, exc_info=True)
         return _retry_later(ctx, task, DeliveryError(f"{type(exc).__name__}: {exc}"))
-    if not record_sent(ctx.db, task.lease, note):
+    if not _recorded(ctx, task.lease, lambda: record_sent(ctx.db, task.lease, note)):
         return _lost(task.key)
     logger.info(
         "delivery=%s rule=%s event=%d channel=%s sent",
@@ -240,7 +219,32 @@ def _deliver_digest(ctx: Context, task: DigestTask, down: set[str]) -> str:
     except Exception as exc:  # a bug this digest sets off: it backs off, the rest go on
         logger.error("digest=%s could not be sent", task.key, exc_info=True)
         return _retry_later(ctx, task, DeliveryError(f"{type(exc).__name__}: {exc}"))
-    return "sent" if digest_sent(ctx.db, task, note) else _lost(task.key)
+    sent = _recorded(ctx, task.lease, lambda: digest_sent(ctx.db, task, note))
+    return "sent" if sent else _lost(task.key)
+
+
+def _recorded(ctx: Context, lease: Lease, write: Callable[[], bool]) -> bool:
+    """``write``, which records a message sent, done though the database fails for a while
+    (locked, restarting): unrecorded, the message would go out again once its lease ran out.
+    The row stays this sender's meanwhile; past RECORD_FOR (or its lease, if shorter) the
+    failure stands, so that a daemon asked to stop is not held up longer."""
+    try:
+        return write()
+    except DATABASE_FAILURES as exc:
+        logger.warning("%s %d sent, not yet recorded: %s", lease.model.__tablename__,
+                       lease.row_id, exc)  # fmt: skip
+    length = ctx.config.delivery.lease
+    deadline = time.monotonic() + min(length.total_seconds(), RECORD_FOR_SECONDS)
+    wait = 0.25
+    with kept(ctx.db, lease, length):
+        while True:
+            time.sleep(wait)
+            try:
+                return write()
+            except DATABASE_FAILURES:
+                if time.monotonic() >= deadline:
+                    raise
+            wait = min(wait * 2, 5.0)
 
 
 def _lost(key: str) -> str:

@@ -5,15 +5,18 @@ that still holds the lease records the outcome. Also run on PostgreSQL (tests/te
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
 
+import storage.db
 from monitor import flow
 from monitor.config import Config
 from storage.articles import NewArticle, store_article
@@ -101,6 +104,36 @@ def test_a_sender_that_lost_its_lease_cannot_renew_it_or_overwrite_the_outcome(
             assert (row.status, row.last_error) == ("sent", None)
     finally:
         ctx.db.dispose()
+
+
+def test_a_send_is_recorded_though_the_database_is_locked_as_it_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database failing right after a send (SQLite locked past its timeout, PostgreSQL
+    restarting) ended the pass with the row unrecorded: once its lease ran out, the alert
+    went out again."""
+    monkeypatch.setattr(storage.db, "BUSY_TIMEOUT_MS", 100)  # locked: fails at once
+    path = tmp_path / "ew.db"
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+
+    def lock_for_a_second() -> None:  # as the receiver takes the alert
+        holder.execute("BEGIN IMMEDIATE")
+        threading.Timer(1.0, holder.execute, ("ROLLBACK",)).start()
+
+    with WebhookReceiver() as hook:
+        ctx = dispatcher(url, hook.url, "2s")
+        queue_alerts(ctx, 1)
+        hook.on_receive = lock_for_a_second
+        assert flow.deliver_pending(ctx).sent == 1
+        hook.on_receive = None
+        time.sleep(2.5)  # past the lease
+        assert flow.deliver_pending(ctx).sent == 0
+        assert len(hook.received) == 1
+    holder.close()
+    with ctx.db.session() as session:
+        assert session.scalars(select(Delivery.status)).all() == ["sent"]
 
 
 def test_only_failed_deliveries_are_queued_again(db_url: str) -> None:

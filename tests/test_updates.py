@@ -5,12 +5,14 @@ while one waits are named in it. Sent to a real webhook receiver on 127.0.0.1.""
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 
 from monitor import flow
 from monitor.config import Config
@@ -67,6 +69,31 @@ def test_an_alerted_event_with_a_new_source_gets_an_update_naming_it(
     assert [a["source"] for a in news["event"]["articles"]] == ["pam", "wire"]
     report(ctx, "wire")  # nothing new: a source already named
     assert flow.deliver_pending(ctx).sent == 0
+
+
+def test_an_update_is_not_lost_when_the_database_fails_during_the_matching_pass(
+    db_url: str, hook: WebhookReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The article was marked matched in one transaction and its update queued in the next:
+    the database failing between the two lost the update, as the article was never matched
+    again."""
+    ctx = context(db_url, hook, on_update=True)
+    report(ctx, "pam")
+    assert flow.deliver_pending(ctx).sent == 1
+    real, calls = flow.queue_updates, []
+
+    def database_away_once(*args: Any, **kwargs: Any) -> int:
+        calls.append(args)
+        if len(calls) == 1:
+            raise OperationalError("UPDATE matches", {}, sqlite3.OperationalError("locked"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(flow, "queue_updates", database_away_once)
+    with pytest.raises(OperationalError):
+        report(ctx, "wire")
+    flow.match_new_articles(ctx)  # the next pass
+    assert flow.deliver_pending(ctx).sent == 1
+    assert [message["kind"] for message in sent(hook)] == ["alert", "update"]
 
 
 def test_at_most_one_update_per_interval_and_it_names_every_source_since(
