@@ -4,7 +4,8 @@ Within EVENT_WINDOW of the article's date (published, else first seen), in this 
 identical words; a near-duplicate text (storage.similarity: candidates by LSH band key, then
 exact shingle Jaccard); the same normalised title; then, in any language, the signals it
 shares with a report published within days (storage.signals: candidates by anchor key, then
-weighed). What articles name (places, organisations, dates mentioned) is merged into their
+weighed). A near-duplicate or the same title does not join a report whose signals veto it
+(another city or country, no day in common): a press office's recurring title or footer. What articles name (places, organisations, dates mentioned) is merged into their
 event, so an event carries what all its reports say. Why an article joined its event is
 returned with the event, to be kept on the article.
 """
@@ -75,11 +76,11 @@ _BAND_CANDIDATES = (
     .order_by(func.count(ArticleBand.band).desc(), ArticleBand.article_id.desc())
     .limit(MAX_CANDIDATES)
 )
-_CANDIDATES = select(Article.id, Article.text, Article.event_id).where(
+_CANDIDATES = select(Article.id, Article.text, Article.event_id, Article.signals).where(
     Article.id.in_(bindparam("article_ids", expanding=True))
 )
 _SAME_TITLE = (
-    select(Article.event_id, Article.id)
+    select(Article.event_id, Article.id, Article.signals)
     .where(Article.title_key == bindparam("title_key"), _IN_WINDOW)
     .order_by(Article.id.desc())
     .limit(1)
@@ -154,9 +155,11 @@ def _near_duplicate(connection: Connection, keys: StoryKeys) -> tuple[int, Reaso
     found = {row.id: row for row in connection.execute(_CANDIDATES, {"article_ids": order})}
     best: tuple[float, int, int] | None = None
     for article_id in order:
-        _, text, event_id = found[article_id]
+        _, text, event_id, said = found[article_id]
         score = jaccard(keys.shingles, shingles(text))
-        if score >= NEAR_DUPLICATE and (best is None or score > best[0]):
+        if score < NEAR_DUPLICATE or (best is not None and score <= best[0]):
+            continue
+        if signals.veto(keys.signals, said or ()) is None:  # a shared footer, a template
             best = (score, event_id, article_id)
     if best is None:
         return None
@@ -168,7 +171,9 @@ def _same_title(connection: Connection, keys: StoryKeys) -> tuple[int, Reason] |
     if len(keys.title_key) < MIN_TITLE_KEY_CHARS:
         return None
     row = connection.execute(_SAME_TITLE, {"title_key": keys.title_key, **_window(keys)}).first()
-    return (row.event_id, {"by": "same title", "article": row.id}) if row else None
+    if row is None or signals.veto(keys.signals, row.signals or ()) is not None:
+        return None  # a recurring title ("Statement by the Chairperson"), another story
+    return row.event_id, {"by": "same title", "article": row.id}
 
 
 def _shared_signals(connection: Connection, keys: StoryKeys) -> tuple[int, Reason] | None:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 
 # What one shared value of each kind weighs, and how many values of a kind count at most.
 WEIGHTS = {"city": 2.0, "country": 0.5, "org": 1.5, "date": 2.5, "number": 1.5, "name": 2.0}
@@ -81,10 +81,31 @@ def compare(first: Iterable[str], second: Iterable[str]) -> Verdict:
         if kind == "name":  # a name in a cased script against an Arabic word, either way
             common += [v for v in a.get("name", ()) if v in set(b.get("word", ()))]
             common += [v for v in a.get("word", ()) if v in set(b.get("name", ()))]
-        for rank, value in enumerate(dict.fromkeys(common)):
-            counted = weight if rank < MOST_COUNTED[kind] else 0.0
+        days: list[date] = []  # the shared days counted: one range ("12-13 March") counts once
+        taken = 0
+        for value in dict.fromkeys(common):
+            fresh = kind != "date" or not _next_to(value, days)
+            counted = weight if fresh and taken < MOST_COUNTED[kind] else 0.0
+            if counted:
+                taken += 1
+                if kind == "date":
+                    days.append(date.fromisoformat(value))
             shared.append(Shared(kind, value, counted))
     return Verdict(sum(s.weight for s in shared), tuple(shared), veto)
+
+
+def _next_to(value: str, days: list[date]) -> bool:
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:  # not a day: counted as itself
+        return False
+    return any(abs((day - other).days) == 1 for other in days)
+
+
+def veto(first: Iterable[str], second: Iterable[str]) -> str | None:
+    """Why two reports cannot be one event, whatever else joins them (the same title, most
+    of their words), if they cannot."""
+    return _veto(by_kind(first), by_kind(second))
 
 
 def _veto(a: dict[str, list[str]], b: dict[str, list[str]]) -> str | None:

@@ -93,6 +93,11 @@ def test_shipped_gazetteer_loads_and_an_alias_may_name_one_entry_only() -> None:
         ("15.04.2021 and 2021-04-16", [("15.04.2021", "2021-04-15", "2021-04-15"),
                                        ("2021-04-16", "2021-04-16", "2021-04-16")]),
         ("January 10 next", [("January 10", "2026-01-10", "2026-01-10")]),  # nearest year
+        # a numeric date that ends a sentence; eastern digits, Arabic and Persian
+        ("It took place on 12.03.2024.", [("12.03.2024", "2024-03-12", "2024-03-12")]),
+        ("version 12.03.2024.5", []),
+        ("عقد في ١٢ مارس ٢٠٢٤ في القاهرة", [("12 مارس 2024", "2024-03-12", "2024-03-12")]),
+        ("در ۱۲ مارس ۲۰۲۴", [("12 مارس 2024", "2024-03-12", "2024-03-12")]),
         ("we may 5 times; 31 June; 5-3 September; resolution 2231", []),
     ],
 )  # fmt: skip

@@ -103,6 +103,26 @@ def test_same_normalised_title_joins_within_the_window_only(db: Database) -> Non
     assert [e.sources for e in list_events(db)] == [("agency",), ("desk", "wire")]
 
 
+def test_a_recurring_title_or_a_shared_footer_of_another_story_is_its_own_event(
+    db: Database,
+) -> None:
+    """A press office's "Statement by the Chairperson" on two stories, or two releases that
+    share a long footer, joined by title or as near duplicates, whatever their signals said:
+    the second story was never alerted."""
+    title = "Statement by the OSCE Chairperson-in-Office"
+    kyrgyz = ("where:Kyrgyzstan", "org:OSCE", "date:2025-09-04")
+    georgian = ("where:Georgia", "org:OSCE", "date:2025-09-06")
+    store_article(db, report("osce", title, OTHER, signals=kyrgyz))
+    later = PUBLISHED + timedelta(days=2)
+    store_article(db, report("osce", title, OTHER + " Georgia.", signals=georgian,
+                             published_at=later))  # fmt: skip
+    store_article(db, report("pa", "Attack in Bishkek", WIRE, signals=kyrgyz))
+    store_article(db, report("pa", "Observers for Tbilisi", REWRITE, signals=georgian))
+    assert len(list(list_events(db))) == 4
+    store_article(db, report("desk", title, OTHER + " Again.", signals=kyrgyz))  # its story
+    assert len(list(list_events(db))) == 4
+
+
 def test_band_keys_are_stored_for_indexed_lookup(db: Database) -> None:
     store_article(db, report("desk", "Parliamentarians gather in Dushanbe", WIRE))
     store_article(db, report("desk", "Short", "Too short to compare."))

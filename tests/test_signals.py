@@ -9,7 +9,13 @@ from functools import cache
 import pytest
 
 from crawlers.enrichment.entities import find_entities
-from crawlers.enrichment.story_signals import name_key, names, numbers, story_signals
+from crawlers.enrichment.story_signals import (
+    arabic_words,
+    name_key,
+    names,
+    numbers,
+    story_signals,
+)
 from storage.signals import SAME_EVENT_SCORE, anchor_keys, compare
 from tests.crosslang_sites import Report, load_reports
 
@@ -126,3 +132,20 @@ def test_in_a_language_that_capitalises_every_noun_no_run_is_taken_for_a_name() 
     text = "Die Abgeordneten stimmten ab. Premierminister Boris Johnson verlor."
     assert not [s for s in story_signals("", text, (), (), (), "de") if s.startswith("name:")]
     assert f"name:{name_key('Johnson')}" in story_signals("", text, (), (), (), "en")
+
+
+def test_the_days_of_one_range_count_as_one_shared_date() -> None:
+    """Two OSCE meetings in Vienna "on 12-13 March" shared two dates, which with the city and
+    the organisation reached the score: the same city, organisation and days are not enough."""
+    meeting = ("where:Austria", "city:Vienna", "country:Austria", "org:OSCE",
+               "date:2026-03-12", "date:2026-03-13")  # fmt: skip
+    assert not compare(meeting, meeting).same_event
+    two_days = ("date:2026-03-12", "date:2026-03-20")  # two days apart: two dates
+    assert compare((*meeting[:4], *two_days), (*meeting[:4], *two_days)).score >= 9.0
+
+
+def test_an_arabic_month_is_no_name() -> None:
+    """مارس keyed as Morris: an Arabic report of 12 March shared a "name" with any English
+    report quoting a Morris."""
+    assert arabic_words("في ١٢ مارس و أبريل") == []
+    assert arabic_words("قال موريس") == [name_key("Morris")]

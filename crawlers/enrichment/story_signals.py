@@ -21,7 +21,7 @@ from functools import cache
 from anyascii import anyascii
 
 from crawlers.enrichment.entities import gazetteer
-from crawlers.extraction.mentioned_dates import MentionedDate
+from crawlers.extraction.mentioned_dates import MONTHS, MentionedDate, western_digits
 
 MAX_DATES = 6  # the first dates are the story's; later ones are background
 MAX_DAYS_PER_DATE = 7  # a longer range ("from May to July") says little about one event
@@ -31,13 +31,11 @@ MAX_ARABIC_WORDS = 60
 MIN_NAME_CONSONANTS = 3  # "Li" or "Shoigu" reduce to too few letters to tell names apart
 # Languages that capitalise every noun: a capitalised run there names no one in particular.
 NOUNS_CAPITALISED = frozenset(("de", "lb"))
-_EASTERN_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 # Digits with thousands grouped by comma, dot, space or a narrow space ("1,400", "1 400"),
 # not touching a letter, a colon (times), or other digits.
 # The lookahead first lets the engine skip to digits rather than test the lookbehind everywhere.
 _NUMBER = re.compile(r"(?=\d)(?<![\w.,:])(?:\d{1,3}(?:[,.\u00a0\u202f ]\d{3})+(?![\w:]|[.,]\d)|"
                      r"\d+(?![\w:]|[.,]\d))")  # fmt: skip
-_HAS_EASTERN_DIGITS = re.compile("[٠-٩۰-۹]")
 _GROUPING = re.compile(r"[,.\u00a0\u202f ]")
 # Runs of two to four capitalised words, Latin or Cyrillic: a person named in full.
 _CAPITALISED = r"[A-ZÀ-ÖØ-ÞА-ЯЁ][a-zß-öø-ÿа-яё'’-]+"
@@ -108,6 +106,7 @@ def _date_signals(dates: tuple[MentionedDate, ...]) -> Iterator[str]:
 
 
 def _without_dates(text: str, dates: tuple[MentionedDate, ...]) -> str:
+    text = western_digits(text)  # as the mentions were read
     for mention in dates:  # each distinct date is kept once, with the words of its first
         text = text.replace(mention.text.rstrip(". "), " ")  # mention: "23 июня." or not
     return text
@@ -116,9 +115,7 @@ def _without_dates(text: str, dates: tuple[MentionedDate, ...]) -> str:
 def numbers(text: str) -> list[str]:
     """Quantities of 10 or more, separators dropped; years (1900-2099) are dates, not counts."""
     found: dict[str, None] = {}
-    if _HAS_EASTERN_DIGITS.search(text):
-        text = text.translate(_EASTERN_DIGITS)
-    for match in _NUMBER.finditer(text):
+    for match in _NUMBER.finditer(western_digits(text)):
         digits = _GROUPING.sub("", match[0])
         if len(digits) > 12 or int(digits) < 10:
             continue
@@ -150,7 +147,8 @@ def arabic_words(text: str) -> list[str]:
     script only, never with each other (two Arabic texts share common words)."""
     found: dict[str, None] = {}
     for word in _ARABIC_WORD.findall(text):
-        if not word.startswith("ال"):  # "al-": a noun, seldom a surname
+        # "al-": a noun, seldom a surname; a month (مارس keys as Morris) never one
+        if not word.startswith("ال") and word not in MONTHS:
             _add_name(found, word, MAX_ARABIC_WORDS)
     return list(found)
 

@@ -72,8 +72,18 @@ _MONTH_FIRST = re.compile(
     rf"(?<!\w)(?=[{_INITIALS}]){_MONTH}\s+{_DAY}(?:{_UNTIL}{_DAY})?(?![\w:]){_YEAR}",
     re.IGNORECASE,
 )
-_NUMERIC = re.compile(r"(?=\d)(?<![\w.])([0-3]?\d)\.([01]?\d)\.((?:19|20)\d\d)(?![\w.]|\.\d)")
+# a date may end a sentence ("on 12.03.2024."), but not run on into a longer number
+_NUMERIC = re.compile(r"(?=\d)(?<![\w.])([0-3]?\d)\.([01]?\d)\.((?:19|20)\d\d)(?!\w|\.\d)")
 _ISO = re.compile(r"(?=[12])(?<![\w-])((?:19|20)\d\d)-([01]\d)-([0-3]\d)(?![\w-])")
+
+
+# Arabic-Indic and Persian digits, as Arabic and Persian sites write dates and numbers
+_EASTERN_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
+_HAS_EASTERN_DIGITS = re.compile("[٠-٩۰-۹]")
+
+
+def western_digits(text: str) -> str:
+    return text.translate(_EASTERN_DIGITS) if _HAS_EASTERN_DIGITS.search(text) else text
 
 
 class MentionedDate(NamedTuple):
@@ -87,6 +97,7 @@ class MentionedDate(NamedTuple):
 def mentioned_dates(text: str, published_at: datetime | None = None) -> list[MentionedDate]:
     """Every distinct date or day range in `text`, in order of appearance."""
     reference = (published_at or datetime.now(UTC)).date()
+    text = western_digits(text)  # "١٢ مارس": the mentions' text has western digits
     found: list[tuple[int, MentionedDate]] = []
     for match in _DAY_FIRST.finditer(text):
         _keep(found, match, (match[1], match[2], match[3], match[4]), reference)
