@@ -54,6 +54,8 @@ def fold(text: str) -> str:
     call; the punctuation table (slow for text beyond ASCII) is applied only where needed.
     """
     folded = unicodedata.normalize("NFKC", text).casefold()
+    if "ı" in folded:  # Turkish dotless i: "I" and "İ" both fold to "i", so it must too
+        folded = folded.replace("ı", "i")
     if _punctuation_found().search(folded):
         folded = folded.translate(_PUNCTUATION)
     decomposed = unicodedata.normalize("NFD", folded)

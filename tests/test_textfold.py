@@ -21,7 +21,10 @@ SAME_WORD = [
     ("терроризм", "ТЕРРОРИЗМ", ["терроризм"]),
     ("الإرهاب", "الإِرْهـــَاب", ["الارهاب"]),  # harakat and tatweel
     ("İstanbul", "ISTANBUL", ["istanbul"]),  # dotted capital I: the dot goes
-    ("Diyarbakır", "DİYARBAKıR", ["diyarbakır"]),  # dotless i stays a letter of its own
+    # Turkish capitals: I is the capital of dotless ı, which folds to i as I does, so that
+    # a headline in capitals matches the word in lower case
+    ("Diyarbakır", "DİYARBAKIR", ["diyarbakir"]),
+    ("ışid", "IŞİD", ["isid"]),
     ("Straße", "STRASSE", ["strasse"]),
     ("ガザ", "ｶﾞｻﾞ", ["ガ", "ザ"]),  # half-width kana; voicing marks kept; a word per character
     ("東京", "東京", ["東", "京"]),
@@ -59,10 +62,10 @@ def test_han_and_kana_words_are_found_inside_a_sentence() -> None:
 
 @pytest.mark.parametrize(
     ("first", "second"),
-    [("カサ", "ガザ"), ("ilik", "ılık")],
+    [("カサ", "ガザ")],
 )
 def test_words_that_differ_stay_apart(first: str, second: str) -> None:
-    """Kana voicing marks change the word, and dotless i is another letter than i."""
+    """Kana voicing marks change the word."""
     assert textfold.words(first) != textfold.words(second)
     rules = RuleSet.compile([RuleSpec("rule", f'"{first}"')])
     assert rules.match(title="", text=second) == []
