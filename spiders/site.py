@@ -197,6 +197,7 @@ class SiteSpider(Spider):
         """Count a navigation page that answered; False when there is nothing to read."""
         self.reached += 1
         self.ledger.succeeded(response.url)
+        self.ledger.reached(response.url, response.meta.get("led_from"))
         return response.status != 304 and bool(response.body)
 
     def parse_listing(self, response: Response) -> Iterator[Request]:
@@ -208,7 +209,7 @@ class SiteSpider(Spider):
         if start and not self.source.feeds:
             for feed in feed_links(selector, response.url):
                 if on_site(feed, self.domains):
-                    yield self._request(feed, "feed", self.parse_feed)
+                    yield self._request(feed, "feed", self.parse_feed, led_from=response.url)
         depth = int(response.meta.get("depth", 1))
         state = self._state(
             (d.url for d in decisions if d.action in (ARTICLE, TRY)),
@@ -222,14 +223,19 @@ class SiteSpider(Spider):
             if verdict.action in (ARTICLE, TRY):
                 yield self._article_request(verdict)
             elif verdict.action == SECTION:
-                yield self._request(verdict.url, "listing", self.parse_listing, depth=1)
+                yield self._request(
+                    verdict.url, "listing", self.parse_listing, depth=1, led_from=response.url
+                )
             elif verdict.action == NEXT_PAGE:
-                yield self._request(verdict.url, "listing", self.parse_listing, depth=depth + 1)
+                yield self._request(
+                    verdict.url, "listing", self.parse_listing, depth=depth + 1,
+                    led_from=response.url,
+                )  # fmt: skip
 
     def _note_link(self, verdict: LinkVerdict, page: str) -> None:
         """What the page's validator depends on (crawlers.crawling.runledger)."""
         if verdict.rule == BACKING_OFF:
-            self.ledger.unsettled.add(page)
+            self.ledger.unsettle(page)
         elif verdict.action in (ARTICLE, TRY) and (verdict.follow or verdict.rule == ASKED_ALREADY):
             self.ledger.followed(verdict.url, page)
 
@@ -276,7 +282,7 @@ class SiteSpider(Spider):
         sitemap = Sitemap(without_doctype(body))
         entries = [e for e in sitemap if e.get("loc")]
         if sitemap.type == "sitemapindex":
-            yield from self._subsitemaps(entries)
+            yield from self._subsitemaps(entries, response.url)
             return
         entries.sort(key=lambda e: e.get("lastmod", ""), reverse=True)
         urls = [clean_url(e["loc"]) for e in entries]
@@ -284,18 +290,18 @@ class SiteSpider(Spider):
         dated = {u: h for u, h in hints.items() if h}
         yield from self._entry_requests(urls, "sitemap", response.url, dated)
 
-    def _subsitemaps(self, entries: list[dict[str, Any]]) -> Iterator[Request]:
+    def _subsitemaps(self, entries: list[dict[str, Any]], index: str) -> Iterator[Request]:
         entries.sort(key=lambda e: e.get("lastmod", ""), reverse=True)
         for entry in entries:
             if self.sitemaps_followed >= MAX_SUBSITEMAPS:
                 return
             if on_site(entry["loc"], self.domains):
                 self.sitemaps_followed += 1
-                yield self._request(entry["loc"], "sitemap", self.parse_sitemap)
+                yield self._request(entry["loc"], "sitemap", self.parse_sitemap, led_from=index)
 
     def parse_article(self, response: Response) -> Iterator[PageItem]:
         if not isinstance(response, TextResponse) or not response.body:
-            self._fail(response.url, "not a text page")
+            self._fail(_as_linked(response), "not a text page")
             return
         redirects = tuple(response.meta.get("redirect_urls", ()))
         trial = bool(response.meta.get("trial"))
@@ -334,7 +340,8 @@ class SiteSpider(Spider):
         only when a crawl process dies."""
         what = failure.getErrorMessage().strip() or "no detail"
         message = f"could not be read: {failure.type.__name__}: {what}"
-        self._fail(response.url, message, stage="read")
+        self.ledger.unsettle(response.url)  # a listing, feed or sitemap, as fetched
+        self._fail(_as_linked(response), message, stage="read")
 
     def _fail(
         self, url: str, message: str, http_status: int | None = None, stage: str = "fetch"
@@ -364,6 +371,12 @@ class SiteSpider(Spider):
             if fault.stage != "fetch"
         )
         return [*self.failures[:count], *later][:count]
+
+
+def _as_linked(response: Response) -> str:
+    """The URL as the page that led to it linked it, before redirects: what failures are
+    recorded by, as the next crawl meets it."""
+    return str((response.meta.get("redirect_urls") or [response.url])[0])
 
 
 def _expected_skip(request: Request, reason: BaseException) -> bool:

@@ -28,6 +28,10 @@ NOT_ARTICLE_WAIT = timedelta(days=30)
 CHUNK = 500  # URLs per IN (...) list
 MAX_HTTP_STATUS = 999
 FAILED, NO_ARTICLE = "failed", "no article"  # why a page is held back (held_back)
+# A page that failed this often is likely gone for good (a dead link): held back as
+# FAILED_OFTEN, it no longer keeps its listing from a 304 (crawlers.crawling.runledger)
+FAILED_OFTEN = "failed often"
+OFTEN = 3
 # The reason of a page whose article the database could not take (locked, away, full): no
 # fault of the page, so it waits for no back-off and the next crawl fetches it again
 DATABASE_FAULT = "database: "
@@ -174,21 +178,27 @@ def _trim(session: Session, model: Any, source_id: int, newest: Any) -> None:
 
 def held_back(session: Session, source: str, urls: Sequence[str]) -> dict[str, str]:
     """Which of ``urls`` of ``source`` are not to be fetched yet, and why: ``FAILED`` (waiting
-    for their next try) or ``NO_ARTICLE`` (tried, and found to hold none)."""
+    for their next try), ``FAILED_OFTEN`` (the same, after OFTEN tries or more) or
+    ``NO_ARTICLE`` (tried, and found to hold none)."""
     now = utcnow()
     found: dict[str, str] = {}
     for start in range(0, len(urls), CHUNK):
         chunk = urls[start : start + CHUNK]
-        for model, due, why in (
-            (NotArticlePage, NotArticlePage.retry_at, NO_ARTICLE),
-            (PageFailure, PageFailure.next_attempt_at, FAILED),
-        ):
-            query = (
-                select(model.url)
-                .join(Source, Source.id == model.source_id)
-                .where(Source.name == source, due > now, model.url.in_(chunk))
-            )
-            found.update((url, why) for url in session.scalars(query))
+        not_articles = (
+            select(NotArticlePage.url)
+            .join(Source, Source.id == NotArticlePage.source_id)
+            .where(Source.name == source, NotArticlePage.retry_at > now)
+            .where(NotArticlePage.url.in_(chunk))
+        )
+        found.update((url, NO_ARTICLE) for url in session.scalars(not_articles))
+        failed = (
+            select(PageFailure.url, PageFailure.attempts)
+            .join(Source, Source.id == PageFailure.source_id)
+            .where(Source.name == source, PageFailure.next_attempt_at > now)
+            .where(PageFailure.url.in_(chunk))
+        )
+        for url, attempts in session.execute(failed):
+            found[url] = FAILED_OFTEN if attempts >= OFTEN else FAILED
     return found
 
 

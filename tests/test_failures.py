@@ -167,6 +167,57 @@ def test_a_failed_page_is_tried_again_though_its_listing_never_changes(
     assert broken in stored(db_url(tmp_path))
 
 
+def test_a_link_that_keeps_failing_gives_its_listing_back_its_304(
+    site: SiteServer, config: Path, tmp_path: Path
+) -> None:
+    """A dead link (404 for ever) held its listing from a 304 on every crawl: after three
+    tries it no longer does (and is still tried again after each back-off)."""
+    newsroom.mend(site.root)
+    del site.answers[newsroom.BROKEN]
+    for attempt in range(3):  # GONE fails three times
+        if attempt:
+            _back_off_over(db_url(tmp_path))
+        crawl(config)
+    crawl(config)  # GONE is held back as failing often: the home page keeps its validator
+    rules = runs_json(config)[0]["links"]["rules"]
+    assert rules["skipped: failed three times or more: tried again later (back-off)"] == 1
+    site.clear()
+    crawl(config)
+    home = [headers for path, headers in site.requests if path == "/"]
+    assert home and "If-None-Match" in home[0]
+    assert newsroom.GONE not in site.paths()
+
+
+def test_a_failed_page_under_a_sitemap_index_is_met_again(tmp_path: Path) -> None:
+    """The sitemap that linked the page keeps no validator, nor the index that led to it: a
+    304 on the index had hidden the sitemap, and so the page, for ever."""
+    root = tmp_path / "maps"
+    good, broken = "/news/kept-story.html", "/news/broken-story.html"
+    newsroom.write_page(root, good, newsroom.article_html(good, 5))
+    newsroom.write_page(root, broken, newsroom.article_html(broken, 6))
+    urlset = '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+    index = (
+        '<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+    )
+    (root / "sm1.xml").write_text(f"{urlset}<url><loc>{{{{BASE}}}}{good}</loc></url></urlset>")
+    (root / "sm2.xml").write_text(f"{urlset}<url><loc>{{{{BASE}}}}{broken}</loc></url></urlset>")
+    (root / "index.xml").write_text(
+        f"{index}<sitemap><loc>{{{{BASE}}}}/sm1.xml</loc></sitemap>"
+        f"<sitemap><loc>{{{{BASE}}}}/sm2.xml</loc></sitemap></sitemapindex>"
+    )
+    with serve(root) as maps:
+        maps.answers[broken] = 500
+        source = source_yaml("maps", maps.base_url, sitemaps=[maps.base_url + "/index.xml"])
+        config = write_config(tmp_path, [{**source, "start_urls": []}])
+        assert run_cli(config, "crawl", "maps", "--no-alerts").returncode == 0
+        del maps.answers[broken]
+        _back_off_over(db_url(tmp_path))
+        maps.clear()
+        assert run_cli(config, "crawl", "maps", "--no-alerts").returncode == 0
+        assert "/sm2.xml" in maps.paths() and broken in maps.paths()
+    assert normalize_url(maps.base_url + broken) in stored(db_url(tmp_path))
+
+
 def test_a_listing_whose_article_the_database_could_not_take_keeps_no_validator() -> None:
     """The store's failure reaches the pages that linked the article, as a fetch's does."""
     ledger = RunLedger("newsroom", LinkBook(budget=10))

@@ -20,9 +20,14 @@ TRIES_PER_CRAWL = 6
 ALREADY_STORED = "already stored"
 ASKED_ALREADY = "asked for already in this crawl"
 BACKING_OFF = "failed before: tried again later (back-off)"
+BACKING_OFF_LONG = "failed three times or more: tried again later (back-off)"
 NO_ARTICLE_BEFORE = "tried before: no article there (tried again in a month)"
 # Why the store holds a page back (storage.pagefailures.held_back), as a rule
-HELD_BACK_RULES = {"failed": BACKING_OFF, "no article": NO_ARTICLE_BEFORE}
+HELD_BACK_RULES = {
+    "failed": BACKING_OFF,
+    "failed often": BACKING_OFF_LONG,
+    "no article": NO_ARTICLE_BEFORE,
+}
 OVER_BUDGET = "over the page budget (max_pages)"
 NO_TRIES_LEFT = "not tried: the tries of this crawl or page are spent"
 

@@ -212,7 +212,7 @@ class StorePipeline:
             return
         # the handle opened and storage imported here, on the loop, so the thread never
         # races the loop to do either
-        import storage.articles  # noqa: F401
+        import storage.articles
         import storage.pagefailures  # noqa: F401
 
         batch, self.waiting = self.waiting, []

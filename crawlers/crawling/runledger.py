@@ -37,18 +37,39 @@ class RunLedger:
     # The listings, feeds and sitemaps (as fetched) that linked each article followed, and
     # those whose validators must not be kept: they linked a page that failed or waits for
     # its next try, and only reading them again (not a 304) meets that link again.
+    # Each navigation page's parent (a next page's previous page, a sitemap's index): a page
+    # unsettled unsettles the pages that lead to it, or a 304 up the chain would hide it.
     linked_from: dict[str, set[str]] = field(default_factory=dict)  # by normalised URL
+    parents: dict[str, str] = field(default_factory=dict)
     unsettled: set[str] = field(default_factory=set)
 
+    def reached(self, page: str, parent: str | None) -> None:
+        """The navigation page ``page`` answered; ``parent`` led to it."""
+        if parent is not None and parent != page:
+            self.parents.setdefault(page, parent)
+
     def followed(self, url: str, page: str) -> None:
-        """``page`` linked the article ``url``, which this crawl asks for."""
-        self.linked_from.setdefault(normalize_url(url), set()).add(page)
+        """``page`` linked the article ``url``, which this crawl asks for (or asked for)."""
+        key = normalize_url(url)
+        self.linked_from.setdefault(key, set()).add(page)
+        if key in self.failures:  # it failed before this page was read
+            self.unsettle(page)
+
+    def unsettle(self, page: str) -> None:
+        """``page`` and the pages that led to it keep no validator from this crawl."""
+        while page not in self.unsettled:
+            self.unsettled.add(page)
+            parent = self.parents.get(page)
+            if parent is None:
+                return
+            page = parent
 
     def failed(self, url: str, stage: str, reason: str, http_status: int | None = None) -> None:
         key = normalize_url(url)
         self.had.discard(key)
-        self.unsettled.add(url)  # a listing, feed or sitemap that could not be read
-        self.unsettled.update(self.linked_from.get(key, ()))
+        self.unsettle(url)  # a listing, feed or sitemap that could not be read
+        for page in self.linked_from.get(key, ()):
+            self.unsettle(page)
         if key in self.failures or len(self.failures) < MAX_FAILURES_PER_RUN:
             self.failures[key] = PageFault(key, stage, reason[:MAX_REASON_CHARS], http_status)
 
