@@ -151,13 +151,28 @@ class Daemon:
             except KeyError:  # removed by a reload since it fell due
                 self.due.done(name)
                 continue
-            if name in elsewhere:  # that crawl serves this due time
-                self.due.done(name)
-                logger.info("crawl source=%s skipped: another eventwatch crawls it (held until "
-                            "%s)", name, f"{elsewhere[name]:%H:%M:%S}Z")  # fmt: skip
+            if name in elsewhere:  # asked again once the lease runs out, as a worker does:
+                self.due.done(name)  # the other crawl may end short of this due time
+                self._due_again(name, due_at, elsewhere[name])
                 continue
             self.metrics.crawl_started(name, datetime.now(UTC) - due_at)
             self.pool.submit(source.crawl_source(), due_at=due_at)
+
+    def _due_again(self, name: str, due_at: datetime, held_until: datetime) -> None:
+        logger.info("crawl source=%s waits: another eventwatch crawls it (held until %s)",
+                    name, f"{held_until:%H:%M:%S}Z")  # fmt: skip
+        self.scheduler.add_job(
+            self._fall_due,
+            "date",
+            run_date=held_until + timedelta(seconds=1),
+            args=[name, due_at],
+            id=f"held:{name}",
+            replace_existing=True,
+        )
+
+    def _fall_due(self, name: str, due_at: datetime) -> None:
+        if not self.stopping.is_set() and name not in self.held:
+            self.due.add(name, due_at)
 
     def _leased_elsewhere(self, names: list[str]) -> dict[str, datetime]:
         """The sources an ``eventwatch crawl`` (or a worker) holds now. A database that

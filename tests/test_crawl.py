@@ -339,13 +339,15 @@ def _stored_urls(tmp_path: Path) -> set[str]:
 
 
 @contextmanager
-def crawling_a_hung_site(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[str], Database]]:
+def crawling_a_hung_site(
+    tmp_path: Path, **extra: Any
+) -> Iterator[tuple[Path, subprocess.Popen[str], Database]]:
     """`eventwatch crawl hung` under way (its run open) on a site that never answers: its
-    config, the command, and the database."""
+    config (with ``extra`` keys), the command, and the database."""
     with silent_server() as hung:
         source = source_yaml("hung", hung, time_limit="10m")
         source["scrapy_settings"]["DOWNLOAD_TIMEOUT"] = 600
-        config = write_config(tmp_path, [source])
+        config = write_config(tmp_path, [source], **extra)
         command = subprocess.Popen(
             [sys.executable, "-m", "monitor.cli", "--config", str(config), "crawl", "hung"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -370,25 +372,27 @@ def crawling_a_hung_site(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Pope
 def test_the_daemon_leaves_a_source_alone_while_eventwatch_crawl_holds_it(
     tmp_path: Path,
 ) -> None:
-    """The command leases its sources as a worker does: the daemon's schedule, due meanwhile,
-    does not start a second crawl of the site beside it, and crawls it once it is let go."""
-    with crawling_a_hung_site(tmp_path) as (config, command, db):
+    """The command leases its sources as a worker does: the daemon's crawl, due meanwhile,
+    does not start beside it, and waits for the lease to end, not for its next due time (six
+    hours here), since the command's crawl may end short of it."""
+    beat = {"daemon": {"heartbeat_every": "1s", "stalled_after": "3s"}}
+    with crawling_a_hung_site(tmp_path, **beat) as (config, command, db):
         assert _run_statuses(db) == ["running"]
-        every_second = yaml.safe_load(config.read_text(encoding="utf-8"))
-        every_second["sources"][0]["schedule"] = {"every": "1s"}
+        six_hours = yaml.safe_load(config.read_text(encoding="utf-8"))
+        six_hours["sources"][0]["schedule"] = {"every": "6h"}  # its first crawl: at once
         daemon_config = tmp_path / "daemon.yaml"
-        daemon_config.write_text(yaml.safe_dump(every_second), encoding="utf-8")
+        daemon_config.write_text(yaml.safe_dump(six_hours), encoding="utf-8")
         daemon = subprocess.Popen(
             [sys.executable, "-m", "monitor.cli", "--config", str(daemon_config), "run"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         try:
-            time.sleep(6)  # about five due times of the source
+            time.sleep(6)  # the daemon's first due time, and the lease renewed meanwhile
             assert daemon.poll() is None
             assert _run_statuses(db) == ["running"]  # the command's run alone
-            command.send_signal(signal.SIGTERM)
+            command.send_signal(signal.SIGTERM)  # its run closes `stopped`
             command.communicate(timeout=120)
-            for _ in range(300):  # let go: the daemon's crawl starts
+            for _ in range(600):  # let go: the daemon's crawl starts
                 if len(_run_statuses(db)) == 2:
                     break
                 time.sleep(0.1)
@@ -396,7 +400,7 @@ def test_the_daemon_leaves_a_source_alone_while_eventwatch_crawl_holds_it(
         finally:
             daemon.send_signal(signal.SIGTERM)
             _, log = daemon.communicate(timeout=120)
-    assert "crawl source=hung skipped: another eventwatch crawls it" in log
+    assert "crawl source=hung waits: another eventwatch crawls it" in log
 
 
 def test_a_crawl_stopped_by_sigterm_closes_its_runs(tmp_path: Path) -> None:
