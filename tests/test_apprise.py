@@ -66,7 +66,7 @@ def test_an_alert_reaches_a_json_receiver_through_apprise(
     assert flow.deliver_pending(ctx).sent == 1
     [(headers, body)] = hook.received
     doc = json.loads(body)
-    assert doc["title"].startswith(r"\[eventwatch\] dushanbe: Talks in Dushanbe")
+    assert doc["title"].startswith("[eventwatch] dushanbe: Talks in Dushanbe")
     assert "Words found: Dushanbe" in doc["message"]
     assert "https://ew.example.org/events/" in doc["message"]
     assert "pam (en): https://pam.example/1" in doc["message"]
@@ -77,8 +77,9 @@ def test_an_alert_reaches_a_json_receiver_through_apprise(
 def test_a_page_title_cannot_put_a_link_or_markup_in_the_chat_title(
     db_url: str, monkeypatch: pytest.MonkeyPatch, hook: WebhookReceiver
 ) -> None:
-    """Apprise renders the title as Markdown, as the body: Telegram or Mattermost showed a
-    title's ``[text](url)`` as a link an analyst could click."""
+    """Apprise renders the title as Markdown where it joins it to the body: Telegram or
+    Mattermost showed a title's ``[text](url)`` as a link an analyst could click. Escaped, it
+    showed backslashes on ntfy or Pushover, which show it as it is."""
     ctx = context(db_url, monkeypatch, json_url(hook))
     url_ = "https://pam.example/9"
     store_article(ctx.db, NewArticle(
@@ -90,9 +91,11 @@ def test_a_page_title_cannot_put_a_link_or_markup_in_the_chat_title(
     assert flow.deliver_pending(ctx).sent == 2
     titles = [json.loads(body)["title"] for _, body in hook.received]
     hostile = next(title for title in titles if "Verify" in title)
-    assert r"\[Verify\]\(http://evil.example/login\)" in hostile
-    assert r"\*\*URGENT\*\*" in hostile and r"\<b\>" in hostile
-    assert "[Verify](" not in hostile and "**" not in hostile.replace(r"\*", "")
+    assert (
+        hostile
+        == "[eventwatch] dushanbe: Dushanbe (Verify)(http://evil.example/login) URGENT ‹b›x‹/b›"
+    )
+    assert "\\" not in hostile  # a service that shows the title as it is shows no escapes
 
 
 def test_an_alert_reaches_an_ntfy_server_through_apprise(

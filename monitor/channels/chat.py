@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,6 +22,8 @@ from monitor.channels.email import one_line, subject
 
 _VARIABLE = r"^[A-Za-z_][A-Za-z0-9_]*$"
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~-])")
+_PLAIN = str.maketrans({"[": "(", "]": ")", "<": "‹", ">": "›", "*": None, "_": " ", "`": "'",
+                        "~": None})  # fmt: skip
 
 
 class AppriseChannelConfig(BaseModel):
@@ -36,6 +39,12 @@ class AppriseChannelConfig(BaseModel):
 def _quiet_apprise() -> None:
     """Apprise logs the URLs it posts to, tokens included: its lines stay its own."""
     logging.getLogger("apprise").propagate = False
+
+
+def _unmarked(text: str) -> str:
+    """Page text with the characters Markdown builds links, images, tags and emphasis from
+    made plain: ``[`` and ``]`` as parentheses, ``<`` and ``>`` as single guillemets."""
+    return one_line(text).translate(_PLAIN)
 
 
 def _escaped(text: str) -> str:
@@ -71,9 +80,11 @@ class AppriseChannel:
         _quiet_apprise()
 
     def send(self, alert: Alert) -> None:
-        # Apprise reads the title in the body's format: a service that shows it apart, or
-        # joins it to the body (Telegram, Mattermost), renders its Markdown too
-        self._notify(_escaped(subject(alert)), alert_markdown(alert), "markdown")
+        # Apprise renders the title as Markdown for a service that joins it to the body
+        # (Telegram, Mattermost) and shows it as it is elsewhere (ntfy, Pushover): unmarked,
+        # not escaped, so that neither gets a link nor shows backslashes
+        title = subject(replace(alert, title=_unmarked(alert.title)))
+        self._notify(title, alert_markdown(alert), "markdown")
 
     def send_digest(self, digest: Digest) -> None:
         self._notify(digest_title(digest), digest_text(digest), "text")
