@@ -383,7 +383,8 @@ FILLER = " ".join(
 
 
 @pytest.mark.parametrize("reference", ["&#1;", "&#8;", "&#27;", "&#11;", "&#x1f;", "&#xFFFE;",
-                                       "&#65535;", "&#xD800;", "&#x110000;"])  # fmt: skip
+                                       "&#65535;", "&#xD800;", "&#x110000;", "&#0000000000001;",
+                                       "&#99999999999999999999;"])  # fmt: skip
 def test_a_reference_to_a_character_xml_cannot_hold_loses_neither_article_nor_title(
     reference: str,
 ) -> None:
@@ -397,6 +398,16 @@ def test_a_reference_to_a_character_xml_cannot_hold_loses_neither_article_nor_ti
     assert found is not None
     assert found.title == "Talks in Dushanbe"
     assert "More." in found.text and "Dushanbe" in found.text
+
+
+def test_a_zero_padded_reference_still_reads_as_its_character() -> None:
+    html = (
+        "<html><head><title>Talks in Dushanbe&#000000000033;</title></head><body><article>"
+        f"<h1>Talks in Dushanbe&#x0000000021;</h1><p>{FILLER}</p><p>{FILLER}</p></article>"
+        "</body></html>"
+    )
+    found = extract(html, "http://127.0.0.1/news/talks")
+    assert found is not None and found.title == "Talks in Dushanbe!"
 
 
 def test_control_and_bidi_override_characters_never_reach_the_title() -> None:

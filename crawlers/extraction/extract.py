@@ -116,12 +116,15 @@ _UNSHOWABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 # A reference to a character XML cannot hold (a control character, a surrogate, U+FFFE): parsed,
 # it made trafilatura discard the whole page ("discarding data") or lxml the title
-_CHARACTER_REFERENCE = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));?")
+_CHARACTER_REFERENCE = re.compile(r"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));?")
 
 
 def _xml_safe_reference(match: re.Match[str]) -> str:
     hexadecimal, decimal = match.groups()
-    point = int(hexadecimal, 16) if hexadecimal is not None else int(decimal)
+    digits = (hexadecimal or decimal).lstrip("0") or "0"  # "&#00065;" is "A"
+    if len(digits) > 8:  # past any code point (and past what int() takes, for a long run)
+        return " "
+    point = int(digits, 16) if hexadecimal is not None else int(digits)
     if point in (0x9, 0xA, 0xD) or 0x20 <= point <= 0xD7FF or 0xE000 <= point <= 0xFFFD:
         return match.group()
     if 0x10000 <= point <= 0x10FFFF:
