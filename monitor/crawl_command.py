@@ -63,9 +63,9 @@ def crawl(args: argparse.Namespace, child: CrawlChild | None = None) -> int:
     level = "INFO" if args.verbose else "WARNING"
     try:
         with (
+            _stopped_by(signal.SIGTERM),  # first: a SIGTERM while leases are taken lets them go
             _holding(config, db, names) as held,
             crawl_display(verbose=args.verbose) as show,
-            _stopped_by(signal.SIGTERM),
         ):
             busy |= set(names) - held
             names = [name for name in names if name in held]
@@ -146,25 +146,30 @@ def _holding(config: Config, db: Database, names: list[str]) -> Iterator[set[str
     sources until ``stalled_after``, as a worker does."""
     owner = f"crawl:{socket.gethostname()}:{os.getpid()}"
     stalled = config.daemon.stalled_after
-    now = datetime.now(UTC)
-    held = {name for name in names if claim_source(db, name, owner, now, now + stalled)}
-    for name in sorted(set(names) - held):
-        until = lease_of_another(db, name, owner)
-        when = f" until {until:%H:%M:%S}Z" if until is not None else ""
-        print(f"eventwatch: {name} is being crawled now by another eventwatch{when}: not "
-              "crawled twice at once", file=sys.stderr)  # fmt: skip
+    held: set[str] = set()
     stop = threading.Event()
 
-    def renew() -> None:
+    def renew() -> None:  # from the first claim: claiming many sources can take a while
         while not stop.wait(config.daemon.heartbeat_every.total_seconds()):
             try:
-                renew_leases(db, owner, held, datetime.now(UTC) + stalled)
+                renew_leases(db, owner, list(held), datetime.now(UTC) + stalled)
             except Exception as exc:  # the database away: tried again at the next beat
                 logger.warning("leases not renewed: %s", exc)
 
     renewing = threading.Thread(target=renew, name="leases", daemon=True)
     renewing.start()
-    try:
+    try:  # whatever ends it (a signal while claiming too), what was claimed is let go
+        now = datetime.now(UTC)
+        for name in names:
+            every = config.source(name).schedule.every  # for workers that have not scheduled
+            next_due = now + every if every is not None else now  # it yet: a period on
+            if claim_source(db, name, owner, now, now + stalled, next_due):
+                held.add(name)
+        for name in sorted(set(names) - held):
+            until = lease_of_another(db, name, owner)
+            when = f" until {until:%H:%M:%S}Z" if until is not None else ""
+            print(f"eventwatch: {name} is being crawled now by another eventwatch{when}: not "
+                  "crawled twice at once", file=sys.stderr)  # fmt: skip
         yield held
     finally:
         stop.set()

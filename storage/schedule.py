@@ -26,10 +26,18 @@ def save_next_due_times(db: Database, times: Mapping[str, datetime]) -> None:
             session.add(state)
 
 
-def claim_source(db: Database, source: str, owner: str, due_at: datetime, until: datetime) -> bool:
+def claim_source(
+    db: Database,
+    source: str,
+    owner: str,
+    due_at: datetime,
+    until: datetime,
+    next_due: datetime | None = None,
+) -> bool:
     """Take the crawl of ``source`` for its due time ``due_at``: False when another worker's
     lease on it still runs, or that due time (or a later one) was crawled already: released as
-    done, or closed ``ok`` by a worker that died before it could release it."""
+    done, or closed ``ok`` by a worker that died before it could release it. A source the
+    shared schedule does not know yet is next due at ``next_due`` (default ``due_at``)."""
     now = datetime.now(due_at.tzinfo)
     with db.session() as session:
         served = (
@@ -41,7 +49,7 @@ def claim_source(db: Database, source: str, owner: str, due_at: datetime, until:
         if session.scalar(served.limit(1)) is not None:
             return False
         if session.get(ScheduleState, source) is None:
-            session.add(ScheduleState(source=source, next_due_at=due_at))
+            session.add(ScheduleState(source=source, next_due_at=next_due or due_at))
             session.flush()
         taken = session.execute(
             update(ScheduleState)

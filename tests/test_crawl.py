@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from sqlalchemy.exc import OperationalError
 from crawlers.urls import normalize_url
 from storage.db import Database
 from storage.migrate import upgrade
-from storage.models import Article, ArticleUrl, CrawlRun
+from storage.models import Article, ArticleUrl, CrawlRun, ScheduleState
 from storage.runs import open_run
 from tests.conftest import FIXTURES
 from tests.sitehost import SiteServer, serve, silent_server
@@ -187,6 +187,23 @@ def test_a_crawl_without_alerts_loads_only_the_crawl_command(
     assert result.stdout.splitlines()[-1] == "0 False False False False", result.stderr
     assert "feedsite: ok" in result.stdout
     assert stored(f"sqlite:///{tmp_path / 'eventwatch.db'}")  # it crawled and stored
+
+
+@pytest.mark.parametrize("site", ["wpnews"], indirect=True)
+def test_a_crawl_lets_its_source_go_due_a_period_on_for_workers(
+    site: SiteServer, tmp_path: Path
+) -> None:
+    """The command leases its source in the shared schedule: a row it made said the source
+    was due at once, and workers started later crawled every such source again in a burst."""
+    config = write_config(tmp_path, [source_yaml("wpnews", site.base_url)])  # every 1h
+    before = datetime.now(UTC)
+    assert run_cli(config, "crawl", "wpnews", "--no-alerts").returncode == 0
+    db = Database(f"sqlite:///{tmp_path / 'eventwatch.db'}")
+    with db.session() as session:
+        state = session.get_one(ScheduleState, "wpnews")
+        assert (state.crawling_by, state.crawling_until) == (None, None)  # let go
+        assert state.next_due_at >= before + timedelta(minutes=59)
+    db.dispose()
 
 
 def test_unreachable_source_is_reported_and_others_still_crawl(tmp_path: Path) -> None:
