@@ -126,6 +126,10 @@ def test_headline_linked_elsewhere_is_removed_but_a_table_of_contents_heading_ke
         "Follow-up talks are planned for the spring session in Baku.",
         "Share prices in Dushanbe fell: the exchange closed two per cent lower.",
         "#1 on the agenda was the exchange of border-crossing data.",
+        "Share: 45% of votes",
+        "Teilen: die Hälfte der Stimmen",
+        "#MeToo",
+        "#1 #2",
     ],
 )
 def test_sentence_that_begins_with_a_chrome_word_is_kept(sentence: str) -> None:

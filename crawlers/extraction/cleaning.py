@@ -24,6 +24,7 @@ from crawlers.extraction.furniture import (
     DATELINE,
     HASHTAGS_ONLY,
     LABEL_LINE,
+    SHARE_LINE,
     STOCK_LINES,
 )
 
@@ -111,7 +112,7 @@ def is_residue(
         return True
     if len(line) <= MAX_LABEL and (LABEL_LINE.match(line) or _is_dateline(line)):
         return True
-    if HASHTAGS_ONLY.match(line):
+    if HASHTAGS_ONLY.match(line) or (len(line) <= MAX_LABEL and SHARE_LINE.match(line)):
         return True
     if IMAGE_NAME.match(line) or (folded in image_names and SLUG_WORD.match(folded)):
         return True

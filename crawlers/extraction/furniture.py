@@ -83,14 +83,13 @@ CALL_TO_ACTION = re.compile(
     re.IGNORECASE,
 )
 
-# A metadata label line: "Category: News", "Tags: a, b", "Photo: …", "Share: Facebook", "© …".
+# A metadata label line: "Category: News", "Tags: a, b", "Photo: …", "© …".
 LABEL_LINE = re.compile(
     r"^(?:(?:categor(?:y|ies)|filed under|posted in|tags?|topics?|"
     r"catégories?|étiquettes|mots-clés|categorías?|etiquetas|temas|"
     r"kategorien?|schlagwörter|schlagworte|рубрика|теги|метки|"
     r"photos?|photo credit|image|credits?|crédits? photos?|fotos?|fot\.|bild|titelbild|"
-    r"beitragsbild|фото|share|partager|compartir|teilen|поделиться|شارك)\s*:\s*\S|©|"
-    r"(?:copyright|\(c\))\s*(?:©|\d{4}))",
+    r"beitragsbild|фото)\s*:\s*\S|©|(?:copyright|\(c\))\s*(?:©|\d{4}))",
     re.IGNORECASE,
 )
 
@@ -103,5 +102,18 @@ DATELINE = re.compile(
     re.IGNORECASE,
 )
 
-# A line of hashtags only: a tag list, or an embedded post's tags, never the article's sentence.
-HASHTAGS_ONLY = re.compile(r"^#\w+(?:[\s,;|·•]+#\w+)*$")
+# Share buttons as a line: "Share: Facebook | Twitter — #tags", and nothing else (a short
+# line that starts "Share:" can be data: "Share: 45% of votes").
+_NETWORK = (
+    r"(?:facebook|twitter|x|telegram|whatsapp|viber|linkedin|reddit|pinterest|e-?mail|print|"
+    r"vk|vkontakte|вконтакте|одноклассники|ok|copy link|#\w+)"
+)
+SHARE_LINE = re.compile(
+    r"^(?:share|share this|partager|compartir|teilen|поделиться|شارك)\s*:?\s*"
+    rf"{_NETWORK}(?:\s*[,;|/•·—–-]?\s*{_NETWORK})*\W*$",
+    re.IGNORECASE,
+)
+
+# Two hashtags or more and nothing else: a tag list, or an embedded post's tags, never the
+# article's sentence ("#1" or one "#MeToo" alone may be).
+HASHTAGS_ONLY = re.compile(r"^#\w*[^\W\d]\w*(?:[\s,;|·•]+#\w*[^\W\d]\w*)+$")
