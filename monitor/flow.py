@@ -25,7 +25,7 @@ from monitor.digesting import as_digest, digest_sent, open_due_digests
 from monitor.rules import RuleSet
 from storage.db import DATABASE_FAILURES, Database
 from storage.digests import DigestTask, claim_due_digests
-from storage.leases import Lease, kept, record_failure, record_sent
+from storage.leases import Lease, kept, record_failure, record_sent, renew_lease
 from storage.models import Delivery, Update
 from storage.models import Digest as DigestRow
 from storage.outbox import (
@@ -236,15 +236,16 @@ def _recorded(ctx: Context, lease: Lease, write: Callable[[], bool]) -> bool:
     length = ctx.config.delivery.lease
     deadline = time.monotonic() + min(length.total_seconds(), RECORD_FOR_SECONDS)
     wait = 0.25
-    with kept(ctx.db, lease, length):
-        while True:
-            time.sleep(wait)
-            try:
-                return write()
-            except DATABASE_FAILURES:
-                if time.monotonic() >= deadline:
-                    raise
-            wait = min(wait * 2, 5.0)
+    while True:
+        time.sleep(wait)
+        try:  # renewed here, not on a thread of its own: a renewal between the write's
+            if not renew_lease(ctx.db, lease, length):  # reading and its update would
+                return False  # another sender has it  # make the write miss the row
+            return write()
+        except DATABASE_FAILURES:
+            if time.monotonic() >= deadline:
+                raise
+        wait = min(wait * 2, 5.0)
 
 
 def _lost(key: str) -> str:
