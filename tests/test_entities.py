@@ -33,6 +33,10 @@ def places_and_orgs(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
         ("Делегация Таджикистана прибыла в Ташкент.", ("Tajikistan", "Tashkent", "Uzbekistan"), ()),
         ("UNOCT and the IPA CIS signed it; the OSCE too.", (), ("UNOCT", "IPA CIS", "OSCE")),
         ("Межпарламентской Ассамблеи СНГ и ОДКБ", (), ("IPA CIS", "CSTO")),
+        # capitals of the region's conflicts: a story there opens on its city (the veto)
+        ("Взрыв в Дамаске; переговоры в Багдаде.", ("Damascus", "Baghdad", "Syria", "Iraq"), ()),
+        ("انفجار في بيروت. اجتماع في طهران", ("Beirut", "Tehran", "Lebanon", "Iran"), ()),
+        ("Attentat à Téhéran, réunion à Beyrouth.", ("Tehran", "Beirut", "Iran", "Lebanon"), ()),
         (
             "PAM and PABSEC; SCO and NATO; EU and CIS.",
             (),
