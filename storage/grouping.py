@@ -5,9 +5,10 @@ identical words; a near-duplicate text (storage.similarity: candidates by LSH ba
 exact shingle Jaccard); the same normalised title; then, in any language, the signals it
 shares with a report published within days (storage.signals: candidates by anchor key, then
 weighed). A near-duplicate or the same title does not join a report whose signals veto it
-(another city or country, no day in common): a press office's recurring title or footer. What articles name (places, organisations, dates mentioned) is merged into their
-event, so an event carries what all its reports say. Why an article joined its event is
-returned with the event, to be kept on the article.
+(another city or country, no day in common): a press office's recurring title or footer.
+What articles name (places, organisations, dates mentioned) is merged into their event, so
+an event carries what all its reports say. Why an article joined its event is returned with
+the event, to be kept on the article.
 """
 
 from __future__ import annotations
