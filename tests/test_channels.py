@@ -214,20 +214,25 @@ def test_email_missing_password_env_names_variable() -> None:
     assert not info.value.permanent
 
 
+def login_config(port: int) -> EmailChannelConfig:
+    """A channel that logs in as ``bot`` with the password in ``PW``."""
+    return EmailChannelConfig.model_validate(
+        {
+            "type": "email",
+            "to": ["a@example.org"],
+            "from": "b@example.org",
+            "host": "127.0.0.1",
+            "port": port,
+            "username": "bot",
+            "password_env": "PW",
+        }
+    )
+
+
 def test_email_login_failure_never_leaks_password() -> None:
     # The sink offers no AUTH, so login fails after connecting: the error must not echo it.
     with SmtpSink() as sink:
-        config = EmailChannelConfig.model_validate(
-            {
-                "type": "email",
-                "to": ["a@example.org"],
-                "from": "b@example.org",
-                "host": "127.0.0.1",
-                "port": sink.port,
-                "username": "bot",
-                "password_env": "PW",
-            }
-        )
+        config = login_config(sink.port)
         with pytest.raises(DeliveryError) as info:
             EmailChannel("mail", config, {"PW": SECRET}).send(make_alert())
         assert sink.messages == []
@@ -244,17 +249,7 @@ def test_a_relay_that_quotes_the_login_back_gets_no_password_into_the_error(
     """A chatty relay can only echo what it was sent: the password, base64 as AUTH carries it,
     and spaced as it was typed (the error's one line squeezed spaces before the blanking)."""
     with SmtpSink(echo_auth=True) as sink:
-        config = EmailChannelConfig.model_validate(
-            {
-                "type": "email",
-                "to": ["a@example.org"],
-                "from": "b@example.org",
-                "host": "127.0.0.1",
-                "port": sink.port,
-                "username": "bot",
-                "password_env": "PW",
-            }
-        )
+        config = login_config(sink.port)
         with pytest.raises(DeliveryError) as info:
             EmailChannel("mail", config, {"PW": password}).send(make_alert())
     message = info.value.message
