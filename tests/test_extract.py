@@ -136,6 +136,15 @@ def test_sentence_that_begins_with_a_chrome_word_is_kept(sentence: str) -> None:
     assert clean_lines([sentence]) == [sentence]
 
 
+def test_a_line_that_nearly_is_a_tag_or_share_list_is_judged_without_backtracking() -> None:
+    """One pattern for the whole line backtracked for seconds on an embedded post's eight
+    hashtags and a full stop, and for days on a share label followed by many words."""
+    tags = " ".join(f"#Topic{number}word" for number in range(40)) + " and more."
+    share = "Share: " + "x " * 80 + "more"
+    assert clean_lines([tags, share]) == [tags, share]
+    assert clean_lines([tags.removesuffix(" and more.") + "."]) == []
+
+
 def test_line_that_only_starts_like_chrome_but_is_a_long_paragraph_is_kept() -> None:
     long_line = (
         "Subscribe is what the committee asked member states to do with the new convention, "

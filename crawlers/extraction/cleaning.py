@@ -22,9 +22,11 @@ from crawlers.extraction.furniture import (
     CALL_TO_ACTION,
     CROSS_REFERENCE,
     DATELINE,
-    HASHTAGS_ONLY,
+    HASHTAG,
     LABEL_LINE,
-    SHARE_LINE,
+    LIST_SEPARATORS,
+    NETWORKS,
+    SHARE_LABEL,
     STOCK_LINES,
 )
 
@@ -112,11 +114,36 @@ def is_residue(
         return True
     if len(line) <= MAX_LABEL and (LABEL_LINE.match(line) or _is_dateline(line)):
         return True
-    if HASHTAGS_ONLY.match(line) or (len(line) <= MAX_LABEL and SHARE_LINE.match(line)):
+    if _is_tag_list(line) or (len(line) <= MAX_LABEL and _is_share_line(line)):
         return True
     if IMAGE_NAME.match(line) or (folded in image_names and SLUG_WORD.match(folded)):
         return True
     return folded in link_texts and len(line) <= MAX_HEADLINE
+
+
+def _words_of_list(text: str) -> list[str]:
+    return [word.strip(".!…»") for word in LIST_SEPARATORS.split(text) if word.strip(".!…»")]
+
+
+def _is_hashtag(word: str) -> bool:
+    return HASHTAG.fullmatch(word) is not None and any(char.isalpha() for char in word)
+
+
+def _is_tag_list(line: str) -> bool:
+    """Two hashtags or more and nothing else: a tag list, or an embedded post's tags, never
+    the article's sentence ("#1" or one "#MeToo" alone may be)."""
+    if not line.startswith("#"):
+        return False
+    words = _words_of_list(line)
+    return len(words) >= 2 and all(_is_hashtag(word) for word in words)
+
+
+def _is_share_line(line: str) -> bool:
+    label = SHARE_LABEL.match(line)
+    if label is None:
+        return False
+    words = _words_of_list(line[label.end() :])
+    return bool(words) and all(w.casefold() in NETWORKS or _is_hashtag(w) for w in words)
 
 
 def _is_dateline(line: str) -> bool:

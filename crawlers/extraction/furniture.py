@@ -103,17 +103,19 @@ DATELINE = re.compile(
 )
 
 # Share buttons as a line: "Share: Facebook | Twitter — #tags", and nothing else (a short
-# line that starts "Share:" can be data: "Share: 45% of votes").
-_NETWORK = (
-    r"(?:facebook|twitter|x|telegram|whatsapp|viber|linkedin|reddit|pinterest|e-?mail|print|"
-    r"vk|vkontakte|вконтакте|одноклассники|ok|copy link|#\w+)"
-)
-SHARE_LINE = re.compile(
-    r"^(?:share|share this|partager|compartir|teilen|поделиться|شارك)\s*:?\s*"
-    rf"{_NETWORK}(?:\s*[,;|/•·—–-]?\s*{_NETWORK})*\W*$",
+# line that starts "Share:" can be data: "Share: 45% of votes"). Judged word by word
+# (crawlers.extraction.cleaning): one pattern for the whole line backtracked for hours on a
+# long line that almost matched.
+SHARE_LABEL = re.compile(
+    r"^(?:share this|share|partager|compartir|teilen|поделиться|شارك)(?:\s*:\s*|\s+)",
     re.IGNORECASE,
 )
-
-# Two hashtags or more and nothing else: a tag list, or an embedded post's tags, never the
-# article's sentence ("#1" or one "#MeToo" alone may be).
-HASHTAGS_ONLY = re.compile(r"^#\w*[^\W\d]\w*(?:[\s,;|·•]+#\w*[^\W\d]\w*)+$")
+NETWORKS = frozenset(
+    (
+        "facebook", "twitter", "x", "telegram", "whatsapp", "viber", "linkedin", "reddit",
+        "pinterest", "email", "e-mail", "print", "vk", "vkontakte", "вконтакте",
+        "одноклассники", "ok", "copy", "link",
+    )
+)  # fmt: skip
+LIST_SEPARATORS = re.compile(r"[\s,;|/•·—–]+")
+HASHTAG = re.compile(r"#\w+")
