@@ -314,6 +314,8 @@ class SiteSpider(Spider):
         forbidding it (the site's wish) and off-site links (never meant to be fetched)."""
         request = failure.request  # type: ignore[attr-defined]
         linked = (request.meta.get("redirect_urls") or [request.url])[0]  # as the page linked it
+        # a listing, feed or sitemap that failed: the page that led to it must be read again
+        self.ledger.reached(linked, request.meta.get("led_from"))
         if failure.check(HttpError):
             response = failure.value.response
             self._fail(linked, _http_error(response), response.status)

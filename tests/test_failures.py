@@ -171,7 +171,7 @@ def test_a_link_that_keeps_failing_gives_its_listing_back_its_304(
     site: SiteServer, config: Path, tmp_path: Path
 ) -> None:
     """A dead link (404 for ever) held its listing from a 304 on every crawl: after three
-    tries it no longer does (and is still tried again after each back-off)."""
+    tries it no longer does (it is tried again when its listing changes)."""
     newsroom.mend(site.root)
     del site.answers[newsroom.BROKEN]
     for attempt in range(3):  # GONE fails three times
@@ -216,6 +216,32 @@ def test_a_failed_page_under_a_sitemap_index_is_met_again(tmp_path: Path) -> Non
         assert run_cli(config, "crawl", "maps", "--no-alerts").returncode == 0
         assert "/sm2.xml" in maps.paths() and broken in maps.paths()
     assert normalize_url(maps.base_url + broken) in stored(db_url(tmp_path))
+
+
+def test_a_sitemap_that_failed_under_its_index_is_fetched_again(tmp_path: Path) -> None:
+    """The index that led to a sitemap which failed keeps no validator: its 304 had hidden
+    the sitemap, once mended, for ever."""
+    root = tmp_path / "maps"
+    story = "/news/story.html"
+    newsroom.write_page(root, story, newsroom.article_html(story, 7))
+    urlset = '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+    index = (
+        '<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+    )
+    (root / "sm.xml").write_text(f"{urlset}<url><loc>{{{{BASE}}}}{story}</loc></url></urlset>")
+    (root / "index.xml").write_text(
+        f"{index}<sitemap><loc>{{{{BASE}}}}/sm.xml</loc></sitemap></sitemapindex>"
+    )
+    with serve(root) as maps:
+        maps.answers["/sm.xml"] = 500
+        source = source_yaml("maps", maps.base_url, sitemaps=[maps.base_url + "/index.xml"])
+        config = write_config(tmp_path, [{**source, "start_urls": []}])
+        assert run_cli(config, "crawl", "maps", "--no-alerts").returncode == 0
+        del maps.answers["/sm.xml"]
+        maps.clear()
+        assert run_cli(config, "crawl", "maps", "--no-alerts").returncode == 0
+        assert "/sm.xml" in maps.paths() and story in maps.paths()
+    assert normalize_url(maps.base_url + story) in stored(db_url(tmp_path))
 
 
 def test_a_listing_whose_article_the_database_could_not_take_keeps_no_validator() -> None:

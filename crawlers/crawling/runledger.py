@@ -44,7 +44,7 @@ class RunLedger:
     unsettled: set[str] = field(default_factory=set)
 
     def reached(self, page: str, parent: str | None) -> None:
-        """The navigation page ``page`` answered; ``parent`` led to it."""
+        """The navigation page ``page`` answered, or failed; ``parent`` led to it."""
         if parent is not None and parent != page:
             self.parents.setdefault(page, parent)
 
