@@ -171,7 +171,7 @@ class Daemon:
         )
 
     def _fall_due(self, name: str, due_at: datetime) -> None:
-        if not self.stopping.is_set() and name not in self.held:
+        if not self.stopping.is_set() and name in self.scheduled and name not in self.held:
             self.due.add(name, due_at)
 
     def _leased_elsewhere(self, names: list[str]) -> dict[str, datetime]:
@@ -265,6 +265,8 @@ class Daemon:
         wanted = [s for s in config.sources if s.enabled]
         for name in set(self.scheduled) - {s.name for s in wanted}:
             self.scheduler.remove_job(f"crawl:{name}")
+            with suppress(JobLookupError):  # waiting for another's lease
+                self.scheduler.remove_job(f"held:{name}")
             self.due.drop(name)
             del self.scheduled[name]
             logger.info("source %s removed from the schedule", name)

@@ -386,12 +386,14 @@ def crawling_a_hung_site(
             db.dispose()
 
 
+@pytest.mark.parametrize("disabled_meanwhile", [False, True])
 def test_the_daemon_leaves_a_source_alone_while_eventwatch_crawl_holds_it(
-    tmp_path: Path,
+    tmp_path: Path, disabled_meanwhile: bool
 ) -> None:
     """The command leases its sources as a worker does: the daemon's crawl, due meanwhile,
     does not start beside it, and waits for the lease to end, not for its next due time (six
-    hours here), since the command's crawl may end short of it."""
+    hours here), since the command's crawl may end short of it; unless a reload disabled the
+    source meanwhile."""
     beat = {"daemon": {"heartbeat_every": "1s", "stalled_after": "3s"}}
     with crawling_a_hung_site(tmp_path, **beat) as (config, command, db):
         assert _run_statuses(db) == ["running"]
@@ -407,13 +409,19 @@ def test_the_daemon_leaves_a_source_alone_while_eventwatch_crawl_holds_it(
             time.sleep(6)  # the daemon's first due time, and the lease renewed meanwhile
             assert daemon.poll() is None
             assert _run_statuses(db) == ["running"]  # the command's run alone
+            if disabled_meanwhile:
+                six_hours["sources"][0]["enabled"] = False
+                daemon_config.write_text(yaml.safe_dump(six_hours), encoding="utf-8")
+                daemon.send_signal(signal.SIGHUP)
+                time.sleep(3)
             command.send_signal(signal.SIGTERM)  # its run closes `stopped`
             command.communicate(timeout=120)
-            for _ in range(600):  # let go: the daemon's crawl starts
+            expected = ["stopped"] if disabled_meanwhile else ["stopped", "running"]
+            for _ in range(100 if disabled_meanwhile else 600):  # the lease ends in 3 s
                 if len(_run_statuses(db)) == 2:
                     break
                 time.sleep(0.1)
-            assert _run_statuses(db) == ["stopped", "running"]
+            assert _run_statuses(db) == expected
         finally:
             daemon.send_signal(signal.SIGTERM)
             _, log = daemon.communicate(timeout=120)
