@@ -88,18 +88,22 @@ def compare(first: Iterable[str], second: Iterable[str]) -> Verdict:
             counted = weight if fresh and taken < MOST_COUNTED[kind] else 0.0
             if counted:
                 taken += 1
-                if kind == "date":
-                    days.append(date.fromisoformat(value))
+                if kind == "date" and (day := _day(value)) is not None:
+                    days.append(day)
             shared.append(Shared(kind, value, counted))
     return Verdict(sum(s.weight for s in shared), tuple(shared), veto)
 
 
-def _next_to(value: str, days: list[date]) -> bool:
+def _day(value: str) -> date | None:
     try:
-        day = date.fromisoformat(value)
-    except ValueError:  # not a day: counted as itself
-        return False
-    return any(abs((day - other).days) == 1 for other in days)
+        return date.fromisoformat(value)
+    except ValueError:  # not a day (no producer writes one): counted as itself
+        return None
+
+
+def _next_to(value: str, days: list[date]) -> bool:
+    day = _day(value)
+    return day is not None and any(abs((day - other).days) == 1 for other in days)
 
 
 def veto(first: Iterable[str], second: Iterable[str]) -> str | None:

@@ -149,3 +149,9 @@ def test_an_arabic_month_is_no_name() -> None:
     report quoting a Morris."""
     assert arabic_words("في ١٢ مارس و أبريل") == []
     assert arabic_words("قال موريس") == [name_key("Morris")]
+
+
+def test_a_date_signal_that_is_no_day_is_weighed_as_itself() -> None:
+    """Stored signals outlive versions: one that does not parse must not break grouping."""
+    meeting = ("where:Austria", "city:Vienna", "org:OSCE", "date:someday", "number:57")
+    assert compare(meeting, meeting).score == 2.0 + 1.5 + 2.5 + 1.5
