@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -384,3 +385,27 @@ def test_a_daemon_that_cannot_make_its_lock_file_says_so(
     assert code == 1
     assert "Traceback" not in err
     assert err.strip().splitlines()[-1].startswith("eventwatch: cannot hold the daemon's lock file")
+
+
+def test_ctrl_c_stops_the_web_ui_without_a_traceback(tmp_path: Path) -> None:
+    """uvicorn stops on SIGINT, then raises it again: `eventwatch web` printed a traceback
+    where a stop was asked for."""
+    path = config_file(tmp_path)
+    port = free_port()
+    web = subprocess.Popen(
+        [sys.executable, "-m", "monitor.cli", "--config", str(path), "web", "--listen",
+         f"127.0.0.1:{port}"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert web.stdout is not None
+        assert web.stdout.readline().startswith("eventwatch web UI: http://127.0.0.1:")
+        with socket.create_connection(("127.0.0.1", port), timeout=30):
+            pass  # it serves
+        web.send_signal(signal.SIGINT)
+        _, errors = web.communicate(timeout=60)
+    finally:
+        if web.poll() is None:
+            web.kill()
+    assert web.returncode == 0, errors
+    assert "Traceback" not in errors and "KeyboardInterrupt" not in errors

@@ -9,6 +9,7 @@ import logging
 import socket
 import threading
 import time
+from contextlib import suppress
 
 import uvicorn
 from fastapi import FastAPI
@@ -88,5 +89,6 @@ def serve(config: Config, db: Database) -> int:
         ) from None
     logger.info("web UI at http://%s:%d/", host, port)
     print(f"eventwatch web UI: http://{host}:{port}/", flush=True)
-    _server(app).run(sockets=[sock])
+    with suppress(KeyboardInterrupt):  # uvicorn stops, then raises the Ctrl-C again
+        _server(app).run(sockets=[sock])
     return 0
