@@ -68,5 +68,7 @@ def unknown_rule(query: str, rule_names: Iterable[str]) -> str | None:
     close = difflib.get_close_matches(query, names, n=1, cutoff=0.75)
     if not close:
         return None
-    word = f'"{query}"'
-    return f"no rule named {query!r}; did you mean {close[0]!r}? (the word itself: {word!r})"
+    return (
+        f"no rule named {query!r}; did you mean {close[0]!r}? To test the word itself, "
+        f'quote it: "{query}"'
+    )

@@ -163,7 +163,7 @@ def test_rules_test_with_a_mistyped_rule_name_says_which_was_meant(
     assert code == 2 and out == ""
     line = one_line(err)
     assert "no rule named 'nato-phrse'; did you mean 'nato-phrase'?" in line
-    assert """(the word itself: '"nato-phrse"')""" in line  # a word close to a rule's name
+    assert 'To test the word itself, quote it: "nato-phrse"' in line  # close to a rule's name
     code, out, err = run(capsys, "--config", str(stored), "rules", "test", '"nato-phrse"')
     assert code == 0, err  # tested as the word it is
 
