@@ -77,6 +77,7 @@ def crawl(args: argparse.Namespace, child: CrawlChild | None = None) -> int:
                 log_level=level,
                 child=child,
                 on_progress=show,
+                on_stopping=_say_stopping,
             )
     except _Stopped as stop:
         print(f"eventwatch: crawl stopped by {stop.name}: its runs are closed `stopped`",
@@ -92,6 +93,11 @@ def crawl(args: argparse.Namespace, child: CrawlChild | None = None) -> int:
     if ctx is not None:
         send_alerts(ctx)
     return 0 if all(run.status == "ok" for run in runs) and not busy else 1
+
+
+def _say_stopping() -> None:
+    print("eventwatch: stopping the crawls (Ctrl-C again stops them at once)", file=sys.stderr,
+          flush=True)  # fmt: skip
 
 
 def _alerting(config: Config) -> Context:

@@ -8,21 +8,25 @@ import signal
 import socket
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 import yaml
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from monitor.cli import build_parser, main
 from monitor.config import ConfigError, load_config
 from storage.db import Database
 from storage.migrate import stored_revision, upgrade
-from storage.models import Article
+from storage.models import Article, CrawlRun
 from tests.conftest import FIXTURES
 from tests.receivers import free_port
-from tests.sitehost import serve
+from tests.sitehost import serve, silent_server
 from tests.test_crawl import source_yaml, write_config
 
 SOURCE = {"name": "news", "start_urls": ["http://127.0.0.1:9/"]}
@@ -409,3 +413,65 @@ def test_ctrl_c_stops_the_web_ui_without_a_traceback(tmp_path: Path) -> None:
             web.kill()
     assert web.returncode == 0, errors
     assert "Traceback" not in errors and "KeyboardInterrupt" not in errors
+
+
+STOPPING = "eventwatch: stopping the crawls (Ctrl-C again stops them at once)"
+INTERRUPTED = "eventwatch: crawl interrupted: its runs are closed `stopped`"
+
+
+@pytest.mark.parametrize("presses", [1, 2])
+def test_ctrl_c_stops_a_crawl_and_its_processes(tmp_path: Path, presses: int) -> None:
+    """Ctrl-C reaches the terminal's foreground group; the crawl process, in a group of its
+    own, is stopped by the command, which closes its runs and leaves no process behind. A
+    crawl waiting on a site that never answers takes its download timeout to stop: a second
+    Ctrl-C kills it. That one left its run `running` for ever, said `stopped`: Python 3.11's
+    Thread.join, cut short, took the pool's thread for ended."""
+    with silent_server() as hung:
+        path = write_config(tmp_path, [source_yaml("hung", hung, time_limit="60s")])
+        crawl = subprocess.Popen(
+            [sys.executable, "-m", "monitor.cli", "--config", str(path), "crawl", "--all"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        )  # fmt: skip
+        try:
+            db = Database(f"sqlite:///{tmp_path / 'eventwatch.db'}")
+            assert wait_until(lambda: _runs(db) == ["running"]), "the crawl started"
+            helpers = psutil.Process(crawl.pid).children(recursive=True)
+            os.killpg(crawl.pid, signal.SIGINT)
+            assert crawl.stderr is not None
+            said = [crawl.stderr.readline().strip()]
+            if presses == 2:
+                os.killpg(crawl.pid, signal.SIGINT)
+            _, errors = crawl.communicate(timeout=90)
+        finally:
+            if crawl.poll() is None:
+                crawl.kill()
+    assert crawl.returncode == 128 + signal.SIGINT
+    assert said + errors.strip().splitlines() == [STOPPING, INTERRUPTED]
+    assert _runs(db) == ["stopped"]
+    assert helpers and not any(_running(helper) for helper in helpers)
+
+
+def _running(process: psutil.Process) -> bool:
+    """Alive: an ended process whose parent died first waits as a zombie until whatever
+    adopted it reaps it, which in a container may be never."""
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _runs(db: Database) -> list[str]:
+    with db.session() as session:
+        return [str(status) for status in session.scalars(select(CrawlRun.status))]
+
+
+def wait_until(condition: Callable[[], bool], seconds: float = 60) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if condition():
+                return True
+        except OperationalError:  # the database is not there yet
+            pass
+        time.sleep(0.1)
+    return False

@@ -293,3 +293,39 @@ def test_a_health_channel_that_hangs_holds_up_no_crawl(
             assert daemon.wait() == 0
         finally:
             daemon.stop()
+
+
+def test_ctrl_c_in_a_terminal_stops_the_daemon_without_a_traceback(tmp_path: Path) -> None:
+    """Ctrl-C reaches every process of the terminal's foreground group, the crawl process
+    too. It died of it mid-import: a KeyboardInterrupt traceback in a warning, its crawl
+    started again in a new process, and that one killed. The daemon alone decides how its
+    crawls stop."""
+    with silent_server() as silent:
+        hung = source_yaml("hung", silent, schedule={"every": "2s"}, time_limit="60s")
+        listen = f"127.0.0.1:{free_port()}"
+        config = config_for(tmp_path, [hung], "http://127.0.0.1:9/", listen)
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "monitor.cli", "--config", str(config), "run"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            start_new_session=True,  # its own group, as a terminal's foreground job is
+        )  # fmt: skip
+        try:
+            assert daemon.stderr is not None
+            said: list[str] = []
+            for line in daemon.stderr:
+                said.append(line)
+                if "crawl process" in line and "started" in line:
+                    break
+            os.killpg(daemon.pid, signal.SIGINT)  # the crawl process is still starting up
+            _, rest = daemon.communicate(timeout=90)
+            said += rest.splitlines()
+            assert daemon.returncode == 0
+            log = "\n".join(said)
+            assert "Traceback" not in log and "KeyboardInterrupt" not in log, log
+            assert sum("crawl process" in line and "started" in line for line in said) == 1, log
+            store = Store(f"sqlite:///{tmp_path / 'eventwatch.db'}")
+            assert store.runs("hung") <= 1, "the crawl was not started again"
+        finally:
+            if daemon.poll() is None:
+                daemon.kill()
+                daemon.wait()

@@ -41,7 +41,7 @@ class CrawlProgress:
     def from_crawler(cls, crawler: Crawler) -> Self:
         run_id = crawler.settings.getint("EVENTWATCH_RUN_ID")
         if not run_id or not crawler.settings.getbool("EVENTWATCH_PROGRESS"):
-            raise NotConfigured("no progress asked for")
+            raise NotConfigured()  # no message: Scrapy would log a warning for a normal case
         progress = cls(crawler, run_id)
         for handler, signal in (
             (progress.spider_opened, signals.spider_opened),

@@ -37,6 +37,10 @@ class CrawlChild:
                 stderr=subprocess.PIPE,
                 text=True,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                # Ctrl-C in a terminal reaches every process of its group, and killed this
+                # one even as it started up. Its master catches it and stops its crawls in
+                # order; in a group of its own, with its workers, nothing else stops them.
+                process_group=0,
             )
         except OSError as exc:  # no process (out of memory, no such interpreter): the runs say so
             self.error = exc

@@ -24,11 +24,13 @@ def crawl_sources(
     child: CrawlChild | None = None,
     on_start: Callable[[Popen], None] | None = None,
     on_progress: Callable[[str], None] | None = None,
+    on_stopping: Callable[[], None] | None = None,
 ) -> list[RunSummary]:
     """Crawl ``sources`` now, side by side in one crawl process (``child``, if one was
     started early), pages extracted by ``extract_workers`` processes (default: one per
     CPU); one closed run per source, whatever happens. ``on_progress``: see
-    :class:`CrawlPool`'s ``on_line``."""
+    :class:`CrawlPool`'s ``on_line``; ``on_stopping``: called when interrupted, before the
+    crawls are waited for."""
     if not sources:
         if child is not None:
             child.abandon()
@@ -46,7 +48,12 @@ def crawl_sources(
         jobs = [pool.submit(source, refresh=refresh) for source in sources]
         runs = [job.done.result() for job in jobs]
     except BaseException:  # Ctrl-C or a signal: the crawls are asked to stop, runs closed
-        pool.close(KILL_GRACE_SECONDS, stop_crawls=True)
+        try:
+            if on_stopping is not None:
+                on_stopping()
+            pool.close(KILL_GRACE_SECONDS, stop_crawls=True)
+        except KeyboardInterrupt:  # asked again: no waiting on a slow site's last answer
+            pool.close_now()
         raise
     pool.close(KILL_GRACE_SECONDS, stop_crawls=False)
     return runs

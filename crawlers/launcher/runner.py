@@ -91,6 +91,10 @@ class CrawlPool:
         # Set by close() on its caller's thread: a write waiting for the database to come back
         # gives up at once, or the pool's thread, retrying it, would never see the close.
         self.close_asked = threading.Event()
+        self.hurried = threading.Event()  # close now: no more waiting on the crawls
+        # Set as the pool's thread ends. Python 3.11's Thread.join, cut short by Ctrl-C,
+        # marks the thread as ended when it is not: what waits again waits on this.
+        self.ended = threading.Event()
         self.known: KnownValidators | None = None  # read from the database once
         self.thread = threading.Thread(target=self._manage, name="crawl-pool", daemon=True)
         self.thread.start()
@@ -125,8 +129,27 @@ class CrawlPool:
         self.events.put(("close", None, (timeout, stop_crawls)))
         self.thread.join()
 
+    def close_now(self) -> None:
+        """Close, killing the crawls a :meth:`close` is still waiting for (a second Ctrl-C):
+        their runs are closed all the same, and further interrupts do not cut that short."""
+        self.hurried.set()
+        if not self.close_asked.is_set():
+            self.close_asked.set()
+            self.events.put(("close", None, (0.0, True)))
+        while not self.ended.is_set():
+            try:
+                self.ended.wait()
+            except KeyboardInterrupt:
+                continue
+
     # -- the pool's thread ---------------------------------------------------------------
     def _manage(self) -> None:
+        try:
+            self._serve()
+        finally:
+            self.ended.set()
+
+    def _serve(self) -> None:
         checked = time.monotonic()
         while True:
             kind, process, data = self._next_event()
@@ -391,7 +414,7 @@ class CrawlPool:
         if process in self.processes:
             self.processes.remove(process)
         why = process.end_reason()
-        if process.jobs or not process.retiring:
+        if not self.closing and (process.jobs or not process.retiring):  # nobody asked for it
             logger.warning("crawl process %d ended: %s", process.popen.pid, why)
         else:
             logger.info("crawl process %d ended after %d crawls", process.popen.pid, process.crawls)
@@ -468,13 +491,13 @@ class CrawlPool:
                 running.retire()
         if self.child is not None:
             self.child.abandon()
-        deadline = time.monotonic() + timeout
+        deadline, killed = time.monotonic() + timeout, False
         while self.processes:
             self._guarded(self._handle, *self._next_event())
-            if time.monotonic() > deadline:
+            if not killed and (time.monotonic() > deadline or self.hurried.is_set()):
                 for late in [p for p in self.processes if p.alive]:
                     late.kill("still running when the crawls were stopped")
-                deadline = float("inf")
+                killed = True
 
 
 def _grace(time_limit: float) -> float:
