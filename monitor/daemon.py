@@ -68,14 +68,23 @@ RESTART_ONLY = (
     "crawl_process_memory_mb",
 )
 
+# The web UI's session cookies are signed and flagged as it started; its users, tokens and
+# roles follow a reload.
+WEB_RESTART_ONLY = ("session_secret_env", "secure_cookies")
+
 
 def restart_only_changes(before: Config, after: Config) -> list[str]:
     """The daemon settings that differ and that a reload cannot apply, as the file names
     them."""
-    return [
+    changed = [
         f"daemon.{name}"
         for name in RESTART_ONLY
         if getattr(before.daemon, name) != getattr(after.daemon, name)
+    ]
+    return changed + [
+        f"web.{name}"
+        for name in WEB_RESTART_ONLY
+        if getattr(before.web, name) != getattr(after.web, name)
     ]
 
 
@@ -316,6 +325,7 @@ class Daemon:
             _, config = load_config(self.config_path)
             upgrade(config.database)
             ctx = flow.Context(config, self.ctx.db)
+            access = self.server.access_for(config) if self.server is not None else None
         except ConfigError as exc:
             logger.error("reload rejected, keeping the running config:\n%s", exc)
             return
@@ -333,8 +343,8 @@ class Daemon:
         try:
             self.schedule_sources(config)
             self._periodic(config)
-            if self.server is not None:
-                self.server.reconfigure(config, ctx.db)
+            if self.server is not None and access is not None:
+                self.server.reconfigure(config, ctx.db, access)
         except Exception as exc:  # a fault of ours: the daemon goes on, and says so
             logger.error("reload applied in part: %s: %s", type(exc).__name__, exc)
             logger.debug("reload failure", exc_info=True)

@@ -23,6 +23,7 @@ from storage.stats import DELIVERY_STATUSES, delivery_counts, failed_messages, r
 if TYPE_CHECKING:
     from monitor.config import Config
     from monitor.daemon import Daemon
+    from monitor.web.access import Access
     from storage.db import Database
 
 logger = logging.getLogger(__name__)
@@ -204,6 +205,7 @@ class ObservabilityServer:
         from monitor.web.serve import WebServer, bind, web_app
 
         host, port = split_listen(listen)
+        self.host = host
         app = web_app(daemon.ctx.config, daemon.ctx.db, host)  # AccessError: no users
         try:
             sock = bind(host, port)
@@ -217,9 +219,20 @@ class ObservabilityServer:
         self.server = WebServer(app, sock)
         self.address = sock.getsockname()[:2]
 
-    def reconfigure(self, config: Config, db: Database) -> None:
-        """After a reload: the pages read the new config (and database)."""
-        self.app.state.web.config, self.app.state.web.db = config, db
+    def access_for(self, config: Config) -> Access:
+        """Who may do what under ``config``: a user or token removed, or a role changed,
+        holds from the reload on. Raises AccessError (a secret's variable unset, say), and
+        the reload is rejected. The cookies stay signed with the secret they started with."""
+        from monitor.web.access import Access
+
+        access = Access(config.web, self.host)
+        access.session_secret = self.app.state.web.access.session_secret
+        return access
+
+    def reconfigure(self, config: Config, db: Database, access: Access) -> None:
+        """After a reload: the pages read the new config (and database) and its users."""
+        web = self.app.state.web
+        web.config, web.db, web.access = config, db, access
 
     def start(self) -> None:
         self.server.start()

@@ -52,3 +52,24 @@ def test_a_reload_applies_thresholds_and_names_the_settings_read_at_start(
         assert "take effect when the daemon restarts" not in caplog.text
     finally:
         daemon.ctx.db.dispose()
+
+
+def test_a_reload_names_the_web_settings_read_at_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The session cookies are signed and flagged as the UI started; a reload that changes
+    how said nothing, and the old secret went on signing them."""
+    path = write(tmp_path / "ew.yaml", tmp_path / "ew.db")
+    daemon = Daemon(path, load_config(path)[1])
+    try:
+        config = yaml.safe_load(path.read_text(encoding="utf-8"))
+        config["web"] = {"session_secret_env": "EW_SESSION", "secure_cookies": True}
+        path.write_text(yaml.safe_dump(config), encoding="utf-8")
+        with caplog.at_level(logging.INFO, logger="monitor.daemon"):
+            daemon.reload()
+        assert (
+            "web.session_secret_env, web.secure_cookies changed: they take effect when the "
+            "daemon restarts" in caplog.text
+        )
+    finally:
+        daemon.ctx.db.dispose()

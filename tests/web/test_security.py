@@ -4,7 +4,9 @@ no start on an open address without users."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -14,6 +16,7 @@ import httpx
 import pytest
 import yaml
 
+from monitor.web.access import hash_password
 from tests.receivers import free_port
 from tests.test_crawl import source_yaml
 from tests.webworld import HOSTILE_TITLE, PASSWORDS, TOKENS, World, wait_until_up
@@ -24,7 +27,11 @@ ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
 
 def logged_in(world: World, name: str) -> tuple[httpx.Client, str]:
     """A browser-like client logged in as ``name``, and its CSRF token."""
-    client = httpx.Client(base_url=world.base)
+    return login_at(world.base, name)
+
+
+def login_at(base: str, name: str) -> tuple[httpx.Client, str]:
+    client = httpx.Client(base_url=base)
     csrf = _csrf(client.get("/login").text)
     answer = client.post("/login", data={"name": name, "password": PASSWORDS[name],
                                          "csrf": csrf, "next": "/events"})  # fmt: skip
@@ -207,3 +214,47 @@ def wait_until_up_page(base: str) -> None:
         except httpx.TransportError:
             time.sleep(0.2)
     wait_until_up(base, 0)
+
+
+def test_a_reload_takes_a_removed_token_and_a_changed_role_at_once(tmp_path: Path) -> None:
+    """SIGHUP swapped the pages' config but kept the users and tokens read at start: a
+    revoked token still asked for crawls and a demoted analyst still triaged."""
+    port = free_port()
+    config = _web_config(tmp_path, "127.0.0.1:0")
+    settings = yaml.safe_load(config.read_text(encoding="utf-8"))
+    settings["daemon"] = {"listen": f"127.0.0.1:{port}"}
+    settings["web"] = {
+        "users": [{"name": "ana", "role": "analyst", "password_hash_env": "EW_HASH_ANA"}],
+        "tokens": [{"name": "script", "role": "analyst", "token_env": "EW_TOKEN_ANALYST"}],
+    }
+    config.write_text(yaml.safe_dump(settings), encoding="utf-8")
+    env = {**os.environ, "EW_HASH_ANA": hash_password(PASSWORDS["ana"]),
+           "EW_TOKEN_ANALYST": TOKENS["analyst"]}  # fmt: skip
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "monitor.cli", "--config", str(config), "run"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    base, script = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {TOKENS['analyst']}"}
+    try:
+        wait_until_up_page(base)
+        client, csrf = login_at(base, "ana")
+        assert httpx.post(base + "/api/v1/sources/desk/hold", headers=script,
+                          json={"held": False}).status_code == 200  # fmt: skip
+        settings["web"]["tokens"] = []
+        settings["web"]["users"][0]["role"] = "viewer"
+        config.write_text(yaml.safe_dump(settings), encoding="utf-8")
+        daemon.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 60
+        while (
+            time.monotonic() < deadline
+            and httpx.get(base + "/api/v1/sources", headers=script).status_code != 401
+        ):
+            time.sleep(0.2)
+        assert httpx.get(base + "/api/v1/sources", headers=script).status_code == 401
+        answer = client.post("/sources/desk/hold", data={"held": "true", "csrf": csrf})
+        assert answer.status_code == 403  # ana reads on, as a viewer now
+        assert client.get("/events").status_code == 200
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        _, errors = daemon.communicate(timeout=60)
+    assert "config reloaded" in errors
