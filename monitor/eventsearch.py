@@ -111,9 +111,21 @@ CSV_COLUMNS = (
 def csv_row(row: EventRow) -> list[str]:
     """An event as a CSV row of ``CSV_COLUMNS``; lists joined with "; "."""
     return [
-        str(row.event_id), row.title, row.url,
+        str(row.event_id), as_text(row.title), as_text(row.url),
         row.published_day.isoformat() if row.published_day else "",
-        row.first_seen.isoformat(), row.updated_at.isoformat(), "; ".join(row.sources),
-        "; ".join(row.languages), "; ".join(row.places), "; ".join(row.organisations),
-        "; ".join(row.rules), "yes" if row.read else "no", "yes" if row.starred else "no",
+        row.first_seen.isoformat(), row.updated_at.isoformat(), as_text("; ".join(row.sources)),
+        "; ".join(row.languages), as_text("; ".join(row.places)),
+        as_text("; ".join(row.organisations)), as_text("; ".join(row.rules)),
+        "yes" if row.read else "no", "yes" if row.starred else "no",
     ]  # fmt: skip
+
+
+# A spreadsheet opens a cell that starts with one of these as a formula: a crawled title
+# such as =HYPERLINK("http://…?"&A1) would run in the analyst's spreadsheet.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def as_text(cell: str) -> str:
+    """A cell of crawled text that a spreadsheet shows as text, never runs (OWASP's advice:
+    a leading apostrophe)."""
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell

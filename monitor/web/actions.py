@@ -83,8 +83,10 @@ def login_page(request: Request, state: State) -> HTMLResponse:
     })  # fmt: skip
 
 
+# A plain def, so FastAPI runs it on a worker thread: argon2 takes a tenth of a second of
+# CPU, and on the event loop every failed login held up every page and /healthz.
 @router.post("/login", response_model=None)
-async def login(
+def login(
     request: Request, state: State, name: Annotated[str, Form()],
     password: Annotated[str, Form()], csrf: Annotated[str, Form()] = "",
     next_page: Annotated[str | None, Form(alias="next")] = None,

@@ -13,7 +13,7 @@ from fastapi.exception_handlers import (
     request_validation_exception_handler,
 )
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import MutableHeaders
@@ -97,20 +97,28 @@ class HeadersAndLog:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        status = 500
+        status, started = 500, False
 
         async def answer(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, started = message["status"], True
                 MutableHeaders(scope=message).update(SECURITY_HEADERS)
             await send(message)
 
-        await self.app(scope, receive, answer)
-        path = scope["path"]
-        quiet = path in ("/healthz", "/metrics") or path.startswith("/static/")
-        logger.log(logging.DEBUG if quiet else logging.INFO, "web: %s %s %d",
-                   scope["method"], path, status)  # fmt: skip
+        try:
+            await self.app(scope, receive, answer)
+        except Exception:  # a fault of ours: logged, and answered here, with the headers
+            logger.exception("web: %s failed", scope["method"])
+            if not started:
+                await PlainTextResponse("Internal Server Error", 500)(scope, receive, answer)
+        finally:  # a request that failed is logged too, as the 500 it became
+            path = scope["path"]
+            quiet = path in ("/healthz", "/metrics") or path.startswith("/static/")
+            # the path as sent, escaped: a decoded newline in it would forge a log line
+            shown = path.encode("unicode_escape", "backslashreplace").decode("ascii")
+            logger.log(logging.DEBUG if quiet else logging.INFO, "web: %s %s %d",
+                       scope["method"], shown, status)  # fmt: skip
 
 
 def create_app(config: Config, db: Database, access: Access) -> FastAPI:

@@ -85,7 +85,7 @@ async def _check_csrf(request: Request) -> None:
         sent.append(str((await request.form()).get("csrf") or ""))
     expected = request.session.get("csrf")
     if not isinstance(expected, str) or not any(
-        token and hmac.compare_digest(token, expected) for token in sent
+        token and hmac.compare_digest(token.encode(), expected.encode()) for token in sent
     ):
         raise HTTPException(403, "missing or wrong CSRF token: reload the page and try again")
 

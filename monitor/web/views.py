@@ -49,7 +49,8 @@ def _number(params: Mapping[str, str], key: str, default: int, most: int) -> int
         return default
     if not (text.isascii() and text.isdigit()):  # isdigit alone takes "²", which int() refuses
         raise BadFilter(f"{key}: {text!r} is not a whole number")
-    return min(int(text), most)
+    # Python refuses to read more than 4,300 digits; any number that long is past `most`.
+    return most if len(text.lstrip("0")) > len(str(most)) else min(int(text), most)
 
 
 @dataclass(frozen=True, slots=True)

