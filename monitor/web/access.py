@@ -19,6 +19,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from monitor.config import WebConfig
+from monitor.web.hosts import known_hosts
 
 _HASHER = PasswordHasher()
 # Checked against when the name is unknown, so an unknown name costs what a wrong password does.
@@ -89,6 +90,8 @@ class Access:
         secure = web.secure_cookies
         self.secure_cookies = (not self.loopback) if secure is None else secure
         self.public_url = web.public_url
+        # On loopback with no login, the only guard against a rebinding page is its name.
+        self.hosts = known_hosts(host, web.public_url) if self.loopback else None
 
     @property
     def login_required(self) -> bool:

@@ -24,6 +24,7 @@ from monitor.config import Config
 from monitor.web import actions, api, feeds, pages
 from monitor.web.access import Access
 from monitor.web.guard import LoginNeeded
+from monitor.web.hosts import KnownHosts
 from monitor.web.state import STATIC, TEMPLATES, WebState
 from storage.db import Database
 
@@ -131,6 +132,8 @@ def create_app(config: Config, db: Database, access: Access) -> FastAPI:
         SessionMiddleware, secret_key=access.session_secret, session_cookie="eventwatch_session",
         same_site="lax", https_only=access.secure_cookies, max_age=12 * 3600,
     )  # fmt: skip
+    if access.hosts is not None:
+        app.add_middleware(KnownHosts, names=access.hosts)
     app.add_middleware(HeadersAndLog)
     app.add_exception_handler(LoginNeeded, _login_needed)
     app.add_exception_handler(HTTPException, _http_error)

@@ -322,3 +322,20 @@ def test_a_fault_of_ours_is_a_500_with_the_headers_and_a_log_line(
     assert answer.status_code == 500
     assert answer.headers["x-frame-options"] == "DENY"
     assert "web: GET /events 500" in caplog.text and "a fault of ours" in caplog.text
+
+
+@pytest.mark.parametrize("host", ["rebind.attacker.example", "rebind.attacker.example:80",
+                                  "127.0.0.1.attacker.example", ""])  # fmt: skip
+def test_on_loopback_a_request_for_another_name_is_refused(world: World, host: str) -> None:
+    """A page whose name points at 127.0.0.1 (DNS rebinding) is the same origin as the UI in
+    the browser: with no login on loopback, it could read and act there."""
+    answer = httpx.get(world.base + "/api/v1/events", headers={**VIEWER, "Host": host})
+    assert answer.status_code == 400 and "unknown host" in answer.text
+    assert answer.headers["x-frame-options"] == "DENY"
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "LOCALHOST", "[::1]"])
+def test_on_loopback_its_own_names_are_served(world: World, host: str) -> None:
+    port = world.base.rsplit(":", 1)[1]
+    answer = httpx.get(world.base + "/api/v1/events", headers={**VIEWER, "Host": f"{host}:{port}"})
+    assert answer.status_code == 200
