@@ -5,6 +5,7 @@ works without JavaScript."""
 from __future__ import annotations
 
 import logging
+import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request
@@ -103,11 +104,15 @@ def login(
         return response
     request.session.clear()  # a new session on login: nothing set before carries over
     request.session["user"] = identity.name
+    request.session["sid"] = secrets.token_urlsafe(16)
     logger.info("web: %s logged in", identity.name)
     return RedirectResponse(safe_next(next_page), status_code=303)
 
 
 @router.post("/logout")
-def logout(request: Request, who: SignedIn) -> Response:
+def logout(request: Request, state: State, who: SignedIn) -> Response:
+    session_id = request.session.get("sid")
+    if isinstance(session_id, str):
+        state.end_session(session_id)  # a copy of the cookie ends with it
     request.session.clear()
     return RedirectResponse("/login", status_code=303)

@@ -25,7 +25,7 @@ from monitor.web import actions, api, feeds, pages
 from monitor.web.access import Access
 from monitor.web.guard import LoginNeeded
 from monitor.web.hosts import KnownHosts
-from monitor.web.state import STATIC, TEMPLATES, WebState
+from monitor.web.state import SESSION_SECONDS, STATIC, TEMPLATES, WebState
 from storage.db import Database
 
 logger = logging.getLogger(__name__)
@@ -130,7 +130,7 @@ def create_app(config: Config, db: Database, access: Access) -> FastAPI:
     app.state.web = WebState(config, db, access, templates())
     app.add_middleware(
         SessionMiddleware, secret_key=access.session_secret, session_cookie="eventwatch_session",
-        same_site="lax", https_only=access.secure_cookies, max_age=12 * 3600,
+        same_site="lax", https_only=access.secure_cookies, max_age=SESSION_SECONDS,
     )  # fmt: skip
     if access.hosts is not None:
         app.add_middleware(KnownHosts, names=access.hosts)

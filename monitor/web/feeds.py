@@ -26,7 +26,7 @@ CSV_MOST = 10_000
 
 
 def _reader(request: Request, state: State) -> None:
-    identity, _ = who(request, state.access)
+    identity, _ = who(request, state)
     token = request.query_params.get("token")
     if identity is None and token:
         identity = state.access.by_token(token)

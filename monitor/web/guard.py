@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Request
 
-from monitor.web.access import Access, Identity
+from monitor.web.access import Identity
 from monitor.web.state import WebState
 from storage.ids import MAX_ROW_ID
 
@@ -38,23 +38,26 @@ def _bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def who(request: Request, access: Access) -> tuple[Identity | None, bool]:
+def who(request: Request, state: WebState) -> tuple[Identity | None, bool]:
     """The identity behind a request, and whether it came by token (no cookie)."""
     token = _bearer(request)
     if token is not None:
-        return access.by_token(token), True
-    return access.by_session(request.session.get("user")), False
+        return state.access.by_token(token), True
+    session_id = request.session.get("sid")
+    if isinstance(session_id, str) and state.session_ended(session_id):
+        return None, False
+    return state.access.by_session(request.session.get("user")), False
 
 
 def page_reader(request: Request, state: Annotated[WebState, Depends(web_state)]) -> Identity:
-    identity, _ = who(request, state.access)
+    identity, _ = who(request, state)
     if identity is None:
         raise LoginNeeded
     return identity
 
 
 def api_reader(request: Request, state: Annotated[WebState, Depends(web_state)]) -> Identity:
-    identity, _ = who(request, state.access)
+    identity, _ = who(request, state)
     if identity is None:
         raise HTTPException(401, "a token or a login is needed",
                             headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
@@ -64,7 +67,7 @@ def api_reader(request: Request, state: Annotated[WebState, Depends(web_state)])
 async def signed_in(request: Request, state: Annotated[WebState, Depends(web_state)]) -> Identity:
     """Anyone known, with a valid CSRF token unless they came with a bearer token: what
     every form needs, logging out included."""
-    identity, by_token = who(request, state.access)
+    identity, by_token = who(request, state)
     if identity is None:
         raise HTTPException(401, "a token or a login is needed")
     if not by_token:

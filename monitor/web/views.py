@@ -40,7 +40,8 @@ def _instant(params: Mapping[str, str], key: str) -> datetime | None:
 
 
 def _flag(params: Mapping[str, str], key: str) -> bool:
-    return (params.get(key) or "").lower() in ("1", "true", "on", "yes")
+    # the words the API's parameters take as true (pydantic's): the two must agree
+    return (params.get(key) or "").lower() in ("1", "true", "t", "on", "yes", "y")
 
 
 def _number(params: Mapping[str, str], key: str, default: int, most: int) -> int:

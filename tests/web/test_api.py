@@ -98,6 +98,9 @@ def test_triage_needs_an_analyst_and_shows_in_the_filters(world: World) -> None:
     assert done.status_code == 200
     assert target not in [e["id"] for e in events(world, unread="1", limit=500)]
     assert target in [e["id"] for e in events(world, starred="1")]
+    starred = [e["id"] for e in events(world, starred="1")]
+    for word in ("true", "t", "yes", "y", "on"):  # what the API's parameter takes as true
+        assert [e["id"] for e in events(world, starred=word)] == starred, word
     httpx.post(url, json={"dismissed": True}, headers=ANALYST)
     assert target not in [e["id"] for e in events(world, limit=500)]
     assert target in [e["id"] for e in events(world, dismissed="1", limit=500)]

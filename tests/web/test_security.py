@@ -133,6 +133,19 @@ def test_a_viewer_may_log_out(world: World) -> None:
     assert client.get("/events").status_code == 303  # the session is gone
 
 
+def test_a_copy_of_the_session_cookie_ends_with_the_logout(world: World) -> None:
+    """The session lives in its signed cookie: a copy kept working for 12 hours after its
+    owner logged out."""
+    client, csrf = logged_in(world, "ana")
+    kept = httpx.Client(base_url=world.base, cookies=dict(client.cookies))
+    assert kept.get("/events").status_code == 200
+    assert client.post("/logout", data={"csrf": csrf}).status_code == 303
+    assert kept.get("/events").status_code == 303  # to the login page
+    assert kept.post("/events/1/triage", data={"action": "read", "csrf": csrf}).status_code == 401
+    other, _ = logged_in(world, "ana")  # a session of its own, on again
+    assert other.get("/events").status_code == 200
+
+
 @pytest.mark.parametrize(
     "path",
     ["/events?limit=²", "/events?offset=²", "/api/v1/events?limit=²",
