@@ -7,7 +7,7 @@ import logging
 from collections.abc import Mapping
 from urllib.parse import quote
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exception_handlers import (
     http_exception_handler,
     request_validation_exception_handler,
@@ -17,6 +17,7 @@ from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -54,7 +55,7 @@ async def _login_needed(request: Request, _exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     """A page's error as a page; the API's as JSON."""
-    assert isinstance(exc, HTTPException)
+    assert isinstance(exc, StarletteHTTPException)
     if _for_a_script(request):
         return await http_exception_handler(request, exc)
     return _error_page(request, exc.status_code, str(exc.detail), exc.headers)
@@ -136,7 +137,8 @@ def create_app(config: Config, db: Database, access: Access) -> FastAPI:
         app.add_middleware(KnownHosts, names=access.hosts)
     app.add_middleware(HeadersAndLog)
     app.add_exception_handler(LoginNeeded, _login_needed)
-    app.add_exception_handler(HTTPException, _http_error)
+    # Starlette's own, which FastAPI's extends: routing raises it (no such page, wrong method)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     for router in (pages.router, actions.router, api.router, feeds.router):

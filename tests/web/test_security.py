@@ -352,3 +352,13 @@ def test_on_loopback_its_own_names_are_served(world: World, host: str) -> None:
     port = world.base.rsplit(":", 1)[1]
     answer = httpx.get(world.base + "/api/v1/events", headers={**VIEWER, "Host": f"{host}:{port}"})
     assert answer.status_code == 200
+
+
+def test_a_page_that_is_not_there_is_a_page_the_api_json(world: World) -> None:
+    """Routing's own errors (no such path, wrong method) came back as JSON to a browser."""
+    client, _ = logged_in(world, "vera")
+    for answer in (client.get("/nothing-here"), client.get("/logout")):
+        assert answer.status_code in (404, 405)
+        assert answer.headers["content-type"].startswith("text/html") and "<html" in answer.text
+    answer = httpx.get(world.base + "/api/v1/nothing-here", headers=VIEWER)
+    assert answer.status_code == 404 and answer.json() == {"detail": "Not Found"}
