@@ -100,12 +100,16 @@ class HeadersAndLog:
             await self.app(scope, receive, send)
             return
         status, started = 500, False
+        private = not scope["path"].startswith("/static/")
 
         async def answer(message: Message) -> None:
             nonlocal status, started
             if message["type"] == "http.response.start":
                 status, started = message["status"], True
-                MutableHeaders(scope=message).update(SECURITY_HEADERS)
+                headers = MutableHeaders(scope=message)
+                headers.update(SECURITY_HEADERS)
+                if private:  # no copy of a page or an answer left in a cache after logout
+                    headers.setdefault("Cache-Control", "no-store")
             await send(message)
 
         try:

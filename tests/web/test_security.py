@@ -184,6 +184,10 @@ def test_answers_carry_the_security_headers_and_a_secure_session_cookie(world: W
     answer = httpx.get(world.base + "/login")
     assert "default-src 'self'" in answer.headers["content-security-policy"]
     assert answer.headers["x-frame-options"] == "DENY"
+    assert answer.headers["cache-control"] == "no-store"  # nothing left in a cache at logout
+    assert httpx.get(world.base + "/api/v1/events", headers=VIEWER).headers["cache-control"] == (
+        "no-store"
+    )
     cookie = answer.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=lax" in cookie
 
