@@ -22,7 +22,7 @@ from monitor.usage import UsageError, known_source
 from storage.db import shown_url, sqlite_file
 from storage.events import page_instant
 from storage.leases import requeue_failed
-from storage.migrate import upgrade
+from storage.migrate import HEAD, current_revision, upgrade
 from storage.models import Digest, Update
 from storage.outbox import delivery_statuses, list_deliveries, requeue
 from storage.runs import RunSummary, failures_in_row, latest_runs
@@ -124,8 +124,15 @@ def _unset_secrets(config: Config) -> list[str]:
 
 def db_upgrade(args: argparse.Namespace) -> int:
     _, config = load_config(args.config)
+    before = current_revision(config.database)
     upgrade(config.database)
-    print(f"database at {shown_url(config.database)} is up to date")
+    where = f"database at {shown_url(config.database)}"
+    if before is None:
+        print(f"{where} created, at revision {HEAD}")
+    elif before != HEAD:
+        print(f"{where} upgraded from revision {before} to {HEAD}")
+    else:
+        print(f"{where} is up to date (revision {HEAD})")
     return 0
 
 

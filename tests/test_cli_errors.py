@@ -22,7 +22,7 @@ from sqlalchemy.exc import OperationalError
 from monitor.cli import build_parser, main
 from monitor.config import ConfigError, load_config
 from storage.db import Database
-from storage.migrate import stored_revision, upgrade
+from storage.migrate import HEAD, stored_revision, upgrade
 from storage.models import Article, CrawlRun
 from tests.conftest import FIXTURES
 from tests.receivers import free_port
@@ -475,3 +475,22 @@ def wait_until(condition: Callable[[], bool], seconds: float = 60) -> bool:
             pass
         time.sleep(0.1)
     return False
+
+
+def test_db_upgrade_says_whether_it_created_upgraded_or_found_it_current(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """On a new database it said "is up to date", as if one had been there."""
+    path = config_file(tmp_path)
+    where = f"database at sqlite:///{tmp_path / 'ew.db'}"
+    assert run(capsys, "--config", str(path), "db", "upgrade")[1].strip() == (
+        f"{where} created, at revision {HEAD}"
+    )
+    assert run(capsys, "--config", str(path), "db", "upgrade")[1].strip() == (
+        f"{where} is up to date (revision {HEAD})"
+    )
+    upgrade(f"sqlite:///{tmp_path / 'old.db'}", "0009")
+    old = config_file(tmp_path, database=f"sqlite:///{tmp_path / 'old.db'}")
+    assert run(capsys, "--config", str(old), "db", "upgrade")[1].strip() == (
+        f"database at sqlite:///{tmp_path / 'old.db'} upgraded from revision 0009 to {HEAD}"
+    )
