@@ -213,14 +213,23 @@ def _alerts_retry(ctx: flow.Context, ids: list[int], *, every_failed: bool) -> i
 
 
 def _alerts_list(ctx: flow.Context, *, as_json: bool, status: str | None) -> int:
-    for row in list_deliveries(ctx.db, status):
-        if as_json:
+    rows = list_deliveries(ctx.db, status, limit=ALERTS_LISTED)
+    if as_json:
+        for row in rows:
             _emit({k: getattr(row, k) for k in row.__slots__})  # type: ignore[attr-defined]
-        else:
-            print(f"{row.id:>6}  {row.status:<8} {row.channel:<14} {row.rule:<20} "
-                  f"event {row.event_id}"
-                  f"  attempts {row.attempts}  {row.last_error or ''}")  # fmt: skip
+        return 0
+    print(f"{'id':>6}  {'status':<8} {'channel':<14} {'rule':<20} event, attempts, last error")
+    for row in rows:
+        print(f"{row.id:>6}  {row.status:<8} {row.channel:<14} {row.rule:<20} "
+              f"event {row.event_id}"
+              f"  attempts {row.attempts}  {row.last_error or ''}")  # fmt: skip
+    kind = f"{status} deliveries" if status else "deliveries"
+    more = f" (the newest {ALERTS_LISTED:,} only)" if len(rows) == ALERTS_LISTED else ""
+    print(f"{len(rows)} {kind}, newest first{more}" if rows else f"no {kind}")
     return 0
+
+
+ALERTS_LISTED = 1000
 
 
 def channels_test(args: argparse.Namespace) -> int:

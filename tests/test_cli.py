@@ -71,6 +71,10 @@ def test_rules_test_shows_matches_and_queues_nothing(crawled: Path) -> None:
     assert "Dushanbe conference on countering terrorism" in result.stdout
     assert "1 matching events" in result.stdout
     assert json_lines(run_cli(crawled, "alerts", "list", "--json").stdout) == []
+    empty = run_cli(crawled, "alerts", "list").stdout.splitlines()  # said so, not silence
+    assert empty[0].split()[:3] == ["id", "status", "channel"] and empty[-1] == "no deliveries"
+    failed = run_cli(crawled, "alerts", "list", "--status", "failed").stdout.splitlines()
+    assert failed[-1] == "no failed deliveries"
     bad = run_cli(crawled, "rules", "test", "Dushanbe AND (")
     assert bad.returncode == 2 and "position" in bad.stderr
 
