@@ -110,6 +110,9 @@ class SiteSpider(Spider):
         # (crawlers.crawling.heldback), as spiders never import storage
         self.held_back_of: Callable[[Sequence[str]], Mapping[str, str]] = lambda _urls: {}
         self.held: dict[str, str] = {}
+        # pages that failed often and are due for another try (given by the store pipeline,
+        # like held_back_of): asked for at the start, as their listing may never show them
+        self.due_again_of: Callable[[], Sequence[str]] = lambda: ()
         self.sitemaps_followed = 0
         # sites whose robots.txt may name sitemaps, and those whose robots.txt Scrapy has read
         self.robots_roots = tuple(dict.fromkeys(_site_root(u) for u in source.start_urls))
@@ -138,6 +141,9 @@ class SiteSpider(Spider):
                 yield self._request(root + "/robots.txt", "robots", self.parse_robots)
         for url in self.source.start_urls:
             yield self._request(url, "listing", self.parse_listing, depth=1, start=True)
+        for url in self.due_again_of():
+            if on_site(url, self.domains):  # the source's domains may have changed since
+                yield self._request(url, "article", self.parse_article, trial=False)
 
     def _robots_from_scrapy(self) -> bool:
         """Whether Scrapy fetches robots.txt to obey it, with the parser that also reads its

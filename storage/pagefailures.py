@@ -32,6 +32,7 @@ FAILED, NO_ARTICLE = "failed", "no article"  # why a page is held back (held_bac
 # FAILED_OFTEN, it no longer keeps its listing from a 304 (crawlers.crawling.runledger)
 FAILED_OFTEN = "failed often"
 OFTEN = 3
+RETRIED_PER_CRAWL = 20  # of those, due again, asked for by a crawl itself (due_again)
 # The reason of a page whose article the database could not take (locked, away, full): no
 # fault of the page, so it waits for no back-off and the next crawl fetches it again
 DATABASE_FAULT = "database: "
@@ -200,6 +201,21 @@ def held_back(session: Session, source: str, urls: Sequence[str]) -> dict[str, s
         for url, attempts in session.execute(failed):
             found[url] = FAILED_OFTEN if attempts >= OFTEN else FAILED
     return found
+
+
+def due_again(session: Session, source: str, limit: int = RETRIED_PER_CRAWL) -> list[str]:
+    """Pages of ``source`` that failed ``OFTEN`` times or more and whose next try is due,
+    the longest due first: a crawl asks for them itself, as the listing that linked them
+    may answer 304 for ever and never show the link again."""
+    query = (
+        select(PageFailure.url)
+        .join(Source, Source.id == PageFailure.source_id)
+        .where(Source.name == source, PageFailure.attempts >= OFTEN)
+        .where(PageFailure.next_attempt_at <= utcnow())
+        .order_by(PageFailure.next_attempt_at, PageFailure.id)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
 
 
 def page_failures(

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from crawlers.crawling.linkplan import LinkBook
 from crawlers.crawling.runledger import RunLedger
@@ -186,6 +186,35 @@ def test_a_link_that_keeps_failing_gives_its_listing_back_its_304(
     home = [headers for path, headers in site.requests if path == "/"]
     assert home and "If-None-Match" in home[0]
     assert newsroom.GONE not in site.paths()
+
+
+def test_a_page_that_failed_often_is_asked_for_when_due_though_no_listing_shows_it(
+    site: SiteServer, config: Path, tmp_path: Path
+) -> None:
+    """After three failures a page gives its listing back its 304, and the back-off said it
+    would be tried again later: it never was while the listing stayed the same, and an
+    article that came back was lost for good. The crawl now asks for it when it is due."""
+    newsroom.mend(site.root)
+    del site.answers[newsroom.BROKEN]
+    for attempt in range(4):  # GONE fails three times; then it waits, its listing a 304
+        if attempt:
+            _back_off_over(db_url(tmp_path))
+        crawl(config)
+    site.clear()
+    crawl(config)
+    assert newsroom.GONE not in site.paths(), "not due yet"
+    newsroom.write_page(site.root, newsroom.GONE, newsroom.article_html(newsroom.GONE, 98))
+    _back_off_over(db_url(tmp_path))
+    site.clear()
+    crawl(config)
+    home = [headers for path, headers in site.requests if path == "/"]
+    assert home and "If-None-Match" in home[0]  # the listing still answered 304
+    assert newsroom.GONE in site.paths()
+    assert normalize_url(site.base_url + newsroom.GONE) in stored(db_url(tmp_path))
+    db = Database(db_url(tmp_path))
+    with db.session() as session:  # had: its failure cleared
+        assert session.scalars(select(PageFailure.url)).all() == []
+    db.dispose()
 
 
 def sitemap_site(root: Path, sitemaps: dict[str, list[str]]) -> None:
