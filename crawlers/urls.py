@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url, safe_url_string
 
@@ -78,7 +78,22 @@ def registered_domain(host: str) -> str:
 
 
 def is_http_url(url: str) -> bool:
-    return urlsplit(url).scheme in ("http", "https")
+    try:
+        return urlsplit(url).scheme in ("http", "https")
+    except ValueError:  # a broken IPv6 host ("http://[::1/"): no URL to follow
+        return False
+
+
+def link_url(base: str, href: str) -> str | None:
+    """What a link on the page ``base`` asks for (:func:`clean_url`); None for one that cannot
+    be read, such as a port past 65535 or a broken IPv6 host: that link is skipped, never the
+    page that holds it."""
+    try:
+        url = clean_url(urljoin(base, href))
+        urlsplit(url).port  # noqa: B018 - read to raise ValueError for a port out of range
+    except ValueError:
+        return None
+    return url
 
 
 def clean_url(url: str) -> str:

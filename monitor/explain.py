@@ -30,11 +30,11 @@ from crawlers.crawling.links import (
 )
 from crawlers.extraction.pagefile import fetch
 from crawlers.launcher.sources import CrawlSource
-from crawlers.urls import normalize_url
+from crawlers.urls import is_http_url, link_url, normalize_url
 from monitor import opening
 from monitor.config import load_config
 from monitor.runlog import failure_line
-from monitor.usage import known_source
+from monitor.usage import UsageError, known_source
 from storage.articles import stored_urls
 from storage.db import Database
 from storage.pagefailures import held_back, page_failures
@@ -115,6 +115,8 @@ def _summary(verdicts: Sequence[LinkVerdict]) -> str:
 
 def explain_lines(db: Database, source: CrawlSource, args: argparse.Namespace) -> list[str]:
     """What `sources explain` prints (one JSON object per link with ``--json``)."""
+    if args.url and (not is_http_url(args.url) or link_url(args.url, "") is None):
+        raise UsageError(f"sources explain: {args.url!r} is not an http(s) URL that can be fetched")
     if args.url and not args.listing:
         verdict, known = explain_url(db, source, args.url)
         if args.json:

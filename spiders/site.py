@@ -63,7 +63,7 @@ from crawlers.crawling.xmlguard import news_publication_dates, parse_feed, witho
 from crawlers.extraction.date_parsing import DateHint, date_hint
 from crawlers.launcher.report import STOPPED_EARLY, Validators
 from crawlers.launcher.sources import CrawlSource
-from crawlers.urls import clean_url, normalize_url, on_site
+from crawlers.urls import clean_url, link_url, normalize_url, on_site
 
 logger = logging.getLogger(__name__)
 
@@ -266,8 +266,10 @@ class SiteSpider(Spider):
         if not self._reached(response):
             return
         parsed = parse_feed(response.body)
-        links = [clean_url(response.urljoin(e.get("link", ""))) for e in parsed.entries]
-        hints = {u: _feed_hint(e) for u, e in zip(links, parsed.entries, strict=True)}
+        read = ((link_url(response.url, e.get("link", "")), e) for e in parsed.entries)
+        items = [(link, entry) for link, entry in read if link is not None]
+        links = [link for link, _ in items]
+        hints = {link: _feed_hint(entry) for link, entry in items}
         dated = {u: h for u, h in hints.items() if h}
         yield from self._entry_requests(links, "feed", response.url, dated)
 
@@ -291,6 +293,7 @@ class SiteSpider(Spider):
             yield from self._subsitemaps(entries, response.url)
             return
         entries.sort(key=lambda e: e.get("lastmod", ""), reverse=True)
+        entries = [e for e in entries if link_url(response.url, e["loc"]) is not None]
         urls = [clean_url(e["loc"]) for e in entries]
         hints = _sitemap_hints(urls, entries, news_publication_dates(body))
         dated = {u: h for u, h in hints.items() if h}

@@ -338,3 +338,45 @@ def test_explain_of_an_unknown_source_or_a_dead_page_is_one_line(config: Path) -
     dead = run_cli(config, "sources", "explain", "newsroom", "http://127.0.0.1:9/", "--listing")
     assert dead.returncode == 1 and "could not be fetched" in dead.stderr
     assert "Traceback" not in dead.stderr
+
+
+BAD_LINKS = ("http://127.0.0.1:99999/news/x.html", "http://[::1/2024/", "http://127.0.0.1:1:2/x")
+
+
+def test_a_link_that_cannot_be_read_is_skipped_not_its_page(tmp_path: Path) -> None:
+    """A link with a port past 65535 (or a broken IPv6 host) made the listing, feed or
+    sitemap that held it "could not be read": its other links, articles, were lost."""
+    root = tmp_path / "site"
+    bad = "".join(f'<a href="{url}">bad</a>' for url in BAD_LINKS)
+    newsroom.write_page(root, "/", (
+        '<html><head><link rel="next" href="http://[::1/page/2">'
+        '<link rel="alternate" type="application/rss+xml" href="/feed.xml"></head><body>'
+        f'{bad}<a href="/news/listed-story.html">Listed</a></body></html>'
+    ))  # fmt: skip
+    items = "".join(f"<item><title>x</title><link>{url}</link></item>" for url in BAD_LINKS)
+    (root / "feed.xml").write_text(
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}'
+        "<item><title>Fed</title><link>{{BASE}}/news/fed-story.html</link></item>"
+        "</channel></rss>"
+    )
+    locs = "".join(f"<url><loc>{url}</loc></url>" for url in BAD_LINKS)
+    (root / "sitemap.xml").write_text(
+        f'<?xml version="1.0"?><urlset>{locs}<url><loc>{{{{BASE}}}}/news/mapped-story.html'
+        "</loc></url></urlset>"
+    )
+    (root / "robots.txt").write_text("User-agent: *\nAllow: /\nSitemap: {{BASE}}/sitemap.xml\n")
+    stories = ["/news/listed-story.html", "/news/fed-story.html", "/news/mapped-story.html"]
+    for seed, path in enumerate(stories):
+        newsroom.write_page(root, path, newsroom.article_html(path, seed))
+    with serve(root) as site:
+        config = write_config(tmp_path, [source_yaml("newsroom", site.base_url)])
+        lines = crawl(config)
+        assert lines[0].startswith("newsroom: ok: ") and ", errors 0" in lines[0], lines
+        had = stored(db_url(tmp_path))
+        assert all(normalize_url(site.base_url + path) in had for path in stories)
+        for url in BAD_LINKS:
+            result = run_cli(config, "sources", "explain", "newsroom", url)
+            assert result.returncode == 2 and "Traceback" not in result.stderr
+            assert result.stderr.strip().endswith("is not an http(s) URL that can be fetched")
+        listing = run_cli(config, "sources", "explain", "newsroom")
+        assert listing.returncode == 0 and "listed-story" in listing.stdout

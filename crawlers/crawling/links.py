@@ -6,11 +6,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from parsel import Selector
 
-from crawlers.urls import MAX_URL_LENGTH, clean_url, fits, on_site
+from crawlers.urls import MAX_URL_LENGTH, clean_url, fits, link_url, on_site
 
 TOO_LONG = f"longer than {MAX_URL_LENGTH} characters: no database stores it"
 DATE_PATH = re.compile(r"/(19|20)\d\d[/-](0?[1-9]|1[0-2])([/-]\d{1,2})?/")
@@ -176,9 +176,12 @@ def _anchors(selector: Selector, base_url: str) -> Iterator[tuple[str, str, str]
         href = (anchor.attrib.get("href") or "").strip()
         if not href or href.startswith(("#", "mailto:", "javascript:", "tel:")):
             continue
+        url = link_url(base_url, href)
+        if url is None:
+            continue
         text = " ".join(anchor.css("::text").getall()).strip()
         rel = (anchor.attrib.get("rel") or "").lower()
-        yield clean_url(urljoin(base_url, href)), text, rel
+        yield url, text, rel
 
 
 def _is_next(url: str, text: str, rel: str, page_url: str) -> bool:
@@ -223,8 +226,8 @@ def classify_links(
     next page and an article is an article."""
     found: dict[str, LinkDecision] = {}
     for link in html.css("link[rel~=next]::attr(href)").getall():
-        url = clean_url(urljoin(page_url, link))
-        found[url] = LinkDecision(url, NEXT_PAGE, "next page (link rel=next)")
+        if (url := link_url(page_url, link)) is not None:
+            found[url] = LinkDecision(url, NEXT_PAGE, "next page (link rel=next)")
     for url, text, rel in _anchors(html, page_url):
         decision = decide_link(url, text, rel, page_url, domains, follow)
         if url not in found or decision.action == ARTICLE:
@@ -250,7 +253,8 @@ def feed_links(html: Selector, page_url: str) -> list[str]:
         "//link[contains(concat(' ', normalize-space(@rel), ' '), ' alternate ')]"
         "[contains(@type, 'rss') or contains(@type, 'atom')]/@href"
     ).getall()
-    return [clean_url(urljoin(page_url, href.strip())) for href in found if href.strip()]
+    urls = (link_url(page_url, href.strip()) for href in found if href.strip())
+    return [url for url in urls if url is not None]
 
 
 def robots_sitemaps(text: str) -> list[str]:
