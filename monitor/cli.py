@@ -7,6 +7,7 @@ import argparse
 import gc
 import logging
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -270,6 +271,9 @@ def _dispatch(args: argparse.Namespace, child: CrawlChild | None) -> int:
     except BrokenPipeError:  # the reader went away (`| head`): what it wanted, it has
         quiet_stdout()
         return 141  # 128 + SIGPIPE, as a shell tool killed by the broken pipe would
+    except KeyboardInterrupt:  # Ctrl-C: asked for, so no traceback (a write is rolled back)
+        print("eventwatch: interrupted", file=sys.stderr)
+        return 128 + signal.SIGINT
     except Exception as exc:  # a user's mistake or an unreachable database: one line
         code, line = _outcome(exc)
         if code is None:
@@ -280,6 +284,8 @@ def _dispatch(args: argparse.Namespace, child: CrawlChild | None) -> int:
 
 def _outcome(exc: Exception) -> tuple[int | None, str]:
     """Exit code and message for an error that is no bug (code None for a bug)."""
+    from sqlalchemy.exc import DatabaseError
+
     from monitor import opening
     from monitor.config import ConfigError
     from monitor.observe import ListenError
@@ -287,7 +293,8 @@ def _outcome(exc: Exception) -> tuple[int | None, str]:
     from monitor.usage import UsageError
     from monitor.web.access import AccessError
     from monitor.web.serve import AddressTaken
-    from storage.db import DATABASE_FAILURES
+    from storage.db import DATABASE_FAILURES, DatabaseFolderError
+    from storage.migrate import NewerSchema
 
     if isinstance(exc, ConfigError):
         text = str(exc)
@@ -299,6 +306,13 @@ def _outcome(exc: Exception) -> tuple[int | None, str]:
     if isinstance(exc, opening.DatabaseUnavailable | ListenError | DaemonRunning):
         return 1, str(exc)
     if isinstance(exc, DATABASE_FAILURES):
+        return 1, f"the database cannot be used: {opening.database_failure(exc)}"
+    if isinstance(exc, NewerSchema):
+        return 1, str(exc)
+    if isinstance(exc, DatabaseFolderError):
+        return 1, f"the database cannot be used: {exc}"
+    if isinstance(exc, DatabaseError) and type(exc.orig).__name__ == "DatabaseError":
+        # the driver's own base class, as SQLite raises for "file is not a database"
         return 1, f"the database cannot be used: {opening.database_failure(exc)}"
     return None, ""
 

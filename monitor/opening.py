@@ -9,7 +9,7 @@ from pathlib import Path
 from monitor import flow
 from monitor.config import Config
 from storage.db import shown_url, sqlite_file
-from storage.migrate import HEAD, stored_revision, upgrade
+from storage.migrate import HEAD, NewerSchema, newer_than_ours, stored_revision, upgrade
 
 CREATE_HINT = "'eventwatch db upgrade' or a first crawl creates it"
 
@@ -33,6 +33,8 @@ def for_reading(config: Config) -> flow.Context:
     revision = stored_revision(url)
     if revision is None:
         raise DatabaseUnavailable(f"no eventwatch data in {shown_url(url)}; {CREATE_HINT}")
+    if newer_than_ours(revision):
+        raise DatabaseUnavailable(str(NewerSchema(url, revision)))
     if revision != HEAD:
         raise DatabaseUnavailable(
             f"the database {shown_url(url)} has schema revision {revision}, this eventwatch "

@@ -92,6 +92,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+class DatabaseFolderError(Exception):
+    """The SQLite file's folder cannot be made: a file stands in its way, or no permission."""
+
+
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
@@ -101,8 +105,17 @@ def make_engine(url: str) -> Engine:
         and parsed.database != ":memory:"
         and not parsed.database.startswith("file:")
     ):
-        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+        # "~" as the messages and `check` read it (sqlite_file): SQLite itself takes it for a
+        # folder named "~"
+        path = Path(parsed.database).expanduser()
+        parsed = parsed.set(database=str(path))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DatabaseFolderError(
+                f"cannot make the folder {path.parent} for the SQLite database: {exc.strerror}"
+            ) from None
+    engine = create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine
 

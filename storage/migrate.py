@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import DBAPIError
 
-from storage.db import make_engine
+from storage.db import make_engine, shown_url
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -63,9 +63,29 @@ def stored_revision(url: str) -> str | None:
         engine.dispose()
 
 
+class NewerSchema(Exception):
+    """The database was migrated by a newer eventwatch: this one cannot read or upgrade it."""
+
+    def __init__(self, url: str, revision: str) -> None:
+        super().__init__(
+            f"the database {shown_url(url)} has schema revision {revision}, written by a newer "
+            f"eventwatch (this one knows up to {HEAD}): upgrade eventwatch to use it"
+        )
+
+
+def newer_than_ours(revision: str | None) -> bool:
+    """A revision past this eventwatch's (revisions are numbered, zero-padded: 0001, 0002…)."""
+    return revision is not None and len(revision) == len(HEAD) and revision > HEAD
+
+
 def upgrade(url: str, revision: str = "head") -> None:
-    if revision == "head" and current_revision(url) == HEAD:
+    """Raises NewerSchema for a database a newer eventwatch migrated (Alembic would say only
+    that it cannot find the revision)."""
+    found = current_revision(url)
+    if revision == "head" and found == HEAD:
         return
+    if newer_than_ours(found):
+        raise NewerSchema(url, str(found))
     from alembic import command
 
     with _upgrade_lock(url):

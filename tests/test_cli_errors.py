@@ -16,7 +16,7 @@ from typing import Any
 import psutil
 import pytest
 import yaml
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 
 from monitor.cli import build_parser, main
@@ -25,7 +25,7 @@ from storage.db import Database
 from storage.migrate import HEAD, stored_revision, upgrade
 from storage.models import Article, CrawlRun
 from tests.conftest import FIXTURES
-from tests.receivers import free_port
+from tests.receivers import SlowPeer, free_port
 from tests.sitehost import serve, silent_server
 from tests.test_crawl import source_yaml, write_config
 
@@ -494,3 +494,78 @@ def test_db_upgrade_says_whether_it_created_upgraded_or_found_it_current(
     assert run(capsys, "--config", str(old), "db", "upgrade")[1].strip() == (
         f"database at sqlite:///{tmp_path / 'old.db'} upgraded from revision 0009 to {HEAD}"
     )
+
+
+@pytest.mark.parametrize("command", [["db", "upgrade"], ["events", "list"], ["status"],
+                                     ["alerts", "send"]])  # fmt: skip
+def test_a_file_that_is_no_database_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    (tmp_path / "notes.db").write_text("my notes, not a database\n" * 100, encoding="utf-8")
+    path = config_file(tmp_path, database=f"sqlite:///{tmp_path / 'notes.db'}")
+    code, _, err = run(capsys, "--config", str(path), *command)
+    assert code == 1
+    assert one_line(err) == "eventwatch: the database cannot be used: file is not a database"
+
+
+def test_a_database_of_a_newer_eventwatch_says_so_and_is_left_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It said "run 'eventwatch db upgrade'", which then printed Alembic's traceback."""
+    url = f"sqlite:///{tmp_path / 'ew.db'}"
+    upgrade(url)
+    db = Database(url)
+    with db.session() as session:
+        session.execute(text("UPDATE alembic_version SET version_num = '0999'"))
+    db.dispose()
+    path = config_file(tmp_path)
+    for command in (["db", "upgrade"], ["events", "list"], ["alerts", "send"]):
+        code, _, err = run(capsys, "--config", str(path), *command)
+        assert code == 1, command
+        assert one_line(err) == (
+            f"eventwatch: the database {url} has schema revision 0999, written by a newer "
+            f"eventwatch (this one knows up to {HEAD}): upgrade eventwatch to use it"
+        )
+    assert stored_revision(url) == "0999"
+
+
+def test_a_sqlite_path_through_a_file_or_with_a_tilde(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file where the database's folder should be was a FileExistsError traceback; "~"
+    was read as the home folder by `check` and the messages, as a folder named "~" by
+    SQLite."""
+    (tmp_path / "afile").write_text("", encoding="utf-8")
+    path = config_file(tmp_path, database=f"sqlite:///{tmp_path / 'afile' / 'ew.db'}")
+    code, _, err = run(capsys, "--config", str(path), "db", "upgrade")
+    assert code == 1 and one_line(err) == (
+        f"eventwatch: the database cannot be used: cannot make the folder {tmp_path / 'afile'} "
+        "for the SQLite database: File exists"
+    )
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    path = config_file(tmp_path, database="sqlite:///~/data/ew.db")
+    code, _, _ = run(capsys, "--config", str(path), "db", "upgrade")
+    assert code == 0 and (tmp_path / "home" / "data" / "ew.db").exists()
+    assert not (tmp_path / "~").exists()
+    assert run(capsys, "--config", str(path), "events", "list")[0] == 0
+
+
+def test_ctrl_c_in_any_command_is_one_line(tmp_path: Path) -> None:
+    """Ctrl-C printed a KeyboardInterrupt traceback in every command but crawl, run, web:
+    here `extract` waits on a site that never answers."""
+    with SlowPeer() as peer:
+        command = subprocess.Popen(
+            [sys.executable, "-m", "monitor.cli", "--config", str(config_file(tmp_path)),
+             "extract", f"http://127.0.0.1:{peer.port}/page"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            assert wait_until(lambda: peer.connections >= 1), "it asked the site"
+            command.send_signal(signal.SIGINT)
+            _, errors = command.communicate(timeout=60)
+        finally:
+            if command.poll() is None:
+                command.kill()
+    assert command.returncode == 128 + signal.SIGINT
+    assert errors.strip() == "eventwatch: interrupted"
