@@ -121,9 +121,9 @@ class Schedule(Strict):
         if self.every is not None and self.jitter > self.every:
             raise ValueError("'jitter' must be at most 'every'")
         if self.cron is not None:
-            from apscheduler.triggers.cron import CronTrigger  # here: few configs have one
+            from monitor.crontab import cron_trigger  # here: few configs have one
 
-            CronTrigger.from_crontab(self.cron)
+            cron_trigger(self.cron)  # the trigger the daemon will build, checked now
         return self
 
     def __str__(self) -> str:

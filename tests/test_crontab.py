@@ -1,0 +1,52 @@
+"""Cron schedules read as crontab reads them, and checked as the daemon will build them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from monitor.config import Schedule
+from monitor.crontab import weekdays
+from monitor.schedules import trigger_for
+
+MONDAY = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)  # a Monday
+
+
+@pytest.mark.parametrize(
+    ("field", "days"),
+    [
+        ("*", "*"), ("0", "sun"), ("7", "sun"), ("1-5", "mon,tue,wed,thu,fri"),
+        ("0-6", "*"), ("1-7", "*"), ("*/2", "sun,tue,thu,sat"), ("1-5/2", "mon,wed,fri"),
+        ("5-1", "sun,mon,fri,sat"), ("sat-sun", "sun,sat"), ("mon-fri", "mon,tue,wed,thu,fri"),
+        ("0,3,6", "sun,wed,sat"), ("SUN", "sun"),
+    ],
+)  # fmt: skip
+def test_weekdays_count_from_sunday_as_crontab_does(field: str, days: str) -> None:
+    assert weekdays(field) == days
+
+
+@pytest.mark.parametrize("line", ["0 8 * * 0-6", "0 8 * * */2", "0 8 * * 7", "0 8 * * 5-1"])
+def test_a_schedule_that_passes_the_config_check_runs(line: str) -> None:
+    """`check` read cron lines with APScheduler's numbering, the daemon with crontab's, by
+    swapping every digit for a day name: "0-6" and "*/2" passed the check and then stopped
+    the daemon ("*/tue"), "7" (Sunday) was refused."""
+    schedule = Schedule(cron=line)
+    assert trigger_for(schedule).get_next_fire_time(None, MONDAY) is not None
+
+
+@pytest.mark.parametrize("line", ["0 8 * * 8", "0 8 * * */0", "0 8 * * mon-", "0 8 * *"])
+def test_a_weekday_field_that_is_wrong_is_refused_by_the_check(line: str) -> None:
+    with pytest.raises(ValidationError, match=r"weekday|5 fields"):
+        Schedule(cron=line)
+
+
+def test_every_other_day_of_the_week_fires_on_those_days() -> None:
+    trigger = trigger_for(Schedule(cron="0 8 * * 1-5/2"))
+    fired, when = [], MONDAY
+    for _ in range(6):
+        when = trigger.get_next_fire_time(None, when + timedelta(seconds=1))
+        assert when is not None
+        fired.append(when.strftime("%a"))
+    assert fired == ["Wed", "Fri", "Mon", "Wed", "Fri", "Mon"]
