@@ -56,7 +56,11 @@ def _iso_date(text: str) -> datetime:
         value = datetime.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an ISO date (2024-12-31)") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    value = value if value.tzinfo else value.replace(tzinfo=UTC)
+    # a day from which a time-zone offset or a day's margin still leaves a date Python has
+    if not 1 < value.year < 9999:
+        raise argparse.ArgumentTypeError(f"{text!r} is out of range (years 2 to 9998)")
+    return value
 
 
 def _global_options(parser: argparse.ArgumentParser, default: Any) -> None:

@@ -336,7 +336,10 @@ def web(args: argparse.Namespace) -> int:
 def hash_password(args: argparse.Namespace) -> int:
     from monitor.web.access import hash_password as argon2_hash
 
-    password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        password = sys.stdin.buffer.readline().decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise UsageError("hash-password: the password is not UTF-8 text") from None
     if not password:
         raise UsageError("hash-password: give the password on stdin (one line)")
     print(argon2_hash(password))

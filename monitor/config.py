@@ -9,6 +9,7 @@ import difflib
 import json
 import os
 import re
+from collections.abc import Hashable
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
@@ -493,9 +494,31 @@ def read_yaml(path: Path) -> Any:
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: the config file is not UTF-8 text") from None
     try:
-        return yaml.safe_load(text) or {}
+        data = yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid YAML: nested too deeply") from None
+    return {} if data is None else data  # an empty file; `false` or `[]` is no mapping
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, but a key given twice in one mapping is an error: the loader
+    keeps the last, and a second `sources:` block would drop the first without a word."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        if isinstance(node, yaml.MappingNode):
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+                if isinstance(key, Hashable) and key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        "in a mapping", node.start_mark, f"key {key!r} is given twice",
+                        key_node.start_mark,
+                    )  # fmt: skip
+                if isinstance(key, Hashable):
+                    seen.add(key)
+        return super().construct_mapping(node, deep)  # type: ignore[no-untyped-call,no-any-return]
 
 
 def config_path(path: str | os.PathLike[str] | None = None) -> tuple[Path, str]:

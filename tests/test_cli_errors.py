@@ -569,3 +569,35 @@ def test_ctrl_c_in_any_command_is_one_line(tmp_path: Path) -> None:
                 command.kill()
     assert command.returncode == 128 + signal.SIGINT
     assert errors.strip() == "eventwatch: interrupted"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["rules", "test", "Dushanbe", "--since", "0001-01-01"],
+     ["events", "list", "--first-seen-since", "9999-12-31T23:59:59-14:00"],
+     ["events", "list", "--since", "0001-01-01T00:00+14:00"]],
+)  # fmt: skip
+def test_a_date_at_the_end_of_time_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    """A day at the edge of Python's calendar overflowed once an offset or a margin was
+    taken from it: an OverflowError traceback."""
+    path = config_file(tmp_path)
+    upgrade(f"sqlite:///{tmp_path / 'ew.db'}")
+    with pytest.raises(SystemExit) as exit_:
+        main(["--config", str(path), *argv])
+    _, err = capsys.readouterr()
+    assert exit_.value.code == 2 and "is out of range (years 2 to 9998)" in err
+    assert "Traceback" not in err
+
+
+def test_hash_password_of_bytes_that_are_not_utf8_is_one_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "monitor.cli", "--config", str(config_file(tmp_path)),
+         "hash-password"],
+        input=b"caf\xe9\n", capture_output=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.decode().strip() == (
+        "eventwatch: hash-password: the password is not UTF-8 text"
+    )

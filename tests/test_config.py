@@ -223,3 +223,52 @@ def test_daemon_settings_that_could_not_work_are_refused(
     with pytest.raises(ConfigError) as caught:
         load_config(write(tmp_path, GOOD + section + "\n"))
     assert expected in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        (GOOD + "sources:\n  - name: other\n    start_urls: [https://o.example.org/]\n",
+         "key 'sources' is given twice"),
+        ("[" * 3000, "nested too deeply"),
+        ("false\n", "the config must be a mapping of keys"),
+        ("[]\n", "the config must be a mapping of keys"),
+    ],
+)  # fmt: skip
+def test_a_file_that_loses_or_breaks_what_it_says_is_refused(
+    tmp_path: Path, text: str, said: str
+) -> None:
+    """A second `sources:` block dropped the first without a word; 3,000 nested brackets
+    were a RecursionError traceback; `false` or `[]` loaded as an empty config."""
+    path = tmp_path / "eventwatch.yaml"
+    path.write_text(text.replace("{db}", str(tmp_path / "e.db")).replace("{{", "{").replace(
+        "}}", "}"), encoding="utf-8")  # fmt: skip
+    with pytest.raises(ConfigError, match=said):
+        load_config(path)
+
+
+@pytest.mark.parametrize(
+    ("channel", "field"),
+    [
+        ("{type: webhook, url: 'http://127.0.0.1:9/x', timeout: .inf}", "timeout"),
+        ("{type: webhook, url: 'http://127.0.0.1:9/x', timeout: 1e300}", "timeout"),
+        ("{type: email, to: [a@127.0.0.1], from: b@127.0.0.1, timeout: .inf}", "timeout"),
+        ("{type: email, to: [a@127.0.0.1], from: b@127.0.0.1, port: '587'}", "port"),
+        ("{type: email, to: [a@127.0.0.1], from: b@127.0.0.1, port: true}", "port"),
+        ("{type: email, to: [a@127.0.0.1], from: b@127.0.0.1, starttls: 'yes'}", "starttls"),
+        ("{type: webhook, url: 'http://127.0.0.1:9/x', timeout: '30'}", "timeout"),
+        ("{type: webhook, url: 'http://127.0.0.1:9/x', digest: {every: 1d, timezone: America}}",
+         "time zone"),
+    ],
+)  # fmt: skip
+def test_channel_values_that_could_not_work_are_refused(
+    tmp_path: Path, channel: str, field: str
+) -> None:
+    """An infinite timeout crashed every send (OverflowError); a port or switch given as a
+    string or a boolean was taken as something else, though the docs say a config is
+    strict; a time-zone region ("America") was an IsADirectoryError traceback."""
+    text = f"database: sqlite:///{tmp_path / 'e.db'}\nchannels:\n  out: {channel}\n"
+    path = tmp_path / "eventwatch.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=field):
+        load_config(path)

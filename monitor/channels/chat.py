@@ -29,7 +29,7 @@ _PLAIN = str.maketrans({"[": "(", "]": ")", "<": "‹", ">": "›", "*": None, "
 class AppriseChannelConfig(BaseModel):
     """One Apprise URL (``tgram://…``, ``ntfys://…``, ``json://…``), named by its variable."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     type: Literal["apprise"]
     url_env: str = Field(pattern=_VARIABLE)

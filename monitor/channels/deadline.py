@@ -21,6 +21,7 @@ from contextvars import ContextVar
 from types import TracebackType
 
 SEND_TIMEOUTS = 3  # one send may last this many of its channel's timeouts in all
+MAX_TIMEOUT = 600.0  # seconds: a channel's timeout at most (a send is cut at three times it)
 
 _current: ContextVar[Deadline | None] = ContextVar("eventwatch_send_deadline", default=None)
 

@@ -20,7 +20,7 @@ DAY = timedelta(days=1)
 class DigestConfig(BaseModel):
     """When digests are due: every `every`, at the time of day `at` in `timezone` if given."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     every: str
     at: str | None = None
@@ -48,7 +48,7 @@ class DigestConfig(BaseModel):
     def _zone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a region, "America"
             raise ValueError(f"unknown time zone {value!r} (e.g. Europe/Paris, UTC)") from None
         return value
 

@@ -19,7 +19,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from monitor.channels.alert import Alert, AlertArticle, AlertDate, DeliveryError
-from monitor.channels.deadline import SEND_TIMEOUTS, Deadline, watch_current
+from monitor.channels.deadline import MAX_TIMEOUT, SEND_TIMEOUTS, Deadline, watch_current
 from monitor.channels.digest import Digest, DigestConfig, digest_text, digest_title
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ _MESSAGE_ID_UNSAFE = re.compile(r"[^A-Za-z0-9._~!#$%&'*+/=?^`{|}-]")
 class EmailChannelConfig(BaseModel):
     """Where and how to send mail; the password is only ever referenced by env var name."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
 
     type: Literal["email"]
     to: list[str] = Field(min_length=1)
@@ -47,7 +47,7 @@ class EmailChannelConfig(BaseModel):
     username: str | None = None
     password_env: str | None = None
     ca_file: str | None = None  # extra CA bundle, for relays with a private certificate
-    timeout: float = Field(default=30, gt=0)
+    timeout: float = Field(default=30, gt=0, le=MAX_TIMEOUT, allow_inf_nan=False)
     digest: DigestConfig | None = None  # alerts held and sent together (channels/digest.py)
 
     @field_validator("to")

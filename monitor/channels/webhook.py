@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from monitor.channels.alert import Alert, DeliveryError
-from monitor.channels.deadline import SEND_TIMEOUTS, Deadline, watch_current
+from monitor.channels.deadline import MAX_TIMEOUT, SEND_TIMEOUTS, Deadline, watch_current
 from monitor.channels.digest import Digest, DigestConfig, DigestEvent
 
 SCHEMA = "eventwatch.alert/1"
@@ -34,12 +34,12 @@ _BAD_VALUE = re.compile(r"[\x00-\x1f\x7f]")
 class WebhookChannelConfig(BaseModel):
     """Where to POST; the signing secret is only ever referenced by env var name."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     type: Literal["webhook"]
     url: str
     secret_env: str | None = None
-    timeout: float = Field(default=10, gt=0)
+    timeout: float = Field(default=10, gt=0, le=MAX_TIMEOUT, allow_inf_nan=False)
     headers: dict[str, str] = Field(default_factory=dict)
     digest: DigestConfig | None = None  # alerts held and sent together (channels/digest.py)
 
