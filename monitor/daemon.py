@@ -256,7 +256,6 @@ class Daemon:
     def _report_health(self, change: Transition) -> None:
         """Logged always; sent to the health channels once per change, best effort."""
         logger.warning("health source=%s state=%s %s", change.source, change.state, change.detail)
-        self.metrics.health_changed(change.source, change.state)
         if self.ctx.config.daemon.health_notify:
             self.notices.put(health_alert(change, datetime.now(UTC)))
 

@@ -63,12 +63,6 @@ class Metrics:
             ["source"],
             registry=self.registry,
         )
-        self.healthy = Gauge(
-            "eventwatch_source_healthy",
-            "1 unless reported down or stale",
-            ["source"],
-            registry=self.registry,
-        )
 
     def crawl_started(self, source: str, lag: timedelta) -> None:
         seconds = max(0.0, lag.total_seconds())
@@ -83,9 +77,6 @@ class Metrics:
         self.new.labels(source).inc(new)
         self.errors.labels(source).inc(errors)
         self.duration.labels(source).observe(seconds)
-
-    def health_changed(self, source: str, state: str) -> None:
-        self.healthy.labels(source).set(1 if state == "recovered" else 0)
 
 
 class QueueCollector(Collector):
@@ -105,6 +96,26 @@ class QueueCollector(Collector):
         yield GaugeMetricFamily(
             "eventwatch_oldest_due_seconds", "How long the oldest due crawl has waited", value=wait
         )
+
+
+class HealthCollector(Collector):
+    """Each scheduled source's health as the daemon judges it now, read at scrape time: set
+    only when it changed, the gauge lost the sources reported down before a restart, left out
+    the healthy ones, and said 1 for a source that recovered from failures but was still
+    stale."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "eventwatch_source_healthy", "1 unless reported down or stale", labels=["source"]
+        )
+        judged = dict(self.daemon.health.sources)
+        for source in sorted(self.daemon.scheduled.copy()):  # a copy: reloads change it
+            health = judged.get(source)
+            family.add_metric([source], 0 if health and (health.down or health.stale) else 1)
+        yield family
 
 
 class DeliveryCollector(Collector):
@@ -214,6 +225,7 @@ class ObservabilityServer:
         _observe_routes(app, daemon)
         daemon.metrics.registry.register(DeliveryCollector(daemon))
         daemon.metrics.registry.register(QueueCollector(daemon))
+        daemon.metrics.registry.register(HealthCollector(daemon))
         daemon.metrics.registry.register(PageFailureCollector(daemon))
         self.app = app
         self.server = WebServer(app, sock)

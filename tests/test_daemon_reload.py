@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import yaml
 
 from monitor.config import load_config
 from monitor.daemon import Daemon
+from monitor.observe import HealthCollector
 
 
 def write(path: Path, database: Path, **daemon: Any) -> Path:
@@ -71,5 +73,34 @@ def test_a_reload_names_the_web_settings_read_at_start(
             "web.session_secret_env, web.secure_cookies changed: they take effect when the "
             "daemon restarts" in caplog.text
         )
+    finally:
+        daemon.ctx.db.dispose()
+
+
+def _healthy(daemon: Daemon) -> dict[str, float]:
+    (family,) = HealthCollector(daemon).collect()
+    return {sample.labels["source"]: sample.value for sample in family.samples}
+
+
+def test_source_health_in_metrics_is_what_the_daemon_judges_now(tmp_path: Path) -> None:
+    """The gauge was set only when health changed: after a restart a source known to be
+    down had no value at all, healthy sources none, and a source that recovered from
+    failures while still stale read 1."""
+    path = write(tmp_path / "ew.yaml", tmp_path / "ew.db")
+    config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    config["sources"] += [{"name": name, "start_urls": ["http://127.0.0.1:9/"]}
+                          for name in ("down", "quiet")]  # fmt: skip
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    daemon = Daemon(path, load_config(path)[1])
+    try:
+        daemon.schedule_sources(daemon.ctx.config)
+        now = datetime.now(UTC)
+        daemon.health.resume({"down": 5}, now)  # as read back at a restart
+        assert _healthy(daemon) == {"news": 1.0, "down": 0.0, "quiet": 1.0}
+        for _ in range(3):  # "quiet" fails three times, then goes quiet for 8 days
+            daemon.health.record("quiet", False, 0, now)
+        daemon.health.record("quiet", True, 0, now + timedelta(days=8))
+        assert daemon.health.sources["quiet"].stale
+        assert _healthy(daemon)["quiet"] == 0.0  # recovered from failures, still stale
     finally:
         daemon.ctx.db.dispose()
