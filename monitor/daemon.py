@@ -14,7 +14,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -259,14 +259,22 @@ class Daemon:
         if self.ctx.config.daemon.health_notify:
             self.notices.put(health_alert(change, datetime.now(UTC)))
 
-    def _send_health(self, alert: Alert) -> None:
-        """On the notices' thread: to each health channel of the config of the moment."""
+    def _send_health(self, alert: Alert, only: Sequence[str] | None) -> list[str]:
+        """On the notices' thread: to each health channel of the config of the moment (of
+        ``only``, when given); the channels that failed, to be tried again."""
         ctx = self.ctx
+        failed: list[str] = []
         for name in ctx.config.daemon.health_notify:
+            if only is not None and name not in only:
+                continue
             try:
                 ctx.channels[name].send(alert)
-            except (DeliveryError, KeyError) as exc:
+            except DeliveryError as exc:
                 logger.error("health notice to channel %s failed: %s", name, exc)
+                failed.append(name)
+            except KeyError as exc:
+                logger.error("health notice to channel %s failed: %s", name, exc)
+        return failed
 
     # -- scheduling ---------------------------------------------------------------------
     def schedule_sources(self, config: Config) -> None:

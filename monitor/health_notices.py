@@ -1,30 +1,49 @@
-"""Health notices sent on a thread of their own.
+"""Health notices sent on a thread of their own, and sent again while a channel fails.
 
 A crawl's end is handled on the crawl pool's thread, which also starts the next crawls and
 watches the running ones' limits: a health channel that is slow or down must not hold it for
-a timeout per notice while a whole network outage takes sources down together.
+a timeout per notice while a whole network outage takes sources down together. A change is
+reported once, so a notice that a channel refused is tried again on that channel, after 30 s,
+then twice as long each time, up to ``RETRIES`` tries: a receiver down for a moment still
+hears that a source went down. The tries live in memory; a notice still failing when the
+daemon stops is in the log only.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import queue
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 
 from monitor.channels.alert import Alert
 
 logger = logging.getLogger(__name__)
 
+FIRST_WAIT = 30.0  # seconds before a notice a channel refused is sent to it again
+LONGEST_WAIT = 1800.0
+RETRIES = 8  # tries in all on a channel, the first included
+
+# (alert, the channels to send it to, None for all of them) -> the channels that failed
+Send = Callable[[Alert, Sequence[str] | None], list[str]]
+
 
 class HealthNotices:
-    """Sends each notice given to :meth:`put`, in order, best effort, on one thread."""
+    """Sends each notice given to :meth:`put`, in order, on one thread; again later to a
+    channel that failed."""
 
-    def __init__(self, send: Callable[[Alert], None]) -> None:
+    def __init__(self, send: Send, first_wait: float = FIRST_WAIT) -> None:
         self._send = send
+        self._first_wait = first_wait
         self._queue: queue.SimpleQueue[Alert | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        # (when, order, tries so far, the notice, the channels that refused it)
+        self._again: list[tuple[float, int, int, Alert, tuple[str, ...]]] = []
+        self._order = itertools.count()
 
     def put(self, alert: Alert) -> None:
         with self._lock:
@@ -36,11 +55,32 @@ class HealthNotices:
         self._queue.put(alert)
 
     def _run(self) -> None:
-        while (alert := self._queue.get()) is not None:
+        while True:
+            wait = max(0.0, self._again[0][0] - time.monotonic()) if self._again else None
             try:
-                self._send(alert)
-            except Exception:  # a notice is best effort: the log has the change already
-                logger.exception("health notice could not be sent")
+                alert = self._queue.get(timeout=wait)
+            except queue.Empty:
+                _, _, tries, alert, channels = heapq.heappop(self._again)
+                self._try(alert, channels, tries)
+                continue
+            if alert is None:
+                return
+            self._try(alert, None, 0)
+
+    def _try(self, alert: Alert, channels: tuple[str, ...] | None, tries: int) -> None:
+        try:
+            failed = self._send(alert, channels)
+        except Exception:  # a fault of ours: the log has the change already
+            logger.exception("health notice could not be sent")
+            return
+        tries += 1
+        if failed and tries < RETRIES:
+            wait = min(LONGEST_WAIT, self._first_wait * 2 ** (tries - 1))
+            entry = (time.monotonic() + wait, next(self._order), tries, alert, tuple(failed))
+            heapq.heappush(self._again, entry)
+        elif failed:
+            logger.error("health notice %r given up on channels %s after %d tries",
+                         alert.title, ", ".join(failed), tries)  # fmt: skip
 
     def close(self, timeout: float) -> None:
         """Send what is queued, for at most ``timeout`` seconds."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,10 @@ import yaml
 
 from monitor.config import load_config
 from monitor.daemon import Daemon
+from monitor.health import Transition
+from monitor.health_notices import HealthNotices
 from monitor.observe import HealthCollector
+from tests.receivers import WebhookReceiver
 
 
 def write(path: Path, database: Path, **daemon: Any) -> Path:
@@ -104,3 +109,28 @@ def test_source_health_in_metrics_is_what_the_daemon_judges_now(tmp_path: Path) 
         assert _healthy(daemon)["quiet"] == 0.0  # recovered from failures, still stale
     finally:
         daemon.ctx.db.dispose()
+
+
+def test_a_health_notice_a_channel_refused_is_sent_again(tmp_path: Path) -> None:
+    """A change is reported once: a notice the health channel refused (a receiver down for
+    a moment) was lost, and nobody heard that the source went down."""
+    path = write(tmp_path / "ew.yaml", tmp_path / "ew.db")
+    with WebhookReceiver() as pager:
+        config = yaml.safe_load(path.read_text(encoding="utf-8"))
+        config["channels"] = {"pager": {"type": "webhook", "url": pager.url}}
+        config["daemon"]["health_notify"] = ["pager"]
+        path.write_text(yaml.safe_dump(config), encoding="utf-8")
+        pager.respond_with([500, 503])  # then 200
+        daemon = Daemon(path, load_config(path)[1])
+        daemon.notices = HealthNotices(daemon._send_health, first_wait=0.1)
+        try:
+            daemon._report_health(Transition("news", "down", "3 failed crawls in a row"))
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and len(pager.log()) < 3:
+                time.sleep(0.05)
+            assert [status for _, _, status in pager.log()] == [500, 503, 200]
+            bodies = [json.loads(body)["event"]["title"] for _, body in pager.received]
+            assert len(set(bodies)) == 1 and "news" in bodies[0]
+        finally:
+            daemon.notices.close(5)
+            daemon.ctx.db.dispose()
