@@ -51,6 +51,7 @@ from crawlers.crawling.links import (
     NEXT_PAGE,
     SECTION,
     TRY,
+    article_decision,
     classify_links,
     compile_follow,
     entry_decision,
@@ -142,8 +143,13 @@ class SiteSpider(Spider):
         for url in self.source.start_urls:
             yield self._request(url, "listing", self.parse_listing, depth=1, start=True)
         for url in self.due_again_of():
-            if on_site(url, self.domains):  # the source's domains may have changed since
+            if not on_site(url, self.domains):  # the source's domains may have changed since
+                continue
+            action = article_decision(url, self.follow).action  # asked for as what it is
+            if action in (ARTICLE, TRY):
                 yield self._request(url, "article", self.parse_article, trial=False)
+            elif action == SECTION:
+                yield self._request(url, "listing", self.parse_listing, depth=1)
 
     def _robots_from_scrapy(self) -> bool:
         """Whether Scrapy fetches robots.txt to obey it, with the parser that also reads its
@@ -217,8 +223,8 @@ class SiteSpider(Spider):
                 if on_site(feed, self.domains):
                     yield self._request(feed, "feed", self.parse_feed, led_from=response.url)
         depth = int(response.meta.get("depth", 1))
-        state = self._state(
-            (d.url for d in decisions if d.action in (ARTICLE, TRY)),
+        state = self._state(  # sections and next pages too: one that fails waits as well
+            (d.url for d in decisions if d.action in (ARTICLE, TRY, SECTION, NEXT_PAGE)),
             depth=depth, max_depth=self.source.max_listing_pages, start=start,
             trust_stale=not self.walk_all,
         )  # fmt: skip

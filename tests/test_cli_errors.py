@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from sqlalchemy.exc import OperationalError
 
 from monitor.cli import build_parser, main
 from monitor.config import ConfigError, load_config
+from storage.articles import ensure_source
 from storage.db import Database
 from storage.migrate import HEAD, stored_revision, upgrade
 from storage.models import Article, CrawlRun
@@ -601,3 +603,25 @@ def test_hash_password_of_bytes_that_are_not_utf8_is_one_line(tmp_path: Path) ->
     assert result.stderr.decode().strip() == (
         "eventwatch: hash-password: the password is not UTF-8 text"
     )
+
+
+def test_status_shows_a_source_the_daemon_judged_stale(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The health column counted failed crawls only: a source the daemon had reported stale
+    (quiet for three times its usual gap) read "ok"."""
+    url = f"sqlite:///{tmp_path / 'ew.db'}"
+    upgrade(url)
+    db = Database(url)
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    with db.session() as session:
+        source = ensure_source(session, SOURCE["name"])
+        for day, new in ((0, 2), (1, 1), (2, 3), (3, 1), (10, 0)):  # a day apart, then a week
+            when = start + timedelta(days=day)
+            session.add(CrawlRun(source_id=source.id, started_at=when, finished_at=when,
+                                 status="ok", new_articles=new))  # fmt: skip
+    db.dispose()
+    code, out, _ = run(capsys, "--config", str(config_file(tmp_path)), "status")
+    assert code == 0
+    row = next(line for line in out.splitlines() if line.startswith(SOURCE["name"]))
+    assert row.endswith("stale (no new article since 2026-11-04 00:00Z)")

@@ -380,3 +380,37 @@ def test_a_link_that_cannot_be_read_is_skipped_not_its_page(tmp_path: Path) -> N
             assert result.stderr.strip().endswith("is not an http(s) URL that can be fetched")
         listing = run_cli(config, "sources", "explain", "newsroom")
         assert listing.returncode == 0 and "listed-story" in listing.stdout
+
+
+SECTION = "/press-releases/"
+
+
+def test_a_failing_section_waits_for_its_next_try_as_an_article_does(
+    site: SiteServer, config: Path, tmp_path: Path
+) -> None:
+    """A section link that failed (a 404 for months) was fetched on every crawl: an error on
+    each run, a "next try" date that meant nothing, and a home page read in full each time.
+    It now waits as a failed article does; after three failures its listing gets its 304
+    back, and when its try is due the crawl asks for it as a listing."""
+    newsroom.mend(site.root)
+    del site.answers[newsroom.BROKEN]
+    newsroom.write_page(site.root, "/", newsroom.home_html((SECTION,)))
+    crawl(config)
+    site.clear()
+    crawl(config)
+    assert SECTION not in site.paths(), "held back: its next try is not due"
+    for _ in range(2):  # its second and third failures
+        _back_off_over(db_url(tmp_path))
+        crawl(config)
+    crawl(config)  # failed often: it no longer keeps the home page from a 304
+    site.clear()
+    crawl(config)
+    home = [headers for path, headers in site.requests if path == "/"]
+    assert home and "If-None-Match" in home[0] and SECTION not in site.paths()
+    story = "/press-releases/statement-on-the-summit.html"
+    newsroom.write_page(site.root, SECTION, f'<html><body><a href="{story}">Statement</a>'
+                        "</body></html>")  # fmt: skip
+    newsroom.write_page(site.root, story, newsroom.article_html(story, 97))
+    _back_off_over(db_url(tmp_path))
+    crawl(config)
+    assert normalize_url(site.base_url + story) in stored(db_url(tmp_path))

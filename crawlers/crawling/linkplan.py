@@ -109,9 +109,9 @@ class LinkBook:
         if action == SKIP:
             return LinkVerdict(url, False, action, rule)
         if action == SECTION:
-            if state.start:
-                return LinkVerdict(url, True, action, rule)
-            return LinkVerdict(url, False, action, f"{rule}, followed from an entry page only")
+            if not state.start:
+                return LinkVerdict(url, False, action, f"{rule}, followed from an entry page only")
+            return _held_back(decision, state) or LinkVerdict(url, True, action, rule)
         return self._admit(decision, state, tries_here)
 
     def _admit(
@@ -139,6 +139,8 @@ class LinkBook:
         return LinkVerdict(url, True, action, decision.rule)
 
     def _next_page(self, decision: LinkDecision, state: ListingState, stale: bool) -> LinkVerdict:
+        if held := _held_back(decision, state):
+            return held
         if stale:
             rule = "no new article on this page: the older pages hold none either"
             return LinkVerdict(decision.url, False, NEXT_PAGE, rule)
@@ -170,3 +172,13 @@ class LinkBook:
             "rules": dict(rules.most_common()),
             "budget_exhausted": self.budget_exhausted,
         }
+
+
+def _held_back(decision: LinkDecision, state: ListingState) -> LinkVerdict | None:
+    """A section or next page that failed and waits for its next try, as an article does:
+    fetched on every crawl, a dead section link counted an error on each and kept its
+    listing from a 304."""
+    why = state.held.get(normalize_url(decision.url))
+    if why is None:
+        return None
+    return LinkVerdict(decision.url, False, decision.action, HELD_BACK_RULES.get(why, BACKING_OFF))
