@@ -95,6 +95,8 @@ def split_listen(listen: str) -> tuple[str, int]:
     host, colon, port = listen.rpartition(":")
     if not colon or not port.isdigit() or int(port) > MAX_PORT:
         raise ValueError(f"{listen!r} is not HOST:PORT with a port from 0 to {MAX_PORT}")
+    if host.startswith("[") != host.endswith("]") or (":" in host and not host.startswith("[")):
+        raise ValueError(f"{listen!r}: an IPv6 host is written in brackets, as [::1]:8787")
     return (host.strip("[]") or "127.0.0.1"), int(port)
 
 
@@ -319,7 +321,8 @@ class WebConfig(Strict):
     public_url: str | None = None
     users: list[WebUser] = []
     tokens: list[WebToken] = []
-    session_secret_env: str | None = None  # unset: a new secret each start (logins end)
+    # unset: a new secret each start (logins end)
+    session_secret_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = None
     secure_cookies: bool | None = None  # None: on unless the UI listens on loopback only
 
     @field_validator("public_url")
@@ -362,6 +365,9 @@ class Config(Strict):
         problem = url_problem(url)
         if problem:
             raise ValueError(problem)
+        if url.split("?", 1)[0] in ("sqlite://", "sqlite:///:memory:"):
+            raise ValueError(f"{url!r} is a database in memory: it would keep nothing; give a "
+                             "file, as sqlite:///eventwatch.db")  # fmt: skip
         return url
 
     def source(self, name: str) -> SourceConfig:

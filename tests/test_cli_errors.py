@@ -450,7 +450,8 @@ def test_ctrl_c_stops_a_crawl_and_its_processes(tmp_path: Path, presses: int) ->
     assert crawl.returncode == 128 + signal.SIGINT
     assert said + errors.strip().splitlines() == [STOPPING, INTERRUPTED]
     assert _runs(db) == ["stopped"]
-    assert helpers and not any(_running(helper) for helper in helpers)
+    # a killed crawl process's workers and fork server end as they see their pipes close
+    assert helpers and wait_until(lambda: not any(_running(helper) for helper in helpers))
 
 
 def _running(process: psutil.Process) -> bool:

@@ -272,3 +272,29 @@ def test_channel_values_that_could_not_work_are_refused(
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match=field):
         load_config(path)
+
+
+@pytest.mark.parametrize(
+    ("section", "said"),
+    [
+        ("database: 'sqlite://'\n", "a database in memory"),
+        ("database: 'sqlite:///:memory:'\n", "a database in memory"),
+        ("web: {listen: '[::1:8080'}\n", "an IPv6 host is written in brackets"),
+        ("web: {listen: '::1:8080'}\n", "an IPv6 host is written in brackets"),
+        ("web: {session_secret_env: 'a-b'}\n", "session_secret_env"),
+        ("channels: {out: {type: webhook, url: 'http://127.0.0.1:99999/x'}}\n",
+         "webhook url is malformed"),
+        ("channels: {out: {type: webhook, url: 'http://[::1/x'}}\n", "webhook url is malformed"),
+    ],
+)  # fmt: skip
+def test_values_that_would_fail_only_later_are_refused_at_load(
+    tmp_path: Path, section: str, said: str
+) -> None:
+    """Each was accepted and failed later, or quietly: a database in memory kept nothing
+    (`db upgrade` said up to date, `alerts send` found no table); an IPv6 listen address
+    without its brackets was served and announced wrongly; a variable name no shell can set;
+    a webhook on a port past 65535 failed at every send."""
+    path = tmp_path / "eventwatch.yaml"
+    path.write_text(section, encoding="utf-8")
+    with pytest.raises(ConfigError, match=said):
+        load_config(path)

@@ -48,7 +48,12 @@ class WebhookChannelConfig(BaseModel):
     def _http_url(cls, value: str) -> str:
         if not value.lower().startswith(("http://", "https://")):
             raise ValueError("webhook url must start with http:// or https://")
-        if _BAD_VALUE.search(value) or " " in value or not urlsplit(value).hostname:
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - read to raise ValueError for a port past 65535 or not one
+        except ValueError:
+            raise ValueError("webhook url is malformed (its host or port)") from None
+        if _BAD_VALUE.search(value) or " " in value or not parts.hostname:
             raise ValueError("webhook url is malformed")
         return value
 
