@@ -21,11 +21,31 @@ _RULE_NAME = re.compile(r"[\w.-]+")
 
 
 def operator_warnings(rule: str, query: str) -> list[str]:
-    """One line per lower-case ``and``/``or``/``not``, which the parser reads as a word."""
+    """One line per lower-case ``and``/``or``/``not``, which the parser reads as a word, and
+    per ``name:`` that is no field (``text:Dushanbe``), read as the words "text dushanbe"."""
     return [
         f"rule {rule!r}: position {column}: {word!r} is read as a word to find; "
         f"write {word.upper()} to combine terms"
         for column, word in operator_lookalikes(query)
+    ] + [
+        f"rule {rule!r}: position {column}: {name}: is no field, and is read as a word to "
+        f"find; the fields are {', '.join(f + ':' for f in FIELDS)}"
+        for column, name in _field_lookalikes(query)
+    ]
+
+
+FIELDS = ("title", "place", "org")
+_QUOTED = re.compile(r'"[^"]*"?')
+_FIELD_LIKE = re.compile(r"(?<![\w:])([^\W\d_]+):(?=[^\s:)])")
+
+
+def _field_lookalikes(query: str) -> list[tuple[int, str]]:
+    """(1-based column, name) of each ``name:`` outside quotes that is not a field."""
+    unquoted = _QUOTED.sub(lambda found: " " * len(found.group()), query)
+    return [
+        (found.start() + 1, found.group(1))
+        for found in _FIELD_LIKE.finditer(unquoted)
+        if found.group(1).lower() not in FIELDS
     ]
 
 

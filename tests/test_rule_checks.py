@@ -34,6 +34,19 @@ def test_lowercase_and_in_check_is_a_warning_naming_the_column(
     )
 
 
+def test_a_field_that_is_none_is_a_warning_naming_the_column(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`text:Dushanbe` was read as the words "text dushanbe", without a word said."""
+    path = rules_config(tmp_path, ("ct", 'title:Dushanbe AND body:terror* AND "a:b" AND org:UN'))
+    code, out, err = run(capsys, "--config", str(path), "check")
+    assert code == 0 and "OK" in out
+    assert one_line(err).endswith(
+        "position 20: body: is no field, and is read as a word to find; the fields are "
+        "title:, place:, org:"
+    )
+
+
 def test_capital_operators_and_quoted_words_give_no_warning(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
