@@ -230,7 +230,15 @@ DAEMONS = ("run", "worker")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    # argparse gives SOURCE and the optional URL their values at once: in `sources explain
+    # wpnews --listing URL` the URL came after, unclaimed, and was refused
+    explaining = getattr(args, "sources_command", None) == "explain"
+    if explaining and len(rest) == 1 and args.url is None and not rest[0].startswith("-"):
+        args.url, rest = rest[0], []
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     logging.basicConfig(
         # The daemon's log is its record: one line per crawl, delivery batch and health change.
         level=logging.INFO

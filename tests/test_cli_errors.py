@@ -626,3 +626,20 @@ def test_status_shows_a_source_the_daemon_judged_stale(
     assert code == 0
     row = next(line for line in out.splitlines() if line.startswith(SOURCE["name"]))
     assert row.endswith("stale (no new article since 2026-11-04 00:00Z)")
+
+
+@pytest.mark.parametrize("options", [["--json"], ["--listing", "--json"]])
+def test_sources_explain_takes_its_options_before_its_url(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], options: list[str]
+) -> None:
+    """`sources explain news --json URL` was refused: argparse had given SOURCE and the
+    optional URL their values at once, and the URL after the option was left over."""
+    path = config_file(tmp_path)
+    upgrade(f"sqlite:///{tmp_path / 'ew.db'}")
+    url = "http://127.0.0.1:9/news/2024/12/01/a-story"
+    before = main(["--config", str(path), "sources", "explain", "news", *options, url])
+    first = capsys.readouterr()
+    after = main(["--config", str(path), "sources", "explain", "news", url, *options])
+    second = capsys.readouterr()
+    assert (before, first.out, first.err) == (after, second.out, second.err)
+    assert "unrecognized arguments" not in first.err
