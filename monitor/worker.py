@@ -58,6 +58,7 @@ logger = logging.getLogger(__name__)
 
 SCHEDULE_QUEUE = "schedule"
 CRAWL_QUEUE = "crawls"
+SCHEDULE_SLOTS = 4  # the schedule's own jobs (tick, match, dispatch, stalled, runs) at once
 ABANDONED_AFTER = timedelta(hours=1)
 # On SIGTERM the crawls are killed after CRAWLS_STOP_SECONDS if they have not closed (a
 # download in flight may take Scrapy's 30 s), well within the engine's grace, so that each
@@ -337,19 +338,27 @@ class Worker:
             pause = min(pause * 2, ENGINE_RESTART_MAX)
 
     async def _engine(self) -> None:
+        """Two of the engine's workers: one takes as many crawls as the pool can run at
+        once, the other the schedule's jobs. One worker for both, its slots filled with
+        crawls (every source due after an outage), had left ticks, matching, dispatch and the
+        recovery of a dead worker's jobs waiting, and held crawls it could not start that an
+        idle worker could have run."""
         daemon = self.config.daemon
         capacity = self.settings.processes * self.settings.crawls_per_process
-        async with self.app.open_async():
-            await self.app.run_worker_async(
-                concurrency=capacity + 4,  # the schedule's own jobs never wait on crawls
-                listen_notify=True,
-                fetch_job_polling_interval=1.0,
-                update_heartbeat_interval=daemon.heartbeat_every.total_seconds(),
-                stalled_worker_timeout=daemon.stalled_after.total_seconds(),
-                shutdown_graceful_timeout=SHUTDOWN_GRACE_SECONDS,
-                delete_jobs="successful",
-                install_signal_handlers=False,
-            )
+        common: dict[str, Any] = {
+            "listen_notify": True,
+            "fetch_job_polling_interval": 1.0,
+            "update_heartbeat_interval": daemon.heartbeat_every.total_seconds(),
+            "stalled_worker_timeout": daemon.stalled_after.total_seconds(),
+            "shutdown_graceful_timeout": SHUTDOWN_GRACE_SECONDS,
+            "delete_jobs": "successful",
+            "install_signal_handlers": False,
+        }
+        async with self.app.open_async(), asyncio.TaskGroup() as workers:
+            for queue, slots in ((CRAWL_QUEUE, capacity), (SCHEDULE_QUEUE, SCHEDULE_SLOTS)):
+                workers.create_task(self.app.run_worker_async(
+                    queues=[queue], concurrency=slots, name=f"{self.owner}:{queue}", **common
+                ))  # fmt: skip
 
     async def _stop(self, engine: asyncio.Task[None]) -> None:
         """The crawls are asked to stop first, so that their jobs end within the engine's

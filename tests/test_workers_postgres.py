@@ -23,7 +23,8 @@ from sqlalchemy import func, select, text
 from crawlers.launcher.child import CRAWL_COMMAND
 from storage.db import Database
 from storage.migrate import upgrade
-from storage.models import Article, CrawlRun, Source
+from storage.models import Article, CrawlRun, Source, SourceRequest
+from storage.triage import request_crawl
 from tests import postgres
 from tests.fleet import Fleet, fleet_sources, serve_fleet
 from tests.receivers import WebhookReceiver
@@ -316,3 +317,50 @@ def test_sigterm_while_postgresql_is_away_ends_the_worker_cleanly(tmp_path: Path
         time.sleep(3)
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(90) == 0, (tmp_path / "worker.log").read_text()[-2000:]
+
+
+def test_a_full_crawl_pool_takes_no_more_crawls_and_the_schedule_goes_on(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """One engine worker took crawls and the schedule's jobs alike, with the pool's capacity
+    plus four slots: six sources that hang filled all of them, so ticks, matching and
+    dispatch waited, and five crawls sat leased in a worker that could run one at a time."""
+    from tests.sitehost import silent_server
+
+    db = Database(pg_url)
+    with silent_server() as hung, WebhookReceiver() as hook:
+        sources = [{"name": f"hung{i}", "start_urls": [f"{hung}/{i}/"], "time_limit": "60s",
+                    "schedule": {"every": "1h"}} for i in range(6)]  # fmt: skip
+        path = tmp_path / "eventwatch.yaml"
+        config = yaml.safe_load(_config(path, pg_url, Fleet(0), hook.url).read_text())
+        config["sources"] = sources
+        config["daemon"] |= {"crawls_per_process": 1, "max_parallel_crawls": 1}
+        path.write_text(yaml.safe_dump(config))
+        upgrade(pg_url)
+        worker = _worker(path, tmp_path / "worker.log")
+
+        def jobs(status: str, queue: str) -> int:
+            with db.session() as session:
+                return int(session.scalar(text(
+                    "SELECT count(*) FROM procrastinate_jobs WHERE status = :s AND queue_name = :q"
+                ), {"s": status, "q": queue}) or 0)  # fmt: skip
+
+        try:
+            assert wait_for(lambda: jobs("doing", "crawls") >= 1), "a crawl started"
+            assert wait_for(lambda: jobs("todo", "crawls") >= 1), "the others wait in the queue"
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                assert jobs("doing", "crawls") == 1, "no crawl taken that cannot start"
+                time.sleep(0.2)
+            request_crawl(db, "hung5", "test")  # the schedule's ticks go on: read at once
+            assert wait_for(lambda: _requests_left(db) == 0, 30), "a tick read the request"
+        finally:
+            worker.terminate()
+            worker.wait(90)
+    db.dispose()
+
+
+def _requests_left(db: Database) -> int:
+    with db.session() as session:
+        asked = SourceRequest.crawl_requested_at.is_not(None)
+        return int(session.scalar(select(func.count()).where(asked)) or 0)
