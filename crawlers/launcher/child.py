@@ -18,8 +18,14 @@ import sys
 
 # -c, not -m: see crawlers.crawling.crawl.run. The collector is off while Scrapy and Twisted are
 # imported (their objects are not garbage, and walking them again and again as they pile up
-# is wasted work); ``run`` turns it back on.
-CRAWL_COMMAND = "import gc; gc.disable(); from crawlers.crawling.crawl import run; run()"
+# is wasted work); ``run`` turns it back on. Ctrl-C in a terminal reaches every process of its
+# group: the crawl process ignores it from its first line on (as its workers then do), and
+# its master, which catches it, stops the crawls in order. It stays in its master's group, so
+# that Ctrl-Z stops it with its master: left running, it crawled on past its source's lease.
+CRAWL_COMMAND = (
+    "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+    "import gc; gc.disable(); from crawlers.crawling.crawl import run; run()"
+)
 
 
 class CrawlChild:
@@ -37,10 +43,6 @@ class CrawlChild:
                 stderr=subprocess.PIPE,
                 text=True,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                # Ctrl-C in a terminal reaches every process of its group, and killed this
-                # one even as it started up. Its master catches it and stops its crawls in
-                # order; in a group of its own, with its workers, nothing else stops them.
-                process_group=0,
             )
         except OSError as exc:  # no process (out of memory, no such interpreter): the runs say so
             self.error = exc

@@ -113,6 +113,11 @@ class CrawlProcess:
         except psutil.Error:
             return 0.0
 
+    def interrupted(self) -> bool:
+        """Ended by Ctrl-C: it reached the process in the instant it started, before its first
+        line ignored it, and its master, which has it too, is stopping."""
+        return self.popen.returncode == -signal.SIGINT
+
     def end_reason(self) -> str:
         """Why it ended, once it has: as killed, or its exit code and last words."""
         self.outbox.put(None)  # its writer ends

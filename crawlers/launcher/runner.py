@@ -414,7 +414,8 @@ class CrawlPool:
         if process in self.processes:
             self.processes.remove(process)
         why = process.end_reason()
-        if not self.closing and (process.jobs or not process.retiring):  # nobody asked for it
+        expected = self.closing or process.interrupted()  # a stop, or Ctrl-C as it started
+        if not expected and (process.jobs or not process.retiring):  # nobody asked for it
             logger.warning("crawl process %d ended: %s", process.popen.pid, why)
         else:
             logger.info("crawl process %d ended after %d crawls", process.popen.pid, process.crawls)
@@ -425,13 +426,14 @@ class CrawlPool:
                 self._record(job, report, why)
             elif job.over_time:
                 self._record(job, report, self._over_time(job), "timeout")
-            elif job.tries < MAX_TRIES and not self.closing:
+            elif job.tries < MAX_TRIES and not self.closing and not process.interrupted():
                 # the job's last try alone speaks for the source's health
                 why_again = f"{why}; crawled again"
                 self._durably(close_run, self._db_of(job), job.run_id, "retried", why_again)
                 again.append(job)
             else:  # its tries used up, or the pool stopping: stopped, to be crawled again
-                self._record(job, report, why, "stopped" if self.closing else "failed")
+                stopped = self.closing or process.interrupted()
+                self._record(job, report, why, "stopped" if stopped else "failed")
         process.jobs.clear()
         with self.lock:  # first in the queue, in the order they were asked for
             self.running -= len(again)
