@@ -33,8 +33,12 @@ def queue_updates(
     when = now or utcnow()
     with db.session() as session:
         current = event_sources(session, event_id)
+        # Locked (on PostgreSQL): two matchers at once (a worker's and `eventwatch crawl`'s)
+        # read the same told_sources, and an update named its new source twice.
         matches = session.scalars(
-            select(Match).where(Match.event_id == event_id, Match.rule.in_(list(policies)))
+            select(Match)
+            .where(Match.event_id == event_id, Match.rule.in_(list(policies)))
+            .with_for_update()
         ).all()
         queued = 0
         for match in matches:
@@ -52,14 +56,14 @@ def _update(
     every: timedelta,
     now: datetime,
 ) -> int:
-    match.told_sources = [*(match.told_sources or []), *new]
+    match.told_sources = list(dict.fromkeys([*(match.told_sources or []), *new]))
     waiting = session.scalars(
         select(Update).where(
             Update.match_id == match.id, Update.status == "pending", Update.attempts == 0
         )
     ).all()
     for update in waiting:  # not sent yet: it names these too
-        update.sources = [*update.sources, *new]
+        update.sources = list(dict.fromkeys([*update.sources, *new]))
     if waiting:
         return 0
     due = now if match.updated_at is None else max(now, match.updated_at + every)
