@@ -354,11 +354,23 @@ class Worker:
             "delete_jobs": "successful",
             "install_signal_handlers": False,
         }
-        async with self.app.open_async(), asyncio.TaskGroup() as workers:
-            for queue, slots in ((CRAWL_QUEUE, capacity), (SCHEDULE_QUEUE, SCHEDULE_SLOTS)):
-                workers.create_task(self.app.run_worker_async(
-                    queues=[queue], concurrency=slots, name=f"{self.owner}:{queue}", **common
-                ))  # fmt: skip
+        async with self.app.open_async():
+            queues = ((CRAWL_QUEUE, capacity), (SCHEDULE_QUEUE, SCHEDULE_SLOTS))
+            workers = [
+                asyncio.create_task(self._worker(queue, slots, common)) for queue, slots in queues
+            ]
+            try:
+                done, _ = await asyncio.wait(workers, return_when=asyncio.FIRST_COMPLETED)
+            finally:  # one ended (its database lost) or the engine is stopped: both end, and
+                for worker in workers:  # the engine is started again whole (see _serve)
+                    worker.cancel()
+                await asyncio.gather(*workers, return_exceptions=True)
+            for worker in done:
+                worker.result()  # what ended it, if it failed
+
+    async def _worker(self, queue: str, slots: int, options: dict[str, Any]) -> None:
+        name = f"{self.owner}:{queue}"
+        await self.app.run_worker_async(queues=[queue], concurrency=slots, name=name, **options)
 
     async def _stop(self, engine: asyncio.Task[None]) -> None:
         """The crawls are asked to stop first, so that their jobs end within the engine's
