@@ -110,7 +110,7 @@ class Daemon:
         self.started_with = config  # what a reload cannot change stays as this says
         self.health = HealthTracker(config.daemon.health_failures, config.daemon.health_min_quiet)
         self.metrics = Metrics()
-        self.notices = HealthNotices(self._send_health)
+        self.notices = HealthNotices(self.send_health)
         self.due = DueQueue()
         self.pool: CrawlPool | None = None
         self.stopping = threading.Event()
@@ -259,7 +259,7 @@ class Daemon:
         if self.ctx.config.daemon.health_notify:
             self.notices.put(health_alert(change, datetime.now(UTC)))
 
-    def _send_health(self, alert: Alert, only: Sequence[str] | None) -> list[str]:
+    def send_health(self, alert: Alert, only: Sequence[str] | None) -> list[str]:
         """On the notices' thread: to each health channel of the config of the moment (of
         ``only``, when given); the channels that failed, to be tried again."""
         ctx = self.ctx

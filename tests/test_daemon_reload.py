@@ -122,7 +122,7 @@ def test_a_health_notice_a_channel_refused_is_sent_again(tmp_path: Path) -> None
         path.write_text(yaml.safe_dump(config), encoding="utf-8")
         pager.respond_with([500, 503])  # then 200
         daemon = Daemon(path, load_config(path)[1])
-        daemon.notices = HealthNotices(daemon._send_health, first_wait=0.1)
+        daemon.notices = HealthNotices(daemon.send_health, first_wait=0.1)
         try:
             daemon._report_health(Transition("news", "down", "3 failed crawls in a row"))
             deadline = time.monotonic() + 30
