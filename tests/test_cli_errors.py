@@ -393,6 +393,12 @@ def test_a_daemon_that_cannot_make_its_lock_file_says_so(
     assert err.strip().splitlines()[-1].startswith("eventwatch: cannot hold the daemon's lock file")
 
 
+def as_on_a_terminal() -> None:
+    """SIGINT as a shell on a terminal leaves it: a test runner started in the background of
+    a script inherits it ignored, and the command would never hear the Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_stops_the_web_ui_without_a_traceback(tmp_path: Path) -> None:
     """uvicorn stops on SIGINT, then raises it again: `eventwatch web` printed a traceback
     where a stop was asked for."""
@@ -401,7 +407,7 @@ def test_ctrl_c_stops_the_web_ui_without_a_traceback(tmp_path: Path) -> None:
     web = subprocess.Popen(
         [sys.executable, "-m", "monitor.cli", "--config", str(path), "web", "--listen",
          f"127.0.0.1:{port}"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=as_on_a_terminal,
     )  # fmt: skip
     try:
         assert web.stdout is not None
@@ -433,6 +439,7 @@ def test_ctrl_c_stops_a_crawl_and_its_processes(tmp_path: Path, presses: int) ->
         crawl = subprocess.Popen(
             [sys.executable, "-m", "monitor.cli", "--config", str(path), "crawl", "--all"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+            preexec_fn=as_on_a_terminal,
         )  # fmt: skip
         try:
             db = Database(f"sqlite:///{tmp_path / 'eventwatch.db'}")
@@ -562,6 +569,7 @@ def test_ctrl_c_in_any_command_is_one_line(tmp_path: Path) -> None:
             [sys.executable, "-m", "monitor.cli", "--config", str(config_file(tmp_path)),
              "extract", f"http://127.0.0.1:{peer.port}/page"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            preexec_fn=as_on_a_terminal,
         )  # fmt: skip
         try:
             assert wait_until(lambda: peer.connections >= 1), "it asked the site"
