@@ -10,7 +10,6 @@ import os
 import signal
 import socket
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -23,11 +22,12 @@ from crawlers.launcher.runner import KILL_GRACE_SECONDS
 from monitor.config import Config, load_config
 from monitor.crawl_display import crawl_display
 from monitor.runlog import run_failure_lines
+from monitor.source_leases import SourceLeases
 from monitor.usage import UsageError
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.runs import RunSummary, open_runs
-from storage.schedule import claim_source, lease_of_another, release_source, renew_leases
+from storage.schedule import lease_of_another
 
 if TYPE_CHECKING:
     from monitor.flow import Context
@@ -64,9 +64,10 @@ def crawl(args: argparse.Namespace, child: CrawlChild | None = None) -> int:
     try:
         with (
             _stopped_by(signal.SIGTERM),  # first: a SIGTERM while leases are taken lets them go
-            _holding(config, db, names) as held,
+            _holding(config, db, names) as leases,
             crawl_display(verbose=args.verbose) as show,
         ):
+            held = leases.sources()
             busy |= set(names) - held
             names = [name for name in names if name in held]
             runs = crawl_sources(
@@ -78,6 +79,8 @@ def crawl(args: argparse.Namespace, child: CrawlChild | None = None) -> int:
                 child=child,
                 on_progress=show,
                 on_stopping=_say_stopping,
+                lease_until={name: leases.until(name) for name in names},
+                on_pool=lambda pool: leases.follow(pool.lease),
             )
     except _Stopped as stop:
         print(f"eventwatch: crawl stopped by {stop.name}: its runs are closed `stopped`",
@@ -145,44 +148,35 @@ def _being_crawled(config: Config, db: Database, names: list[str]) -> set[str]:
 
 
 @contextmanager
-def _holding(config: Config, db: Database, names: list[str]) -> Iterator[set[str]]:
+def _holding(config: Config, db: Database, names: list[str]) -> Iterator[SourceLeases]:
     """Leases on the sources, as a worker takes them, renewed while the command lives: the
-    daemon and the workers leave a source alone while this crawls it. A source another
-    process holds is said on stderr and left out. A command killed outright holds its
-    sources until ``stalled_after``, as a worker does."""
+    daemon and the workers leave a source alone while this crawls it, and the crawl stops
+    if its lease runs out (the command stopped with Ctrl-Z, say). A source another process
+    holds is said on stderr and left out. A command killed outright holds its sources until
+    ``stalled_after``, as a worker does."""
     owner = f"crawl:{socket.gethostname()}:{os.getpid()}"
-    stalled = config.daemon.stalled_after
-    held: set[str] = set()
-    stop = threading.Event()
-
-    def renew() -> None:  # from the first claim: claiming many sources can take a while
-        while not stop.wait(config.daemon.heartbeat_every.total_seconds()):
-            try:
-                renew_leases(db, owner, list(held), datetime.now(UTC) + stalled)
-            except Exception as exc:  # the database away: tried again at the next beat
-                logger.warning("leases not renewed: %s", exc)
-
-    renewing = threading.Thread(target=renew, name="leases", daemon=True)
-    renewing.start()
+    daemon = config.daemon
+    leases = SourceLeases(
+        db, owner, length=daemon.stalled_after, renew_every=daemon.heartbeat_every
+    )
+    leases.start()  # from the first claim: claiming many sources can take a while
     try:  # whatever ends it (a signal while claiming too), what was claimed is let go
         now = datetime.now(UTC)
         for name in names:
             every = config.source(name).schedule.every  # for workers that have not scheduled
             next_due = now + every if every is not None else now  # it yet: a period on
-            if claim_source(db, name, owner, now, now + stalled, next_due):
-                held.add(name)
-        for name in sorted(set(names) - held):
+            leases.claim(name, now, next_due)
+        for name in sorted(set(names) - leases.sources()):
             until = lease_of_another(db, name, owner)
             when = f" until {until:%H:%M:%S}Z" if until is not None else ""
             print(f"eventwatch: {name} is being crawled now by another eventwatch{when}: not "
                   "crawled twice at once", file=sys.stderr)  # fmt: skip
-        yield held
+        yield leases
     finally:
-        stop.set()
-        renewing.join()
-        for name in held:
+        leases.stop()
+        for name in leases.sources():
             try:
-                release_source(db, name, owner, None)
+                leases.release(name, None)
             except Exception as exc:  # the lease runs out by itself
                 logger.warning("source %s not released: %s", name, exc)
 

@@ -13,7 +13,9 @@ worker's ``stalled`` job puts them back in the queue once the dead one's heartbe
 and the crawl processes of the dead worker have ended with it (their stdin closed). A crawl also
 takes a lease on its source in the database, renewed while its worker lives, and records the
 due time it served: a job queued again while its first worker still lives (one whose loop
-was too busy to beat) finds the lease and ends, and a due time is crawled to its end once.
+was too busy to beat) finds the lease and ends, and a due time is crawled to its end once. A
+worker that stalls past its lease (stopped, or cut off from the database) fetches nothing more
+once the lease has run out (:mod:`monitor.source_leases`): its crawl closes ``stopped``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ import logging
 import os
 import signal
 import socket
-import threading
 import uuid
 from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
@@ -42,16 +43,10 @@ from crawlers.launcher.runner import KILL_GRACE_SECONDS, CrawlPool
 from monitor import flow
 from monitor.config import Config, ConfigError, load_config
 from monitor.schedules import first_run, trigger_for
+from monitor.source_leases import SourceLeases
 from storage.migrate import upgrade
 from storage.runs import RunSummary, close_abandoned_runs
-from storage.schedule import (
-    claim_source,
-    lease_of_another,
-    next_due_times,
-    release_source,
-    renew_leases,
-    save_next_due_times,
-)
+from storage.schedule import lease_of_another, next_due_times, save_next_due_times
 from storage.triage import held_sources, take_crawl_requests
 
 logger = logging.getLogger(__name__)
@@ -142,8 +137,13 @@ class Worker:
         )
         self.pool = CrawlPool(self.ctx.db, self.settings)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.crawling: set[str] = set()  # sources this worker holds a lease on
-        self.stopped = threading.Event()
+        self.leases = SourceLeases(
+            self.ctx.db,
+            self.owner,
+            length=daemon.stalled_after,
+            renew_every=daemon.heartbeat_every,
+            on_lease=self.pool.lease,
+        )
         connector = procrastinate.PsycopgConnector(conninfo=libpq_url(config.database))
         self.app = procrastinate.App(connector=connector)
         self._register()
@@ -194,24 +194,21 @@ class Worker:
         except KeyError:
             return f"{name}: not in this worker's config"
         due = datetime.fromisoformat(due_at)
-        until = datetime.now(UTC) + self.config.daemon.stalled_after
-        claimed = await asyncio.to_thread(claim_source, self.ctx.db, name, self.owner, due, until)
-        if not claimed:
+        lease = await asyncio.to_thread(self.leases.claim, name, due)
+        if lease is None:
             held = await asyncio.to_thread(lease_of_another, self.ctx.db, name, self.owner)
             if held is None:
                 return f"{name}: crawled elsewhere"
             await self._crawl_later(name, due_at, held)  # its holder may have died
             return f"{name}: held by another worker until {held:%H:%M:%S}Z; asked again then"
-        self.crawling.add(name)
-        crawl = self.pool.submit(source.crawl_source(), due_at=due).done
+        crawl = self.pool.submit(source.crawl_source(), due_at=due, lease_until=lease).done
         try:
             run = await asyncio.shield(asyncio.wrap_future(crawl))
         except asyncio.CancelledError:  # the engine gave up on this job; the crawl goes on
             crawl.add_done_callback(partial(self._ended_apart, name, due))
             raise
-        self.crawling.discard(name)
         done = due if run.status in ("ok", "timeout") else None
-        await asyncio.to_thread(release_source, self.ctx.db, name, self.owner, done)
+        await asyncio.to_thread(self.leases.release, name, done)
         if run.status == "stopped":  # this worker is stopping: another crawls it, or this on
             await self._requeue_stopped(name, due_at)  # its return
         logger.info(
@@ -226,12 +223,11 @@ class Worker:
         """A crawl whose job the engine gave up on (its database gone past the engine's
         grace) keeps its source leased until it ends, then lets it go, as its job would have:
         another worker must not crawl the source meanwhile."""
-        self.crawling.discard(name)
         served = None
         if not crawl.cancelled() and crawl.exception() is None:
             served = due if crawl.result().status in ("ok", "timeout") else None
         try:
-            release_source(self.ctx.db, name, self.owner, served)
+            self.leases.release(name, served)
         except Exception as exc:  # the lease runs out by itself
             logger.warning("source %s not released: %s", name, exc)
 
@@ -288,26 +284,13 @@ class Worker:
             await task.defer_async()
 
     # -- running -------------------------------------------------------------------------
-    def _renew(self) -> None:
-        """On a thread of its own, not the job engine's loop: a busy loop must not let the
-        leases of live crawls run out, or another worker would crawl the same source."""
-        beat = self.config.daemon.heartbeat_every.total_seconds()
-        stalled = self.config.daemon.stalled_after
-        while not self.stopped.wait(beat):
-            try:
-                renew_leases(
-                    self.ctx.db, self.owner, set(self.crawling), datetime.now(UTC) + stalled
-                )
-            except Exception as exc:  # the database away: tried again at the next beat
-                logger.warning("leases not renewed: %s", exc)
-
     def serve(self) -> int:
-        threading.Thread(target=self._renew, name="leases", daemon=True).start()
+        self.leases.start()
         try:
             return asyncio.run(self._serve())
-        finally:
-            self.stopped.set()
+        finally:  # the crawls still closing stay leased until they have
             self.pool.close(CRAWLS_STOP_SECONDS)
+            self.leases.stop()
             self.ctx.db.dispose()
 
     async def _serve(self) -> int:

@@ -39,6 +39,7 @@ from twisted.python.failure import Failure
 
 from crawlers.crawling.charsets import page_text
 from crawlers.crawling.items import PageItem
+from crawlers.crawling.leases import LAPSED_REASON, LeaseLapsed
 from crawlers.crawling.linkplan import (
     ASKED_ALREADY,
     BACKING_OFF,
@@ -331,6 +332,8 @@ class SiteSpider(Spider):
         linked = (request.meta.get("redirect_urls") or [request.url])[0]  # as the page linked it
         # a listing, feed or sitemap that failed: the page that led to it must be read again
         self.ledger.reached(linked, request.meta.get("led_from"))
+        if failure.check(LeaseLapsed):  # not fetched, nor failed: the crawl is closing
+            return
         if failure.check(HttpError):
             response = failure.value.response
             self._fail(linked, _http_error(response), response.status)
@@ -374,6 +377,10 @@ class SiteSpider(Spider):
             return "timeout", f"stopped at its time limit; {self.reached} entry pages answered"
         if reason == "shutdown":  # its process asked to stop: not done, to be crawled again
             return "stopped", f"its process was asked to stop; {self.reached} entry pages answered"
+        if reason == LAPSED_REASON:  # its process stalled: another may be crawling it now
+            return "stopped", (
+                f"stopped: the lease on its source ran out; {self.reached} entry pages answered"
+            )
         if self.reached == 0:
             return "failed", "; ".join(self.failures[:5]) or f"nothing fetched ({reason})"
         if reason != "finished":

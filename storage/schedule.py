@@ -88,17 +88,20 @@ def leased_elsewhere(db: Database, sources: Collection[str], owner: str) -> dict
         return {source: until for source, until in rows if until is not None}
 
 
-def renew_leases(db: Database, owner: str, sources: Collection[str], until: datetime) -> None:
-    """The worker is alive: its crawls' leases run on."""
+def renew_leases(db: Database, owner: str, sources: Collection[str], until: datetime) -> set[str]:
+    """The worker is alive: its crawls' leases run on. Returns those it still held; the
+    others were taken by another process once they had run out."""
     if not sources:
-        return
+        return set()
     with db.session() as session:
-        session.execute(
+        renewed = session.execute(
             update(ScheduleState)
-            .where(ScheduleState.source.in_(sources), ScheduleState.crawling_by == owner)
+            .where(ScheduleState.source.in_(list(sources)), ScheduleState.crawling_by == owner)
             .values(crawling_until=until)
+            .returning(ScheduleState.source)
             .execution_options(synchronize_session=False)
         )
+        return set(renewed.scalars())
 
 
 def release_source(db: Database, source: str, owner: str, done_due_at: datetime | None) -> None:

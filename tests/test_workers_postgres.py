@@ -255,11 +255,15 @@ def test_sigterm_stops_a_crawl_that_another_worker_then_runs_for_its_due_time(
             assert wait_for(lambda: [r[4] for r in _slow(db)] == ["stopped", "ok"], 180), _slow(db)
             assert _slow(db)[1][3] == due  # the same due time, crawled to its end
         finally:
-            for worker in (first, second):
-                if worker is not None and worker.poll() is None:
-                    worker.send_signal(signal.SIGTERM)
-                    worker.wait(90)
+            _stop(first, second)
             db.dispose()
+
+
+def _stop(*workers: subprocess.Popen[bytes] | None) -> None:
+    for worker in workers:
+        if worker is not None and worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(90)
 
 
 def _slow(
@@ -364,3 +368,56 @@ def _requests_left(db: Database) -> int:
     with db.session() as session:
         asked = SourceRequest.crawl_requested_at.is_not(None)
         return int(session.scalar(select(func.count()).where(asked)) or 0)
+
+
+def test_a_worker_stopped_past_its_lease_fetches_nothing_once_another_took_its_source(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """A worker stopped whole (SIGSTOP, Ctrl-Z, a machine swapped out) past its lease on a
+    source, which another worker took meanwhile: its crawl had gone on fetching the moment it
+    woke, beside the other's. Each worker names itself in its User-Agent, so the site can
+    tell their requests apart."""
+    from tests import newsroom
+    from tests.sitehost import serve
+
+    root = tmp_path / "newsroom"
+    newsroom.build(root)
+    db = Database(pg_url)
+    with serve(root, delay=1.0) as site:
+        configs = {}
+        for who in ("first", "second"):
+            source = _slow_source(site.base_url, "stalled")
+            source["scrapy_settings"] = {"USER_AGENT": f"eventwatch-{who}"}
+            configs[who] = _worker_config(tmp_path / f"{who}.yaml", pg_url, [source])
+        upgrade(pg_url)
+        first = _worker(configs["first"], tmp_path / "first.log")
+        second: subprocess.Popen[bytes] | None = None
+
+        def asked_by(who: str, since: int = 0) -> int:
+            agents = [headers.get("User-Agent", "") for _, headers in site.requests[since:]]
+            return sum(agent == f"eventwatch-{who}" for agent in agents)
+
+        try:
+            assert wait_for(lambda: asked_by("first") >= 3, 90), "the first worker is crawling"
+            frozen = [psutil.Process(first.pid), *psutil.Process(first.pid).children(True)]
+            for process in frozen:
+                process.suspend()
+            try:
+                second = _worker(configs["second"], tmp_path / "second.log")
+                assert wait_for(lambda: asked_by("second") >= 3, 120), "the second took it"
+                woke = len(site.requests)
+            finally:
+                for process in frozen:
+                    process.resume()
+            time.sleep(3)  # a crawl left going on asks a page every second
+            assert asked_by("first", woke) == 0
+            assert wait_for(lambda: _slow(db, "stalled")[0][4] != "running", 60)
+            [(_, _, _, _, status), *_] = _slow(db, "stalled")
+            assert status == "stopped"
+            assert wait_for(lambda: "ok" in [run[4] for run in _slow(db, "stalled")], 120)
+            assert first.poll() is None and second.poll() is None
+        finally:
+            _stop(first, second)
+            db.dispose()
+        runs = _slow(db, "stalled")
+        assert [r[4] for r in runs].count("ok") == 1, runs

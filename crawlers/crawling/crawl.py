@@ -32,6 +32,8 @@ from scrapy.utils.project import get_project_settings
 from twisted.internet.task import LoopingCall
 
 from crawlers.crawling.database import close_databases, crawl_database
+from crawlers.crawling.leases import LAPSED_REASON, LEASES, REFUSAL, LeaseLapsed
+from crawlers.crawling.scrapy_internals import drop_waiting
 from crawlers.launcher.report import send_beat, send_finished, send_verdict
 from crawlers.launcher.sources import CrawlSource
 from crawlers.workers.server import shutdown as shutdown_workers
@@ -40,6 +42,7 @@ from crawlers.workers.server import start as start_workers
 logger = logging.getLogger(__name__)
 
 BEAT_SECONDS = 2.0  # the starter takes a process silent for much longer as hung
+LEASE_CHECK_SECONDS = 0.5  # how soon a crawl whose lease ran out is closed
 
 
 def crawl_settings(source: CrawlSource, database: str, run_id: int, refresh: bool) -> Settings:
@@ -143,6 +146,8 @@ class CrawlService:
         self.draining = False
         self.unread = unread
         self.beat = LoopingCall(send_beat)
+        self.lease_check = LoopingCall(self._close_lapsed)
+        self.lapsed: set[int] = set()  # runs closed as their lease ran out
 
     def serve(self) -> None:
         from twisted.internet import reactor
@@ -155,6 +160,7 @@ class CrawlService:
         os.set_blocking(fd, False)
         asyncio.get_event_loop().add_reader(fd, self._read, fd)
         self.beat.start(BEAT_SECONDS)
+        self.lease_check.start(LEASE_CHECK_SECONDS, now=False)
         self._take(b"")  # jobs that came with the options line
 
     def _read(self, fd: int) -> None:
@@ -181,23 +187,42 @@ class CrawlService:
             self._stop_when_idle()
         elif message["op"] == "stop":
             self._stop(int(message["run"]))
+        elif message["op"] == "lease" and int(message["run"]) in self.active:
+            LEASES.hold(int(message["run"]), float(message["until"]))
 
     def _stop(self, run_id: int) -> None:
         """A crawl past its time limit that Scrapy did not close (its CLOSESPIDER_TIMEOUT
         set to 0, say): its spider is closed as Scrapy's limit would have, so the crawl
         stops and its run keeps its counts. Cancelling the task alone had left the crawl
-        going on, unrecorded, beside the next crawl of its source. One whose spider is not
-        open yet is given up."""
+        going on, unrecorded, beside the next crawl of its source."""
+        why = "stopped: still running past its time limit"
+        self._close(run_id, "closespider_timeout", "timeout", why)
+
+    def _close_lapsed(self) -> None:
+        """Crawls whose lease on their source ran out: no download of theirs starts any
+        more (crawlers.crawling.leases), and they are closed ``stopped``."""
+        for run_id in set(LEASES.lapsed_runs()) - self.lapsed:
+            self.lapsed.add(run_id)  # closed once; its downloads are refused until its end
+            logger.warning("run=%d stopped: the lease on its source ran out", run_id)
+            why = "stopped: the lease on its source ran out; another process may crawl it"
+            self._close(run_id, LAPSED_REASON, "stopped", why)
+            engine = getattr(self.crawlers.get(run_id), "engine", None)
+            if engine is not None:
+                drop_waiting(engine.downloader, LeaseLapsed(REFUSAL))
+
+    def _close(self, run_id: int, reason: str, status: str, why: str) -> None:
+        """The crawl's spider closed for ``reason``; one whose spider is not open yet is
+        given up, its run closed ``status``."""
         crawler, task = self.crawlers.get(run_id), self.active.get(run_id)
         engine = getattr(crawler, "engine", None)
         if engine is not None and engine.spider is not None:
             closing = asyncio.get_running_loop().create_task(
-                engine.close_spider_async(reason="closespider_timeout")
+                engine.close_spider_async(reason=reason)
             )
             self.closing.add(closing)
             closing.add_done_callback(self.closing.discard)
         elif task is not None:
-            send_verdict(run_id, "timeout", "stopped: still running past its time limit", {})
+            send_verdict(run_id, status, why, {})
             task.cancel()
 
     def _crawl(self, job: dict[str, Any]) -> None:
@@ -218,6 +243,8 @@ class CrawlService:
             send_verdict(run_id, "failed", f"crawl could not start: {exc!r}", {})
             send_finished(run_id)
             return
+        if job.get("lease_until") is not None:  # before the loop runs its first download
+            LEASES.hold(run_id, float(job["lease_until"]))
         if refresh or not known:
             # nothing known of its pages (a first crawl, or one whose last run did not finish):
             # its articles will want extracting, so the workers' fork server starts now
@@ -228,6 +255,8 @@ class CrawlService:
     def _finished(self, run_id: int, task: asyncio.Task[None]) -> None:
         self.active.pop(run_id, None)
         self.crawlers.pop(run_id, None)
+        LEASES.drop(run_id)
+        self.lapsed.discard(run_id)
         error = None if task.cancelled() else task.exception()
         if error is not None:  # no-op when the spider closed and reported its own verdict
             send_verdict(run_id, "failed", f"crawl ended with {error!r}", {})
@@ -238,8 +267,9 @@ class CrawlService:
         if self.draining and not self.active:
             from twisted.internet import reactor
 
-            if self.beat.running:
-                self.beat.stop()
+            for loop in (self.beat, self.lease_check):
+                if loop.running:
+                    loop.stop()
             cast(Any, reactor).stop()  # the module stands for the installed reactor
 
 

@@ -25,6 +25,7 @@ from scrapy import Request
 from scrapy.core.downloader import Downloader, Slot
 from scrapy.http import Response
 from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
 
 WRITTEN_FOR = "2.19.0"
 SWITCH = "EVENTWATCH_DEPENDENCY_PATCHES"
@@ -39,6 +40,23 @@ class HostLimitedDownloader(Downloader):
         # that made it reads the count next. The download removes it when done, as before.
         slot.transferring.add(request)
         return super()._wait_for_download(slot, request, queue_dfd)
+
+
+def drop_waiting(downloader: object, why: Exception) -> int:
+    """Fail at once the requests of ``downloader`` waiting out their politeness delay, for a
+    crawl that may fetch no more: each had waited its delay (up to AutoThrottle's 30 s, after a
+    stop that made the last answer look slow) only to be refused. Scrapy's own downloader
+    keeps them: each is refused as its delay ends."""
+    if not isinstance(downloader, HostLimitedDownloader):
+        return 0
+    dropped = 0
+    for slot in list(downloader.slots.values()):
+        slot.close()  # its delayed start of the next request
+        while slot.queue:
+            _request, waiting = slot.queue.popleft()
+            waiting.errback(Failure(why))
+            dropped += 1
+    return dropped
 
 
 def _downloader() -> str:

@@ -72,7 +72,16 @@ LOG_VERSIONS: list[str] = []  # Scrapy's versions line asks pip's metadata for t
 WARN_ON_GENERATOR_RETURN_VALUE = False
 
 # Web pages only: no file://, data:, ftp:// or s3:// handler exists to be tricked into use.
-DOWNLOAD_HANDLERS = {"file": None, "data": None, "ftp": None, "s3": None}
+# http(s): Scrapy's own handler, which starts no download past the crawl's lease
+# (crawlers.crawling.leases)
+DOWNLOAD_HANDLERS = {
+    "http": "crawlers.crawling.leases.LeasedDownloadHandler",
+    "https": "crawlers.crawling.leases.LeasedDownloadHandler",
+    "file": None,
+    "data": None,
+    "ftp": None,
+    "s3": None,
+}
 # Scrapy's own lists less what is switched off above. Disabling a part with None in
 # EXTENSIONS still imports it (Scrapy normalises every key), and the remote console alone
 # pulls in aiohttp: leaving them out shortens every re-crawl, whose time is mostly start-up.
@@ -91,6 +100,7 @@ DOWNLOADER_MIDDLEWARES_BASE = {
 }
 EXTENSIONS_BASE = {k: v for k, v in _scrapy.EXTENSIONS_BASE.items() if k not in _UNUSED}
 DOWNLOADER_MIDDLEWARES = {
+    "crawlers.crawling.leases.LeaseMiddleware": 10,  # a crawl past its lease asks nothing more
     "crawlers.crawling.middlewares.SiteBoundsMiddleware": 40,  # before robots.txt is asked for
     # sees a 429/503 before RetryMiddleware
     "crawlers.crawling.middlewares.RetryAfterMiddleware": 560,

@@ -38,4 +38,7 @@ class CrawlJob:
     started: float = 0.0  # time.monotonic() when handed to its process
     deadline: float = 0.0
     over_time: bool = False
+    # time.monotonic() when its starter's lease on the source runs out, moved on by each
+    # renewal (CrawlPool.lease); None: no lease bounds it
+    lease_until: float | None = None
     db: Database | None = None  # its run's, once opened: a reload may move the pool on

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from crawlers.launcher.child import CrawlChild
 from crawlers.launcher.jobs import PoolSettings
@@ -25,12 +25,16 @@ def crawl_sources(
     on_start: Callable[[Popen], None] | None = None,
     on_progress: Callable[[str], None] | None = None,
     on_stopping: Callable[[], None] | None = None,
+    lease_until: Mapping[str, float | None] | None = None,
+    on_pool: Callable[[CrawlPool], None] | None = None,
 ) -> list[RunSummary]:
     """Crawl ``sources`` now, side by side in one crawl process (``child``, if one was
     started early), pages extracted by ``extract_workers`` processes (default: one per
     CPU); one closed run per source, whatever happens. ``on_progress``: see
     :class:`CrawlPool`'s ``on_line``; ``on_stopping``: called when interrupted, before the
-    crawls are waited for."""
+    crawls are waited for; ``lease_until``: by source name, when the caller's lease on it
+    runs out (see :meth:`CrawlPool.submit`); ``on_pool``: given the pool before the crawls
+    start, to pass the leases' renewals on."""
     if not sources:
         if child is not None:
             child.abandon()
@@ -44,8 +48,14 @@ def crawl_sources(
         progress=on_progress is not None,
     )
     pool = CrawlPool(db, settings, child=child, on_start=on_start, on_line=on_progress)
+    leases = lease_until or {}
     try:
-        jobs = [pool.submit(source, refresh=refresh) for source in sources]
+        if on_pool is not None:
+            on_pool(pool)
+        jobs = [
+            pool.submit(source, refresh=refresh, lease_until=leases.get(source.name))
+            for source in sources
+        ]
         runs = [job.done.result() for job in jobs]
     except BaseException:  # Ctrl-C or a signal: the crawls are asked to stop, runs closed
         try:

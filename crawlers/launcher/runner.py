@@ -101,13 +101,25 @@ class CrawlPool:
 
     # -- the caller's side ---------------------------------------------------------------
     def submit(
-        self, source: CrawlSource, *, refresh: bool = False, due_at: datetime | None = None
+        self,
+        source: CrawlSource,
+        *,
+        refresh: bool = False,
+        due_at: datetime | None = None,
+        lease_until: float | None = None,
     ) -> CrawlJob:
-        job = CrawlJob(source, refresh, due_at)
+        """``lease_until``: the ``time.monotonic()`` at which the caller's lease on the source
+        runs out unless renewed (:meth:`lease`); the crawl fetches nothing past it."""
+        job = CrawlJob(source, refresh, due_at, lease_until=lease_until)
         with self.lock:
             self.pending.append(job)
         self.events.put(("wake", None, None))
         return job
+
+    def lease(self, source: str, until: float) -> None:
+        """The caller's lease on ``source`` runs until ``until`` (``time.monotonic()``): a
+        renewal, or, in the past, a lease lost. Its crawl's process is told."""
+        self.events.put(("lease", None, (source, until)))
 
     def free_slots(self) -> int:
         capacity = self.settings.processes * self.settings.crawls_per_process
@@ -181,6 +193,8 @@ class CrawlPool:
     def _handle(self, kind: str, process: CrawlProcess | None, data: Any) -> None:
         if kind == "database":
             self._move_to(data)
+        elif kind == "lease":
+            self._lease(*data)
         if process is None:
             return
         if kind == "line":
@@ -196,6 +210,17 @@ class CrawlPool:
         self.db, self.known = db, None
         for process in self.processes:
             self._retire(process, "the database changed")
+
+    def _lease(self, source: str, until: float) -> None:
+        with self.lock:
+            waiting = [job for job in self.pending if job.source.name == source]
+        for job in waiting:
+            job.lease_until = until
+        for process in self.processes:
+            for job in process.jobs.values():
+                if job.source.name == source and job.lease_until is not None:
+                    job.lease_until = until
+                    process.send({"op": "lease", "run": job.run_id, "until": until})
 
     def _line(self, process: CrawlProcess, line: str) -> None:
         run_id = process.read(line)
@@ -268,6 +293,10 @@ class CrawlPool:
 
     def _start(self, process: CrawlProcess, job: CrawlJob) -> None:
         source = job.source
+        if job.lease_until is not None and time.monotonic() >= job.lease_until:
+            why = "not started: the lease on its source ran out while it waited"
+            self._could_not_start(job, why, "stopped")
+            return
         try:
             message = self._message(job)
         except Exception as exc:  # a source the config let through: its crawl fails alone
@@ -298,6 +327,7 @@ class CrawlPool:
             "source": job.source.to_dict(),
             "validators": {url: list(v) for url, v in validators.items()},
             "walk_all": not job.refresh and self._cut_short(job.source),
+            "lease_until": job.lease_until,
         }
         json.dumps(message["source"])  # the one part a user writes (scrapy_settings)
         return message
@@ -317,10 +347,10 @@ class CrawlPool:
         budget_spent = bool((last.links or {}).get("budget_exhausted"))
         return last.status != "ok" or stopped_early or budget_spent
 
-    def _could_not_start(self, job: CrawlJob, why: str) -> None:
+    def _could_not_start(self, job: CrawlJob, why: str, status: str = "failed") -> None:
         job.db = self.db
         job.run_id = self._durably(open_run, job.db, job.source.name, due_at=job.due_at)
-        self._durably(close_run, job.db, job.run_id, "failed", why)
+        self._durably(close_run, job.db, job.run_id, status, why)
         self._resolve(job)
 
     def _validators_of(self, source: CrawlSource) -> dict[str, Validators]:

@@ -1,0 +1,83 @@
+"""How long each crawl may go on fetching: until its starter's lease on the source runs out.
+
+A worker (or an ``eventwatch crawl``) holds a lease on each source it crawls, renewed in the
+database while it lives. One that stalls past its lease (stopped with Ctrl-Z or SIGSTOP,
+swapped out, cut off from the database) must not fetch another page once another worker may
+have taken the source. Its starter tells the crawl process when the lease ends, on
+``time.monotonic()``, which every process of a machine shares and which runs on while a process
+is stopped, and again at each renewal. Past that instant no download of the crawl starts
+(:class:`LeasedDownloadHandler`), however late the starter itself notices, and the crawl
+process closes the crawl as ``stopped``, its waiting requests dropped.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Self
+
+from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
+from scrapy.crawler import Crawler
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Request, Response
+
+LAPSED_REASON = "lease_lapsed"  # the reason its spider is closed with
+REFUSAL = "the lease on its source ran out: another process may crawl it"
+
+
+class LeaseLapsed(IgnoreRequest):
+    """A download refused: the crawl's lease on its source has run out."""
+
+
+class RunLeases:
+    """When each run's lease ends, as its starter last said; a run it said nothing of has
+    none (the embedded daemon's crawls: one process holds the whole schedule)."""
+
+    def __init__(self) -> None:
+        self._until: dict[int, float] = {}
+
+    def hold(self, run_id: int, until: float) -> None:
+        self._until[run_id] = until
+
+    def drop(self, run_id: int) -> None:
+        self._until.pop(run_id, None)
+
+    def lapsed(self, run_id: int) -> bool:
+        until = self._until.get(run_id)
+        return until is not None and time.monotonic() >= until
+
+    def lapsed_runs(self) -> list[int]:
+        now = time.monotonic()
+        return [run_id for run_id, until in self._until.items() if now >= until]
+
+
+LEASES = RunLeases()  # the crawl process's, for the download handlers Scrapy builds itself
+
+
+class LeaseMiddleware:
+    """Lets no request of a crawl whose lease ran out into the downloader's queues, where it
+    would wait out its politeness delay only to be refused."""
+
+    def __init__(self, run_id: int) -> None:
+        self.run_id = run_id
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler.settings.getint("EVENTWATCH_RUN_ID"))
+
+    def process_request(self, request: Request) -> None:
+        if LEASES.lapsed(self.run_id):
+            raise LeaseLapsed(REFUSAL)
+
+
+class LeasedDownloadHandler(HTTP11DownloadHandler):
+    """Scrapy's HTTP handler, which starts no download once its crawl's lease has run out:
+    the last step before a request leaves, after the politeness delay it may have waited in."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(crawler)
+        self.run_id = crawler.settings.getint("EVENTWATCH_RUN_ID")
+
+    async def download_request(self, request: Request) -> Response:
+        if LEASES.lapsed(self.run_id):
+            raise LeaseLapsed(REFUSAL)
+        return await super().download_request(request)

@@ -1,0 +1,177 @@
+"""A crawl never outlives its starter's lease on the source: past the lease's end (not renewed,
+or its whole process stopped meanwhile) it starts no download and closes ``stopped``, while a
+renewed lease lets it run to its end; a renewal that finds the lease taken gives it up."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from crawlers.launcher.jobs import PoolSettings
+from crawlers.launcher.process import Popen
+from crawlers.launcher.runner import CrawlPool
+from crawlers.launcher.sources import CrawlSource
+from monitor.source_leases import LOST, SourceLeases
+from storage.db import Database
+from storage.migrate import upgrade
+from storage.schedule import claim_source, lease_of_another, release_source
+from tests import newsroom
+from tests.sitehost import SiteServer, serve
+
+SETTLE = 0.3  # for a request sent just before an instant to reach the server's log
+
+
+@contextmanager
+def _newsroom_pool(tmp_path: Path) -> Iterator[tuple[CrawlPool, SiteServer, list[Popen]]]:
+    """A pool over a 40-article site that answers each page after 0.3 s: a crawl of it lasts
+    many seconds. Also the crawl processes the pool started."""
+    root = tmp_path / "newsroom"
+    newsroom.build(root)
+    url = f"sqlite:///{tmp_path / 'eventwatch.db'}"
+    upgrade(url)
+    db = Database(url)
+    started: list[Popen] = []
+    pool = CrawlPool(db, PoolSettings(extract_workers=0), on_start=started.append)
+    with serve(root, delay=0.3) as site:
+        try:
+            yield pool, site, started
+        finally:
+            pool.close(10)
+            db.dispose()
+
+
+def _source(site: SiteServer) -> CrawlSource:
+    return CrawlSource(name="newsroom", start_urls=(site.base_url + "/",), download_delay=0.5)
+
+
+def _sleep_until(instant: float) -> None:
+    time.sleep(max(0.0, instant - time.monotonic()))
+
+
+def test_a_crawl_whose_lease_is_not_renewed_stops_at_its_end(tmp_path: Path) -> None:
+    with _newsroom_pool(tmp_path) as (pool, site, _):
+        lease_end = time.monotonic() + 3.0
+        job = pool.submit(_source(site), lease_until=lease_end)
+        _sleep_until(lease_end + SETTLE)
+        asked = len(site.paths())
+        run = job.done.result(timeout=120)
+        time.sleep(1.5)  # a crawl left going on asks a page every half second
+        assert len(site.paths()) == asked
+    assert run.status == "stopped"
+    assert "lease on its source ran out" in (run.error or "")
+    assert 1 < run.pages < len(newsroom.ARTICLES)
+
+
+def test_a_crawl_process_stopped_past_the_lease_fetches_nothing_once_it_goes_on(
+    tmp_path: Path,
+) -> None:
+    """A worker stopped whole (Ctrl-Z, SIGSTOP, swapped out) while another took its source:
+    its crawl had gone on fetching the moment it woke, beside the other one's."""
+    with _newsroom_pool(tmp_path) as (pool, site, started):
+        lease_end = time.monotonic() + 4.0
+        job = pool.submit(_source(site), lease_until=lease_end)
+        while len(site.paths()) < 2:  # under way: robots.txt, the home page
+            time.sleep(0.05)
+        process = started[0]
+        os.kill(process.pid, signal.SIGSTOP)
+        try:
+            _sleep_until(lease_end + SETTLE)
+            asked = len(site.paths())
+        finally:
+            os.kill(process.pid, signal.SIGCONT)
+        run = job.done.result(timeout=120)
+        time.sleep(1.5)
+        assert len(site.paths()) == asked
+    assert run.status == "stopped"
+    assert "lease on its source ran out" in (run.error or "")
+
+
+def test_a_renewed_lease_lets_the_crawl_run_to_its_end(tmp_path: Path) -> None:
+    with _newsroom_pool(tmp_path) as (pool, site, _):
+        job = pool.submit(_source(site), lease_until=time.monotonic() + 2.0)
+        renewing = threading.Event()
+
+        def renew() -> None:
+            while not renewing.wait(0.5):
+                pool.lease("newsroom", time.monotonic() + 2.0)
+
+        thread = threading.Thread(target=renew, daemon=True)
+        thread.start()
+        try:
+            run = job.done.result(timeout=120)
+        finally:
+            renewing.set()
+            thread.join()
+    assert run.status == "ok", run.error
+    assert run.new_articles == len(newsroom.ARTICLES)
+
+
+def test_a_crawl_that_waited_past_its_lease_is_not_started(tmp_path: Path) -> None:
+    with _newsroom_pool(tmp_path) as (pool, site, _):
+        run = pool.submit(_source(site), lease_until=time.monotonic() - 1).done.result(120)
+        assert site.paths() == []
+    assert run.status == "stopped"
+    assert "lease on its source ran out" in (run.error or "")
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    url = f"sqlite:///{tmp_path / 'leases.db'}"
+    upgrade(url)
+    database = Database(url)
+    yield database
+    database.dispose()
+
+
+def test_a_renewal_moves_each_lease_on_and_gives_up_one_another_took(db: Database) -> None:
+    heard: list[tuple[str, float]] = []
+    length = timedelta(seconds=30)
+    mine = SourceLeases(
+        db,
+        "me",
+        length=length,
+        renew_every=timedelta(seconds=10),
+        on_lease=lambda *a: heard.append(a),
+    )
+    now = datetime.now(UTC)
+    first = mine.claim("kept", now)
+    assert first is not None and mine.claim("taken", now) is not None
+    assert first <= time.monotonic() + length.total_seconds()
+    # as if this holder had stalled past its lease and another had taken the source since
+    release_source(db, "taken", "me", None)
+    assert claim_source(db, "taken", "other", now, now + length)
+    before = time.monotonic()
+    mine.renew()
+    assert dict(heard)["taken"] == LOST
+    assert dict(heard)["kept"] >= before + length.total_seconds() - mine.margin
+    assert mine.sources() == {"kept"}
+    assert lease_of_another(db, "taken", "me") is not None  # the other's lease is left alone
+
+
+def test_a_renewal_the_database_refuses_leaves_the_leases_to_run_out(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'gone.db'}"
+    upgrade(url)
+    db = Database(url)
+    heard: list[tuple[str, float]] = []
+    mine = SourceLeases(
+        db, "me", length=timedelta(seconds=30), renew_every=timedelta(seconds=10),
+        on_lease=lambda *a: heard.append(a),
+    )  # fmt: skip
+    until = mine.claim("site", datetime.now(UTC))
+    db.dispose()
+    (tmp_path / "gone.db").unlink()
+    (tmp_path / "gone.db").mkdir()  # no database there any more
+    try:
+        mine.renew()
+    finally:
+        db.dispose()
+    assert heard == []
+    assert mine.until("site") == until
