@@ -508,14 +508,20 @@ def read_yaml(path: Path) -> Any:
     return {} if data is None else data  # an empty file; `false` or `[]` is no mapping
 
 
+MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
 class UniqueKeyLoader(yaml.SafeLoader):
     """YAML's safe loader, but a key given twice in one mapping is an error: the loader
-    keeps the last, and a second `sources:` block would drop the first without a word."""
+    keeps the last, and a second `sources:` block would drop the first without a word. A key
+    merged in (``<<: *defaults``) may be given again: that is what merging is for."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         if isinstance(node, yaml.MappingNode):
             seen: set[Any] = set()
             for key_node, _ in node.value:
+                if key_node.tag == MERGE_TAG:  # the base loader merges it below
+                    continue
                 key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
                 if isinstance(key, Hashable) and key in seen:
                     raise yaml.constructor.ConstructorError(

@@ -247,6 +247,25 @@ def test_a_file_that_loses_or_breaks_what_it_says_is_refused(
         load_config(path)
 
 
+def test_a_source_may_take_its_settings_from_another_by_a_merge_key(tmp_path: Path) -> None:
+    """The duplicate-key check had taken YAML's merge key for a key of its own: a config
+    with ``<<: *defaults`` no longer loaded at all."""
+    path = tmp_path / "eventwatch.yaml"
+    path.write_text(
+        f"database: sqlite:///{tmp_path / 'e.db'}\n"
+        "sources:\n"
+        "  - &news {name: agency-en, start_urls: ['http://127.0.0.1:9/en/'], download_delay: 2}\n"
+        "  - <<: *news\n"
+        "    name: agency-fr\n"
+        "    start_urls: ['http://127.0.0.1:9/fr/']\n",
+        encoding="utf-8",
+    )
+    _, config = load_config(path)
+    first, second = config.sources
+    assert (second.name, second.download_delay) == ("agency-fr", 2)
+    assert second.start_urls == ["http://127.0.0.1:9/fr/"] and first.name == "agency-en"
+
+
 @pytest.mark.parametrize(
     ("channel", "field"),
     [
