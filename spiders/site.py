@@ -148,7 +148,7 @@ class SiteSpider(Spider):
                 continue
             action = article_decision(url, self.follow).action  # asked for as what it is
             if action in (ARTICLE, TRY):
-                yield self._request(url, "article", self.parse_article, trial=False)
+                yield self._request(url, "article", self.parse_article, trial=action == TRY)
             elif action == SECTION:
                 yield self._request(url, "listing", self.parse_listing, depth=1)
 

@@ -140,3 +140,24 @@ def test_the_runs_error_names_pages_that_failed_after_their_fetch() -> None:
         "ok",
         f"{URL}: extraction failed: ValueError('offset')",
     )
+
+
+def test_a_page_asked_for_again_is_asked_for_as_what_its_url_reads() -> None:
+    """A failed page whose URL reads as "try" (not an article by its URL alone) was asked for
+    again as a sure article: the trial's stricter length, and its "no article here" record,
+    no longer applied, and an archive page could be stored as an article."""
+    from crawlers.crawling.links import TRY, article_decision
+    from crawlers.launcher.sources import CrawlSource
+    from spiders.site import SiteSpider
+
+    site = "http://127.0.0.1:9"
+    source = CrawlSource(name="s", start_urls=(f"{site}/",), sitemaps=(f"{site}/sitemap.xml",))
+    spider = SiteSpider(source)
+    tried, story = f"{site}/archive/2024/12/", f"{site}/news/2024/12/01/a-story"
+    assert article_decision(tried, spider.follow).action == TRY
+    spider.due_again_of = lambda: [tried, story]
+
+    async def asked() -> dict[str, bool]:
+        return {r.url: r.meta.get("trial") async for r in spider.start() if r.url in (tried, story)}
+
+    assert asyncio.run(asked()) == {tried: True, story: False}
