@@ -429,8 +429,8 @@ INTERRUPTED = "eventwatch: crawl interrupted: its runs are closed `stopped`"
 
 @pytest.mark.parametrize("presses", [1, 2])
 def test_ctrl_c_stops_a_crawl_and_its_processes(tmp_path: Path, presses: int) -> None:
-    """Ctrl-C reaches the terminal's foreground group; the crawl process, in a group of its
-    own, is stopped by the command, which closes its runs and leaves no process behind. A
+    """Ctrl-C reaches the terminal's foreground group; the crawl process ignores it and is
+    stopped by the command, which closes its runs and leaves no process behind. A
     crawl waiting on a site that never answers takes its download timeout to stop: a second
     Ctrl-C kills it. That one left its run `running` for ever, said `stopped`: Python 3.11's
     Thread.join, cut short, took the pool's thread for ended."""

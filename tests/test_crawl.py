@@ -279,6 +279,39 @@ def test_a_crawl_scrapy_would_not_stop_is_stopped_at_its_limit_and_keeps_its_cou
     assert run.pages <= asked
 
 
+def test_a_crawl_process_goes_on_when_a_ctrl_c_reaches_it_alone(tmp_path: Path) -> None:
+    """Its master alone decides how its crawls stop: the crawl process ignored SIGINT only
+    until Scrapy started, which put its own handler back and stopped the crawls itself."""
+    import os
+
+    from crawlers.launcher.jobs import PoolSettings
+    from crawlers.launcher.process import Popen
+    from crawlers.launcher.runner import CrawlPool
+    from crawlers.launcher.sources import CrawlSource
+    from tests import newsroom
+
+    root = tmp_path / "newsroom"
+    newsroom.build(root)
+    url = f"sqlite:///{tmp_path / 'eventwatch.db'}"
+    upgrade(url)
+    db = Database(url)
+    started: list[Popen] = []
+    pool = CrawlPool(db, PoolSettings(extract_workers=0), on_start=started.append)
+    with serve(root, delay=0.2) as site:
+        try:
+            source = CrawlSource(name="newsroom", start_urls=(site.base_url + "/",))
+            job = pool.submit(source)
+            while len(site.paths()) < 3:  # under way, Scrapy started
+                time.sleep(0.05)
+            os.kill(started[0].pid, signal.SIGINT)
+            run = job.done.result(timeout=120)
+        finally:
+            pool.close(10)
+            db.dispose()
+    assert run.status == "ok", run.error
+    assert run.new_articles == len(newsroom.ARTICLES)
+
+
 def test_articles_are_stored_while_the_crawl_goes_on(tmp_path: Path) -> None:
     """Articles are stored in batches, but none waits for the crawl to end: here the crawl
     is held open by a page that never answers, and the site's articles are stored before."""

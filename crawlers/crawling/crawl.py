@@ -17,6 +17,7 @@ import gc
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -156,6 +157,11 @@ class CrawlService:
         self.process.start(stop_after_crawl=False)
 
     def _listen(self) -> None:
+        from twisted.internet import reactor
+
+        # Scrapy puts its own SIGINT handler back as the reactor starts, after this; a Ctrl-C
+        # is for the master, which stops the crawls in order (crawlers.launcher.child).
+        cast(Any, reactor).callLater(0, signal.signal, signal.SIGINT, signal.SIG_IGN)
         fd = sys.stdin.fileno()
         os.set_blocking(fd, False)
         asyncio.get_event_loop().add_reader(fd, self._read, fd)

@@ -20,8 +20,9 @@ import sys
 # imported (their objects are not garbage, and walking them again and again as they pile up
 # is wasted work); ``run`` turns it back on. Ctrl-C in a terminal reaches every process of its
 # group: the crawl process ignores it from its first line on (as its workers then do), and
-# its master, which catches it, stops the crawls in order. It stays in its master's group, so
-# that Ctrl-Z stops it with its master: left running, it crawled on past its source's lease.
+# again once Scrapy has started; its master, which catches it, stops the crawls in order. It
+# stays in its master's group, so that Ctrl-Z stops it with its master: left running, it
+# crawled on past its source's lease.
 CRAWL_COMMAND = (
     "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN); "
     "import gc; gc.disable(); from crawlers.crawling.crawl import run; run()"
