@@ -257,7 +257,7 @@ class Daemon:
         """Logged always; sent to the health channels once per change, best effort."""
         logger.warning("health source=%s state=%s %s", change.source, change.state, change.detail)
         if self.ctx.config.daemon.health_notify:
-            self.notices.put(health_alert(change, datetime.now(UTC)))
+            self.notices.put(health_alert(change, datetime.now(UTC)), change.source)
 
     def send_health(self, alert: Alert, only: Sequence[str] | None) -> list[str]:
         """On the notices' thread: to each health channel of the config of the moment (of

@@ -5,8 +5,10 @@ watches the running ones' limits: a health channel that is slow or down must not
 a timeout per notice while a whole network outage takes sources down together. A change is
 reported once, so a notice that a channel refused is tried again on that channel, after 30 s,
 then twice as long each time, up to ``RETRIES`` tries: a receiver down for a moment still
-hears that a source went down. The tries live in memory; a notice still failing when the
-daemon stops is in the log only.
+hears that a source went down. A newer notice about the same source ends the tries of the
+older ones: a "down" sent again after the "recovered" that followed it had left the receiver
+with the wrong last word. The tries live in memory; a notice still failing when the daemon
+stops is in the log only.
 """
 
 from __future__ import annotations
@@ -38,36 +40,42 @@ class HealthNotices:
     def __init__(self, send: Send, first_wait: float = FIRST_WAIT) -> None:
         self._send = send
         self._first_wait = first_wait
-        self._queue: queue.SimpleQueue[Alert | None] = queue.SimpleQueue()
+        # (the notice, what it is about) or None to stop
+        self._queue: queue.SimpleQueue[tuple[Alert, str] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        # (when, order, tries so far, the notice, the channels that refused it)
-        self._again: list[tuple[float, int, int, Alert, tuple[str, ...]]] = []
+        # (when, order, tries so far, the notice, what it is about, the channels that refused it)
+        self._again: list[tuple[float, int, int, Alert, str, tuple[str, ...]]] = []
         self._order = itertools.count()
 
-    def put(self, alert: Alert) -> None:
+    def put(self, alert: Alert, about: str) -> None:
+        """Send ``alert``, a notice about ``about`` (a source), which supersedes any earlier
+        notice about it still to be sent again."""
         with self._lock:
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="eventwatch-health-notices", daemon=True
                 )
                 self._thread.start()
-        self._queue.put(alert)
+        self._queue.put((alert, about))
 
     def _run(self) -> None:
         while True:
             wait = max(0.0, self._again[0][0] - time.monotonic()) if self._again else None
             try:
-                alert = self._queue.get(timeout=wait)
+                given = self._queue.get(timeout=wait)
             except queue.Empty:
-                _, _, tries, alert, channels = heapq.heappop(self._again)
-                self._try(alert, channels, tries)
+                _, _, tries, alert, about, channels = heapq.heappop(self._again)
+                self._try(alert, about, channels, tries)
                 continue
-            if alert is None:
+            if given is None:
                 return
-            self._try(alert, None, 0)
+            alert, about = given
+            self._again = [entry for entry in self._again if entry[4] != about]
+            heapq.heapify(self._again)
+            self._try(alert, about, None, 0)
 
-    def _try(self, alert: Alert, channels: tuple[str, ...] | None, tries: int) -> None:
+    def _try(self, alert: Alert, about: str, channels: tuple[str, ...] | None, tries: int) -> None:
         try:
             failed = self._send(alert, channels)
         except Exception:  # a fault of ours: the log has the change already
@@ -76,7 +84,8 @@ class HealthNotices:
         tries += 1
         if failed and tries < RETRIES:
             wait = min(LONGEST_WAIT, self._first_wait * 2 ** (tries - 1))
-            entry = (time.monotonic() + wait, next(self._order), tries, alert, tuple(failed))
+            when = time.monotonic() + wait
+            entry = (when, next(self._order), tries, alert, about, tuple(failed))
             heapq.heappush(self._again, entry)
         elif failed:
             logger.error("health notice %r given up on channels %s after %d tries",

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,9 +14,10 @@ from typing import Any
 import pytest
 import yaml
 
+from monitor.channels.alert import Alert
 from monitor.config import load_config
 from monitor.daemon import Daemon
-from monitor.health import Transition
+from monitor.health import Transition, health_alert
 from monitor.health_notices import HealthNotices
 from monitor.observe import HealthCollector
 from tests.receivers import WebhookReceiver
@@ -124,7 +127,8 @@ def test_a_health_notice_a_channel_refused_is_sent_again(tmp_path: Path) -> None
         daemon = Daemon(path, load_config(path)[1])
         daemon.notices = HealthNotices(daemon.send_health, first_wait=0.1)
         try:
-            daemon._report_health(Transition("news", "down", "3 failed crawls in a row"))
+            change = Transition("news", "down", "3 failed crawls in a row")
+            daemon.notices.put(health_alert(change, datetime.now(UTC)), "news")
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline and len(pager.log()) < 3:
                 time.sleep(0.05)
@@ -134,3 +138,26 @@ def test_a_health_notice_a_channel_refused_is_sent_again(tmp_path: Path) -> None
         finally:
             daemon.notices.close(5)
             daemon.ctx.db.dispose()
+
+
+def test_a_notice_sent_again_never_comes_after_a_newer_one_about_its_source() -> None:
+    """A "down" the receiver refused was sent again after the "recovered" that followed it
+    had got through: the receiver's last word was that the source was down."""
+    heard: list[str] = []
+    tried = threading.Event()
+
+    def send(alert: Alert, channels: Sequence[str] | None) -> list[str]:
+        if not tried.is_set():  # the receiver is away for the first notice only
+            tried.set()
+            return ["pager"]
+        heard.append(alert.title)
+        return []
+
+    notices = HealthNotices(send, first_wait=0.5)
+    now = datetime.now(UTC)
+    notices.put(health_alert(Transition("news", "down", "3 failed crawls"), now), "news")
+    assert tried.wait(10)
+    notices.put(health_alert(Transition("news", "recovered", "ok"), now), "news")
+    time.sleep(1.5)  # past the refused notice's next try
+    notices.close(5)
+    assert heard == ["source news is recovered"]
