@@ -233,13 +233,12 @@ class ObservabilityServer:
 
     def access_for(self, config: Config) -> Access:
         """Who may do what under ``config``: a user or token removed, or a role changed,
-        holds from the reload on. Raises AccessError (a secret's variable unset, say), and
-        the reload is rejected. The cookies stay signed with the secret they started with."""
+        holds from the reload on. Raises AccessError (a password's or token's variable unset, say),
+        and the reload is rejected. The cookies stay signed with the secret they started with,
+        whose variable is not read again."""
         from monitor.web.access import Access
 
-        access = Access(config.web, self.host)
-        access.session_secret = self.app.state.web.access.session_secret
-        return access
+        return Access(config.web, self.host, self.app.state.web.access.session_secret)
 
     def reconfigure(self, config: Config, db: Database, access: Access) -> None:
         """After a reload: the pages read the new config (and database) and its users."""

@@ -6,6 +6,8 @@ import json
 import logging
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,8 +21,8 @@ from monitor.config import load_config
 from monitor.daemon import Daemon
 from monitor.health import Transition, health_alert
 from monitor.health_notices import HealthNotices
-from monitor.observe import HealthCollector
-from tests.receivers import WebhookReceiver
+from monitor.observe import HealthCollector, ObservabilityServer
+from tests.receivers import WebhookReceiver, free_port
 
 
 def write(path: Path, database: Path, **daemon: Any) -> Path:
@@ -161,3 +163,65 @@ def test_a_notice_sent_again_never_comes_after_a_newer_one_about_its_source() ->
     time.sleep(1.5)  # past the refused notice's next try
     notices.close(5)
     assert heard == ["source news is recovered"]
+
+
+def _served_daemon(path: Path) -> tuple[Daemon, ObservabilityServer]:
+    """A daemon as its config has it, with its web UI served (not its crawls)."""
+    daemon = Daemon(path, load_config(path)[1])
+    listen = daemon.ctx.config.daemon.listen
+    assert listen is not None
+    daemon.server = ObservabilityServer(listen, daemon)
+    daemon.server.start()
+    return daemon, daemon.server
+
+
+def _status(port: int, host: str) -> int:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/events", headers={"Host": host})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_a_reload_lets_the_ui_answer_on_its_new_public_name(tmp_path: Path) -> None:
+    """The names the UI answers on, on loopback, were fixed as it started: a public_url
+    added by a reload was still refused (400)."""
+    port = free_port()
+    path = write(tmp_path / "ew.yaml", tmp_path / "ew.db", listen=f"127.0.0.1:{port}")
+    daemon, server = _served_daemon(path)
+    try:
+        name = "analysts.localhost"
+        assert _status(port, f"{name}:{port}") == 400
+        config = yaml.safe_load(path.read_text(encoding="utf-8"))
+        config["web"] = {"public_url": f"http://{name}:{port}/"}
+        path.write_text(yaml.safe_dump(config), encoding="utf-8")
+        daemon.reload()
+        assert _status(port, f"{name}:{port}") == 200
+        assert _status(port, f"127.0.0.1:{port}") == 200
+    finally:
+        server.stop()
+        daemon.ctx.db.dispose()
+
+
+def test_a_reload_that_names_a_new_session_secret_applies_the_rest(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The secret takes effect at a restart, yet its variable was read at the reload: unset,
+    the whole reload was rejected, a new source with it."""
+    monkeypatch.delenv("EW_NEXT_SESSION_SECRET", raising=False)
+    port = free_port()
+    path = write(tmp_path / "ew.yaml", tmp_path / "ew.db", listen=f"127.0.0.1:{port}")
+    daemon, server = _served_daemon(path)
+    try:
+        config = yaml.safe_load(path.read_text(encoding="utf-8"))
+        config["web"] = {"session_secret_env": "EW_NEXT_SESSION_SECRET"}
+        config["sources"].append({"name": "more", "start_urls": ["http://127.0.0.1:9/more/"]})
+        path.write_text(yaml.safe_dump(config), encoding="utf-8")
+        with caplog.at_level(logging.INFO, logger="monitor.daemon"):
+            daemon.reload()
+        assert [s.name for s in daemon.ctx.config.sources] == ["news", "more"]
+        assert "web.session_secret_env changed: they take effect when" in caplog.text
+    finally:
+        server.stop()
+        daemon.ctx.db.dispose()

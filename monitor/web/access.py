@@ -70,7 +70,9 @@ class _User:
 
 
 class Access:
-    def __init__(self, web: WebConfig, host: str) -> None:
+    def __init__(self, web: WebConfig, host: str, session_secret: str | None = None) -> None:
+        """``session_secret``: the one the UI's cookies are signed with already (a reload);
+        else read from ``web.session_secret_env``, or made up."""
         self.loopback = is_loopback(host)
         if not self.loopback and not web.users:
             raise AccessError(
@@ -85,8 +87,12 @@ class Access:
             (Identity(t.name, t.role), _from_environment(t.token_env, f"token {t.name}"))
             for t in web.tokens
         ]
-        secret = web.session_secret_env and _from_environment(web.session_secret_env, "session")
-        self.session_secret = secret or secrets.token_urlsafe(32)
+        if session_secret is None:
+            env = web.session_secret_env
+            session_secret = (env and _from_environment(env, "session")) or secrets.token_urlsafe(
+                32
+            )
+        self.session_secret = session_secret
         secure = web.secure_cookies
         self.secure_cookies = (not self.loopback) if secure is None else secure
         self.public_url = web.public_url

@@ -137,8 +137,8 @@ def create_app(config: Config, db: Database, access: Access) -> FastAPI:
         SessionMiddleware, secret_key=access.session_secret, session_cookie="eventwatch_session",
         same_site="lax", https_only=access.secure_cookies, max_age=SESSION_SECONDS,
     )  # fmt: skip
-    if access.hosts is not None:
-        app.add_middleware(KnownHosts, names=access.hosts)
+    if access.hosts is not None:  # on loopback, as the daemon's listen stays until a restart
+        app.add_middleware(KnownHosts, names=lambda: app.state.web.access.hosts)
     app.add_middleware(HeadersAndLog)
     app.add_exception_handler(LoginNeeded, _login_needed)
     # Starlette's own, which FastAPI's extends: routing raises it (no such page, wrong method)

@@ -4,6 +4,7 @@ in it with no login."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from starlette.responses import PlainTextResponse
@@ -28,16 +29,19 @@ def host_name(header: str) -> str:
 
 
 class KnownHosts:
-    """Answers 400 to a request for a name not in ``names``. Plain ASGI, as Starlette's
-    TrustedHostMiddleware reads an IPv6 ``Host`` ([::1]:8787) as "[" and would refuse it."""
+    """Answers 400 to a request for a name not among ``names()``, read at each request, as a
+    reload may change them (``web.public_url``); None lets every name in. Plain ASGI, as
+    Starlette's TrustedHostMiddleware reads an IPv6 ``Host`` ([::1]:8787) as "[" and would
+    refuse it."""
 
-    def __init__(self, app: ASGIApp, names: frozenset[str]) -> None:
+    def __init__(self, app: ASGIApp, names: Callable[[], frozenset[str] | None]) -> None:
         self.app, self.names = app, names
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        names = self.names()
+        if scope["type"] == "http" and names is not None:
             header = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
-            if host_name(header) not in self.names:
+            if host_name(header) not in names:
                 answer = PlainTextResponse("unknown host: this UI answers on its own address", 400)
                 await answer(scope, receive, send)
                 return
