@@ -36,7 +36,10 @@ def test_a_schedule_that_passes_the_config_check_runs(line: str) -> None:
     assert trigger_for(schedule).get_next_fire_time(None, MONDAY) is not None
 
 
-@pytest.mark.parametrize("line", ["0 8 * * 8", "0 8 * * */0", "0 8 * * mon-", "0 8 * *"])
+@pytest.mark.parametrize(
+    "line", ["0 8 * * 8", "0 8 * * */0", "0 8 * * mon-", "0 8 * *", "0 8 * * monday",
+             "0 8 * * mon7", "0 8 * * sunburn"],
+)  # fmt: skip
 def test_a_weekday_field_that_is_wrong_is_refused_by_the_check(line: str) -> None:
     with pytest.raises(ValidationError, match=r"weekday|5 fields"):
         Schedule(cron=line)
@@ -50,3 +53,21 @@ def test_every_other_day_of_the_week_fires_on_those_days() -> None:
         assert when is not None
         fired.append(when.strftime("%a"))
     assert fired == ["Wed", "Fri", "Mon", "Wed", "Fri", "Mon"]
+
+
+def test_a_day_of_the_month_and_a_weekday_both_given_fire_on_either_as_crontab_does() -> None:
+    """APScheduler wants both: "0 9 1 * 1" fired only on a Monday that is the 1st (three
+    times in 2027), where crontab fires on the 1st and on every Monday."""
+    trigger = trigger_for(Schedule(cron="0 9 1 * 1"))
+    fired, when = [], MONDAY
+    for _ in range(5):
+        when = trigger.get_next_fire_time(None, when + timedelta(seconds=1))
+        assert when is not None
+        fired.append(when.strftime("%Y-%m-%d %H:%M %a"))
+    assert fired == [
+        "2026-12-14 09:00 Mon", "2026-12-21 09:00 Mon", "2026-12-28 09:00 Mon",
+        "2027-01-01 09:00 Fri", "2027-01-04 09:00 Mon",
+    ]  # fmt: skip
+    assert trigger_for(Schedule(cron="0 9 */2 * 1")).get_next_fire_time(None, MONDAY) == (
+        datetime(2026, 12, 21, 9, 0, tzinfo=UTC)  # "*/2": crontab wants both, an odd Monday
+    )
