@@ -34,10 +34,12 @@ def queue_updates(
     with db.session() as session:
         current = event_sources(session, event_id)
         # Locked (on PostgreSQL): two matchers at once (a worker's and `eventwatch crawl`'s)
-        # read the same told_sources, and an update named its new source twice.
+        # read the same told_sources, and an update named its new source twice. In id order,
+        # so that two of them never hold one row each while waiting for the other's.
         matches = session.scalars(
             select(Match)
             .where(Match.event_id == event_id, Match.rule.in_(list(policies)))
+            .order_by(Match.id)
             .with_for_update()
         ).all()
         queued = 0
