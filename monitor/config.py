@@ -35,7 +35,7 @@ from monitor.channels.digest import DigestConfig
 from monitor.rule_checks import unknown_names
 from monitor.rules import RuleSpec, RuleSyntaxError, parse_query
 from monitor.user_gazetteer import gazetteer_problems
-from storage.db import url_problem
+from storage.db import sqlite_in_memory, url_problem
 
 DEFAULT_CONFIG = "eventwatch.yaml"
 MAX_CHANNEL_NAME = 128  # the deliveries' column
@@ -365,7 +365,7 @@ class Config(Strict):
         problem = url_problem(url)
         if problem:
             raise ValueError(problem)
-        if url.split("?", 1)[0] in ("sqlite://", "sqlite:///:memory:"):
+        if sqlite_in_memory(url):
             raise ValueError(f"{url!r} is a database in memory: it would keep nothing; give a "
                              "file, as sqlite:///eventwatch.db")  # fmt: skip
         return url

@@ -72,6 +72,19 @@ def shown_url(url: str) -> str:
         return url
 
 
+def sqlite_in_memory(url: str) -> bool:
+    """Whether ``url`` names a SQLite database in memory (``sqlite://``, ``:memory:``, a
+    ``file:`` URI in memory mode), which keeps nothing past the connection."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return False
+    name = parsed.database or ""
+    if name in ("", ":memory:"):
+        return True
+    in_memory = ":memory:" in name or "mode=memory" in name or parsed.query.get("mode") == "memory"
+    return name.startswith("file:") and in_memory
+
+
 def sqlite_file(url: str) -> Path | None:
     """The absolute path of a SQLite database file; None for other databases and memory."""
     parsed = make_url(url)

@@ -298,6 +298,10 @@ def test_channel_values_that_could_not_work_are_refused(
     [
         ("database: 'sqlite://'\n", "a database in memory"),
         ("database: 'sqlite:///:memory:'\n", "a database in memory"),
+        ("database: 'sqlite+pysqlite://'\n", "a database in memory"),
+        ("database: 'sqlite:///'\n", "a database in memory"),
+        ("database: 'sqlite:///file::memory:?uri=true'\n", "a database in memory"),
+        ("database: 'sqlite:///file:ew?mode=memory&uri=true'\n", "a database in memory"),
         ("web: {listen: '[::1:8080'}\n", "an IPv6 host is written in brackets"),
         ("web: {listen: '::1:8080'}\n", "an IPv6 host is written in brackets"),
         ("web: {session_secret_env: 'a-b'}\n", "session_secret_env"),
