@@ -19,10 +19,8 @@ from urllib.parse import urljoin
 from parsel import Selector
 from protego import Protego
 
-from crawlers.crawling.linkplan import LinkBook, LinkVerdict, ListingState
+from crawlers.crawling.linkplan import LinkBook, LinkVerdict, ListingState, looked_up
 from crawlers.crawling.links import (
-    ARTICLE,
-    TRY,
     LinkDecision,
     classify_links,
     compile_follow,
@@ -62,7 +60,7 @@ def _robots_check(source: CrawlSource, page_url: str) -> Callable[[str], bool]:
 def _plan(
     db: Database, source: CrawlSource, decisions: Sequence[LinkDecision], start: bool
 ) -> tuple[list[LinkVerdict], LinkBook]:
-    keys = [normalize_url(d.url) for d in decisions if d.action in (ARTICLE, TRY)]
+    keys = [normalize_url(url) for url in looked_up(decisions)]  # as the crawl does
     with db.session() as session:
         stored = stored_urls(session, keys)
         held = held_back(session, source.name, [k for k in keys if k not in stored])

@@ -46,6 +46,7 @@ from crawlers.crawling.linkplan import (
     LinkBook,
     LinkVerdict,
     ListingState,
+    looked_up,
 )
 from crawlers.crawling.links import (
     ARTICLE,
@@ -224,9 +225,8 @@ class SiteSpider(Spider):
                 if on_site(feed, self.domains):
                     yield self._request(feed, "feed", self.parse_feed, led_from=response.url)
         depth = int(response.meta.get("depth", 1))
-        state = self._state(  # sections and next pages too: one that fails waits as well
-            (d.url for d in decisions if d.action in (ARTICLE, TRY, SECTION, NEXT_PAGE)),
-            depth=depth, max_depth=self.source.max_listing_pages, start=start,
+        state = self._state(
+            looked_up(decisions), depth=depth, max_depth=self.source.max_listing_pages, start=start,
             trust_stale=not self.walk_all,
         )  # fmt: skip
         for verdict in self.ledger.links.plan_listing(decisions, state):

@@ -414,3 +414,34 @@ def test_a_failing_section_waits_for_its_next_try_as_an_article_does(
     _back_off_over(db_url(tmp_path))
     crawl(config)
     assert normalize_url(site.base_url + story) in stored(db_url(tmp_path))
+
+
+def test_explain_holds_back_a_failing_section_as_the_crawl_does(tmp_path: Path) -> None:
+    """The crawl holds a failing section back until its next try; `sources explain` looked
+    up articles only, and said the section would be followed."""
+    from storage.migrate import upgrade
+    from storage.pagefailures import FailedPage, record_run_pages
+    from storage.runs import open_run
+
+    root = tmp_path / "site"
+    root.mkdir()
+    (root / "index.html").write_text(
+        "<html><body><a href='/press-releases/'>Press releases</a></body></html>",
+        encoding="utf-8",
+    )
+    with serve(root) as live:
+        path = write_config(tmp_path, [source_yaml("agency", live.base_url)])
+        section = live.base_url + "/press-releases/"
+        upgrade(db_url(tmp_path))
+        db = Database(db_url(tmp_path))
+        try:
+            run = open_run(db, "agency")
+            failed = FailedPage(normalize_url(section), "fetch", 404, "HTTP 404")
+            record_run_pages(db, run, "agency", [failed], had=(), links=None)
+        finally:
+            db.dispose()
+        said = run_cli(path, "sources", "explain", "agency", "--json")
+    assert said.returncode == 0, said.stderr
+    [verdict] = [json.loads(line) for line in said.stdout.splitlines()]
+    assert (verdict["url"], verdict["action"], verdict["follow"]) == (section, "section", False)
+    assert "back-off" in verdict["rule"]

@@ -5,12 +5,22 @@ content, or skips it. Pure: the stored and failing pages are given, and the craw
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from crawlers.crawling.links import ARTICLE, NEXT_PAGE, SECTION, SKIP, TRY, LinkDecision
 from crawlers.urls import normalize_url
+
+# Links whose past a listing's plan reads: stored already, or failing and waiting for their
+# next try (a failing section or next page waits as a failing article does).
+LOOKED_UP = frozenset({ARTICLE, TRY, SECTION, NEXT_PAGE})
+
+
+def looked_up(decisions: Iterable[LinkDecision]) -> list[str]:
+    """The URLs of ``decisions`` whose past the plan needs (:data:`LOOKED_UP`)."""
+    return [decision.url for decision in decisions if decision.action in LOOKED_UP]
+
 
 # Links that only the URL guess turned away, tried for what the page holds: a few per
 # listing page and per crawl, so that a site of galleries does not spend the page budget.
