@@ -12,7 +12,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from monitor.web.access import safe_next
-from monitor.web.guard import Actor, RowId, SignedIn, State, csrf_token
+from monitor.web.guard import Actor, RowId, SignedIn, State, csrf_matches, csrf_token
 from storage.outbox import delivery_statuses, requeue
 from storage.triage import request_crawl, set_source_held, set_triage
 
@@ -92,7 +92,7 @@ def login(
     password: Annotated[str, Form()], csrf: Annotated[str, Form()] = "",
     next_page: Annotated[str | None, Form(alias="next")] = None,
 ) -> Response:  # fmt: skip
-    if csrf != request.session.get("csrf"):
+    if not csrf_matches(request, csrf):
         raise HTTPException(403, "missing or wrong CSRF token: reload the page and try again")
     identity = state.access.check_password(name, password)
     if identity is None:

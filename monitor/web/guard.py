@@ -86,11 +86,16 @@ async def _check_csrf(request: Request) -> None:
     sent = [request.headers.get("x-csrf-token")]
     if "form" in request.headers.get("content-type", ""):
         sent.append(str((await request.form()).get("csrf") or ""))
-    expected = request.session.get("csrf")
-    if not isinstance(expected, str) or not any(
-        token and hmac.compare_digest(token.encode(), expected.encode()) for token in sent
-    ):
+    if not any(csrf_matches(request, token) for token in sent):
         raise HTTPException(403, "missing or wrong CSRF token: reload the page and try again")
+
+
+def csrf_matches(request: Request, token: str | None) -> bool:
+    """Whether ``token`` is the session's CSRF token (compared in constant time)."""
+    expected = request.session.get("csrf")
+    if not token or not isinstance(expected, str):
+        return False
+    return hmac.compare_digest(token.encode(), expected.encode())
 
 
 Reader = Annotated[Identity, Depends(page_reader)]
