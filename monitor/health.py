@@ -64,7 +64,8 @@ class HealthTracker:
             health.down = count >= self.failure_threshold
 
     def _usual_quiet(self, health: SourceHealth) -> timedelta:
-        """Three times the median gap between new articles, and never less than min_quiet."""
+        """Three times the median gap between new articles, and never less than min_quiet;
+        a week until three gaps are known (a source's rhythm is not guessed from fewer)."""
         if len(health.gaps) < 3:
             return max(self.min_quiet, timedelta(days=7))
         median = sorted(health.gaps)[len(health.gaps) // 2]
