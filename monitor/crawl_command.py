@@ -22,7 +22,7 @@ from crawlers.launcher.runner import KILL_GRACE_SECONDS
 from monitor.config import Config, load_config
 from monitor.crawl_display import crawl_display
 from monitor.runlog import run_failure_lines
-from monitor.source_leases import SourceLeases
+from monitor.source_leases import LOST, SourceLeases
 from monitor.usage import UsageError
 from storage.db import Database
 from storage.migrate import upgrade
@@ -79,7 +79,8 @@ def crawl(args: argparse.Namespace, child: CrawlChild | None = None) -> int:
                 child=child,
                 on_progress=show,
                 on_stopping=_say_stopping,
-                lease_until={name: leases.until(name) for name in names},
+                # a lease lost meanwhile (None): LOST, and its crawl does not start
+                lease_until={name: leases.until(name) or LOST for name in names},
                 on_pool=lambda pool: leases.follow(pool.lease),
             )
     except _Stopped as stop:

@@ -3,32 +3,36 @@
 A lease is taken in the database for ``stalled_after`` (:mod:`storage.schedule`) and renewed
 every ``heartbeat_every`` while its holder lives; once it has run out, another worker may
 crawl the source. So the crawl itself must not outlive it: each renewal is passed on to the
-crawl pool as an instant on this machine's monotonic clock (:meth:`CrawlPool.lease`), and the
-crawl process fetches nothing past it (:mod:`crawlers.crawling.leases`). That instant is a
-margin short of the database's, taken from the clock before the lease was written: a holder
-stopped (Ctrl-Z, SIGSTOP), swapped out or cut off from the database stops its crawl before
-anyone else can take the source, and a renewal that finds the lease taken stops it at once.
+crawl pool as an instant on this machine's lease clock (:func:`lease_clock`, which runs on while
+a process is stopped or the machine sleeps; :meth:`CrawlPool.lease`), and the crawl process
+fetches nothing past it (:mod:`crawlers.crawling.leases`). That instant is a margin short of
+the database's, taken from the clock before the lease was written: a holder stopped (Ctrl-Z,
+SIGSTOP), asleep or cut off from the database stops its crawl before anyone else can take the
+source, and a renewal that finds the lease taken stops it at once. A renewal that fails is
+tried again every second, so that a database away for a moment stops no crawl. The margin
+also covers machines' clocks that disagree by a few seconds: keep them in time (NTP).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from crawlers.launcher.leaseclock import lease_clock
 from storage.db import Database
 from storage.schedule import claim_source, release_source, renew_leases
 
 logger = logging.getLogger(__name__)
 
 LOST = 0.0  # a lease end long past: the crawl stops at once
+RETRY_SECONDS = 1.0  # a renewal that failed is tried again this soon
 
 
 class SourceLeases:
     """Claims, renews and releases ``owner``'s leases; ``on_lease(source, until)`` hears of
-    each lease's end on the monotonic clock (a renewal, or :data:`LOST`)."""
+    each lease's end on the lease clock (a renewal, or :data:`LOST`)."""
 
     def __init__(
         self,
@@ -48,7 +52,7 @@ class SourceLeases:
         self.margin = min(renew_every.total_seconds() / 2, 5.0)
         self.on_lease = on_lease
         self.held: dict[str, int] = {}  # source: its claim's number
-        self.ends: dict[str, float] = {}  # source: its lease's end, on the monotonic clock
+        self.ends: dict[str, float] = {}  # source: its lease's end, on the lease clock
         self.claims = 0
         self.lock = threading.Lock()  # guards held: claims and releases run on other threads
         self.stopped = threading.Event()
@@ -66,8 +70,8 @@ class SourceLeases:
         self, source: str, due_at: datetime, next_due: datetime | None = None
     ) -> float | None:
         """The lease on ``source`` for its due time, as :func:`claim_source` takes it: when
-        it runs out on the monotonic clock, or None when it could not be taken."""
-        clock, now = time.monotonic(), datetime.now(UTC)
+        it runs out on the lease clock, or None when it could not be taken."""
+        clock, now = lease_clock(), datetime.now(UTC)
         if not claim_source(self.db, source, self.owner, due_at, now + self.length, next_due):
             return None
         with self.lock:
@@ -77,7 +81,7 @@ class SourceLeases:
             return self.ends[source]
 
     def until(self, source: str) -> float | None:
-        """When the lease on ``source`` runs out on the monotonic clock; None if not held."""
+        """When the lease on ``source`` runs out on the lease clock; None if not held."""
         with self.lock:
             return self.ends.get(source) if source in self.held else None
 
@@ -102,21 +106,24 @@ class SourceLeases:
     def _renewing(self) -> None:
         """On a thread of its own: a busy event loop must not let the leases of live crawls
         run out, or another worker would crawl the same source."""
-        while not self.stopped.wait(self.renew_every.total_seconds()):
-            self.renew()
+        every = self.renew_every.total_seconds()
+        wait = every
+        while not self.stopped.wait(wait):
+            wait = every if self.renew() else min(every, RETRY_SECONDS)
 
-    def renew(self) -> None:
-        """Every lease held, renewed; one another holder took meanwhile is given up."""
+    def renew(self) -> bool:
+        """Every lease held, renewed; one another holder took meanwhile is given up. False
+        when the database could not be asked."""
         with self.lock:
             held = dict(self.held)
         if not held:
-            return
-        clock, now = time.monotonic(), datetime.now(UTC)
+            return True
+        clock, now = lease_clock(), datetime.now(UTC)
         try:
             kept = renew_leases(self.db, self.owner, set(held), now + self.length)
         except Exception as exc:  # the database away: the crawls stop as their leases end
             logger.warning("leases not renewed: %s", exc)
-            return
+            return False
         with self.lock:  # not one released meanwhile, nor claimed again since
             lost = {s for s in set(held) - kept if self.held.get(s) == held[s]}
             for source in lost:
@@ -133,3 +140,4 @@ class SourceLeases:
                 on_lease(source, until)
             for source in lost:
                 on_lease(source, LOST)
+        return True

@@ -209,8 +209,8 @@ class Worker:
             raise
         done = due if run.status in ("ok", "timeout") else None
         await asyncio.to_thread(self.leases.release, name, done)
-        if run.status == "stopped":  # this worker is stopping: another crawls it, or this on
-            await self._requeue_stopped(name, due_at)  # its return
+        if run.status == "stopped":  # this worker stopping, or its lease ran out: another
+            await self._requeue_stopped(name, due_at)  # crawls it, or this one on its return
         logger.info(
             "crawl source=%s run=%d status=%s pages=%d new=%d errors=%d",
             name, run.id, run.status, run.pages, run.new_articles, run.errors,

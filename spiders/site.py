@@ -115,6 +115,7 @@ class SiteSpider(Spider):
         self.held: dict[str, str] = {}
         # pages that failed often and are due for another try (given by the store pipeline,
         # like held_back_of): asked for at the start, as their listing may never show them
+        self.lease_lapsed = False  # a download was refused: the lease ran out
         self.due_again_of: Callable[[], Sequence[str]] = lambda: ()
         self.sitemaps_followed = 0
         # sites whose robots.txt may name sitemaps, and those whose robots.txt Scrapy has read
@@ -333,6 +334,8 @@ class SiteSpider(Spider):
         # a listing, feed or sitemap that failed: the page that led to it must be read again
         self.ledger.reached(linked, request.meta.get("led_from"))
         if failure.check(LeaseLapsed):  # not fetched, nor failed: the crawl is closing
+            self.lease_lapsed = True
+            self.ledger.not_asked(linked)
             return
         if failure.check(HttpError):
             response = failure.value.response
@@ -377,7 +380,9 @@ class SiteSpider(Spider):
             return "timeout", f"stopped at its time limit; {self.reached} entry pages answered"
         if reason == "shutdown":  # its process asked to stop: not done, to be crawled again
             return "stopped", f"its process was asked to stop; {self.reached} entry pages answered"
-        if reason == LAPSED_REASON:  # its process stalled: another may be crawling it now
+        # its lease ran out: another may be crawling it now. Refused downloads may have ended
+        # the crawl before it was closed for it, as if it had run to its end.
+        if reason == LAPSED_REASON or self.lease_lapsed:
             return "stopped", (
                 f"stopped: the lease on its source ran out; {self.reached} entry pages answered"
             )

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from crawlers.launcher.jobs import PoolSettings
+from crawlers.launcher.leaseclock import lease_clock
 from crawlers.launcher.process import Popen
 from crawlers.launcher.runner import CrawlPool
 from crawlers.launcher.sources import CrawlSource
@@ -27,6 +28,7 @@ from tests import newsroom
 from tests.sitehost import SiteServer, serve
 
 SETTLE = 0.3  # for a request sent just before an instant to reach the server's log
+FAR = 600.0  # a lease that runs out only when the test says so
 
 
 @contextmanager
@@ -53,13 +55,23 @@ def _source(site: SiteServer) -> CrawlSource:
 
 
 def _sleep_until(instant: float) -> None:
-    time.sleep(max(0.0, instant - time.monotonic()))
+    time.sleep(max(0.0, instant - lease_clock()))
+
+
+def _asked(site: SiteServer, requests: int) -> None:
+    """Until the site has been asked ``requests`` times: the crawl is under way."""
+    deadline = time.monotonic() + 120
+    while len(site.paths()) < requests:
+        assert time.monotonic() < deadline, f"the crawl asked {len(site.paths())} pages"
+        time.sleep(0.05)
 
 
 def test_a_crawl_whose_lease_is_not_renewed_stops_at_its_end(tmp_path: Path) -> None:
     with _newsroom_pool(tmp_path) as (pool, site, _):
-        lease_end = time.monotonic() + 3.0
-        job = pool.submit(_source(site), lease_until=lease_end)
+        job = pool.submit(_source(site), lease_until=lease_clock() + FAR)
+        _asked(site, 3)
+        lease_end = lease_clock() + 1.0
+        pool.lease("newsroom", lease_end)  # renewed no more
         _sleep_until(lease_end + SETTLE)
         asked = len(site.paths())
         run = job.done.result(timeout=120)
@@ -67,19 +79,21 @@ def test_a_crawl_whose_lease_is_not_renewed_stops_at_its_end(tmp_path: Path) -> 
         assert len(site.paths()) == asked
     assert run.status == "stopped"
     assert "lease on its source ran out" in (run.error or "")
-    assert 1 < run.pages < len(newsroom.ARTICLES)
+    assert 2 <= run.pages < len(newsroom.ARTICLES)
 
 
 def test_a_crawl_process_stopped_past_the_lease_fetches_nothing_once_it_goes_on(
     tmp_path: Path,
 ) -> None:
     """A worker stopped whole (Ctrl-Z, SIGSTOP, swapped out) while another took its source:
-    its crawl had gone on fetching the moment it woke, beside the other one's."""
+    its crawl had gone on fetching the moment it woke, beside the other one's. Stopped mid-
+    crawl, with requests waiting out their delay in the downloader."""
     with _newsroom_pool(tmp_path) as (pool, site, started):
-        lease_end = time.monotonic() + 4.0
-        job = pool.submit(_source(site), lease_until=lease_end)
-        while len(site.paths()) < 2:  # under way: robots.txt, the home page
-            time.sleep(0.05)
+        job = pool.submit(_source(site), lease_until=lease_clock() + FAR)
+        _asked(site, 5)
+        lease_end = lease_clock() + 1.0
+        pool.lease("newsroom", lease_end)  # the last renewal before the stop
+        time.sleep(SETTLE)  # for the crawl process to read it
         process = started[0]
         os.kill(process.pid, signal.SIGSTOP)
         try:
@@ -96,12 +110,12 @@ def test_a_crawl_process_stopped_past_the_lease_fetches_nothing_once_it_goes_on(
 
 def test_a_renewed_lease_lets_the_crawl_run_to_its_end(tmp_path: Path) -> None:
     with _newsroom_pool(tmp_path) as (pool, site, _):
-        job = pool.submit(_source(site), lease_until=time.monotonic() + 2.0)
+        job = pool.submit(_source(site), lease_until=lease_clock() + 2.0)
         renewing = threading.Event()
 
         def renew() -> None:
             while not renewing.wait(0.5):
-                pool.lease("newsroom", time.monotonic() + 2.0)
+                pool.lease("newsroom", lease_clock() + 2.0)
 
         thread = threading.Thread(target=renew, daemon=True)
         thread.start()
@@ -116,7 +130,7 @@ def test_a_renewed_lease_lets_the_crawl_run_to_its_end(tmp_path: Path) -> None:
 
 def test_a_crawl_that_waited_past_its_lease_is_not_started(tmp_path: Path) -> None:
     with _newsroom_pool(tmp_path) as (pool, site, _):
-        run = pool.submit(_source(site), lease_until=time.monotonic() - 1).done.result(120)
+        run = pool.submit(_source(site), lease_until=lease_clock() - 1).done.result(120)
         assert site.paths() == []
     assert run.status == "stopped"
     assert "lease on its source ran out" in (run.error or "")
@@ -144,12 +158,12 @@ def test_a_renewal_moves_each_lease_on_and_gives_up_one_another_took(db: Databas
     now = datetime.now(UTC)
     first = mine.claim("kept", now)
     assert first is not None and mine.claim("taken", now) is not None
-    assert first <= time.monotonic() + length.total_seconds()
+    assert first <= lease_clock() + length.total_seconds()
     # as if this holder had stalled past its lease and another had taken the source since
     release_source(db, "taken", "me", None)
     assert claim_source(db, "taken", "other", now, now + length)
-    before = time.monotonic()
-    mine.renew()
+    before = lease_clock()
+    assert mine.renew()
     assert dict(heard)["taken"] == LOST
     assert dict(heard)["kept"] >= before + length.total_seconds() - mine.margin
     assert mine.sources() == {"kept"}
@@ -170,8 +184,30 @@ def test_a_renewal_the_database_refuses_leaves_the_leases_to_run_out(tmp_path: P
     (tmp_path / "gone.db").unlink()
     (tmp_path / "gone.db").mkdir()  # no database there any more
     try:
-        mine.renew()
+        assert not mine.renew()  # tried again within a second, not a heartbeat
     finally:
         db.dispose()
     assert heard == []
     assert mine.until("site") == until
+
+
+def test_a_crawl_whose_downloads_were_refused_is_stopped_however_it_closes() -> None:
+    """Refused downloads can empty a crawl's queue before it is closed for its lease: it
+    then closed ``finished``, and was ``ok``, its listing's validators kept, and the articles
+    it never asked for were lost to the next crawl's 304."""
+    from scrapy import Request
+    from twisted.python.failure import Failure
+
+    from crawlers.crawling.leases import REFUSAL, LeaseLapsed
+    from spiders.site import SiteSpider
+
+    site = "http://127.0.0.1:9"
+    spider = SiteSpider(CrawlSource(name="s", start_urls=(f"{site}/",)))
+    story = f"{site}/news/2024/12/01/a-story"
+    spider.ledger.followed(story, f"{site}/")
+    refused = Failure(LeaseLapsed(REFUSAL))
+    refused.request = Request(story, meta={"kind": "article"})  # type: ignore[attr-defined]
+    spider.on_error(refused)
+    assert spider.verdict("finished")[0] == "stopped"
+    assert f"{site}/" in spider.ledger.unsettled  # its validators are not kept
+    assert spider.failures == []  # the page did not fail

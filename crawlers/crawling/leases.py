@@ -4,21 +4,23 @@ A worker (or an ``eventwatch crawl``) holds a lease on each source it crawls, re
 database while it lives. One that stalls past its lease (stopped with Ctrl-Z or SIGSTOP,
 swapped out, cut off from the database) must not fetch another page once another worker may
 have taken the source. Its starter tells the crawl process when the lease ends, on
-``time.monotonic()``, which every process of a machine shares and which runs on while a process
-is stopped, and again at each renewal. Past that instant no download of the crawl starts
-(:class:`LeasedDownloadHandler`), however late the starter itself notices, and the crawl
-process closes the crawl as ``stopped``, its waiting requests dropped.
+:func:`~crawlers.launcher.leaseclock.lease_clock`, which every process of a machine shares and which
+runs on while a process is stopped or the machine sleeps, and again at each renewal. Past that
+instant no download of the crawl starts (:class:`LeasedDownloadHandler`), however late the
+starter itself notices, and the crawl process closes the crawl as ``stopped``, its waiting
+requests dropped; one refused download alone makes it ``stopped``, however it then closes.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Self
 
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request, Response
+
+from crawlers.launcher.leaseclock import lease_clock
 
 LAPSED_REASON = "lease_lapsed"  # the reason its spider is closed with
 REFUSAL = "the lease on its source ran out: another process may crawl it"
@@ -43,10 +45,10 @@ class RunLeases:
 
     def lapsed(self, run_id: int) -> bool:
         until = self._until.get(run_id)
-        return until is not None and time.monotonic() >= until
+        return until is not None and lease_clock() >= until
 
     def lapsed_runs(self) -> list[int]:
-        now = time.monotonic()
+        now = lease_clock()
         return [run_id for run_id, until in self._until.items() if now >= until]
 
 

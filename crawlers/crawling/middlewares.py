@@ -161,7 +161,10 @@ class ConditionalGetMiddleware:
         return self.crawler.settings.getbool("EVENTWATCH_REFRESH")
 
     def spider_closed(self, spider: Any, reason: str) -> None:
-        complete = reason == "finished" and not getattr(spider, "budget_exhausted", False)
+        cut_short = getattr(spider, "budget_exhausted", False) or getattr(
+            spider, "lease_lapsed", False
+        )
+        complete = reason == "finished" and not cut_short
         # a page that linked one that failed, or waits for its next try, must be read again
         ledger = getattr(spider, "ledger", None)
         unsettled = ledger.unsettled if ledger is not None else set()

@@ -64,6 +64,13 @@ class RunLedger:
                 return
             page = parent
 
+    def not_asked(self, url: str) -> None:
+        """The crawl stopped before it could ask for ``url``: no failure of the page's, but the
+        pages that linked it keep no validator, so that the next crawl meets the link again."""
+        self.unsettle(url)
+        for page in self.linked_from.get(normalize_url(url), ()):
+            self.unsettle(page)
+
     def failed(self, url: str, stage: str, reason: str, http_status: int | None = None) -> None:
         key = normalize_url(url)
         self.had.discard(key)

@@ -6,6 +6,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from crawlers.launcher.leaseclock import lease_clock
 from crawlers.launcher.sources import CrawlSource
 from storage.db import Database
 from storage.runs import RunSummary
@@ -38,7 +39,11 @@ class CrawlJob:
     started: float = 0.0  # time.monotonic() when handed to its process
     deadline: float = 0.0
     over_time: bool = False
-    # time.monotonic() when its starter's lease on the source runs out, moved on by each
+    # lease_clock() when its starter's lease on the source runs out, moved on by each
     # renewal (CrawlPool.lease); None: no lease bounds it
     lease_until: float | None = None
     db: Database | None = None  # its run's, once opened: a reload may move the pool on
+
+    def lapsed(self) -> bool:
+        """Whether its starter's lease on the source has run out (it must not start)."""
+        return self.lease_until is not None and lease_clock() >= self.lease_until

@@ -108,8 +108,8 @@ class CrawlPool:
         due_at: datetime | None = None,
         lease_until: float | None = None,
     ) -> CrawlJob:
-        """``lease_until``: the ``time.monotonic()`` at which the caller's lease on the source
-        runs out unless renewed (:meth:`lease`); the crawl fetches nothing past it."""
+        """``lease_until``: the :func:`lease_clock` time at which the caller's lease on the
+        source runs out unless renewed (:meth:`lease`); the crawl fetches nothing past it."""
         job = CrawlJob(source, refresh, due_at, lease_until=lease_until)
         with self.lock:
             self.pending.append(job)
@@ -117,7 +117,7 @@ class CrawlPool:
         return job
 
     def lease(self, source: str, until: float) -> None:
-        """The caller's lease on ``source`` runs until ``until`` (``time.monotonic()``): a
+        """The caller's lease on ``source`` runs until ``until`` (:func:`lease_clock`): a
         renewal, or, in the past, a lease lost. Its crawl's process is told."""
         self.events.put(("lease", None, (source, until)))
 
@@ -249,8 +249,11 @@ class CrawlPool:
         try:
             while waiting:
                 job = waiting[0]
-                process = self._process_for(job)
-                if isinstance(process, OSError):
+                process = None if job.lapsed() else self._process_for(job)
+                if job.lapsed():
+                    why = "not started: the lease on its source ran out while it waited"
+                    self._could_not_start(job, why, "stopped")
+                elif isinstance(process, OSError):
                     self._could_not_start(job, f"crawl process could not start: {process}")
                 elif process is None:
                     left.append(job)
@@ -293,10 +296,6 @@ class CrawlPool:
 
     def _start(self, process: CrawlProcess, job: CrawlJob) -> None:
         source = job.source
-        if job.lease_until is not None and time.monotonic() >= job.lease_until:
-            why = "not started: the lease on its source ran out while it waited"
-            self._could_not_start(job, why, "stopped")
-            return
         try:
             message = self._message(job)
         except Exception as exc:  # a source the config let through: its crawl fails alone
