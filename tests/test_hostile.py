@@ -205,6 +205,28 @@ def test_a_crawl_runs_no_remote_console_and_fetches_web_urls_only() -> None:
     assert set(handlers) == {"http", "https"}
 
 
+def test_components_a_source_adds_leave_eventwatchs_own_in_place() -> None:
+    """A source's DOWNLOADER_MIDDLEWARES or DOWNLOAD_HANDLERS replaced eventwatch's whole:
+    the site bounds, the lease's checks and the conditional requests went with them, and the
+    file:// and ftp:// handlers came back."""
+    added = "scrapy.downloadermiddlewares.stats.DownloaderStats"
+    source = CrawlSource(
+        "s", start_urls=("http://127.0.0.1:9/",),
+        extra_settings={"DOWNLOADER_MIDDLEWARES": {added: 850}, "DOWNLOAD_HANDLERS": {}},
+    )  # fmt: skip
+    settings = crawl_settings(source, "sqlite://", 1, refresh=False)
+    middlewares = build_component_list(settings.getwithbase("DOWNLOADER_MIDDLEWARES"))
+    assert added in middlewares
+    assert "crawlers.crawling.middlewares.SiteBoundsMiddleware" in middlewares
+    assert "crawlers.crawling.leases.LeaseMiddleware" in middlewares
+    assert "crawlers.crawling.middlewares.ConditionalGetMiddleware" in middlewares
+    handlers = without_none_values(settings.getwithbase("DOWNLOAD_HANDLERS"))
+    assert handlers == {
+        "http": "crawlers.crawling.leases.LeasedDownloadHandler",
+        "https": "crawlers.crawling.leases.LeasedDownloadHandler",
+    }
+
+
 def test_crawl_subprocess_killed_is_recorded_as_failed(db_url: str) -> None:
     """kill -9 from outside (the OOM killer, an operator): the run is closed, not left open."""
     upgrade(db_url)

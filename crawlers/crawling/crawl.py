@@ -44,6 +44,10 @@ logger = logging.getLogger(__name__)
 
 BEAT_SECONDS = 2.0  # the starter takes a process silent for much longer as hung
 LEASE_CHECK_SECONDS = 0.5  # how soon a crawl whose lease ran out is closed
+COMPONENT_SETTINGS = frozenset(
+    {"DOWNLOADER_MIDDLEWARES", "DOWNLOAD_HANDLERS", "SPIDER_MIDDLEWARES", "ITEM_PIPELINES",
+     "EXTENSIONS"}
+)  # fmt: skip
 
 
 def crawl_settings(source: CrawlSource, database: str, run_id: int, refresh: bool) -> Settings:
@@ -72,6 +76,12 @@ def _add_source_settings(
         "AUTOTHROTTLE_START_DELAY": max(source.download_delay, 0.1),
         **source.extra_settings,
     }
+    # A mapping of components given by the source adds to ours: given whole, it had replaced
+    # them, and with them the lease's checks, the site bounds and the conditional requests.
+    for name in COMPONENT_SETTINGS & source.extra_settings.keys():
+        given = source.extra_settings[name]
+        if isinstance(given, dict):
+            own[name] = {**settings.getdict(name), **given}
     settings.setdict(own, priority="cmdline")
 
 
