@@ -56,6 +56,7 @@ class SourceLeases:
         self.claims = 0
         self.lock = threading.Lock()  # guards held: claims and releases run on other threads
         self.stopped = threading.Event()
+        self.failing = False  # the last renewal could not reach the database
         self.thread = threading.Thread(target=self._renewing, name="leases", daemon=True)
 
     def start(self) -> None:
@@ -122,15 +123,21 @@ class SourceLeases:
         try:
             kept = renew_leases(self.db, self.owner, set(held), now + self.length)
         except Exception as exc:  # the database away: the crawls stop as their leases end
-            logger.warning("leases not renewed: %s", exc)
+            say = logger.warning if not self.failing else logger.debug  # once a second
+            say("leases not renewed (tried again every second): %s", exc)
+            self.failing = True
             return False
+        if self.failing:
+            logger.info("leases renewed again")
+            self.failing = False
         with self.lock:  # not one released meanwhile, nor claimed again since
             lost = {s for s in set(held) - kept if self.held.get(s) == held[s]}
             for source in lost:
                 del self.held[source]
             until = self._until(clock)
             for source in kept & set(self.held):
-                self.ends[source] = max(self.ends.get(source, until), until)
+                # this renewal's, even over a later claim's: its write may have come after
+                self.ends[source] = until
         for source in sorted(lost):
             logger.warning("source %s: its lease was taken by another worker; crawl stopped",
                            source)  # fmt: skip

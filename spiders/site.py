@@ -115,8 +115,8 @@ class SiteSpider(Spider):
         self.held: dict[str, str] = {}
         # pages that failed often and are due for another try (given by the store pipeline,
         # like held_back_of): asked for at the start, as their listing may never show them
-        self.lease_lapsed = False  # a download was refused: the lease ran out
         self.due_again_of: Callable[[], Sequence[str]] = lambda: ()
+        self.lease_lapsed = False  # a download was refused: the lease ran out
         self.sitemaps_followed = 0
         # sites whose robots.txt may name sitemaps, and those whose robots.txt Scrapy has read
         self.robots_roots = tuple(dict.fromkeys(_site_root(u) for u in source.start_urls))

@@ -8,6 +8,7 @@ canary server, also the http proxy for other hosts, must see no request at all).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -225,6 +226,13 @@ def test_components_a_source_adds_leave_eventwatchs_own_in_place() -> None:
         "http": "crawlers.crawling.leases.LeasedDownloadHandler",
         "https": "crawlers.crawling.leases.LeasedDownloadHandler",
     }
+    as_text = CrawlSource(  # Scrapy reads a mapping given as JSON text as well
+        "s", start_urls=("http://127.0.0.1:9/",),
+        extra_settings={"DOWNLOADER_MIDDLEWARES": json.dumps({added: 850})},
+    )  # fmt: skip
+    settings = crawl_settings(as_text, "sqlite://", 1, refresh=False)
+    middlewares = build_component_list(settings.getwithbase("DOWNLOADER_MIDDLEWARES"))
+    assert added in middlewares and "crawlers.crawling.leases.LeaseMiddleware" in middlewares
 
 
 def test_crawl_subprocess_killed_is_recorded_as_failed(db_url: str) -> None:

@@ -13,6 +13,7 @@ crawls or megabytes, and replaces it when it dies or hangs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import logging
@@ -80,6 +81,9 @@ def _add_source_settings(
     # them, and with them the lease's checks, the site bounds and the conditional requests.
     for name in COMPONENT_SETTINGS & source.extra_settings.keys():
         given = source.extra_settings[name]
+        if isinstance(given, str):  # Scrapy reads a mapping given as JSON text too
+            with contextlib.suppress(ValueError):
+                given = json.loads(given)
         if isinstance(given, dict):
             own[name] = {**settings.getdict(name), **given}
     settings.setdict(own, priority="cmdline")

@@ -249,8 +249,9 @@ class CrawlPool:
         try:
             while waiting:
                 job = waiting[0]
-                process = None if job.lapsed() else self._process_for(job)
-                if job.lapsed():
+                lapsed = job.lapsed()  # once: a job that lapses later is refused by its process
+                process = None if lapsed else self._process_for(job)
+                if lapsed:
                     why = "not started: the lease on its source ran out while it waited"
                     self._could_not_start(job, why, "stopped")
                 elif isinstance(process, OSError):
