@@ -63,6 +63,9 @@ SHUTDOWN_GRACE_SECONDS = 35.0
 REQUEUE_SECONDS = 5.0  # to queue a stopped crawl again before the engine's grace ends
 ENGINE_RESTART_FIRST = 1.0  # seconds; doubled while the engine keeps stopping
 ENGINE_RESTART_MAX = 60.0
+# What procrastinate's database says when a job's end is recorded for a job another worker
+# has run again meanwhile (and, done, deleted)
+TAKEN_OVER = 'Job was not found or not in "doing" or "todo" status'
 
 
 def libpq_url(url: str) -> str:
@@ -300,6 +303,7 @@ class Worker:
         a pause that grows while it keeps failing, and the crawl pool goes on meanwhile."""
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+        loop.set_exception_handler(_taken_over_or_default)
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         pause = ENGINE_RESTART_FIRST
@@ -368,6 +372,21 @@ class Worker:
         except Exception as exc:  # that goodbye failed: stopped all the same
             logger.warning("the job engine stopped with an error: %s: %s", type(exc).__name__, exc)
         await closing
+
+
+def _taken_over_or_default(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """A job run by two workers (one stalled past its heartbeat, its job given to another,
+    and woke) has its end recorded by the first to finish; the other's attempt fails in a task
+    nobody awaits, which asyncio logged as an error with a traceback. That is the recovery
+    working (each crawl stopped at its lease), and one line says so; anything else is
+    asyncio's to log."""
+    failure = context.get("exception")
+    cause = str(getattr(failure, "__cause__", "") or "")
+    if isinstance(failure, job_errors.ConnectorException) and TAKEN_OVER in cause:
+        logger.warning("a job's end was recorded by another worker that ran it too (one of "
+                       "the two had stalled): %s", cause.splitlines()[0])  # fmt: skip
+        return
+    loop.default_exception_handler(context)
 
 
 def _counts(counts: flow.DispatchCounts) -> tuple[int, int, int]:

@@ -421,3 +421,6 @@ def test_a_worker_stopped_past_its_lease_fetches_nothing_once_another_took_its_s
             db.dispose()
         runs = _slow(db, "stalled")
         assert [r[4] for r in runs].count("ok") == 1, runs
+        for log in ("first.log", "second.log"):  # the job's end, recorded twice: one line
+            said = (tmp_path / log).read_text()
+            assert "Traceback" not in said, said[-3000:]
