@@ -284,30 +284,17 @@ def test_a_crawl_process_goes_on_when_a_ctrl_c_reaches_it_alone(tmp_path: Path) 
     until Scrapy started, which put its own handler back and stopped the crawls itself."""
     import os
 
-    from crawlers.launcher.jobs import PoolSettings
-    from crawlers.launcher.process import Popen
-    from crawlers.launcher.runner import CrawlPool
     from crawlers.launcher.sources import CrawlSource
     from tests import newsroom
+    from tests.newsroom_pool import newsroom_pool
 
-    root = tmp_path / "newsroom"
-    newsroom.build(root)
-    url = f"sqlite:///{tmp_path / 'eventwatch.db'}"
-    upgrade(url)
-    db = Database(url)
-    started: list[Popen] = []
-    pool = CrawlPool(db, PoolSettings(extract_workers=0), on_start=started.append)
-    with serve(root, delay=0.2) as site:
-        try:
-            source = CrawlSource(name="newsroom", start_urls=(site.base_url + "/",))
-            job = pool.submit(source)
-            while len(site.paths()) < 3:  # under way, Scrapy started
-                time.sleep(0.05)
-            os.kill(started[0].pid, signal.SIGINT)
-            run = job.done.result(timeout=120)
-        finally:
-            pool.close(10)
-            db.dispose()
+    with newsroom_pool(tmp_path, delay=0.2) as (pool, site, started):
+        source = CrawlSource(name="newsroom", start_urls=(site.base_url + "/",))
+        job = pool.submit(source)
+        while len(site.paths()) < 3:  # under way, Scrapy started
+            time.sleep(0.05)
+        os.kill(started[0].pid, signal.SIGINT)
+        run = job.done.result(timeout=120)
     assert run.status == "ok", run.error
     assert run.new_articles == len(newsroom.ARTICLES)
 

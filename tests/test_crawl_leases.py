@@ -9,45 +9,23 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from crawlers.launcher.jobs import PoolSettings
 from crawlers.launcher.leaseclock import lease_clock
-from crawlers.launcher.process import Popen
-from crawlers.launcher.runner import CrawlPool
 from crawlers.launcher.sources import CrawlSource
 from monitor.source_leases import LOST, SourceLeases
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.schedule import claim_source, lease_of_another, release_source
 from tests import newsroom
-from tests.sitehost import SiteServer, serve
+from tests.newsroom_pool import newsroom_pool
+from tests.sitehost import SiteServer
 
 SETTLE = 0.3  # for a request sent just before an instant to reach the server's log
 FAR = 600.0  # a lease that runs out only when the test says so
-
-
-@contextmanager
-def _newsroom_pool(tmp_path: Path) -> Iterator[tuple[CrawlPool, SiteServer, list[Popen]]]:
-    """A pool over a 40-article site that answers each page after 0.3 s: a crawl of it lasts
-    many seconds. Also the crawl processes the pool started."""
-    root = tmp_path / "newsroom"
-    newsroom.build(root)
-    url = f"sqlite:///{tmp_path / 'eventwatch.db'}"
-    upgrade(url)
-    db = Database(url)
-    started: list[Popen] = []
-    pool = CrawlPool(db, PoolSettings(extract_workers=0), on_start=started.append)
-    with serve(root, delay=0.3) as site:
-        try:
-            yield pool, site, started
-        finally:
-            pool.close(10)
-            db.dispose()
 
 
 def _source(site: SiteServer) -> CrawlSource:
@@ -67,7 +45,7 @@ def _asked(site: SiteServer, requests: int) -> None:
 
 
 def test_a_crawl_whose_lease_is_not_renewed_stops_at_its_end(tmp_path: Path) -> None:
-    with _newsroom_pool(tmp_path) as (pool, site, _):
+    with newsroom_pool(tmp_path) as (pool, site, _):
         job = pool.submit(_source(site), lease_until=lease_clock() + FAR)
         _asked(site, 3)
         lease_end = lease_clock() + 1.0
@@ -88,7 +66,7 @@ def test_a_crawl_process_stopped_past_the_lease_fetches_nothing_once_it_goes_on(
     """A worker stopped whole (Ctrl-Z, SIGSTOP, swapped out) while another took its source:
     its crawl had gone on fetching the moment it woke, beside the other one's. Stopped mid-
     crawl, with requests waiting out their delay in the downloader."""
-    with _newsroom_pool(tmp_path) as (pool, site, started):
+    with newsroom_pool(tmp_path) as (pool, site, started):
         job = pool.submit(_source(site), lease_until=lease_clock() + FAR)
         _asked(site, 5)
         lease_end = lease_clock() + 1.0
@@ -109,7 +87,7 @@ def test_a_crawl_process_stopped_past_the_lease_fetches_nothing_once_it_goes_on(
 
 
 def test_a_renewed_lease_lets_the_crawl_run_to_its_end(tmp_path: Path) -> None:
-    with _newsroom_pool(tmp_path) as (pool, site, _):
+    with newsroom_pool(tmp_path) as (pool, site, _):
         job = pool.submit(_source(site), lease_until=lease_clock() + 2.0)
         renewing = threading.Event()
 
@@ -129,7 +107,7 @@ def test_a_renewed_lease_lets_the_crawl_run_to_its_end(tmp_path: Path) -> None:
 
 
 def test_a_crawl_that_waited_past_its_lease_is_not_started(tmp_path: Path) -> None:
-    with _newsroom_pool(tmp_path) as (pool, site, _):
+    with newsroom_pool(tmp_path) as (pool, site, _):
         run = pool.submit(_source(site), lease_until=lease_clock() - 1).done.result(120)
         assert site.paths() == []
     assert run.status == "stopped"

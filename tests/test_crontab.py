@@ -45,25 +45,25 @@ def test_a_weekday_field_that_is_wrong_is_refused_by_the_check(line: str) -> Non
         Schedule(cron=line)
 
 
-def test_every_other_day_of_the_week_fires_on_those_days() -> None:
-    trigger = trigger_for(Schedule(cron="0 8 * * 1-5/2"))
-    fired, when = [], MONDAY
-    for _ in range(6):
+def _fired(line: str, times: int, shown: str) -> list[str]:
+    """The next ``times`` firings of the cron ``line`` after MONDAY, as ``shown``."""
+    trigger, fired, when = trigger_for(Schedule(cron=line)), [], MONDAY
+    for _ in range(times):
         when = trigger.get_next_fire_time(None, when + timedelta(seconds=1))
         assert when is not None
-        fired.append(when.strftime("%a"))
+        fired.append(when.strftime(shown))
+    return fired
+
+
+def test_every_other_day_of_the_week_fires_on_those_days() -> None:
+    fired = _fired("0 8 * * 1-5/2", 6, "%a")
     assert fired == ["Wed", "Fri", "Mon", "Wed", "Fri", "Mon"]
 
 
 def test_a_day_of_the_month_and_a_weekday_both_given_fire_on_either_as_crontab_does() -> None:
     """APScheduler wants both: "0 9 1 * 1" fired only on a Monday that is the 1st (three
     times in 2027), where crontab fires on the 1st and on every Monday."""
-    trigger = trigger_for(Schedule(cron="0 9 1 * 1"))
-    fired, when = [], MONDAY
-    for _ in range(5):
-        when = trigger.get_next_fire_time(None, when + timedelta(seconds=1))
-        assert when is not None
-        fired.append(when.strftime("%Y-%m-%d %H:%M %a"))
+    fired = _fired("0 9 1 * 1", 5, "%Y-%m-%d %H:%M %a")
     assert fired == [
         "2026-12-14 09:00 Mon", "2026-12-21 09:00 Mon", "2026-12-28 09:00 Mon",
         "2027-01-01 09:00 Fri", "2027-01-04 09:00 Mon",
