@@ -427,6 +427,7 @@ def test_control_and_bidi_override_characters_never_reach_the_title() -> None:
     """A JSON-LD headline's escapes: terminal sequences, a bell, backspaces, and an override
     that shows "gpj.exe" as "exe.jpg"."""
     headline = "Dushanbe \u001b[31mRED \u0007bell \u202egpj.exe\u202c \b\bXYZ"
+    # JSON-LD's vocabulary name, which trafilatura reads only with it; a string, never fetched
     ld = json.dumps(
         {"@context": "https://schema.org", "@type": "NewsArticle", "headline": headline}
     )

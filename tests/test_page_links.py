@@ -30,6 +30,7 @@ TOPICS = {
     "borrowed-address": "A parliamentary assembly adopted a resolution on cross-border "
     "cooperation against smuggling of cultural goods along the old caravan roads.",
 }
+# JSON-LD's vocabulary name, which trafilatura reads only with it; a string, never fetched
 JSON_LD = (
     '<script type="application/ld+json">{"@context": "https://schema.org", '
     '"@type": "NewsArticle", "headline": "%s"}</script>'

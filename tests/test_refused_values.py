@@ -35,6 +35,7 @@ from tests.test_crawl import run_cli, source_yaml
 LONG_ETAG = '"' + "e" * 600 + '"'
 STORIES = ("/news/declared.html", "/news/moved.html", "/news/bare.html", "/news/nul.html")
 # trafilatura reads the JSON escape as a NUL, which the title then held
+# JSON-LD's vocabulary name, which trafilatura reads only with it; a string, never fetched
 NUL_HEADLINE = (
     '<script type="application/ld+json">{"@context": "https://schema.org", '
     '"@type": "NewsArticle", "headline": "NUL \\u0000 story"}</script>'
