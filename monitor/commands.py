@@ -16,7 +16,8 @@ from monitor import eventcommands, explain, flow, opening, rules_command, runlog
 from monitor.channels.alert import Alert, AlertArticle, DeliveryError
 from monitor.config import Config, load_config
 from monitor.crawl_command import send_alerts
-from monitor.health import HealthTracker, SourceHealth
+from monitor.health import SourceHealth
+from monitor.health_record import recorded_health
 from monitor.rule_checks import operator_warnings
 from monitor.schedules import trigger_for
 from monitor.usage import UsageError, known_source
@@ -26,7 +27,7 @@ from storage.leases import requeue_failed
 from storage.migrate import HEAD, current_revision, upgrade
 from storage.models import Digest, Update
 from storage.outbox import delivery_statuses, list_deliveries, requeue
-from storage.runs import RunSummary, failures_in_row, latest_runs, source_rhythms
+from storage.runs import RunSummary, latest_runs
 from storage.stats import DELIVERY_STATUSES, article_counts, delivery_counts, failed_messages
 
 # Outbox messages with no delivery row of their own, which `alerts retry --failed` queues too
@@ -280,12 +281,14 @@ def _next_run(schedule: Any, last_start: datetime | None) -> str:
     return f"{when:%Y-%m-%d %H:%M}Z" if when else "-"
 
 
-def _health(failures: int, threshold: int, health: SourceHealth | None) -> str:
-    if failures >= threshold:
-        return f"down ({failures} failed in a row)"
-    if health is not None and health.stale and health.last_new_article is not None:
+def _health(health: SourceHealth | None) -> str:
+    if health is None:
+        return "ok"
+    if health.state == "down":
+        return f"down ({health.failures_in_row} failed in a row)"
+    if health.state == "stale" and health.last_new_article is not None:
         return f"stale (no new article since {health.last_new_article:%Y-%m-%d %H:%M}Z)"
-    return f"ok ({failures} failed)" if failures else "ok"
+    return f"ok ({health.failures_in_row} failed)" if health.failures_in_row else "ok"
 
 
 def _lag(run: RunSummary | None) -> str:
@@ -300,16 +303,12 @@ def status(args: argparse.Namespace) -> int:
     known_source(ctx.config, chosen, "status")
     runs = {run.source: run for run in latest_runs(ctx.db)}
     stored = article_counts(ctx.db)
-    failing = failures_in_row(ctx.db)
-    threshold = ctx.config.daemon.health_failures
-    # judged as the daemon judged it at each source's last crawl (as it does at a restart)
-    judged = HealthTracker(threshold, ctx.config.daemon.health_min_quiet)
-    judged.resume(failing, datetime.now(UTC), source_rhythms(ctx.db))
+    judged = recorded_health(ctx.db, ctx.config.daemon)
     print(f"{'source':<16} {'last run':<17} {'status':<9} {'next run':<17} {'pages':>6} {'new':>5} "
           f"{'errors':>6} {'articles':>8} {'lag':>5}  health")  # fmt: skip
     for source in (s for s in ctx.config.sources if chosen in (None, s.name)):
         run = runs.get(source.name)
-        health = _health(failing.get(source.name, 0), threshold, judged.sources.get(source.name))
+        health = _health(judged.sources.get(source.name))
         last = f"{run.started_at:%Y-%m-%d %H:%M}Z" if run else "never"
         print(f"{source.name:<16} {last:<17} {run.status if run else '-':<9} "
               f"{_next_run(source.schedule, run.started_at if run else None):<17} "

@@ -39,11 +39,12 @@ from monitor.config import (
 from monitor.due import DueQueue
 from monitor.health import HealthTracker, Transition, health_alert
 from monitor.health_notices import HealthNotices
+from monitor.health_record import recorded_health
 from monitor.observe import Metrics, ObservabilityServer
 from monitor.schedules import first_run, trigger_for
 from monitor.single_daemon import only_daemon
 from storage.migrate import upgrade
-from storage.runs import RunSummary, close_abandoned_runs, failures_in_row, source_rhythms
+from storage.runs import RunSummary, close_abandoned_runs
 from storage.schedule import leased_elsewhere
 from storage.triage import held_sources, take_crawl_requests
 
@@ -409,9 +410,7 @@ class Daemon:
         if config.daemon.listen:
             self.server = ObservabilityServer(config.daemon.listen, self)
             self.server.start()
-        self.health.resume(
-            failures_in_row(self.ctx.db), datetime.now(UTC), source_rhythms(self.ctx.db)
-        )
+        self.health = recorded_health(self.ctx.db, config.daemon)
         self.pool = CrawlPool(self.ctx.db, self._pool_settings(), on_done=self._crawled)
         self.schedule_sources(config)
         self._periodic(config)

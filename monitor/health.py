@@ -22,6 +22,11 @@ class SourceHealth:
     down: bool = False
     stale: bool = False
 
+    @property
+    def state(self) -> str:
+        """The one verdict `status`, the web UI and `/metrics` all show."""
+        return "down" if self.down else "stale" if self.stale else "ok"
+
 
 @dataclass(frozen=True, slots=True)
 class Transition:

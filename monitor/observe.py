@@ -99,10 +99,9 @@ class QueueCollector(Collector):
 
 
 class HealthCollector(Collector):
-    """Each scheduled source's health as the daemon judges it now, read at scrape time: set
-    only when it changed, the gauge lost the sources reported down before a restart, left out
-    the healthy ones, and said 1 for a source that recovered from failures but was still
-    stale."""
+    """Each scheduled source's health as the daemon judges it now, read at scrape time: every
+    scheduled source has a value, including the healthy ones and those judged before a
+    restart."""
 
     def __init__(self, daemon: Daemon) -> None:
         self.daemon = daemon
@@ -114,7 +113,7 @@ class HealthCollector(Collector):
         judged = dict(self.daemon.health.sources)
         for source in sorted(self.daemon.scheduled.copy()):  # a copy: reloads change it
             health = judged.get(source)
-            family.add_metric([source], 0 if health and (health.down or health.stale) else 1)
+            family.add_metric([source], 0 if health and health.state != "ok" else 1)
         yield family
 
 

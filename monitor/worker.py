@@ -326,10 +326,9 @@ class Worker:
 
     async def _engine(self) -> None:
         """Two of the engine's workers: one takes as many crawls as the pool can run at
-        once, the other the schedule's jobs. One worker for both, its slots filled with
-        crawls (every source due after an outage), had left ticks, matching, dispatch and the
-        recovery of a dead worker's jobs waiting, and held crawls it could not start that an
-        idle worker could have run."""
+        once, the other the schedule's jobs (ticks, matching, dispatch, recovery). Kept apart,
+        a backlog of crawls never delays the schedule's work, and no crawl is held here that
+        the pool cannot start now while an idle worker elsewhere could run it."""
         daemon = self.config.daemon
         capacity = self.settings.processes * self.settings.crawls_per_process
         common: dict[str, Any] = {

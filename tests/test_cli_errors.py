@@ -22,6 +22,7 @@ from sqlalchemy.exc import OperationalError
 
 from monitor.cli import build_parser, main
 from monitor.config import ConfigError, load_config
+from monitor.web.views import source_statuses
 from storage.articles import ensure_source
 from storage.db import Database
 from storage.migrate import HEAD, stored_revision, upgrade
@@ -634,6 +635,40 @@ def test_status_shows_a_source_the_daemon_judged_stale(
     assert code == 0
     row = next(line for line in out.splitlines() if line.startswith(SOURCE["name"]))
     assert row.endswith("stale (no new article since 2026-11-04 00:00Z)")
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "column", "state"),
+    [
+        (["ok", "error", "error", "error"], "down (3 failed in a row)", "down"),
+        (["error", "error", "error", "ok", "error"], "ok (1 failed)", "ok"),
+        (["ok", "ok"], "ok", "ok"),
+    ],
+)
+def test_status_and_the_web_ui_give_one_health_verdict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], outcomes: list[str], column: str,
+    state: str,
+) -> None:  # fmt: skip
+    """`status` and the web UI read a source's health from the same runs and must agree:
+    three failures in a row are down, a failure after a success is not."""
+    url = f"sqlite:///{tmp_path / 'ew.db'}"
+    upgrade(url)
+    db = Database(url)
+    start = datetime.now(UTC) - timedelta(hours=len(outcomes))
+    with db.session() as session:
+        source = ensure_source(session, SOURCE["name"])
+        for hour, outcome in enumerate(outcomes):
+            when = start + timedelta(hours=hour)
+            new = 1 if outcome == "ok" else 0
+            session.add(CrawlRun(source_id=source.id, started_at=when, finished_at=when,
+                                 status=outcome, new_articles=new))  # fmt: skip
+    path = config_file(tmp_path)
+    shown = {s.name: s.health for s in source_statuses(load_config(path)[1], db)}
+    db.dispose()
+    code, out, _ = run(capsys, "--config", str(path), "status")
+    row = next(line for line in out.splitlines() if line.startswith(SOURCE["name"]))
+    assert code == 0 and row.endswith(f"  {column}")
+    assert shown == {SOURCE["name"]: state}
 
 
 @pytest.mark.parametrize("options", [["--json"], ["--listing", "--json"]])

@@ -9,11 +9,11 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from monitor.config import Config
-from monitor.health import HealthTracker
+from monitor.health_record import recorded_health
 from storage.db import Database
 from storage.eventpages import EventFilter, EventRow
 from storage.outbox import DeliveryRow
-from storage.runs import RunSummary, failures_in_row, latest_runs, source_rhythms
+from storage.runs import RunSummary, latest_runs
 from storage.stats import article_counts
 from storage.triage import rule_hits_by_day, source_requests
 
@@ -133,13 +133,12 @@ def _schedule(config: Config, name: str) -> str:
 
 def source_statuses(config: Config, db: Database) -> list[SourceStatus]:
     runs = {run.source: run for run in latest_runs(db)}
-    tracker = HealthTracker(config.daemon.health_failures, config.daemon.health_min_quiet)
-    tracker.resume(failures_in_row(db), datetime.now(UTC), source_rhythms(db))
+    tracker = recorded_health(db, config.daemon)
     requests, stored = source_requests(db), article_counts(db)
     statuses = []
     for source in config.sources:
         health = tracker.sources.get(source.name)
-        state = "down" if health and health.down else "stale" if health and health.stale else "ok"
+        state = health.state if health else "ok"
         request = requests.get(source.name)
         statuses.append(SourceStatus(
             source.name, _schedule(config, source.name), source.enabled,
