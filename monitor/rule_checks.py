@@ -14,7 +14,14 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from crawlers.enrichment.entities import GAZETTEER, gazetteer
-from monitor.rules import RuleSyntaxError, Term, operator_lookalikes, parse_query, query_terms
+from monitor.rules import (
+    RuleSyntaxError,
+    Term,
+    field_lookalikes,
+    operator_lookalikes,
+    parse_query,
+    query_terms,
+)
 
 GAZETTEER_KINDS = {"place": "places", "org": "organisations"}
 _RULE_NAME = re.compile(r"[\w.-]+")
@@ -30,23 +37,11 @@ def operator_warnings(rule: str, query: str) -> list[str]:
     ] + [
         f"rule {rule!r}: position {column}: {name}: is no field, and is read as a word to "
         f"find; the fields are {', '.join(f + ':' for f in FIELDS)}"
-        for column, name in _field_lookalikes(query)
+        for column, name in field_lookalikes(query)
     ]
 
 
 FIELDS = ("title", "place", "org")
-_QUOTED = re.compile(r'"[^"]*"?')
-_FIELD_LIKE = re.compile(r"(?<![\w:])([^\W\d_]+):(?=[^\s:)])")
-
-
-def _field_lookalikes(query: str) -> list[tuple[int, str]]:
-    """(1-based column, name) of each ``name:`` outside quotes that is not a field."""
-    unquoted = _QUOTED.sub(lambda found: " " * len(found.group()), query)
-    return [
-        (found.start() + 1, found.group(1))
-        for found in _FIELD_LIKE.finditer(unquoted)
-        if found.group(1).lower() not in FIELDS
-    ]
 
 
 def unknown_names(rule: str, query: str, own: Path | None = None) -> list[str]:

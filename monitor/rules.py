@@ -197,6 +197,24 @@ def operator_lookalikes(query: str) -> list[tuple[int, str]]:
     ]
 
 
+# ``name:`` opening a word, as a field would, but no URL's scheme (``http://``)
+_FIELD_LIKE = re.compile(r"([^\W\d_]+):(?!//)(?=[^\s:)])")
+
+
+def field_lookalikes(query: str) -> list[tuple[int, str]]:
+    """(1-based column, name) of each word written as a field that is none
+    (``text:Dushanbe``): the parser reads it as the words "text dushanbe"."""
+    try:
+        found = _lex(query, "query")
+    except RuleSyntaxError:
+        return []
+    return [
+        (token.position + 1, named.group(1))
+        for token in found
+        if token.kind == "WORD" and (named := _FIELD_LIKE.match(token.value))
+    ]
+
+
 def _entity_scope(query: str, start: int) -> str | None:
     return next((s for s in _ENTITY_SCOPES if query[start : start + len(s)].lower() == s), None)
 

@@ -47,6 +47,16 @@ def test_a_field_that_is_none_is_a_warning_naming_the_column(
     )
 
 
+def test_a_url_in_a_query_is_no_field(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A URL's scheme was taken for a field: "http: is no field" for a query naming a link."""
+    path = rules_config(tmp_path, ("link", "report AND http://127.0.0.1/report AND (text:x)"))
+    code, out, err = run(capsys, "--config", str(path), "check")
+    assert code == 0 and "OK" in out
+    assert one_line(err).endswith("position 41: text: is no field, and is read as a word to "
+                                  "find; the fields are title:, place:, org:")  # fmt: skip
+    assert "http:" not in err
+
+
 def test_capital_operators_and_quoted_words_give_no_warning(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
