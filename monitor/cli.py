@@ -311,20 +311,20 @@ def _outcome(exc: Exception) -> tuple[int | None, str]:
     if isinstance(exc, ConfigError):
         text = str(exc)
         return 2, "config error:" + ("\n" if "\n" in text else " ") + text
-    if isinstance(exc, UsageError):
-        return 2, str(exc)
-    if isinstance(exc, AccessError | AddressTaken):
-        return 2 if isinstance(exc, AccessError) else 1, str(exc)
-    if isinstance(exc, opening.DatabaseUnavailable | ListenError | DaemonRunning):
-        return 1, str(exc)
-    if isinstance(exc, DATABASE_FAILURES):
-        return 1, f"the database cannot be used: {opening.database_failure(exc)}"
-    if isinstance(exc, NewerSchema):
-        return 1, str(exc)
+    # errors whose own message is the line to print, with the exit code each means
+    said_as_is: tuple[tuple[type[Exception], int], ...] = (
+        (UsageError, 2), (AccessError, 2), (AddressTaken, 1), (opening.DatabaseUnavailable, 1),
+        (ListenError, 1), (DaemonRunning, 1), (NewerSchema, 1),
+    )  # fmt: skip
+    for kind, code in said_as_is:
+        if isinstance(exc, kind):
+            return code, str(exc)
     if isinstance(exc, DatabaseFolderError):
         return 1, f"the database cannot be used: {exc}"
-    if isinstance(exc, DatabaseError) and type(exc.orig).__name__ == "DatabaseError":
-        # the driver's own base class, as SQLite raises for "file is not a database"
+    # the driver's own base class counts too, as SQLite raises it for "file is not a database"
+    if isinstance(exc, DATABASE_FAILURES) or (
+        isinstance(exc, DatabaseError) and type(exc.orig).__name__ == "DatabaseError"
+    ):
         return 1, f"the database cannot be used: {opening.database_failure(exc)}"
     return None, ""
 
