@@ -4,33 +4,31 @@ often and are due again, which the crawl asks for at its start."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from crawlers.crawling.database import crawl_database
 
 
-def held_back_checker(database: str, source: str) -> Callable[[Sequence[str]], dict[str, str]]:
-    """Which of these URLs (normalised) of ``source`` are held back, and why: failed and
-    waiting for their next try, or tried and found no article. Storage is imported at the
-    first question, which a re-crawl of an unchanged listing never asks."""
+class HeldBackPages:
+    """One source's held-back pages, read from its crawl's database. Storage is imported at
+    the first question, which a re-crawl of an unchanged listing never asks."""
 
-    def held_back_of(urls: Sequence[str]) -> dict[str, str]:
+    def __init__(self, database: str, source: str) -> None:
+        self.database = database
+        self.source = source
+
+    def held_back(self, urls: Sequence[str]) -> dict[str, str]:
+        """Which of these URLs (normalised) are held back, and why: failed and waiting for
+        their next try, or tried and found no article."""
         from storage.pagefailures import held_back
 
-        with crawl_database(database).session() as session:
-            return held_back(session, source, urls)
+        with crawl_database(self.database).session() as session:
+            return held_back(session, self.source, urls)
 
-    return held_back_of
-
-
-def due_again_checker(database: str, source: str) -> Callable[[], list[str]]:
-    """The pages of ``source`` that failed often and whose next try is due: the crawl asks
-    for them itself (:func:`storage.pagefailures.due_again`)."""
-
-    def due_again_of() -> list[str]:
+    def due_again(self) -> list[str]:
+        """The pages that failed often and whose next try is due: the crawl asks for them
+        itself (:func:`storage.pagefailures.due_again`)."""
         from storage.pagefailures import due_again
 
-        with crawl_database(database).session() as session:
-            return due_again(session, source)
-
-    return due_again_of
+        with crawl_database(self.database).session() as session:
+            return due_again(session, self.source)

@@ -19,7 +19,7 @@ from scrapy.statscollectors import StatsCollector
 from twisted.internet.task import LoopingCall
 
 from crawlers.crawling.database import crawl_database, store_thread
-from crawlers.crawling.heldback import due_again_checker, held_back_checker
+from crawlers.crawling.heldback import HeldBackPages
 from crawlers.crawling.items import PageItem
 from crawlers.crawling.runledger import RunLedger
 from crawlers.crawling.sitedates import SiteDateBook, stored_places
@@ -191,10 +191,9 @@ class StorePipeline:
         ledger = _ledger(self.crawler)
         if ledger is not None and not self.refresh:
             # pages that failed wait for their next try (not with --refresh)
-            held_back_of = held_back_checker(self.database, ledger.source)
-            self.crawler.spider.held_back_of = held_back_of  # type: ignore[union-attr]
-            due_again_of = due_again_checker(self.database, ledger.source)
-            self.crawler.spider.due_again_of = due_again_of  # type: ignore[union-attr]
+            held = HeldBackPages(self.database, ledger.source)
+            self.crawler.spider.held_back_of = held.held_back  # type: ignore[union-attr]
+            self.crawler.spider.due_again_of = held.due_again  # type: ignore[union-attr]
 
     def process_item(self, item: NewArticle) -> NewArticle:
         if not self.waiting:
