@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -685,4 +686,9 @@ def test_sources_explain_takes_its_options_before_its_url(
     after = main(["--config", str(path), "sources", "explain", "news", url, *options])
     second = capsys.readouterr()
     assert (before, first.out, first.err) == (after, second.out, second.err)
+    if "--listing" in options:  # a listing is fetched, and nothing answers on port 9
+        assert before == 1 and "could not be fetched" in first.err
+    else:
+        assert before == 0 and json.loads(first.out)["url"] == url
+        assert json.loads(first.out)["action"] == "article"
     assert "unrecognized arguments" not in first.err

@@ -325,6 +325,12 @@ def test_ctrl_c_in_a_terminal_stops_the_daemon_without_a_traceback(tmp_path: Pat
             assert sum("crawl process" in line and "started" in line for line in said) == 1, log
             store = Store(f"sqlite:///{tmp_path / 'eventwatch.db'}")
             assert store.runs("hung") <= 1, "the crawl was not started again"
+            left_open = (
+                select(func.count(CrawlRun.id))
+                .join(Source)
+                .where(Source.name == "hung", CrawlRun.finished_at.is_(None))
+            )
+            assert store.scalar(left_open) == 0, "a run was left open"
         finally:
             if daemon.poll() is None:
                 daemon.kill()
