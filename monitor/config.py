@@ -28,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from crawlers.crawling import components
 from crawlers.launcher.sources import CrawlSource
 from crawlers.urls import MAX_URL_LENGTH, fits, host_of, is_http_url
 from monitor.channels import ChannelConfig
@@ -191,6 +192,8 @@ class SourceConfig(Strict):
                 raise ValueError(
                     f"{name}: {value!r} is not text, a number, a list or a mapping; quote it"
                 ) from None
+        if why := components.refusal(settings):
+            raise ValueError(why)
         return settings
 
     @field_validator("follow")

@@ -143,6 +143,27 @@ def test_shipped_default_config_is_valid() -> None:
             ("{{every: 30m}}", "{{every: 30m}}\n    scrapy_settings: {{SOME_DAY: 2026-01-01}}"),
             "field scrapy_settings: SOME_DAY: datetime.date(2026, 1, 1) is not text, a number",
         ),
+        (
+            (
+                "{{every: 30m}}",
+                "{{every: 30m}}\n    scrapy_settings: {{DOWNLOADER_MIDDLEWARES: "
+                "{{crawlers.crawling.middlewares.SiteBoundsMiddleware: null}}}}",
+            ),
+            "DOWNLOADER_MIDDLEWARES: crawlers.crawling.middlewares.SiteBoundsMiddleware is "
+            "eventwatch's own and stays: without it links off the site",
+        ),
+        (
+            (
+                "{{every: 30m}}",
+                "{{every: 30m}}\n    scrapy_settings: {{DOWNLOAD_HANDLERS: "
+                '\'{{"file": "scrapy.core.downloader.handlers.file.FileDownloadHandler"}}\'}}',
+            ),
+            "DOWNLOAD_HANDLERS: file is eventwatch's own and stays: without it links could read",
+        ),
+        (
+            ("{{every: 30m}}", "{{every: 30m}}\n    scrapy_settings: {{ITEM_PIPELINES: [a, b]}}"),
+            "ITEM_PIPELINES: give a mapping of components to their order (or None)",
+        ),
     ],
 )
 def test_errors_name_file_entry_and_field(
@@ -155,6 +176,19 @@ def test_errors_name_file_entry_and_field(
         load_config(path)
     assert str(path) in str(caught.value)
     assert expected in str(caught.value)
+
+
+def test_a_source_adds_components_and_switches_off_scrapys(tmp_path: Path) -> None:
+    """Only eventwatch's own components are kept from a source's settings."""
+    settings = (
+        "{{every: 30m}}\n    scrapy_settings: {{DOWNLOADER_MIDDLEWARES: {{"
+        "scrapy.downloadermiddlewares.useragent.UserAgentMiddleware: null, "
+        "crawlers.crawling.leases.LeaseMiddleware: 10, my.Middleware: 900}}}}"
+    )
+    path = write(tmp_path, GOOD.replace("{{every: 30m}}", settings))
+    _, config = load_config(path)
+    given = config.sources[0].scrapy_settings["DOWNLOADER_MIDDLEWARES"]
+    assert given["my.Middleware"] == 900
 
 
 def test_unreadable_file_is_a_clear_error(tmp_path: Path) -> None:

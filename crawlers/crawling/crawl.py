@@ -13,7 +13,6 @@ crawls or megabytes, and replaces it when it dies or hangs.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import json
 import logging
@@ -33,6 +32,7 @@ from scrapy.settings import Settings
 from scrapy.utils.project import get_project_settings
 from twisted.internet.task import LoopingCall
 
+from crawlers.crawling.components import COMPONENT_SETTINGS, as_mapping
 from crawlers.crawling.database import close_databases, crawl_database
 from crawlers.crawling.leases import LAPSED_REASON, LEASES, REFUSAL, LeaseLapsed
 from crawlers.crawling.scrapy_internals import drop_waiting
@@ -45,10 +45,6 @@ logger = logging.getLogger(__name__)
 
 BEAT_SECONDS = 2.0  # the starter takes a process silent for much longer as hung
 LEASE_CHECK_SECONDS = 0.5  # how soon a crawl whose lease ran out is closed
-COMPONENT_SETTINGS = frozenset(
-    {"DOWNLOADER_MIDDLEWARES", "DOWNLOAD_HANDLERS", "SPIDER_MIDDLEWARES", "ITEM_PIPELINES",
-     "EXTENSIONS"}
-)  # fmt: skip
 
 
 def crawl_settings(source: CrawlSource, database: str, run_id: int, refresh: bool) -> Settings:
@@ -80,11 +76,8 @@ def _add_source_settings(
     # A mapping of components given by the source adds to ours: given whole, it had replaced
     # them, and with them the lease's checks, the site bounds and the conditional requests.
     for name in COMPONENT_SETTINGS & source.extra_settings.keys():
-        given = source.extra_settings[name]
-        if isinstance(given, str):  # Scrapy reads a mapping given as JSON text too
-            with contextlib.suppress(ValueError):
-                given = json.loads(given)
-        if isinstance(given, dict):
+        given = as_mapping(source.extra_settings[name])  # JSON text too, as Scrapy reads it
+        if given is not None:
             own[name] = {**settings.getdict(name), **given}
     settings.setdict(own, priority="cmdline")
 

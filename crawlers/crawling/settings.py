@@ -5,6 +5,7 @@ from __future__ import annotations
 from scrapy.settings import default_settings as _scrapy
 
 from crawlers.crawling import scrapy_internals
+from crawlers.crawling.components import kept
 from crawlers.urls import MAX_URL_LENGTH
 
 BOT_NAME = "eventwatch"
@@ -74,14 +75,8 @@ WARN_ON_GENERATOR_RETURN_VALUE = False
 # Web pages only: no file://, data:, ftp:// or s3:// handler exists to be tricked into use.
 # http(s): Scrapy's own handler, which starts no download past the crawl's lease
 # (crawlers.crawling.leases)
-DOWNLOAD_HANDLERS = {
-    "http": "crawlers.crawling.leases.LeasedDownloadHandler",
-    "https": "crawlers.crawling.leases.LeasedDownloadHandler",
-    "file": None,
-    "data": None,
-    "ftp": None,
-    "s3": None,
-}
+# (crawlers.crawling.components: a source's settings cannot change these)
+DOWNLOAD_HANDLERS = kept("DOWNLOAD_HANDLERS")
 # Scrapy's own lists less what is switched off above. Disabling a part with None in
 # EXTENSIONS still imports it (Scrapy normalises every key), and the remote console alone
 # pulls in aiohttp: leaving them out shortens every re-crawl, whose time is mostly start-up.
@@ -100,8 +95,8 @@ DOWNLOADER_MIDDLEWARES_BASE = {
 }
 EXTENSIONS_BASE = {k: v for k, v in _scrapy.EXTENSIONS_BASE.items() if k not in _UNUSED}
 DOWNLOADER_MIDDLEWARES = {
-    "crawlers.crawling.leases.LeaseMiddleware": 10,  # a crawl past its lease asks nothing more
-    "crawlers.crawling.middlewares.SiteBoundsMiddleware": 40,  # before robots.txt is asked for
+    # the lease's check (10), then the site bounds (40), before robots.txt is asked for
+    **kept("DOWNLOADER_MIDDLEWARES"),
     # sees a 429/503 before RetryMiddleware
     "crawlers.crawling.middlewares.RetryAfterMiddleware": 560,
     "crawlers.crawling.middlewares.ConditionalGetMiddleware": 580,
@@ -109,14 +104,8 @@ DOWNLOADER_MIDDLEWARES = {
 # Retry-After up to this many seconds is waited for; a server asking for longer is not
 # retried in this crawl (the failure is recorded and the next scheduled run tries again).
 EVENTWATCH_RETRY_AFTER_MAX = 30.0
-ITEM_PIPELINES = {
-    "crawlers.crawling.pipelines.ExtractPipeline": 100,
-    "crawlers.crawling.pipelines.StorePipeline": 200,
-}
-EXTENSIONS = {
-    "crawlers.crawling.extensions.CrawlRunRecorder": 100,
-    "crawlers.crawling.progress.CrawlProgress": 110,
-}
+ITEM_PIPELINES = kept("ITEM_PIPELINES")
+EXTENSIONS = kept("EXTENSIONS")
 
 # Set per crawl by crawlers.crawling.crawl: the database URL, the crawl run id, --refresh.
 EVENTWATCH_DATABASE = None
