@@ -39,7 +39,7 @@ from twisted.python.failure import Failure
 
 from crawlers.crawling.charsets import page_text
 from crawlers.crawling.items import PageItem
-from crawlers.crawling.leases import LAPSED_REASON, LeaseLapsed
+from crawlers.crawling.leases import LAPSED_REASON, CrawlStopped, LeaseLapsed
 from crawlers.crawling.linkplan import (
     ASKED_ALREADY,
     BACKING_OFF,
@@ -117,6 +117,7 @@ class SiteSpider(Spider):
         # like held_back_of): asked for at the start, as their listing may never show them
         self.due_again_of: Callable[[], Sequence[str]] = lambda: ()
         self.lease_lapsed = False  # a download was refused: the lease ran out
+        self.stopped_midway = False  # a download was refused or given up: the crawl is closing
         self.sitemaps_followed = 0
         # sites whose robots.txt may name sitemaps, and those whose robots.txt Scrapy has read
         self.robots_roots = tuple(dict.fromkeys(_site_root(u) for u in source.start_urls))
@@ -333,8 +334,9 @@ class SiteSpider(Spider):
         linked = (request.meta.get("redirect_urls") or [request.url])[0]  # as the page linked it
         # a listing, feed or sitemap that failed: the page that led to it must be read again
         self.ledger.reached(linked, request.meta.get("led_from"))
-        if failure.check(LeaseLapsed):  # not fetched, nor failed: the crawl is closing
-            self.lease_lapsed = True
+        if failure.check(CrawlStopped):  # not fetched, nor failed: the crawl is closing
+            self.lease_lapsed = self.lease_lapsed or bool(failure.check(LeaseLapsed))
+            self.stopped_midway = True
             self.ledger.not_asked(linked)
             return
         if failure.check(HttpError):
@@ -378,7 +380,8 @@ class SiteSpider(Spider):
         """(status, error) of the crawl run: failed when no entry page answered at all."""
         if reason == "closespider_timeout":
             return "timeout", f"stopped at its time limit; {self.reached} entry pages answered"
-        if reason == "shutdown":  # its process asked to stop: not done, to be crawled again
+        # its process asked to stop: not done, to be crawled again
+        if reason == "shutdown" or (self.stopped_midway and not self.lease_lapsed):
             return "stopped", f"its process was asked to stop; {self.reached} entry pages answered"
         # its lease ran out: another may be crawling it now. Refused downloads may have ended
         # the crawl before it was closed for it, as if it had run to its end.

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 CONTENT_TYPES = {".html": "text/html", ".xml": "application/xml", ".txt": "text/plain"}
@@ -135,6 +136,65 @@ def silent_server() -> Iterator[str]:
         listener.bind(("127.0.0.1", 0))
         listener.listen(64)  # the kernel completes handshakes; nobody ever reads
         yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+
+class HoldingServer:
+    """A host that reads each request and never answers, and sees each connection its
+    client gives up: ``asked`` requests read, ``given_up`` connections the client closed."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.base_url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.asked = 0
+        self.given_up = 0
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:  # closed
+                return
+            threading.Thread(target=self._hold, args=(connection,), daemon=True).start()
+
+    def _hold(self, connection: Any) -> None:
+        with connection:
+            read = b""
+            while b"\r\n\r\n" not in read:
+                chunk = connection.recv(4096)
+                if not chunk:
+                    return
+                read += chunk
+            with self.lock:
+                self.asked += 1
+            try:
+                while connection.recv(4096):  # anything more is read and never answered
+                    pass
+            except OSError:  # reset: the client aborted the connection
+                pass
+            with self.lock:
+                self.given_up += 1
+
+    def all_given_up(self) -> bool:
+        """Whether every request read was given up by its client (within 10 s)."""
+        deadline = time.monotonic() + 10
+        while self.given_up < self.asked and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.asked >= 1 and self.given_up == self.asked
+
+
+@contextmanager
+def holding_server() -> Iterator[HoldingServer]:
+    server = HoldingServer()
+    try:
+        yield server
+    finally:
+        server.listener.close()
 
 
 def main() -> None:

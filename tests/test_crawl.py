@@ -26,10 +26,10 @@ from sqlalchemy.exc import OperationalError
 from crawlers.urls import normalize_url
 from storage.db import Database
 from storage.migrate import upgrade
-from storage.models import Article, ArticleUrl, CrawlRun, ScheduleState
+from storage.models import Article, ArticleUrl, CrawlRun, PageFailure, ScheduleState
 from storage.runs import open_run
 from tests.conftest import FIXTURES
-from tests.sitehost import SiteServer, serve, silent_server
+from tests.sitehost import SiteServer, holding_server, serve, silent_server
 
 WPNEWS_ARTICLE = "2024/12/24/dushanbe-conference-on-countering-terrorism-opens"
 SITES = sorted(p.stem for p in (FIXTURES / "expected").glob("*.yaml"))
@@ -229,10 +229,13 @@ def test_unreachable_source_is_reported_and_others_still_crawl(tmp_path: Path) -
 
 
 def test_crawl_past_its_time_limit_is_stopped_and_recorded(tmp_path: Path) -> None:
-    with silent_server() as hung:
-        source = source_yaml("hung", hung, time_limit="3s")
+    """At its limit the crawl gives up its download under way and closes itself: it had
+    waited for it (up to DOWNLOAD_TIMEOUT) until its master killed it, losing its verdict."""
+    with holding_server() as site:
+        source = source_yaml("hung", site.base_url, time_limit="3s")
         source["scrapy_settings"]["DOWNLOAD_TIMEOUT"] = 600  # only the time limit can end it
         result = run_cli(write_config(tmp_path, [source]), "crawl", "hung", "--no-alerts")
+        assert site.all_given_up()
     assert result.returncode == 1
     assert "hung: timeout" in result.stdout
     db = Database(f"sqlite:///{tmp_path / 'eventwatch.db'}")
@@ -240,7 +243,41 @@ def test_crawl_past_its_time_limit_is_stopped_and_recorded(tmp_path: Path) -> No
         (run,) = session.scalars(select(CrawlRun))
         assert run.status == "timeout"
         assert run.finished_at is not None
-        assert "time limit" in (run.error or "")
+        assert (run.error or "").startswith("stopped at its time limit; 0 entry pages answered")
+        assert not session.scalars(select(PageFailure)).all()  # not fetched, nor failed
+    db.dispose()
+
+
+def test_sigterm_gives_up_a_download_under_way(tmp_path: Path) -> None:
+    """A stop waited for each download under way, up to DOWNLOAD_TIMEOUT on a site that
+    never answers, until the master killed the crawl process a minute later."""
+    with holding_server() as site:
+        source = source_yaml("hung", site.base_url, time_limit="10m")
+        source["scrapy_settings"]["DOWNLOAD_TIMEOUT"] = 600
+        command = subprocess.Popen(
+            [sys.executable, "-m", "monitor.cli", "--config",
+             str(write_config(tmp_path, [source])), "crawl", "hung"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            for _ in range(1200):
+                if site.asked or command.poll() is not None:
+                    break
+                time.sleep(0.1)
+            command.send_signal(signal.SIGTERM)
+            _, errors = command.communicate(timeout=120)
+        finally:
+            if command.poll() is None:
+                command.kill()
+        assert site.all_given_up()
+    assert command.returncode == 143, errors
+    db = Database(f"sqlite:///{tmp_path / 'eventwatch.db'}")
+    with db.session() as session:
+        (run,) = session.scalars(select(CrawlRun))
+        assert run.status == "stopped"
+        # the crawl's own verdict, with its counts: not the master's word on a killed process
+        assert (run.error or "").startswith("its process was asked to stop; 0 entry pages")
+        assert not session.scalars(select(PageFailure)).all()
     db.dispose()
 
 

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from crawlers.launcher.jobs import PoolSettings
 from crawlers.launcher.leaseclock import lease_clock
+from crawlers.launcher.runner import CrawlPool
 from crawlers.launcher.sources import CrawlSource
 from monitor.source_leases import LOST, SourceLeases
 from storage.db import Database
@@ -22,7 +24,7 @@ from storage.migrate import upgrade
 from storage.schedule import claim_source, lease_of_another, release_source
 from tests import newsroom
 from tests.newsroom_pool import newsroom_pool
-from tests.sitehost import SiteServer
+from tests.sitehost import SiteServer, holding_server
 
 SETTLE = 0.3  # for a request sent just before an instant to reach the server's log
 FAR = 600.0  # a lease that runs out only when the test says so
@@ -58,6 +60,33 @@ def test_a_crawl_whose_lease_is_not_renewed_stops_at_its_end(tmp_path: Path) -> 
     assert run.status == "stopped"
     assert "lease on its source ran out" in (run.error or "")
     assert 2 <= run.pages < len(newsroom.ARTICLES)
+
+
+def test_a_download_under_way_when_the_lease_runs_out_is_given_up(tmp_path: Path) -> None:
+    """A crawl closed for its lease had waited for each download under way, up to
+    DOWNLOAD_TIMEOUT on a site that never answers, its run open all that time."""
+    url = f"sqlite:///{tmp_path / 'eventwatch.db'}"
+    upgrade(url)
+    db = Database(url)
+    pool = CrawlPool(db, PoolSettings(extract_workers=0))
+    with holding_server() as site:
+        try:
+            source = CrawlSource(name="hung", start_urls=(site.base_url + "/",),
+                                 extra_settings={"DOWNLOAD_TIMEOUT": 600})  # fmt: skip
+            job = pool.submit(source, lease_until=lease_clock() + FAR)
+            deadline = time.monotonic() + 120
+            while site.asked < 1:
+                assert time.monotonic() < deadline, "the crawl asked nothing"
+                time.sleep(0.05)
+            pool.lease("hung", lease_clock() + 0.5)  # renewed no more
+            run = job.done.result(timeout=120)
+            assert run.status == "stopped"
+            assert (run.error or "").startswith("stopped: the lease on its source ran out")
+            assert site.all_given_up()  # its connection closed, not left open
+        finally:
+            pool.close(10)
+            db.dispose()
+    assert run.pages == 0  # not failed, nor fetched
 
 
 def test_a_crawl_process_stopped_past_the_lease_fetches_nothing_once_it_goes_on(

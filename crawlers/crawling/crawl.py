@@ -34,7 +34,14 @@ from twisted.internet.task import LoopingCall
 
 from crawlers.crawling.components import COMPONENT_SETTINGS, as_mapping
 from crawlers.crawling.database import close_databases, crawl_database
-from crawlers.crawling.leases import LAPSED_REASON, LEASES, REFUSAL, LeaseLapsed
+from crawlers.crawling.leases import (
+    IN_FLIGHT,
+    LAPSED_REASON,
+    LEASES,
+    REFUSAL,
+    CrawlStopped,
+    LeaseLapsed,
+)
 from crawlers.crawling.scrapy_internals import drop_waiting
 from crawlers.launcher.report import send_beat, send_finished, send_verdict
 from crawlers.launcher.sources import CrawlSource
@@ -169,6 +176,9 @@ class CrawlService:
         # Scrapy puts its own SIGINT handler back as the reactor starts, after this; a Ctrl-C
         # is for the master, which stops the crawls in order (crawlers.launcher.child).
         cast(Any, reactor).callLater(0, signal.signal, signal.SIGINT, signal.SIG_IGN)
+        # SIGTERM is the master's "stop now": Scrapy's own handler closes each spider but waits
+        # for every download under way, up to DOWNLOAD_TIMEOUT on a silent site.
+        cast(Any, reactor).callLater(0, signal.signal, signal.SIGTERM, self._on_sigterm)
         fd = sys.stdin.fileno()
         os.set_blocking(fd, False)
         asyncio.get_event_loop().add_reader(fd, self._read, fd)
@@ -203,6 +213,27 @@ class CrawlService:
         elif message["op"] == "lease" and int(message["run"]) in self.active:
             LEASES.hold(int(message["run"]), float(message["until"]))
 
+    def _on_sigterm(self, _signum: int, _frame: object) -> None:
+        from twisted.internet import reactor
+
+        cast(Any, reactor).callFromThread(self._stop_all)
+
+    def _stop_all(self) -> None:
+        """Every crawl closed ``stopped`` now, its downloads under way and waiting given up,
+        and the process ends once they have all reported."""
+        self.draining = True
+        why = "its process was asked to stop"
+        for run_id in list(self.active):
+            self._close(run_id, "shutdown", "stopped", why)
+            self._give_up_downloads(run_id, CrawlStopped(why))
+        self._stop_when_idle()
+
+    def _give_up_downloads(self, run_id: int, why: CrawlStopped) -> None:
+        IN_FLIGHT.cut(run_id, why)
+        engine = getattr(self.crawlers.get(run_id), "engine", None)
+        if engine is not None:
+            drop_waiting(engine.downloader, why)
+
     def _stop(self, run_id: int) -> None:
         """A crawl past its time limit that Scrapy did not close (its CLOSESPIDER_TIMEOUT
         set to 0, say): its spider is closed as Scrapy's limit would have, so the crawl
@@ -210,6 +241,15 @@ class CrawlService:
         going on, unrecorded, beside the next crawl of its source."""
         why = "stopped: still running past its time limit"
         self._close(run_id, "closespider_timeout", "timeout", why)
+        self._give_up_downloads(run_id, CrawlStopped(why))
+
+    def _time_up(self, run_id: int) -> None:
+        """The crawl's time limit: Scrapy closes its spider then, but waits for each download
+        under way, up to DOWNLOAD_TIMEOUT on a silent site. They are given up."""
+        if run_id in self.active:
+            why = "stopped at its time limit"
+            self._close(run_id, "closespider_timeout", "timeout", why)
+            self._give_up_downloads(run_id, CrawlStopped(why))
 
     def _close_lapsed(self) -> None:
         """Crawls whose lease on their source ran out: no download of theirs starts any
@@ -219,9 +259,7 @@ class CrawlService:
             logger.warning("run=%d stopped: the lease on its source ran out", run_id)
             why = "stopped: the lease on its source ran out; another process may crawl it"
             self._close(run_id, LAPSED_REASON, "stopped", why)
-            engine = getattr(self.crawlers.get(run_id), "engine", None)
-            if engine is not None:
-                drop_waiting(engine.downloader, LeaseLapsed(REFUSAL))
+            self._give_up_downloads(run_id, LeaseLapsed(REFUSAL))
 
     def _close(self, run_id: int, reason: str, status: str, why: str) -> None:
         """The crawl's spider closed for ``reason``; one whose spider is not open yet is
@@ -263,12 +301,17 @@ class CrawlService:
             # its articles will want extracting, so the workers' fork server starts now
             _start_workers_early(crawler.settings.getint("EVENTWATCH_EXTRACT_WORKERS"))
         self.active[run_id], self.crawlers[run_id] = task, crawler
+        if (limit := crawler.settings.getfloat("CLOSESPIDER_TIMEOUT")) > 0:
+            from twisted.internet import reactor
+
+            cast(Any, reactor).callLater(limit, self._time_up, run_id)
         task.add_done_callback(partial(self._finished, run_id))
 
     def _finished(self, run_id: int, task: asyncio.Task[None]) -> None:
         self.active.pop(run_id, None)
         self.crawlers.pop(run_id, None)
         LEASES.drop(run_id)
+        IN_FLIGHT.drop(run_id)
         self.lapsed.discard(run_id)
         error = None if task.cancelled() else task.exception()
         if error is not None:  # no-op when the spider closed and reported its own verdict

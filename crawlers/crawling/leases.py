@@ -9,11 +9,16 @@ runs on while a process is stopped or the machine sleeps, and again at each rene
 instant no download of the crawl starts (:class:`LeasedDownloadHandler`), however late the
 starter itself notices, and the crawl process closes the crawl as ``stopped``, its waiting
 requests dropped; one refused download alone makes it ``stopped``, however it then closes.
+
+A crawl that must stop now (its lease ran out, or its process was told to stop) also gives up
+the downloads it has under way (:data:`IN_FLIGHT`): a slow or silent site had kept it open
+until each answered or timed out, up to ``DOWNLOAD_TIMEOUT``.
 """
 
 from __future__ import annotations
 
-from typing import Self
+import asyncio
+from typing import Any, Self
 
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from scrapy.crawler import Crawler
@@ -26,7 +31,11 @@ LAPSED_REASON = "lease_lapsed"  # the reason its spider is closed with
 REFUSAL = "the lease on its source ran out: another process may crawl it"
 
 
-class LeaseLapsed(IgnoreRequest):
+class CrawlStopped(IgnoreRequest):
+    """A download refused or given up because its crawl is closing: not fetched, nor failed."""
+
+
+class LeaseLapsed(CrawlStopped):
     """A download refused: the crawl's lease on its source has run out."""
 
 
@@ -53,6 +62,38 @@ class RunLeases:
 
 
 LEASES = RunLeases()  # the crawl process's, for the download handlers Scrapy builds itself
+
+
+class InFlight:
+    """Each run's downloads under way, so that a crawl that must stop can give them up."""
+
+    def __init__(self) -> None:
+        self._downloads: dict[int, set[asyncio.Future[Any]]] = {}
+        self._cut: dict[int, CrawlStopped] = {}
+
+    def add(self, run_id: int, download: asyncio.Future[Any]) -> None:
+        self._downloads.setdefault(run_id, set()).add(download)
+
+    def discard(self, run_id: int, download: asyncio.Future[Any]) -> None:
+        self._downloads.get(run_id, set()).discard(download)
+
+    def cut(self, run_id: int, why: CrawlStopped) -> int:
+        """Give up the run's downloads under way, each failing with ``why``; how many."""
+        self._cut.setdefault(run_id, why)
+        downloads = self._downloads.get(run_id, set())
+        for download in list(downloads):
+            download.cancel()  # Scrapy's handler aborts its connection, as a timeout does
+        return len(downloads)
+
+    def why_cut(self, run_id: int) -> CrawlStopped | None:
+        return self._cut.get(run_id)
+
+    def drop(self, run_id: int) -> None:
+        self._downloads.pop(run_id, None)
+        self._cut.pop(run_id, None)
+
+
+IN_FLIGHT = InFlight()
 
 
 class LeaseMiddleware:
@@ -82,4 +123,15 @@ class LeasedDownloadHandler(HTTP11DownloadHandler):
     async def download_request(self, request: Request) -> Response:
         if LEASES.lapsed(self.run_id):
             raise LeaseLapsed(REFUSAL)
-        return await super().download_request(request)
+        if (why := IN_FLIGHT.why_cut(self.run_id)) is not None:
+            raise why
+        download = asyncio.ensure_future(super().download_request(request))
+        IN_FLIGHT.add(self.run_id, download)
+        try:
+            return await download
+        except asyncio.CancelledError:
+            if (why := IN_FLIGHT.why_cut(self.run_id)) is None or not download.cancelled():
+                raise
+            raise why from None
+        finally:
+            IN_FLIGHT.discard(self.run_id, download)

@@ -162,7 +162,7 @@ class ConditionalGetMiddleware:
 
     def spider_closed(self, spider: Any, reason: str) -> None:
         cut_short = getattr(spider, "budget_exhausted", False) or getattr(
-            spider, "lease_lapsed", False
+            spider, "stopped_midway", False
         )
         complete = reason == "finished" and not cut_short
         # a page that linked one that failed, or waits for its next try, must be read again
