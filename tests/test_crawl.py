@@ -326,7 +326,7 @@ def test_a_crawl_process_goes_on_when_a_ctrl_c_reaches_it_alone(tmp_path: Path) 
     from tests.newsroom_pool import newsroom_pool
 
     with newsroom_pool(tmp_path, delay=0.2) as (pool, site, started):
-        source = CrawlSource(name="newsroom", start_urls=(site.base_url + "/",))
+        source = CrawlSource(name="newsroom", start_urls=(site.base_url + "/",), download_delay=0.1)
         job = pool.submit(source)
         while len(site.paths()) < 3:  # under way, Scrapy started
             time.sleep(0.05)

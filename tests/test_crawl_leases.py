@@ -4,6 +4,7 @@ renewed lease lets it run to its end; a renewal that finds the lease taken gives
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import threading
@@ -117,7 +118,8 @@ def test_a_crawl_process_stopped_past_the_lease_fetches_nothing_once_it_goes_on(
 
 def test_a_renewed_lease_lets_the_crawl_run_to_its_end(tmp_path: Path) -> None:
     with newsroom_pool(tmp_path) as (pool, site, _):
-        job = pool.submit(_source(site), lease_until=lease_clock() + 2.0)
+        source = dataclasses.replace(_source(site), download_delay=0.1)  # many renewals still
+        job = pool.submit(source, lease_until=lease_clock() + 2.0)
         renewing = threading.Event()
 
         def renew() -> None:
