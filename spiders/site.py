@@ -380,8 +380,10 @@ class SiteSpider(Spider):
         """(status, error) of the crawl run: failed when no entry page answered at all."""
         if reason == "closespider_timeout":
             return "timeout", f"stopped at its time limit; {self.reached} entry pages answered"
-        # its process asked to stop: not done, to be crawled again
-        if reason == "shutdown" or (self.stopped_midway and not self.lease_lapsed):
+        # its process asked to stop: not done, to be crawled again. Given-up downloads may have
+        # emptied its queue before it was closed for the stop.
+        stopped = self.stopped_midway and reason == "finished" and not self.lease_lapsed
+        if reason == "shutdown" or stopped:
             return "stopped", f"its process was asked to stop; {self.reached} entry pages answered"
         # its lease ran out: another may be crawling it now. Refused downloads may have ended
         # the crawl before it was closed for it, as if it had run to its end.

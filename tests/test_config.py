@@ -162,7 +162,7 @@ def test_shipped_default_config_is_valid() -> None:
         ),
         (
             ("{{every: 30m}}", "{{every: 30m}}\n    scrapy_settings: {{ITEM_PIPELINES: [a, b]}}"),
-            "ITEM_PIPELINES: give a mapping of components to their order (or None)",
+            "ITEM_PIPELINES: give a mapping of components to their order",
         ),
     ],
 )

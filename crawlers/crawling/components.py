@@ -67,7 +67,7 @@ def refusal(settings: Mapping[str, Any]) -> str | None:
     for setting in sorted(COMPONENT_SETTINGS & settings.keys()):
         given = as_mapping(settings[setting])
         if given is None:
-            return f"{setting}: give a mapping of components to their order (or None)"
+            return f"{setting}: give a mapping of components to their order"
         for name, (value, without) in KEPT.get(setting, {}).items():
             if name in given and given[name] != value:
                 return f"{setting}: {name} is eventwatch's own and stays: without it {without}"

@@ -163,6 +163,8 @@ class CrawlService:
         self.beat = LoopingCall(send_beat)
         self.lease_check = LoopingCall(self._close_lapsed)
         self.lapsed: set[int] = set()  # runs closed as their lease ran out
+        self.stopping = False  # told to stop: a crawl sent meanwhile is not started
+        self.time_limits: dict[int, Any] = {}  # each run's DelayedCall at its time limit
 
     def serve(self) -> None:
         from twisted.internet import reactor
@@ -203,7 +205,11 @@ class CrawlService:
                 self._handle(json.loads(line))
 
     def _handle(self, message: dict[str, Any]) -> None:
-        if message["op"] == "crawl":
+        if message["op"] == "crawl" and self.stopping:  # sent before the stop reached it
+            run_id = int(message["run"])
+            send_verdict(run_id, "stopped", "its process was asked to stop before it began", {})
+            send_finished(run_id)
+        elif message["op"] == "crawl":
             self._crawl(message)
         elif message["op"] == "drain":
             self.draining = True
@@ -221,7 +227,7 @@ class CrawlService:
     def _stop_all(self) -> None:
         """Every crawl closed ``stopped`` now, its downloads under way and waiting given up,
         and the process ends once they have all reported."""
-        self.draining = True
+        self.draining = self.stopping = True
         why = "its process was asked to stop"
         for run_id in list(self.active):
             self._close(run_id, "shutdown", "stopped", why)
@@ -239,6 +245,8 @@ class CrawlService:
         set to 0, say): its spider is closed as Scrapy's limit would have, so the crawl
         stops and its run keeps its counts. Cancelling the task alone had left the crawl
         going on, unrecorded, beside the next crawl of its source."""
+        if run_id not in self.active:  # it ended as the master asked
+            return
         why = "stopped: still running past its time limit"
         self._close(run_id, "closespider_timeout", "timeout", why)
         self._give_up_downloads(run_id, CrawlStopped(why))
@@ -246,6 +254,7 @@ class CrawlService:
     def _time_up(self, run_id: int) -> None:
         """The crawl's time limit: Scrapy closes its spider then, but waits for each download
         under way, up to DOWNLOAD_TIMEOUT on a silent site. They are given up."""
+        self.time_limits.pop(run_id, None)
         if run_id in self.active:
             why = "stopped at its time limit"
             self._close(run_id, "closespider_timeout", "timeout", why)
@@ -304,7 +313,7 @@ class CrawlService:
         if (limit := crawler.settings.getfloat("CLOSESPIDER_TIMEOUT")) > 0:
             from twisted.internet import reactor
 
-            cast(Any, reactor).callLater(limit, self._time_up, run_id)
+            self.time_limits[run_id] = cast(Any, reactor).callLater(limit, self._time_up, run_id)
         task.add_done_callback(partial(self._finished, run_id))
 
     def _finished(self, run_id: int, task: asyncio.Task[None]) -> None:
@@ -312,6 +321,8 @@ class CrawlService:
         self.crawlers.pop(run_id, None)
         LEASES.drop(run_id)
         IN_FLIGHT.drop(run_id)
+        if (timer := self.time_limits.pop(run_id, None)) is not None and timer.active():
+            timer.cancel()
         self.lapsed.discard(run_id)
         error = None if task.cancelled() else task.exception()
         if error is not None:  # no-op when the spider closed and reported its own verdict

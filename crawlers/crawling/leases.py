@@ -18,7 +18,8 @@ until each answered or timed out, up to ``DOWNLOAD_TIMEOUT``.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Self
+from collections.abc import Awaitable
+from typing import Any, Self, TypeVar
 
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from scrapy.crawler import Crawler
@@ -64,8 +65,12 @@ class RunLeases:
 LEASES = RunLeases()  # the crawl process's, for the download handlers Scrapy builds itself
 
 
+T = TypeVar("T")
+
+
 class InFlight:
-    """Each run's downloads under way, so that a crawl that must stop can give them up."""
+    """Each run's downloads under way (and waits before a retry), so that a crawl that must
+    stop can give them up."""
 
     def __init__(self) -> None:
         self._downloads: dict[int, set[asyncio.Future[Any]]] = {}
@@ -87,6 +92,23 @@ class InFlight:
 
     def why_cut(self, run_id: int) -> CrawlStopped | None:
         return self._cut.get(run_id)
+
+    async def given_up_on_stop(self, run_id: int, work: Awaitable[T]) -> T:
+        """What ``work`` gives, unless the run must stop first: then it is cancelled and the
+        run's :class:`CrawlStopped` raised, which the spider counts as not asked."""
+        task = asyncio.ensure_future(work)
+        if (why := self.why_cut(run_id)) is not None:
+            task.cancel()
+            raise why
+        self.add(run_id, task)
+        try:
+            return await task
+        except asyncio.CancelledError:
+            if (why := self.why_cut(run_id)) is None or not task.cancelled():
+                raise
+            raise why from None
+        finally:
+            self.discard(run_id, task)
 
     def drop(self, run_id: int) -> None:
         self._downloads.pop(run_id, None)
@@ -123,15 +145,4 @@ class LeasedDownloadHandler(HTTP11DownloadHandler):
     async def download_request(self, request: Request) -> Response:
         if LEASES.lapsed(self.run_id):
             raise LeaseLapsed(REFUSAL)
-        if (why := IN_FLIGHT.why_cut(self.run_id)) is not None:
-            raise why
-        download = asyncio.ensure_future(super().download_request(request))
-        IN_FLIGHT.add(self.run_id, download)
-        try:
-            return await download
-        except asyncio.CancelledError:
-            if (why := IN_FLIGHT.why_cut(self.run_id)) is None or not download.cancelled():
-                raise
-            raise why from None
-        finally:
-            IN_FLIGHT.discard(self.run_id, download)
+        return await IN_FLIGHT.given_up_on_stop(self.run_id, super().download_request(request))

@@ -25,6 +25,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Response
 
+from crawlers.crawling.leases import IN_FLIGHT
 from crawlers.launcher.report import Validators, send_validators
 from crawlers.urls import on_site
 
@@ -99,14 +100,19 @@ class RetryAfterMiddleware:
     retried in this crawl; the page fails and the next scheduled crawl asks again. While
     it waits the request keeps its download slot, which slows the host down as asked."""
 
-    def __init__(self, max_wait: float, max_retries: int) -> None:
+    def __init__(self, max_wait: float, max_retries: int, run_id: int = 0) -> None:
         self.max_wait = max_wait
         self.max_retries = max_retries
+        self.run_id = run_id
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         settings = crawler.settings
-        return cls(settings.getfloat("EVENTWATCH_RETRY_AFTER_MAX"), settings.getint("RETRY_TIMES"))
+        return cls(
+            settings.getfloat("EVENTWATCH_RETRY_AFTER_MAX"),
+            settings.getint("RETRY_TIMES"),
+            settings.getint("EVENTWATCH_RUN_ID"),
+        )
 
     async def process_response(self, request: Request, response: Response) -> Response:
         if response.status not in RETRY_AFTER_STATUSES or request.meta.get("dont_retry"):
@@ -117,7 +123,8 @@ class RetryAfterMiddleware:
         if delay > self.max_wait:
             request.meta["dont_retry"] = True
             return response
-        await asyncio.sleep(delay)
+        # a crawl told to stop gives the wait up, as it does its downloads under way
+        await IN_FLIGHT.given_up_on_stop(self.run_id, asyncio.sleep(delay))
         return response
 
 
