@@ -197,22 +197,32 @@ def operator_lookalikes(query: str) -> list[tuple[int, str]]:
     ]
 
 
-# ``name:`` opening a word, as a field would, but no URL's scheme (``http://``)
+# ``name:`` opening a word, as a field would, but no URL's scheme (``http://``); or a word
+# that is ``name:`` alone, before a group or a phrase
 _FIELD_LIKE = re.compile(r"([^\W\d_]+):(?!//)(?=[^\s:)])")
+_FIELD_ALONE = re.compile(r"([^\W\d_]+):")
 
 
 def field_lookalikes(query: str) -> list[tuple[int, str]]:
-    """(1-based column, name) of each word written as a field that is none
-    (``text:Dushanbe``): the parser reads it as the words "text dushanbe"."""
+    """(1-based column, name) of each word written as a field that is none: the parser reads
+    ``text:Dushanbe`` as the words "text dushanbe", and ``text:(a OR b)`` as "text" AND the
+    group. A word inside a field's own value (``title:covid:19``, ``place:x:y``) is none."""
     try:
         found = _lex(query, "query")
     except RuleSyntaxError:
         return []
-    return [
-        (token.position + 1, named.group(1))
-        for token in found
-        if token.kind == "WORD" and (named := _FIELD_LIKE.match(token.value))
-    ]
+    named = []
+    for at, token in enumerate(found):
+        before = found[at - 1] if at else None
+        after = found[at + 1] if at + 1 < len(found) else None
+        if token.kind != "WORD" or (before is not None and before.kind in {"SCOPE", "ENTITY"}):
+            continue
+        field = _FIELD_LIKE.match(token.value)
+        if field is None and after is not None and after.kind in {"(", "PHRASE"}:
+            field = _FIELD_ALONE.fullmatch(token.value)
+        if field is not None:
+            named.append((token.position + 1, field.group(1)))
+    return named
 
 
 def _entity_scope(query: str, start: int) -> str | None:

@@ -113,3 +113,19 @@ def test_a_crawl_closing_for_its_page_count_keeps_its_verdict_when_its_time_runs
         run = pool.submit(source).done.result(timeout=120)
     assert run.status == "ok", run.error
     assert (run.error or "").startswith("stopped early: closespider_pagecount")
+
+
+def test_a_crawler_whose_crawl_has_not_begun_has_no_engine_yet() -> None:
+    """A stop that reached the crawl process just as it took a job met that job's crawler
+    before its first step, where Scrapy's ``Crawler.engine`` raises: the stop broke off and
+    the new crawl went on until the master killed the process, losing its verdict."""
+    from scrapy import Spider
+    from scrapy.crawler import Crawler
+
+    from crawlers.crawling.crawl import engine_of
+
+    class Quiet(Spider):
+        name = "quiet"
+
+    assert engine_of(Crawler(Quiet)) is None
+    assert engine_of(None) is None

@@ -11,6 +11,7 @@ import yaml
 from crawlers.enrichment.entities import GAZETTEER, find_names, gazetteer
 from monitor import flow
 from monitor.config import Config, ConfigError, load_config
+from monitor.rules import field_lookalikes
 from storage.articles import NewArticle, store_article
 from storage.db import Database
 from storage.migrate import upgrade
@@ -55,6 +56,20 @@ def test_a_url_in_a_query_is_no_field(tmp_path: Path, capsys: pytest.CaptureFixt
     assert one_line(err).endswith("position 41: text: is no field, and is read as a word to "
                                   "find; the fields are title:, place:, org:")  # fmt: skip
     assert "http:" not in err
+
+
+@pytest.mark.parametrize(
+    ("query", "named"),
+    [
+        ("text:Dushanbe", [(1, "text")]),
+        ("a AND text:(b OR c)", [(7, "text")]),  # as title:(b OR c) is written
+        ('body:"a b"', [(1, "body")]),
+        ("title:covid:19 OR place:Dushanbe:x", []),  # inside a field's own value
+        ('see http://127.0.0.1/a "text:x" meeting 12:30', []),
+    ],
+)
+def test_words_written_as_fields_that_are_none(query: str, named: list[tuple[int, str]]) -> None:
+    assert field_lookalikes(query) == named
 
 
 def test_capital_operators_and_quoted_words_give_no_warning(

@@ -236,7 +236,7 @@ class CrawlService:
 
     def _give_up_downloads(self, run_id: int, why: CrawlStopped) -> None:
         IN_FLIGHT.cut(run_id, why)
-        engine = getattr(self.crawlers.get(run_id), "engine", None)
+        engine = engine_of(self.crawlers.get(run_id))
         if engine is not None:
             drop_waiting(engine.downloader, why)
 
@@ -274,7 +274,7 @@ class CrawlService:
         """The crawl's spider closed for ``reason``; one whose spider is not open yet is
         given up, its run closed ``status``."""
         crawler, task = self.crawlers.get(run_id), self.active.get(run_id)
-        engine = getattr(crawler, "engine", None)
+        engine = engine_of(crawler)
         if engine is not None and engine.spider is not None:
             closing = asyncio.get_running_loop().create_task(
                 engine.close_spider_async(reason=reason)
@@ -338,6 +338,15 @@ class CrawlService:
                 if loop.running:
                     loop.stop()
             cast(Any, reactor).stop()  # the module stands for the installed reactor
+
+
+def engine_of(crawler: Crawler | None) -> Any:
+    """The crawler's engine; None before its crawl task has taken its first step, until
+    which Scrapy's ``Crawler.engine`` raises rather than give None."""
+    try:
+        return crawler.engine if crawler is not None else None
+    except RuntimeError:
+        return None
 
 
 def _process_settings(log_level: str, extract_workers: int) -> Settings:

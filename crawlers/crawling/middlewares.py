@@ -97,8 +97,7 @@ def retry_after_seconds(value: bytes | None, now: datetime | None = None) -> flo
 class RetryAfterMiddleware:
     """Honours Retry-After on 429 and 503: waits that long before Scrapy's RetryMiddleware
     retries, up to ``EVENTWATCH_RETRY_AFTER_MAX`` seconds. A server asking for more is not
-    retried in this crawl; the page fails and the next scheduled crawl asks again. While
-    it waits the request keeps its download slot, which slows the host down as asked."""
+    retried in this crawl; the page fails and the next scheduled crawl asks again."""
 
     def __init__(self, max_wait: float, max_retries: int, run_id: int = 0) -> None:
         self.max_wait = max_wait
