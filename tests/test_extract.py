@@ -15,6 +15,7 @@ from crawlers.extraction.date_parsing import parse_date
 from crawlers.extraction.extract import Extracted, extract
 from crawlers.extraction.languages import classify, detect_languages
 from tests.conftest import FIXTURES
+from tests.jsonld import news_article
 
 URL = "http://127.0.0.1/news/item-42"
 BODY = [
@@ -427,12 +428,8 @@ def test_control_and_bidi_override_characters_never_reach_the_title() -> None:
     """A JSON-LD headline's escapes: terminal sequences, a bell, backspaces, and an override
     that shows "gpj.exe" as "exe.jpg"."""
     headline = "Dushanbe \u001b[31mRED \u0007bell \u202egpj.exe\u202c \b\bXYZ"
-    # JSON-LD's vocabulary name, which trafilatura reads only with it; a string, never fetched
-    ld = json.dumps(
-        {"@context": "https://schema.org", "@type": "NewsArticle", "headline": headline}
-    )
     html = (
-        f'<html><head><script type="application/ld+json">{ld}</script></head><body><article>'
+        f"<html><head>{news_article(headline)}</head><body><article>"
         f"<p>{FILLER}</p><p>{FILLER}</p></article></body></html>"
     )
     found = extract(html, "http://127.0.0.1/news/talks")

@@ -15,6 +15,7 @@ from storage.db import Database
 from storage.events import list_events
 from storage.migrate import upgrade
 from storage.outbox import event_articles
+from tests.jsonld import news_article
 from tests.sitehost import SiteServer, serve
 from tests.test_crawl import run_cli, source_yaml, write_config
 
@@ -30,15 +31,10 @@ TOPICS = {
     "borrowed-address": "A parliamentary assembly adopted a resolution on cross-border "
     "cooperation against smuggling of cultural goods along the old caravan roads.",
 }
-# JSON-LD's vocabulary name, which trafilatura reads only with it; a string, never fetched
-JSON_LD = (
-    '<script type="application/ld+json">{"@context": "https://schema.org", '
-    '"@type": "NewsArticle", "headline": "%s"}</script>'
-)
 HEAD_EXTRA = {
     "summit-story": '<link rel="Canonical" href="/stories/summit-story/">',
-    "parasite-upset": JSON_LD % "&#039;Parasite&#039; scores historic upset at SAG awards",
-    "fish-and-chips": JSON_LD % "Fish &amp;amp; chips festival crowns its crispiest stall",
+    "parasite-upset": news_article("&#039;Parasite&#039; scores historic upset at SAG awards"),
+    "fish-and-chips": news_article("Fish &amp;amp; chips festival crowns its crispiest stall"),
     "borrowed-address": '<link rel="canonical" href="https://elsewhere.example.org/a/1">',
 }
 LINKED = {

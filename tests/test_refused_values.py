@@ -29,17 +29,14 @@ from storage.migrate import upgrade
 from storage.models import URL_LENGTH, Article, CrawlRun, PageFailure
 from storage.pagefailures import FailedPage, record_run_pages
 from storage.runs import RunCounts, finish_run, get_run, open_run
+from tests.jsonld import news_article
 from tests.sitehost import serving
 from tests.test_crawl import run_cli, source_yaml
 
 LONG_ETAG = '"' + "e" * 600 + '"'
 STORIES = ("/news/declared.html", "/news/moved.html", "/news/bare.html", "/news/nul.html")
 # trafilatura reads the JSON escape as a NUL, which the title then held
-# JSON-LD's vocabulary name, which trafilatura reads only with it; a string, never fetched
-NUL_HEADLINE = (
-    '<script type="application/ld+json">{"@context": "https://schema.org", '
-    '"@type": "NewsArticle", "headline": "NUL \\u0000 story"}</script>'
-)
+NUL_HEADLINE = news_article("NUL \x00 story")
 LONG_LAST_MODIFIED = "Mon, 30 Nov 2026 10:00:00 GMT; " + "x" * 200
 
 

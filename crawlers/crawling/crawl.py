@@ -215,7 +215,7 @@ class CrawlService:
             self.draining = True
             self._stop_when_idle()
         elif message["op"] == "stop":
-            self._stop(int(message["run"]))
+            self._at_limit(int(message["run"]), "stopped: still running past its time limit")
         elif message["op"] == "lease" and int(message["run"]) in self.active:
             LEASES.hold(int(message["run"]), float(message["until"]))
 
@@ -228,37 +228,30 @@ class CrawlService:
         """Every crawl closed ``stopped`` now, its downloads under way and waiting given up,
         and the process ends once they have all reported."""
         self.draining = self.stopping = True
-        why = "its process was asked to stop"
         for run_id in list(self.active):
-            self._close(run_id, "shutdown", "stopped", why)
-            self._give_up_downloads(run_id, CrawlStopped(why))
+            self._end(run_id, "shutdown", "stopped", "its process was asked to stop")
         self._stop_when_idle()
 
-    def _give_up_downloads(self, run_id: int, why: CrawlStopped) -> None:
-        IN_FLIGHT.cut(run_id, why)
+    def _at_limit(self, run_id: int, why: str) -> None:
+        """The crawl's time limit (its own timer), or the master's stop of a crawl still
+        running past it (Scrapy's own limit set to 0, say): its spider is closed as Scrapy's
+        limit closes it, so the run keeps its counts; Scrapy alone would wait for each
+        download under way, up to DOWNLOAD_TIMEOUT on a silent site."""
+        self.time_limits.pop(run_id, None)
+        if run_id in self.active:  # not ended meanwhile
+            self._end(run_id, "closespider_timeout", "timeout", why)
+
+    def _end(
+        self, run_id: int, reason: str, status: str, why: str, refusal: CrawlStopped | None = None
+    ) -> None:
+        """The crawl closed for ``reason`` (:meth:`_close`), and what it has under way or
+        waiting given up, each refused with ``refusal`` (by default, ``why``)."""
+        self._close(run_id, reason, status, why)
+        refusal = refusal or CrawlStopped(why)
+        IN_FLIGHT.cut(run_id, refusal)
         engine = engine_of(self.crawlers.get(run_id))
         if engine is not None:
-            drop_waiting(engine.downloader, why)
-
-    def _stop(self, run_id: int) -> None:
-        """A crawl past its time limit that Scrapy did not close (its CLOSESPIDER_TIMEOUT
-        set to 0, say): its spider is closed as Scrapy's limit would have, so the crawl
-        stops and its run keeps its counts. Cancelling the task alone had left the crawl
-        going on, unrecorded, beside the next crawl of its source."""
-        if run_id not in self.active:  # it ended as the master asked
-            return
-        why = "stopped: still running past its time limit"
-        self._close(run_id, "closespider_timeout", "timeout", why)
-        self._give_up_downloads(run_id, CrawlStopped(why))
-
-    def _time_up(self, run_id: int) -> None:
-        """The crawl's time limit: Scrapy closes its spider then, but waits for each download
-        under way, up to DOWNLOAD_TIMEOUT on a silent site. They are given up."""
-        self.time_limits.pop(run_id, None)
-        if run_id in self.active:
-            why = "stopped at its time limit"
-            self._close(run_id, "closespider_timeout", "timeout", why)
-            self._give_up_downloads(run_id, CrawlStopped(why))
+            drop_waiting(engine.downloader, refusal)
 
     def _close_lapsed(self) -> None:
         """Crawls whose lease on their source ran out: no download of theirs starts any
@@ -267,8 +260,7 @@ class CrawlService:
             self.lapsed.add(run_id)  # closed once; its downloads are refused until its end
             logger.warning("run=%d stopped: the lease on its source ran out", run_id)
             why = "stopped: the lease on its source ran out; another process may crawl it"
-            self._close(run_id, LAPSED_REASON, "stopped", why)
-            self._give_up_downloads(run_id, LeaseLapsed(REFUSAL))
+            self._end(run_id, LAPSED_REASON, "stopped", why, LeaseLapsed(REFUSAL))
 
     def _close(self, run_id: int, reason: str, status: str, why: str) -> None:
         """The crawl's spider closed for ``reason``; one whose spider is not open yet is
@@ -313,7 +305,9 @@ class CrawlService:
         if (limit := crawler.settings.getfloat("CLOSESPIDER_TIMEOUT")) > 0:
             from twisted.internet import reactor
 
-            self.time_limits[run_id] = cast(Any, reactor).callLater(limit, self._time_up, run_id)
+            self.time_limits[run_id] = cast(Any, reactor).callLater(
+                limit, self._at_limit, run_id, "stopped at its time limit"
+            )
         task.add_done_callback(partial(self._finished, run_id))
 
     def _finished(self, run_id: int, task: asyncio.Task[None]) -> None:

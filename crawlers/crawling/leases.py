@@ -82,13 +82,12 @@ class InFlight:
     def discard(self, run_id: int, download: asyncio.Future[Any]) -> None:
         self._downloads.get(run_id, set()).discard(download)
 
-    def cut(self, run_id: int, why: CrawlStopped) -> int:
-        """Give up the run's downloads under way, each failing with ``why``; how many."""
+    def cut(self, run_id: int, why: CrawlStopped) -> None:
+        """Give up the run's downloads under way and any it starts later, each failing with
+        ``why``."""
         self._cut.setdefault(run_id, why)
-        downloads = self._downloads.get(run_id, set())
-        for download in list(downloads):
+        for download in list(self._downloads.get(run_id, ())):
             download.cancel()  # Scrapy's handler aborts its connection, as a timeout does
-        return len(downloads)
 
     def why_cut(self, run_id: int) -> CrawlStopped | None:
         return self._cut.get(run_id)
