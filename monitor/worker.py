@@ -207,7 +207,14 @@ class Worker:
         crawl = self.pool.submit(source.crawl_source(), due_at=due, lease_until=lease).done
         try:
             run = await asyncio.shield(asyncio.wrap_future(crawl))
-        except asyncio.CancelledError:  # the engine gave up on this job; the crawl goes on
+        except asyncio.CancelledError:
+            if crawl.cancelled() and not _cancelled_itself():
+                # the pool closed before the crawl began (this worker is stopping): another
+                # worker crawls it for this due time, as one stopped midway
+                await asyncio.to_thread(self.leases.release, name, None)
+                await self._requeue_stopped(name, due_at)
+                return "stopped"
+            # the engine gave up on this job; the crawl goes on
             crawl.add_done_callback(partial(self._ended_apart, name, due))
             raise
         done = due if run.status in ("ok", "timeout") else None
@@ -371,6 +378,13 @@ class Worker:
         except Exception as exc:  # that goodbye failed: stopped all the same
             logger.warning("the job engine stopped with an error: %s: %s", type(exc).__name__, exc)
         await closing
+
+
+def _cancelled_itself() -> bool:
+    """Whether the running task was asked to stop (the engine giving up on its job), as
+    opposed to a future it awaits having been cancelled."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 def _taken_over_or_default(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:

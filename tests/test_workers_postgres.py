@@ -4,6 +4,7 @@ crawl has its crawls run by the others, and a new article is stored once and ale
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -23,7 +24,7 @@ from sqlalchemy import func, select, text
 from crawlers.launcher.child import CRAWL_COMMAND
 from storage.db import Database
 from storage.migrate import upgrade
-from storage.models import Article, CrawlRun, Source, SourceRequest
+from storage.models import Article, CrawlRun, ScheduleState, Source, SourceRequest
 from storage.triage import request_crawl
 from tests import postgres
 from tests.fleet import Fleet, fleet_sources, serve_fleet
@@ -310,6 +311,36 @@ def test_sigterm_during_a_download_that_outlasts_the_grace_still_queues_the_craw
             if worker.poll() is None:
                 worker.kill()
             db.dispose()
+
+
+def test_a_crawl_the_closing_pool_never_began_is_queued_again(pg_url: str, tmp_path: Path) -> None:
+    """A worker stopping closes its pool first, which cancels the crawls it has not begun
+    (their process still starting). Their jobs had ended with nothing queued again, so the
+    source waited for its next due time; one asked of the closed pool had waited for ever."""
+    from monitor.config import load_config
+    from monitor.worker import Worker
+
+    sources = [_slow_source("http://127.0.0.1:9", "unbegun")]
+    path = _worker_config(tmp_path / "ew.yaml", pg_url, sources)
+    upgrade(pg_url)
+    worker = Worker(load_config(str(path))[1], "WARNING")
+    db = Database(pg_url)
+    try:
+        worker.pool.close(5)  # as the worker's stop does before the engine's jobs end
+
+        async def crawl_job() -> str:
+            async with worker.app.open_async():
+                due_at = datetime.now(UTC).isoformat()
+                return await asyncio.wait_for(worker.crawl("unbegun", due_at), 60)
+
+        assert asyncio.run(crawl_job()) == "stopped"
+        assert _waiting_crawls(db, "unbegun") == 1
+        with db.session() as session:
+            state = session.get(ScheduleState, "unbegun")
+            assert state is not None and state.crawling_by is None  # its lease let go
+    finally:
+        worker.ctx.db.dispose()
+        db.dispose()
 
 
 def test_sigterm_while_postgresql_is_away_ends_the_worker_cleanly(tmp_path: Path) -> None:

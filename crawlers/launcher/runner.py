@@ -109,9 +109,13 @@ class CrawlPool:
         lease_until: float | None = None,
     ) -> CrawlJob:
         """``lease_until``: the :func:`lease_clock` time at which the caller's lease on the
-        source runs out unless renewed (:meth:`lease`); the crawl fetches nothing past it."""
+        source runs out unless renewed (:meth:`lease`); the crawl fetches nothing past it. A
+        job asked of a pool that is closing is cancelled at once, as those it had waiting."""
         job = CrawlJob(source, refresh, due_at, lease_until=lease_until)
-        with self.lock:
+        with self.lock:  # a pool closing has drained its pending jobs, or will
+            if self.close_asked.is_set():
+                job.done.cancel()  # left pending, its caller had waited for ever
+                return job
             self.pending.append(job)
         self.events.put(("wake", None, None))
         return job
