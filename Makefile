@@ -42,15 +42,18 @@ lint: install
 test: lint browser
 	$(BIN)/pytest -q
 
-# The browser tests drive Debian's chromium through Playwright: Playwright never downloads a
-# browser of its own.
+# Debian packages the tests use: chromium, which the browser tests drive through Playwright
+# (Playwright never downloads a browser of its own), and faketime, which runs a process whose
+# clock reads ahead of the others' (leases shared by machines whose clocks disagree).
 CHROMIUM ?= /usr/bin/chromium
+FAKETIME ?= /usr/bin/faketime
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-## browser: install Debian's chromium for the browser tests when it is missing.
+## browser: install Debian's chromium (and faketime) for the tests when missing.
 browser:
-	@test -x $(CHROMIUM) || { $(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
+	@set -- $$(test -x $(CHROMIUM) || echo chromium) $$(test -x $(FAKETIME) || echo faketime); \
+	if [ $$# -gt 0 ]; then $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq "$$@"; fi
 
 ## screenshots: the browser tests, saving each page's screenshot in docs/screenshots.
 screenshots: install browser

@@ -9,8 +9,9 @@ fetches nothing past it (:mod:`crawlers.crawling.leases`). That instant is a mar
 the database's, taken from the clock before the lease was written: a holder stopped (Ctrl-Z,
 SIGSTOP), asleep or cut off from the database stops its crawl before anyone else can take the
 source, and a renewal that finds the lease taken stops it at once. A renewal that fails is
-tried again every second, so that a database away for a moment stops no crawl. The margin
-also covers machines' clocks that disagree by a few seconds: keep them in time (NTP).
+tried again every second, so that a database away for a moment stops no crawl. The lease is
+written and judged in the database's time (:mod:`storage.dbclock`), so machines whose clocks
+disagree still agree on when it runs out.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from crawlers.launcher.leaseclock import lease_clock
 from storage.db import Database
@@ -72,8 +73,8 @@ class SourceLeases:
     ) -> float | None:
         """The lease on ``source`` for its due time, as :func:`claim_source` takes it: when
         it runs out on the lease clock, or None when it could not be taken."""
-        clock, now = lease_clock(), datetime.now(UTC)
-        if not claim_source(self.db, source, self.owner, due_at, now + self.length, next_due):
+        clock = lease_clock()
+        if not claim_source(self.db, source, self.owner, due_at, self.length, next_due):
             return None
         with self.lock:
             self.claims += 1
@@ -119,9 +120,9 @@ class SourceLeases:
             held = dict(self.held)
         if not held:
             return True
-        clock, now = lease_clock(), datetime.now(UTC)
+        clock = lease_clock()
         try:
-            kept = renew_leases(self.db, self.owner, set(held), now + self.length)
+            kept = renew_leases(self.db, self.owner, set(held), self.length)
         except Exception as exc:  # the database away: the crawls stop as their leases end
             say = logger.warning if not self.failing else logger.debug  # once a second
             say("leases not renewed (tried again every second): %s", exc)

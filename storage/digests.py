@@ -141,10 +141,10 @@ def claim_due_digests(
 ) -> Iterator[DigestTask]:
     """Due digests, each leased only as it is handed over, as `claim_due` does deliveries,
     and likewise none of a channel in `skip`."""
-    for digest_id, channel in due_rows(db, Digest, utcnow(), limit, skip):
+    for digest_id, channel in due_rows(db, Digest, limit, skip):
         if channel in skip:
             continue
-        taken = take_lease(db, Digest, digest_id, utcnow(), lease)
+        taken = take_lease(db, Digest, digest_id, lease)
         if taken is not None:
             yield digest_task(db, taken)
 

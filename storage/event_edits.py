@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from storage.db import Database
+from storage.dbclock import database_now
 from storage.events import ARTICLE_LINK
 from storage.grouping import hold_grouping_lock, merged_names
 from storage.models import (
@@ -175,7 +176,7 @@ def _being_sent(session: Session, event_ids: tuple[int, ...]) -> int | None:
     return session.scalar(
         select(Delivery.event_id)
         .where(Delivery.event_id.in_(event_ids), Delivery.status == "pending")
-        .where(Delivery.lease_until > utcnow())
+        .where(Delivery.lease_until > database_now(session))
         .limit(1)
     )
 

@@ -2,7 +2,8 @@
 
 Every outbox row has a status, a time it is next due and a lease (storage.models.Outbox): a
 sender leases a due row, sends it, then records the outcome. A sender killed in between leaves
-the row pending; once its lease runs out, another sends it again under the same key.
+the row pending; once its lease runs out, another sends it again under the same key. Leases
+are read in the database's time (:mod:`storage.dbclock`), which every sender shares.
 
 The lease's end, as its holder wrote it, is the holder's proof: a sender renews its lease
 while a send takes long (:func:`kept`), and records the outcome only while the lease is still
@@ -24,6 +25,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.db import DATABASE_FAILURES, Database
+from storage.dbclock import database_now
 from storage.models import Delivery, Digest, Update, utcnow
 
 OutboxModel = type[Delivery] | type[Digest] | type[Update]
@@ -40,28 +42,28 @@ class Lease:
 
 
 def due_rows(
-    db: Database, model: OutboxModel, now: datetime, limit: int, skip: Collection[str] = ()
+    db: Database, model: OutboxModel, limit: int, skip: Collection[str] = ()
 ) -> Sequence[tuple[int, str]]:
-    """(id, channel) of the rows of `model` due at `now` and leased to no one, oldest first,
+    """(id, channel) of the rows of `model` due now and leased to no one, oldest first,
     leaving out the channels in `skip`."""
-    query = (
-        select(model.id, model.channel)
-        .where(model.status == "pending", model.next_attempt_at <= now)
-        .where(or_(model.lease_until.is_(None), model.lease_until < now))
-    )
-    if skip:
-        query = query.where(model.channel.not_in(sorted(skip)))
     with db.session() as session:
+        now = database_now(session)
+        query = (
+            select(model.id, model.channel)
+            .where(model.status == "pending", model.next_attempt_at <= now)
+            .where(or_(model.lease_until.is_(None), model.lease_until < now))
+        )
+        if skip:
+            query = query.where(model.channel.not_in(sorted(skip)))
         rows = session.execute(query.order_by(model.id).limit(limit)).all()
         return [(row_id, channel) for row_id, channel in rows]
 
 
-def take_lease(
-    db: Database, model: OutboxModel, row_id: int, now: datetime, length: timedelta
-) -> Lease | None:
-    """Lease the row until ``now + length`` and count the attempt, unless another has it."""
-    until = now + length
+def take_lease(db: Database, model: OutboxModel, row_id: int, length: timedelta) -> Lease | None:
+    """Lease the row for ``length`` from now and count the attempt, unless another has it."""
     with db.session() as session:
+        now = database_now(session)
+        until = now + length
         claimed = session.execute(
             update(model)
             .where(model.id == row_id, model.status == "pending")
@@ -87,8 +89,8 @@ def write_if_held(session: Session, lease: Lease, **values: Any) -> bool:
 
 def renew_lease(db: Database, lease: Lease, length: timedelta) -> bool:
     """Hold the row ``length`` longer from now; False if the lease was lost meanwhile."""
-    until = utcnow() + length
     with db.session() as session:
+        until = database_now(session) + length
         if not write_if_held(session, lease, lease_until=until):
             return False
     lease.until = until
@@ -130,10 +132,11 @@ def requeue_failed(db: Database, model: OutboxModel, ids: Iterable[int] | None =
     if ids is not None:
         chosen = chosen & model.id.in_(list(ids))
     with db.session() as session:
+        now = database_now(session)
         done = session.execute(
             update(model)
             .where(chosen)
-            .values(status="pending", attempts=0, next_attempt_at=utcnow(), lease_until=None)
+            .values(status="pending", attempts=0, next_attempt_at=now, lease_until=None)
             .execution_options(synchronize_session=False)
         )
         return int(done.rowcount)  # type: ignore[attr-defined]

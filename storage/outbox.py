@@ -174,18 +174,18 @@ def claim_due(
     dispatchers never send one at once: a lease taken for a whole batch ran out while the rows
     before it were sent, and another dispatcher sent the rest again. None of a channel in
     `skip`, which the caller may add to while it goes through them."""
-    for row_id, channel in due_rows(db, model, utcnow(), limit, skip):
+    for row_id, channel in due_rows(db, model, limit, skip):
         if channel in skip:
             continue
-        task = _claim(db, model, row_id, utcnow(), lease)
+        task = _claim(db, model, row_id, lease)
         if task is not None:
             yield task
 
 
 def _claim(
-    db: Database, model: type[Delivery | Update], row_id: int, now: datetime, length: timedelta
+    db: Database, model: type[Delivery | Update], row_id: int, length: timedelta
 ) -> DeliveryTask | None:
-    lease = take_lease(db, model, row_id, now, length)
+    lease = take_lease(db, model, row_id, length)
     if lease is None:
         return None
     with db.session() as session:

@@ -4,12 +4,13 @@ worker, on any machine, can tell which crawls to ask for (monitor.worker)."""
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
 
 from storage.db import Database
-from storage.models import CrawlRun, ScheduleState, Source, utcnow
+from storage.dbclock import database_now
+from storage.models import CrawlRun, ScheduleState, Source
 
 
 def next_due_times(db: Database) -> dict[str, datetime]:
@@ -31,15 +32,16 @@ def claim_source(
     source: str,
     owner: str,
     due_at: datetime,
-    until: datetime,
+    length: timedelta,
     next_due: datetime | None = None,
 ) -> bool:
-    """Take the crawl of ``source`` for its due time ``due_at``: False when another worker's
-    lease on it still runs, or that due time (or a later one) was crawled already: released as
-    done, or closed ``ok`` by a worker that died before it could release it. A source the
-    shared schedule does not know yet is next due at ``next_due`` (default ``due_at``)."""
-    now = datetime.now(due_at.tzinfo)
+    """Take the crawl of ``source`` for its due time ``due_at``, leased for ``length`` from
+    now: False when another worker's lease on it still runs, or that due time (or a later one)
+    was crawled already: released as done, or closed ``ok`` by a worker that died before it
+    could release it. A source the shared schedule does not know yet is next due at
+    ``next_due`` (default ``due_at``). Leases are in the database's time."""
     with db.session() as session:
+        now = database_now(session)
         served = (
             select(CrawlRun.id)
             .join(Source, Source.id == CrawlRun.source_id)
@@ -56,7 +58,7 @@ def claim_source(
             .where(ScheduleState.source == source)
             .where(or_(ScheduleState.crawling_until.is_(None), ScheduleState.crawling_until < now))
             .where(or_(ScheduleState.done_due_at.is_(None), ScheduleState.done_due_at < due_at))
-            .values(crawling_by=owner, crawling_until=until)
+            .values(crawling_by=owner, crawling_until=now + length)
             .execution_options(synchronize_session=False)
         )
         return bool(taken.rowcount == 1)  # type: ignore[attr-defined]
@@ -70,7 +72,7 @@ def lease_of_another(db: Database, source: str, owner: str) -> datetime | None:
         state = session.get(ScheduleState, source)
         if state is None or state.crawling_by in (None, owner) or state.crawling_until is None:
             return None
-        return state.crawling_until if state.crawling_until > utcnow() else None
+        return state.crawling_until if state.crawling_until > database_now(session) else None
 
 
 def leased_elsewhere(db: Database, sources: Collection[str], owner: str) -> dict[str, datetime]:
@@ -83,17 +85,18 @@ def leased_elsewhere(db: Database, sources: Collection[str], owner: str) -> dict
             select(ScheduleState.source, ScheduleState.crawling_until)
             .where(ScheduleState.source.in_(list(sources)))
             .where(ScheduleState.crawling_by.is_not(None), ScheduleState.crawling_by != owner)
-            .where(ScheduleState.crawling_until > utcnow())
+            .where(ScheduleState.crawling_until > database_now(session))
         ).all()
         return {source: until for source, until in rows if until is not None}
 
 
-def renew_leases(db: Database, owner: str, sources: Collection[str], until: datetime) -> set[str]:
-    """The worker is alive: its crawls' leases run on. Returns those it still held; the
-    others were taken by another process once they had run out."""
+def renew_leases(db: Database, owner: str, sources: Collection[str], length: timedelta) -> set[str]:
+    """The worker is alive: its crawls' leases run on, for ``length`` from now. Returns those
+    it still held; the others were taken by another process once they had run out."""
     if not sources:
         return set()
     with db.session() as session:
+        until = database_now(session) + length
         renewed = session.execute(
             update(ScheduleState)
             .where(ScheduleState.source.in_(list(sources)), ScheduleState.crawling_by == owner)

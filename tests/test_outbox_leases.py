@@ -23,7 +23,7 @@ from storage.articles import NewArticle, store_article
 from storage.db import Database
 from storage.leases import record_failure, record_sent, renew_lease, take_lease
 from storage.migrate import upgrade
-from storage.models import Delivery, utcnow
+from storage.models import Delivery
 from storage.outbox import requeue
 from tests.receivers import WebhookReceiver
 
@@ -92,9 +92,9 @@ def test_a_sender_that_lost_its_lease_cannot_renew_it_or_overwrite_the_outcome(
         with ctx.db.session() as session:
             row_id = session.scalars(select(Delivery.id)).one()
         length = timedelta(seconds=30)
-        stalled = take_lease(ctx.db, Delivery, row_id, utcnow() - timedelta(minutes=1), length)
-        assert stalled is not None  # taken a minute ago: run out by now
-        taken = take_lease(ctx.db, Delivery, row_id, utcnow(), length)
+        stalled = take_lease(ctx.db, Delivery, row_id, -length)
+        assert stalled is not None  # as if taken a minute ago: run out by now
+        taken = take_lease(ctx.db, Delivery, row_id, length)
         assert taken is not None
         assert not renew_lease(ctx.db, stalled, length)
         assert record_sent(ctx.db, taken)

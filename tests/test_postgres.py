@@ -10,8 +10,14 @@ throwaway server (:mod:`tests.postgres`).
 from __future__ import annotations
 
 import itertools
+import json
 import multiprocessing
+import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +29,12 @@ from storage import articles
 from storage.articles import store_article
 from storage.db import Database
 from storage.events import count_articles
+from storage.leases import take_lease
 from storage.migrate import upgrade
-from storage.models import Article, Event
+from storage.models import Article, Delivery, Event
+from storage.schedule import claim_source
 from tests import postgres
+from tests.receivers import WebhookReceiver
 from tests.sitehost import SiteServer
 from tests.test_crawl import SITES, expected_for, run_cli, site, source_yaml  # noqa: F401
 from tests.test_event_edits import (  # noqa: F401
@@ -60,6 +69,8 @@ from tests.test_grouping import (  # noqa: F401
     test_same_normalised_title_joins_within_the_window_only,
 )
 from tests.test_outbox_leases import (  # noqa: F401
+    dispatcher,
+    queue_alerts,
     slow_hook,
     test_a_sender_that_lost_its_lease_cannot_renew_it_or_overwrite_the_outcome,
     test_only_failed_deliveries_are_queued_again,
@@ -198,3 +209,56 @@ def test_db_upgrade_names_the_database_without_its_password(
     result = run_cli(config, "db", "upgrade")
     assert result.returncode == 0, result.stderr
     assert "postgres:***@" in result.stdout and "DBPASSWORD77" not in result.stdout
+
+
+FAKETIME = shutil.which("faketime")
+ROOT = Path(__file__).resolve().parents[1]
+# Another machine's dispatcher and crawl, its clock ten minutes ahead of this one's: it sends
+# what is due and claims a source, and says what its clock read.
+AHEAD = """
+import json, sys
+from datetime import UTC, datetime, timedelta
+from monitor import flow
+from storage.schedule import claim_source
+from tests.test_outbox_leases import dispatcher
+url, hook = sys.argv[1:]
+ctx = dispatcher(url, hook, "2m")
+sent = flow.deliver_pending(ctx).sent
+claimed = claim_source(ctx.db, "pam", "there", datetime.now(UTC), timedelta(minutes=2))
+print(json.dumps({"clock": datetime.now(UTC).isoformat(), "sent": sent, "claimed": claimed}))
+"""
+
+
+def _ten_minutes_ahead(code: str, *args: str) -> dict[str, Any]:
+    """What ``code`` prints (JSON) in a Python process whose clock reads ten minutes ahead,
+    as on a machine whose clock runs ahead: libfaketime, by Debian's ``faketime``."""
+    assert FAKETIME, "faketime is missing: `make test` installs it (apt-get)"
+    env = {**os.environ, "FAKETIME_DONT_FAKE_MONOTONIC": "1", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [FAKETIME, "-f", "+10m", sys.executable, "-c", code, *args],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    return dict(json.loads(done.stdout))
+
+
+def test_a_machine_whose_clock_runs_ahead_takes_no_lease_another_holds(db_url: str) -> None:
+    """Leases were written and judged in each machine's own time: a machine whose clock ran
+    ahead of the holder's by more than a lease took the holder's live leases for run out, and
+    sent its alert or crawled its source a second time, at once."""
+    upgrade(db_url)
+    with WebhookReceiver() as hook:
+        here = dispatcher(db_url, hook.url, "2m")
+        try:
+            queue_alerts(here, 1)
+            with here.db.session() as session:
+                row_id = session.scalars(select(Delivery.id)).one()
+            # this machine is sending the alert, and crawling pam
+            assert take_lease(here.db, Delivery, row_id, timedelta(minutes=2)) is not None
+            assert claim_source(here.db, "pam", "here", datetime.now(UTC), timedelta(minutes=2))
+            there = _ten_minutes_ahead(AHEAD, db_url, hook.url)
+            assert datetime.fromisoformat(there["clock"]) > datetime.now(UTC) + timedelta(minutes=9)
+            assert (there["sent"], there["claimed"]) == (0, False)
+            assert hook.received == []
+        finally:
+            here.db.dispose()
