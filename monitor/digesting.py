@@ -15,7 +15,13 @@ from datetime import datetime
 from monitor.channels.digest import Digest, DigestConfig, DigestEvent
 from monitor.config import Config
 from storage.db import Database
-from storage.digests import DigestTask, mark_digest_sent, open_digest, release_held
+from storage.digests import (
+    DigestTask,
+    held_alerts,
+    mark_digest_sent,
+    open_digest,
+    release_held,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -34,10 +40,14 @@ def digest_plans(config: Config) -> Iterator[Plan]:
 
 
 def open_due_digests(config: Config, db: Database, now: datetime) -> int:
-    """Open every digest due by `now` not yet opened; return how many were."""
+    """Open every digest due by `now` not yet opened; return how many were. Alerts held for
+    a digest the config no longer has are sent alone (or fail, their channel gone)."""
     own = [rule.name for rule in config.rules if rule.digest is not None]
-    for name, settings in config.channels.items():  # held by a digest since removed: sent alone
-        release_held(db, name, None if settings.digest is not None else own)
+    for held_on, held_by in held_alerts(db):
+        if not collected(config, held_on, held_by):
+            count = release_held(db, held_on, held_by)
+            logger.info("%d alerts of rule %s on channel %s held for a digest the config no "
+                        "longer has: sent alone", count, held_by, held_on)  # fmt: skip
     opened = 0
     for channel, rule, when in digest_plans(config):
         slot = when.latest_slot(now)
@@ -45,6 +55,18 @@ def open_due_digests(config: Config, db: Database, now: datetime) -> int:
             db, channel, slot, rule=rule, excluded=own, send_empty=when.send_empty
         )
     return opened
+
+
+def collected(config: Config, channel: str, rule: str) -> bool:
+    """Whether a digest of the config collects `rule`'s alerts held on `channel`: the rule's
+    own digest, if it still notifies the channel; else the channel's digest."""
+    settings = config.channels.get(channel)
+    if settings is None:
+        return False
+    with_digest = {r.name: r for r in config.rules if r.digest is not None}
+    if rule in with_digest:  # the channel's own digest leaves such a rule's alerts out
+        return channel in with_digest[rule].notify
+    return settings.digest is not None
 
 
 def as_digest(task: DigestTask, link: Callable[[int], str | None]) -> Digest:

@@ -103,16 +103,24 @@ def _held(
     return session.scalars(held.where(Delivery.rule.not_in(list(excluded)))).all()
 
 
-def release_held(db: Database, channel: str, keep: Collection[str] | None) -> int:
-    """Queue for sending alone the held deliveries on `channel` whose rule is not in `keep`
-    (None: keep all): a digest removed from the config leaves no alert waiting forever."""
-    if keep is None:
-        return 0
+def held_alerts(db: Database) -> set[tuple[str, str]]:
+    """(channel, rule) of every delivery held for a digest."""
+    with db.session() as session:
+        rows = session.execute(
+            select(Delivery.channel, Delivery.rule).where(Delivery.status == "held").distinct()
+        ).all()
+        return {(channel, rule) for channel, rule in rows}
+
+
+def release_held(db: Database, channel: str, rule: str) -> int:
+    """Queue for sending alone the deliveries of `rule` on `channel` held for a digest that
+    no longer collects them (a digest, a channel or a rule's channel removed from the
+    config): no alert is left waiting for ever."""
     with db.session() as session:
         released = session.execute(
             update(Delivery)
-            .where(Delivery.channel == channel, Delivery.status == "held")
-            .where(Delivery.rule.not_in(list(keep)))
+            .where(Delivery.channel == channel, Delivery.rule == rule)
+            .where(Delivery.status == "held")
             .values(status="pending", next_attempt_at=utcnow())
             .execution_options(synchronize_session=False)
         )

@@ -197,6 +197,54 @@ def test_removing_a_digest_sends_the_held_alerts_alone(
     assert digests(hook)[0]["schema"] == "eventwatch.alert/1"
 
 
+def _held_statuses(ctx: flow.Context) -> dict[str, tuple[str, str | None]]:
+    with ctx.db.session() as session:
+        rows = session.scalars(select(Delivery).where(Delivery.rule == "dushanbe"))
+        return {d.channel: (d.status, d.last_error) for d in rows}
+
+
+def _held_on_two_channels(
+    tmp_path: Path, hook: WebhookReceiver
+) -> tuple[Path, dict[str, dict[str, Any]]]:
+    """A Dushanbe alert held by its rule's own digest on two channels: the config's path and
+    its channels."""
+    channels = {"soc": {"type": "webhook", "url": hook.url},
+                "desk": {"type": "webhook", "url": hook.url}}  # fmt: skip
+    path = write_config(tmp_path, channels, digest={"every": "1h"})
+    ctx = context(path)
+    report(ctx, 1, "Dushanbe")
+    ctx.db.dispose()
+    return path, channels
+
+
+def test_a_rule_that_stops_notifying_a_channel_sends_its_held_alerts_there_alone(
+    tmp_path: Path, hook: WebhookReceiver
+) -> None:
+    """A rule's own digest for two channels, the rule edited to notify one: no digest
+    collected the other's held alerts any more, and they stayed held for good, unseen."""
+    path, channels = _held_on_two_channels(tmp_path, hook)
+    write_config(tmp_path, channels, digest={"every": "1h"}, notify=["soc"])
+    ctx = context(path)
+    assert flow.deliver_pending(ctx).sent == 1
+    assert [doc["schema"] for doc in digests(hook)] == ["eventwatch.alert/1"]
+    assert _held_statuses(ctx) == {"soc": ("held", None), "desk": ("sent", None)}
+
+
+def test_a_channel_removed_fails_the_alerts_held_for_it_where_they_are_seen(
+    tmp_path: Path, hook: WebhookReceiver
+) -> None:
+    """Held for a digest on a channel since removed, they had stayed held: counted nowhere,
+    and ``alerts retry`` takes no held alert."""
+    path, channels = _held_on_two_channels(tmp_path, hook)
+    write_config(tmp_path, {"soc": channels["soc"]}, digest={"every": "1h"})
+    ctx = context(path)
+    flow.deliver_pending(ctx)
+    statuses = _held_statuses(ctx)
+    assert statuses["soc"] == ("held", None)
+    status, error = statuses["desk"]
+    assert status in ("pending", "failed") and "channel 'desk' is not configured" in str(error)
+
+
 @pytest.mark.parametrize(
     ("settings", "now", "slot"),
     [
