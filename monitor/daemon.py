@@ -230,7 +230,7 @@ class Daemon:
             self._dispatch()
 
     def _dispatch(self) -> None:
-        counts = flow.deliver_pending(self.ctx)
+        counts = flow.deliver_pending(self.ctx, stop=self.stopping)
         if counts.sent or counts.retrying or counts.failed:
             logger.info(
                 "dispatch sent=%d retrying=%d failed=%d",

@@ -9,12 +9,14 @@ loses nothing and repeats nothing.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import InitVar, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from crawlers.enrichment.entities import GAZETTEER, gazetteer, names_for_matching
 from monitor.backoff import next_attempt
@@ -38,6 +40,7 @@ from storage.outbox import (
 )
 from storage.updates import UpdatePolicies, queue_updates
 
+T = TypeVar("T")
 logger = logging.getLogger(__name__)
 
 RECORD_FOR_SECONDS = 30.0  # how long a message sent is tried to be recorded (_recorded)
@@ -158,26 +161,43 @@ def _match_failed(ctx: Context, article_id: int, exc: Exception) -> None:
     )  # fmt: skip
 
 
-def deliver_pending(ctx: Context, now: datetime | None = None) -> DispatchCounts:
+def deliver_pending(
+    ctx: Context, now: datetime | None = None, stop: threading.Event | None = None
+) -> DispatchCounts:
     """Open the digests due by `now` (default: now), then send every due delivery and digest
     once; failures wait for their back-off, then fail for good. A channel that fails for a
     reason that may pass (a timeout, a refused connection, a 5xx) is tried once a pass: its
     other messages wait for the next pass untried, so one endpoint that hangs does not hold
-    up every other channel's alerts for a timeout each."""
+    up every other channel's alerts for a timeout each. Once `stop` is set (the daemon or
+    worker stopping), the message being sent is the last: a backlog had held the stop for a
+    send each, until a service manager's kill cut one short and it went out twice."""
     counts: Counter[str] = Counter()
     lease = ctx.config.delivery.lease
     down: set[str] = set()  # channels not to try again in this pass
+    going = stop or threading.Event()
     open_due_digests(ctx.config, ctx.db, now or datetime.now(UTC))
     for model in (Delivery, Update):
         while outcomes := [
-            _deliver(ctx, t, down) for t in claim_due(ctx.db, lease, model=model, skip=down)
+            _deliver(ctx, t, down)
+            for t in _until_set(going, claim_due(ctx.db, lease, model=model, skip=down))
         ]:
             counts.update(outcomes)
     while outcomes := [
-        _deliver_digest(ctx, digest, down) for digest in claim_due_digests(ctx.db, lease, skip=down)
+        _deliver_digest(ctx, digest, down)
+        for digest in _until_set(going, claim_due_digests(ctx.db, lease, skip=down))
     ]:
         counts.update(outcomes)
     return DispatchCounts(counts["sent"], counts["pending"], counts["failed"])
+
+
+def _until_set(stop: threading.Event, claims: Iterator[T]) -> Iterator[T]:
+    """``claims`` until ``stop`` is set: each is claimed (leased) only as it is asked for, so
+    none is left leased and unsent."""
+    while not stop.is_set():
+        claim = next(claims, None)
+        if claim is None:
+            return
+        yield claim
 
 
 def _deliver(ctx: Context, task: DeliveryTask, down: set[str]) -> str:

@@ -26,6 +26,7 @@ import logging
 import os
 import signal
 import socket
+import threading
 import uuid
 from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
@@ -139,6 +140,7 @@ class Worker:
             log_level=crawl_log_level,
         )
         self.pool = CrawlPool(self.ctx.db, self.settings)
+        self.stopping = threading.Event()  # set as it stops: dispatch sends no more
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.leases = SourceLeases(
             self.ctx.db,
@@ -264,7 +266,7 @@ class Worker:
             self.dispatch()
 
     def dispatch(self, timestamp: int | None = None) -> None:
-        counts = flow.deliver_pending(self.ctx)
+        counts = flow.deliver_pending(self.ctx, stop=self.stopping)
         if counts.sent or counts.retrying or counts.failed:
             logger.info("dispatch sent=%d retrying=%d failed=%d", *_counts(counts))
 
@@ -368,7 +370,9 @@ class Worker:
     async def _stop(self, engine: asyncio.Task[None]) -> None:
         """The crawls are asked to stop first, so that their jobs end within the engine's
         grace, each queueing its crawl again for another worker (see ``crawl``); left to run,
-        they had been aborted at the grace's end, their due crawls lost."""
+        they had been aborted at the grace's end, their due crawls lost. A dispatch under way
+        sends no more once its message is out: the engine's grace does not stop its thread."""
+        self.stopping.set()
         closing = asyncio.create_task(asyncio.to_thread(self.pool.close, CRAWLS_STOP_SECONDS))
         engine.cancel()
         try:  # bounded: its goodbye to a database that is away waits on its pool's timeout

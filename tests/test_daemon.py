@@ -9,8 +9,10 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -22,13 +24,15 @@ import yaml
 from sqlalchemy import func, select
 
 from storage.db import Database
-from storage.models import Article, CrawlRun, Source, utcnow
+from storage.migrate import upgrade
+from storage.models import Article, CrawlRun, Delivery, Source, utcnow
 from storage.runs import open_run
 from tests.conftest import FIXTURES
 from tests.receivers import SlowPeer, WebhookReceiver
 from tests.sitehost import SiteServer, serve, silent_server
 from tests.test_alerts import SECRET, free_port
 from tests.test_crawl import source_yaml
+from tests.test_outbox_leases import dispatcher, queue_alerts
 
 NEW_PAGE = """<html><head><title>Ministers meet in Dushanbe</title>
 <meta property="article:published_time" content="2024-12-27T09:00:00+00:00"></head><body>
@@ -293,6 +297,45 @@ def test_a_health_channel_that_hangs_holds_up_no_crawl(
             assert daemon.wait() == 0
         finally:
             daemon.stop()
+
+
+def test_a_stop_sends_no_more_of_a_dispatch_backlog(tmp_path: Path) -> None:
+    """SIGTERM met a dispatch with a backlog: the daemon sent every alert left, a second
+    each here, before it stopped. The alert being sent is the last; the rest wait for the
+    next start, pending."""
+    url = f"sqlite:///{tmp_path / 'eventwatch.db'}"
+    upgrade(url)
+    with WebhookReceiver() as hook:
+        sending = threading.Event()
+        hook.on_receive = lambda: (sending.set(), time.sleep(1))
+        queued = dispatcher(url, hook.url, "1m")
+        queue_alerts(queued, 12)
+        queued.db.dispose()
+        path = tmp_path / "eventwatch.yaml"
+        path.write_text(yaml.safe_dump({
+            "database": url,
+            "sources": [source_yaml("pam", "http://127.0.0.1:9", enabled=False)],
+            "rules": [{"name": "dushanbe", "query": "Dushanbe", "notify": ["hook"]}],
+            "channels": {"hook": {"type": "webhook", "url": hook.url, "timeout": 10}},
+            "daemon": {"listen": None, "dispatch_every": "1s"},
+        }))  # fmt: skip
+        daemon = Daemon(path)
+        daemon.start()
+        try:
+            assert sending.wait(90)
+            daemon.signal(signal.SIGTERM)
+            assert daemon.wait() == 0
+        finally:
+            daemon.stop()
+        keys = Counter(headers["X-Eventwatch-Delivery"] for headers, _ in hook.received)
+        assert 1 <= len(keys) < 12 and set(keys.values()) == {1}
+        store = Store(url)
+        try:
+            sent = store.scalar(select(func.count()).where(Delivery.status == "sent"))
+            pending = store.scalar(select(func.count()).where(Delivery.status == "pending"))
+            assert (sent, pending) == (len(keys), 12 - len(keys))
+        finally:
+            store.db.dispose()
 
 
 def test_ctrl_c_in_a_terminal_stops_the_daemon_without_a_traceback(tmp_path: Path) -> None:

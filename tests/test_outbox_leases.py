@@ -82,6 +82,29 @@ def test_two_dispatchers_send_each_alert_once_when_sends_outlast_the_lease(
         second.db.dispose()
 
 
+def test_a_dispatch_told_to_stop_sends_no_more_and_leaves_the_rest_pending(db_url: str) -> None:
+    """A daemon or worker stopping met a dispatch with a backlog: it sent every alert left
+    before it stopped, one send each, until a service manager's kill cut one short and that
+    alert went out twice. The alert being sent is now the last; the rest wait, unleased."""
+    upgrade(db_url)
+    stop = threading.Event()
+    with WebhookReceiver() as hook:
+        hook.on_receive = stop.set  # the stop comes while the first alert is being sent
+        ctx = dispatcher(db_url, hook.url, "1m")
+        try:
+            queue_alerts(ctx, 4)
+            assert flow.deliver_pending(ctx, stop=stop).sent == 1
+            with ctx.db.session() as session:
+                rows = session.execute(select(Delivery.status, Delivery.lease_until)).all()
+            assert sorted(status for status, _ in rows) == ["pending", "pending", "pending", "sent"]
+            assert [lease for _, lease in rows] == [None] * 4
+            hook.on_receive = None
+            assert flow.deliver_pending(ctx).sent == 3  # the next start sends the rest
+            assert len(hook.received) == 4
+        finally:
+            ctx.db.dispose()
+
+
 def test_a_sender_that_lost_its_lease_cannot_renew_it_or_overwrite_the_outcome(
     db_url: str,
 ) -> None:

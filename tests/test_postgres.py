@@ -72,6 +72,7 @@ from tests.test_outbox_leases import (  # noqa: F401
     dispatcher,
     queue_alerts,
     slow_hook,
+    test_a_dispatch_told_to_stop_sends_no_more_and_leaves_the_rest_pending,
     test_a_sender_that_lost_its_lease_cannot_renew_it_or_overwrite_the_outcome,
     test_only_failed_deliveries_are_queued_again,
     test_two_dispatchers_send_each_alert_once_when_sends_outlast_the_lease,
