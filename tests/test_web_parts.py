@@ -62,6 +62,9 @@ def test_access_needs_users_off_loopback_and_reads_secrets_from_the_environment(
     web = WebConfig(users=[WebUser(name="ana", role="analyst", password_hash_env="H_ANA")])
     with pytest.raises(AccessError, match="H_ANA is not set"):
         Access(web, "0.0.0.0")
+    monkeypatch.setenv("H_ANA", "right")  # the password where its hash should be
+    with pytest.raises(AccessError, match=r"H_ANA holds no argon2 hash.*eventwatch hash-password"):
+        Access(web, "0.0.0.0")
     monkeypatch.setenv("H_ANA", hash_password("right"))
     access = Access(web, "0.0.0.0")
     assert access.secure_cookies and access.login_required

@@ -13,9 +13,10 @@ import hmac
 import ipaddress
 import os
 import secrets
+import threading
 from dataclasses import dataclass
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, extract_parameters
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from monitor.config import WebConfig
@@ -24,10 +25,18 @@ from monitor.web.hosts import known_hosts
 _HASHER = PasswordHasher()
 # Checked against when the name is unknown, so an unknown name costs what a wrong password does.
 _DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+# Password checks at once. Each takes argon2's 64 MiB and a tenth of a second of CPU on the
+# server's threads: a flood of logins, no account needed, grew the daemon by gigabytes and
+# kept /healthz waiting for a thread. Past this, a login is answered "try again" at once.
+LOGIN_CHECKS = 2
 
 
 class AccessError(Exception):
     """The web UI cannot start as configured: one line saying why."""
+
+
+class LoginBusy(Exception):
+    """More logins at once than are checked (:data:`LOGIN_CHECKS`): try again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +72,20 @@ def _from_environment(variable: str, what: str) -> str:
     return value
 
 
+def _password_hash(name: str, variable: str) -> str:
+    """User ``name``'s argon2 hash from ``variable``: anything else (the password itself,
+    say) had let the UI start and refused every login of theirs, unexplained."""
+    value = _from_environment(variable, f"user {name}")
+    try:
+        extract_parameters(value)
+    except InvalidHashError:
+        raise AccessError(
+            f"web: user {name}: {variable} holds no argon2 hash; make one with "
+            "`eventwatch hash-password`"
+        ) from None
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class _User:
     role: str
@@ -79,10 +102,9 @@ class Access:
                 f"web: listening on {host} needs users (web.users): without them anyone who "
                 "reaches it could read and act; listen on 127.0.0.1 or configure users"
             )
-        self.users = {
-            u.name: _User(u.role, _from_environment(u.password_hash_env, f"user {u.name}"))
-            for u in web.users
-        }
+        self.users = {u.name: _User(u.role, _password_hash(u.name, u.password_hash_env))
+                      for u in web.users}  # fmt: skip
+        self._checks = threading.BoundedSemaphore(LOGIN_CHECKS)
         self.tokens = [
             (Identity(t.name, t.role), _from_environment(t.token_env, f"token {t.name}"))
             for t in web.tokens
@@ -104,11 +126,16 @@ class Access:
         return bool(self.users)
 
     def check_password(self, name: str, password: str) -> Identity | None:
-        user = self.users.get(name)
+        """The user, if the password is theirs; raises LoginBusy past LOGIN_CHECKS at once."""
+        if not self._checks.acquire(blocking=False):
+            raise LoginBusy
         try:
+            user = self.users.get(name)
             _HASHER.verify(user.password_hash if user else _DUMMY_HASH, password)
         except (VerificationError, InvalidHashError):
             return None
+        finally:
+            self._checks.release()
         return Identity(name, user.role) if user else None
 
     def by_token(self, token: str) -> Identity | None:

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from monitor.web.access import safe_next
+from monitor.web.access import LoginBusy, safe_next
 from monitor.web.guard import Actor, RowId, SignedIn, State, csrf_matches, csrf_token
 from storage.outbox import delivery_statuses, requeue
 from storage.triage import request_crawl, set_source_held, set_triage
@@ -94,7 +94,15 @@ def login(
 ) -> Response:  # fmt: skip
     if not csrf_matches(request, csrf):
         raise HTTPException(403, "missing or wrong CSRF token: reload the page and try again")
-    identity = state.access.check_password(name, password)
+    try:
+        identity = state.access.check_password(name, password)
+    except LoginBusy:
+        response = state.templates.TemplateResponse(request, "login.html", {
+            "who": None, "csrf": csrf_token(request), "login_required": True,
+            "problem": "too many logins at once: try again in a moment",
+            "next": safe_next(next_page),
+        }, status_code=429, headers={"Retry-After": "1"})  # fmt: skip
+        return response
     if identity is None:
         logger.warning("web: failed login for %r", name[:64])
         response = state.templates.TemplateResponse(request, "login.html", {

@@ -11,7 +11,10 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -101,6 +104,27 @@ def test_a_wrong_password_is_refused_and_never_logged(world: World) -> None:
     assert wrong.status_code == 401 and "wrong name or password" in wrong.text
     assert client.get("/events").status_code == 303
     assert "guess-Zq81" not in world.log.read_text()
+
+
+def test_a_flood_of_logins_is_answered_at_once_past_the_few_checked(world: World) -> None:
+    """Each password check takes argon2's 64 MiB and a tenth of a second: forty wrong logins
+    at once, no account needed, had grown the daemon by gigabytes and kept /healthz waiting.
+    Past two checks at once, a login is answered 429 at once; one after the flood works."""
+    clients = [httpx.Client(base_url=world.base) for _ in range(24)]
+    tokens = [_csrf(client.get("/login").text) for client in clients]
+    start = threading.Barrier(len(clients))
+
+    def wrong_login(client: httpx.Client, csrf: str) -> int:
+        start.wait()
+        answer = client.post("/login", data={"name": "ana", "password": "guess-Zq81",
+                                             "csrf": csrf})  # fmt: skip
+        return answer.status_code
+
+    with ThreadPoolExecutor(len(clients)) as pool:
+        codes = Counter(pool.map(wrong_login, clients, tokens))
+    assert set(codes) == {401, 429} and codes[401] >= 2, codes
+    client, _ = logged_in(world, "ana")
+    assert client.get("/events").status_code == 200
 
 
 def test_an_action_without_the_csrf_token_is_refused(world: World) -> None:
