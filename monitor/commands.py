@@ -13,6 +13,7 @@ from typing import Any
 from crawlers.extraction.pagefile import expand, load
 from crawlers.urls import is_http_url
 from monitor import eventcommands, explain, flow, opening, rules_command, runlog
+from monitor.channels import unset_secrets
 from monitor.channels.alert import Alert, AlertArticle, DeliveryError
 from monitor.config import Config, load_config
 from monitor.crawl_command import send_alerts
@@ -60,7 +61,7 @@ def _reading(args: argparse.Namespace) -> flow.Context:
 
 def check(args: argparse.Namespace) -> int:
     """The config, then what it needs from the environment: a channel's secret variable
-    unset is an error here (exit 1), though only sending through that channel would fail."""
+    unset or empty is an error (exit 1), as it is to `run` and `worker`."""
     path, config = load_config(args.config)
     print(f"{path}: OK — {len(config.sources)} sources, {len(config.rules)} rules, "
           f"{len(config.channels)} channels")  # fmt: skip
@@ -99,14 +100,7 @@ def _driver_problems(url: str) -> list[str]:
 
 
 def _unset_secrets(config: Config) -> list[str]:
-    problems = []
-    for name, channel in config.channels.items():
-        for key in ("password_env", "secret_env", "url_env"):
-            variable = getattr(channel, key, None)
-            if variable and variable not in os.environ:
-                problems.append(
-                    f"channels.{name}: field {key}: environment variable {variable} is not set"
-                )
+    problems = unset_secrets(config.channels)  # `run` and `worker` will not start without them
     # the web UI refuses to start without these (monitor.web.access), empty counting as unset
     web = config.web
     wanted = [

@@ -31,7 +31,7 @@ from pydantic import (
 from crawlers.crawling import components
 from crawlers.launcher.sources import CrawlSource
 from crawlers.urls import MAX_URL_LENGTH, fits, host_of, is_http_url
-from monitor.channels import ChannelConfig
+from monitor.channels import ChannelConfig, unset_secrets
 from monitor.channels.digest import DigestConfig
 from monitor.rule_checks import unknown_names
 from monitor.rules import RuleSpec, RuleSyntaxError, parse_query
@@ -543,6 +543,15 @@ def config_path(path: str | os.PathLike[str] | None = None) -> tuple[Path, str]:
     if os.environ.get("EVENTWATCH_CONFIG"):
         return Path(os.environ["EVENTWATCH_CONFIG"]).absolute(), "from $EVENTWATCH_CONFIG"
     return Path(DEFAULT_CONFIG).absolute(), "the default, in the current folder"
+
+
+def refuse_unset_secrets(path: Path, config: Config) -> None:
+    """For ``run`` and ``worker``: a ConfigError naming each channel's secret variable unset
+    or empty. Started without one, every send through that channel failed, retried for
+    hours until its alerts failed for good, before anyone saw why."""
+    problems = unset_secrets(config.channels)
+    if problems:
+        raise ConfigError("\n".join(f"{path}: {problem}" for problem in problems))
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> tuple[Path, Config]:

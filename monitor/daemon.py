@@ -35,6 +35,7 @@ from monitor.config import (
     Schedule,
     SourceConfig,
     load_config,
+    refuse_unset_secrets,
 )
 from monitor.due import DueQueue
 from monitor.health import HealthTracker, Transition, health_alert
@@ -330,7 +331,8 @@ class Daemon:
     # -- signals ------------------------------------------------------------------------
     def reload(self) -> None:
         try:
-            _, config = load_config(self.config_path)
+            path, config = load_config(self.config_path)
+            refuse_unset_secrets(path, config)
             upgrade(config.database)
             ctx = flow.Context(config, self.ctx.db)
             access = self.server.access_for(config) if self.server is not None else None
@@ -429,6 +431,7 @@ class Daemon:
 def run(config_path: str | None, crawl_log_level: str = "WARNING") -> int:
     """``crawl_log_level``: of the crawl processes, whose log joins ours at INFO (``-v``)."""
     path, config = load_config(config_path)
+    refuse_unset_secrets(path, config)
     with only_daemon(config.database):
         upgrade(config.database)
         return Daemon(path, config, crawl_log_level).serve_forever()

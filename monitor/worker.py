@@ -42,7 +42,7 @@ from sqlalchemy.engine import make_url
 from crawlers.launcher.jobs import PoolSettings
 from crawlers.launcher.runner import KILL_GRACE_SECONDS, CrawlPool
 from monitor import flow
-from monitor.config import Config, ConfigError, load_config
+from monitor.config import Config, ConfigError, load_config, refuse_unset_secrets
 from monitor.schedules import first_run, trigger_for
 from monitor.source_leases import SourceLeases
 from storage.migrate import upgrade
@@ -412,6 +412,7 @@ def _counts(counts: flow.DispatchCounts) -> tuple[int, int, int]:
 
 def run(config_path: str | None, crawl_log_level: str = "WARNING") -> int:
     path, config = load_config(config_path)
+    refuse_unset_secrets(path, config)
     if make_url(config.database).get_backend_name() != "postgresql":
         raise ConfigError(
             f"{Path(path)}: eventwatch worker shares its schedule through PostgreSQL; "

@@ -178,9 +178,33 @@ def test_check_reports_a_secret_variable_that_is_not_set(
     assert "channels.soc: field secret_env: environment variable EW_TEST_SECRET is not set" in (
         one_line(err)
     )
+    monkeypatch.setenv("EW_TEST_SECRET", "")  # empty: webhooks had gone out signed with it
+    code, out, err = run(capsys, "--config", str(path), "check")
+    assert code == 1 and "environment variable EW_TEST_SECRET is not set" in one_line(err)
     monkeypatch.setenv("EW_TEST_SECRET", "s3cret")
     code, out, err = run(capsys, "--config", str(path), "check")
     assert code == 0 and err == "" and "s3cret" not in out
+
+
+@pytest.mark.parametrize("command", ["run", "worker"])
+def test_a_daemon_or_worker_will_not_start_without_a_channel_secret(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+) -> None:
+    """They had started without a word: every alert to the channel then failed, retried for
+    hours until it failed for good, and only a restart with the variable set could help."""
+    hook = {"type": "webhook", "url": "http://127.0.0.1:9/hook", "secret_env": "EW_TEST_SECRET"}
+    path = config_file(tmp_path, channels={"soc": hook})
+    monkeypatch.delenv("EW_TEST_SECRET", raising=False)
+    code, out, err = run(capsys, "--config", str(path), command)
+    assert code == 2 and out == ""
+    assert one_line(err) == (
+        f"eventwatch: config error: {path}: channels.soc: field secret_env: environment "
+        "variable EW_TEST_SECRET is not set"
+    )
+    assert not (tmp_path / "ew.db").exists()  # nothing was started
 
 
 def test_retry_of_a_delivery_that_does_not_exist_names_it(

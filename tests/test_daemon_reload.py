@@ -66,6 +66,28 @@ def test_a_reload_applies_thresholds_and_names_the_settings_read_at_start(
         daemon.ctx.db.dispose()
 
 
+def test_a_reload_adding_a_channel_whose_secret_is_unset_is_rejected(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A daemon's environment is read at its start: a channel added by a reload with its
+    variable unset would fail every send until a restart, unseen."""
+    path = write(tmp_path / "ew.yaml", tmp_path / "ew.db")
+    daemon = Daemon(path, load_config(path)[1])
+    try:
+        config = yaml.safe_load(path.read_text())
+        config["channels"] = {"soc": {"type": "webhook", "url": "http://127.0.0.1:9/hook",
+                                      "secret_env": "EW_RELOAD_SECRET"}}  # fmt: skip
+        path.write_text(yaml.safe_dump(config), encoding="utf-8")
+        monkeypatch.delenv("EW_RELOAD_SECRET", raising=False)
+        with caplog.at_level(logging.INFO, logger="monitor.daemon"):
+            daemon.reload()
+        assert "reload rejected, keeping the running config" in caplog.text
+        assert "environment variable EW_RELOAD_SECRET is not set" in caplog.text
+        assert daemon.ctx.config.channels == {}
+    finally:
+        daemon.ctx.db.dispose()
+
+
 def test_a_reload_names_the_web_settings_read_at_start(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

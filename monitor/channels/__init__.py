@@ -28,6 +28,7 @@ __all__ = [
     "WebhookChannel",
     "WebhookChannelConfig",
     "build_channel",
+    "unset_secrets",
 ]
 
 AnyChannelConfig = EmailChannelConfig | WebhookChannelConfig | AppriseChannelConfig
@@ -66,3 +67,17 @@ def build_channel(
     if isinstance(config, AppriseChannelConfig):
         return AppriseChannel(name, config, environ)
     raise TypeError(f"unknown channel config {type(config).__name__}")
+
+
+def unset_secrets(
+    channels: Mapping[str, AnyChannelConfig], env: Mapping[str, str] | None = None
+) -> list[str]:
+    """One line for each channel's secret variable that is unset or empty in ``env``
+    (default: os.environ): every send through that channel would fail."""
+    environ: Mapping[str, str] = os.environ if env is None else env
+    return [
+        f"channels.{name}: field {key}: environment variable {variable} is not set"
+        for name, channel in channels.items()
+        for key in ("password_env", "secret_env", "url_env")
+        if (variable := getattr(channel, key, None)) and not environ.get(variable)
+    ]

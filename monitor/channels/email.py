@@ -252,7 +252,7 @@ class EmailChannel:
         if var is None:
             return ""
         password = self._env.get(var)
-        if password is None:
+        if not password:
             raise DeliveryError(f"{self._where}: environment variable {var} is not set")
         return password
 

@@ -255,7 +255,7 @@ class WebhookChannel:
         if var is None:
             return None
         secret = self._env.get(var)
-        if secret is None:
+        if not secret:  # empty too: an alert signed with an empty key proves nothing
             raise DeliveryError(f"{self._where}: environment variable {var} is not set")
         return secret.encode("utf-8")
 
