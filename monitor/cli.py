@@ -252,6 +252,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # `crawl` starts its crawl process before importing the rest: the process imports Scrapy
     # on the other core meanwhile, and gets its job once the config is read and runs opened.
     child = CrawlChild() if args.command == "crawl" else None
+    if args.command == "run":  # a reload asked for while the daemon starts is not fatal
+        from monitor import early_signals
+
+        early_signals.note_hup()
     try:
         return _dispatch(args, child)
     finally:

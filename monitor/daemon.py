@@ -26,7 +26,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from crawlers.launcher.jobs import CrawlJob, PoolSettings
 from crawlers.launcher.runner import KILL_GRACE_SECONDS, CrawlPool
-from monitor import flow, heap
+from monitor import early_signals, flow, heap
 from monitor.channels import DeliveryError
 from monitor.channels.alert import Alert
 from monitor.config import (
@@ -58,6 +58,7 @@ DAEMON_OWNER = "daemon"  # takes no leases: every live lease it finds is another
 RUNS_EVERY = timedelta(minutes=10)  # how often runs left open are looked for (and at start)
 ABANDONED_AFTER = timedelta(hours=1)  # past the longest time limit and the kill's grace
 REQUESTS_EVERY = timedelta(seconds=2)  # how often crawls asked for from the web UI are looked for
+FILE_CHECK_SECONDS = 10.0  # how often the SQLite file is checked to be the one in use
 
 
 # Read once, when the daemon starts: its listening socket and its crawl pool.
@@ -132,6 +133,8 @@ class Daemon:
         self.server: ObservabilityServer | None = None
         self.scheduled: dict[str, Schedule] = {}
         self.held: set[str] = set()  # sources held from the web UI (requests_job)
+        self.file_checked = 0.0  # time.monotonic() of the last look at the database file
+        self.file_problem: str | None = None  # what that look found
 
     # -- jobs ---------------------------------------------------------------------------
     def crawl_job(self, name: str) -> None:
@@ -388,6 +391,7 @@ class Daemon:
         if self.server is not None:
             self.server.stop()
         self.notices.close(NOTICES_STOP_SECONDS)
+        self._watch_database_file(at_once=True)  # the last chance to say it
         self.ctx.db.dispose()
         logger.info("stopped")
 
@@ -407,6 +411,8 @@ class Daemon:
     def serve_forever(self) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, self._on_signal)
+        if early_signals.HUP.is_set():  # the config may have changed since it was read
+            self.reload()
         heap.fix_mmap_threshold()
         config = self.ctx.config
         if config.daemon.listen:
@@ -424,12 +430,27 @@ class Daemon:
                 self.reload()
             self._bring_forward()
             self._start_due()
+            self._watch_database_file()
         self.stop()
         return 0
+
+    def _watch_database_file(self, *, at_once: bool = False) -> None:
+        """Say in the log, once, when the SQLite file in use is no longer the one at its path
+        (deleted, moved or replaced): the daemon wrote on to it unseen, and what it stored
+        was lost at its next start. /healthz says it too."""
+        now = time.monotonic()
+        if not at_once and now < self.file_checked + FILE_CHECK_SECONDS:
+            return
+        self.file_checked = now
+        problem = self.ctx.db.file_problem()
+        if problem is not None and problem != self.file_problem:
+            logger.error("%s", problem)
+        self.file_problem = problem
 
 
 def run(config_path: str | None, crawl_log_level: str = "WARNING") -> int:
     """``crawl_log_level``: of the crawl processes, whose log joins ours at INFO (``-v``)."""
+    early_signals.note_hup()  # if the command line has not already
     path, config = load_config(config_path)
     refuse_unset_secrets(path, config)
     with only_daemon(config.database):

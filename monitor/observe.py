@@ -159,6 +159,7 @@ class PageFailureCollector(Collector):
 
 def health_report(daemon: Daemon) -> tuple[int, dict[str, Any]]:
     scheduler_alive = daemon.scheduler.running and not daemon.stopping.is_set()
+    problem = daemon.ctx.db.file_problem()
     db_ok = reachable(daemon.ctx.db)
     sources: dict[str, Any] = {}
     for run in latest_runs(daemon.ctx.db) if db_ok else []:
@@ -178,6 +179,8 @@ def health_report(daemon: Daemon) -> tuple[int, dict[str, Any]]:
         "database": db_ok,
         "sources": sources,
     }
+    if problem is not None:
+        body["database_problem"] = problem
     return (200 if ok else 503), body
 
 

@@ -3,8 +3,9 @@ daemon can write to one file without "database is locked" failures."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +141,35 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.file = sqlite_file(url)
+        self._opened: tuple[int, int] | None = None  # the file first opened: device, inode
+        if self.file is not None:
+            event.listen(self.engine, "connect", self._note_file)
+
+    def _note_file(self, _dbapi_connection: Any, _record: Any) -> None:
+        """As a connection opens: the file the first one opened, to know it again."""
+        if self._opened is None and self.file is not None:
+            with suppress(OSError):
+                found = os.stat(self.file)
+                self._opened = (found.st_dev, found.st_ino)
+
+    def file_problem(self) -> str | None:
+        """Why the SQLite file this handle writes to is no longer the one at its path (it was
+        deleted, moved or replaced while in use): what is stored then goes where no later
+        start finds it. None when it is, and for other databases."""
+        if self.file is None or self._opened is None:
+            return None
+        try:
+            found = os.stat(self.file)
+        except FileNotFoundError:
+            return (f"the database file {self.file} is gone (deleted or moved while in use): "
+                    "what is stored now is lost at the next start")  # fmt: skip
+        except OSError:
+            return None
+        if (found.st_dev, found.st_ino) != self._opened:
+            return (f"the database file {self.file} was replaced while in use: what is stored "
+                    "now goes to the file it replaced")  # fmt: skip
+        return None
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -38,6 +38,9 @@ def article_counts(db: Database) -> dict[str, int]:
 
 
 def reachable(db: Database) -> bool:
+    """Whether the database answers, and is still the one at its path (a SQLite file)."""
+    if db.file_problem() is not None:
+        return False
     try:
         with db.session() as session:
             session.execute(text("SELECT 1"))

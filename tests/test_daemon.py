@@ -7,10 +7,12 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -338,6 +340,87 @@ def test_a_stop_sends_no_more_of_a_dispatch_backlog(tmp_path: Path) -> None:
             store.db.dispose()
 
 
+def _quiet_daemon(tmp_path: Path, port: int) -> tuple[Path, str]:
+    """A daemon's config with nothing to crawl or send, serving /healthz on ``port``."""
+    url = f"sqlite:///{tmp_path / 'eventwatch.db'}"
+    path = tmp_path / "eventwatch.yaml"
+    path.write_text(yaml.safe_dump({
+        "database": url,
+        "sources": [source_yaml("pam", "http://127.0.0.1:9", enabled=False)],
+        "daemon": {"listen": f"127.0.0.1:{port}"},
+    }))  # fmt: skip
+    return path, url
+
+
+def _health(port: int) -> tuple[int, dict[str, Any]]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as answer:
+            return int(answer.status), json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+    except OSError:
+        return 0, {}
+
+
+def test_a_database_file_deleted_under_the_daemon_is_seen(tmp_path: Path) -> None:
+    """The daemon wrote on to the file it had open: /healthz said the database was fine,
+    and everything stored since was lost at the next start, its alerts sent again."""
+    port = free_port()
+    path, _ = _quiet_daemon(tmp_path, port)
+    daemon = Daemon(path)
+    daemon.start()
+    try:
+        assert wait_for(lambda: _health(port)[0] == 200)
+        for name in ("eventwatch.db", "eventwatch.db-wal", "eventwatch.db-shm"):
+            (tmp_path / name).unlink(missing_ok=True)
+        assert wait_for(lambda: _health(port)[0] == 503)
+        _, body = _health(port)
+        assert body["database"] is False
+        assert "eventwatch.db is gone (deleted or moved while in use)" in body["database_problem"]
+        daemon.signal(signal.SIGTERM)
+        assert daemon.wait() == 0
+    finally:
+        daemon.stop()
+    assert daemon.process is not None and daemon.process.stderr is not None
+    assert "ERROR monitor.daemon: the database file" in daemon.process.stderr.read()
+
+
+def _catches(pid: int, signum: int) -> bool:
+    """Whether process ``pid`` has a handler of its own for ``signum`` (/proc's SigCgt)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    mask = next(line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:"))
+    return bool(int(mask, 16) >> (signum - 1) & 1)
+
+
+def test_a_sighup_while_the_daemon_starts_is_a_reload_not_its_end(tmp_path: Path) -> None:
+    """Its handlers came only once it had read its config and migrated the database: a
+    SIGHUP meanwhile ended it without a word (exit code 129). The new database's file is
+    held locked here, so that the start waits to create it while the SIGHUP comes."""
+    port = free_port()
+    path, _ = _quiet_daemon(tmp_path, port)
+    holder = sqlite3.connect(tmp_path / "eventwatch.db", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    daemon = Daemon(path)
+    daemon.start()
+    try:
+        assert daemon.process is not None
+        pid = daemon.process.pid
+        assert wait_for(lambda: _catches(pid, signal.SIGHUP), 30)
+        daemon.signal(signal.SIGHUP)
+        holder.execute("ROLLBACK")
+        assert wait_for(lambda: _health(port)[0] == 200)
+        daemon.signal(signal.SIGTERM)
+        assert daemon.wait() == 0
+    finally:
+        holder.close()
+        daemon.stop()
+    assert daemon.process.stderr is not None
+    assert "config reloaded" in daemon.process.stderr.read()
+
+
 def test_ctrl_c_in_a_terminal_stops_the_daemon_without_a_traceback(tmp_path: Path) -> None:
     """Ctrl-C reaches every process of the terminal's foreground group, the crawl process
     too. It died of it mid-import: a KeyboardInterrupt traceback in a warning, its crawl
@@ -351,6 +434,7 @@ def test_ctrl_c_in_a_terminal_stops_the_daemon_without_a_traceback(tmp_path: Pat
             [sys.executable, "-m", "monitor.cli", "--config", str(config), "run"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
             start_new_session=True,  # its own group, as a terminal's foreground job is
+            env={**os.environ, "SOC_SECRET": SECRET},
         )  # fmt: skip
         try:
             assert daemon.stderr is not None

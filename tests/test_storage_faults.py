@@ -19,6 +19,7 @@ from storage.articles import store_article
 from storage.db import Database
 from storage.events import count_articles
 from storage.models import Delivery
+from storage.stats import reachable
 from tests.test_storage import article
 
 
@@ -107,3 +108,16 @@ def test_daemon_job_logs_a_failed_write_and_queues_the_alert_next_cycle(
     with db.session() as session:
         assert [d.status for d in session.scalars(select(Delivery))] == ["pending"]
     healthy.dispose()
+
+
+def test_a_database_file_moved_or_replaced_under_its_handle_is_told(db: Database) -> None:
+    """A handle goes on writing to the file it has open, wherever that went: what it stores
+    is then lost to every later start, which opens the file at the path."""
+    path = Path(sqlite_path(db))
+    store_article(db, article())
+    assert db.file_problem() is None and reachable(db)
+    path.rename(path.with_name("moved.db"))
+    assert "is gone (deleted or moved while in use)" in str(db.file_problem())
+    assert not reachable(db)
+    sqlite3.connect(path).close()  # a new file at the path, as a restore from backup makes
+    assert "was replaced while in use" in str(db.file_problem())
