@@ -26,20 +26,21 @@ from tests.sitehost import SiteServer, serve
 from tests.test_crawl import run_cli, source_yaml
 
 SITES = ("storywire", "storydesk", "wpnews", "feedsite", "cyrillic")
-HOSTILE_TITLE = "<script>alert(1)</script>"
+# A script tag, then a run of 240 letters with nowhere to break a line (a pasted token, say)
+HOSTILE_TITLE = "<script>alert(1)</script> " + "Zqxv" * 60
 PASSWORDS = {"vera": "viewer-password-1", "ana": "analyst-password-1"}
 TOKENS = {"viewer": "viewer-token-3f9a2c", "analyst": "analyst-token-8d1e7b"}
 HOSTILE_PAGE = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
-<title>&lt;script&gt;alert(1)&lt;/script&gt;</title>
+<title>&lt;script&gt;alert(1)&lt;/script&gt; {RUN}</title>
 <meta property="article:published_time" content="2025-09-03T08:00:00Z"></head><body>
-<main><div class="story"><h1>&lt;script&gt;alert(1)&lt;/script&gt;</h1>
+<main><div class="story"><h1>&lt;script&gt;alert(1)&lt;/script&gt; {RUN}</h1>
 <p>A reader sent this headline to the agency to see whether the web interface would run it as
 a script. It should be shown as plain text on every page where the title appears.</p>
 <p>The rest of this report is ordinary prose about a water-sharing meeting between the
 ministries of two neighbouring states, held on Wednesday in a mountain town near the border.</p>
 <p>Officials agreed to publish river flow figures every week during the irrigation season and
 to meet again before the winter, when the reservoirs are refilled for the next spring.</p>
-</div></main></body></html>"""
+</div></main></body></html>""".replace("{RUN}", "Zqxv" * 60)
 
 
 @dataclass

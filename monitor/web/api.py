@@ -160,9 +160,13 @@ def backtest(state: State, who: ApiReader, body: Backtest) -> dict[str, Any]:
     return _page(state, {"q": body.query, "limit": str(min(max(body.limit, 1), 500))})
 
 
+# storage.stats.DELIVERY_STATUSES, as FastAPI checks a parameter against them
+DeliveryStatus = Literal["pending", "held", "digested", "sent", "failed", "merged"]
+
+
 @router.get("/deliveries", summary="Deliveries, newest first")
 def deliveries(
-    state: State, who: ApiReader, status: Literal["pending", "sent", "failed"] | None = None
+    state: State, who: ApiReader, status: DeliveryStatus | None = None
 ) -> list[dict[str, Any]]:
     return [delivery_json(row) for row in list_deliveries(state.db, status, limit=500)]
 

@@ -20,10 +20,11 @@ from storage.eventpages import event_detail
 from storage.outbox import list_deliveries
 from storage.pagefailures import page_failures
 from storage.runs import list_runs
+from storage.stats import DELIVERY_STATUSES
 from storage.triage import articles_by_day
 
 router = APIRouter(include_in_schema=False)
-STATUSES = ("pending", "sent", "failed")
+STATUSES = DELIVERY_STATUSES  # every status a delivery can have, held ones included
 
 
 def render(request: Request, state: State, name: str, who: Any, **context: Any) -> HTMLResponse:
