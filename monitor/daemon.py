@@ -15,7 +15,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -134,6 +134,9 @@ class Daemon:
         self.scheduled: dict[str, Schedule] = {}
         self.held: set[str] = set()  # sources held from the web UI (requests_job)
         self.file_checked = 0.0  # time.monotonic() of the last look at the database file
+        # the one-daemon lock on the database in use (monitor.single_daemon), moved on by a
+        # reload to another database
+        self.database_lock = ExitStack()
         self.file_problem: str | None = None  # what that look found
 
     # -- jobs ---------------------------------------------------------------------------
@@ -333,19 +336,27 @@ class Daemon:
 
     # -- signals ------------------------------------------------------------------------
     def reload(self) -> None:
+        held = ExitStack()  # the lock on another database, while the reload may still fail
         try:
             path, config = load_config(self.config_path)
             refuse_unset_secrets(path, config)
+            if config.database != self.ctx.config.database:  # one daemon on it, as at start
+                held.enter_context(only_daemon(config.database))
             upgrade(config.database)
             ctx = flow.Context(config, self.ctx.db)
             access = self.server.access_for(config) if self.server is not None else None
         except ConfigError as exc:
+            held.close()
             logger.error("reload rejected, keeping the running config:\n%s", exc)
             return
         except Exception as exc:  # its database out of reach, say: the daemon goes on as it was
+            held.close()
             logger.error("reload rejected, keeping the running config: %s: %s",
                          type(exc).__name__, exc)  # fmt: skip
             return
+        if config.database != self.ctx.config.database:  # the old database's lock goes
+            self.database_lock.close()
+            self.database_lock = held
         previous, self.ctx = self.ctx, ctx
         if ctx.db is not previous.db:  # another database: crawls still on the old one go on,
             previous.db.dispose()  # through connections of their own, returned as they end
@@ -453,6 +464,13 @@ def run(config_path: str | None, crawl_log_level: str = "WARNING") -> int:
     early_signals.note_hup()  # if the command line has not already
     path, config = load_config(config_path)
     refuse_unset_secrets(path, config)
-    with only_daemon(config.database):
+    lock = ExitStack()
+    lock.enter_context(only_daemon(config.database))
+    with lock:
         upgrade(config.database)
-        return Daemon(path, config, crawl_log_level).serve_forever()
+        daemon = Daemon(path, config, crawl_log_level)
+        daemon.database_lock = lock
+        try:
+            return daemon.serve_forever()
+        finally:
+            daemon.database_lock.close()  # the database it ended on: a reload may have moved it

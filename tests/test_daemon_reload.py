@@ -22,6 +22,7 @@ from monitor.daemon import Daemon
 from monitor.health import Transition, health_alert
 from monitor.health_notices import HealthNotices
 from monitor.observe import HealthCollector, ObservabilityServer
+from monitor.single_daemon import DaemonRunning, only_daemon
 from tests.receivers import WebhookReceiver, free_port
 
 
@@ -85,6 +86,34 @@ def test_a_reload_adding_a_channel_whose_secret_is_unset_is_rejected(
         assert "environment variable EW_RELOAD_SECRET is not set" in caplog.text
         assert daemon.ctx.config.channels == {}
     finally:
+        daemon.ctx.db.dispose()
+
+
+def test_a_reload_to_another_database_takes_its_one_daemon_lock(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The lock stayed on the database the daemon started with: a second daemon could then
+    start on the new one, and both crawled every source."""
+    path = write(tmp_path / "ew.yaml", tmp_path / "first.db")
+    daemon = Daemon(path, load_config(path)[1])
+    daemon.database_lock.enter_context(only_daemon(f"sqlite:///{tmp_path / 'first.db'}"))
+    second = f"sqlite:///{tmp_path / 'second.db'}"
+    try:
+        write(path, tmp_path / "second.db")
+        with only_daemon(second), caplog.at_level(logging.INFO, logger="monitor.daemon"):
+            daemon.reload()  # another daemon runs there
+        assert "reload rejected" in caplog.text and "already running on this database" in (
+            caplog.text
+        )
+        assert daemon.ctx.config.database.endswith("first.db")
+        daemon.reload()
+        assert daemon.ctx.config.database == second
+        with pytest.raises(DaemonRunning), only_daemon(second):
+            pass
+        with only_daemon(f"sqlite:///{tmp_path / 'first.db'}"):
+            pass  # let go
+    finally:
+        daemon.database_lock.close()
         daemon.ctx.db.dispose()
 
 
