@@ -10,7 +10,7 @@ import json
 import os
 import re
 from collections.abc import Hashable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit
@@ -127,7 +127,10 @@ class Schedule(Strict):
         if self.cron is not None:
             from monitor.crontab import cron_trigger  # here: few configs have one
 
-            cron_trigger(self.cron)  # the trigger the daemon will build, checked now
+            # the trigger the daemon will build, checked now; a day no month it names has
+            # (the 31st of February) had passed, and its source was never crawled
+            if cron_trigger(self.cron).get_next_fire_time(None, datetime.now(UTC)) is None:
+                raise ValueError(f"cron {self.cron!r} never fires: no month it names has that day")
         return self
 
     def __str__(self) -> str:

@@ -45,6 +45,20 @@ def test_a_weekday_field_that_is_wrong_is_refused_by_the_check(line: str) -> Non
         Schedule(cron=line)
 
 
+@pytest.mark.parametrize("line", ["0 0 31 2 *", "0 9 30 2 *", "0 9 31 4,6,9,11 *"])
+def test_a_cron_line_that_never_fires_is_refused_by_the_check(line: str) -> None:
+    """A day no month it names has passed the check: its source was never crawled, and its
+    health said ok for ever."""
+    with pytest.raises(ValidationError, match="never fires: no month it names has that day"):
+        Schedule(cron=line)
+
+
+@pytest.mark.parametrize("line", ["0 0 29 2 *", "0 0 31 2 1"])
+def test_a_rare_day_or_one_a_weekday_also_names_is_kept(line: str) -> None:
+    """The 29th of February comes every four years; with a weekday, crontab fires on that."""
+    assert trigger_for(Schedule(cron=line)).get_next_fire_time(None, MONDAY) is not None
+
+
 def _fired(line: str, times: int, shown: str) -> list[str]:
     """The next ``times`` firings of the cron ``line`` after MONDAY, as ``shown``."""
     trigger, fired, when = trigger_for(Schedule(cron=line)), [], MONDAY
