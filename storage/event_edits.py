@@ -29,6 +29,7 @@ from storage.models import (
     Digest,
     Event,
     EventEdit,
+    EventState,
     Match,
     Source,
     Update,
@@ -159,10 +160,27 @@ def merge_events(db: Database, kept_id: int, other_id: int) -> int:
             article.event_id = kept_id
             article.joined = {"by": "merge", "from_event": other_id, "before": article.joined}
         _move_alerts(session, kept_id, other_id)
+        _merge_triage(session, kept_id, other_id)
         reports = session.scalars(select(Article).where(Article.event_id == kept_id)).all()
         _rename(session, kept_id, reports)
         session.add(EventEdit(kind="merge", from_event_id=other_id, to_event_id=kept_id))
         return len(moved)
+
+
+def _merge_triage(session: Session, kept_id: int, other_id: int) -> None:
+    """The kept event's triage after a merge: starred if either was, since an analyst's star
+    must not vanish with the event merged away; read and dismissed only if both were, since
+    the other's reports are news to whoever had read or dismissed only one."""
+    mine, theirs = session.get(EventState, kept_id), session.get(EventState, other_id)
+    if mine is None and theirs is None:
+        return
+    if mine is None:
+        mine = EventState(event_id=kept_id, read=False, starred=False, dismissed=False)
+        session.add(mine)
+    mine.starred = mine.starred or bool(theirs and theirs.starred)
+    mine.read = mine.read and bool(theirs and theirs.read)
+    mine.dismissed = mine.dismissed and bool(theirs and theirs.dismissed)
+    mine.updated_at = utcnow()
 
 
 UNSENT = ("pending", "held", "failed")

@@ -12,19 +12,23 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from storage.db import Database
+from storage.event_edits import merged_into
 from storage.models import Article, Event, EventState, Match, Source, SourceRequest, utcnow
 
 TRIAGE_FLAGS = ("read", "starred", "dismissed")
 
 
-def set_triage(db: Database, event_id: int, by: str, **flags: bool) -> bool:
-    """Set some of an event's flags (read, starred, dismissed); False when no such event."""
+def set_triage(db: Database, event_id: int, by: str, **flags: bool) -> int | None:
+    """Set some of an event's flags (read, starred, dismissed). Returns the event they were
+    set on: for an event merged away (a page opened before the merge), the one its reports
+    went to, where they had been set on an event no list shows; None when no such event."""
     unknown = set(flags) - set(TRIAGE_FLAGS)
     if unknown:
         raise ValueError(f"no triage flag {', '.join(sorted(unknown))}")
     with db.session() as session:
         if session.get(Event, event_id) is None:
-            return False
+            return None
+        event_id = merged_into(session, event_id) or event_id
         state = session.get(EventState, event_id)
         if state is None:
             state = EventState(event_id=event_id, read=False, starred=False, dismissed=False)
@@ -32,7 +36,7 @@ def set_triage(db: Database, event_id: int, by: str, **flags: bool) -> bool:
         for name, value in flags.items():
             setattr(state, name, value)
         state.updated_at, state.updated_by = utcnow(), by
-    return True
+    return event_id
 
 
 def _request(session: Session, source: str) -> SourceRequest:

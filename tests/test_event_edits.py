@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from storage import models
 from storage.articles import store_article
 from storage.db import Database
 from storage.event_edits import (
@@ -20,6 +21,7 @@ from storage.event_edits import (
 from storage.eventpages import EventFilter, count_events, event_detail, event_ids
 from storage.models import Article, Delivery, Digest, Event, EventEdit, Match, Update, utcnow
 from storage.outbox import MatchRecord, record_matches
+from storage.triage import set_triage
 from tests.test_grouping import OTHER, REWRITE, WIRE, report
 
 ALERT = MatchRecord("dushanbe", ("dushanbe",), ("...",), ("soc",))
@@ -216,6 +218,25 @@ def test_an_event_merged_away_leaves_every_list_and_takes_no_more_edits(db: Data
     merge_events(db, third_id, kept_id)  # a chain of merges: the last holds the story
     with db.session() as session:
         assert merged_into(session, other_id) == third_id
+
+
+def test_a_merge_keeps_a_star_and_triage_of_an_event_merged_away_reaches_the_kept_one(
+    db: Database,
+) -> None:
+    """The kept event showed neither the other's star nor its reading, and a star set on the
+    other's page, opened before the merge, was answered 200 and set where no list shows."""
+    kept_id, other_id, _ = _two_alerted_events(db, "sent", "sent")
+    assert set_triage(db, kept_id, "ana", read=True, dismissed=True) == kept_id
+    assert set_triage(db, other_id, "vera", starred=True, read=True) == other_id
+    merge_events(db, kept_id, other_id)
+    with db.session() as session:
+        state = session.get_one(models.EventState, kept_id)
+        # starred by either; read by both; dismissed by one only: its reports are news
+        assert (state.starred, state.read, state.dismissed) == (True, True, False)
+    assert set_triage(db, other_id, "ana", starred=False) == kept_id
+    with db.session() as session:
+        assert session.get_one(models.EventState, kept_id).starred is False
+    assert set_triage(db, 999_999, "ana", read=True) is None
 
 
 def test_a_story_told_stays_told_through_later_merges(db: Database) -> None:

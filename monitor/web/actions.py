@@ -37,10 +37,11 @@ def triage(
 ) -> Response:  # fmt: skip
     if action not in TRIAGE:
         raise HTTPException(400, f"action: one of {', '.join(TRIAGE)}")
-    if not set_triage(state.db, event_id, who.name, **TRIAGE[action]):
+    done_on = set_triage(state.db, event_id, who.name, **TRIAGE[action])
+    if done_on is None:
         raise HTTPException(404, f"no event {event_id}")
-    logger.info("web: %s set %s on event %d", who.name, action, event_id)
-    return back(back_to, f"/events/{event_id}")
+    logger.info("web: %s set %s on event %d", who.name, action, done_on)
+    return back(back_to, f"/events/{done_on}")
 
 
 def _known(state: State, name: str) -> None:

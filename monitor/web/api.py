@@ -108,9 +108,10 @@ def event(state: State, who: ApiReader, event_id: RowId) -> dict[str, Any]:
 @router.post("/events/{event_id}/triage", summary="Mark read, star, dismiss")
 def triage(state: State, who: Actor, event_id: RowId, body: Triage) -> dict[str, Any]:
     flags = {k: v for k, v in body.model_dump().items() if v is not None}
-    if not set_triage(state.db, event_id, who.name, **flags):
+    done_on = set_triage(state.db, event_id, who.name, **flags)
+    if done_on is None:
         raise HTTPException(404, f"no event {event_id}")
-    return {"id": event_id, **flags}
+    return {"id": done_on, **flags}  # the event it was merged into, for one merged away
 
 
 @router.get("/sources", summary="Sources with health, schedule, lag and last run")
