@@ -131,7 +131,7 @@ def _match(ctx: Context, article: UnmatchedArticle) -> int:
     # The article may be a report from a new source of an event alerted before. Its update
     # is queued first: marking the article matched is the pass's last write, so a failure
     # between the two leaves it unmatched, to be matched again (queuing again adds nothing).
-    queued = queue_updates(ctx.db, article.event_id, ctx.updates)
+    queued = queue_updates(ctx.db, article.id, ctx.updates)
     queued += record_matches(ctx.db, article.id, records)
     ctx.unmatchable.pop(article.id, None)
     return queued

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from storage.db import Database
 from storage.events import ARTICLE_LINK, page_day, page_instant
+from storage.grouping import hold_grouping_lock
 from storage.leases import Lease, due_rows, requeue_failed, take_lease
 from storage.models import Article, Delivery, Event, Match, Source, Update, utcnow
 
@@ -153,8 +154,12 @@ def _add_match(session: Session, article: Article, record: MatchRecord) -> int:
 
 
 def record_matches(db: Database, article_id: int, records: Sequence[MatchRecord]) -> int:
-    """Mark the article matched and queue one delivery per new (rule, event, channel)."""
+    """Mark the article matched and queue one delivery per new (rule, event, channel). Under
+    the grouping lock, which merges and splits take too: read before it, the article's event
+    could be merged away before the match was written, and the match then stood on an event
+    no list shows, its alert a second one for the story."""
     with db.session() as session:
+        hold_grouping_lock(session)
         article = session.get_one(Article, article_id)
         if article.matched_at is not None:
             return 0

@@ -16,7 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage.db import Database
-from storage.models import Match, Update, utcnow
+from storage.grouping import hold_grouping_lock
+from storage.models import Article, Match, Update, utcnow
 from storage.outbox import event_sources
 
 # rule -> (its channels, the least time between two updates of one event)
@@ -24,14 +25,19 @@ UpdatePolicies = Mapping[str, tuple[tuple[str, ...], timedelta]]
 
 
 def queue_updates(
-    db: Database, event_id: int, policies: UpdatePolicies, now: datetime | None = None
+    db: Database, article_id: int, policies: UpdatePolicies, now: datetime | None = None
 ) -> int:
-    """Queue an update for every alert of a rule in `policies` on the event that has not
-    named all its sources yet; return how many were queued (not counting those extended)."""
+    """Queue an update for every alert of a rule in `policies` on the article's event that has
+    not named all its sources yet; return how many were queued (not counting those extended).
+    The event is read under the grouping lock: one read earlier may have been merged away."""
     if not policies:
         return 0
     when = now or utcnow()
     with db.session() as session:
+        hold_grouping_lock(session)
+        event_id = session.scalar(select(Article.event_id).where(Article.id == article_id))
+        if event_id is None:
+            return 0
         current = event_sources(session, event_id)
         # Locked (on PostgreSQL): two matchers at once (a worker's and `eventwatch crawl`'s)
         # read the same told_sources, and an update named its new source twice. In id order,

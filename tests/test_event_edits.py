@@ -3,10 +3,12 @@ and no alert lost or doubled (the outbox's rows move with the reports)."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from storage import models
 from storage.articles import store_article
@@ -237,6 +239,47 @@ def test_a_merge_keeps_a_star_and_triage_of_an_event_merged_away_reaches_the_kep
     with db.session() as session:
         assert session.get_one(models.EventState, kept_id).starred is False
     assert set_triage(db, 999_999, "ana", read=True) is None
+
+
+def test_a_match_recorded_as_its_event_is_merged_away_lands_on_the_kept_event(
+    db: Database,
+) -> None:
+    """The matcher read the article's event before taking any lock: a merge landing between
+    that read and its write left the match, and its alert, on the event merged away, which
+    no list shows: a second alert for the story. The merge here is let in right after the
+    read, and waits (two seconds at most) if the matcher holds the lock, as it now does."""
+    _, kept_article = store_article(db, report("desk", "Parliamentarians gather in Dushanbe", WIRE))
+    _, moved = store_article(db, report("radio", "Water talks", OTHER))
+    with db.session() as session:
+        kept_id = session.get_one(Article, kept_article).event_id
+        other_id = session.get_one(Article, moved).event_id
+    assert kept_id != other_id
+    read, merged = threading.Event(), threading.Event()
+    matcher = Database(db.url)
+
+    def merge_when_read() -> None:
+        read.wait(60)
+        merge_events(db, kept_id, other_id)
+        merged.set()
+
+    def pause_after_reading(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        reads = statement.lstrip().upper().startswith("SELECT") and "FROM articles" in statement
+        if reads and not read.is_set():
+            read.set()
+            merged.wait(2)
+
+    event.listen(matcher.engine, "after_cursor_execute", pause_after_reading)
+    merging = threading.Thread(target=merge_when_read)
+    merging.start()
+    try:
+        record_matches(matcher, moved, [ALERT])
+    finally:
+        merging.join(90)
+        matcher.dispose()
+    assert read.is_set() and merged.is_set()
+    with db.session() as session:
+        assert session.execute(select(Match.rule, Match.event_id)).all() == [(ALERT.rule, kept_id)]
+    assert _deliveries(db) == [(kept_id, "pending")]
 
 
 def test_a_story_told_stays_told_through_later_merges(db: Database) -> None:

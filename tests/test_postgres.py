@@ -39,6 +39,7 @@ from tests.sitehost import SiteServer
 from tests.test_crawl import SITES, expected_for, run_cli, site, source_yaml  # noqa: F401
 from tests.test_event_edits import (  # noqa: F401
     test_a_digest_whose_alerts_a_merge_took_away_is_not_sent,
+    test_a_match_recorded_as_its_event_is_merged_away_lands_on_the_kept_event,
     test_a_merge_keeps_a_star_and_triage_of_an_event_merged_away_reaches_the_kept_one,
     test_a_merge_leaves_one_alert_per_channel_for_the_story,
     test_a_merge_moves_reports_and_alerts_and_never_sends_one_twice,
