@@ -41,7 +41,7 @@ from monitor.due import DueQueue
 from monitor.health import HealthTracker, Transition, health_alert
 from monitor.health_notices import HealthNotices
 from monitor.health_record import recorded_health
-from monitor.observe import Metrics, ObservabilityServer
+from monitor.observe import Metrics, ObservabilityServer, database_problem
 from monitor.schedules import first_run, trigger_for
 from monitor.single_daemon import only_daemon
 from storage.migrate import upgrade
@@ -58,7 +58,7 @@ DAEMON_OWNER = "daemon"  # takes no leases: every live lease it finds is another
 RUNS_EVERY = timedelta(minutes=10)  # how often runs left open are looked for (and at start)
 ABANDONED_AFTER = timedelta(hours=1)  # past the longest time limit and the kill's grace
 REQUESTS_EVERY = timedelta(seconds=2)  # how often crawls asked for from the web UI are looked for
-FILE_CHECK_SECONDS = 10.0  # how often the SQLite file is checked to be the one in use
+FILE_CHECK_SECONDS = 10.0  # how often the database is checked (its file, its writes)
 
 
 # Read once, when the daemon starts: its listening socket and its crawl pool.
@@ -133,11 +133,11 @@ class Daemon:
         self.server: ObservabilityServer | None = None
         self.scheduled: dict[str, Schedule] = {}
         self.held: set[str] = set()  # sources held from the web UI (requests_job)
-        self.file_checked = 0.0  # time.monotonic() of the last look at the database file
+        self.database_checked = 0.0  # time.monotonic() of the last look at the database
+        self.database_trouble: str | None = None  # what that look found
         # the one-daemon lock on the database in use (monitor.single_daemon), moved on by a
         # reload to another database
         self.database_lock = ExitStack()
-        self.file_problem: str | None = None  # what that look found
 
     # -- jobs ---------------------------------------------------------------------------
     def crawl_job(self, name: str) -> None:
@@ -402,7 +402,7 @@ class Daemon:
         if self.server is not None:
             self.server.stop()
         self.notices.close(NOTICES_STOP_SECONDS)
-        self._watch_database_file(at_once=True)  # the last chance to say it
+        self._watch_database(at_once=True)  # the last chance to say it
         self.ctx.db.dispose()
         logger.info("stopped")
 
@@ -441,22 +441,25 @@ class Daemon:
                 self.reload()
             self._bring_forward()
             self._start_due()
-            self._watch_database_file()
+            self._watch_database()
         self.stop()
         return 0
 
-    def _watch_database_file(self, *, at_once: bool = False) -> None:
+    def _watch_database(self, *, at_once: bool = False) -> None:
         """Say in the log, once, when the SQLite file in use is no longer the one at its path
-        (deleted, moved or replaced): the daemon wrote on to it unseen, and what it stored
-        was lost at its next start. /healthz says it too."""
+        (deleted, moved or replaced: the daemon wrote on to it unseen, and what it stored
+        was lost at its next start), or when the database has refused every write for a
+        while (nothing is stored). /healthz says it too."""
         now = time.monotonic()
-        if not at_once and now < self.file_checked + FILE_CHECK_SECONDS:
+        if not at_once and now < self.database_checked + FILE_CHECK_SECONDS:
             return
-        self.file_checked = now
-        problem = self.ctx.db.file_problem()
-        if problem is not None and problem != self.file_problem:
+        self.database_checked = now
+        problem = database_problem(self.ctx.db)
+        if problem is not None and self.database_trouble is None:
             logger.error("%s", problem)
-        self.file_problem = problem
+        elif problem is None and self.database_trouble is not None:
+            logger.info("the database is usable again")
+        self.database_trouble = problem
 
 
 def run(config_path: str | None, crawl_log_level: str = "WARNING") -> int:

@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# A database that has refused every write this long is unhealthy, though it still answers
+# reads: nothing is stored meanwhile. Shorter refusals (a lock held for a moment) are waited out.
+WRITES_REFUSED_SECONDS = 60.0
+
 
 class Metrics:
     def __init__(self) -> None:
@@ -157,12 +161,19 @@ class PageFailureCollector(Collector):
         yield family
 
 
+def database_problem(db: Database) -> str | None:
+    """What makes the database unusable though it may answer: its SQLite file gone from
+    under it, or every write refused for a while."""
+    return db.file_problem() or db.write_trouble(WRITES_REFUSED_SECONDS)
+
+
 def health_report(daemon: Daemon) -> tuple[int, dict[str, Any]]:
     scheduler_alive = daemon.scheduler.running and not daemon.stopping.is_set()
-    problem = daemon.ctx.db.file_problem()
-    db_ok = reachable(daemon.ctx.db)
+    answers = reachable(daemon.ctx.db)
+    problem = database_problem(daemon.ctx.db)
+    db_ok = answers and problem is None
     sources: dict[str, Any] = {}
-    for run in latest_runs(daemon.ctx.db) if db_ok else []:
+    for run in latest_runs(daemon.ctx.db) if answers else []:
         sources[run.source] = {
             "last_run": run.status,
             "finished_at": run.finished_at,

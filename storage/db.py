@@ -4,13 +4,14 @@ daemon can write to one file without "database is locked" failures."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.exc import (
     ArgumentError,
     DisconnectionError,
@@ -86,6 +87,13 @@ def sqlite_in_memory(url: str) -> bool:
     return name.startswith("file:") and in_memory
 
 
+_WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+
+def _writes(statement: str | None) -> bool:
+    return statement is not None and statement.lstrip()[:7].upper().startswith(_WRITE_VERBS)
+
+
 def sqlite_file(url: str) -> Path | None:
     """The absolute path of a SQLite database file; None for other databases and memory."""
     parsed = make_url(url)
@@ -145,6 +153,34 @@ class Database:
         self._opened: tuple[int, int] | None = None  # the file first opened: device, inode
         if self.file is not None:
             event.listen(self.engine, "connect", self._note_file)
+        # since when (time.monotonic()) and why writes fail, until one goes through
+        self.write_failure: tuple[float, str] | None = None
+        event.listen(self.engine, "handle_error", self._note_failed_write)
+        event.listen(self.engine, "after_cursor_execute", self._note_write)
+
+    def _note_failed_write(self, context: ExceptionContext) -> None:
+        if self.write_failure is not None or not _writes(context.statement):
+            return
+        if isinstance(context.sqlalchemy_exception, DATABASE_FAILURES):
+            why = str(context.original_exception).strip().splitlines() or ["no reason given"]
+            self.write_failure = (time.monotonic(), why[0][:200])
+
+    def _note_write(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if self.write_failure is not None and _writes(statement):
+            self.write_failure = None
+
+    def write_trouble(self, for_at_least: float) -> str | None:
+        """Why writes have failed for ``for_at_least`` seconds or more, none going through
+        since (another process holding a SQLite file's lock, a read-only file or disk, a full
+        disk); None otherwise. Reads may work all the while, so a health check that only
+        reads saw nothing wrong while nothing was stored."""
+        if self.write_failure is None:
+            return None
+        since, why = self.write_failure
+        age = time.monotonic() - since
+        if age < for_at_least:
+            return None
+        return f"the database has refused every write for {age:.0f} s: {why}"
 
     def _note_file(self, _dbapi_connection: Any, _record: Any) -> None:
         """As a connection opens: the file the first one opened, to know it again."""

@@ -13,11 +13,14 @@ import pytest
 from sqlalchemy import event, select
 from sqlalchemy.exc import OperationalError
 
+import storage.db
+from monitor import observe
 from monitor.config import Config
 from monitor.daemon import Daemon
 from storage.articles import store_article
 from storage.db import Database
 from storage.events import count_articles
+from storage.migrate import upgrade
 from storage.models import Delivery
 from storage.stats import reachable
 from tests.test_storage import article
@@ -121,3 +124,31 @@ def test_a_database_file_moved_or_replaced_under_its_handle_is_told(db: Database
     assert not reachable(db)
     sqlite3.connect(path).close()  # a new file at the path, as a restore from backup makes
     assert "was replaced while in use" in str(db.file_problem())
+
+
+def test_writes_refused_for_a_while_are_told_though_reads_still_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process holding the SQLite file's lock (or a read-only file) refused every
+    write while reads went on: /healthz, which reads, said the database was fine while
+    nothing was stored."""
+    monkeypatch.setattr(storage.db, "BUSY_TIMEOUT_MS", 100)
+    url = f"sqlite:///{tmp_path / 'ew.db'}"
+    upgrade(url)
+    db = Database(url)
+    holder = sqlite3.connect(tmp_path / "ew.db", isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        with pytest.raises(OperationalError):
+            store_article(db, article())
+        assert reachable(db)  # reads go on
+        assert db.write_trouble(3600) is None  # not refused for that long yet
+        monkeypatch.setattr(observe, "WRITES_REFUSED_SECONDS", 0.0)
+        told = observe.database_problem(db)
+        assert told is not None and "refused every write" in told and "locked" in told
+        holder.execute("ROLLBACK")
+        store_article(db, article())
+        assert observe.database_problem(db) is None
+    finally:
+        holder.close()
+        db.dispose()
