@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -99,7 +100,15 @@ class Source(Base):
 
 class CrawlRun(Base):
     __tablename__ = "crawl_runs"
-    __table_args__ = (Index("ix_crawl_runs_source_started", "source_id", "started_at"),)
+    __table_args__ = (
+        Index("ix_crawl_runs_source_started", "source_id", "started_at"),
+        # a source's last good run and its runs that found articles, in a few index steps
+        # however long its history (storage.runs: failures_in_row, source_rhythms)
+        Index("ix_crawl_runs_source_ok", "source_id", "id",
+              sqlite_where=text("status = 'ok'"), postgresql_where=text("status = 'ok'")),
+        Index("ix_crawl_runs_source_new", "source_id", "started_at",
+              sqlite_where=text("new_articles > 0"), postgresql_where=text("new_articles > 0")),
+    )  # fmt: skip
 
     id: Mapped[int] = mapped_column(primary_key=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
