@@ -44,8 +44,9 @@ from monitor.health_record import recorded_health
 from monitor.observe import Metrics, ObservabilityServer, database_problem
 from monitor.schedules import first_run, trigger_for
 from monitor.single_daemon import only_daemon
+from storage.db import DATABASE_FAILURES
 from storage.migrate import upgrade
-from storage.runs import RunSummary, close_abandoned_runs
+from storage.runs import RunSummary, close_abandoned_runs, last_run
 from storage.schedule import leased_elsewhere
 from storage.triage import held_sources, take_crawl_requests
 
@@ -300,7 +301,8 @@ class Daemon:
                 self._schedule(source, index, len(wanted), now)
 
     def _schedule(self, source: SourceConfig, index: int, count: int, now: datetime) -> None:
-        start = first_run(source.schedule, index, count, now)
+        last = self._last_start(source) if source.schedule.cron is not None else None
+        start = first_run(source.schedule, index, count, now, last)
         extra = {"next_run_time": start} if start is not None else {}
         self.scheduler.add_job(
             self.crawl_job, trigger_for(source.schedule), id=f"crawl:{source.name}",
@@ -309,6 +311,16 @@ class Daemon:
         )  # fmt: skip
         self.scheduled[source.name] = source.schedule
         logger.info("source %s scheduled (%s)", source.name, source.schedule)
+
+    def _last_start(self, source: SourceConfig) -> datetime | None:
+        """When the source's newest crawl began; None if never, or if the database cannot
+        say (the cron line's own times then stand)."""
+        try:
+            run = last_run(self.ctx.db, source.name)
+        except DATABASE_FAILURES as exc:
+            logger.warning("source %s: its last crawl not read: %s", source.name, exc)
+            return None
+        return None if run is None else run.started_at
 
     def runs_job(self) -> None:
         """Close the crawl runs left open by a process that died (this daemon, killed with

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from monitor.config import Schedule
 from monitor.crontab import weekdays
-from monitor.schedules import trigger_for
+from monitor.schedules import first_run, trigger_for
 
 MONDAY = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)  # a Monday
 
@@ -85,3 +85,15 @@ def test_a_day_of_the_month_and_a_weekday_both_given_fire_on_either_as_crontab_d
     assert trigger_for(Schedule(cron="0 9 */2 * 1")).get_next_fire_time(None, MONDAY) == (
         datetime(2026, 12, 21, 9, 0, tzinfo=UTC)  # "*/2": crontab wants both, an odd Monday
     )
+
+
+def test_a_cron_firing_missed_while_the_daemon_was_down_is_made_at_its_start() -> None:
+    """A restart across a firing skipped it until the next one: a whole day for a daily
+    line. A source never crawled, or crawled at its last firing, keeps its times."""
+    daily = Schedule(cron="0 9 * * *")
+    yesterday = MONDAY - timedelta(days=1, hours=3)  # Sunday 09:00, crawled
+    assert first_run(daily, 0, 1, MONDAY, yesterday) == MONDAY  # Monday 09:00 missed
+    assert first_run(daily, 0, 1, MONDAY, MONDAY - timedelta(hours=3)) is None
+    assert first_run(daily, 0, 1, MONDAY, None) is None
+    early = Schedule(cron="0 9 * * *", jitter="10m")  # it may start ten minutes early
+    assert first_run(early, 0, 1, MONDAY, MONDAY - timedelta(hours=3, minutes=5)) is None

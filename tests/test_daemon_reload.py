@@ -23,6 +23,10 @@ from monitor.health import Transition, health_alert
 from monitor.health_notices import HealthNotices
 from monitor.observe import HealthCollector, ObservabilityServer
 from monitor.single_daemon import DaemonRunning, only_daemon
+from storage.db import Database
+from storage.migrate import upgrade
+from storage.models import CrawlRun
+from storage.runs import open_run
 from tests.receivers import WebhookReceiver, free_port
 
 
@@ -114,6 +118,41 @@ def test_a_reload_to_another_database_takes_its_one_daemon_lock(
             pass  # let go
     finally:
         daemon.database_lock.close()
+        daemon.ctx.db.dispose()
+
+
+def test_a_cron_firing_missed_while_the_daemon_was_down_is_crawled_as_it_starts(
+    tmp_path: Path,
+) -> None:
+    """A restart across a firing skipped it: a daily source waited a whole day. The daemon
+    now crawls at once a cron source whose last crawl began before its latest firing."""
+    path = tmp_path / "ew.yaml"
+    url = f"sqlite:///{tmp_path / 'ew.db'}"
+    daily = {"cron": "0 0 * * *"}  # at midnight: the last firing is at most a day ago
+    path.write_text(yaml.safe_dump({
+        "database": url,
+        "sources": [{"name": name, "start_urls": ["http://127.0.0.1:9/"], "schedule": daily}
+                    for name in ("missed", "served")],
+        "daemon": {"listen": None},
+    }), encoding="utf-8")  # fmt: skip
+    upgrade(url)
+    db = Database(url)
+    now = datetime.now(UTC)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    for name, started in (("missed", midnight - timedelta(hours=1)), ("served", midnight)):
+        run_id = open_run(db, name)
+        with db.session() as session:
+            session.get_one(CrawlRun, run_id).started_at = started
+    db.dispose()
+    daemon = Daemon(path, load_config(path)[1])
+    daemon.scheduler.start(paused=True)
+    try:
+        daemon.schedule_sources(daemon.ctx.config)
+        missed = daemon.scheduler.get_job("crawl:missed").next_run_time
+        served = daemon.scheduler.get_job("crawl:served").next_run_time
+        assert missed <= datetime.now(UTC) and served == midnight + timedelta(days=1)
+    finally:
+        daemon.scheduler.shutdown(wait=False)
         daemon.ctx.db.dispose()
 
 
