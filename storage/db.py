@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, ExceptionContext, make_url
@@ -95,13 +96,19 @@ def _writes(statement: str | None) -> bool:
 
 
 def sqlite_file(url: str) -> Path | None:
-    """The absolute path of a SQLite database file; None for other databases and memory."""
+    """The absolute path of a SQLite database file; None for other databases and memory.
+    A ``file:`` URI names its file too: read as none, it had taken no one-daemon lock."""
     parsed = make_url(url)
     name = parsed.database
     if parsed.get_backend_name() != "sqlite" or not name or name == ":memory:":
         return None
     if name.startswith("file:"):
-        return None
+        if sqlite_in_memory(url):
+            return None
+        path = unquote(name.removeprefix("file:"))
+        if path.startswith("//"):  # file://host/path: the host is this machine
+            path = "/" + path[2:].partition("/")[2]
+        return Path(path).expanduser().resolve()
     return Path(name).expanduser().resolve()
 
 

@@ -156,6 +156,17 @@ def test_a_cron_firing_missed_while_the_daemon_was_down_is_crawled_as_it_starts(
         daemon.ctx.db.dispose()
 
 
+@pytest.mark.parametrize("uri", ["file:{path}?uri=true", "file://{path}?mode=rwc&uri=true"])
+def test_a_database_named_by_a_file_uri_takes_the_one_daemon_lock(tmp_path: Path, uri: str) -> None:
+    """A ``file:`` URI was read as no file at all: a daemon started with one took no lock,
+    and a second daemon on the same file, named either way, crawled every source again."""
+    path = tmp_path / "ew.db"
+    plain, as_uri = f"sqlite:///{path}", "sqlite:///" + uri.format(path=path)
+    for first, second in ((plain, as_uri), (as_uri, plain)):
+        with only_daemon(first), pytest.raises(DaemonRunning), only_daemon(second):
+            pass
+
+
 def test_a_reload_names_the_web_settings_read_at_start(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
