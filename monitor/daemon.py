@@ -44,7 +44,7 @@ from monitor.health_record import recorded_health
 from monitor.observe import Metrics, ObservabilityServer, database_problem
 from monitor.schedules import first_run, trigger_for
 from monitor.single_daemon import only_daemon
-from storage.db import DATABASE_FAILURES
+from storage.db import DATABASE_FAILURES, same_database
 from storage.migrate import upgrade
 from storage.runs import RunSummary, close_abandoned_runs, last_run
 from storage.schedule import leased_elsewhere
@@ -348,27 +348,27 @@ class Daemon:
 
     # -- signals ------------------------------------------------------------------------
     def reload(self) -> None:
-        held = ExitStack()  # the lock on another database, while the reload may still fail
-        try:
-            path, config = load_config(self.config_path)
-            refuse_unset_secrets(path, config)
-            if config.database != self.ctx.config.database:  # one daemon on it, as at start
-                held.enter_context(only_daemon(config.database))
-            upgrade(config.database)
-            ctx = flow.Context(config, self.ctx.db)
-            access = self.server.access_for(config) if self.server is not None else None
-        except ConfigError as exc:
-            held.close()
-            logger.error("reload rejected, keeping the running config:\n%s", exc)
-            return
-        except Exception as exc:  # its database out of reach, say: the daemon goes on as it was
-            held.close()
-            logger.error("reload rejected, keeping the running config: %s: %s",
-                         type(exc).__name__, exc)  # fmt: skip
-            return
-        if config.database != self.ctx.config.database:  # the old database's lock goes
-            self.database_lock.close()
-            self.database_lock = held
+        # the lock on another database, let go unless the reload is applied
+        with ExitStack() as held:
+            try:
+                path, config = load_config(self.config_path)
+                refuse_unset_secrets(path, config)
+                moved = not same_database(config.database, self.ctx.config.database)
+                if moved:  # one daemon on it, as at start
+                    held.enter_context(only_daemon(config.database))
+                upgrade(config.database)
+                ctx = flow.Context(config, self.ctx.db)
+                access = self.server.access_for(config) if self.server is not None else None
+            except ConfigError as exc:
+                logger.error("reload rejected, keeping the running config:\n%s", exc)
+                return
+            except Exception as exc:  # its database out of reach, say: it goes on as it was
+                logger.error("reload rejected, keeping the running config: %s: %s",
+                             type(exc).__name__, exc)  # fmt: skip
+                return
+            if moved:  # the old database's lock goes
+                self.database_lock.close()
+                self.database_lock = held.pop_all()
         previous, self.ctx = self.ctx, ctx
         if ctx.db is not previous.db:  # another database: crawls still on the old one go on,
             previous.db.dispose()  # through connections of their own, returned as they end
@@ -479,9 +479,8 @@ def run(config_path: str | None, crawl_log_level: str = "WARNING") -> int:
     early_signals.note_hup()  # if the command line has not already
     path, config = load_config(config_path)
     refuse_unset_secrets(path, config)
-    lock = ExitStack()
-    lock.enter_context(only_daemon(config.database))
-    with lock:
+    with ExitStack() as lock:
+        lock.enter_context(only_daemon(config.database))
         upgrade(config.database)
         daemon = Daemon(path, config, crawl_log_level)
         daemon.database_lock = lock

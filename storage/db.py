@@ -112,6 +112,12 @@ def sqlite_file(url: str) -> Path | None:
     return Path(name).expanduser().resolve()
 
 
+def same_database(first: str, second: str) -> bool:
+    """Whether two URLs name one database: a SQLite file by its path, however written."""
+    files = sqlite_file(first), sqlite_file(second)
+    return files[0] == files[1] if files != (None, None) else first == second
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")

@@ -116,6 +116,12 @@ def test_a_reload_to_another_database_takes_its_one_daemon_lock(
             pass
         with only_daemon(f"sqlite:///{tmp_path / 'first.db'}"):
             pass  # let go
+        (tmp_path / "sub").mkdir()
+        write(path, tmp_path / "sub" / ".." / "second.db")  # the same file, written another way
+        with caplog.at_level(logging.INFO, logger="monitor.daemon"):
+            caplog.clear()
+            daemon.reload()  # not refused by its own lock
+        assert "reload rejected" not in caplog.text and "config reloaded" in caplog.text
     finally:
         daemon.database_lock.close()
         daemon.ctx.db.dispose()
