@@ -26,7 +26,6 @@ from storage.models import Article, Delivery, Event, Match, Source, Update, utcn
 class UnmatchedArticle:
     id: int
     source: str
-    event_id: int
     title: str
     text: str
     places: tuple[str, ...] = ()
@@ -97,7 +96,6 @@ def unmatched_articles(db: Database, limit: int = 500, after: int = 0) -> list[U
             select(
                 Article.id,
                 Source.name,
-                Article.event_id,
                 Article.title,
                 Article.text,
                 Article.places,
@@ -112,7 +110,6 @@ def unmatched_articles(db: Database, limit: int = 500, after: int = 0) -> list[U
         UnmatchedArticle(
             row.id,
             row.name,
-            row.event_id,
             row.title,
             row.text,
             tuple(row.places or ()),

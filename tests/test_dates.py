@@ -3,6 +3,7 @@ the URL) and where each site's template states it, learned over its stored pages
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -17,6 +18,7 @@ from crawlers.extraction.date_parsing import DateHint, parse_date
 from crawlers.extraction.dates import page_date
 from storage.db import Database
 from storage.models import Article
+from tests.conftest import FIXTURES
 from tests.sitehost import serve
 from tests.test_crawl import run_cli, source_yaml, write_config
 
@@ -310,14 +312,8 @@ def test_a_crawl_dates_a_page_by_its_news_sitemap_entry_before_its_lastmod(
     (root / "news").mkdir(parents=True)
     (root / "news" / "talks.html").write_text(page(meta=False, stamp=""), encoding="utf-8")
     (root / "index.html").write_text("<html><body><h1>Gazette</h1></body></html>", "utf-8")
-    (root / "sitemap.xml").write_text(
-        '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
-        'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">'
-        "<url><loc>{{BASE}}/news/talks.html</loc><lastmod>2024-06-01</lastmod>"
-        "<news:news><news:publication_date>2024-03-12T08:00:00-04:00</news:publication_date>"
-        "</news:news></url></urlset>",
-        encoding="utf-8",
-    )
+    # a Google News sitemap: the page's publication day, and a later lastmod
+    shutil.copy(FIXTURES / "sitemaps" / "news-sitemap.xml", root / "sitemap.xml")
     with serve(root) as site:
         source = source_yaml("gazette", site.base_url, sitemaps=[site.base_url + "/sitemap.xml"])
         result = run_cli(write_config(tmp_path, [source]), "crawl", "gazette", "--no-alerts")
