@@ -87,12 +87,12 @@ def as_digest(task: DigestTask, link: Callable[[int], str | None]) -> Digest:
             )
         )
     rules = tuple((rule, tuple(events)) for rule, events in groups.items())
-    return Digest(task.key, task.channel, task.since, task.until, rules)
+    return Digest(task.key, task.channel, task.since, task.until, rules, task.owed_to)
 
 
 def digest_sent(db: Database, task: DigestTask, note: str | None = None) -> bool:
     """Record it sent; False if its lease had passed to another sender meanwhile."""
-    if not mark_digest_sent(db, task.lease, note):
+    if not mark_digest_sent(db, task.lease, note, partly_before=task.owed_to is not None):
         return False
     logger.info("digest=%s channel=%s events=%d sent", task.key, task.channel, len(task.entries))
     return True

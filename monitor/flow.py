@@ -212,7 +212,9 @@ def _deliver(ctx: Context, task: DeliveryTask, down: set[str]) -> str:
     except Exception as exc:  # a bug this one alert sets off: it backs off, the rest go on
         logger.error("delivery=%s could not be sent", task.key, exc_info=True)
         return _retry_later(ctx, task, DeliveryError(f"{type(exc).__name__}: {exc}"))
-    if not _recorded(ctx, task.lease, lambda: record_sent(ctx.db, task.lease, note)):
+    partly = task.owed_to is not None
+    sent = lambda: record_sent(ctx.db, task.lease, note, partly_before=partly)  # noqa: E731
+    if not _recorded(ctx, task.lease, sent):
         return _lost(task.key)
     logger.info(
         "delivery=%s rule=%s event=%d channel=%s sent",
@@ -300,8 +302,10 @@ def _retry_later(
     """Record a failed send, due again after a back-off or failed for good, and say so. A
     failure that may pass puts the channel in `down`, when given."""
     retry_at = _retry_at(ctx, task.attempts, exc)
-    status = record_failure(ctx.db, task.lease, str(exc), retry_at)
-    if down is not None and not exc.permanent and task.channel not in down:
+    status = record_failure(ctx.db, task.lease, str(exc), retry_at, exc.owed_to)
+    # a message that reached some recipients came through a channel that works
+    works = exc.owed_to is not None
+    if down is not None and not exc.permanent and not works and task.channel not in down:
         down.add(task.channel)
         logger.info("channel=%s failed; its other due messages wait for the next dispatch",
                     task.channel)  # fmt: skip
@@ -342,4 +346,5 @@ def _alert(task: DeliveryTask, public_url: str | None) -> Alert:
         words=task.words,
         link=event_link(public_url, task.event_id),
         new_sources=task.new_sources,
+        owed_to=task.owed_to,
     )

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from storage.db import Database
 from storage.events import ARTICLE_LINK, page_day
-from storage.leases import Lease, due_rows, take_lease, write_if_held
+from storage.leases import Lease, due_rows, owed, sent_values, take_lease, write_if_held
 from storage.models import Article, Delivery, Digest, Event, Match, Source, utcnow
 
 
@@ -48,6 +48,7 @@ class DigestTask:
     until: datetime
     entries: tuple[DigestEntry, ...]
     lease: Lease  # this sender's, until the outcome is recorded
+    owed_to: tuple[str, ...] | None = None  # the recipients still owed it; None: all
 
 
 def open_digest(
@@ -127,12 +128,15 @@ def release_held(db: Database, channel: str, rule: str) -> int:
         return int(released.rowcount)  # type: ignore[attr-defined]
 
 
-def mark_digest_sent(db: Database, lease: Lease, note: str | None = None) -> bool:
-    """The digest and the deliveries it lists are sent, in one transaction (``note``: not to
-    every recipient); False (nothing written) if the lease had passed to another sender."""
-    now = utcnow()
+def mark_digest_sent(
+    db: Database, lease: Lease, note: str | None = None, *, partly_before: bool = False
+) -> bool:
+    """The digest and the deliveries it lists are sent, in one transaction (``note`` and
+    ``partly_before``: :func:`storage.leases.sent_values`); False (nothing written) if the
+    lease had passed to another sender."""
+    sent = sent_values(note, partly_before=partly_before)
+    now = sent["delivered_at"]
     with db.session() as session:
-        sent = {"status": "sent", "delivered_at": now, "lease_until": None, "last_error": note}
         if not write_if_held(session, lease, **sent):
             return False
         session.execute(
@@ -175,7 +179,7 @@ def digest_task(db: Database, lease: Lease) -> DigestTask:
         )
         return DigestTask(
             digest.id, digest.key, digest.channel, digest.attempts, digest.since_at,
-            digest.slot_at, entries, lease,
+            digest.slot_at, entries, lease, owed(digest.owed_to),
         )  # fmt: skip
 
 

@@ -142,23 +142,47 @@ def requeue_failed(db: Database, model: OutboxModel, ids: Iterable[int] | None =
         return int(done.rowcount)  # type: ignore[attr-defined]
 
 
-def record_sent(db: Database, lease: Lease, note: str | None = None) -> bool:
-    """The row is sent (``note``: not to every recipient); False (nothing written) if the
-    lease had passed to another sender."""
+def owed(stored: object) -> tuple[str, ...] | None:
+    """A row's ``owed_to`` as a tuple; None (every recipient) for anything but a list."""
+    return tuple(str(address) for address in stored) if isinstance(stored, list) else None
+
+
+def sent_values(note: str | None, *, partly_before: bool = False) -> dict[str, Any]:
+    """What a row sent gets written (``note``: not to every recipient). After an attempt that
+    reached only some recipients (``partly_before``), its error stays when there is no new
+    note: it names who was refused, and why."""
+    values: dict[str, Any] = {"status": "sent", "delivered_at": utcnow(), "lease_until": None}
+    if note is not None or not partly_before:
+        values["last_error"] = note
+    return values
+
+
+def record_sent(
+    db: Database, lease: Lease, note: str | None = None, *, partly_before: bool = False
+) -> bool:
+    """The row is sent (see :func:`sent_values`); False (nothing written) if the lease had
+    passed to another sender."""
     with db.session() as session:
-        return write_if_held(
-            session, lease, status="sent", delivered_at=utcnow(), lease_until=None, last_error=note
-        )
+        return write_if_held(session, lease, **sent_values(note, partly_before=partly_before))
 
 
-def record_failure(db: Database, lease: Lease, error: str, retry_at: datetime | None) -> str | None:
-    """Record a failed attempt: pending again at ``retry_at``, or failed for good if None.
+def record_failure(
+    db: Database,
+    lease: Lease,
+    error: str,
+    retry_at: datetime | None,
+    owed_to: tuple[str, ...] | None = None,
+) -> str | None:
+    """Record a failed attempt: pending again at ``retry_at``, or failed for good if None;
+    ``owed_to``: it reached the other recipients, so that the next attempt goes to these only.
     Returns the row's new status; None (nothing written) if the lease had passed on."""
     values: dict[str, Any] = {"last_error": error[:2000], "lease_until": None}
     if retry_at is None:
         values["status"] = "failed"
     else:
         values["next_attempt_at"] = retry_at
+    if owed_to is not None:
+        values["owed_to"] = list(owed_to)
     with db.session() as session:
         if not write_if_held(session, lease, **values):
             return None

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 ALEMBIC_DIR = Path(__file__).resolve().parent.parent / "alembic"
-HEAD = "0011"  # the newest revision in alembic/versions (tests/test_migrations checks it)
+HEAD = "0012"  # the newest revision in alembic/versions (tests/test_migrations checks it)
 UPGRADE_LOCK = "hashtext('eventwatch:upgrade')"
 
 

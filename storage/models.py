@@ -332,6 +332,9 @@ class Outbox:
     last_error: Mapped[str | None] = mapped_column(PlainText)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None]
+    # The addresses still owed it, after a relay took it for the others and refused these
+    # for now; None: every recipient the channel names.
+    owed_to: Mapped[list[Any] | None]
 
 
 class Digest(Outbox, Base):

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from storage.db import Database
 from storage.events import ARTICLE_LINK, page_day, page_instant
 from storage.grouping import hold_grouping_lock
-from storage.leases import Lease, due_rows, requeue_failed, take_lease
+from storage.leases import Lease, due_rows, owed, requeue_failed, take_lease
 from storage.models import Article, Delivery, Event, Match, Source, Update, utcnow
 
 
@@ -71,6 +71,7 @@ class DeliveryTask:
     dates_mentioned: tuple[tuple[str, date, date], ...] = ()  # (words, first day, last day)
     words: tuple[str, ...] = ()
     new_sources: tuple[str, ...] = ()  # an update: the sources the event gained
+    owed_to: tuple[str, ...] | None = None  # the recipients still owed it; None: all
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +217,7 @@ def _task(session: Session, delivery: Delivery | Update, lease: Lease) -> Delive
         dates_mentioned=tuple(_dates_mentioned(event.dates_mentioned)),
         words=tuple(match.words or ()),
         new_sources=tuple(delivery.sources) if isinstance(delivery, Update) else (),
+        owed_to=owed(delivery.owed_to),
     )
 
 

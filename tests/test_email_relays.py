@@ -5,36 +5,43 @@ sent, and a password SMTP cannot carry is a clear, permanent error that shows no
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from monitor import flow
 from monitor.channels import DeliveryError
 from monitor.config import Config
 from storage.articles import NewArticle, store_article
 from storage.migrate import upgrade
-from storage.models import Delivery
+from storage.models import Delivery, Digest
 from tests.receivers import free_port
 from tests.test_channels import email_channel, make_alert
 
 REFUSED = "gone@example.org"
+FULL = "full@example.org"  # refused for now, the first FULL_FOR times
 
 
 class Relay:
-    """Takes every message it is given, refuses mail for REFUSED, keeps what it took."""
+    """Takes every message it is given, refuses mail for REFUSED, and for FULL the first
+    ``full_for`` times, as a full mailbox or greylisting does; keeps what it took."""
 
-    def __init__(self) -> None:
+    def __init__(self, full_for: int = 0) -> None:
         self.taken: list[tuple[str, list[str]]] = []
+        self.full_for = full_for
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: Any
     ) -> str:
         if address == REFUSED:
             return "550 5.1.1 no such mailbox"
+        if address == FULL and self.full_for > 0:
+            self.full_for -= 1
+            return "452 4.2.2 mailbox full, try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -62,7 +69,7 @@ class _Controller(Controller):
 
 @pytest.fixture
 def relay() -> Iterator[tuple[Relay, int]]:
-    handler = Relay()
+    handler = Relay(full_for=1)
     controller = _Controller(handler, RudeGoodbye)
     controller.start()
     try:
@@ -108,6 +115,102 @@ def test_a_recipient_refused_is_recorded_on_a_delivery_that_counts_as_sent(
             assert delivery.last_error is not None
             assert f"sent, but recipients refused: {REFUSED}" in delivery.last_error
         assert flow.deliver_pending(ctx).sent == 0  # and it is not sent again
+    finally:
+        ctx.db.dispose()
+
+
+def _mail_context(db_url: str, port: int, to: list[str], **mail: Any) -> flow.Context:
+    """A context whose one rule notifies the relay at ``port`` (with ``mail``'s further
+    settings), with one article stored that the rule matches."""
+    upgrade(db_url)
+    mail.update({"type": "email", "to": to, "from": "ew@example.org", "host": "127.0.0.1",
+                 "port": port, "timeout": 5})  # fmt: skip
+    config = Config.model_validate(
+        {
+            "database": db_url,
+            "rules": [{"name": "dushanbe", "query": "Dushanbe", "notify": ["mail"]}],
+            "channels": {"mail": mail},
+        }
+    )
+    ctx = flow.Context(config)
+    url = "https://pam.example/news/2"
+    text = "Members met in Dushanbe on border security."
+    article = NewArticle(source="pam", url=url, canonical_url=url,
+                         title="Assembly meets in Dushanbe", text=text)  # fmt: skip
+    store_article(ctx.db, article)
+    flow.match_new_articles(ctx)
+    return ctx
+
+
+def _the_delivery(ctx: flow.Context) -> Delivery:
+    with ctx.db.session() as session:
+        delivery = session.scalars(select(Delivery)).one()
+        session.expunge(delivery)
+        return delivery
+
+
+def _due_now(ctx: flow.Context) -> None:
+    with ctx.db.session() as session:
+        session.execute(update(Delivery).values(next_attempt_at=datetime(2000, 1, 1, tzinfo=UTC)))
+
+
+def test_a_recipient_refused_for_now_is_sent_it_later_and_the_others_once(
+    relay: tuple[Relay, int], db_url: str
+) -> None:
+    """A 4xx for one recipient had counted as sent: that analyst never had the alert."""
+    handler, port = relay
+    ctx = _mail_context(db_url, port, ["desk@example.org", FULL, REFUSED])
+    try:
+        flow.deliver_pending(ctx)
+        assert handler.taken == [("ew@example.org", ["desk@example.org"])]
+        first = _the_delivery(ctx)
+        assert (first.status, first.owed_to) == ("pending", [FULL])
+        assert first.last_error is not None
+        assert f"refused for now, to be retried: {FULL}" in first.last_error
+        assert f"recipients refused: {REFUSED}" in first.last_error  # refused for good: named
+        _due_now(ctx)
+        assert flow.deliver_pending(ctx).sent == 1
+        assert handler.taken[1:] == [("ew@example.org", [FULL])]  # FULL only, at last
+        assert _the_delivery(ctx).status == "sent"
+        _due_now(ctx)
+        flow.deliver_pending(ctx)
+        assert len(handler.taken) == 2  # and nobody has it twice
+    finally:
+        ctx.db.dispose()
+
+
+def test_a_recipient_still_owed_but_removed_from_the_config_is_not_sent_it(
+    relay: tuple[Relay, int], db_url: str
+) -> None:
+    handler, port = relay
+    ctx = _mail_context(db_url, port, ["desk@example.org", FULL])
+    try:
+        flow.deliver_pending(ctx)
+        _due_now(ctx)
+        ctx.channels["mail"] = email_channel(port, to=["desk@example.org"])
+        assert flow.deliver_pending(ctx).sent == 1
+        assert handler.taken == [("ew@example.org", ["desk@example.org"])]
+        assert "no longer configured" in str(_the_delivery(ctx).last_error)
+    finally:
+        ctx.db.dispose()
+
+
+def test_a_digest_refused_for_now_to_one_recipient_is_sent_it_later(
+    relay: tuple[Relay, int], db_url: str
+) -> None:
+    handler, port = relay
+    ctx = _mail_context(db_url, port, ["desk@example.org", FULL], digest={"every": "1h"})
+    try:
+        later = datetime.now(UTC) + timedelta(hours=1)
+        flow.deliver_pending(ctx, later)
+        assert handler.taken == [("ew@example.org", ["desk@example.org"])]
+        with ctx.db.session() as session:
+            session.execute(update(Digest).values(next_attempt_at=datetime(2000, 1, 1, tzinfo=UTC)))
+        assert flow.deliver_pending(ctx, later).sent == 1
+        assert handler.taken[1:] == [("ew@example.org", [FULL])]
+        with ctx.db.session() as session:
+            assert session.scalars(select(Digest.status)).one() == "sent"
+            assert session.scalars(select(Delivery.status)).one() == "sent"
     finally:
         ctx.db.dispose()
 

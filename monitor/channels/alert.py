@@ -53,6 +53,7 @@ class Alert:
     words: tuple[str, ...] = ()  # the words found for `terms`, as the reports wrote them
     link: str | None = None  # the event's page in the web UI, when its address is configured
     new_sources: tuple[str, ...] = ()  # an update: the sources the event gained since
+    owed_to: tuple[str, ...] | None = None  # only these recipients: the others have it
 
     @property
     def is_update(self) -> bool:
@@ -69,12 +70,20 @@ class Alert:
 
 
 class DeliveryError(Exception):
-    """A failed delivery; ``permanent`` means retrying cannot help, ``retry_after`` is seconds."""
+    """A failed delivery; ``permanent`` means retrying cannot help, ``retry_after`` is seconds.
+    ``owed_to``: the message reached the channel's other recipients, and only these are owed
+    it (an e-mail relay refused them for now)."""
 
     def __init__(
-        self, message: str, *, permanent: bool = False, retry_after: float | None = None
+        self,
+        message: str,
+        *,
+        permanent: bool = False,
+        retry_after: float | None = None,
+        owed_to: tuple[str, ...] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.permanent = permanent
         self.retry_after = retry_after
+        self.owed_to = owed_to

@@ -104,6 +104,7 @@ class Digest:
     since: datetime | None
     until: datetime
     rules: tuple[tuple[str, tuple[DigestEvent, ...]], ...]  # (rule, its events), rule order
+    owed_to: tuple[str, ...] | None = None  # only these recipients: the others have it
 
     @property
     def event_count(self) -> int:

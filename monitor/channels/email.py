@@ -13,8 +13,8 @@ import unicodedata
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import format_datetime
-from typing import Any, Literal, TypeVar
+from email.utils import format_datetime, getaddresses
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -243,7 +243,7 @@ class EmailChannel:
         return msg
 
     def send_digest(self, digest: Digest) -> str | None:
-        return self._send_message(self.build_digest(digest))
+        return self._send_message(self.build_digest(digest), digest.owed_to)
 
     def _password(self) -> str | None:
         if self.config.username is None:
@@ -268,28 +268,43 @@ class EmailChannel:
 
     def send(self, alert: Alert) -> str | None:
         """Deliver ``alert``; raises DeliveryError (retryable) on any SMTP or network failure.
-        Returns a note when the relay took it for some recipients and refused the others:
-        sending it again would duplicate it for the first, so it counts as sent, with the note
-        kept where ``alerts list`` shows it."""
+        When the relay takes it for some recipients and refuses the others, sending it to all
+        again would double it for the first. Refused for good (5xx), they are named in the
+        note returned, and it counts as sent; refused for now (4xx), the DeliveryError names
+        them as still owed it, and the next attempt goes to them only
+        (``alert.owed_to``)."""
         try:
             msg = self.build_message(alert)
         except (ValueError, TypeError) as exc:
             raise DeliveryError(f"cannot build message: {exc}", permanent=True) from exc
-        return self._send_message(msg)
+        return self._send_message(msg, alert.owed_to)
 
-    def _send_message(self, msg: EmailMessage) -> str | None:
+    def _send_message(self, msg: EmailMessage, owed_to: tuple[str, ...] | None) -> str | None:
+        envelope = [address for _, address in getaddresses(self.config.to)]
+        if owed_to is not None:
+            envelope = [address for address in envelope if address in owed_to]
+            if not envelope:
+                return f"{self._where}: the recipients still owed it are no longer configured"
         password = self._password()
         deadline = Deadline(SEND_TIMEOUTS * self.config.timeout)
         try:
             with deadline:
-                refused = self._deliver(msg, password)
+                refused = self._deliver(msg, envelope, password)
         except (smtplib.SMTPException, OSError) as exc:
             detail = self._failure(exc, deadline, password)
             raise DeliveryError(f"{self._where}: {detail}") from None
         if not refused:
             return None
         log.warning("channel %s: recipients refused: %s", self.name, ", ".join(sorted(refused)))
-        return f"{self._where}: sent, but recipients refused: {', '.join(sorted(refused))}"
+        later = tuple(sorted(a for a, (code, _) in refused.items() if 400 <= code < 500))
+        never = sorted(a for a in refused if a not in later)
+        parts = [f"recipients refused: {', '.join(never)}"] if never else []
+        if later:
+            parts.append(f"refused for now, to be retried: {', '.join(later)}")
+        note = f"{self._where}: sent, but {'; '.join(parts)}"
+        if later:
+            raise DeliveryError(note, owed_to=later)
+        return note
 
     def _failure(self, exc: Exception, deadline: Deadline, password: str | None) -> str:
         """What went wrong, in one line that holds no password."""
@@ -322,8 +337,11 @@ class EmailChannel:
                 permanent=True,
             ) from None
 
-    def _deliver(self, msg: EmailMessage, password: str | None) -> dict[str, Any]:
-        """The recipients the relay refused while it took the message for the others."""
+    def _deliver(
+        self, msg: EmailMessage, envelope: list[str], password: str | None
+    ) -> dict[str, tuple[int, bytes]]:
+        """The recipients the relay refused, with its reply to each, while it took the
+        message for the others in ``envelope``."""
         cfg = self.config
         smtp: smtplib.SMTP
         context = ssl.create_default_context(cafile=cfg.ca_file)  # verifies host and chain
@@ -336,7 +354,7 @@ class EmailChannel:
                 smtp.starttls(context=context)
             if cfg.username is not None:
                 self._login(smtp, cfg.username, password or "")
-            refused: dict[str, Any] = smtp.send_message(msg)
+            refused: dict[str, tuple[int, bytes]] = smtp.send_message(msg, to_addrs=envelope)
         except BaseException:
             smtp.close()
             raise
