@@ -17,6 +17,7 @@ from storage.db import Database
 from storage.eventpages import (
     EventFilter,
     EventRow,
+    PageMark,
     Report,
     count_events,
     event_ids,
@@ -36,6 +37,11 @@ class EventPage:
     limit: int
     looked_at_all: bool = True  # False: a query stopped at SCAN_LIMIT candidates
     hits: dict[int, list[Hit]] = field(default_factory=dict)  # event → what the query found
+    next_mark: PageMark | None = None  # where the next page starts; None: this is the last
+
+
+def _mark(rows: list[EventRow], more: bool) -> PageMark | None:
+    return (rows[-1].updated_at, rows[-1].event_id) if more and rows else None
 
 
 def compile_query(query: str) -> RuleSet:
@@ -44,26 +50,38 @@ def compile_query(query: str) -> RuleSet:
 
 
 def find_events(
-    db: Database, chosen: EventFilter, query: str = "", *, limit: int = 50, offset: int = 0
+    db: Database,
+    chosen: EventFilter,
+    query: str = "",
+    *,
+    limit: int = 50,
+    offset: int = 0,
+    after: PageMark | None = None,
 ) -> EventPage:
+    """A page of the events, ``offset`` events after the top of the list or after the mark
+    ``after`` (:data:`storage.eventpages.PageMark`)."""
     if not query.strip():
-        ids = event_ids(db, chosen, limit, offset)
-        return EventPage(event_rows(db, ids), count_events(db, chosen), offset, limit)
+        ids = event_ids(db, chosen, limit + 1, offset, after)
+        rows = event_rows(db, ids[:limit])
+        total = count_events(db, chosen)
+        return EventPage(rows, total, offset, limit, next_mark=_mark(rows, len(ids) > limit))
     ruleset = compile_query(query)
     matched: dict[int, list[Hit]] = {}
     scanned = 0
     while scanned < SCAN_LIMIT:
-        ids = event_ids(db, chosen, min(_CHUNK, SCAN_LIMIT - scanned), scanned)
+        ids = event_ids(db, chosen, min(_CHUNK, SCAN_LIMIT - scanned), scanned, after)
         scanned += len(ids)
         matched.update(_matching(db, ruleset, ids))
         if len(ids) < _CHUNK:
             break
     ordered = list(matched)  # scanned newest activity first, chunk after chunk
     chosen_ids = ordered[offset : offset + limit]
-    left_out = scanned == SCAN_LIMIT and bool(event_ids(db, chosen, 1, scanned))
+    left_out = scanned == SCAN_LIMIT and bool(event_ids(db, chosen, 1, scanned, after))
+    rows = event_rows(db, chosen_ids)
     return EventPage(
-        event_rows(db, chosen_ids), len(ordered), offset, limit,
+        rows, len(ordered), offset, limit,
         looked_at_all=not left_out, hits={i: matched[i] for i in chosen_ids},
+        next_mark=_mark(rows, offset + limit < len(ordered) or left_out),
     )  # fmt: skip
 
 

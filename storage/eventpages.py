@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, Text, cast, exists, func, select
+from sqlalchemy import Select, Text, and_, cast, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from storage.db import Database
@@ -166,9 +166,24 @@ def count_events(db: Database, chosen: EventFilter) -> int:
         return int(session.scalar(counted) or 0)
 
 
-def event_ids(db: Database, chosen: EventFilter, limit: int, offset: int = 0) -> list[int]:
-    """Ids of the filtered events, newest activity first."""
-    query = _filtered(chosen).order_by(Event.updated_at.desc(), Event.id.desc())
+# An event's place in the list, (updated_at, id): where a page ended. The next page starts
+# after it, so that events gaining reports meanwhile (which move to the top) neither show
+# twice nor push others past the page, as counting an offset from the top did.
+PageMark = tuple[datetime, int]
+
+
+def event_ids(
+    db: Database, chosen: EventFilter, limit: int, offset: int = 0, after: PageMark | None = None
+) -> list[int]:
+    """Ids of the filtered events, newest activity first; ``after``: only those listed after
+    that mark."""
+    query = _filtered(chosen)
+    if after is not None:
+        at, last = after
+        query = query.where(
+            or_(Event.updated_at < at, and_(Event.updated_at == at, Event.id < last))
+        )
+    query = query.order_by(Event.updated_at.desc(), Event.id.desc())
     with db.session() as session:
         return list(session.scalars(query.offset(offset).limit(limit)))
 

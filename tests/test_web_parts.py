@@ -4,15 +4,16 @@ rules, triage and source requests on a real SQLite file."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from sqlalchemy import select, update
 
 from monitor.config import WebConfig, WebUser
 from monitor.web.access import Access, AccessError, hash_password, is_loopback, safe_next
 from monitor.web.charts import Box, RunMark, run_timeline, stacked_days
 from monitor.web.highlight import highlight
-from monitor.web.views import event_query
+from monitor.web.views import BadFilter, event_query, page_mark
 from storage.articles import store_article
 from storage.db import Database
 from storage.eventpages import EventFilter, count_events
@@ -155,3 +156,38 @@ def test_a_query_says_whether_it_read_every_event(
     store_article(db, report("s3", "Talks 3 in Dushanbe", REWRITE[::-1]))
     page = eventsearch.find_events(db, EventFilter(), "Dushanbe")
     assert not page.looked_at_all and page.total == 2
+
+
+def _events_at(db: Database, count: int) -> list[int]:
+    """``count`` events of one report each, the first the most recently active; their ids."""
+    for number in range(count):
+        words = " ".join(f"w{number}x{word}" for word in range(40))
+        store_article(db, report(f"s{number}", f"Story {number}", words))
+    with db.session() as session:
+        ids = sorted(session.scalars(select(Event.id)))
+        for place, event_id in enumerate(ids):  # the last stored is the oldest activity
+            when = datetime(2026, 3, 1, tzinfo=UTC) + timedelta(hours=len(ids) - place)
+            session.execute(update(Event).where(Event.id == event_id).values(updated_at=when))
+    return ids
+
+
+def test_the_next_page_starts_where_the_last_ended_as_events_move_up(db: Database) -> None:
+    """Pages counted by offset from the top: an event gaining a report moved to the top and
+    the next page showed again the last one seen."""
+    from monitor import eventsearch
+
+    newest, second, third, fourth = _events_at(db, 4)
+    first_page = eventsearch.find_events(db, EventFilter(), limit=2)
+    assert [row.event_id for row in first_page.rows] == [newest, second]
+    with db.session() as session:  # the oldest gains a report: it is the most active now
+        session.execute(update(Event).where(Event.id == fourth)
+                        .values(updated_at=datetime(2026, 3, 2, tzinfo=UTC)))  # fmt: skip
+    mark = event_query({"after": page_mark(first_page.next_mark)}).after
+    second_page = eventsearch.find_events(db, EventFilter(), limit=2, after=mark)
+    assert [row.event_id for row in second_page.rows] == [third]
+    assert second_page.next_mark is None
+
+
+def test_a_page_mark_that_is_none_is_a_clear_error() -> None:
+    with pytest.raises(BadFilter, match="after: 'yesterday' is not where a page ended"):
+        event_query({"after": "yesterday"})

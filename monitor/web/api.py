@@ -18,6 +18,7 @@ from monitor.web.views import (
     delivery_json,
     event_json,
     event_query,
+    page_mark,
     rule_stats,
     source_statuses,
 )
@@ -51,11 +52,12 @@ def _page(state: State, params: dict[str, str]) -> dict[str, Any]:
     try:
         query = event_query(params)
         page = find_events(state.db, query.filter, query.text,
-                           limit=query.limit, offset=query.offset)  # fmt: skip
+                           limit=query.limit, offset=query.offset, after=query.after)  # fmt: skip
     except (BadFilter, RuleSyntaxError) as exc:
         raise HTTPException(400, str(exc)) from None
     return {
         "total": page.total, "offset": page.offset, "limit": page.limit,
+        "next": page_mark(page.next_mark),
         "looked_at_all": page.looked_at_all,
         "events": [
             {**event_json(row), "terms": sorted({t for h in page.hits.get(row.event_id, [])
@@ -75,6 +77,7 @@ def events(
     published_from: str | None = None, published_to: str | None = None,
     unread: bool = False, starred: bool = False, dismissed: bool = False,
     offset: int = 0, limit: int = Query(50, le=500, ge=1),
+    after: str | None = Query(None, description="the `next` of the page before"),
 ) -> dict[str, Any]:  # fmt: skip
     return _page(state, dict(request.query_params))
 

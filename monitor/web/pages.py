@@ -14,7 +14,7 @@ from monitor.rules import RuleSyntaxError
 from monitor.web import charts
 from monitor.web.guard import Reader, RowId, State, csrf_token
 from monitor.web.highlight import highlight
-from monitor.web.views import BadFilter, event_query, rule_stats, source_statuses
+from monitor.web.views import BadFilter, event_query, page_mark, rule_stats, source_statuses
 from storage.event_edits import join_reasons
 from storage.eventpages import event_detail
 from storage.outbox import list_deliveries
@@ -42,8 +42,9 @@ def home() -> Response:
 def _find(state: State, params: dict[str, str]) -> tuple[EventPage | None, str]:
     try:
         query = event_query(params)
-        return find_events(state.db, query.filter, query.text,
-                           limit=query.limit, offset=query.offset), ""  # fmt: skip
+        found = find_events(state.db, query.filter, query.text,
+                            limit=query.limit, offset=query.offset, after=query.after)  # fmt: skip
+        return found, ""
     except (BadFilter, RuleSyntaxError) as exc:
         return None, str(exc)
 
@@ -58,8 +59,10 @@ def events(request: Request, state: State, who: Reader) -> HTMLResponse:
     chart = charts.stacked_days(
         "new articles per day by source, last 30 days", days, by_source, charts.Box(720, 90, 48)
     )  # fmt: skip
-    plain = {k: v for k, v in params.items() if k not in ("offset",) and v}
-    return render(request, state, "events.html", who, page=page, problem=problem,
+    plain = {k: v for k, v in params.items() if k not in ("offset", "after") and v}
+    older = page_mark(page.next_mark) if page else None
+    return render(request, state, "events.html", who, page=page, problem=problem, older=older,
+                  paged="after" in params or "offset" in params,
                   params=plain, sources=[s.name for s in state.config.sources],
                   rules=[r.name for r in state.config.rules], chart=chart)  # fmt: skip
 

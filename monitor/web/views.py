@@ -5,19 +5,20 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from monitor.config import Config
 from monitor.health_record import recorded_health
 from storage.db import Database
-from storage.eventpages import EventFilter, EventRow
+from storage.eventpages import EventFilter, EventRow, PageMark
 from storage.outbox import DeliveryRow
 from storage.runs import RunSummary, latest_runs
 from storage.stats import article_counts
 from storage.triage import rule_hits_by_day, source_requests
 
 MAX_LIMIT = 500
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class BadFilter(ValueError):
@@ -60,6 +61,31 @@ class EventQuery:
     text: str
     offset: int
     limit: int
+    after: PageMark | None = None  # the page starts after this event (see page_mark)
+
+
+def page_mark(mark: PageMark | None) -> str | None:
+    """A page's end as the ``after`` parameter carries it: ``MICROSECONDS-ID``, the event's
+    last activity in microseconds since 1970 (UTC), then its id."""
+    if mark is None:
+        return None
+    at, event_id = mark
+    return f"{(at - EPOCH) // timedelta(microseconds=1)}-{event_id}"
+
+
+def _after(params: Mapping[str, str]) -> PageMark | None:
+    text = (params.get("after") or "").strip()
+    if not text:
+        return None
+    micros, _, event_id = text.partition("-")
+    try:
+        if not (
+            micros.isascii() and micros.isdigit() and event_id.isascii() and event_id.isdigit()
+        ):
+            raise ValueError
+        return EPOCH + timedelta(microseconds=int(micros)), int(event_id)
+    except (ValueError, OverflowError):
+        raise BadFilter(f"after: {text[:40]!r} is not where a page ended") from None
 
 
 def event_query(params: Mapping[str, str]) -> EventQuery:
@@ -82,6 +108,7 @@ def event_query(params: Mapping[str, str]) -> EventQuery:
     return EventQuery(
         chosen, (_text(params, "q") or "").strip(),
         _number(params, "offset", 0, 10**9), max(1, _number(params, "limit", 50, MAX_LIMIT)),
+        _after(params),
     )  # fmt: skip
 
 

@@ -49,6 +49,20 @@ def test_events_come_newest_activity_first_with_their_total(world: World) -> Non
     assert stamps == sorted(stamps, reverse=True)
 
 
+def test_pages_joined_by_their_next_mark_list_every_event_once(world: World) -> None:
+    every = [e["id"] for e in events(world, limit=500)]
+    first = page = get(world, "/api/v1/events", limit=2)
+    seen: list[int] = []
+    while True:
+        seen += [e["id"] for e in page["events"]]
+        if page["next"] is None:
+            break
+        page = get(world, "/api/v1/events", limit=2, after=page["next"])
+    assert seen == every
+    html = httpx.get(world.base + "/events", headers=VIEWER, params={"limit": 2}).text
+    assert f"after={first['next']}" in html  # the page's "Older" link
+
+
 def test_one_story_from_two_outlets_is_one_event_with_both_sources(world: World) -> None:
     found = events(world, q='Dushanbe AND "counter-terrorism" AND parliamentarians')
     assert [sorted(e["sources"]) for e in found] == [["storydesk", "storywire"]]
