@@ -198,3 +198,38 @@ def test_a_crawl_running_when_the_pool_moves_to_another_database_is_recorded_whe
         pool.close(10)
         old.dispose()
         new.dispose()
+
+
+def test_a_pool_closing_while_the_database_is_locked_tries_no_more_starts(
+    tmp_path: Path,
+    fake_log: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A job waiting to start tried to open its run at every event the pool took, each time
+    for the database's busy timeout (30 s): with another process holding the SQLite lock,
+    a daemon's stop waited as long as the lock lasted."""
+    import storage.db
+
+    monkeypatch.setattr(storage.db, "BUSY_TIMEOUT_MS", 300)
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    upgrade(url)
+    db = Database(url)
+    pool = CrawlPool(db, PoolSettings(processes=1, crawls_per_process=2))
+    holder = sqlite3.connect(tmp_path / "p.db", isolation_level=None)
+    try:
+        start = ("http://127.0.0.1:9/",)
+        assert (
+            pool.submit(CrawlSource("a", start_urls=start)).done.result(timeout=60).status == "ok"
+        )
+        holder.execute("BEGIN EXCLUSIVE")  # the crawl process beats on: an event each time
+        pool.submit(CrawlSource("b", start_urls=start))
+        time.sleep(2)
+        before = len(caplog.records)
+        pool.close(5)
+        after = [r for r in caplog.records[before:] if "_assign failed" in r.getMessage()]
+        assert len(after) <= 1  # at most the one already waiting on the lock
+    finally:
+        holder.close()
+        pool.close(5)
+        db.dispose()

@@ -246,7 +246,12 @@ class CrawlPool:
 
     # -- handing out jobs ----------------------------------------------------------------
     def _assign(self) -> None:
-        """Start what can start, oldest first; a job with no process to take it waits."""
+        """Start what can start, oldest first; a job with no process to take it waits.
+        Nothing once the pool is asked to close: its shut-down cancels what waits, and a
+        start meeting a locked database held the close up for the database's timeout, again
+        at every event, for as long as the lock lasted."""
+        if self.close_asked.is_set():
+            return
         with self.lock:
             waiting, self.pending = list(self.pending), deque()
         left: list[CrawlJob] = []
