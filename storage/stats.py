@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 from sqlalchemy import func, select, text
 
 from storage.db import Database
@@ -9,7 +11,8 @@ from storage.models import Article, Delivery, Digest, Source, Update
 
 # Every status a delivery can have: queued, held for a digest, listed in a digest sent, sent,
 # failed for good, or folded into another event's alert by `events merge`.
-DELIVERY_STATUSES = ("pending", "held", "digested", "sent", "failed", "merged")
+DeliveryStatus = Literal["pending", "held", "digested", "sent", "failed", "merged"]
+DELIVERY_STATUSES: tuple[str, ...] = get_args(DeliveryStatus)
 
 
 def failed_messages(db: Database) -> dict[str, int]:

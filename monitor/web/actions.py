@@ -77,12 +77,20 @@ def retry(state: State, who: Actor, delivery_id: RowId,
     return back(back_to, "/deliveries")
 
 
+def _login_form(
+    request: Request, state: State, next_page: str | None, problem: str = "", status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:  # fmt: skip
+    """The login page, with why the last try failed (``problem``)."""
+    return state.templates.TemplateResponse(request, "login.html", {
+        "who": None, "csrf": csrf_token(request), "problem": problem, "login_required": True,
+        "next": safe_next(next_page),
+    }, status_code=status, headers=headers)  # fmt: skip
+
+
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, state: State) -> HTMLResponse:
-    return state.templates.TemplateResponse(request, "login.html", {
-        "who": None, "csrf": csrf_token(request), "problem": "", "login_required": True,
-        "next": safe_next(request.query_params.get("next")),
-    })  # fmt: skip
+    return _login_form(request, state, request.query_params.get("next"))
 
 
 # A plain def, so FastAPI runs it on a worker thread: argon2 takes a tenth of a second of
@@ -98,19 +106,11 @@ def login(
     try:
         identity = state.access.check_password(name, password)
     except LoginBusy:
-        response = state.templates.TemplateResponse(request, "login.html", {
-            "who": None, "csrf": csrf_token(request), "login_required": True,
-            "problem": "too many logins at once: try again in a moment",
-            "next": safe_next(next_page),
-        }, status_code=429, headers={"Retry-After": "1"})  # fmt: skip
-        return response
+        busy = "too many logins at once: try again in a moment"
+        return _login_form(request, state, next_page, busy, 429, {"Retry-After": "1"})
     if identity is None:
         logger.warning("web: failed login for %r", name[:64])
-        response = state.templates.TemplateResponse(request, "login.html", {
-            "who": None, "csrf": csrf_token(request), "login_required": True,
-            "problem": "wrong name or password", "next": safe_next(next_page),
-        }, status_code=401)  # fmt: skip
-        return response
+        return _login_form(request, state, next_page, "wrong name or password", 401)
     request.session.clear()  # a new session on login: nothing set before carries over
     request.session["user"] = identity.name
     request.session["sid"] = secrets.token_urlsafe(16)

@@ -5,7 +5,7 @@ is ``/api/v1/openapi.json``."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict
@@ -25,6 +25,7 @@ from monitor.web.views import (
 from storage.event_edits import JoinReason, join_reasons
 from storage.eventpages import event_detail
 from storage.outbox import delivery_statuses, list_deliveries, requeue
+from storage.stats import DeliveryStatus
 from storage.triage import request_crawl, set_source_held, set_triage
 
 router = APIRouter(prefix="/api/v1", tags=["v1"])
@@ -162,10 +163,6 @@ def rules(state: State, who: ApiReader) -> list[dict[str, Any]]:
 @router.post("/rules/backtest", summary="The stored events a query matches; sends nothing")
 def backtest(state: State, who: ApiReader, body: Backtest) -> dict[str, Any]:
     return _page(state, {"q": body.query, "limit": str(min(max(body.limit, 1), 500))})
-
-
-# storage.stats.DELIVERY_STATUSES, as FastAPI checks a parameter against them
-DeliveryStatus = Literal["pending", "held", "digested", "sent", "failed", "merged"]
 
 
 @router.get("/deliveries", summary="Deliveries, newest first")
