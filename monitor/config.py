@@ -281,6 +281,16 @@ class DaemonConfig(Strict):
     health_notify: list[str] = []  # channels told when a source goes down, stale or recovers
     health_failures: Annotated[int, Field(ge=1, le=1000)] = 3
     health_min_quiet: Duration = timedelta(days=2)
+    # Crawl runs older than this are deleted once a day, but what each source's health is
+    # read from (storage.runs.prune_runs); None: kept for ever.
+    keep_runs: Duration | None = timedelta(days=90)
+
+    @field_validator("keep_runs")
+    @classmethod
+    def _a_day_at_least(cls, keep: timedelta | None) -> timedelta | None:
+        if keep is not None and keep < timedelta(days=1):
+            raise ValueError("give at least 1d, or null to keep every run")
+        return keep
 
     @field_validator("tick_every", "heartbeat_every", "match_every", "dispatch_every")
     @classmethod

@@ -42,6 +42,7 @@ from monitor.health import HealthTracker, Transition, health_alert
 from monitor.health_notices import HealthNotices
 from monitor.health_record import recorded_health
 from monitor.observe import Metrics, ObservabilityServer, database_problem
+from monitor.run_history import RunPruner
 from monitor.schedules import first_run, trigger_for
 from monitor.single_daemon import only_daemon
 from storage.db import DATABASE_FAILURES, same_database
@@ -118,6 +119,7 @@ class Daemon:
         self.due = DueQueue()
         self.pool: CrawlPool | None = None
         self.stopping = threading.Event()
+        self.prune_runs = RunPruner()  # the old crawl runs, once a day (runs_job)
         self.reload_requested = threading.Event()
         self.signalled: list[int] = []  # by the signal handler, read by the main loop
         self.soon: set[str] = set()  # periodic jobs to run now (see _run_soon)
@@ -333,6 +335,7 @@ class Daemon:
             closed = close_abandoned_runs(self.ctx.db, datetime.now(UTC) - margin)
             if closed:
                 logger.warning("closed %d crawl runs left open by a process that ended", closed)
+            self.prune_runs(self.ctx.db, self.ctx.config.daemon.keep_runs, self.stopping)
 
     def _periodic(self, config: Config) -> None:
         for job_id, func, every in (

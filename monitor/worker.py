@@ -43,6 +43,7 @@ from crawlers.launcher.jobs import PoolSettings
 from crawlers.launcher.runner import KILL_GRACE_SECONDS, CrawlPool
 from monitor import flow
 from monitor.config import Config, ConfigError, load_config, refuse_unset_secrets
+from monitor.run_history import RunPruner
 from monitor.schedules import first_run, trigger_for
 from monitor.source_leases import SourceLeases
 from storage.migrate import upgrade
@@ -141,6 +142,7 @@ class Worker:
         )
         self.pool = CrawlPool(self.ctx.db, self.settings)
         self.stopping = threading.Event()  # set as it stops: dispatch sends no more
+        self.prune_runs = RunPruner()  # the old crawl runs, once a day (runs)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.leases = SourceLeases(
             self.ctx.db,
@@ -290,6 +292,7 @@ class Worker:
         margin = max(limits, default=timedelta(0)) + ABANDONED_AFTER
         margin += timedelta(seconds=KILL_GRACE_SECONDS)
         close_abandoned_runs(self.ctx.db, datetime.now(UTC) - margin)
+        self.prune_runs(self.ctx.db, self.config.daemon.keep_runs, self.stopping)
 
     async def _defer(self, task: Any) -> None:
         with contextlib.suppress(job_errors.AlreadyEnqueued):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, literal_column, select
+from sqlalchemy import delete, func, literal_column, select
 
 from storage.articles import ensure_source
 from storage.db import Database
@@ -252,3 +253,52 @@ def source_rhythms(db: Database, per_source: int = 21) -> dict[str, SourceRhythm
             times = sorted(when for when in found if when is not None)
             rhythms[name] = SourceRhythm(times, last_crawl)
     return rhythms
+
+
+RHYTHM_RUNS = 21  # runs that found articles kept per source, as source_rhythms reads them
+PRUNE_BATCH = 2000  # runs deleted per transaction, so that a crawl's writes never wait long
+
+
+def prune_runs(db: Database, started_before: datetime, stop: threading.Event | None = None) -> int:
+    """Delete the finished runs started before ``started_before``, but what a source's health
+    is read back from: its last good run and every run after it (the failures in a row), its
+    newest RHYTHM_RUNS that found articles, and the runs a failed page still names. A source
+    that never had a good run keeps all. Source by source, along the indexes of a source's
+    history, in transactions of PRUNE_BATCH runs; between two, a ``stop`` set ends it (the
+    rest goes next time). Returns how many went."""
+    pruned = 0
+    with db.session() as session:
+        sources = list(session.scalars(select(Source.id)))
+    for source_id in sources:
+        if stop is not None and stop.is_set():
+            break
+        with db.session() as session:
+            last_ok = session.scalar(select(func.max(CrawlRun.id)).where(
+                CrawlRun.source_id == source_id, _OK_RUN))  # fmt: skip
+            if last_ok is None:
+                continue
+            found = (
+                select(CrawlRun.id)
+                .where(CrawlRun.source_id == source_id, _FOUND_ARTICLES)
+                .order_by(CrawlRun.started_at.desc())
+                .limit(RHYTHM_RUNS)
+            )
+            kept = list(session.scalars(found))
+        while True:
+            with db.session() as session:
+                named = select(PageFailure.run_id).where(PageFailure.source_id == source_id)
+                old = (
+                    select(CrawlRun.id)
+                    .where(CrawlRun.source_id == source_id)
+                    .where(CrawlRun.started_at < started_before, CrawlRun.id < last_ok)
+                    .where(CrawlRun.status != "running")
+                    .where(CrawlRun.id.not_in(kept), CrawlRun.id.not_in(named))
+                    .limit(PRUNE_BATCH)
+                )
+                ids = list(session.scalars(old))
+                if ids:
+                    session.execute(delete(CrawlRun).where(CrawlRun.id.in_(ids)))
+            pruned += len(ids)
+            if len(ids) < PRUNE_BATCH or (stop is not None and stop.is_set()):
+                break
+    return pruned
