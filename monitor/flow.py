@@ -302,9 +302,20 @@ def _retry_later(
     """Record a failed send, due again after a back-off or failed for good, and say so. A
     failure that may pass puts the channel in `down`, when given."""
     retry_at = _retry_at(ctx, task.attempts, exc)
-    status = record_failure(ctx.db, task.lease, str(exc), retry_at, exc.owed_to)
-    # a message that reached some recipients came through a channel that works
+    written: list[str | None] = [None]
+
+    def write() -> bool:
+        written[0] = record_failure(ctx.db, task.lease, str(exc), retry_at, exc.owed_to)
+        return written[0] is not None
+
+    # A message that reached some recipients came through a channel that works, and is
+    # recorded as a message sent is: unrecorded, it would go to all of them again.
     works = exc.owed_to is not None
+    if works:
+        _recorded(ctx, task.lease, write)
+    else:
+        write()
+    status = written[0]
     if down is not None and not exc.permanent and not works and task.channel not in down:
         down.add(task.channel)
         logger.info("channel=%s failed; its other due messages wait for the next dispatch",

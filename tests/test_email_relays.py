@@ -4,8 +4,12 @@ sent, and a password SMTP cannot carry is a clear, permanent error that shows no
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +17,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 from sqlalchemy import select, update
 
+import storage.db
 from monitor import flow
 from monitor.channels import DeliveryError
 from monitor.config import Config
@@ -33,6 +38,10 @@ class Relay:
     def __init__(self, full_for: int = 0) -> None:
         self.taken: list[tuple[str, list[str]]] = []
         self.full_for = full_for
+        # As it takes the next message, another process holds this SQLite file's write
+        # lock for lock_for seconds.
+        self.lock_db: Path | None = None
+        self.lock_for = 0.0
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: Any
@@ -47,7 +56,20 @@ class Relay:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.taken.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        if self.lock_db is not None:
+            held = threading.Event()
+            threading.Thread(target=self._hold, args=(self.lock_db, held), daemon=True).start()
+            held.wait()
+            self.lock_db = None
         return "250 2.0.0 queued"
+
+    def _hold(self, database: Path, held: threading.Event) -> None:
+        holder = sqlite3.connect(database, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        held.set()
+        time.sleep(self.lock_for)
+        holder.execute("COMMIT")
+        holder.close()
 
 
 class RudeGoodbye(SMTP):
@@ -179,6 +201,22 @@ def test_a_recipient_refused_for_now_is_sent_it_later_and_the_others_once(
         ctx.db.dispose()
 
 
+def test_a_partial_send_is_recorded_though_the_database_is_locked_a_while(
+    relay: tuple[Relay, int], db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its record was not retried as a message sent is: with the database locked as the
+    relay took it, the addresses still owed were lost, and all had it again."""
+    monkeypatch.setattr(storage.db, "BUSY_TIMEOUT_MS", 300)
+    handler, port = relay
+    ctx = _mail_context(db_url, port, ["desk@example.org", FULL])
+    try:
+        handler.lock_db, handler.lock_for = tmp_path / "eventwatch.db", 1.5
+        flow.deliver_pending(ctx)
+        assert _the_delivery(ctx).owed_to == [FULL]
+    finally:
+        ctx.db.dispose()
+
+
 def test_a_recipient_still_owed_but_removed_from_the_config_is_not_sent_it(
     relay: tuple[Relay, int], db_url: str
 ) -> None:
@@ -213,6 +251,38 @@ def test_a_digest_refused_for_now_to_one_recipient_is_sent_it_later(
             assert session.scalars(select(Delivery.status)).one() == "sent"
     finally:
         ctx.db.dispose()
+
+
+def test_an_address_still_owed_is_found_however_a_reload_wrote_it(
+    relay: tuple[Relay, int],
+) -> None:
+    handler, port = relay
+    channel = email_channel(port, to=["desk@example.org", "Full@Example.ORG"])
+    assert channel.send(make_alert(owed_to=(FULL,))) is None
+    assert handler.taken == [("eventwatch@example.org", ["Full@Example.ORG"])]
+
+
+def test_an_address_still_owed_then_refused_for_good_ends_it_as_sent(
+    relay: tuple[Relay, int],
+) -> None:
+    """Refused for good when tried alone, it had made the message a failure, retried for
+    hours though the others had it."""
+    handler, port = relay
+    note = email_channel(port, to=["desk@example.org", REFUSED]).send(
+        make_alert(owed_to=(REFUSED,))
+    )
+    assert note is not None
+    assert f"sent, but recipients refused: {REFUSED}" in note
+    assert handler.taken == []
+
+
+def test_a_message_every_recipient_refuses_for_good_fails_at_once(
+    relay: tuple[Relay, int],
+) -> None:
+    _, port = relay
+    with pytest.raises(DeliveryError) as info:
+        email_channel(port, to=[REFUSED]).send(make_alert())
+    assert info.value.permanent
 
 
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")

@@ -281,30 +281,45 @@ class EmailChannel:
 
     def _send_message(self, msg: EmailMessage, owed_to: tuple[str, ...] | None) -> str | None:
         envelope = [address for _, address in getaddresses(self.config.to)]
-        if owed_to is not None:
-            envelope = [address for address in envelope if address in owed_to]
+        if owed_to is not None:  # a reload may have changed how an address is written
+            owed = {address.casefold() for address in owed_to}
+            envelope = [address for address in envelope if address.casefold() in owed]
             if not envelope:
                 return f"{self._where}: the recipients still owed it are no longer configured"
         password = self._password()
         deadline = Deadline(SEND_TIMEOUTS * self.config.timeout)
+        taken = True  # by the relay, for some recipient
         try:
             with deadline:
                 refused = self._deliver(msg, envelope, password)
+        except smtplib.SMTPRecipientsRefused as exc:
+            refused, taken = exc.recipients, False
         except (smtplib.SMTPException, OSError) as exc:
             detail = self._failure(exc, deadline, password)
             raise DeliveryError(f"{self._where}: {detail}") from None
         if not refused:
             return None
+        return self._refusals(refused, reached=taken or owed_to is not None)
+
+    def _refusals(self, refused: Mapping[str, tuple[int, bytes]], *, reached: bool) -> str:
+        """A note on the recipients refused, or the DeliveryError they make. A recipient
+        refused for good (5xx) is never tried again; one refused for now (4xx) is, alone
+        when others have the message (``reached``), which must not be sent them twice."""
         log.warning("channel %s: recipients refused: %s", self.name, ", ".join(sorted(refused)))
         later = tuple(sorted(a for a, (code, _) in refused.items() if 400 <= code < 500))
         never = sorted(a for a in refused if a not in later)
         parts = [f"recipients refused: {', '.join(never)}"] if never else []
         if later:
             parts.append(f"refused for now, to be retried: {', '.join(later)}")
-        note = f"{self._where}: sent, but {'; '.join(parts)}"
-        if later:
-            raise DeliveryError(note, owed_to=later)
-        return note
+        said = "; ".join(parts)
+        if reached:
+            note = f"{self._where}: sent, but {said}"
+            if later:
+                raise DeliveryError(note, owed_to=later)
+            return note
+        if not later:  # nobody has it, and nobody ever will
+            raise DeliveryError(f"{self._where}: {said}", permanent=True)
+        raise DeliveryError(f"{self._where}: {said}", owed_to=later if never else None)
 
     def _failure(self, exc: Exception, deadline: Deadline, password: str | None) -> str:
         """What went wrong, in one line that holds no password."""
@@ -315,8 +330,6 @@ class EmailChannel:
             reply = exc.smtp_error
             text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
             detail = f"{type(exc).__name__} {exc.smtp_code} {text}"
-        elif isinstance(exc, smtplib.SMTPRecipientsRefused):
-            return f"recipients refused: {', '.join(sorted(exc.recipients))}"
         elif isinstance(exc, smtplib.SMTPException):
             detail = f"{type(exc).__name__}: {exc}"
         else:
