@@ -21,6 +21,7 @@ from storage.eventpages import (
     Report,
     count_events,
     event_ids,
+    event_mark,
     event_rows,
     report_texts,
 )
@@ -67,10 +68,11 @@ def find_events(
         return EventPage(rows, total, offset, limit, next_mark=_mark(rows, len(ids) > limit))
     ruleset = compile_query(query)
     matched: dict[int, list[Hit]] = {}
-    scanned = 0
+    scanned, last = 0, None
     while scanned < SCAN_LIMIT:
         ids = event_ids(db, chosen, min(_CHUNK, SCAN_LIMIT - scanned), scanned, after)
         scanned += len(ids)
+        last = ids[-1] if ids else last
         matched.update(_matching(db, ruleset, ids))
         if len(ids) < _CHUNK:
             break
@@ -78,10 +80,12 @@ def find_events(
     chosen_ids = ordered[offset : offset + limit]
     left_out = scanned == SCAN_LIMIT and bool(event_ids(db, chosen, 1, scanned, after))
     rows = event_rows(db, chosen_ids)
+    more = offset + limit < len(ordered)
+    # the page holds the last match scanned: the next one scans on from where this one stopped
+    mark = _mark(rows, more) if more or last is None or not left_out else event_mark(db, last)
     return EventPage(
         rows, len(ordered), offset, limit,
-        looked_at_all=not left_out, hits={i: matched[i] for i in chosen_ids},
-        next_mark=_mark(rows, offset + limit < len(ordered) or left_out),
+        looked_at_all=not left_out, hits={i: matched[i] for i in chosen_ids}, next_mark=mark,
     )  # fmt: skip
 
 

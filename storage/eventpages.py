@@ -188,6 +188,13 @@ def event_ids(
         return list(session.scalars(query.offset(offset).limit(limit)))
 
 
+def event_mark(db: Database, event_id: int) -> PageMark | None:
+    """Where ``event_id`` stands in the list; None if it is gone."""
+    with db.session() as session:
+        updated = session.scalar(select(Event.updated_at).where(Event.id == event_id))
+        return None if updated is None else (updated, event_id)
+
+
 def event_rows(db: Database, ids: Sequence[int]) -> list[EventRow]:
     """The events of ``ids`` in that order, each with its reports' sources and languages."""
     with db.session() as session:

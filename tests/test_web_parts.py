@@ -4,6 +4,7 @@ rules, triage and source requests on a real SQLite file."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -158,11 +159,13 @@ def test_a_query_says_whether_it_read_every_event(
     assert not page.looked_at_all and page.total == 2
 
 
-def _events_at(db: Database, count: int) -> list[int]:
-    """``count`` events of one report each, the first the most recently active; their ids."""
+def _events_at(db: Database, count: int, titles: Sequence[str] = ()) -> list[int]:
+    """``count`` events of one report each, the first the most recently active; their ids.
+    ``titles``: of the first ones."""
     for number in range(count):
         words = " ".join(f"w{number}x{word}" for word in range(40))
-        store_article(db, report(f"s{number}", f"Story {number}", words))
+        title = titles[number] if number < len(titles) else f"Story {number}"
+        store_article(db, report(f"s{number}", title, words))
     with db.session() as session:
         ids = sorted(session.scalars(select(Event.id)))
         for place, event_id in enumerate(ids):  # the last stored is the oldest activity
@@ -188,6 +191,25 @@ def test_the_next_page_starts_where_the_last_ended_as_events_move_up(db: Databas
     assert second_page.next_mark is None
 
 
-def test_a_page_mark_that_is_none_is_a_clear_error() -> None:
-    with pytest.raises(BadFilter, match="after: 'yesterday' is not where a page ended"):
-        event_query({"after": "yesterday"})
+def test_a_query_past_its_scan_limit_goes_on_from_where_it_stopped(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The next page started after the last event shown: with none among those scanned,
+    there was no next page, and the older matches could not be reached."""
+    from monitor import eventsearch
+
+    monkeypatch.setattr(eventsearch, "SCAN_LIMIT", 2)
+    monkeypatch.setattr(eventsearch, "_CHUNK", 2)
+    *_, oldest = _events_at(db, 3, ["Almaty talks", "Almaty again", "Dushanbe talks"])
+    first = eventsearch.find_events(db, EventFilter(), "Dushanbe", limit=2)
+    assert first.rows == []
+    assert first.next_mark is not None
+    second = eventsearch.find_events(db, EventFilter(), "Dushanbe", after=first.next_mark)
+    assert [row.event_id for row in second.rows] == [oldest]
+
+
+@pytest.mark.parametrize("mark", ["yesterday", "1-3000000000", "1-" + "9" * 30, "9" * 30 + "-1"])
+def test_a_page_mark_that_is_none_is_a_clear_error(mark: str) -> None:
+    """An id past any row had been a server error on PostgreSQL (and on SQLite past 2**63)."""
+    with pytest.raises(BadFilter, match="is not where a page ended"):
+        event_query({"after": mark})

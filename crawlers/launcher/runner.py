@@ -453,7 +453,8 @@ class CrawlPool:
         if process in self.processes:
             self.processes.remove(process)
         why = process.end_reason()
-        expected = self.closing or process.interrupted()  # a stop, or Ctrl-C as it started
+        # a stop (asked, if not yet begun), or Ctrl-C as it started
+        expected = self.closing or self.close_asked.is_set() or process.interrupted()
         if not expected and (process.jobs or not process.retiring):  # nobody asked for it
             logger.warning("crawl process %d ended: %s", process.popen.pid, why)
         else:
@@ -465,14 +466,13 @@ class CrawlPool:
                 self._record(job, report, why)
             elif job.over_time:
                 self._record(job, report, self._over_time(job), "timeout")
-            elif job.tries < MAX_TRIES and not self.closing and not process.interrupted():
+            elif job.tries < MAX_TRIES and not expected:
                 # the job's last try alone speaks for the source's health
                 why_again = f"{why}; crawled again"
                 self._durably(close_run, self._db_of(job), job.run_id, "retried", why_again)
                 again.append(job)
             else:  # its tries used up, or the pool stopping: stopped, to be crawled again
-                stopped = self.closing or process.interrupted()
-                self._record(job, report, why, "stopped" if stopped else "failed")
+                self._record(job, report, why, "stopped" if expected else "failed")
         process.jobs.clear()
         with self.lock:  # first in the queue, in the order they were asked for
             self.running -= len(again)

@@ -12,6 +12,7 @@ from monitor.config import Config
 from monitor.health_record import recorded_health
 from storage.db import Database
 from storage.eventpages import EventFilter, EventRow, PageMark
+from storage.ids import MAX_ROW_ID
 from storage.outbox import DeliveryRow
 from storage.runs import RunSummary, latest_runs
 from storage.stats import article_counts
@@ -83,6 +84,8 @@ def _after(params: Mapping[str, str]) -> PageMark | None:
             micros.isascii() and micros.isdigit() and event_id.isascii() and event_id.isdigit()
         ):
             raise ValueError
+        if len(event_id) > len(str(MAX_ROW_ID)) or int(event_id) > MAX_ROW_ID:
+            raise ValueError  # past any row: PostgreSQL refused it (a server error)
         return EPOCH + timedelta(microseconds=int(micros)), int(event_id)
     except (ValueError, OverflowError):
         raise BadFilter(f"after: {text[:40]!r} is not where a page ended") from None
