@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import socket
 import threading
 import time
@@ -87,8 +88,15 @@ def serve(config: Config, db: Database) -> int:
             f"web.listen {host}:{port} cannot be used ({exc.strerror or exc}); "
             "choose another address or port"
         ) from None
+    server = _server(app)
+    # A stop asked before uvicorn has its own handlers (it installs them as it starts) is
+    # kept for it: the default SIGINT handler's KeyboardInterrupt was lost in its start, and
+    # the Ctrl-C with it. uvicorn gives these back as it ends, and raises again to them the
+    # signals it took, which then only ask it again to stop.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda _signum, _frame: setattr(server, "should_exit", True))
     logger.info("web UI at http://%s:%d/", host, port)
     print(f"eventwatch web UI: http://{host}:{port}/", flush=True)
-    with suppress(KeyboardInterrupt):  # uvicorn stops, then raises the Ctrl-C again
-        _server(app).run(sockets=[sock])
+    with suppress(KeyboardInterrupt):
+        server.run(sockets=[sock])
     return 0
