@@ -29,6 +29,8 @@ from tests.test_channels import email_channel, make_alert
 
 REFUSED = "gone@example.org"
 FULL = "full@example.org"  # refused for now, the first FULL_FOR times
+DENIED = "far@example.net"  # refused by the relay's policy: it relays to no other domain
+ENDING = "late@example.org"  # answered 421 once: the relay ends the session there
 
 
 class Relay:
@@ -38,6 +40,7 @@ class Relay:
     def __init__(self, full_for: int = 0) -> None:
         self.taken: list[tuple[str, list[str]]] = []
         self.full_for = full_for
+        self.ended = False  # ENDING had its 421
         # As it takes the next message, another process holds this SQLite file's write
         # lock for lock_for seconds.
         self.lock_db: Path | None = None
@@ -51,6 +54,11 @@ class Relay:
         if address == FULL and self.full_for > 0:
             self.full_for -= 1
             return "452 4.2.2 mailbox full, try again later"
+        if address == DENIED:
+            return "554 5.7.1 relay access denied"
+        if address == ENDING and not self.ended:
+            self.ended = True
+            return "421 4.3.2 shutting down"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -283,6 +291,38 @@ def test_a_message_every_recipient_refuses_for_good_fails_at_once(
     with pytest.raises(DeliveryError) as info:
         email_channel(port, to=[REFUSED]).send(make_alert())
     assert info.value.permanent
+
+
+def test_a_relay_refusing_every_recipient_alike_is_tried_again(
+    relay: tuple[Relay, int],
+) -> None:
+    """A 5xx for everyone alike (relaying denied) is the relay's, which may be mended: it
+    had failed the alert for good at once, and the channel's other alerts with it."""
+    _, port = relay
+    with pytest.raises(DeliveryError) as fresh:
+        email_channel(port, to=[DENIED]).send(make_alert())
+    assert not fresh.value.permanent
+    with pytest.raises(DeliveryError) as owed:
+        email_channel(port, to=["desk@example.org", DENIED]).send(make_alert(owed_to=(DENIED,)))
+    assert owed.value.owed_to is None  # owed as before, not given up as sent
+
+
+def test_a_relay_ending_the_session_part_way_loses_no_recipient(
+    relay: tuple[Relay, int], db_url: str
+) -> None:
+    """smtplib gives up at a 421 with the recipients refused so far: read as everyone
+    refused, the others were never sent the alert."""
+    handler, port = relay
+    ctx = _mail_context(db_url, port, [REFUSED, ENDING, "desk@example.org"])
+    try:
+        flow.deliver_pending(ctx)  # REFUSED refused for good, then the 421: desk not asked
+        assert handler.taken == []
+        assert _the_delivery(ctx).owed_to is None  # everyone is still owed it
+        _due_now(ctx)
+        assert flow.deliver_pending(ctx).sent == 1
+        assert handler.taken == [("ew@example.org", [ENDING, "desk@example.org"])]
+    finally:
+        ctx.db.dispose()
 
 
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")

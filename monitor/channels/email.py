@@ -293,33 +293,41 @@ class EmailChannel:
             with deadline:
                 refused = self._deliver(msg, envelope, password)
         except smtplib.SMTPRecipientsRefused as exc:
+            if len(exc.recipients) < len(envelope):  # a 421 ended the session part-way
+                cut = f"the relay ended the session at the recipients: {_replies(exc.recipients)}"
+                raise DeliveryError(f"{self._where}: {cut}") from None
             refused, taken = exc.recipients, False
         except (smtplib.SMTPException, OSError) as exc:
             detail = self._failure(exc, deadline, password)
             raise DeliveryError(f"{self._where}: {detail}") from None
         if not refused:
             return None
-        return self._refusals(refused, reached=taken or owed_to is not None)
+        return self._refusals(refused, taken=taken, owed_before=owed_to is not None)
 
-    def _refusals(self, refused: Mapping[str, tuple[int, bytes]], *, reached: bool) -> str:
-        """A note on the recipients refused, or the DeliveryError they make. A recipient
-        refused for good (5xx) is never tried again; one refused for now (4xx) is, alone
-        when others have the message (``reached``), which must not be sent them twice."""
-        log.warning("channel %s: recipients refused: %s", self.name, ", ".join(sorted(refused)))
-        later = tuple(sorted(a for a, (code, _) in refused.items() if 400 <= code < 500))
-        never = sorted(a for a in refused if a not in later)
-        parts = [f"recipients refused: {', '.join(never)}"] if never else []
-        if later:
-            parts.append(f"refused for now, to be retried: {', '.join(later)}")
+    def _refusals(
+        self, refused: Mapping[str, tuple[int, bytes]], *, taken: bool, owed_before: bool
+    ) -> str:
+        """A note on the recipients refused, or the DeliveryError they make. A refusal no
+        retry will change (:func:`_final`) is never tried again; any other is, alone when
+        others have the message (taken now or ``owed_before``), who must not be sent it
+        twice. Refused all alike, nobody taking it, the relay itself refuses: the channel
+        is tried again as a whole."""
+        log.warning("channel %s: recipients refused: %s", self.name, _replies(refused))
+        final = sorted(a for a, (code, reply) in refused.items() if _final(code, reply, taken))
+        retry = tuple(sorted(a for a in refused if a not in final))
+        parts = [f"recipients refused: {', '.join(final)}"] if final else []
+        if retry:
+            parts.append(f"refused for now, to be retried: {', '.join(retry)}")
         said = "; ".join(parts)
-        if reached:
+        if taken or owed_before:
             note = f"{self._where}: sent, but {said}"
-            if later:
-                raise DeliveryError(note, owed_to=later)
-            return note
-        if not later:  # nobody has it, and nobody ever will
+            if not retry:
+                return note
+            # owed_to only when who is owed it changed: written then as a send is
+            raise DeliveryError(note, owed_to=retry if taken or final else None)
+        if not retry:  # nobody has it, and nobody ever will
             raise DeliveryError(f"{self._where}: {said}", permanent=True)
-        raise DeliveryError(f"{self._where}: {said}", owed_to=later if never else None)
+        raise DeliveryError(f"{self._where}: {said}", owed_to=retry if final else None)
 
     def _failure(self, exc: Exception, deadline: Deadline, password: str | None) -> str:
         """What went wrong, in one line that holds no password."""
@@ -390,3 +398,19 @@ class _TimedSMTP(smtplib.SMTP):
 
 class _TimedSMTPSSL(_TimedSMTP, smtplib.SMTP_SSL):
     """:class:`_TimedSMTP` over implicit TLS."""
+
+
+def _final(code: int, reply: bytes | str, taken: bool) -> bool:
+    """A refusal no retry will change: a 5xx for this recipient alone (the relay took the
+    message for others), or one naming the address itself (enhanced status 5.1.x: no such
+    mailbox or domain). A 5xx for everyone alike (relaying denied, authentication wanted)
+    is the relay's, and may be mended."""
+    if not 500 <= code < 600:
+        return False
+    text = reply.decode("ascii", "replace") if isinstance(reply, bytes) else str(reply)
+    return taken or text.lstrip().startswith("5.1.")
+
+
+def _replies(refused: Mapping[str, tuple[int, bytes | str]]) -> str:
+    """``address code`` for each recipient refused, for a log line or an error."""
+    return ", ".join(f"{address} {code}" for address, (code, _) in sorted(refused.items()))
