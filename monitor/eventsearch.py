@@ -81,8 +81,9 @@ def find_events(
     left_out = scanned == SCAN_LIMIT and bool(event_ids(db, chosen, 1, scanned, after))
     rows = event_rows(db, chosen_ids)
     more = offset + limit < len(ordered)
-    # the page holds the last match scanned: the next one scans on from where this one stopped
-    mark = _mark(rows, more) if more or last is None or not left_out else event_mark(db, last)
+    # a page that ends at the scan's limit: the next one scans on from the last event read
+    at_limit = left_out and not more and last is not None
+    mark = event_mark(db, last) if at_limit and last is not None else _mark(rows, more)
     return EventPage(
         rows, len(ordered), offset, limit,
         looked_at_all=not left_out, hits={i: matched[i] for i in chosen_ids}, next_mark=mark,

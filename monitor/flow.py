@@ -302,20 +302,15 @@ def _retry_later(
     """Record a failed send, due again after a back-off or failed for good, and say so. A
     failure that may pass puts the channel in `down`, when given."""
     retry_at = _retry_at(ctx, task.attempts, exc)
-    written: list[str | None] = [None]
 
     def write() -> bool:
-        written[0] = record_failure(ctx.db, task.lease, str(exc), retry_at, exc.owed_to)
-        return written[0] is not None
+        return record_failure(ctx.db, task.lease, str(exc), retry_at, exc.owed_to) is not None
 
     # A message that reached some recipients came through a channel that works, and is
     # recorded as a message sent is: unrecorded, it would go to all of them again.
     works = exc.owed_to is not None
-    if works:
-        _recorded(ctx, task.lease, write)
-    else:
-        write()
-    status = written[0]
+    written = _recorded(ctx, task.lease, write) if works else write()
+    status = ("failed" if retry_at is None else "pending") if written else None
     if down is not None and not exc.permanent and not works and task.channel not in down:
         down.add(task.channel)
         logger.info("channel=%s failed; its other due messages wait for the next dispatch",

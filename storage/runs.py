@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, literal_column, select
+from sqlalchemy.orm import Session
 
 from storage.articles import ensure_source
 from storage.db import Database
@@ -205,6 +206,13 @@ _OK_RUN = CrawlRun.status == literal_column("'ok'")
 _FOUND_ARTICLES = CrawlRun.new_articles > literal_column("0")
 
 
+def _last_good_run(session: Session, source_id: int) -> int | None:
+    """The id of the source's last run that ended ``ok`` (the index ix_crawl_runs_source_ok)."""
+    return session.scalar(
+        select(func.max(CrawlRun.id)).where(CrawlRun.source_id == source_id, _OK_RUN)
+    )
+
+
 def failures_in_row(db: Database) -> dict[str, int]:
     """Per source, finished runs that failed since its last good one: health across restarts.
     Source by source, from its last good run on (the indexes of 0011): one query over every
@@ -212,9 +220,7 @@ def failures_in_row(db: Database) -> dict[str, int]:
     failures: dict[str, int] = {}
     with db.session() as session:
         for source_id, name in session.execute(select(Source.id, Source.name)).all():
-            ok_id = session.scalar(
-                select(func.max(CrawlRun.id)).where(CrawlRun.source_id == source_id, _OK_RUN)
-            )
+            ok_id = _last_good_run(session, source_id)
             failed = select(func.count(CrawlRun.id)).where(
                 CrawlRun.source_id == source_id, CrawlRun.status.not_in(NOT_FAILED)
             )
@@ -273,8 +279,7 @@ def prune_runs(db: Database, started_before: datetime, stop: threading.Event | N
         if stop is not None and stop.is_set():
             break
         with db.session() as session:
-            last_ok = session.scalar(select(func.max(CrawlRun.id)).where(
-                CrawlRun.source_id == source_id, _OK_RUN))  # fmt: skip
+            last_ok = _last_good_run(session, source_id)
             if last_ok is None:
                 continue
             found = (

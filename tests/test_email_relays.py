@@ -8,6 +8,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -119,24 +120,7 @@ def test_a_recipient_refused_is_recorded_on_a_delivery_that_counts_as_sent(
     relay: tuple[Relay, int], db_url: str
 ) -> None:
     handler, port = relay
-    upgrade(db_url)
-    mail = {"type": "email", "to": ["desk@example.org", REFUSED], "from": "ew@example.org",
-            "host": "127.0.0.1", "port": port, "timeout": 5}  # fmt: skip
-    config = Config.model_validate(
-        {
-            "database": db_url,
-            "rules": [{"name": "dushanbe", "query": "Dushanbe", "notify": ["mail"]}],
-            "channels": {"mail": mail},
-        }
-    )
-    ctx = flow.Context(config)
-    try:
-        url = "https://pam.example/news/1"
-        text = "Members met in Dushanbe on border security."
-        article = NewArticle(source="pam", url=url, canonical_url=url,
-                             title="Assembly meets in Dushanbe", text=text)  # fmt: skip
-        store_article(ctx.db, article)
-        flow.match_new_articles(ctx)
+    with _mailing(db_url, port, ["desk@example.org", REFUSED]) as ctx:
         assert flow.deliver_pending(ctx).sent == 1
         assert handler.taken == [("ew@example.org", ["desk@example.org"])]
         with ctx.db.session() as session:
@@ -145,11 +129,10 @@ def test_a_recipient_refused_is_recorded_on_a_delivery_that_counts_as_sent(
             assert delivery.last_error is not None
             assert f"sent, but recipients refused: {REFUSED}" in delivery.last_error
         assert flow.deliver_pending(ctx).sent == 0  # and it is not sent again
-    finally:
-        ctx.db.dispose()
 
 
-def _mail_context(db_url: str, port: int, to: list[str], **mail: Any) -> flow.Context:
+@contextmanager
+def _mailing(db_url: str, port: int, to: list[str], **mail: Any) -> Iterator[flow.Context]:
     """A context whose one rule notifies the relay at ``port`` (with ``mail``'s further
     settings), with one article stored that the rule matches."""
     upgrade(db_url)
@@ -163,13 +146,16 @@ def _mail_context(db_url: str, port: int, to: list[str], **mail: Any) -> flow.Co
         }
     )
     ctx = flow.Context(config)
-    url = "https://pam.example/news/2"
-    text = "Members met in Dushanbe on border security."
-    article = NewArticle(source="pam", url=url, canonical_url=url,
-                         title="Assembly meets in Dushanbe", text=text)  # fmt: skip
-    store_article(ctx.db, article)
-    flow.match_new_articles(ctx)
-    return ctx
+    try:
+        url = "https://pam.example/news/2"
+        text = "Members met in Dushanbe on border security."
+        article = NewArticle(source="pam", url=url, canonical_url=url,
+                             title="Assembly meets in Dushanbe", text=text)  # fmt: skip
+        store_article(ctx.db, article)
+        flow.match_new_articles(ctx)
+        yield ctx
+    finally:
+        ctx.db.dispose()
 
 
 def _the_delivery(ctx: flow.Context) -> Delivery:
@@ -189,8 +175,7 @@ def test_a_recipient_refused_for_now_is_sent_it_later_and_the_others_once(
 ) -> None:
     """A 4xx for one recipient had counted as sent: that analyst never had the alert."""
     handler, port = relay
-    ctx = _mail_context(db_url, port, ["desk@example.org", FULL, REFUSED])
-    try:
+    with _mailing(db_url, port, ["desk@example.org", FULL, REFUSED]) as ctx:
         flow.deliver_pending(ctx)
         assert handler.taken == [("ew@example.org", ["desk@example.org"])]
         first = _the_delivery(ctx)
@@ -205,8 +190,6 @@ def test_a_recipient_refused_for_now_is_sent_it_later_and_the_others_once(
         _due_now(ctx)
         flow.deliver_pending(ctx)
         assert len(handler.taken) == 2  # and nobody has it twice
-    finally:
-        ctx.db.dispose()
 
 
 def test_a_partial_send_is_recorded_though_the_database_is_locked_a_while(
@@ -216,37 +199,30 @@ def test_a_partial_send_is_recorded_though_the_database_is_locked_a_while(
     relay took it, the addresses still owed were lost, and all had it again."""
     monkeypatch.setattr(storage.db, "BUSY_TIMEOUT_MS", 300)
     handler, port = relay
-    ctx = _mail_context(db_url, port, ["desk@example.org", FULL])
-    try:
+    with _mailing(db_url, port, ["desk@example.org", FULL]) as ctx:
         handler.lock_db, handler.lock_for = tmp_path / "eventwatch.db", 1.5
         flow.deliver_pending(ctx)
         assert _the_delivery(ctx).owed_to == [FULL]
-    finally:
-        ctx.db.dispose()
 
 
 def test_a_recipient_still_owed_but_removed_from_the_config_is_not_sent_it(
     relay: tuple[Relay, int], db_url: str
 ) -> None:
     handler, port = relay
-    ctx = _mail_context(db_url, port, ["desk@example.org", FULL])
-    try:
+    with _mailing(db_url, port, ["desk@example.org", FULL]) as ctx:
         flow.deliver_pending(ctx)
         _due_now(ctx)
         ctx.channels["mail"] = email_channel(port, to=["desk@example.org"])
         assert flow.deliver_pending(ctx).sent == 1
         assert handler.taken == [("ew@example.org", ["desk@example.org"])]
         assert "no longer configured" in str(_the_delivery(ctx).last_error)
-    finally:
-        ctx.db.dispose()
 
 
 def test_a_digest_refused_for_now_to_one_recipient_is_sent_it_later(
     relay: tuple[Relay, int], db_url: str
 ) -> None:
     handler, port = relay
-    ctx = _mail_context(db_url, port, ["desk@example.org", FULL], digest={"every": "1h"})
-    try:
+    with _mailing(db_url, port, ["desk@example.org", FULL], digest={"every": "1h"}) as ctx:
         later = datetime.now(UTC) + timedelta(hours=1)
         flow.deliver_pending(ctx, later)
         assert handler.taken == [("ew@example.org", ["desk@example.org"])]
@@ -257,8 +233,6 @@ def test_a_digest_refused_for_now_to_one_recipient_is_sent_it_later(
         with ctx.db.session() as session:
             assert session.scalars(select(Digest.status)).one() == "sent"
             assert session.scalars(select(Delivery.status)).one() == "sent"
-    finally:
-        ctx.db.dispose()
 
 
 def test_an_address_still_owed_is_found_however_a_reload_wrote_it(
@@ -313,16 +287,13 @@ def test_a_relay_ending_the_session_part_way_loses_no_recipient(
     """smtplib gives up at a 421 with the recipients refused so far: read as everyone
     refused, the others were never sent the alert."""
     handler, port = relay
-    ctx = _mail_context(db_url, port, [REFUSED, ENDING, "desk@example.org"])
-    try:
+    with _mailing(db_url, port, [REFUSED, ENDING, "desk@example.org"]) as ctx:
         flow.deliver_pending(ctx)  # REFUSED refused for good, then the 421: desk not asked
         assert handler.taken == []
         assert _the_delivery(ctx).owed_to is None  # everyone is still owed it
         _due_now(ctx)
         assert flow.deliver_pending(ctx).sent == 1
         assert handler.taken == [("ew@example.org", [ENDING, "desk@example.org"])]
-    finally:
-        ctx.db.dispose()
 
 
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
